@@ -1,0 +1,128 @@
+/**
+ * GpuContext: one device plus what every kernel shares: the buffer pool, the pipeline cache, the uniform arena,
+ * submit and readback helpers. Kernel wrappers take a GpuContext; models own one.
+ */
+import type { AcquiredDevice, DeviceLimits, OptionalFeature } from './device';
+import { BufferPool, type Category } from './pool';
+import { loadShader } from './shaders';
+import { UniformArena } from './kernel';
+import { GpuError } from './errors';
+
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly limits: DeviceLimits;
+  readonly features: Set<OptionalFeature>;
+  readonly pool: BufferPool;
+  readonly uniforms: UniformArena;
+  readonly acquired: AcquiredDevice;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+
+  constructor(acquired: AcquiredDevice) {
+    this.acquired = acquired;
+    this.device = acquired.device;
+    this.limits = acquired.limits;
+    this.features = acquired.features;
+    this.pool = new BufferPool(this.device, this.limits);
+    this.uniforms = new UniformArena(this.device);
+  }
+
+  has(feature: OptionalFeature): boolean {
+    return this.features.has(feature);
+  }
+
+  /** Compiled pipeline for shaders/<shader>.wgsl, cached per entry point, override constants and prelude. */
+  pipeline(shader: string, entryPoint = 'main', constants: Record<string, number> = {}, prelude = ''): GPUComputePipeline {
+    const key = `${shader}|${entryPoint}|${JSON.stringify(constants)}|${prelude}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    const modKey = `${shader}|${prelude}`;
+    let module = this.modules.get(modKey);
+    if (!module) {
+      module = this.device.createShaderModule({ code: prelude + loadShader(shader), label: shader });
+      this.modules.set(modKey, module);
+    }
+    p = this.device.createComputePipeline({
+      layout: 'auto',
+      compute: { module, entryPoint, constants },
+      label: `${shader}:${entryPoint}`,
+    });
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  /** Submits the encoder's work and resets the uniform arena for the next batch of dispatches. */
+  submit(encoder: GPUCommandEncoder): void {
+    this.device.queue.submit([encoder.finish()]);
+    this.uniforms.reset();
+  }
+
+  /** Encodes `fn` into one compute pass and submits it. */
+  run(fn: (pass: GPUComputePassEncoder, encoder: GPUCommandEncoder) => void, label = 'run'): void {
+    const encoder = this.device.createCommandEncoder({ label });
+    const pass = encoder.beginComputePass({ label });
+    fn(pass, encoder);
+    pass.end();
+    this.submit(encoder);
+  }
+
+  buffer(bytes: number, category: Category = 'scratch', label?: string): GPUBuffer {
+    return this.pool.create(bytes, category, label);
+  }
+
+  upload(data: ArrayBufferView, category: Category = 'scratch', label?: string): GPUBuffer {
+    return this.pool.upload(data, category, label);
+  }
+
+  /** Copies `bytes` from `src` (at `offset`) to the CPU. */
+  async read(src: GPUBuffer, bytes = src.size, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: 0x01 | 0x08, label: 'readback' }); // MAP_READ | COPY_DST
+    const enc = this.device.createCommandEncoder({ label: 'readback' });
+    enc.copyBufferToBuffer(src, offset, staging, 0, size);
+    this.submit(enc);
+    try {
+      await staging.mapAsync(0x0001);
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  async readF32(src: GPUBuffer, count?: number, offsetElems = 0): Promise<Float32Array> {
+    const n = count ?? src.size / 4 - offsetElems;
+    return new Float32Array(await this.read(src, n * 4, offsetElems * 4));
+  }
+
+  async readU32(src: GPUBuffer, count?: number, offsetElems = 0): Promise<Uint32Array> {
+    const n = count ?? src.size / 4 - offsetElems;
+    return new Uint32Array(await this.read(src, n * 4, offsetElems * 4));
+  }
+
+  /** Resolves once all submitted work finished; turns validation/OOM errors raised meanwhile into a GpuError. */
+  async finish(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Runs `fn` inside validation and out-of-memory error scopes and throws the first error found. */
+  async checked<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      const validation = await this.device.popErrorScope();
+      const oom = await this.device.popErrorScope();
+      if (oom) throw new GpuError('out-of-memory', `${what}: ${oom.message}`);
+      if (validation) throw new GpuError('validation', `${what}: ${validation.message}`);
+    }
+    return result;
+  }
+
+  destroy(): void {
+    this.pool.destroyAll();
+    this.uniforms.destroy();
+    this.device.destroy();
+  }
+}

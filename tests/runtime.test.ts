@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { gpu, randArray, poisoned } from './gpu';
+import { CopyKernel, copyReference } from '../src/kernels/copy';
+import { acquireDevice, checkBindingSize } from '../src/gpu/device';
+import { LimitExceededError, NoWebGPUError } from '../src/gpu/errors';
+import { timeGpu } from '../src/gpu/timing';
+
+describe('GPU runtime on Dawn', () => {
+  it('gets an adapter with real limits', async () => {
+    const ctx = await gpu();
+    expect(ctx.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 << 20);
+    expect(ctx.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
+  });
+
+  it('copy_vec4 matches the CPU reference, including a multi-row grid', async () => {
+    const ctx = await gpu();
+    for (const n of [4, 1028, 4 * 256 * 4096 + 64]) {
+      const x = randArray(n, n);
+      const src = ctx.upload(x);
+      const dst = poisoned(ctx, n);
+      const k = new CopyKernel(ctx);
+      ctx.run((pass) => k.encode(pass, src, dst, n));
+      expect(await ctx.readF32(dst, n)).toEqual(copyReference(x));
+      ctx.pool.release(src);
+      ctx.pool.release(dst);
+    }
+  });
+
+  it('buffer pool counts live bytes per category and reuses released buffers', async () => {
+    const ctx = await gpu();
+    const before = ctx.pool.bytesByCategory();
+    const a = ctx.buffer(1000, 'kv-cache');
+    const b = ctx.buffer(64, 'ssm-state');
+    const after = ctx.pool.bytesByCategory();
+    expect(after['kv-cache'] - before['kv-cache']).toBe(1008);
+    expect(after['ssm-state'] - before['ssm-state']).toBe(64);
+    ctx.pool.release(a);
+    expect(ctx.pool.bytesByCategory()['kv-cache']).toBe(before['kv-cache']);
+    const c = ctx.buffer(1000, 'activations');
+    expect(c).toBe(a);
+    ctx.pool.release(b);
+    ctx.pool.release(c);
+  });
+
+  it('raises clear errors for no WebGPU and exceeded limits', async () => {
+    const ctx = await gpu();
+    await expect(acquireDevice(undefined)).rejects.toBeInstanceOf(NoWebGPUError);
+    expect(() => checkBindingSize(ctx.limits, ctx.limits.maxStorageBufferBindingSize + 4, 'embedding')).toThrow(LimitExceededError);
+    expect(() => ctx.buffer(ctx.limits.maxStorageBufferBindingSize + 16, 'weights', 'huge')).toThrow(/maxStorageBufferBindingSize/);
+  });
+
+  it('times a kernel', async () => {
+    const ctx = await gpu();
+    const n = 1 << 16;
+    const src = ctx.upload(randArray(n, 1));
+    const dst = ctx.buffer(n * 4);
+    const k = new CopyKernel(ctx);
+    const t = await timeGpu(ctx, (pass) => k.encode(pass, src, dst, n), { iters: 5, warmup: 1 });
+    expect(t.ms).toBeGreaterThan(0);
+    expect(['timestamp', 'wall']).toContain(t.method);
+  });
+});
