@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): installs what is missing, type-checks, runs the kernel/unit tests on real
+# WebGPU (Dawn in Node, SwiftShader without a GPU), builds the page and runs the e2e tests in Chromium, then prints
+# one summary line "Tests: N passed, N failed". Exit code is non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh || exit 1
+mkdir -p test-results
+rc=0
+echo "== typecheck"; npx tsc --noEmit -p tsconfig.json || rc=1
+echo "== unit + kernel tests (Vitest, Dawn/WebGPU in Node)"
+bash tools/webgpu-env.sh npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || rc=1
+echo "== build"; npx vite build --logLevel warn || rc=1
+echo "== e2e (Playwright, Chromium/WebGPU)"
+PLAYWRIGHT_JSON_OUTPUT_NAME=test-results/e2e.json bash tools/webgpu-env.sh npx playwright test --reporter=list,json || rc=1
+node tools/summary.mjs test-results/vitest.json test-results/e2e.json || rc=1
+exit $rc
