@@ -1,0 +1,81 @@
+/**
+ * What the worker, the CLI and the benchmarks need from a language model, whatever its architecture. Both
+ * MambaModel (src/models/mamba.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
+ */
+export type Arch = 'mamba' | 'transformer';
+export type ScanVariant = 'fused' | 'unfused' | 'sequential';
+export type AttentionVariant = 'flash' | 'reference';
+
+export interface KernelChoice {
+  scan: ScanVariant;
+  attention: AttentionVariant;
+}
+
+/** Bytes on the GPU by role. `state` is the SSM state + conv state (Mamba) or the KV cache (Transformer). */
+export interface ModelMemory {
+  weights: number;
+  kvCache: number;
+  ssmState: number;
+  activations: number;
+  scratch: number;
+}
+
+export interface SamplingOptions {
+  /** 0 = greedy (argmax). */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  seed: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Token ids that end generation (EOS). */
+  stopIds?: number[];
+  /** Strings that end generation once the decoded text contains them. */
+  stopStrings?: string[];
+  signal?: AbortSignal;
+}
+
+export interface TokenEvent {
+  id: number;
+  /** Index of the generated token (0 = first). */
+  index: number;
+  /** Milliseconds this token took (for index 0: prefill + first sample = time to first token). */
+  ms: number;
+}
+
+export interface GenerateStats {
+  promptTokens: number;
+  newTokens: number;
+  prefillMs: number;
+  /** Decode time for tokens after the first, in ms. */
+  decodeMs: number;
+  prefillTokPerS: number;
+  decodeTokPerS: number;
+  ttftMs: number;
+  stopReason: 'length' | 'eos' | 'stop-string' | 'aborted' | 'context';
+}
+
+export interface LanguageModel {
+  readonly arch: Arch;
+  readonly name: string;
+  readonly vocabSize: number;
+  /** Largest context the model + device can take (positions for GPT-NeoX; device limits for both). */
+  readonly maxContext: number;
+  kernels: KernelChoice;
+
+  /** Clears the recurrent state / KV cache: the next prefill starts a new sequence. */
+  reset(): void;
+  /** Runs `ids` after what is already in the state/cache; returns logits [ids.length, V] if allLogits else [V] of the last. */
+  prefill(ids: number[], opts?: { allLogits?: boolean }): Promise<Float32Array>;
+  /** One token after the current state; returns logits [V]. */
+  step(id: number): Promise<Float32Array>;
+  /** Prompt then sampled tokens, streamed through onToken; state is reset first. */
+  generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }>;
+  memory(): ModelMemory;
+  /** Per-token diagnostics for the selectivity view: Mamba's mean Δ per token per layer, or attention weights. */
+  dispose(): void;
+}
