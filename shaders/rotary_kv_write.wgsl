@@ -1,0 +1,88 @@
+// rotary_kv_write: GPT-NeoX partial rotary (rotate_half) on q and k + KV-cache append, one pass.
+// Layout: qkv [L, H, 3, hd] (token t, head h, part q|k|v, dim i) for positions pos0..pos0+L-1;
+//   q_out [H, L, hd] (rotated q); k_cache, v_cache [H, maxLen, hd] each, rows pos0..pos0+L-1 written
+//   (rotated k, raw v). Dims i >= rot pass through unrotated.
+// Rotary: inv_freq_j = base^(-2j/rot) computed in-kernel as exp2(-(2j/rot) * log2(base)) (log2(base) comes in
+//   from the host in f32); angle = f32(pos) * inv_freq_j rounded to f32 like transformers' float32 path;
+//   sin/cos come from our own range reduction + polynomials (sincos below), because WGSL's builtin sin/cos
+//   only promise 2^-11 absolute error (SwiftShader's are ~2e-4 off). Precision: the f32 angle product itself loses ~ulp(pos) (about 2.4e-4 rad
+//   at pos 4096, 2e-3 rad at pos 32768) relative to exact math; that is the model's own float32 behaviour.
+// Tiling: one thread per (t, h, i), 256 threads per workgroup, grid-stride over a 2-D grid.
+
+struct Params {
+  L: u32,
+  H: u32,
+  hd: u32,
+  rot: u32,
+  pos0: u32,
+  maxLen: u32,
+  stride: u32,      // threads in the grid
+  log2base: f32,    // log2(base), computed on the host in float64 then rounded
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read_write> q_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> k_cache: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v_cache: array<f32>;
+
+// pi/2 = C1 + C2 + C3; C1 has 8 significant bits so k * C1 is exact for |k| < 2^16 (angles up to ~1e5).
+const PIO2_C1: f32 = 1.5703125;
+const PIO2_C2: f32 = 0.0004838267923332751;
+const PIO2_C3: f32 = 2.5632829192545614e-12;
+const TWO_OVER_PI: f32 = 0.6366197723675814;
+
+// (sin a, cos a) to ~1 ulp for |a| < 1e5: Cody-Waite reduction to r in [-pi/4, pi/4] plus quadrant, then the
+// Cephes sinf/cosf minimax polynomials. WGSL's builtin sin/cos only promise 2^-11 absolute error (SwiftShader's
+// are off by ~2e-4), which alone would break a 1e-4 tolerance.
+fn sincos(a: f32) -> vec2<f32> {
+  let k = round(a * TWO_OVER_PI);
+  let r = ((a - k * PIO2_C1) - k * PIO2_C2) - k * PIO2_C3;
+  let z = r * r;
+  let s = r + r * z * (-1.6666654611e-1 + z * (8.3321608736e-3 + z * -1.9515295891e-4));
+  let c = 1.0 - 0.5 * z + z * z * (4.166664568298827e-2 + z * (-1.388731625493765e-3 + z * 2.443315711809948e-5));
+  let q = i32(k) & 3;
+  if (q == 0) { return vec2<f32>(s, c); }
+  if (q == 1) { return vec2<f32>(c, -s); }
+  if (q == 2) { return vec2<f32>(-s, -c); }
+  return vec2<f32>(-c, s);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let hd = params.hd;
+  let H = params.H;
+  let total = params.L * H * hd;
+  var idx = gid.x + gid.y * nwg.x * 256u;
+  loop {
+    if (idx >= total) { break; }
+    let i = idx % hd;
+    let th = idx / hd;          // t * H + h
+    let h = th % H;
+    let t = th / H;
+    let pos = params.pos0 + t;
+    let row = th * 3u * hd;
+    var qv = qkv[row + i];
+    var kv = qkv[row + hd + i];
+    let vv = qkv[row + 2u * hd + i];
+    let rot = params.rot;
+    if (i < rot) {
+      let half = rot / 2u;
+      var j = i;
+      var partner = i + half;
+      var sgn = -1.0;
+      if (i >= half) { j = i - half; partner = i - half; sgn = 1.0; }
+      let inv_freq = exp2(-(f32(2u * j) / f32(rot)) * params.log2base);
+      let sc = sincos(f32(pos) * inv_freq);
+      let c = sc.y;
+      let s = sc.x;
+      qv = qv * c + sgn * qkv[row + partner] * s;
+      kv = kv * c + sgn * qkv[row + hd + partner] * s;
+    }
+    q_out[(h * params.L + t) * hd + i] = qv;
+    let crow = (h * params.maxLen + pos) * hd + i;
+    k_cache[crow] = kv;
+    v_cache[crow] = vv;
+    idx += params.stride;
+  }
+}
