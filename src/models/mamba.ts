@@ -1,0 +1,170 @@
+/**
+ * Mamba language model (Gu & Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces") on
+ * WebGPU, with Hugging Face MambaForCausalLM weights. Prefill runs the fused chunk-parallel selective scan over the
+ * prompt; decode is O(1) per token: a conv-state shift and one recurrence step per layer.
+ *
+ * Glossary (code name → paper symbol), as in mamba-minimal:
+ *   l      sequence length (tokens in this pass)        d      d_model (hidden_size)
+ *   dIn    d_inner = expand · d (paper's D channels)    n      state size N
+ *   r      dt_rank: rank of the Δ projection            k      conv1d width
+ *   delta  Δ, the input-dependent step size             A      state matrix, A = −exp(A_log)   (dIn, n)
+ *   B, C   input-dependent input/output projections     D      skip connection              (dIn)
+ *   z      the gate branch (res in mamba-minimal)        h      SSM state                    (dIn, n)
+ * Figure 3 of the paper: x → Linear → (x, z); x → conv1d → SiLU → SSM(Δ, A, B, C, D) → y; out = Linear(y ⊙ SiLU(z)).
+ */
+import type { GpuContext } from '../gpu/context';
+import type { MambaConfig } from '../hub/config';
+import { CausalLM } from './base';
+import type { Ops } from './ops';
+import { colSlice, rowSlice, view, type View } from './tensor';
+import type { TensorSpec, WeightStore } from './weights';
+
+/** Every tensor a MambaForCausalLM checkpoint must provide, with its shape. */
+export function mambaTensorSpecs(c: MambaConfig): TensorSpec[] {
+  const d = c.hiddenSize, dIn = c.intermediateSize, n = c.stateSize, r = c.timeStepRank, k = c.convKernel;
+  const specs: TensorSpec[] = [
+    { name: 'backbone.embeddings.weight', shape: [c.vocabSize, d], kind: 'matrix' },
+    { name: 'backbone.norm_f.weight', shape: [d], kind: 'param' },
+    { name: 'lm_head.weight', shape: [c.vocabSize, d], kind: 'matrix', optional: c.tieWordEmbeddings },
+  ];
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `backbone.layers.${i}.`;
+    specs.push(
+      { name: p + 'norm.weight', shape: [d], kind: 'param' },
+      { name: p + 'mixer.in_proj.weight', shape: [2 * dIn, d], kind: 'matrix' },
+      { name: p + 'mixer.conv1d.weight', shape: [dIn, 1, k], kind: 'param' },
+      { name: p + 'mixer.x_proj.weight', shape: [r + 2 * n, dIn], kind: 'matrix' },
+      { name: p + 'mixer.dt_proj.weight', shape: [dIn, r], kind: 'matrix' },
+      { name: p + 'mixer.dt_proj.bias', shape: [dIn], kind: 'param' },
+      { name: p + 'mixer.A_log', shape: [dIn, n], kind: 'param' },
+      { name: p + 'mixer.D', shape: [dIn], kind: 'param' },
+      { name: p + 'mixer.out_proj.weight', shape: [d, dIn], kind: 'matrix' },
+    );
+    if (c.useConvBias) specs.push({ name: p + 'mixer.conv1d.bias', shape: [dIn], kind: 'param' });
+    if (c.useBias) {
+      specs.push(
+        { name: p + 'mixer.in_proj.bias', shape: [2 * dIn], kind: 'param' },
+        { name: p + 'mixer.out_proj.bias', shape: [d], kind: 'param' },
+      );
+    }
+  }
+  return specs;
+}
+
+/** Per-pass activation buffers, sized for `rows` tokens. */
+interface Acts {
+  rows: number;
+  hidden: GPUBuffer; // (l, d)        residual stream
+  normed: GPUBuffer; // (l, d)        RMSNorm(hidden)
+  xz: GPUBuffer;     // (l, 2·dIn)    in_proj output: x | z
+  u: GPUBuffer;      // (l, dIn)      SiLU(conv1d(x))
+  dbc: GPUBuffer;    // (l, r + 2n)   x_proj output: Δ_low | B | C
+  delta: GPUBuffer;  // (l, dIn)      dt_proj(Δ_low), bias added inside the scan
+  y: GPUBuffer;      // (l, dIn)      scan output, gated
+}
+
+export class MambaModel extends CausalLM {
+  readonly arch = 'mamba' as const;
+  readonly vocabSize: number;
+  readonly maxContext: number;
+  private acts: Acts | null = null;
+  /** Per layer: conv state (dIn, k−1) and SSM state h (dIn, n). Constant size whatever the context length. */
+  private readonly convState: GPUBuffer[] = [];
+  private readonly ssmState: GPUBuffer[] = [];
+
+  constructor(ctx: GpuContext, ops: Ops, weights: WeightStore, readonly config: MambaConfig, name = 'mamba') {
+    super(ctx, ops, weights, name);
+    this.vocabSize = config.vocabSize;
+    // No positional limit: the recurrence runs as long as you like. Cap the token history at 1M tokens.
+    this.maxContext = 1 << 20;
+    const { intermediateSize: dIn, stateSize: n } = config;
+    for (let i = 0; i < config.numHiddenLayers; i++) {
+      this.convState.push(this.alloc(dIn * ops.convStateWidth(config.convKernel) * 4, 'ssm-state', `conv_state.${i}`));
+      this.ssmState.push(this.alloc(dIn * n * 4, 'ssm-state', `ssm_state.${i}`));
+    }
+    this.clearState();
+  }
+
+  protected clearState(): void {
+    for (const b of [...this.convState, ...this.ssmState]) this.zero(b);
+  }
+
+  protected reserve(_end: number, rows: number): void {
+    this.ensureActs(rows);
+  }
+
+  private ensureActs(rows: number): Acts {
+    if (this.acts && this.acts.rows >= rows) return this.acts;
+    if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
+    const c = this.config;
+    const d = c.hiddenSize, dIn = c.intermediateSize, w = c.timeStepRank + 2 * c.stateSize;
+    const f = (cols: number, label: string) => this.alloc(rows * cols * 4, 'activations', label);
+    this.acts = {
+      rows,
+      hidden: f(d, 'hidden'), normed: f(d, 'normed'), xz: f(2 * dIn, 'xz'), u: f(dIn, 'u'),
+      dbc: f(w, 'dbc'), delta: f(dIn, 'delta'), y: f(dIn, 'y'),
+    };
+    return this.acts;
+  }
+
+  /** Figure 3, one pass over l tokens whose ids sit in history[pos .. pos+l). */
+  protected encodeForward(pass: GPUComputePassEncoder, l: number, pos: number, logitRows: 'last' | 'all', logits: View): void {
+    const c = this.config;
+    const { ops, weights: W } = this;
+    const d = c.hiddenSize, dIn = c.intermediateSize, n = c.stateSize, r = c.timeStepRank;
+    const a = this.acts!;
+    if (a.rows < l) throw new Error('internal: reserve() was not called before encodeForward');
+    const step = l === 1; // decode: one-step forms of conv and scan
+
+    const hidden = view(a.hidden, l, d);                    // (l, d)
+    ops.embed(pass, this.ensureHistory(), pos, l, W.matrix('backbone.embeddings.weight'), hidden);
+
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const p = `backbone.layers.${i}.`;
+      const normed = view(a.normed, l, d);                  // (l, d)
+      ops.rmsNorm(pass, hidden, W.param(p + 'norm.weight'), normed, c.layerNormEpsilon);
+
+      const xz = view(a.xz, l, 2 * dIn);                    // (l, 2·dIn)
+      ops.linear(pass, normed, W.matrix(p + 'mixer.in_proj.weight'), c.useBias ? W.param(p + 'mixer.in_proj.bias') : null, xz);
+      const x = colSlice(xz, 0, dIn);                       // (l, dIn)
+      const z = colSlice(xz, dIn, dIn);                     // (l, dIn)
+
+      // u = SiLU(conv1d(x)), causal over the sequence, continuing from the conv state
+      const u = view(a.u, l, dIn);                          // (l, dIn)
+      const convW = W.param(p + 'mixer.conv1d.weight');
+      const convB = c.useConvBias ? W.param(p + 'mixer.conv1d.bias') : null;
+      if (step) ops.conv1dStep(pass, x, convW, convB, u, this.convState[i], c.convKernel);
+      else ops.conv1d(pass, x, convW, convB, u, this.convState[i], c.convKernel);
+
+      // (Δ_low, B, C) = x_proj(u);  Δ = dt_proj(Δ_low)  (softplus(Δ + bias) happens in the scan)
+      const dbc = view(a.dbc, l, r + 2 * n);                // (l, r + 2n)
+      ops.linear(pass, u, W.matrix(p + 'mixer.x_proj.weight'), null, dbc);
+      const delta = view(a.delta, l, dIn);                  // (l, dIn)
+      ops.linear(pass, colSlice(dbc, 0, r), W.matrix(p + 'mixer.dt_proj.weight'), null, delta);
+
+      // y = SSM(u; Δ, A, B, C, D) ⊙ SiLU(z), state h carried in ssmState[i]
+      const y = view(a.y, l, dIn);                          // (l, dIn)
+      const scanArgs = {
+        u, delta, z, y,
+        B: colSlice(dbc, r, n),                             // (l, n)
+        C: colSlice(dbc, r + n, n),                         // (l, n)
+        Alog: W.param(p + 'mixer.A_log'),                   // (dIn, n)
+        D: W.param(p + 'mixer.D'),                          // (dIn)
+        deltaBias: W.param(p + 'mixer.dt_proj.bias'),       // (dIn)
+        state: this.ssmState[i],                            // (dIn, n)
+        n,
+      };
+      if (step) ops.ssmStep(pass, scanArgs);
+      else ops.scan(pass, this.kernels.scan, scanArgs);
+
+      // hidden += out_proj(y)   (the residual add is fused into the matmul epilogue)
+      ops.linear(pass, y, W.matrix(p + 'mixer.out_proj.weight'), c.useBias ? W.param(p + 'mixer.out_proj.bias') : null, hidden, true);
+    }
+
+    const normed = view(a.normed, l, d);
+    ops.rmsNorm(pass, hidden, W.param('backbone.norm_f.weight'), normed, c.layerNormEpsilon);
+    const head = W.matrix(c.tieWordEmbeddings ? 'backbone.embeddings.weight' : 'lm_head.weight');
+    const rows = logitRows === 'all' ? normed : rowSlice(normed, l - 1, 1);
+    ops.linear(pass, rows, head, null, logits.rows === rows.rows ? logits : rowSlice(logits, 0, rows.rows));
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The operations the models are written in, each one GPU kernel (or a short fixed sequence of them) recorded into
+ * a compute pass. This is the seam between the models (which read like the papers) and the kernel wrappers in
+ * src/kernels (which know bindings, uniforms and dispatch sizes). KernelOps (./kernel-ops.ts) implements it.
+ */
+import type { Param, View, Weight } from './tensor';
+import type { AttentionVariant, SamplingOptions, ScanVariant } from './types';
+
+export interface ScanArgs {
+  u: View;        // (l, dIn)   input after conv + SiLU
+  delta: View;    // (l, dIn)   dt_proj output, before bias and softplus
+  z: View;        // (l, dIn)   gate
+  B: View;        // (l, n)
+  C: View;        // (l, n)
+  y: View;        // (l, dIn)   output
+  Alog: Param;    // (dIn, n)
+  D: Param;       // (dIn)
+  deltaBias: Param; // (dIn)
+  state: GPUBuffer; // (dIn, n) read as the initial state, overwritten with the final state
+  n: number;
+}
+
+export interface CacheGeometry {
+  capacity: number;   // positions per head in the cache buffers
+  heads: number;
+  headDim: number;
+  rotaryDims: number;
+  ropeTheta: number;
+}
+
+export interface Ops {
+  /** out[t, :] = E[history[pos + t], :] */
+  embed(pass: GPUComputePassEncoder, history: GPUBuffer, pos: number, l: number, E: Weight, out: View): void;
+  rmsNorm(pass: GPUComputePassEncoder, x: View, w: Param, out: View, eps: number): void;
+  layerNorm(pass: GPUComputePassEncoder, x: View, w: Param, b: Param, out: View, eps: number): void;
+  /** out = x·Wᵀ + b, or out += x·Wᵀ + b when accumulate. Uses matrix-vector kernels when x has one row. */
+  linear(pass: GPUComputePassEncoder, x: View, W: Weight, b: Param | null, out: View, accumulate?: boolean): void;
+  /** In place: x = GELU(x) (exact erf form). */
+  gelu(pass: GPUComputePassEncoder, x: View): void;
+  /** Columns of the conv state buffer per channel for a conv of width k. */
+  convStateWidth(k: number): number;
+  /** out = SiLU(causal depthwise conv1d(x) + b), continuing from and updating the conv state. */
+  conv1d(pass: GPUComputePassEncoder, x: View, w: Param, b: Param | null, out: View, state: GPUBuffer, k: number): void;
+  conv1dStep(pass: GPUComputePassEncoder, x: View, w: Param, b: Param | null, out: View, state: GPUBuffer, k: number): void;
+  scan(pass: GPUComputePassEncoder, variant: ScanVariant, a: ScanArgs): void;
+  ssmStep(pass: GPUComputePassEncoder, a: ScanArgs): void;
+  /** Rotary on q and k of qkv rows (positions pos ..), writes K and V into the caches at those positions. */
+  rotaryKv(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry): void;
+  /** Causal attention of the l query rows (positions pos ..) over cache positions [0, pos + l). */
+  attention(pass: GPUComputePassEncoder, variant: AttentionVariant, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry, out: View): void;
+  decodeAttention(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry, out: View): void;
+  /** Samples from logits (one row) and writes the id into ids[index]; step seeds the random draw. */
+  sample(pass: GPUComputePassEncoder, logits: View, ids: GPUBuffer, index: number, s: SamplingOptions, step: number): void;
+}
