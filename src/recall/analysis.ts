@@ -1,0 +1,201 @@
+/**
+ * Turning measurements into numbers and verdicts: power-law fits (time ∝ L^k), the crossover length where Mamba's
+ * prefill becomes faster than attention, recall accuracy grids, and the claims-check verdicts.
+ */
+import type { Arch } from '../models/types';
+import type { RecallPoint, SweepPoint } from './types';
+
+/** Least-squares slope k and intercept of log(y) = k·log(x) + c over positive points. */
+export function fitPowerLaw(xs: number[], ys: number[]): { exponent: number; r2: number } | null {
+  const pts: [number, number][] = [];
+  for (let i = 0; i < xs.length; i++) if (xs[i] > 0 && ys[i] > 0 && Number.isFinite(ys[i])) pts.push([Math.log(xs[i]), Math.log(ys[i])]);
+  if (pts.length < 2) return null;
+  const n = pts.length;
+  const mx = pts.reduce((s, p) => s + p[0], 0) / n;
+  const my = pts.reduce((s, p) => s + p[1], 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (const [x, y] of pts) {
+    sxx += (x - mx) ** 2;
+    sxy += (x - mx) * (y - my);
+    syy += (y - my) ** 2;
+  }
+  if (sxx === 0) return null;
+  const k = sxy / sxx;
+  const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
+  return { exponent: k, r2 };
+}
+
+export function byArch<T extends { arch: Arch }>(points: T[], arch: Arch): T[] {
+  return points.filter((p) => p.arch === arch);
+}
+
+/** Prefill-time exponent over the longer half of the lengths (short lengths are dominated by fixed costs). */
+export function prefillExponent(points: SweepPoint[], arch: Arch): { exponent: number; r2: number } | null {
+  const ps = byArch(points, arch).sort((a, b) => a.length - b.length);
+  if (ps.length < 3) return null;
+  const tail = ps.slice(Math.floor((ps.length - 1) / 2));
+  return fitPowerLaw(
+    tail.map((p) => p.length),
+    tail.map((p) => p.prefillMs),
+  );
+}
+
+/**
+ * Crossover: the context length where Mamba's prefill time drops below the Transformer's. Interpolated in log space
+ * between the two measured lengths where the sign of log(tMamba/tTransformer) changes. null when there is no change.
+ */
+export function crossover(points: SweepPoint[], metric: (p: SweepPoint) => number = (p) => p.prefillMs): {
+  length: number;
+  transformerFasterBelow: boolean;
+} | null {
+  const m = new Map(byArch(points, 'mamba').map((p) => [p.length, metric(p)]));
+  const t = new Map(byArch(points, 'transformer').map((p) => [p.length, metric(p)]));
+  const common = [...m.keys()].filter((l) => t.has(l)).sort((a, b) => a - b);
+  let prev: { l: number; r: number } | null = null;
+  for (const l of common) {
+    const r = Math.log(m.get(l)! / t.get(l)!);
+    if (!Number.isFinite(r)) continue;
+    if (prev && Math.sign(r) !== Math.sign(prev.r) && r !== 0) {
+      const f = prev.r / (prev.r - r);
+      const length = Math.exp(Math.log(prev.l) + f * (Math.log(l) - Math.log(prev.l)));
+      return { length: Math.round(length), transformerFasterBelow: prev.r > 0 };
+    }
+    prev = { l, r };
+  }
+  return null;
+}
+
+export interface RecallCell {
+  length: number;
+  depth: number;
+  score: number;
+  n: number;
+}
+
+/** Mean score per (length, depth) for one model and probe: the heatmap. */
+export function recallGrid(points: RecallPoint[], arch: Arch, probe: RecallPoint['probe']): RecallCell[] {
+  const cells = new Map<string, RecallCell>();
+  for (const p of points) {
+    if (p.arch !== arch || p.probe !== probe) continue;
+    const key = `${p.length}|${p.depth}`;
+    const c = cells.get(key) ?? { length: p.length, depth: p.depth, score: 0, n: 0 };
+    c.score = (c.score * c.n + p.score) / (c.n + 1);
+    c.n++;
+    cells.set(key, c);
+  }
+  return [...cells.values()].sort((a, b) => a.length - b.length || a.depth - b.depth);
+}
+
+/** Mean score per length (over depths and trials). */
+export function recallByLength(points: RecallPoint[], arch: Arch, probe: RecallPoint['probe']): { length: number; score: number; n: number }[] {
+  const m = new Map<number, { s: number; n: number }>();
+  for (const p of points) {
+    if (p.arch !== arch || p.probe !== probe) continue;
+    const e = m.get(p.length) ?? { s: 0, n: 0 };
+    e.s += p.score;
+    e.n++;
+    m.set(p.length, e);
+  }
+  return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([length, e]) => ({ length, score: e.s / e.n, n: e.n }));
+}
+
+export type VerdictStatus = 'supported' | 'contradicted' | 'inconclusive' | 'no-data';
+
+export interface Verdict {
+  status: VerdictStatus;
+  summary: string;
+  numbers: Record<string, number | null>;
+}
+
+const fmt = (x: number | null | undefined, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
+const noData = (what: string): Verdict => ({ status: 'no-data', summary: `Not enough data: ${what}`, numbers: {} });
+
+/** "Mamba's prefill is linear in context length; attention's is quadratic." */
+export function verdictPrefillScaling(points: SweepPoint[]): Verdict {
+  const m = prefillExponent(points, 'mamba');
+  const t = prefillExponent(points, 'transformer');
+  if (!m || !t) return noData('needs at least 3 context lengths measured for both models.');
+  const numbers = { mambaExponent: m.exponent, transformerExponent: t.exponent };
+  const s = `Prefill time grows as L^${fmt(m.exponent)} for Mamba and L^${fmt(t.exponent)} for the Transformer over the longer half of the lengths measured.`;
+  if (m.exponent <= 1.25 && t.exponent >= 1.2 && t.exponent >= m.exponent + 0.15) return { status: 'supported', summary: `${s} Mamba is near-linear; attention grows faster.`, numbers };
+  if (t.exponent <= m.exponent + 0.05) return { status: 'contradicted', summary: `${s} At these lengths attention does not grow faster than Mamba.`, numbers };
+  return { status: 'inconclusive', summary: `${s} The gap is small at these lengths; try longer contexts.`, numbers };
+}
+
+/** "Mamba's memory is constant in context length; the KV cache grows." */
+export function verdictMemory(points: SweepPoint[]): Verdict {
+  const m = byArch(points, 'mamba').sort((a, b) => a.length - b.length);
+  const t = byArch(points, 'transformer').sort((a, b) => a.length - b.length);
+  if (m.length < 2 || t.length < 2) return noData('needs at least 2 context lengths for both models.');
+  const mRatio = m[m.length - 1].stateBytes / Math.max(1, m[0].stateBytes);
+  const tFit = fitPowerLaw(t.map((p) => p.length), t.map((p) => p.stateBytes));
+  const tRatio = t[t.length - 1].stateBytes / Math.max(1, t[0].stateBytes);
+  const lenRatio = t[t.length - 1].length / t[0].length;
+  const numbers = { mambaStateGrowth: mRatio, transformerStateGrowth: tRatio, transformerExponent: tFit?.exponent ?? null, lengthGrowth: lenRatio };
+  const s = `From L=${m[0].length} to ${m[m.length - 1].length}: Mamba's state memory changed ×${fmt(mRatio)}, the Transformer's KV cache ×${fmt(tRatio)} (length ×${fmt(lenRatio, 0)}).`;
+  if (mRatio < 1.05 && (tFit?.exponent ?? 0) > 0.8) return { status: 'supported', summary: `${s} Constant vs linear growth.`, numbers };
+  if (mRatio >= 1.05 && tRatio <= mRatio) return { status: 'contradicted', summary: s, numbers };
+  return { status: 'inconclusive', summary: s, numbers };
+}
+
+/** "Mamba's decode speed is flat in context length; attention's falls." */
+export function verdictDecode(points: SweepPoint[]): Verdict {
+  const m = byArch(points, 'mamba').filter((p) => p.decodeTokPerS).sort((a, b) => a.length - b.length);
+  const t = byArch(points, 'transformer').filter((p) => p.decodeTokPerS).sort((a, b) => a.length - b.length);
+  if (m.length < 2 || t.length < 2) return noData('needs decode measured at 2 or more lengths for both models.');
+  const mRatio = m[m.length - 1].decodeTokPerS! / m[0].decodeTokPerS!;
+  const tRatio = t[t.length - 1].decodeTokPerS! / t[0].decodeTokPerS!;
+  const numbers = { mambaSpeedRatio: mRatio, transformerSpeedRatio: tRatio };
+  const s = `Decode tokens/s at the longest vs the shortest length: Mamba ×${fmt(mRatio)}, Transformer ×${fmt(tRatio)}.`;
+  if (mRatio >= 0.8 && tRatio <= mRatio - 0.1) return { status: 'supported', summary: `${s} Mamba stays flat; attention slows as the cache grows.`, numbers };
+  if (tRatio >= mRatio - 0.02) return { status: 'contradicted', summary: `${s} Attention's decode did not slow more than Mamba's at these lengths.`, numbers };
+  return { status: 'inconclusive', summary: s, numbers };
+}
+
+/** "Attention is cheaper for short contexts" (the crossover). */
+export function verdictCrossover(points: SweepPoint[]): Verdict {
+  const m = byArch(points, 'mamba');
+  const t = byArch(points, 'transformer');
+  if (m.length < 2 || t.length < 2) return noData('needs at least 2 context lengths for both models.');
+  const lengths = m.map((p) => p.length).filter((l) => t.some((q) => q.length === l)).sort((a, b) => a - b);
+  if (!lengths.length) return noData('no context length measured for both models.');
+  const at = (arch: Arch, l: number) => points.find((p) => p.arch === arch && p.length === l)!.prefillMs;
+  const shortest = lengths[0];
+  const tFasterShort = at('transformer', shortest) < at('mamba', shortest);
+  const x = crossover(points);
+  const numbers = { crossoverLength: x?.length ?? null, shortest, mambaMsShort: at('mamba', shortest), transformerMsShort: at('transformer', shortest) };
+  if (tFasterShort && x && x.transformerFasterBelow) {
+    return { status: 'supported', summary: `The Transformer prefills faster below about L=${x.length}; Mamba is faster above it.`, numbers };
+  }
+  if (tFasterShort) {
+    return { status: 'supported', summary: `The Transformer is faster at every length measured (up to L=${lengths[lengths.length - 1]}); no crossover yet.`, numbers };
+  }
+  if (x && !x.transformerFasterBelow) {
+    return { status: 'contradicted', summary: `Mamba is faster at short lengths; the Transformer overtakes it near L=${x.length}.`, numbers };
+  }
+  return { status: 'contradicted', summary: `Mamba prefills faster at every length measured, including the shortest (L=${shortest}).`, numbers };
+}
+
+/** "Attention recalls any detail; a fixed state forgets" (passkey accuracy). */
+export function verdictRecall(points: RecallPoint[]): Verdict {
+  const m = points.filter((p) => p.arch === 'mamba');
+  const t = points.filter((p) => p.arch === 'transformer');
+  if (!m.length || !t.length) return noData('run the recall probes for both models.');
+  const maxL = Math.max(...points.map((p) => p.length));
+  const accAt = (ps: RecallPoint[]) => {
+    const q = ps.filter((p) => p.length === maxL);
+    return q.length ? q.reduce((s, p) => s + p.score, 0) / q.length : NaN;
+  };
+  const mAcc = m.reduce((s, p) => s + p.score, 0) / m.length;
+  const tAcc = t.reduce((s, p) => s + p.score, 0) / t.length;
+  const mLong = accAt(m);
+  const tLong = accAt(t);
+  const numbers = { mambaAccuracy: mAcc, transformerAccuracy: tAcc, mambaAccuracyLongest: mLong, transformerAccuracyLongest: tLong, longest: maxL };
+  const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
+  const s = `Recall accuracy: Transformer ${pct(tAcc)}, Mamba ${pct(mAcc)} overall; at L=${maxL}: ${pct(tLong)} vs ${pct(mLong)}.`;
+  if (tAcc >= mAcc + 0.15 || (Number.isFinite(tLong) && tLong >= mLong + 0.2)) return { status: 'supported', summary: `${s} Attention recalls more.`, numbers };
+  if (mAcc >= tAcc - 0.05) return { status: 'contradicted', summary: `${s} The fixed state recalled as well as attention here.`, numbers };
+  return { status: 'inconclusive', summary: s, numbers };
+}

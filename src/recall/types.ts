@@ -1,0 +1,49 @@
+/** Result records shared by the worker, the recall/claims logic and the UI. Plain data: they go through postMessage and JSON export. */
+import type { Arch, ModelMemory } from '../models/types';
+
+/** Turns text into token ids and back; the worker adapts the model's tokenizer to this. */
+export interface TextTokenizer {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+}
+
+export interface SweepPoint {
+  arch: Arch;
+  /** Context length in tokens (prompt length of the prefill). */
+  length: number;
+  prefillMs: number;
+  prefillTokPerS: number;
+  /** Milliseconds per decoded token after the prefill (mean over the decode steps); null when decode was skipped. */
+  decodeMsPerToken: number | null;
+  decodeTokPerS: number | null;
+  /** Model memory after the prefill (weights, KV cache / SSM state, activations, scratch). */
+  memory: ModelMemory;
+  /** Bytes that hold the sequence: KV cache (Transformer) or SSM + conv state (Mamba). */
+  stateBytes: number;
+  totalBytes: number;
+}
+
+export type ProbeKind = 'passkey' | 'copy' | 'loss';
+
+export interface RecallPoint {
+  arch: Arch;
+  probe: 'passkey' | 'copy';
+  length: number;
+  /** 0 = fact/span at the start of the document, 1 = at the end (next to the question). */
+  depth: number;
+  trial: number;
+  /** 0..1: passkey exact match (0/1); copy: fraction of continuation tokens matched exactly. */
+  score: number;
+  correct: boolean;
+  expected: string;
+  output: string;
+  ms: number;
+}
+
+export interface LossCurve {
+  arch: Arch;
+  length: number;
+  /** Per-position negative log-likelihood (nats) of token t+1 given tokens 0..t; length = tokens - 1. */
+  losses: number[];
+  meanLoss: number;
+}
