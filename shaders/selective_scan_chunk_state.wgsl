@@ -1,0 +1,91 @@
+// selective_scan_chunk_state: pass 1 of the fused chunked selective scan. For every chunk but the last, each thread
+// runs the recurrence h = exp(Δ·A) ⊙ h + (Δ·u)·B over its chunk's tokens for one channel d, starting from zero state,
+// and writes only the chunk's end state St[c, d, :] and ΣΔ over the chunk Dsum[c, d] (the chunk's decay is
+// exp(A[d,n]·ΣΔ), applied in pass 2). No per-token output, no C/z reads.
+// Layouts: u, delta [L, D] token-major views (offset, row stride); B [L, N] view inside `bc`; w packed SSM params
+// [A (D·N) | Dskip (D) | deltaBias (D)]; St [nChunks, D, N]; Dsum [nChunks, D].
+// Tiling: as selective_scan_chunk_out: workgroup = WG consecutive channels of one chunk (grid y = chunk), N states
+// per thread in registers (NV vec4s), B staged TT tokens at a time in workgroup memory (TT·NV·16 bytes).
+
+struct Params {
+  L: u32, D: u32, chunk: u32, nChunks: u32,
+  uOff: u32, uStride: u32, dOff: u32, dStride: u32,
+  bOff: u32, bcStride: u32, _p0: u32, _p1: u32,
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> U: array<f32>;
+@group(0) @binding(2) var<storage, read> Delta: array<f32>;
+@group(0) @binding(3) var<storage, read> BC: array<f32>;
+@group(0) @binding(4) var<storage, read> W: array<f32>;
+@group(0) @binding(5) var<storage, read_write> St: array<f32>;
+@group(0) @binding(6) var<storage, read_write> Dsum: array<f32>;
+
+override WG: u32 = 64u;
+
+var<workgroup> bs: array<vec4<f32>, TT * NV>;
+
+fn softplus(x: f32) -> f32 {
+  let e = exp(min(x, 20.0));
+  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
+  let r = select(log(1.0 + e), series, e < 0.0625);
+  return select(r, x, x > 20.0);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let D = params.D;
+  let d = wid.x * WG + lid.x;
+  let live = d < D;
+  let dd = min(d, D - 1u);
+  let c = wid.y;
+  let t0 = c * params.chunk;
+  let t1 = min(t0 + params.chunk, params.L);
+
+  var a: array<vec4<f32>, NV>;
+  var h: array<vec4<f32>, NV>;
+  for (var v = 0u; v < NV; v++) {
+    var av = vec4<f32>(0.0);
+    for (var i = 0u; i < 4u; i++) {
+      let n = v * 4u + i;
+      if (n < NS) { av[i] = W[dd * NS + n]; }
+    }
+    a[v] = av;
+    h[v] = vec4<f32>(0.0);
+  }
+  let bias = W[D * NS + D + dd];
+  var dsum = 0.0;
+
+  for (var tt = t0; tt < t1; tt += TT) {
+    let cnt = min(TT, t1 - tt);
+    workgroupBarrier();
+    for (var idx = lid.x; idx < TT * NV * 4u; idx += WG) {
+      let j = idx / (NV * 4u);
+      let n = idx % (NV * 4u);
+      var val = 0.0;
+      if (j < cnt && n < NS) { val = BC[params.bOff + (tt + j) * params.bcStride + n]; }
+      bs[idx / 4u][idx % 4u] = val;
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < cnt; j++) {
+      let t = tt + j;
+      let dt = softplus(Delta[params.dOff + t * params.dStride + dd] + bias);
+      let du = dt * U[params.uOff + t * params.uStride + dd];
+      dsum += dt;
+      for (var v = 0u; v < NV; v++) {
+        h[v] = exp(dt * a[v]) * h[v] + du * bs[j * NV + v];
+      }
+    }
+  }
+
+  if (live) {
+    let base = c * D * NS + d * NS;
+    for (var v = 0u; v < NV; v++) {
+      for (var i = 0u; i < 4u; i++) {
+        let n = v * 4u + i;
+        if (n < NS) { St[base + n] = h[v][i]; }
+      }
+    }
+    Dsum[c * D + d] = dsum;
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * Mamba v1 selective scan on the GPU (prefill), three selectable variants with identical inputs and outputs:
+ *
+ *  - 'fused' (default): chunked, parallel over (chunk, channel). Pass 1 (selective_scan_chunk_state) runs every chunk
+ *    but the last from zero state and writes only its end state [D, N] and ΣΔ [D]; pass 2 (selective_scan_chunk_combine)
+ *    walks the chunks per (d, n) to get each chunk's incoming state (decay = exp(A·ΣΔ)); pass 3
+ *    (selective_scan_chunk_out) re-runs each chunk from its incoming state with the fused readout, D skip and SiLU(z)
+ *    gate, and the last chunk writes h_L. The expanded [L, D, N] state never touches global memory. With one chunk
+ *    (short L) only pass 3 runs.
+ *  - 'sequential': pass 3 alone with one chunk = the whole sequence (one thread per channel walks all L tokens).
+ *  - 'unfused': the textbook baseline: discretize (writes dA = exp(Δ·A) and dBu = Δ·B·u, [Ls, D, N] each, to global
+ *    memory), scan over the expanded arrays (writes the states), readout + D skip + gate. Processed in segments of Ls
+ *    tokens so each expanded array fits a binding (the state is carried between segments).
+ *
+ * Inputs (f32; every [L, X] input is a strided view: element (t, i) at offset + t·rowStride + i, in elements):
+ *   u [L, D]       conv1d+SiLU output                         (rowStride defaults to D)
+ *   delta [L, D]   dt_proj output WITHOUT its bias            (rowStride defaults to D)
+ *   B, C [L, N]    columns of the x_proj output [L, R+2N] at offsets R and R+N, rowStride R+2N; B and C must be views
+ *                  of the same buffer with the same rowStride
+ *   z [L, D]       optional gate, e.g. in_proj output at offset D with rowStride 2D
+ *   params         packed SSM weights [A (D·N) | Dskip (D) | deltaBias (D)] (see ./ssm_params.ts)
+ *   h0 [D, N]      optional initial state (zeros when absent); may be the same buffer as hFinal (in-place update)
+ * Outputs:
+ *   y [L, D]       strided view (rowStride defaults to D); must not share a buffer with any input
+ *   hFinal [D, N]  final state h_L (for decode); optional: without it an internal buffer receives it (finalState).
+ */
+import type { GpuContext } from '../gpu/context';
+import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { LimitExceededError } from '../gpu/errors';
+import { ssmParamsLength } from './ssm_params';
+
+export type ScanVariant = 'fused' | 'unfused' | 'sequential';
+export const SCAN_VARIANTS: readonly ScanVariant[] = ['fused', 'unfused', 'sequential'];
+
+/** A strided view of a token-major matrix in a buffer (element units). */
+export interface StridedView {
+  buffer: GPUBuffer;
+  offset?: number;
+  rowStride?: number;
+}
+
+export interface ScanIO {
+  L: number;
+  u: StridedView;
+  delta: StridedView;
+  B: StridedView;
+  C: StridedView;
+  z?: StridedView | null;
+  params: GPUBuffer;
+  y: StridedView;
+  h0?: GPUBuffer | null;
+  hFinal?: GPUBuffer | null;
+}
+
+export interface ScanOptions {
+  D: number;
+  N: number;
+  variant?: ScanVariant;
+  /** Fixed chunk length for 'fused' (default: chosen from L and D, see chunkFor()). */
+  chunk?: number;
+  /** 'fused' aims for at least this many threads (chunks × channels); default 65536. */
+  targetThreads?: number;
+  /** Threads (channels) per workgroup for the chunk kernels; default 64. */
+  workgroup?: number;
+  /** Cap on each of the unfused variant's expanded arrays, in bytes; default 64 MiB (also ≤ the binding limit). */
+  unfusedMaxBytes?: number;
+}
+
+interface Resolved {
+  L: number;
+  uOff: number; uStride: number;
+  dOff: number; dStride: number;
+  zOff: number; zStride: number; z: GPUBuffer | null;
+  bOff: number; cOff: number; bcStride: number; bc: GPUBuffer;
+  yOff: number; yStride: number;
+}
+
+/** Grid for a flat 1-D problem of `total` threads at 256 per workgroup, within the per-dimension limit. */
+export function grid2d(total: number, maxDim: number): { gx: number; gy: number; stride: number } {
+  const groups = Math.max(1, Math.ceil(total / 256));
+  const gx = Math.min(groups, maxDim);
+  const gy = Math.min(Math.ceil(groups / gx), maxDim);
+  return { gx, gy, stride: gx * gy * 256 };
+}
+
+/** Checks that a strided [rows, width] view fits its buffer; returns [offset, rowStride]. */
+export function checkView(what: string, v: StridedView, rows: number, width: number, defaultStride: number): [number, number] {
+  const off = v.offset ?? 0;
+  const stride = v.rowStride ?? defaultStride;
+  if (!Number.isInteger(off) || off < 0) throw new Error(`${what}: offset ${off} must be a non-negative integer (elements)`);
+  if (!Number.isInteger(stride) || stride < width) throw new Error(`${what}: rowStride ${stride} must be an integer ≥ width ${width}`);
+  const need = off + (rows - 1) * stride + width;
+  if (need * 4 > v.buffer.size) {
+    throw new Error(`${what}: view [${rows}, ${width}] at offset ${off}, rowStride ${stride} needs ${need * 4} bytes; buffer has ${v.buffer.size}`);
+  }
+  return [off, stride];
+}
+
+export class SelectiveScan {
+  readonly D: number;
+  readonly N: number;
+  variant: ScanVariant;
+  private readonly opts: ScanOptions;
+  private readonly wg: number;
+  /** Tokens of B and C staged per workgroup-memory tile (64, less when workgroup storage is small). */
+  readonly tt: number;
+  private readonly prelude: string;
+  private readonly kernels = new Map<string, ComputeKernel>();
+  private readonly dummy: GPUBuffer;
+  private readonly scratch = new Map<string, GPUBuffer>();
+  private retired: GPUBuffer[] = [];
+
+  constructor(private readonly ctx: GpuContext, opts: ScanOptions) {
+    const { D, N } = opts;
+    if (!Number.isInteger(D) || D < 1) throw new Error(`SelectiveScan: D = ${D} must be a positive integer`);
+    if (!Number.isInteger(N) || N < 1 || N > 64) throw new Error(`SelectiveScan: N = ${N} must be an integer in [1, 64]`);
+    this.D = D;
+    this.N = N;
+    this.opts = opts;
+    this.variant = opts.variant ?? 'fused';
+    this.wg = opts.workgroup ?? 64;
+    if (this.wg > ctx.limits.maxComputeInvocationsPerWorkgroup) {
+      throw new LimitExceededError('maxComputeInvocationsPerWorkgroup', this.wg, ctx.limits.maxComputeInvocationsPerWorkgroup, 'selective scan');
+    }
+    const nv = Math.ceil(N / 4);
+    // B and C tiles of TT tokens (TT·2·NV·16 bytes) must fit workgroup storage.
+    let tt = 64;
+    while (tt > 1 && tt * 2 * nv * 16 > ctx.limits.maxComputeWorkgroupStorageSize) tt >>= 1;
+    this.tt = tt;
+    this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\n`;
+    this.dummy = ctx.buffer(16, 'scratch', 'scan-dummy');
+  }
+
+  /** Chunk length the fused variant uses for a sequence of L tokens. */
+  chunkFor(L: number): number {
+    let chunk: number;
+    if (this.opts.chunk) {
+      chunk = this.opts.chunk;
+    } else {
+      const target = this.opts.targetThreads ?? 65536;
+      const wantChunks = Math.max(1, Math.ceil(target / this.D));
+      // Multiples of 16 between 32 and 256; chunks shorter than 32 tokens cost more in pass 1 + 2 than they gain.
+      chunk = Math.min(256, Math.max(32, Math.ceil(Math.ceil(L / wantChunks) / 16) * 16));
+    }
+    // Grid y (chunks) must stay within the dispatch limit.
+    return Math.max(chunk, Math.ceil(L / this.ctx.limits.maxComputeWorkgroupsPerDimension));
+  }
+
+  /** The internal final-state buffer used when encode() gets no hFinal ([D, N]). */
+  get finalState(): GPUBuffer {
+    return this.scratchBuf('hfinal', this.D * this.N, 'ssm-state');
+  }
+
+  private kernel(shader: string, usesPrelude: boolean): ComputeKernel {
+    let k = this.kernels.get(shader);
+    if (!k) {
+      k = usesPrelude ? new ComputeKernel(this.ctx, shader, 'main', { WG: this.wg }, this.prelude) : new ComputeKernel(this.ctx, shader);
+      this.kernels.set(shader, k);
+    }
+    return k;
+  }
+
+  private scratchBuf(name: string, floats: number, category: 'scratch' | 'ssm-state' = 'scratch'): GPUBuffer {
+    const bytes = Math.max(16, floats * 4);
+    let b = this.scratch.get(name);
+    if (!b || b.size < bytes) {
+      // A smaller buffer may still be referenced by encoded work: keep it alive until destroy().
+      if (b) this.retired.push(b);
+      b = this.ctx.buffer(bytes, category, `scan-${name}`);
+      this.scratch.set(name, b);
+    }
+    return b;
+  }
+
+  private resolve(io: ScanIO): Resolved {
+    const { D, N } = this;
+    const L = io.L;
+    if (!Number.isInteger(L) || L < 1) throw new Error(`selective scan: L = ${L} must be a positive integer`);
+    const [uOff, uStride] = checkView('selective scan u', io.u, L, D, D);
+    const [dOff, dStride] = checkView('selective scan delta', io.delta, L, D, D);
+    const [bOff, bStride] = checkView('selective scan B', io.B, L, N, N);
+    const [cOff, cStride] = checkView('selective scan C', io.C, L, N, N);
+    if (io.B.buffer !== io.C.buffer) throw new Error('selective scan: B and C must be views of the same buffer (the x_proj output)');
+    if (bStride !== cStride) throw new Error(`selective scan: B and C rowStride differ (${bStride} vs ${cStride})`);
+    let zOff = 0;
+    let zStride = D;
+    if (io.z) [zOff, zStride] = checkView('selective scan z', io.z, L, D, D);
+    const [yOff, yStride] = checkView('selective scan y', io.y, L, D, D);
+    const inputs = [io.u.buffer, io.delta.buffer, io.B.buffer, io.z?.buffer, io.params, io.h0];
+    if (inputs.includes(io.y.buffer)) throw new Error('selective scan: y must not share a buffer with an input');
+    if (io.hFinal && [io.u.buffer, io.delta.buffer, io.B.buffer, io.z?.buffer, io.params, io.y.buffer].includes(io.hFinal)) {
+      throw new Error('selective scan: hFinal must not share a buffer with an input or y (h0 is allowed)');
+    }
+    if (io.params.size < ssmParamsLength(D, N) * 4) {
+      throw new Error(`selective scan: params has ${io.params.size} bytes, needs D·(N+2)·4 = ${ssmParamsLength(D, N) * 4}`);
+    }
+    for (const [b, what] of [[io.h0, 'h0'], [io.hFinal, 'hFinal']] as const) {
+      if (b && b.size < D * N * 4) throw new Error(`selective scan: ${what} has ${b.size} bytes, needs D·N·4 = ${D * N * 4}`);
+    }
+    return {
+      L, uOff, uStride, dOff, dStride, zOff, zStride, z: io.z?.buffer ?? null,
+      bOff, cOff, bcStride: bStride, bc: io.B.buffer, yOff, yStride,
+    };
+  }
+
+  /** Records the scan into `pass` with the given (or the default) variant. */
+  encode(pass: GPUComputePassEncoder, io: ScanIO, variant: ScanVariant = this.variant): void {
+    const r = this.resolve(io);
+    const hOut = io.hFinal ?? this.finalState;
+    const h0 = io.h0 ?? null;
+    if (variant === 'unfused') this.encodeUnfused(pass, io, r, h0, hOut);
+    else if (variant === 'fused' || variant === 'sequential') this.encodeChunked(pass, io, r, h0, hOut, variant === 'sequential' ? r.L : this.chunkFor(r.L));
+    else throw new Error(`selective scan: unknown variant '${variant as string}' (use ${SCAN_VARIANTS.join(' | ')})`);
+  }
+
+  private encodeChunked(pass: GPUComputePassEncoder, io: ScanIO, r: Resolved, h0: GPUBuffer | null, hOut: GPUBuffer, chunk: number): void {
+    const { D, N } = this;
+    const nc = Math.ceil(r.L / chunk);
+    const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    if (nc > maxDim) throw new LimitExceededError('maxComputeWorkgroupsPerDimension', nc, maxDim, 'selective scan chunks');
+    const gx = Math.ceil(D / this.wg);
+    let hin: GPUBuffer;
+    let initMode: number;
+    if (nc > 1) {
+      const states = this.scratchBuf('states', nc * D * N);
+      const dsum = this.scratchBuf('dsum', (nc - 1) * D);
+      this.kernel('selective_scan_chunk_state', true).dispatch(
+        pass,
+        packUniforms([
+          ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
+          ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
+          ['u32', r.bOff], ['u32', r.bcStride], ['u32', 0], ['u32', 0],
+        ]),
+        [io.u.buffer, io.delta.buffer, r.bc, io.params, states, dsum],
+        [gx, nc - 1],
+      );
+      this.kernel('selective_scan_chunk_combine', false).dispatch(
+        pass,
+        packUniforms([['u32', D], ['u32', N], ['u32', nc], ['u32', h0 ? 1 : 0]]),
+        [io.params, dsum, h0 ?? this.dummy, states],
+        [Math.ceil((D * N) / 256)],
+      );
+      hin = states;
+      initMode = 1;
+    } else if (!h0) {
+      hin = this.dummy;
+      initMode = 0;
+    } else if (h0 === hOut) {
+      hin = this.dummy;
+      initMode = 2;
+    } else {
+      hin = h0;
+      initMode = 1;
+    }
+    this.kernel('selective_scan_chunk_out', true).dispatch(
+      pass,
+      packUniforms([
+        ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
+        ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
+        ['u32', r.zOff], ['u32', r.zStride], ['u32', r.bOff], ['u32', r.cOff],
+        ['u32', r.bcStride], ['u32', r.yOff], ['u32', r.yStride], ['u32', (r.z ? 1 : 0) | (initMode << 1)],
+      ]),
+      [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, hin, io.y.buffer, hOut],
+      [gx, nc],
+    );
+  }
+
+  /** Tokens per segment of the unfused variant (each expanded array [Ls, D, N] must fit one binding). */
+  unfusedSegment(L: number): number {
+    const cap = Math.min(this.opts.unfusedMaxBytes ?? 64 << 20, this.ctx.limits.maxStorageBufferBindingSize);
+    return Math.max(1, Math.min(L, Math.floor(cap / (this.D * this.N * 4))));
+  }
+
+  private encodeUnfused(pass: GPUComputePassEncoder, io: ScanIO, r: Resolved, h0: GPUBuffer | null, hOut: GPUBuffer): void {
+    const { D, N } = this;
+    const maxDim = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const Ls = this.unfusedSegment(r.L);
+    const dA = this.scratchBuf('dA', Ls * D * N);
+    const dBu = this.scratchBuf('dBu', Ls * D * N);
+    const disc = this.kernel('selective_scan_unfused_discretize', false);
+    const scan = this.kernel('selective_scan_unfused_scan', false);
+    const readout = this.kernel('selective_scan_unfused_readout', false);
+    for (let t0 = 0; t0 < r.L; t0 += Ls) {
+      const ls = Math.min(Ls, r.L - t0);
+      const g1 = grid2d(ls * D * N, maxDim);
+      disc.dispatch(
+        pass,
+        packUniforms([
+          ['u32', t0], ['u32', ls], ['u32', D], ['u32', N],
+          ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
+          ['u32', r.bOff], ['u32', r.bcStride], ['u32', g1.stride], ['u32', 0],
+        ]),
+        [io.u.buffer, io.delta.buffer, r.bc, io.params, dA, dBu],
+        [g1.gx, g1.gy],
+      );
+      let initMode = 2; // later segments continue from hOut
+      if (t0 === 0) initMode = !h0 ? 0 : h0 === hOut ? 2 : 1;
+      scan.dispatch(
+        pass,
+        packUniforms([['u32', ls], ['u32', D * N], ['u32', initMode], ['u32', 0]]),
+        [dA, dBu, initMode === 1 && h0 ? h0 : this.dummy, hOut],
+        [Math.ceil((D * N) / 256)],
+      );
+      const g2 = grid2d(ls * D, maxDim);
+      readout.dispatch(
+        pass,
+        packUniforms([
+          ['u32', t0], ['u32', ls], ['u32', D], ['u32', N],
+          ['u32', r.uOff], ['u32', r.uStride], ['u32', r.zOff], ['u32', r.zStride],
+          ['u32', r.cOff], ['u32', r.bcStride], ['u32', r.yOff], ['u32', r.yStride],
+          ['u32', r.z ? 1 : 0], ['u32', g2.stride], ['u32', 0], ['u32', 0],
+        ]),
+        [dBu, r.bc, io.u.buffer, r.z ?? this.dummy, io.params, io.y.buffer],
+        [g2.gx, g2.gy],
+      );
+    }
+  }
+
+  /** Returns the scratch buffers to the pool. The wrapper must not be used afterwards. */
+  destroy(): void {
+    for (const b of this.scratch.values()) this.ctx.pool.release(b);
+    for (const b of this.retired) this.ctx.pool.release(b);
+    this.scratch.clear();
+    this.retired = [];
+    this.ctx.pool.release(this.dummy);
+  }
+}
