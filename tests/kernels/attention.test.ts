@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { gpu, poisoned, randArray, relErr } from '../gpu';
+import type { GpuContext } from '../../src/gpu/context';
+import { Attention, DecodeAttention, FlashAttention, ReferenceAttention } from '../../src/kernels/attention';
+import { flashTiles } from '../../src/kernels/attention_flash';
+import { RotaryKvKernel } from '../../src/kernels/rotary';
+import { KvCache } from '../../src/kernels/kvcache';
+import { LimitExceededError } from '../../src/gpu/errors';
+import { attentionReference, decodeAttentionReference } from '../../src/reference/attention';
+import { rotaryDims, rotaryKvReference } from '../../src/reference/rotary';
+
+const TOL = 1e-4;
+
+/** Random q [H, L, hd] and caches [H, maxLen, hd] whose rows 0..pos0+L-1 are random and the rest NaN (a kernel that
+ * reads past the visible keys fails). */
+function makeInputs(H: number, hd: number, L: number, pos0: number, maxLen: number, seed: number) {
+  const q = randArray(H * L * hd, seed, -2, 2);
+  const k = new Float32Array(H * maxLen * hd).fill(NaN);
+  const v = new Float32Array(H * maxLen * hd).fill(NaN);
+  const kr = randArray(H * maxLen * hd, seed + 1, -2, 2);
+  const vr = randArray(H * maxLen * hd, seed + 2, -1, 1);
+  for (let h = 0; h < H; h++) {
+    for (let p = 0; p < pos0 + L; p++) {
+      for (let i = 0; i < hd; i++) {
+        const a = (h * maxLen + p) * hd + i;
+        k[a] = kr[a];
+        v[a] = vr[a];
+      }
+    }
+  }
+  return { q, k, v };
+}
+
+type Prefill = { encode(pass: GPUComputePassEncoder, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, L: number, pos0: number): void };
+
+async function runPrefill(ctx: GpuContext, kernel: Prefill, H: number, hd: number, L: number, pos0: number, maxLen: number, seed: number): Promise<number> {
+  const { q, k, v } = makeInputs(H, hd, L, pos0, maxLen, seed);
+  const ref = attentionReference(q, k, v, { H, hd, L, pos0, maxLen });
+  const qb = ctx.upload(q);
+  const kb = ctx.upload(k, 'kv-cache');
+  const vb = ctx.upload(v, 'kv-cache');
+  const ob = poisoned(ctx, L * H * hd);
+  ctx.run((pass) => kernel.encode(pass, qb, kb, vb, ob, L, pos0));
+  const out = await ctx.readF32(ob, L * H * hd);
+  for (const b of [qb, kb, vb, ob]) ctx.pool.release(b);
+  return relErr(out, ref);
+}
+
+const prefillShapes = [
+  { H: 4, hd: 64, L: 1, pos0: 0 },
+  { H: 3, hd: 32, L: 131, pos0: 0 },
+  { H: 2, hd: 64, L: 257, pos0: 0 },
+  { H: 2, hd: 64, L: 23, pos0: 40 },
+  { H: 2, hd: 48, L: 33, pos0: 3 },
+  { H: 2, hd: 128, L: 70, pos0: 5 },
+  { H: 1, hd: 256, L: 40, pos0: 9 },
+];
+
+describe('reference attention (materialised scores)', () => {
+  for (const [n, s] of prefillShapes.entries()) {
+    it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0}`, async () => {
+      const ctx = await gpu();
+      const maxLen = s.pos0 + s.L + 5;
+      const k = new ReferenceAttention(ctx, { H: s.H, hd: s.hd, maxLen });
+      const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 10 + n);
+      k.destroy();
+      expect(err).toBeLessThan(TOL);
+    });
+  }
+
+  it('throws LimitExceededError when the score buffer does not fit', async () => {
+    const ctx = await gpu();
+    const H = 16;
+    const L = Math.ceil(Math.sqrt(ctx.limits.maxStorageBufferBindingSize / (4 * H))) + 1;
+    const k = new ReferenceAttention(ctx, { H, hd: 64, maxLen: L });
+    expect(() => k.checkFits(L, 0)).toThrow(LimitExceededError);
+    const tiny = ctx.buffer(16);
+    expect(() => ctx.run((pass) => k.encode(pass, tiny, tiny, tiny, tiny, L, 0))).toThrow(/maxStorageBufferBindingSize|maxBufferSize/);
+    ctx.pool.release(tiny);
+    expect(() => k.checkFits(64, 0)).not.toThrow();
+  });
+});
+
+describe('flash attention (tiled, online softmax)', () => {
+  for (const [n, s] of prefillShapes.entries()) {
+    it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0} (16 KiB tiles)`, async () => {
+      const ctx = await gpu();
+      const maxLen = s.pos0 + s.L + 5;
+      const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { maxWorkgroupStorage: 16384 });
+      expect(k.tiles.storage).toBeLessThanOrEqual(16384);
+      const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 10 + n);
+      expect(err).toBeLessThan(TOL);
+    });
+  }
+
+  it('device-limit tiles and odd forced tiles (BR=16, BC=12) on L=131 pos0=17', async () => {
+    const ctx = await gpu();
+    const H = 2, hd = 64, L = 131, pos0 = 17, maxLen = 160;
+    const big = new FlashAttention(ctx, { H, hd, maxLen });
+    expect(await runPrefill(ctx, big, H, hd, L, pos0, maxLen, 3)).toBeLessThan(TOL);
+    const odd = new FlashAttention(ctx, { H, hd, maxLen }, { BR: 16, BC: 12 });
+    expect(await runPrefill(ctx, odd, H, hd, L, pos0, maxLen, 4)).toBeLessThan(TOL);
+  });
+
+  it('tile table at the 16 KiB default', () => {
+    expect(flashTiles(64, 16384, 256)).toMatchObject({ G: 2, BR: 64, BC: 16 });
+    expect(flashTiles(128, 16384, 256)).toMatchObject({ G: 4, BR: 64, BC: 8 });
+    expect(flashTiles(256, 16384, 256)).toMatchObject({ G: 8, BR: 32, BC: 4 });
+    expect(flashTiles(32, 16384, 256)).toMatchObject({ G: 1, BR: 64 });
+  });
+});
+
+describe('decode attention (split-K over the KV cache)', () => {
+  const H = 4, hd = 64, maxLen = 1001;
+  for (const pos of [0, 1, 130, 1000]) {
+    it(`H=${H} hd=${hd} pos=${pos}`, async () => {
+      const ctx = await gpu();
+      const { q, k, v } = makeInputs(H, hd, 1, pos, maxLen, 50 + pos);
+      const ref = decodeAttentionReference(q, k, v, { H, hd, pos, maxLen });
+      const qb = ctx.upload(q);
+      const kb = ctx.upload(k, 'kv-cache');
+      const vb = ctx.upload(v, 'kv-cache');
+      for (const chunk of [undefined, 16]) {
+        const dec = new DecodeAttention(ctx, { H, hd, maxLen }, { chunk });
+        const ob = poisoned(ctx, H * hd);
+        ctx.run((pass) => dec.encode(pass, qb, kb, vb, ob, pos));
+        const out = await ctx.readF32(ob, H * hd);
+        ctx.pool.release(ob);
+        dec.destroy();
+        expect(relErr(out, ref), `chunk=${chunk ?? 'auto'} plan=${JSON.stringify(dec.plan(pos))}`).toBeLessThan(TOL);
+      }
+      for (const b of [qb, kb, vb]) ctx.pool.release(b);
+    });
+  }
+
+  it('hd=128 and hd=256 at pos=300', async () => {
+    const ctx = await gpu();
+    for (const hd2 of [128, 256]) {
+      const H2 = 2, pos = 300, ml = 320;
+      const { q, k, v } = makeInputs(H2, hd2, 1, pos, ml, 7);
+      const ref = decodeAttentionReference(q, k, v, { H: H2, hd: hd2, pos, maxLen: ml });
+      const dec = new DecodeAttention(ctx, { H: H2, hd: hd2, maxLen: ml });
+      const qb = ctx.upload(q), kb = ctx.upload(k), vb = ctx.upload(v), ob = poisoned(ctx, H2 * hd2);
+      ctx.run((pass) => dec.encode(pass, qb, kb, vb, ob, pos));
+      expect(relErr(await ctx.readF32(ob, H2 * hd2), ref)).toBeLessThan(TOL);
+      for (const b of [qb, kb, vb, ob]) ctx.pool.release(b);
+      dec.destroy();
+    }
+  });
+});
+
+describe('rotary + cache + attention chain (Attention wrapper)', () => {
+  it('prefill 40, chunk of 23 at pos0=40 (flash and reference), decode at 63', async () => {
+    const ctx = await gpu();
+    const H = 3, hd = 64, pct = 0.25, base = 10000, maxLen = 70;
+    const rot = rotaryDims(hd, pct);
+    const rotary = new RotaryKvKernel(ctx, { H, hd, rotaryPct: pct, base, maxLen });
+    const cache = new KvCache(ctx, H, hd, maxLen, 'test');
+    const att = new Attention(ctx, { H, hd, maxLen });
+    expect(att.variant).toBe('flash');
+    const kRef = new Float32Array(H * maxLen * hd);
+    const vRef = new Float32Array(H * maxLen * hd);
+
+    const chunks: [number, number][] = [[0, 40], [40, 23], [63, 1]];
+    for (const [pos0, L] of chunks) {
+      const qkv = randArray(L * 3 * H * hd, 1000 + pos0);
+      const qRef = rotaryKvReference(qkv, { L, H, hd, rot, pos0, maxLen, base }, kRef, vRef);
+      const outRef = attentionReference(qRef, kRef, vRef, { H, hd, L, pos0, maxLen });
+      const qkvB = ctx.upload(qkv);
+      const qB = ctx.buffer(H * L * hd * 4);
+      ctx.run((pass) => rotary.encode(pass, qkvB, qB, cache.k, cache.v, L, pos0));
+      cache.length = pos0 + L;
+      const variants = L === 1 ? ['decode'] : ['flash', 'reference'];
+      for (const variant of variants) {
+        const outB = poisoned(ctx, L * H * hd);
+        ctx.run((pass) => {
+          if (variant === 'decode') att.encodeDecode(pass, qB, cache.k, cache.v, outB, pos0);
+          else att.encode(pass, qB, cache.k, cache.v, outB, L, pos0, variant as 'flash' | 'reference');
+        });
+        const out = await ctx.readF32(outB, L * H * hd);
+        expect(relErr(out, outRef), `${variant} pos0=${pos0} L=${L}`).toBeLessThan(TOL);
+        ctx.pool.release(outB);
+      }
+      ctx.pool.release(qkvB);
+      ctx.pool.release(qB);
+    }
+    att.destroy();
+    cache.destroy();
+  });
+});
