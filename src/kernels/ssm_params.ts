@@ -45,3 +45,34 @@ export class SsmParamsPacker {
     this.k.dispatch(pass, packUniforms([['u32', D], ['u32', N]]), [aLog, Dskip, deltaBias, out], [Math.ceil(total / 256)]);
   }
 }
+
+/**
+ * Packed params per layer, built on the GPU the first time a layer's A_log buffer is seen and cached by its identity:
+ * lets a caller that holds A_log, D and delta_bias as separate f32 buffers (the model's Ops.scan / Ops.ssmStep) get
+ * the packed buffer inside the pass that uses it (the pack dispatch is recorded just before the scan).
+ */
+export class SsmParamsCache {
+  private readonly packer: SsmParamsPacker;
+  private readonly packed = new WeakMap<GPUBuffer, GPUBuffer>();
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(private readonly ctx: GpuContext) {
+    this.packer = new SsmParamsPacker(ctx);
+  }
+
+  get(pass: GPUComputePassEncoder, aLog: GPUBuffer, Dskip: GPUBuffer, deltaBias: GPUBuffer, D: number, N: number): GPUBuffer {
+    let w = this.packed.get(aLog);
+    if (!w) {
+      w = this.ctx.buffer(ssmParamsLength(D, N) * 4, 'weights', 'ssm-params');
+      this.packer.encode(pass, aLog, Dskip, deltaBias, w, D, N);
+      this.packed.set(aLog, w);
+      this.owned.push(w);
+    }
+    return w;
+  }
+
+  destroy(): void {
+    for (const b of this.owned) this.ctx.pool.release(b);
+    this.owned.length = 0;
+  }
+}
