@@ -1,0 +1,324 @@
+// Model config.json parsing into typed, normalized configs (camelCase, every field resolved, no defaults left for
+// the model code to guess). Supported: Mamba v1 (MambaForCausalLM, the *-hf repos, plus the original mamba_ssm key
+// spelling) and GPT-NeoX (GPTNeoXForCausalLM / Pythia, old and transformers-5 key spellings). Anything we can't run
+// exactly is rejected with an Error naming the field and its value.
+
+export type Arch = 'mamba' | 'gpt-neox';
+
+export interface MambaConfig {
+  arch: 'mamba';
+  modelType: 'mamba';
+  /** d_model */
+  hiddenSize: number;
+  /** N */
+  stateSize: number;
+  numHiddenLayers: number;
+  expand: number;
+  /** D = d_inner (intermediate_size, else expand·hiddenSize) */
+  intermediateSize: number;
+  /** K */
+  convKernel: number;
+  /** R = dt_rank ("auto" → ceil(hiddenSize/16)) */
+  timeStepRank: number;
+  useBias: boolean;
+  useConvBias: boolean;
+  layerNormEpsilon: number;
+  tieWordEmbeddings: boolean;
+  vocabSize: number;
+  padVocabSizeMultiple: number;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+  padTokenId: number | null;
+}
+
+export interface GptNeoxConfig {
+  arch: 'gpt-neox';
+  modelType: 'gpt_neox';
+  hiddenSize: number;
+  numAttentionHeads: number;
+  /** hiddenSize / numAttentionHeads */
+  headDim: number;
+  numHiddenLayers: number;
+  intermediateSize: number;
+  /** fraction of each head's dims that get rotary (rotary_pct / partial_rotary_factor) */
+  rotaryPct: number;
+  /** rot = floor(headDim · rotaryPct), the rotated dims per head (even) */
+  rotaryDims: number;
+  /** rotary base (rotary_emb_base / rope_theta) */
+  ropeTheta: number;
+  useParallelResidual: boolean;
+  layerNormEps: number;
+  hiddenAct: 'gelu';
+  tieWordEmbeddings: boolean;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  attentionBias: boolean;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
+
+export type ModelConfig = MambaConfig | GptNeoxConfig;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function show(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+class Reader {
+  constructor(readonly json: Json, readonly what: string) {}
+
+  has(key: string): boolean {
+    return this.json[key] !== undefined && this.json[key] !== null;
+  }
+
+  /** First present key among `keys`, or undefined. */
+  pick(keys: string[]): { key: string; value: unknown } | undefined {
+    for (const key of keys) if (this.has(key)) return { key, value: this.json[key] };
+    return undefined;
+  }
+
+  int(keys: string[], opts: { min?: number; default?: number } = {}): number {
+    const p = this.pick(keys);
+    if (!p) {
+      if (opts.default !== undefined) return opts.default;
+      throw new ConfigError(`${this.what}: missing required field "${keys[0]}"${keys.length > 1 ? ` (or ${keys.slice(1).map((k) => `"${k}"`).join(', ')})` : ''}`);
+    }
+    const v = p.value;
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      throw new ConfigError(`${this.what}: field "${p.key}" must be an integer, got ${show(v)}`);
+    }
+    const min = opts.min ?? 1;
+    if (v < min) throw new ConfigError(`${this.what}: field "${p.key}" must be ≥ ${min}, got ${v}`);
+    return v;
+  }
+
+  num(keys: string[], opts: { default?: number; positive?: boolean; max?: number } = {}): number {
+    const p = this.pick(keys);
+    if (!p) {
+      if (opts.default !== undefined) return opts.default;
+      throw new ConfigError(`${this.what}: missing required field "${keys[0]}"`);
+    }
+    const v = p.value;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new ConfigError(`${this.what}: field "${p.key}" must be a finite number, got ${show(v)}`);
+    }
+    if (opts.positive && !(v > 0)) throw new ConfigError(`${this.what}: field "${p.key}" must be > 0, got ${v}`);
+    if (opts.max !== undefined && v > opts.max) {
+      throw new ConfigError(`${this.what}: field "${p.key}" must be ≤ ${opts.max}, got ${v}`);
+    }
+    return v;
+  }
+
+  bool(keys: string[], def: boolean): boolean {
+    const p = this.pick(keys);
+    if (!p) return def;
+    if (typeof p.value !== 'boolean') {
+      throw new ConfigError(`${this.what}: field "${p.key}" must be true or false, got ${show(p.value)}`);
+    }
+    return p.value;
+  }
+
+  /** Token id fields may be an int, null, or (eos in newer configs) a list: take the first. */
+  tokenId(key: string): number | null {
+    const v = this.json[key];
+    if (v === undefined || v === null) return null;
+    const x = Array.isArray(v) ? v[0] : v;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) {
+      throw new ConfigError(`${this.what}: field "${key}" must be a token id, got ${show(v)}`);
+    }
+    return x;
+  }
+}
+
+function asObject(json: unknown, what: string): Json {
+  if (typeof json === 'string') {
+    try {
+      json = JSON.parse(json);
+    } catch (e) {
+      throw new ConfigError(`${what}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ConfigError(`${what}: expected a JSON object, got ${Array.isArray(json) ? 'an array' : show(json)}`);
+  }
+  return json as Json;
+}
+
+/** Parse a Mamba v1 config (MambaForCausalLM *-hf keys, or the original mamba_ssm keys d_model/n_layer/ssm_cfg). */
+export function parseMambaConfig(json: unknown, what = 'config.json'): MambaConfig {
+  const obj = asObject(json, what);
+  const r = new Reader(obj, what);
+  const ssmCfg = obj.ssm_cfg && typeof obj.ssm_cfg === 'object' && !Array.isArray(obj.ssm_cfg) ? (obj.ssm_cfg as Json) : {};
+  const ssmLayer = ssmCfg.layer;
+  if (ssmLayer !== undefined && ssmLayer !== 'Mamba1') {
+    throw new ConfigError(`${what}: field "ssm_cfg.layer" is ${show(ssmLayer)}; only Mamba1 (Mamba v1) is supported`);
+  }
+  // mamba_ssm keeps d_state / d_conv / expand / dt_rank / bias / conv_bias in ssm_cfg; look there as a fallback.
+  const r2 = new Reader({ ...ssmCfg, ...obj }, what);
+
+  const hiddenSize = r.int(['hidden_size', 'd_model']);
+  const stateSize = r2.int(['state_size', 'd_state'], { default: 16 });
+  const numHiddenLayers = r.int(['num_hidden_layers', 'n_layer']);
+  const expand = r2.int(['expand'], { default: 2 });
+  const intermediateSize = r2.has('intermediate_size') || r2.has('d_inner')
+    ? r2.int(['intermediate_size', 'd_inner'])
+    : expand * hiddenSize;
+  const convKernel = r2.int(['conv_kernel', 'd_conv'], { default: 4 });
+
+  let timeStepRank: number;
+  const dtr = r2.pick(['time_step_rank', 'dt_rank']);
+  if (!dtr || dtr.value === 'auto') timeStepRank = Math.ceil(hiddenSize / 16);
+  else timeStepRank = r2.int([dtr.key]);
+
+  const useBias = r2.bool(['use_bias', 'bias'], false);
+  const useConvBias = r2.bool(['use_conv_bias', 'conv_bias'], true);
+  const layerNormEpsilon = r.num(['layer_norm_epsilon', 'norm_epsilon', 'rms_norm_eps'], { default: 1e-5, positive: true, max: 1 });
+  if (obj.rms_norm === false) {
+    throw new ConfigError(`${what}: field "rms_norm" is false; only RMSNorm Mamba models (rms_norm: true) are supported`);
+  }
+  const hiddenAct = obj.hidden_act;
+  if (hiddenAct !== undefined && hiddenAct !== 'silu' && hiddenAct !== 'swish') {
+    throw new ConfigError(`${what}: field "hidden_act" is ${show(hiddenAct)}; Mamba supports only "silu"`);
+  }
+  const padVocabSizeMultiple = r.int(['pad_vocab_size_multiple'], { default: 1 });
+  let vocabSize = r.int(['vocab_size']);
+  // mamba_ssm pads the vocab inside the model; the -hf configs store the padded size already (50280 = 50277→×8).
+  if (!r.has('hidden_size') && vocabSize % padVocabSizeMultiple) {
+    vocabSize += padVocabSizeMultiple - (vocabSize % padVocabSizeMultiple);
+  }
+  if (timeStepRank > intermediateSize) {
+    throw new ConfigError(`${what}: field "time_step_rank" is ${timeStepRank}, larger than intermediate_size ${intermediateSize}`);
+  }
+  return {
+    arch: 'mamba',
+    modelType: 'mamba',
+    hiddenSize,
+    stateSize,
+    numHiddenLayers,
+    expand,
+    intermediateSize,
+    convKernel,
+    timeStepRank,
+    useBias,
+    useConvBias,
+    layerNormEpsilon,
+    tieWordEmbeddings: r.bool(['tie_word_embeddings', 'tie_embeddings'], true),
+    vocabSize,
+    padVocabSizeMultiple,
+    bosTokenId: r.tokenId('bos_token_id'),
+    eosTokenId: r.tokenId('eos_token_id'),
+    padTokenId: r.tokenId('pad_token_id'),
+  };
+}
+
+/** Parse a GPT-NeoX (Pythia) config; accepts the older rotary_pct/rotary_emb_base keys and transformers-5 rope_parameters. */
+export function parseGptNeoxConfig(json: unknown, what = 'config.json'): GptNeoxConfig {
+  const obj = asObject(json, what);
+  const r = new Reader(obj, what);
+  const hiddenSize = r.int(['hidden_size']);
+  const numAttentionHeads = r.int(['num_attention_heads']);
+  if (hiddenSize % numAttentionHeads) {
+    throw new ConfigError(`${what}: field "hidden_size" ${hiddenSize} is not divisible by num_attention_heads ${numAttentionHeads}`);
+  }
+  const headDim = hiddenSize / numAttentionHeads;
+  const numHiddenLayers = r.int(['num_hidden_layers']);
+  const intermediateSize = r.int(['intermediate_size']);
+
+  // Rotary parameters: transformers 5 nests them in rope_parameters (or rope_scaling); older configs have top-level keys.
+  let rope: Json = {};
+  let ropeKey = '';
+  for (const key of ['rope_parameters', 'rope_scaling']) {
+    const v = obj[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${what}: field "${key}" must be an object, got ${show(v)}`);
+    rope = v as Json;
+    ropeKey = key;
+    break;
+  }
+  const ropeType = rope.rope_type ?? rope.type;
+  if (ropeType !== undefined && ropeType !== 'default') {
+    throw new ConfigError(`${what}: field "${ropeKey}.rope_type" is ${show(ropeType)}; only "default" rotary embeddings are supported`);
+  }
+  const rr = new Reader(rope, what);
+  const rotaryPct = rr.has('partial_rotary_factor')
+    ? rr.num(['partial_rotary_factor'])
+    : r.num(['rotary_pct', 'partial_rotary_factor'], { default: 0.25 });
+  if (!(rotaryPct > 0 && rotaryPct <= 1)) {
+    throw new ConfigError(`${what}: field "rotary_pct" must be in (0, 1], got ${rotaryPct}`);
+  }
+  const ropeTheta = rr.has('rope_theta')
+    ? rr.num(['rope_theta'], { positive: true })
+    : r.num(['rotary_emb_base', 'rope_theta'], { default: 10000, positive: true });
+  const rotaryDims = Math.floor(headDim * rotaryPct);
+  if (rotaryDims % 2) {
+    throw new ConfigError(`${what}: rotary dims floor(head_dim ${headDim} · rotary_pct ${rotaryPct}) = ${rotaryDims} is odd`);
+  }
+
+  const hiddenAct = obj.hidden_act ?? 'gelu';
+  if (hiddenAct !== 'gelu') {
+    throw new ConfigError(`${what}: field "hidden_act" is ${show(hiddenAct)}; only "gelu" (exact erf GELU) is supported`);
+  }
+  return {
+    arch: 'gpt-neox',
+    modelType: 'gpt_neox',
+    hiddenSize,
+    numAttentionHeads,
+    headDim,
+    numHiddenLayers,
+    intermediateSize,
+    rotaryPct,
+    rotaryDims,
+    ropeTheta,
+    useParallelResidual: r.bool(['use_parallel_residual'], true),
+    layerNormEps: r.num(['layer_norm_eps'], { default: 1e-5, positive: true, max: 1 }),
+    hiddenAct: 'gelu',
+    tieWordEmbeddings: r.bool(['tie_word_embeddings'], false),
+    vocabSize: r.int(['vocab_size']),
+    maxPositionEmbeddings: r.int(['max_position_embeddings'], { default: 2048 }),
+    attentionBias: r.bool(['attention_bias'], true),
+    bosTokenId: r.tokenId('bos_token_id'),
+    eosTokenId: r.tokenId('eos_token_id'),
+  };
+}
+
+const MAMBA_ARCHS = ['MambaForCausalLM', 'MambaModel', 'MambaLMHeadModel'];
+const NEOX_ARCHS = ['GPTNeoXForCausalLM', 'GPTNeoXModel'];
+
+/** Which architecture a config.json describes (by model_type, else architectures), or throw. */
+export function detectArch(json: unknown, what = 'config.json'): Arch {
+  const obj = asObject(json, what);
+  const mt = obj.model_type;
+  if (mt === 'mamba') return 'mamba';
+  if (mt === 'gpt_neox') return 'gpt-neox';
+  if (mt !== undefined) {
+    throw new ConfigError(`${what}: field "model_type" is ${show(mt)}; supported model types are "mamba" and "gpt_neox"`);
+  }
+  const archs = obj.architectures;
+  if (Array.isArray(archs) && archs.length) {
+    if (archs.some((a) => MAMBA_ARCHS.includes(a as string))) return 'mamba';
+    if (archs.some((a) => NEOX_ARCHS.includes(a as string))) return 'gpt-neox';
+    throw new ConfigError(`${what}: field "architectures" is ${show(archs)}; supported: MambaForCausalLM, GPTNeoXForCausalLM`);
+  }
+  // mamba_ssm's original config.json has neither key.
+  if ('d_model' in obj && 'n_layer' in obj) return 'mamba';
+  throw new ConfigError(`${what}: missing field "model_type" (and "architectures"); cannot tell which model this is`);
+}
+
+/** Parse any supported config.json (object or JSON text). */
+export function parseConfig(json: unknown, what = 'config.json'): ModelConfig {
+  const obj = asObject(json, what);
+  return detectArch(obj, what) === 'mamba' ? parseMambaConfig(obj, what) : parseGptNeoxConfig(obj, what);
+}

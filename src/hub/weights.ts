@@ -1,0 +1,414 @@
+// Getting a model into memory: config.json + tokenizer files + safetensors weights (single or sharded), with the
+// weights streamed tensor by tensor into a WeightSink (so the model can upload each to the GPU as it arrives), and
+// name/shape validation against what the config implies — checked against each file's header before its weights are
+// downloaded, so a mismatch fails fast with a clear message.
+
+import { parseConfig, type GptNeoxConfig, type MambaConfig, type ModelConfig } from './config';
+import { toF16Packed, toF32, type FloatDtype } from './dtype';
+import { HubClient, HubError, sourceLabel, type FileProgress, type ModelSource, type WeightFiles } from './hub';
+import { SafetensorsError, abortError, streamSafetensors, type SafetensorsHeader, type TensorInfo } from './safetensors';
+
+/** Receives each tensor as it streams in. `bytes` is little-endian in the checkpoint's dtype, owned by the sink. */
+export interface WeightSink {
+  accept(name: string, dtype: FloatDtype, shape: number[], bytes: Uint8Array): void | Promise<void>;
+}
+
+export interface TensorSpec {
+  shape: number[];
+  /** may be absent (e.g. lm_head.weight when embeddings are tied) */
+  optional?: boolean;
+}
+
+export class WeightError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WeightError';
+  }
+}
+
+/** Every tensor a config implies, with its shape (HF transformers names). */
+export function expectedTensors(config: ModelConfig): Map<string, TensorSpec> {
+  return config.arch === 'mamba' ? mambaTensors(config) : gptNeoxTensors(config);
+}
+
+function mambaTensors(c: MambaConfig): Map<string, TensorSpec> {
+  const m = new Map<string, TensorSpec>();
+  const d = c.hiddenSize, D = c.intermediateSize, N = c.stateSize, R = c.timeStepRank, K = c.convKernel, V = c.vocabSize;
+  m.set('backbone.embeddings.weight', { shape: [V, d] });
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `backbone.layers.${i}`;
+    m.set(`${p}.norm.weight`, { shape: [d] });
+    m.set(`${p}.mixer.in_proj.weight`, { shape: [2 * D, d] });
+    if (c.useBias) m.set(`${p}.mixer.in_proj.bias`, { shape: [2 * D] });
+    m.set(`${p}.mixer.conv1d.weight`, { shape: [D, 1, K] });
+    if (c.useConvBias) m.set(`${p}.mixer.conv1d.bias`, { shape: [D] });
+    m.set(`${p}.mixer.x_proj.weight`, { shape: [R + 2 * N, D] });
+    m.set(`${p}.mixer.dt_proj.weight`, { shape: [D, R] });
+    m.set(`${p}.mixer.dt_proj.bias`, { shape: [D] });
+    m.set(`${p}.mixer.A_log`, { shape: [D, N] });
+    m.set(`${p}.mixer.D`, { shape: [D] });
+    m.set(`${p}.mixer.out_proj.weight`, { shape: [d, D] });
+    if (c.useBias) m.set(`${p}.mixer.out_proj.bias`, { shape: [d] });
+  }
+  m.set('backbone.norm_f.weight', { shape: [d] });
+  m.set('lm_head.weight', { shape: [V, d], optional: c.tieWordEmbeddings });
+  return m;
+}
+
+function gptNeoxTensors(c: GptNeoxConfig): Map<string, TensorSpec> {
+  const m = new Map<string, TensorSpec>();
+  const d = c.hiddenSize, F = c.intermediateSize, V = c.vocabSize;
+  m.set('gpt_neox.embed_in.weight', { shape: [V, d] });
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `gpt_neox.layers.${i}`;
+    for (const ln of ['input_layernorm', 'post_attention_layernorm']) {
+      m.set(`${p}.${ln}.weight`, { shape: [d] });
+      m.set(`${p}.${ln}.bias`, { shape: [d] });
+    }
+    m.set(`${p}.attention.query_key_value.weight`, { shape: [3 * d, d] });
+    if (c.attentionBias) m.set(`${p}.attention.query_key_value.bias`, { shape: [3 * d] });
+    m.set(`${p}.attention.dense.weight`, { shape: [d, d] });
+    if (c.attentionBias) m.set(`${p}.attention.dense.bias`, { shape: [d] });
+    m.set(`${p}.mlp.dense_h_to_4h.weight`, { shape: [F, d] });
+    m.set(`${p}.mlp.dense_h_to_4h.bias`, { shape: [F] });
+    m.set(`${p}.mlp.dense_4h_to_h.weight`, { shape: [d, F] });
+    m.set(`${p}.mlp.dense_4h_to_h.bias`, { shape: [d] });
+  }
+  m.set('gpt_neox.final_layer_norm.weight', { shape: [d] });
+  m.set('gpt_neox.final_layer_norm.bias', { shape: [d] });
+  m.set('embed_out.weight', { shape: [V, d], optional: c.tieWordEmbeddings });
+  return m;
+}
+
+/**
+ * Tensors a checkpoint may carry that the model doesn't use (never downloaded into memory): old GPT-NeoX checkpoints
+ * (Pythia) store per-layer causal-mask buffers (`attention.bias`, bool [1,1,P,P]), `attention.masked_bias` and
+ * `attention.rotary_emb.inv_freq`.
+ */
+export function isIgnoredTensor(config: ModelConfig, name: string): boolean {
+  if (config.arch === 'gpt-neox') {
+    return /^gpt_neox\.layers\.\d+\.attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/.test(name);
+  }
+  return false;
+}
+
+function fmtShape(s: readonly number[]): string {
+  return `[${s.join(', ')}]`;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Validates tensor names and shapes against the config: expectTensor() per tensor (throws on a shape mismatch),
+ * assertComplete() at the end (throws listing missing tensors). Unknown names are recorded, not fatal.
+ */
+export class WeightExpectations {
+  readonly expected: Map<string, TensorSpec>;
+  readonly seen = new Set<string>();
+  readonly unexpected: string[] = [];
+  readonly ignored: string[] = [];
+
+  constructor(readonly config: ModelConfig) {
+    this.expected = expectedTensors(config);
+  }
+
+  /** Whether the model wants this tensor's bytes. */
+  wants(name: string): boolean {
+    return this.expected.has(name);
+  }
+
+  /** Check one tensor; `file` is named in errors. Returns false for tensors the model doesn't use. */
+  expectTensor(name: string, shape: readonly number[], file = 'model.safetensors'): boolean {
+    const spec = this.expected.get(name);
+    if (!spec) {
+      if (isIgnoredTensor(this.config, name)) this.ignored.push(name);
+      else this.unexpected.push(name);
+      return false;
+    }
+    if (!sameShape(spec.shape, shape)) {
+      throw new WeightError(`${file}: tensor ${name} has shape ${fmtShape(shape)}, config expects ${fmtShape(spec.shape)}`);
+    }
+    if (this.seen.has(name)) throw new WeightError(`${file}: tensor ${name} appears twice in the checkpoint`);
+    this.seen.add(name);
+    return true;
+  }
+
+  /** Check a whole header up front (before its weights are downloaded). */
+  expectHeader(header: SafetensorsHeader): void {
+    for (const t of header.tensors) this.expectTensor(t.name, t.shape, header.fileName);
+  }
+
+  missing(): string[] {
+    return [...this.expected].filter(([n, s]) => !s.optional && !this.seen.has(n)).map(([n]) => n);
+  }
+
+  assertComplete(where = 'checkpoint'): void {
+    const missing = this.missing();
+    if (missing.length) {
+      const arch = this.config.arch === 'mamba' ? 'Mamba' : 'GPT-NeoX';
+      throw new WeightError(
+        `${where}: ${missing.length} tensor(s) the ${arch} config needs are missing: ${missing.slice(0, 6).join(', ')}` +
+          (missing.length > 6 ? `, … (${missing.length - 6} more)` : '') +
+          (this.unexpected.length ? `; the file has unexpected tensors such as ${this.unexpected.slice(0, 3).join(', ')}` : ''),
+      );
+    }
+  }
+}
+
+/**
+ * Check one received tensor against what the config implies (a one-shot form of WeightExpectations.expectTensor):
+ * throws "FILE: tensor NAME has shape [..], config expects [..]" or, for a name the config doesn't know,
+ * "FILE: unexpected tensor NAME".
+ */
+export function expectTensor(config: ModelConfig, name: string, shape: readonly number[], file = 'model.safetensors'): void {
+  const spec = expectedTensors(config).get(name);
+  if (!spec) throw new WeightError(`${file}: unexpected tensor ${name} with shape ${fmtShape(shape)} for a ${config.arch} model`);
+  if (!sameShape(spec.shape, shape)) {
+    throw new WeightError(`${file}: tensor ${name} has shape ${fmtShape(shape)}, config expects ${fmtShape(spec.shape)}`);
+  }
+}
+
+/**
+ * A sink adapter that converts each tensor before handing it on: 'f32' → Float32Array; 'f16' → packed f16 pairs
+ * (Uint32Array, low half = even element) for matrices (≥ 2-D) and Float32Array for 1-D params when
+ * `keepVectorsF32` (default true).
+ */
+export function convertingSink(
+  target: 'f32' | 'f16',
+  accept: (name: string, shape: number[], data: Float32Array | Uint32Array, kind: 'f32' | 'f16-packed') => void | Promise<void>,
+  opts: { keepVectorsF32?: boolean } = {},
+): WeightSink {
+  const keep = opts.keepVectorsF32 ?? true;
+  return {
+    accept(name, dtype, shape, bytes) {
+      if (target === 'f16' && !(keep && shape.length <= 1)) return accept(name, shape, toF16Packed(dtype, bytes), 'f16-packed');
+      return accept(name, shape, toF32(dtype, bytes), 'f32');
+    },
+  };
+}
+
+export type LoadPhase = 'config' | 'tokenizer' | 'weights' | 'done';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  /** the file being read */
+  file: string;
+  fileLoaded: number;
+  fileTotal: number | null;
+  /** weight bytes read so far over all weight files, and their total when known */
+  weightsLoaded: number;
+  weightsTotal: number | null;
+  fromCache: boolean;
+}
+
+export interface WeightLoadReport {
+  files: string[];
+  /** tensors handed to the sink, in order */
+  tensors: string[];
+  /** tensors skipped as unused buffers (e.g. Pythia's attention masks) */
+  ignored: string[];
+  /** tensors the config doesn't know (skipped) */
+  unexpected: string[];
+  bytesRead: number;
+  fromCache: boolean;
+}
+
+export interface ModelFiles {
+  source: ModelSource;
+  config: ModelConfig;
+  /** config.json as parsed JSON */
+  rawConfig: Record<string, unknown>;
+  tokenizerJson: unknown;
+  tokenizerConfig: Record<string, unknown> | null;
+  weightFiles: WeightFiles;
+  /** sizes of the weight files when the server says (HEAD / cache), else null */
+  weightBytes: number | null;
+  /** Stream all weights into `sink`; validates names/shapes against the config; rejects on abort. */
+  loadWeights(sink: WeightSink, opts?: LoadOptions): Promise<WeightLoadReport>;
+  /** The same stream as an async iterable (each tensor is produced when the previous one has been consumed). */
+  tensors(opts?: LoadOptions): AsyncIterable<{ name: string; dtype: FloatDtype; shape: number[]; bytes: Uint8Array }>;
+}
+
+export interface LoadOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface LoadModelOptions extends LoadOptions {
+  client?: HubClient;
+  /** when given, weights are streamed into it before loadModelFiles resolves */
+  sink?: WeightSink;
+}
+
+async function optionalJson(client: HubClient, source: ModelSource, file: string, opts: LoadOptions): Promise<Record<string, unknown> | null> {
+  try {
+    return await client.fetchJson<Record<string, unknown>>(source, file, { signal: opts.signal });
+  } catch (e) {
+    if (e instanceof HubError && e.code === 'not-found') return null;
+    throw e;
+  }
+}
+
+/**
+ * Fetch config.json, tokenizer.json (+ tokenizer_config.json if present) and the weight file list; returns them with
+ * loadWeights()/tensors() to stream the weights. With `sink`, also streams the weights before returning.
+ */
+export async function loadModelFiles(source: ModelSource, opts: LoadModelOptions = {}): Promise<ModelFiles & { report?: WeightLoadReport }> {
+  const client = opts.client ?? new HubClient();
+  const label = sourceLabel(source);
+  const small = (phase: LoadPhase) => (p: FileProgress) =>
+    opts.onProgress?.({ phase, file: p.file, fileLoaded: p.loaded, fileTotal: p.total, weightsLoaded: 0, weightsTotal: null, fromCache: p.fromCache });
+
+  const [rawConfig, tokenizerJson, tokenizerConfig, weightFiles] = await Promise.all([
+    client.fetchJson<Record<string, unknown>>(source, 'config.json', { signal: opts.signal, onProgress: small('config') }),
+    client.fetchJson(source, 'tokenizer.json', { signal: opts.signal, onProgress: small('tokenizer') }),
+    optionalJson(client, source, 'tokenizer_config.json', opts),
+    client.listFiles(source, { signal: opts.signal }),
+  ]);
+  const config = parseConfig(rawConfig, `config.json of ${label}`);
+
+  let weightBytes: number | null = 0;
+  for (const f of weightFiles.files) {
+    const n = await client.fileSize(source, f, { signal: opts.signal }).catch(() => null);
+    if (n === null) {
+      weightBytes = null;
+      break;
+    }
+    weightBytes += n;
+  }
+
+  const loadWeights = async (sink: WeightSink, lo: LoadOptions = {}): Promise<WeightLoadReport> => {
+    const signal = lo.signal ?? opts.signal;
+    const onProgress = lo.onProgress ?? opts.onProgress;
+    const exp = new WeightExpectations(config);
+    const tensors: string[] = [];
+    let done = 0; // bytes of finished files
+    let bytesRead = 0;
+    let allCached = true;
+    for (const file of weightFiles.files) {
+      if (signal?.aborted) throw abortError(signal, `loading ${label}`);
+      let fileLoaded = 0;
+      const hf = await client.fetchFile(source, file, {
+        signal,
+        onProgress: (p) => {
+          fileLoaded = p.loaded;
+          onProgress?.({
+            phase: 'weights', file, fileLoaded: p.loaded, fileTotal: p.total,
+            weightsLoaded: done + p.loaded, weightsTotal: weightBytes, fromCache: p.fromCache,
+          });
+        },
+      });
+      allCached &&= hf.fromCache;
+      const filter = (t: TensorInfo) => exp.wants(t.name);
+      const res = await streamSafetensors(hf.body, {
+        fileName: `${file} of ${label}`,
+        totalBytes: hf.size,
+        signal,
+        filter,
+        onHeader: (h) => {
+          if (weightFiles.kind === 'sharded') {
+            for (const t of h.tensors) {
+              const mapped = weightFiles.index.weightMap.get(t.name);
+              if (mapped !== undefined && mapped !== file) {
+                throw new SafetensorsError(`${file} of ${label}: tensor "${t.name}" is here, but the index says it is in ${mapped}`);
+              }
+            }
+          }
+          exp.expectHeader({ ...h, fileName: `${file} of ${label}` });
+        },
+        onTensor: async (name, dtype, shape, bytes) => {
+          await sink.accept(name, dtype, shape, bytes);
+          tensors.push(name);
+        },
+      });
+      bytesRead += res.bytesRead;
+      done += fileLoaded;
+      await hf.cacheWrite;
+    }
+    exp.assertComplete(weightFiles.kind === 'sharded' ? `sharded checkpoint of ${label}` : `model.safetensors of ${label}`);
+    onProgress?.({ phase: 'done', file: '', fileLoaded: 0, fileTotal: null, weightsLoaded: done, weightsTotal: weightBytes ?? done, fromCache: allCached });
+    return { files: weightFiles.files, tensors, ignored: exp.ignored, unexpected: exp.unexpected, bytesRead, fromCache: allCached };
+  };
+
+  const tensorsIter = (lo: LoadOptions = {}) => ({
+    [Symbol.asyncIterator]() {
+      return iterateWeights(loadWeights, lo);
+    },
+  });
+
+  const files: ModelFiles & { report?: WeightLoadReport } = {
+    source, config, rawConfig, tokenizerJson, tokenizerConfig, weightFiles, weightBytes, loadWeights, tensors: tensorsIter,
+  };
+  if (opts.sink) files.report = await loadWeights(opts.sink, opts);
+  return files;
+}
+
+type TensorItem = { name: string; dtype: FloatDtype; shape: number[]; bytes: Uint8Array };
+
+/** Bridge the callback stream to an async iterator with a one-slot hand-off (the producer waits for the consumer). */
+function iterateWeights(
+  load: (sink: WeightSink, lo: LoadOptions) => Promise<WeightLoadReport>,
+  lo: LoadOptions,
+): AsyncIterator<TensorItem> {
+  let slot: { item: TensorItem; taken: () => void } | null = null;
+  let waiting: ((v: IteratorResult<TensorItem>) => void) | null = null;
+  let failed: ((e: unknown) => void) | null = null;
+  let finished = false;
+  let error: unknown = null;
+  const ctl = new AbortController();
+  const signal = lo.signal ? AbortSignal.any([lo.signal, ctl.signal]) : ctl.signal;
+  const run = load(
+    {
+      accept: (name, dtype, shape, bytes) =>
+        new Promise<void>((taken) => {
+          const item = { name, dtype, shape, bytes };
+          if (waiting) {
+            const w = waiting;
+            waiting = failed = null;
+            w({ value: item, done: false });
+            taken();
+          } else slot = { item, taken };
+        }),
+    },
+    { ...lo, signal },
+  );
+  run.then(
+    () => {
+      finished = true;
+      if (waiting) waiting({ value: undefined, done: true });
+    },
+    (e) => {
+      finished = true;
+      error = e;
+      if (failed) failed(e);
+    },
+  );
+  return {
+    next() {
+      if (slot) {
+        const s: { item: TensorItem; taken: () => void } = slot;
+        slot = null;
+        s.taken();
+        return Promise.resolve({ value: s.item, done: false });
+      }
+      if (error) return Promise.reject(error);
+      if (finished) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => {
+        waiting = resolve;
+        failed = reject;
+      });
+    },
+    async return() {
+      if (!finished) {
+        ctl.abort();
+        const s = slot as { taken: () => void } | null;
+        slot = null;
+        s?.taken();
+        await run.catch(() => {});
+      }
+      return { value: undefined, done: true };
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, detectArch, parseConfig, parseGptNeoxConfig, parseMambaConfig } from '../../src/hub/config';
+
+const load = (name: string) => JSON.parse(readFileSync(new URL(`./configs/${name}.json`, import.meta.url), 'utf8'));
+
+describe('Mamba configs', () => {
+  it('parses state-spaces/mamba-130m-hf', () => {
+    const c = parseConfig(load('state-spaces__mamba-130m-hf'));
+    expect(c).toEqual({
+      arch: 'mamba', modelType: 'mamba', hiddenSize: 768, stateSize: 16, numHiddenLayers: 24, expand: 2,
+      intermediateSize: 1536, convKernel: 4, timeStepRank: 48, useBias: false, useConvBias: true,
+      layerNormEpsilon: 1e-5, tieWordEmbeddings: true, vocabSize: 50280, padVocabSizeMultiple: 8,
+      bosTokenId: 0, eosTokenId: 0, padTokenId: 0,
+    });
+  });
+
+  it('parses state-spaces/mamba-370m-hf', () => {
+    const c = parseMambaConfig(load('state-spaces__mamba-370m-hf'));
+    expect([c.hiddenSize, c.numHiddenLayers, c.intermediateSize, c.timeStepRank, c.vocabSize]).toEqual([1024, 48, 2048, 64, 50280]);
+  });
+
+  it('accepts the original mamba_ssm keys (d_model, n_layer, ssm_cfg) and pads the vocab', () => {
+    const c = parseConfig(load('mamba_ssm-original-130m'));
+    expect(c.arch).toBe('mamba');
+    if (c.arch !== 'mamba') return;
+    expect([c.hiddenSize, c.numHiddenLayers, c.intermediateSize, c.timeStepRank, c.stateSize, c.convKernel]).toEqual([768, 24, 1536, 48, 16, 4]);
+    expect(c.vocabSize).toBe(50280);
+    expect(c.tieWordEmbeddings).toBe(true);
+    const c2 = parseMambaConfig({ d_model: 64, n_layer: 2, vocab_size: 100, ssm_cfg: { d_state: 8, d_conv: 3, expand: 3, dt_rank: 5 } });
+    expect([c2.stateSize, c2.convKernel, c2.expand, c2.intermediateSize, c2.timeStepRank]).toEqual([8, 3, 3, 192, 5]);
+  });
+
+  it('derives defaults: intermediate = expand·hidden, time_step_rank "auto" = ceil(hidden/16)', () => {
+    const c = parseMambaConfig({ model_type: 'mamba', hidden_size: 40, num_hidden_layers: 2, vocab_size: 64, time_step_rank: 'auto', expand: 2 });
+    expect(c.intermediateSize).toBe(80);
+    expect(c.timeStepRank).toBe(3);
+    expect(c.tieWordEmbeddings).toBe(true);
+    expect(c.stateSize).toBe(16);
+  });
+
+  it('rejects bad Mamba fields with the field name and value', () => {
+    const base = load('state-spaces__mamba-130m-hf');
+    expect(() => parseConfig({ ...base, hidden_size: undefined })).toThrow(/missing required field "hidden_size"/);
+    expect(() => parseConfig({ ...base, state_size: 16.5 })).toThrow(/"state_size" must be an integer, got 16.5/);
+    expect(() => parseConfig({ ...base, hidden_act: 'gelu' })).toThrow(/"hidden_act" is "gelu"/);
+    expect(() => parseConfig({ ...base, use_bias: 'no' })).toThrow(/"use_bias" must be true or false, got "no"/);
+    expect(() => parseConfig({ ...base, ssm_cfg: { layer: 'Mamba2' } })).toThrow(/"ssm_cfg.layer" is "Mamba2"/);
+    expect(() => parseConfig({ ...base, num_hidden_layers: 0 })).toThrow(/"num_hidden_layers" must be ≥ 1, got 0/);
+  });
+});
+
+describe('GPT-NeoX configs', () => {
+  it('parses EleutherAI/pythia-160m', () => {
+    const c = parseConfig(load('EleutherAI__pythia-160m'));
+    expect(c).toEqual({
+      arch: 'gpt-neox', modelType: 'gpt_neox', hiddenSize: 768, numAttentionHeads: 12, headDim: 64, numHiddenLayers: 12,
+      intermediateSize: 3072, rotaryPct: 0.25, rotaryDims: 16, ropeTheta: 10000, useParallelResidual: true,
+      layerNormEps: 1e-5, hiddenAct: 'gelu', tieWordEmbeddings: false, vocabSize: 50304, maxPositionEmbeddings: 2048,
+      attentionBias: true, bosTokenId: 0, eosTokenId: 0,
+    });
+  });
+
+  it('parses EleutherAI/pythia-410m', () => {
+    const c = parseGptNeoxConfig(load('EleutherAI__pythia-410m'));
+    expect([c.hiddenSize, c.numAttentionHeads, c.headDim, c.numHiddenLayers, c.intermediateSize, c.rotaryDims]).toEqual([1024, 16, 64, 24, 4096, 16]);
+  });
+
+  it('parses a transformers-5 config with rope_parameters the same as the old keys', () => {
+    const old = parseConfig(load('EleutherAI__pythia-160m'));
+    const t5 = parseConfig(load('transformers5-gpt-neox'));
+    expect(t5).toEqual(old);
+    const c = parseGptNeoxConfig({ ...load('transformers5-gpt-neox'), rope_parameters: { rope_theta: 500000, partial_rotary_factor: 0.5, rope_type: 'default' } });
+    expect([c.ropeTheta, c.rotaryPct, c.rotaryDims]).toEqual([500000, 0.5, 32]);
+    // top-level partial_rotary_factor / rope_theta (transformers 5 without nesting)
+    const base = load('EleutherAI__pythia-160m');
+    delete base.rotary_pct;
+    delete base.rotary_emb_base;
+    const c2 = parseGptNeoxConfig({ ...base, partial_rotary_factor: 1.0, rope_theta: 20000 });
+    expect([c2.rotaryPct, c2.rotaryDims, c2.ropeTheta]).toEqual([1, 64, 20000]);
+  });
+
+  it('rejects unsupported GPT-NeoX settings naming field and value', () => {
+    const base = load('EleutherAI__pythia-160m');
+    expect(() => parseConfig({ ...base, hidden_act: 'relu' })).toThrow(/field "hidden_act" is "relu"; only "gelu"/);
+    expect(() => parseConfig({ ...base, hidden_act: 'gelu_new' })).toThrow(/"hidden_act" is "gelu_new"/);
+    expect(() => parseConfig({ ...base, rope_scaling: { type: 'dynamic', factor: 2 } })).toThrow(/"rope_scaling.rope_type" is "dynamic"/);
+    expect(() => parseConfig({ ...base, rope_parameters: { rope_type: 'dynamic', rope_theta: 1e4 } })).toThrow(/"rope_parameters.rope_type" is "dynamic"/);
+    expect(() => parseConfig({ ...base, num_attention_heads: 7 })).toThrow(/hidden_size" 768 is not divisible by num_attention_heads 7/);
+    expect(() => parseConfig({ ...base, intermediate_size: undefined })).toThrow(/missing required field "intermediate_size"/);
+    expect(() => parseConfig({ ...base, vocab_size: '50304' })).toThrow(/"vocab_size" must be an integer, got "50304"/);
+    expect(() => parseConfig({ ...base, rotary_pct: 0 })).toThrow(/rotary_pct/);
+  });
+});
+
+describe('parseConfig dispatch', () => {
+  it('dispatches on model_type, then architectures', () => {
+    expect(detectArch({ architectures: ['MambaForCausalLM'] })).toBe('mamba');
+    expect(detectArch({ architectures: ['GPTNeoXForCausalLM'] })).toBe('gpt-neox');
+    expect(parseConfig(JSON.stringify(load('EleutherAI__pythia-160m'))).arch).toBe('gpt-neox');
+  });
+
+  it('rejects other models and malformed input clearly', () => {
+    expect(() => parseConfig({ model_type: 'llama', hidden_size: 4096 })).toThrow(/field "model_type" is "llama"; supported model types are "mamba" and "gpt_neox"/);
+    expect(() => parseConfig({ architectures: ['LlamaForCausalLM'] })).toThrow(/field "architectures" is \["LlamaForCausalLM"\]/);
+    expect(() => parseConfig({ hidden_size: 8 })).toThrow(/missing field "model_type"/);
+    expect(() => parseConfig('<!doctype html>')).toThrow(ConfigError);
+    expect(() => parseConfig('<!doctype html>')).toThrow(/not valid JSON/);
+    expect(() => parseConfig([1, 2])).toThrow(/expected a JSON object, got an array/);
+  });
+});

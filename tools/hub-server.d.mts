@@ -1,0 +1,21 @@
+// Types for tools/hub-server.mjs (used from TypeScript tests).
+export interface HubServerRequest {
+  method: string | undefined;
+  path: string;
+  range: string | null;
+  status: number;
+}
+export interface HubServer {
+  url: string;
+  port: number;
+  root: string;
+  requests: HubServerRequest[];
+  close(): Promise<void>;
+}
+export function startHubServer(opts: {
+  root: string;
+  port?: number;
+  host?: string;
+  throttleBytesPerSec?: number;
+  log?: boolean;
+}): Promise<HubServer>;
