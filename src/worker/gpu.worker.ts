@@ -1,33 +1,527 @@
 /// <reference lib="webworker" />
-/** The GPU worker: owns the WebGPU device and all GPU work; the UI talks to it only through ./protocol messages. */
+/**
+ * The GPU worker: owns the WebGPU device, the loaded models and all GPU work; the UI talks to it only through
+ * ./protocol messages. GPU jobs run one at a time (a promise chain); each has an AbortController that `cancel`
+ * trips. Results stream back as they are measured, so the UI can chart them live.
+ */
 import { acquireDevice } from '../gpu/device';
 import { GpuContext } from '../gpu/context';
 import { GpuError } from '../gpu/errors';
 import { CopyKernel } from '../kernels/copy';
-import type { WorkerEvent, WorkerRequest } from './protocol';
+import { loadModel } from '../models/load';
+import { sourceLabel, type ModelSource } from '../hub/hub';
+import type { TextTokenizer } from '../hub/tokenizer';
+import type { Arch, GenerateStats, KernelChoice, LanguageModel, ModelMemory } from '../models/types';
+import { buildPasskey, scorePasskey } from '../recall/passkey';
+import { buildCopySpan, scoreCopy } from '../recall/copyspan';
+import { tileTokens } from '../recall/haystack';
+import { mean, tokenNll } from '../recall/loss';
+import { mulberry32 } from '../recall/rng';
+import type { TextTokenizer as ProbeTokenizer, SweepPoint } from '../recall/types';
+import { sampleLogits } from './sampling';
+import type {
+  DiagnosticsParams, GenerateParams, LoadProgress, ModelDiagnostics, ModelInfo, RecallParams, SweepParams, WorkerEvent, WorkerRequest,
+} from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
-let ctxPromise: Promise<GpuContext> | null = null;
 
-function context(): Promise<GpuContext> {
-  ctxPromise ??= acquireDevice(navigator.gpu).then((a) => new GpuContext(a));
-  return ctxPromise;
+type Loaded = LanguageModel & { tokenizer: TextTokenizer };
+type WithDiagnostics = { diagnostics?: (ids: number[]) => Promise<ModelDiagnostics> };
+
+const now = () => performance.now();
+const models: Partial<Record<Arch, { model: Loaded; info: ModelInfo }>> = {};
+const aborts = new Map<number, AbortController>();
+let kernels: KernelChoice = { scan: 'fused', attention: 'flash' };
+let ctxPromise: Promise<GpuContext> | null = null;
+let queue: Promise<void> = Promise.resolve();
+
+class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'Cancelled';
+  }
 }
 
 function post(e: WorkerEvent): void {
   self.postMessage(e);
 }
 
+function context(): Promise<GpuContext> {
+  ctxPromise ??= acquireDevice(navigator.gpu).then((a) => {
+    const ctx = new GpuContext(a);
+    const mine = ctxPromise;
+    a.lost.then((err) => {
+      if (ctxPromise !== mine) return; // an old device we replaced on purpose
+      ctxPromise = null;
+      for (const slot of Object.keys(models) as Arch[]) delete models[slot];
+      post({ id: 0, type: 'device-lost', message: err.message });
+    });
+    return ctx;
+  });
+  ctxPromise.catch(() => (ctxPromise = null));
+  return ctxPromise;
+}
+
+function checkAbort(signal: AbortSignal): void {
+  if (signal.aborted) throw new Cancelled();
+}
+
+function isAbort(e: unknown): boolean {
+  return e instanceof Cancelled || (!!e && typeof e === 'object' && (e as { name?: string }).name === 'AbortError');
+}
+
+function errorCode(e: unknown): string {
+  if (e instanceof GpuError) return e.code;
+  if (e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string') return (e as { code: string }).code;
+  if (e instanceof RangeError) return 'range';
+  return 'internal';
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Errors that mean "this length does not fit": stop the model's sweep there instead of failing the run. */
+function isCapacityError(e: unknown): boolean {
+  const c = errorCode(e);
+  return c === 'out-of-memory' || c === 'limit-exceeded' || c === 'range';
+}
+
+function need(slot: Arch): { model: Loaded; info: ModelInfo } {
+  const m = models[slot];
+  if (!m) throw new GpuError('validation', `No ${slot === 'mamba' ? 'Mamba' : 'Transformer'} model is loaded`);
+  return m;
+}
+
+/** The model's tokenizer as the recall probes want it: no special tokens added inside documents. */
+function probeTokenizer(t: TextTokenizer): ProbeTokenizer {
+  return { encode: (s) => t.encode(s, { addSpecialTokens: false }), decode: (ids) => t.decode(ids) };
+}
+
+function eosOf(m: Loaded): number | null {
+  return m.tokenizer.eosId ?? (m as { config?: { eosTokenId?: number | null } }).config?.eosTokenId ?? null;
+}
+
+function stateBytes(arch: Arch, mem: ModelMemory): number {
+  return arch === 'mamba' ? mem.ssmState : mem.kvCache;
+}
+
+function totalBytes(mem: ModelMemory): number {
+  return mem.weights + mem.kvCache + mem.ssmState + mem.activations + mem.scratch;
+}
+
+/** Runs a GPU job after the ones before it; reports cancellation and errors as the request's final event. */
+function enqueue(id: number, job: (signal: AbortSignal) => Promise<void>): void {
+  const ac = new AbortController();
+  aborts.set(id, ac);
+  queue = queue
+    .then(() => (ac.signal.aborted ? Promise.reject(new Cancelled()) : job(ac.signal)))
+    .catch((e: unknown) => {
+      if (isAbort(e)) post({ id, type: 'done', cancelled: true });
+      else post({ id, type: 'error', code: errorCode(e), message: message(e) });
+    })
+    .finally(() => aborts.delete(id));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// load
+
+async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSignal): Promise<void> {
+  const ctx = await context();
+  const old = models[slot];
+  if (old) {
+    delete models[slot];
+    old.model.dispose();
+  }
+  const files = new Map<string, { loaded: number; total: number | null; fromCache: boolean }>();
+  let lastPost = 0;
+  const t0 = now();
+  const onProgress = (p: unknown) => {
+    const q = (p ?? {}) as { file?: string; phase?: string; loaded?: number; total?: number | null; fromCache?: boolean; done?: boolean };
+    const file = q.file ?? q.phase ?? 'model';
+    files.set(file, { loaded: q.loaded ?? 0, total: q.total ?? null, fromCache: q.fromCache ?? false });
+    const t = now();
+    if (t - lastPost < 100 && !q.done) return;
+    lastPost = t;
+    let loaded = 0;
+    let total: number | null = 0;
+    let fromCache = true;
+    for (const f of files.values()) {
+      loaded += f.loaded;
+      total = total === null || f.total === null ? null : total + f.total;
+      fromCache &&= f.fromCache;
+    }
+    const progress: LoadProgress = { slot, file, loaded, total, fromCache };
+    post({ id, type: 'load-progress', progress });
+  };
+  const model = (await loadModel(ctx, source, { signal, onProgress })) as Loaded;
+  if (signal.aborted) {
+    model.dispose();
+    throw new Cancelled();
+  }
+  if (model.arch !== slot) {
+    model.dispose();
+    throw new GpuError('validation', `${sourceLabel(source)} is a ${model.arch} model, not a ${slot} model`);
+  }
+  model.kernels = { ...kernels };
+  const info: ModelInfo = {
+    arch: model.arch,
+    name: model.name,
+    source: sourceLabel(source),
+    vocabSize: model.vocabSize,
+    maxContext: model.maxContext,
+    kernels: { ...model.kernels },
+    memory: model.memory(),
+    eosId: eosOf(model),
+    hasDiagnostics: typeof (model as WithDiagnostics).diagnostics === 'function',
+    loadMs: now() - t0,
+    fromCache: files.size > 0 && [...files.values()].every((f) => f.fromCache),
+  };
+  models[slot] = { model, info };
+  post({ id, type: 'loaded', info });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// generate
+
+interface Stream {
+  slot: Arch;
+  model: Loaded;
+  prompt: number[];
+  out: number[];
+  decoder: ReturnType<TextTokenizer['streamDecoder']>;
+  rng: () => number;
+  prefillMs: number;
+  decodeMs: number;
+  maxNew: number;
+  stop: GenerateStats['stopReason'] | null;
+  eos: number | null;
+}
+
+function statsOf(s: Stream): GenerateStats {
+  const n = s.out.length;
+  return {
+    promptTokens: s.prompt.length,
+    newTokens: n,
+    prefillMs: s.prefillMs,
+    decodeMs: s.decodeMs,
+    prefillTokPerS: s.prefillMs > 0 ? s.prompt.length / (s.prefillMs / 1e3) : 0,
+    decodeTokPerS: n > 1 && s.decodeMs > 0 ? (n - 1) / (s.decodeMs / 1e3) : 0,
+    ttftMs: s.prefillMs,
+    stopReason: s.stop ?? 'length',
+  };
+}
+
+async function generate(id: number, p: GenerateParams, signal: AbortSignal): Promise<void> {
+  const streams: Stream[] = p.slots.map((slot) => {
+    const { model } = need(slot);
+    const prompt = model.tokenizer.encode(p.prompt);
+    if (prompt.length === 0) throw new RangeError('The prompt is empty');
+    if (prompt.length >= model.maxContext) {
+      throw new RangeError(`The prompt is ${prompt.length} tokens; ${model.name} takes at most ${model.maxContext - 1} before generating`);
+    }
+    const decoder = model.tokenizer.streamDecoder();
+    decoder.prime(prompt);
+    return {
+      slot, model, prompt, out: [], decoder, rng: mulberry32(p.seed), prefillMs: 0, decodeMs: 0,
+      maxNew: Math.min(p.maxNewTokens, model.maxContext - prompt.length), stop: null, eos: eosOf(model),
+    };
+  });
+  const sampling = { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed };
+  const emit = (s: Stream, tokenId: number, ms: number) => {
+    s.out.push(tokenId);
+    const text = tokenId === s.eos ? '' : s.decoder.push(tokenId);
+    post({ id, type: 'token', slot: s.slot, tokenId, index: s.out.length - 1, text, ms });
+  };
+  const finish = (s: Stream, stats: GenerateStats) => {
+    const tail = s.decoder.flush();
+    if (tail) post({ id, type: 'token', slot: s.slot, tokenId: -1, index: s.out.length, text: tail, ms: 0 });
+    post({ id, type: 'gen-stats', slot: s.slot, stats, memory: s.model.memory(), text: s.decoder.text });
+  };
+  let cancelled = false;
+
+  if (p.mode === 'sequential') {
+    for (const s of streams) {
+      if (signal.aborted) break;
+      post({ id, type: 'gen-start', slot: s.slot, promptTokens: s.prompt.length });
+      const r = await s.model.generate(s.prompt, { ...sampling, maxNewTokens: s.maxNew, stopIds: s.eos === null ? [] : [s.eos], signal }, (e) =>
+        emit(s, e.id, e.ms),
+      );
+      finish(s, r.stats);
+    }
+    cancelled = signal.aborted;
+  } else {
+    // Interleaved: prefill each model, then one decode step of each in turn. Every step is awaited on its own,
+    // so each model's timings exclude the other's work.
+    for (const s of streams) {
+      post({ id, type: 'gen-start', slot: s.slot, promptTokens: s.prompt.length });
+      if (signal.aborted) break;
+      s.model.reset();
+      const t = now();
+      const logits = await s.model.prefill(s.prompt);
+      const tok = sampleLogits(logits, sampling, s.rng);
+      s.prefillMs = now() - t;
+      emit(s, tok, s.prefillMs);
+      if (tok === s.eos) s.stop = 'eos';
+      else if (s.out.length >= s.maxNew) s.stop = s.maxNew < p.maxNewTokens ? 'context' : 'length';
+    }
+    while (!signal.aborted && streams.some((s) => s.stop === null)) {
+      for (const s of streams) {
+        if (s.stop !== null || signal.aborted) continue;
+        const t = now();
+        const logits = await s.model.step(s.out[s.out.length - 1]);
+        const tok = sampleLogits(logits, sampling, s.rng);
+        const ms = now() - t;
+        s.decodeMs += ms;
+        emit(s, tok, ms);
+        if (tok === s.eos) s.stop = 'eos';
+        else if (s.out.length >= s.maxNew) s.stop = s.maxNew < p.maxNewTokens ? 'context' : 'length';
+      }
+    }
+    cancelled = signal.aborted;
+    for (const s of streams) {
+      if (cancelled && s.stop === null) s.stop = 'aborted';
+      finish(s, statsOf(s));
+    }
+  }
+  post({ id, type: 'done', cancelled });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// sweep
+
+function randomIds(n: number, vocab: number, seed: number): number[] {
+  const rng = mulberry32(seed);
+  // Skip the first few ids (often special tokens); stay below the smaller vocabulary so both models see the same ids.
+  const lo = Math.min(16, vocab - 1);
+  return Array.from({ length: n }, () => lo + Math.floor(rng() * (vocab - lo)));
+}
+
+async function warmUp(model: Loaded, vocab: number, signal: AbortSignal): Promise<void> {
+  // Compiles the pipelines (prefill and decode paths) so the first measured point is not shader compilation.
+  await model.generate(randomIds(8, vocab, 1), { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: 3, signal });
+}
+
+async function sweep(id: number, p: SweepParams, signal: AbortSignal): Promise<void> {
+  const ctx = await context();
+  const active = new Map(p.slots.map((slot) => [slot, need(slot).model] as const));
+  const vocab = Math.min(...[...active.values()].map((m) => m.vocabSize));
+  const lastOk = new Map<Arch, number | null>(p.slots.map((s) => [s, null]));
+  const total = p.lengths.length * active.size;
+  let done = 0;
+  for (const model of active.values()) await warmUp(model, vocab, signal);
+  for (const length of p.lengths) {
+    const ids = randomIds(length, vocab, p.seed + length);
+    for (const [slot, model] of [...active]) {
+      checkAbort(signal);
+      post({ id, type: 'progress', done, total, label: `${slot === 'mamba' ? 'Mamba' : 'Transformer'} at L=${length}` });
+      if (length > model.maxContext) {
+        post({ id, type: 'limit', slot, length, lastOk: lastOk.get(slot)!, reason: 'context', message: `${model.name} takes at most ${model.maxContext} tokens on this device` });
+        active.delete(slot);
+        continue;
+      }
+      try {
+        const point = await ctx.checked(`${slot} at L=${length}`, () => measure(model, ids, p, signal));
+        lastOk.set(slot, length);
+        post({ id, type: 'sweep-point', point });
+      } catch (e) {
+        if (isAbort(e) || !isCapacityError(e)) throw e;
+        model.reset();
+        ctx.pool.trim();
+        const prev = lastOk.get(slot)!;
+        post({
+          id, type: 'limit', slot, length, lastOk: prev, reason: errorCode(e),
+          message: `${model.name} stopped at L=${length} (${message(e)}); the largest length that fit was ${prev ?? 'none'}.`,
+        });
+        active.delete(slot);
+      }
+      done++;
+    }
+    if (active.size === 0) break;
+  }
+  post({ id, type: 'progress', done: total, total, label: 'done' });
+  post({ id, type: 'done', cancelled: false });
+}
+
+async function measure(model: Loaded, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
+  let prefillMs = Infinity;
+  let decodeTokPerS: number | null = null;
+  for (let r = 0; r < Math.max(1, p.repeats); r++) {
+    checkAbort(signal);
+    if (p.decodeTokens > 0) {
+      // The model's own generate(): prefill, first token (time to first token), then batched GPU-sampled decode.
+      const g = await model.generate(ids, { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: p.decodeTokens + 1, signal });
+      checkAbort(signal);
+      prefillMs = Math.min(prefillMs, g.stats.prefillMs);
+      decodeTokPerS = Math.max(decodeTokPerS ?? 0, g.stats.decodeTokPerS);
+    } else {
+      model.reset();
+      const t = now();
+      await model.prefill(ids);
+      prefillMs = Math.min(prefillMs, now() - t);
+    }
+  }
+  const memory = model.memory();
+  return {
+    arch: model.arch,
+    length: ids.length,
+    prefillMs,
+    prefillTokPerS: ids.length / (prefillMs / 1e3),
+    decodeMsPerToken: decodeTokPerS ? 1e3 / decodeTokPerS : null,
+    decodeTokPerS,
+    memory,
+    stateBytes: stateBytes(model.arch, memory),
+    totalBytes: totalBytes(memory),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// recall
+
+function probeSeed(seed: number, length: number, depth: number, trial: number): number {
+  return (seed * 1_000_003 + length * 7919 + Math.round(depth * 1000) * 131 + trial) >>> 0;
+}
+
+async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise<void> {
+  const ctx = await context();
+  const active = new Map(
+    p.slots.map((slot) => {
+      const { model } = need(slot);
+      const tok = probeTokenizer(model.tokenizer);
+      const docIds = tok.encode(p.document);
+      if (docIds.length === 0) throw new RangeError('The document is empty');
+      return [slot, { model, tok, docIds }] as const;
+    }),
+  );
+  const lastOk = new Map<Arch, number | null>(p.slots.map((s) => [s, null]));
+  const qa = p.probes.filter((x) => x !== 'loss') as ('passkey' | 'copy')[];
+  const perLength = (qa.length * p.depths.length * p.trials + (p.probes.includes('loss') ? 1 : 0)) * active.size;
+  const total = perLength * p.lengths.length;
+  let done = 0;
+  const stop = (slot: Arch, length: number, e: unknown) => {
+    const m = active.get(slot)!.model;
+    m.reset();
+    ctx.pool.trim();
+    const prev = lastOk.get(slot)!;
+    post({
+      id, type: 'limit', slot, length, lastOk: prev, reason: errorCode(e),
+      message: `${m.name} stopped at L=${length} (${message(e)}); the largest length that fit was ${prev ?? 'none'}.`,
+    });
+    active.delete(slot);
+  };
+  const greedy = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+
+  for (const length of p.lengths) {
+    for (const [slot, { model }] of [...active]) {
+      if (length > model.maxContext) stop(slot, length, new RangeError(`${model.name} takes at most ${model.maxContext} tokens`));
+    }
+    for (const probe of p.probes) {
+      if (probe === 'loss') {
+        for (const [slot, s] of [...active]) {
+          checkAbort(signal);
+          post({ id, type: 'progress', done: done++, total, label: `loss by position, ${slot}, L=${length}` });
+          try {
+            const losses = await ctx.checked(`loss at L=${length}`, () => lossCurve(s.model, tileTokens(s.docIds, length, s.tok.encode('\n\n')), signal));
+            post({ id, type: 'loss-curve', curve: { arch: slot, length, losses, meanLoss: mean(losses) } });
+            lastOk.set(slot, length);
+          } catch (e) {
+            if (isAbort(e) || !isCapacityError(e)) throw e;
+            stop(slot, length, e);
+          }
+        }
+        continue;
+      }
+      for (const depth of p.depths) {
+        for (let trial = 0; trial < p.trials; trial++) {
+          for (const [slot, s] of [...active]) {
+            checkAbort(signal);
+            post({ id, type: 'progress', done: done++, total, label: `${probe}, ${slot}, L=${length}, depth ${Math.round(depth * 100)}%` });
+            const seed = probeSeed(p.seed, length, depth, trial);
+            try {
+              const t = now();
+              if (probe === 'passkey') {
+                const q = buildPasskey(s.tok, s.docIds, length, depth, mulberry32(seed));
+                const g = await ctx.checked('passkey', () => s.model.generate(q.ids, { ...greedy, maxNewTokens: 10, signal }));
+                const output = s.tok.decode(g.ids);
+                const sc = scorePasskey(output, q.key);
+                post({
+                  id, type: 'recall-point',
+                  point: { arch: slot, probe, length, depth, trial, score: sc.correct ? 1 : 0, correct: sc.correct, expected: q.key, output, ms: now() - t },
+                });
+              } else {
+                const q = buildCopySpan(s.docIds, length, depth, { separator: s.tok.encode('\n\n') });
+                const g = await ctx.checked('copy', () => s.model.generate(q.ids, { ...greedy, maxNewTokens: q.expected.length, signal }));
+                const sc = scoreCopy(g.ids, q.expected);
+                post({
+                  id, type: 'recall-point',
+                  point: {
+                    arch: slot, probe, length, depth, trial, score: sc.score, correct: sc.score === 1,
+                    expected: s.tok.decode(q.expected), output: s.tok.decode(g.ids), ms: now() - t,
+                  },
+                });
+              }
+              checkAbort(signal);
+              lastOk.set(slot, length);
+            } catch (e) {
+              if (isAbort(e) || !isCapacityError(e)) throw e;
+              stop(slot, length, e);
+            }
+          }
+        }
+      }
+    }
+    if (active.size === 0) break;
+  }
+  post({ id, type: 'progress', done: total, total, label: 'done' });
+  post({ id, type: 'done', cancelled: false });
+}
+
+/** Per-token loss over `ids`, prefilled in chunks small enough that one chunk's logits stay near 32 MB. */
+async function lossCurve(model: Loaded, ids: number[], signal: AbortSignal): Promise<number[]> {
+  const V = model.vocabSize;
+  const chunk = Math.max(1, Math.min(1024, Math.floor((32 << 20) / (V * 4))));
+  model.reset();
+  const out: number[] = [];
+  for (let start = 0; start < ids.length; start += chunk) {
+    checkAbort(signal);
+    const n = Math.min(chunk, ids.length - start);
+    const logits = await model.prefill(ids.slice(start, start + n), { allLogits: true });
+    const nll = tokenNll(logits, V, n, ids.slice(start + 1, start + n + 1));
+    for (let r = 0; r < n; r++) if (start + r + 1 < ids.length) out.push(nll[r]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// diagnostics (selectivity view)
+
+async function diagnostics(id: number, p: DiagnosticsParams, signal: AbortSignal): Promise<void> {
+  for (const slot of p.slots) {
+    checkAbort(signal);
+    const { model } = need(slot);
+    const tok = probeTokenizer(model.tokenizer);
+    const q = buildPasskey(tok, tok.encode(p.document), p.length, p.depth, mulberry32(p.seed));
+    const base = { slot, tokens: q.ids.map((t) => tok.decode([t])), needle: [q.needleStart, q.needleEnd] as [number, number], questionStart: q.questionStart, key: q.key };
+    const fn = (model as WithDiagnostics).diagnostics;
+    if (typeof fn !== 'function') {
+      post({ id, type: 'selectivity', result: { ...base, available: false, reason: `${model.name} does not expose per-token diagnostics yet.`, layers: [] } });
+      continue;
+    }
+    model.reset();
+    const d = await fn.call(model, q.ids);
+    post({ id, type: 'selectivity', result: { ...base, available: true, kind: d.kind, layers: d.layers.map((l) => Array.from(l)) } });
+  }
+  post({ id, type: 'done', cancelled: false });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
 async function handle(req: WorkerRequest): Promise<void> {
   switch (req.type) {
     case 'init': {
       const ctx = await context();
       const info = ctx.acquired.adapterInfo;
-      post({
-        id: req.id,
-        type: 'ready',
-        info: { ...info, features: [...ctx.features], limits: { ...ctx.limits } },
-      });
+      post({ id: req.id, type: 'ready', info: { ...info, features: [...ctx.features], limits: { ...ctx.limits } } });
       return;
     }
     case 'selftest': {
@@ -46,13 +540,61 @@ async function handle(req: WorkerRequest): Promise<void> {
       post({ id: req.id, type: 'selftest-result', n: req.n, maxAbsError: err, sample: Array.from(y.slice(0, 4)) });
       return;
     }
+    case 'cancel':
+      aborts.get(req.target)?.abort();
+      post({ id: req.id, type: 'done', cancelled: false });
+      return;
+    case 'kernels':
+      kernels = { ...req.kernels };
+      for (const m of Object.values(models)) {
+        m.model.kernels = { ...kernels };
+        m.info.kernels = { ...kernels };
+      }
+      post({ id: req.id, type: 'done', cancelled: false });
+      return;
+    case 'tokenize': {
+      const counts: Partial<Record<Arch, number>> = {};
+      for (const [slot, m] of Object.entries(models) as [Arch, { model: Loaded }][]) counts[slot] = m.model.tokenizer.encode(req.text, { addSpecialTokens: false }).length;
+      post({ id: req.id, type: 'tokens', counts });
+      return;
+    }
+    case 'memory': {
+      const ctx = ctxPromise ? await ctxPromise : null;
+      const pool: Record<string, number> = { ...(ctx?.pool.bytesByCategory() ?? {}), cachedFree: ctx?.pool.cachedFreeBytes() ?? 0 };
+      const ms: Partial<Record<Arch, ModelMemory>> = {};
+      for (const [slot, m] of Object.entries(models) as [Arch, { model: Loaded }][]) ms[slot] = m.model.memory();
+      post({ id: req.id, type: 'memory-report', report: { models: ms, pool } });
+      return;
+    }
+    case 'unload':
+      enqueue(req.id, async () => {
+        const m = models[req.slot];
+        delete models[req.slot];
+        m?.model.dispose();
+        post({ id: req.id, type: 'done', cancelled: false });
+      });
+      return;
+    case 'load':
+      enqueue(req.id, (signal) => load(req.id, req.slot, req.source, signal));
+      return;
+    case 'generate':
+      enqueue(req.id, (signal) => generate(req.id, req.params, signal));
+      return;
+    case 'sweep':
+      enqueue(req.id, (signal) => sweep(req.id, req.params, signal));
+      return;
+    case 'recall':
+      enqueue(req.id, (signal) => recall(req.id, req.params, signal));
+      return;
+    case 'diagnostics':
+      enqueue(req.id, (signal) => diagnostics(req.id, req.params, signal));
+      return;
   }
 }
 
 self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
   const req = ev.data;
   handle(req).catch((e: unknown) => {
-    const code = e instanceof GpuError ? e.code : 'internal';
-    post({ id: req.id, type: 'error', code, message: e instanceof Error ? e.message : String(e) });
+    post({ id: req.id, type: 'error', code: errorCode(e), message: message(e) });
   });
 };

@@ -1,10 +1,17 @@
 /**
  * Typed messages between the UI thread and the GPU worker. Every request carries an id; the worker answers with
- * events tagged with the same id (progress, partial results) and exactly one final `done` or `error`.
+ * events tagged with the same id (progress, partial results) and exactly one final event (`done`, a request-specific
+ * result, or `error`). `cancel` aborts a running request: it then ends with `done` and `cancelled: true`.
+ * Events with id 0 are not answers: `device-lost` is broadcast when the GPU device goes away.
+ *
+ * GPU jobs (load, generate, sweep, recall, diagnostics) run one at a time in arrival order; `cancel`, `memory`,
+ * `tokenize` and `kernels` are answered at once.
  */
-export type WorkerRequest =
-  | { id: number; type: 'init' }
-  | { id: number; type: 'selftest'; n: number };
+import type { Arch, GenerateStats, KernelChoice, ModelMemory } from '../models/types';
+import type { ModelSource } from '../hub/hub';
+import type { LossCurve, ProbeKind, RecallPoint, SweepPoint } from '../recall/types';
+
+export type { LossCurve, ProbeKind, RecallPoint, SweepPoint };
 
 export interface GpuInfo {
   vendor: string;
@@ -14,7 +21,145 @@ export interface GpuInfo {
   limits: Record<string, number>;
 }
 
+export interface ModelInfo {
+  arch: Arch;
+  name: string;
+  /** Where it came from (repo id or static folder), for display. */
+  source: string;
+  vocabSize: number;
+  maxContext: number;
+  kernels: KernelChoice;
+  memory: ModelMemory;
+  eosId: number | null;
+  /** The model implements diagnostics() for the selectivity view. */
+  hasDiagnostics: boolean;
+  loadMs: number;
+  /** Every file came from the browser cache (a cached reopen). */
+  fromCache: boolean;
+}
+
+export interface LoadProgress {
+  slot: Arch;
+  /** Current file, or a phase such as 'weights → GPU'. */
+  file: string;
+  /** Bytes so far over all files (when known). */
+  loaded: number;
+  total: number | null;
+  fromCache: boolean;
+}
+
+export interface GenerateParams {
+  prompt: string;
+  slots: Arch[];
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  /**
+   * 'interleaved': one token of each model in turn (each step timed on its own, so both stream side by side and the
+   * timings are clean). 'sequential': each model's own generate() (GPU-side sampling, batched decode: the fast path),
+   * one model after the other.
+   */
+  mode: 'interleaved' | 'sequential';
+}
+
+export interface SweepParams {
+  slots: Arch[];
+  /** Context lengths in tokens, ascending. */
+  lengths: number[];
+  /** Decode steps measured after each prefill (0 = prefill only). */
+  decodeTokens: number;
+  /** Prefill repeats per point (the fastest is kept). */
+  repeats: number;
+  seed: number;
+}
+
+export interface RecallParams {
+  slots: Arch[];
+  probes: ProbeKind[];
+  /** The document text (pasted or bundled); tiled when shorter than a length. */
+  document: string;
+  lengths: number[];
+  /** 0 = start of the document, 1 = end. */
+  depths: number[];
+  trials: number;
+  seed: number;
+}
+
+export interface DiagnosticsParams {
+  slots: Arch[];
+  document: string;
+  length: number;
+  depth: number;
+  seed: number;
+}
+
+/**
+ * What a model's optional `diagnostics(ids)` returns for the selectivity view:
+ * Mamba: kind 'delta', per layer the step size Δ = softplus(dt_proj(·) + bias) averaged over channels, per token.
+ * Transformer: kind 'attention', per layer the attention weights from the last position to every token, averaged
+ * over heads.
+ */
+export interface ModelDiagnostics {
+  kind: 'delta' | 'attention';
+  /** [layer][token] */
+  layers: ArrayLike<number>[];
+}
+
+export interface SelectivityResult {
+  slot: Arch;
+  available: boolean;
+  /** Why not, when unavailable. */
+  reason?: string;
+  kind?: 'delta' | 'attention';
+  /** Decoded text of each token. */
+  tokens: string[];
+  /** [layer][token] */
+  layers: number[][];
+  needle: [number, number];
+  questionStart: number;
+  key: string;
+}
+
+export type WorkerRequest =
+  | { id: number; type: 'init' }
+  | { id: number; type: 'selftest'; n: number }
+  | { id: number; type: 'load'; slot: Arch; source: ModelSource }
+  | { id: number; type: 'unload'; slot: Arch }
+  | { id: number; type: 'kernels'; kernels: KernelChoice }
+  | { id: number; type: 'tokenize'; text: string }
+  | { id: number; type: 'memory' }
+  | { id: number; type: 'generate'; params: GenerateParams }
+  | { id: number; type: 'sweep'; params: SweepParams }
+  | { id: number; type: 'recall'; params: RecallParams }
+  | { id: number; type: 'diagnostics'; params: DiagnosticsParams }
+  | { id: number; type: 'cancel'; target: number };
+
+export interface MemoryReport {
+  models: Partial<Record<Arch, ModelMemory>>;
+  /** Live bytes in the shared buffer pool by category, and cached free bytes. */
+  pool: Record<string, number>;
+}
+
 export type WorkerEvent =
   | { id: number; type: 'ready'; info: GpuInfo }
   | { id: number; type: 'selftest-result'; n: number; maxAbsError: number; sample: number[] }
+  | { id: number; type: 'load-progress'; progress: LoadProgress }
+  | { id: number; type: 'loaded'; info: ModelInfo }
+  | { id: number; type: 'tokens'; counts: Partial<Record<Arch, number>> }
+  | { id: number; type: 'memory-report'; report: MemoryReport }
+  | { id: number; type: 'gen-start'; slot: Arch; promptTokens: number }
+  /** One generated token; `text` is the new text it adds (may be '' while a multi-byte character is incomplete). */
+  | { id: number; type: 'token'; slot: Arch; tokenId: number; index: number; text: string; ms: number }
+  | { id: number; type: 'gen-stats'; slot: Arch; stats: GenerateStats; memory: ModelMemory; text: string }
+  | { id: number; type: 'progress'; done: number; total: number; label: string }
+  | { id: number; type: 'sweep-point'; point: SweepPoint }
+  | { id: number; type: 'recall-point'; point: RecallPoint }
+  | { id: number; type: 'loss-curve'; curve: LossCurve }
+  /** A model stopped early in a sweep/recall run: out of memory, a device limit, or its context limit. */
+  | { id: number; type: 'limit'; slot: Arch; length: number; lastOk: number | null; reason: string; message: string }
+  | { id: number; type: 'selectivity'; result: SelectivityResult }
+  | { id: number; type: 'done'; cancelled: boolean }
+  | { id: number; type: 'device-lost'; message: string }
   | { id: number; type: 'error'; code: string; message: string };
