@@ -1,7 +1,9 @@
 // Element-type helpers for checkpoint tensors: sizes of safetensors dtypes and the conversions the GPU upload needs
-// (f16 → f32, bf16 → f32, f32 → packed f16 pairs in u32 words, as read by WGSL unpack2x16float).
-// Plain TS, no GPU. (src/kernels/f16.ts may hold GPU-side equivalents; these are self-contained so src/hub has no
-// dependency on the kernels.)
+// (f16 → f32, bf16 → f32, f32 → packed f16 pairs in u32 words, as read by WGSL unpack2x16float). Plain TS, no GPU.
+
+// Scalar conversions and the packed layout come from src/kernels/f16.ts (shared with the kernels and their tests).
+import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits, f32ToF16Packed } from '../kernels/f16';
+export { bf16BitsToF32, f16BitsToF32, f32ToF16Bits, f32ToF16Packed };
 
 /** Tensor element types a checkpoint may declare (safetensors spelling). */
 export type SafetensorsDtype =
@@ -22,51 +24,6 @@ export function isKnownDtype(d: unknown): d is SafetensorsDtype {
 
 export function isFloatDtype(d: unknown): d is FloatDtype {
   return d === 'F32' || d === 'F16' || d === 'BF16';
-}
-
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-
-/** One IEEE half (bits in the low 16 bits) → number. Handles subnormals, inf and NaN. */
-export function f16BitsToF32(h: number): number {
-  const s = (h & 0x8000) ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** One bfloat16 (bits in the low 16 bits) → number (exact: bf16 is the top half of an f32). */
-export function bf16BitsToF32(b: number): number {
-  u32buf[0] = (b & 0xffff) << 16;
-  return f32buf[0];
-}
-
-/** number → IEEE half bits, round to nearest even; overflow → ±inf; NaN preserved. */
-export function f32ToF16Bits(x: number): number {
-  f32buf[0] = x;
-  const u = u32buf[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // underflows to ±0
-    mant |= 0x800000; // implicit bit
-    const shift = 14 - e; // 14..24
-    const half = 1 << (shift - 1);
-    const rem = mant & ((1 << shift) - 1);
-    let r = mant >>> shift;
-    if (rem > half || (rem === half && (r & 1))) r++;
-    return sign | r; // r may carry into the exponent field: that is the correct smallest normal
-  }
-  let r = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (r & 1))) r++; // may carry to inf: correct
-  return sign | r;
 }
 
 function u16view(bytes: Uint8Array, what: string): Uint16Array {
@@ -106,20 +63,6 @@ export function toF32(dtype: FloatDtype, bytes: Uint8Array): Float32Array {
     case 'F16': return f16BytesToF32(bytes);
     case 'BF16': return bf16BytesToF32(bytes);
   }
-}
-
-/**
- * f32 values → packed f16 pairs: word i holds element 2i in its low 16 bits and 2i+1 in its high 16 bits (the
- * layout unpack2x16float reads). Odd lengths are padded with a zero half.
- */
-export function f32ToF16Packed(src: ArrayLike<number>): Uint32Array {
-  const out = new Uint32Array(Math.ceil(src.length / 2));
-  for (let i = 0; i < out.length; i++) {
-    const lo = f32ToF16Bits(src[2 * i]);
-    const hi = 2 * i + 1 < src.length ? f32ToF16Bits(src[2 * i + 1]) : 0;
-    out[i] = (lo | (hi << 16)) >>> 0;
-  }
-  return out;
 }
 
 /**
