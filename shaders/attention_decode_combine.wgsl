@@ -1,12 +1,12 @@
 // attention_decode_combine (decode attention, pass 2 of 2): merges the nsplit partial results of each head
 // (log-sum-exp rescaling): M = max_s m_s, out = sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s.
-// Layout: part [H, nsplit, HD4 + 1] vec4s (see attention_decode_split); out [H*hd] (merged heads).
+// Layout: part [H, nsplit, HD4 + 1] vec4s (see attention_decode_split); out [H*hd] (merged heads) at vec4 index oOffset4.
 // Tiling: one workgroup of 64 threads per head, each thread on vec4 columns t, t+64, ...; every thread loops over
 //   the splits itself (nsplit is small). HD4 comes from the prelude. Grid: (H).
 
 struct Params {
   nsplit: u32,
-  _a: u32,
+  oOffset4: u32,
   _b: u32,
   _c: u32,
 };
@@ -34,6 +34,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var s = 0u; s < ns; s++) {
       acc += exp(part[hb + s * stride + HD4].x - M) * part[hb + s * stride + d];
     }
-    out[h * HD4 + d] = acc * inv;
+    out[params.oOffset4 + h * HD4 + d] = acc * inv;
   }
 }

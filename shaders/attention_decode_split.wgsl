@@ -1,7 +1,7 @@
 // attention_decode_split (decode attention, pass 1 of 2; split-K / flash-decoding): one query token per head at
 // position pos attends to cache rows 0..pos; the keys are cut into nsplit chunks of `chunk` rows and each
 // workgroup handles one (chunk, head), writing an unnormalised partial result.
-// Layout: q [H, hd]; k_cache, v_cache [H, maxLen, hd]; part [H, nsplit, HD4 + 1] vec4s: acc[0..HD4) =
+// Layout: q[h] at vec4 index qOffset4 + h*qHeadStride4 (e.g. [H, hd], or in place in the fused qkv); k_cache, v_cache [H, maxLen, hd]; part [H, nsplit, HD4 + 1] vec4s: acc[0..HD4) =
 //   sum_j exp(s_j - m) v_j over the chunk, then vec4(m, l, 0, 0) with l = sum_j exp(s_j - m).
 // Tiling: 128 threads; scores one key per thread (q in workgroup memory, full-row dot over vec4s) into
 //   sc[chunk]; tree max / sum; P V with thread t on vec4 column t % HD4 and key group t / HD4 (coalesced V rows),
@@ -17,6 +17,8 @@ struct Params {
   chunk: u32,
   nsplit: u32,
   scale: f32,
+  qOffset4: u32,
+  qHeadStride4: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -39,7 +41,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let cnt = min(j0 + params.chunk, n) - j0;
   let kvbase = h * params.maxLen * HD4;
 
-  for (var e = t; e < HD4; e += WG) { qs[e] = q[h * HD4 + e] * params.scale; }
+  for (var e = t; e < HD4; e += WG) { qs[e] = q[params.qOffset4 + h * params.qHeadStride4 + e] * params.scale; }
   workgroupBarrier();
 
   var mloc = -3.0e38;

@@ -1,6 +1,6 @@
 // attention_pv (reference attention, pass 3 of 3): out = P V with merged heads.
-// Layout: p [H, L, Lk] (softmaxed, zero above the diagonal); v_cache [H, maxLen, hd]; out [L, H*hd] (head h at
-//   columns h*hd).
+// Layout: p [H, L, Lk] (softmaxed, zero above the diagonal); v_cache [H, maxLen, hd]; out element (i, h, d) at
+//   outOffset + i*outRowStride + h*hd + d (merged heads, e.g. [L, H*hd]).
 // Tiling: 32 queries x 32 head dims per workgroup (16x16 threads, 2x2 outputs each, strided by 16), keys consumed
 //   in steps of 16 through workgroup tiles, stopping at the last key the tile's last query can see.
 //   Grid: (ceil(hd/32), ceil(L/32), H).
@@ -12,6 +12,8 @@ struct Params {
   maxLen: u32,
   pos0: u32,
   H: u32,
+  outOffset: u32,
+  outRowStride: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -64,13 +66,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
     workgroupBarrier();
   }
-  let width = params.H * hd;
   for (var a = 0u; a < 2u; a++) {
     let i = i0 + lid.y + 16u * a;
     if (i >= L) { continue; }
     for (var b = 0u; b < 2u; b++) {
       let d = d0 + lid.x + 16u * b;
-      if (d < hd) { out[i * width + h * hd + d] = acc[a * 2u + b]; }
+      if (d < hd) { out[params.outOffset + i * params.outRowStride + h * hd + d] = acc[a * 2u + b]; }
     }
   }
 }

@@ -1,5 +1,6 @@
 // attention_scores (reference attention, pass 1 of 3): causal scores S = Q K^T / sqrt(hd), materialised.
-// Layout: q [H, L, hd] (queries at positions pos0..pos0+L-1); k_cache [H, maxLen, hd]; s [H, L, Lk] with
+// Layout: q element (h, i, d) at qOffset + i*qRowStride + h*qHeadStride + d (e.g. [H, L, hd], or in place in
+//   the fused qkv [L, H, 3, hd]) for queries at positions pos0..pos0+L-1; k_cache [H, maxLen, hd]; s [H, L, Lk] with
 //   Lk = pos0 + L. Only unmasked entries (key j <= pos0 + i) are written; attention_softmax zeroes the rest.
 // Tiling: 32 queries x 32 keys per workgroup (16x16 threads, 2x2 outputs each, strided by 16), hd consumed in
 //   steps of 16 through workgroup tiles; workgroups whose tile is entirely above the diagonal exit at once.
@@ -12,6 +13,9 @@ struct Params {
   maxLen: u32,
   pos0: u32,
   scale: f32,
+  qOffset: u32,
+  qRowStride: u32,
+  qHeadStride: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -43,7 +47,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let j = j0 + r;
       let d = d0 + c;
       var qv = 0.0;
-      if (i < L && d < hd) { qv = q[(h * L + i) * hd + d]; }
+      if (i < L && d < hd) { qv = q[params.qOffset + i * params.qRowStride + h * params.qHeadStride + d]; }
       qs[r * 16u + c] = qv;
       var kv = 0.0;
       if (j < Lk && d < hd) { kv = k_cache[(h * params.maxLen + j) * hd + d]; }

@@ -1,6 +1,8 @@
 // flash_attention: causal attention with online softmax (FlashAttention-2 style), no L x L buffer.
-// Layout: q [H, L, hd] (queries at positions pos0..pos0+L-1); k_cache, v_cache [H, maxLen, hd] (keys 0..pos0+L-1
-//   valid); out [L, H*hd] merged heads (head h at columns h*hd). Everything is read as vec4 (hd % 4 == 0).
+// Layout (all in vec4 units, hd % 4 == 0): q row (h, i) at qOffset4 + i*qRowStride4 + h*qHeadStride4 (e.g.
+//   [H, L, hd], or in place in the fused qkv [L, H, 3, hd]) for queries at positions pos0..pos0+L-1;
+//   k_cache, v_cache [H, maxLen, hd] (keys 0..pos0+L-1 valid); out row (i, h) at oOffset4 + i*oRowStride4 + h*HD4
+//   (merged heads, e.g. [L, H*hd]).
 // Tiling: one workgroup per (block of BR queries, head). Each query row is owned by G threads; thread g of a row
 //   holds the head-dim vec4s d4 = k*G + g (k < DPT4) of q (pre-scaled by 1/sqrt(hd)) and of the output
 //   accumulator in registers, plus the row's running max m and sum l. Key blocks of BC rows of K and V are staged
@@ -19,6 +21,11 @@ struct Params {
   maxLen: u32,
   H: u32,
   scale: f32,
+  qOffset4: u32,
+  qRowStride4: u32,
+  qHeadStride4: u32,
+  oOffset4: u32,
+  oRowStride4: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -46,7 +53,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   var qv: array<vec4<f32>, DPT4>;
   var o: array<vec4<f32>, DPT4>;
-  let qbase = (h * L + min(i, L - 1u)) * HD4;
+  let qbase = params.qOffset4 + min(i, L - 1u) * params.qRowStride4 + h * params.qHeadStride4;
   for (var k = 0u; k < DPT4; k++) {
     qv[k] = q[qbase + k * G + g] * params.scale;
     o[k] = vec4<f32>(0.0);
@@ -110,7 +117,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   if (valid) {
     let inv = 1.0 / l;
-    let obase = i * params.H * HD4 + h * HD4;
+    let obase = params.oOffset4 + i * params.oRowStride4 + h * HD4;
     for (var k = 0u; k < DPT4; k++) { out[obase + k * G + g] = o[k] * inv; }
   }
 }

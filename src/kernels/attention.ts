@@ -1,27 +1,32 @@
 /**
  * Attention for the GPT-NeoX model: one wrapper over the three kernels.
  *
- * Layouts (f32, row-major, batch 1):
- *   q       [H, L, hd]       rotated queries of the L tokens at positions pos0..pos0+L-1 (RotaryKvKernel writes it)
- *   kCache  [H, maxLen, hd]  rotated keys, row (h, pos)   (KvCache.k)
- *   vCache  [H, maxLen, hd]  values                       (KvCache.v)
- *   out     [L, H*hd]        merged heads, head h at columns h*hd (the input of the dense output projection)
+ * Layouts (f32, row-major, batch 1; offsets/strides in elements, see ./attention_common.ts):
+ *   q       rotated queries of the L tokens at positions pos0..pos0+L-1, element (h, i, d) at
+ *           qLayout.offset + i*rowStride + h*headStride + d. Default [H, L, hd] (headsMajorLayout); the model reads
+ *           q in place from the fused qkv activations [L, H, 3, hd] with fusedQkvLayout(H, hd).
+ *   kCache  [H, maxLen, hd]  rotated keys, row (h, pos)   (RotaryKvKernel writes rows pos0..pos0+L-1)
+ *   vCache  [H, maxLen, hd]  values
+ *   out     merged heads [L, H*hd] (head h at columns h*hd), or outLayout (offset, rowStride) for a view.
  * pos0: how many positions were already in the cache before this chunk. The caller appends the chunk's k/v at rows
  * pos0..pos0+L-1 first (RotaryKvKernel), then query i (position pos0+i) attends to keys 0..pos0+i. pos0 = 0 is a
- * plain prefill; pos0 > 0 is chunked prefill after a cached prefix.
+ * plain prefill; pos0 > 0 is chunked prefill after a cached prefix. maxLen (the cache capacity) may change between
+ * calls (the model grows its cache); pass it per call or set a default in the constructor.
  *
  * variant 'flash' (default): tiled online softmax (FlashAttention), any L that fits the cache.
  * variant 'reference': materialises the [H, L, pos0+L] score matrix; throws LimitExceededError when it does not fit.
  * encodeDecode(): one token at position pos, split-K over the cache (flash-decoding).
  */
 import type { GpuContext } from '../gpu/context';
-import type { AttentionDims } from './attention_common';
+import type { AttentionDims, DecodeArgs, PrefillArgs } from './attention_common';
 import { FlashAttention, type FlashOptions } from './attention_flash';
 import { ReferenceAttention } from './attention_reference';
 import { DecodeAttention, type DecodeOptions } from './attention_decode';
 
 export type AttentionVariant = 'flash' | 'reference';
-export type { AttentionDims };
+export type { AttentionDims, DecodeArgs, PrefillArgs };
+export type { QLayout, OutLayout } from './attention_common';
+export { headsMajorLayout, fusedQkvLayout } from './attention_common';
 export { FlashAttention, ReferenceAttention, DecodeAttention };
 
 export interface AttentionOptions extends AttentionDims {
@@ -54,17 +59,18 @@ export class Attention {
     return (this.decodeK ??= new DecodeAttention(this.ctx, this.dims, this.opts.decode));
   }
 
-  /** Prefill / chunked prefill: q [H, L, hd], caches [H, maxLen, hd] (rows 0..pos0+L-1 filled), out [L, H*hd]. */
-  encode(pass: GPUComputePassEncoder, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, L: number, pos0: number, variant = this.variant): void {
-    if (variant === 'reference') this.reference.encode(pass, q, kCache, vCache, out, L, pos0);
-    else this.flash.encode(pass, q, kCache, vCache, out, L, pos0);
+  /** Prefill / chunked prefill with this.variant (or the variant given). */
+  encode(pass: GPUComputePassEncoder, args: PrefillArgs, variant: AttentionVariant = this.variant): void {
+    if (variant === 'reference') this.reference.encode(pass, args);
+    else this.flash.encode(pass, args);
   }
 
-  /** Decode one token at position pos: q [H, hd], caches with rows 0..pos filled, out [H*hd]. */
-  encodeDecode(pass: GPUComputePassEncoder, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, pos: number): void {
-    this.decode.encode(pass, q, kCache, vCache, out, pos);
+  /** Decode one token at position pos (cache rows 0..pos filled, its own k/v included). */
+  encodeDecode(pass: GPUComputePassEncoder, args: DecodeArgs): void {
+    this.decode.encode(pass, args);
   }
 
+  /** Frees the wrapper's scratch buffers (score matrix, split-K partials). */
   destroy(): void {
     this.refK?.destroy();
     this.decodeK?.destroy();

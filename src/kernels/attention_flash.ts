@@ -10,7 +10,7 @@
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
-import { checkPrefill, type AttentionDims } from './attention_common';
+import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
 
 export interface FlashTiles {
   G: number;
@@ -53,7 +53,7 @@ export class FlashAttention {
   readonly tiles: FlashTiles;
   private readonly k: ComputeKernel;
 
-  constructor(private readonly ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
+  constructor(ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
     const maxStorage = Math.min(opts.maxWorkgroupStorage ?? Infinity, ctx.limits.maxComputeWorkgroupStorageSize);
     this.tiles = flashTiles(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts);
     const { G, BR, BC } = this.tiles;
@@ -62,18 +62,17 @@ export class FlashAttention {
     this.k = new ComputeKernel(ctx, 'flash_attention', 'main', {}, prelude);
   }
 
-  /**
-   * q [H, L, hd] (queries at positions pos0..pos0+L-1), kCache/vCache [H, maxLen, hd] with rows 0..pos0+L-1
-   * filled, out [L, H*hd].
-   */
-  encode(pass: GPUComputePassEncoder, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, L: number, pos0: number): void {
-    const { H, hd, maxLen } = this.dims;
-    checkPrefill('flash attention', this.dims, q, kCache, vCache, out, L, pos0);
+  encode(pass: GPUComputePassEncoder, a: PrefillArgs): void {
+    const r = resolvePrefill('flash attention', this.dims, a, true);
     this.k.dispatch(
       pass,
-      packUniforms([['u32', L], ['u32', pos0], ['u32', maxLen], ['u32', H], ['f32', 1 / Math.sqrt(hd)]]),
-      [q, kCache, vCache, out],
-      [Math.ceil(L / this.tiles.BR), H],
+      packUniforms([
+        ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', 1 / Math.sqrt(r.hd)],
+        ['u32', r.q.offset / 4], ['u32', r.q.rowStride / 4], ['u32', r.q.headStride / 4],
+        ['u32', r.out.offset / 4], ['u32', r.out.rowStride / 4],
+      ]),
+      [a.q, a.kCache, a.vCache, a.out],
+      [Math.ceil(r.L / this.tiles.BR), r.H],
     );
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Reference attention: materialises the causal score matrix (shaders/attention_scores.wgsl,
- * attention_softmax.wgsl, attention_pv.wgsl). Simple and slow-ish; the flash kernel is the default.
+ * attention_softmax.wgsl, attention_pv.wgsl). Simple and slow; the flash kernel is the default.
  *
  * Scores live in a scratch buffer [H, L, Lk] (Lk = pos0 + L) owned by this wrapper and grown on demand. When that
  * buffer would exceed maxStorageBufferBindingSize (or maxBufferSize) encode() throws a LimitExceededError before
@@ -9,7 +9,7 @@
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
-import { checkPrefill, type AttentionDims } from './attention_common';
+import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
 
 export class ReferenceAttention {
   private readonly scores: ComputeKernel;
@@ -39,14 +39,11 @@ export class ReferenceAttention {
     if (bytes > maxBufferSize) throw new LimitExceededError('maxBufferSize', bytes, maxBufferSize, what);
   }
 
-  /**
-   * q [H, L, hd] (queries at positions pos0..pos0+L-1), kCache/vCache [H, maxLen, hd] with rows 0..pos0+L-1
-   * filled, out [L, H*hd].
-   */
-  encode(pass: GPUComputePassEncoder, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, L: number, pos0: number): void {
-    const { H, hd, maxLen } = this.dims;
-    this.checkFits(L, pos0);
-    checkPrefill('reference attention', this.dims, q, kCache, vCache, out, L, pos0);
+  encode(pass: GPUComputePassEncoder, a: PrefillArgs): void {
+    this.checkFits(a.L, a.pos0);
+    const r = resolvePrefill('reference attention', this.dims, a);
+    const { H, hd, L, pos0, maxLen } = r;
+    if (L > this.ctx.limits.maxComputeWorkgroupsPerDimension) throw new Error(`reference attention: L = ${L} exceeds maxComputeWorkgroupsPerDimension (softmax grid)`);
     const bytes = this.scoreBytes(L, pos0);
     if (!this.scratch || this.scratch.size < bytes) {
       if (this.scratch) this.retired.push(this.scratch);
@@ -54,23 +51,28 @@ export class ReferenceAttention {
     }
     const s = this.scratch;
     const Lk = pos0 + L;
-    const scale = 1 / Math.sqrt(hd);
     this.scores.dispatch(
       pass,
-      packUniforms([['u32', L], ['u32', Lk], ['u32', hd], ['u32', maxLen], ['u32', pos0], ['f32', scale]]),
-      [q, kCache, s],
+      packUniforms([
+        ['u32', L], ['u32', Lk], ['u32', hd], ['u32', maxLen], ['u32', pos0], ['f32', 1 / Math.sqrt(hd)],
+        ['u32', r.q.offset], ['u32', r.q.rowStride], ['u32', r.q.headStride],
+      ]),
+      [a.q, a.kCache, s],
       [Math.ceil(Lk / 32), Math.ceil(L / 32), H],
     );
     this.softmax.dispatch(pass, packUniforms([['u32', L], ['u32', Lk], ['u32', pos0], ['u32', 0]]), [s], [L, H]);
     this.pv.dispatch(
       pass,
-      packUniforms([['u32', L], ['u32', Lk], ['u32', hd], ['u32', maxLen], ['u32', pos0], ['u32', H]]),
-      [s, vCache, out],
+      packUniforms([
+        ['u32', L], ['u32', Lk], ['u32', hd], ['u32', maxLen], ['u32', pos0], ['u32', H],
+        ['u32', r.out.offset], ['u32', r.out.rowStride],
+      ]),
+      [s, a.vCache, a.out],
       [Math.ceil(hd / 32), Math.ceil(L / 32), H],
     );
   }
 
-  /** Frees the score buffers (call after the last submitted pass that used this wrapper finished or was submitted). */
+  /** Frees the score buffers (after the last pass that used this wrapper was submitted). */
   destroy(): void {
     for (const b of this.retired) this.ctx.pool.release(b);
     this.retired = [];

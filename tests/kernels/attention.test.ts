@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, poisoned, randArray, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
-import { Attention, DecodeAttention, FlashAttention, ReferenceAttention } from '../../src/kernels/attention';
+import { Attention, DecodeAttention, FlashAttention, ReferenceAttention, fusedQkvLayout, type PrefillArgs } from '../../src/kernels/attention';
 import { flashTiles } from '../../src/kernels/attention_flash';
 import { RotaryKvKernel } from '../../src/kernels/rotary';
 import { KvCache } from '../../src/kernels/kvcache';
@@ -31,7 +31,7 @@ function makeInputs(H: number, hd: number, L: number, pos0: number, maxLen: numb
   return { q, k, v };
 }
 
-type Prefill = { encode(pass: GPUComputePassEncoder, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, L: number, pos0: number): void };
+type Prefill = { encode(pass: GPUComputePassEncoder, a: PrefillArgs): void };
 
 async function runPrefill(ctx: GpuContext, kernel: Prefill, H: number, hd: number, L: number, pos0: number, maxLen: number, seed: number): Promise<number> {
   const { q, k, v } = makeInputs(H, hd, L, pos0, maxLen, seed);
@@ -40,7 +40,7 @@ async function runPrefill(ctx: GpuContext, kernel: Prefill, H: number, hd: numbe
   const kb = ctx.upload(k, 'kv-cache');
   const vb = ctx.upload(v, 'kv-cache');
   const ob = poisoned(ctx, L * H * hd);
-  ctx.run((pass) => kernel.encode(pass, qb, kb, vb, ob, L, pos0));
+  ctx.run((pass) => kernel.encode(pass, { q: qb, kCache: kb, vCache: vb, out: ob, L, pos0, maxLen }));
   const out = await ctx.readF32(ob, L * H * hd);
   for (const b of [qb, kb, vb, ob]) ctx.pool.release(b);
   return relErr(out, ref);
@@ -75,7 +75,7 @@ describe('reference attention (materialised scores)', () => {
     const k = new ReferenceAttention(ctx, { H, hd: 64, maxLen: L });
     expect(() => k.checkFits(L, 0)).toThrow(LimitExceededError);
     const tiny = ctx.buffer(16);
-    expect(() => ctx.run((pass) => k.encode(pass, tiny, tiny, tiny, tiny, L, 0))).toThrow(/maxStorageBufferBindingSize|maxBufferSize/);
+    expect(() => ctx.run((pass) => k.encode(pass, { q: tiny, kCache: tiny, vCache: tiny, out: tiny, L, pos0: 0 }))).toThrow(/maxStorageBufferBindingSize|maxBufferSize/);
     ctx.pool.release(tiny);
     expect(() => k.checkFits(64, 0)).not.toThrow();
   });
@@ -123,7 +123,7 @@ describe('decode attention (split-K over the KV cache)', () => {
       for (const chunk of [undefined, 16]) {
         const dec = new DecodeAttention(ctx, { H, hd, maxLen }, { chunk });
         const ob = poisoned(ctx, H * hd);
-        ctx.run((pass) => dec.encode(pass, qb, kb, vb, ob, pos));
+        ctx.run((pass) => dec.encode(pass, { q: qb, kCache: kb, vCache: vb, out: ob, pos }));
         const out = await ctx.readF32(ob, H * hd);
         ctx.pool.release(ob);
         dec.destroy();
@@ -141,7 +141,7 @@ describe('decode attention (split-K over the KV cache)', () => {
       const ref = decodeAttentionReference(q, k, v, { H: H2, hd: hd2, pos, maxLen: ml });
       const dec = new DecodeAttention(ctx, { H: H2, hd: hd2, maxLen: ml });
       const qb = ctx.upload(q), kb = ctx.upload(k), vb = ctx.upload(v), ob = poisoned(ctx, H2 * hd2);
-      ctx.run((pass) => dec.encode(pass, qb, kb, vb, ob, pos));
+      ctx.run((pass) => dec.encode(pass, { q: qb, kCache: kb, vCache: vb, out: ob, pos }));
       expect(relErr(await ctx.readF32(ob, H2 * hd2), ref)).toBeLessThan(TOL);
       for (const b of [qb, kb, vb, ob]) ctx.pool.release(b);
       dec.destroy();
@@ -149,17 +149,20 @@ describe('decode attention (split-K over the KV cache)', () => {
   });
 });
 
-describe('rotary + cache + attention chain (Attention wrapper)', () => {
+describe('rotary + cache + attention chain (Attention wrapper, model data path)', () => {
+  // The model's path: rotary rotates q in place inside the fused qkv [L, H, 3, hd], attention reads q from there
+  // (fusedQkvLayout) and writes into a strided view of the output (here offset 4, row stride H*hd + 8).
   it('prefill 40, chunk of 23 at pos0=40 (flash and reference), decode at 63', async () => {
     const ctx = await gpu();
     const H = 3, hd = 64, pct = 0.25, base = 10000, maxLen = 70;
     const rot = rotaryDims(hd, pct);
-    const rotary = new RotaryKvKernel(ctx, { H, hd, rotaryPct: pct, base, maxLen });
+    const rotary = new RotaryKvKernel(ctx, { H, hd, rot, base });
     const cache = new KvCache(ctx, H, hd, maxLen, 'test');
-    const att = new Attention(ctx, { H, hd, maxLen });
+    const att = new Attention(ctx, { H, hd });
     expect(att.variant).toBe('flash');
     const kRef = new Float32Array(H * maxLen * hd);
     const vRef = new Float32Array(H * maxLen * hd);
+    const outOffset = 4, outRow = H * hd + 8;
 
     const chunks: [number, number][] = [[0, 40], [40, 23], [63, 1]];
     for (const [pos0, L] of chunks) {
@@ -167,24 +170,27 @@ describe('rotary + cache + attention chain (Attention wrapper)', () => {
       const qRef = rotaryKvReference(qkv, { L, H, hd, rot, pos0, maxLen, base }, kRef, vRef);
       const outRef = attentionReference(qRef, kRef, vRef, { H, hd, L, pos0, maxLen });
       const qkvB = ctx.upload(qkv);
-      const qB = ctx.buffer(H * L * hd * 4);
-      ctx.run((pass) => rotary.encode(pass, qkvB, qB, cache.k, cache.v, L, pos0));
+      ctx.run((pass) => rotary.encodeArgs(pass, { qkv: qkvB, kCache: cache.k, vCache: cache.v, L, pos0, maxLen }));
       cache.length = pos0 + L;
+      const qLayout = fusedQkvLayout(H, hd);
       const variants = L === 1 ? ['decode'] : ['flash', 'reference'];
       for (const variant of variants) {
-        const outB = poisoned(ctx, L * H * hd);
+        const outB = poisoned(ctx, outOffset + L * outRow);
+        const outLayout = { offset: outOffset, rowStride: outRow };
         ctx.run((pass) => {
-          if (variant === 'decode') att.encodeDecode(pass, qB, cache.k, cache.v, outB, pos0);
-          else att.encode(pass, qB, cache.k, cache.v, outB, L, pos0, variant as 'flash' | 'reference');
+          if (variant === 'decode') att.encodeDecode(pass, { q: qkvB, qLayout, kCache: cache.k, vCache: cache.v, out: outB, outLayout, pos: pos0, maxLen });
+          else att.encode(pass, { q: qkvB, qLayout, kCache: cache.k, vCache: cache.v, out: outB, outLayout, L, pos0, maxLen }, variant as 'flash' | 'reference');
         });
-        const out = await ctx.readF32(outB, L * H * hd);
+        const raw = await ctx.readF32(outB, outOffset + L * outRow);
+        const out = new Float32Array(L * H * hd);
+        for (let i = 0; i < L; i++) out.set(raw.subarray(outOffset + i * outRow, outOffset + i * outRow + H * hd), i * H * hd);
         expect(relErr(out, outRef), `${variant} pos0=${pos0} L=${L}`).toBeLessThan(TOL);
         ctx.pool.release(outB);
       }
       ctx.pool.release(qkvB);
-      ctx.pool.release(qB);
     }
     att.destroy();
+    rotary.destroy();
     cache.destroy();
   });
 });

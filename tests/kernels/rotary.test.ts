@@ -26,6 +26,21 @@ async function runCase(c: Case, seed: number) {
   const q = await ctx.readF32(qBuf, H * L * hd);
   const k = await ctx.readF32(kBuf, H * maxLen * hd);
   const v = await ctx.readF32(vBuf, H * maxLen * hd);
+  // In place: rotated q back into the q part of qkv, caches written again (identically).
+  const qkvIn = ctx.upload(qkv);
+  const kBuf2 = poisoned(ctx, H * maxLen * hd, 'kv-cache');
+  ctx.run((pass) => kernel.encodeArgs(pass, { qkv: qkvIn, kCache: kBuf2, vCache: vBuf, L, pos0 }));
+  const qkvOut = await ctx.readF32(qkvIn, L * 3 * H * hd);
+  const k2 = await ctx.readF32(kBuf2, H * maxLen * hd);
+  ctx.pool.release(qkvIn);
+  ctx.pool.release(kBuf2);
+  let inPlaceOk = true;
+  for (let t = 0; t < L; t++) for (let h = 0; h < H; h++) for (let i = 0; i < hd; i++) {
+    const row = (t * H + h) * 3 * hd;
+    if (qkvOut[row + i] !== q[(h * L + t) * hd + i]) inPlaceOk = false;   // same arithmetic, bit-identical
+    if (qkvOut[row + hd + i] !== qkv[row + hd + i] || qkvOut[row + 2 * hd + i] !== qkv[row + 2 * hd + i]) inPlaceOk = false;
+  }
+  for (let x = 0; x < k.length; x++) if (!Object.is(k[x], k2[x])) inPlaceOk = false;
   for (const b of [qkvBuf, qBuf, kBuf, vBuf]) ctx.pool.release(b);
 
   // Written rows vs oracle; rows outside pos0..pos0+L-1 must stay untouched (NaN).
@@ -46,6 +61,7 @@ async function runCase(c: Case, seed: number) {
     qVsF64: relErr(q, q64),
     kVsF64: relErr(pick(k), pick(k64)),
     untouched,
+    inPlaceOk,
   };
 }
 
@@ -61,6 +77,7 @@ describe('rotary + KV cache write (GPT-NeoX rotate_half)', () => {
     it(`H=${c.H} hd=${c.hd} L=${c.L} pos0=${c.pos0} rotary_pct=${c.pct}`, async () => {
       const r = await runCase(c, 100 + n);
       expect(r.untouched).toBe(true);
+      expect(r.inPlaceOk).toBe(true);
       expect(r.q).toBeLessThan(1e-6);
       expect(r.k).toBeLessThan(1e-6);
       expect(r.v).toBe(0);
@@ -86,6 +103,7 @@ describe('rotary + KV cache write (GPT-NeoX rotate_half)', () => {
     const k = new RotaryKvKernel(ctx, { H: 1, hd: 8, rotaryPct: 0.5, base: 10000, maxLen: 4 });
     const b = ctx.buffer(1024);
     expect(() => ctx.run((pass) => k.encode(pass, b, b, b, b, 3, 2))).toThrow(/maxLen/);
+    k.destroy();
     ctx.pool.release(b);
   });
 });
