@@ -283,8 +283,13 @@ export class HubClient {
       reader.cancel(err).catch(() => {});
     };
     const onAbort = () => fail(abortErr());
+    // (A Content-Length smaller than what arrives means an encoded body whose encoding header we can't see: drop it.)
     const report = (done: boolean) =>
-      o.onProgress?.({ file: o.file, url: o.url, loaded, total: o.size ?? (done ? loaded : null), fromCache: o.fromCache, done });
+      o.onProgress?.({
+        file: o.file, url: o.url, loaded,
+        total: o.size !== null && loaded <= o.size ? o.size : done ? loaded : null,
+        fromCache: o.fromCache, done,
+      });
     return new ReadableStream<Uint8Array>(
       {
         start: (c) => {

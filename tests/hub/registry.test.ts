@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/hub/config';
+import { fileUrl } from '../../src/hub/hub';
+import {
+  HUB_MODELS, HUB_PAIRS, allPairs, countParams, demoPair, estimateGpuMemory, formatBytes, registryEntry,
+} from '../../src/hub/registry';
+import { expectedTensors } from '../../src/hub/weights';
+
+const load = (name: string) => parseConfig(JSON.parse(readFileSync(new URL(`./configs/${name}.json`, import.meta.url), 'utf8')));
+
+describe('registry', () => {
+  it('lists the hub pairs with repos and known parameter counts', () => {
+    expect(HUB_PAIRS.map((p) => [p.mamba.repo, p.transformer.repo])).toEqual([
+      ['state-spaces/mamba-130m-hf', 'EleutherAI/pythia-160m'],
+      ['state-spaces/mamba-370m-hf', 'EleutherAI/pythia-410m'],
+      ['state-spaces/mamba-790m-hf', 'EleutherAI/pythia-1b'],
+      ['state-spaces/mamba-1.4b-hf', 'EleutherAI/pythia-1.4b'],
+    ]);
+    expect(registryEntry('mamba-130m').params).toBe(129_135_360);
+    expect(registryEntry('pythia-160m').params).toBe(162_322_944);
+    expect(registryEntry('EleutherAI/pythia-410m').params).toBe(405_334_016);
+    expect(registryEntry('pythia-1b').params).toBe(1_011_781_632);
+    expect(registryEntry('pythia-1.4b').params).toBe(1_414_647_808);
+    // ~517 MB f32 for mamba-130m-hf; ~375 MB for pythia-160m (f16 + bool attention masks)
+    expect(registryEntry('mamba-130m').approxDownloadBytes! / 1e6).toBeCloseTo(519, -1);
+    expect(registryEntry('pythia-160m').approxDownloadBytes! / 1e6).toBeCloseTo(377, -1);
+    expect(HUB_MODELS.every((m) => m.approximate && m.source.kind === 'hub')).toBe(true);
+    expect(() => registryEntry('llama-7b')).toThrow(/unknown model "llama-7b"/);
+  });
+
+  it('parameter counts from configs agree with the expected tensor shapes', () => {
+    for (const name of ['state-spaces__mamba-130m-hf', 'state-spaces__mamba-370m-hf', 'EleutherAI__pythia-160m', 'EleutherAI__pythia-410m']) {
+      const c = load(name);
+      let n = 0;
+      for (const [, s] of expectedTensors(c)) if (!s.optional) n += s.shape.reduce((a, b) => a * b, 1);
+      expect(countParams(c), name).toBe(n);
+    }
+    expect(countParams(load('state-spaces__mamba-370m-hf'))).toBe(registryEntry('mamba-370m').params);
+  });
+
+  it('builds the static demo pair under the app origin', () => {
+    const p = demoPair('https://app.example/base/');
+    expect(fileUrl(p.mamba.source, 'config.json')).toBe('https://app.example/base/models/demo-mamba/config.json');
+    expect(fileUrl(p.transformer.source, 'model.safetensors')).toBe('https://app.example/base/models/demo-pythia/model.safetensors');
+    expect(allPairs('http://localhost:5173')[0].id).toBe('demo');
+  });
+
+  it('estimates GPU memory: weights, SSM state, KV cache per token', () => {
+    const m = estimateGpuMemory(load('state-spaces__mamba-130m-hf'));
+    expect(m.kvBytesPerToken).toBe(0);
+    expect(m.stateBytes).toBe(24 * (1536 * 16 + 1536 * 3) * 4);
+    expect(m.weightsBytes).toBe(129_135_360 * 4);
+    expect(m.largestBufferBytes).toBe(50280 * 768 * 4);
+    const m16 = estimateGpuMemory(load('state-spaces__mamba-130m-hf'), { weightDtype: 'f16' });
+    expect(m16.weightsBytes).toBeLessThan(m.weightsBytes * 0.52);
+    const p = estimateGpuMemory(load('EleutherAI__pythia-160m'), { weightDtype: 'f16', contextTokens: 1000 });
+    expect(p.kvBytesPerToken).toBe(2 * 12 * 768 * 4);
+    expect(p.stateBytes).toBe(0);
+    expect(p.totalBytes).toBe(p.weightsBytes + p.kvBytesPerToken * 1000 + p.activationBytes);
+    expect(formatBytes(517_000_000)).toBe('517 MB');
+    expect(formatBytes(null)).toBe('?');
+  });
+});
