@@ -50,7 +50,7 @@ export class TextTokenizer {
     // Keep decoded text as the tokens spell it (no " ," → "," clean-up) unless the config asks for it; that also keeps
     // incremental decoding consistent with a full decode.
     this.cleanUp = cfg.clean_up_tokenization_spaces === true;
-    const full = { added_tokens: [], ...(json as Json) };
+    const full = { ...(json as Json), added_tokens: (json as Json).added_tokens ?? [] };
     try {
       this.tok = new Tokenizer(full, cfg);
     } catch (e) {
@@ -80,14 +80,21 @@ export class TextTokenizer {
     return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
   }
 
+  /**
+   * Text for `ids`. Ids past the tokenizer's vocabulary (a model's padded embedding rows, e.g. 50277..50303 for
+   * Pythia) decode to nothing rather than throwing mid-generation; negative or non-integer ids throw.
+   */
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    if (ids.length === 0) return '';
+    let known = ids as number[];
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-        throw new TokenizerError(`decode: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
+      if (!Number.isInteger(id) || id < 0) throw new TokenizerError(`decode: ${id} is not a token id`);
+      if (id >= this.vocabSize) {
+        known = ids.filter((i) => i < this.vocabSize);
+        break;
       }
     }
-    return this.tok.decode(ids as number[], {
+    if (known.length === 0) return '';
+    return this.tok.decode(known, {
       skip_special_tokens: opts.skipSpecialTokens ?? false,
       clean_up_tokenization_spaces: this.cleanUp,
     });
