@@ -11,7 +11,7 @@
 //   are never visited (causal skipping); only the diagonal blocks are masked element-wise.
 // Sizes: HD4, G, DPT4 = HD4/G, BR, BC are consts in the prelude the wrapper prepends; workgroup storage is
 //   (2*BC*HD4*16 + BC*BR*G*4) bytes, chosen by the wrapper to fit maxComputeWorkgroupStorageSize.
-//   Grid: (ceil(L/BR), H).
+//   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x.
 
 const WG: u32 = BR * G;
 
@@ -26,6 +26,7 @@ struct Params {
   qHeadStride4: u32,
   oOffset4: u32,
   oRowStride4: u32,
+  nqb: u32,          // ceil(L / BR), the grid's x size
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -45,7 +46,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let L = params.L;
   let pos0 = params.pos0;
   let h = wg.y;
-  let i0 = wg.x * BR;
+  // Heaviest (latest) query blocks first: causal work grows with the block index, so this shortens the tail.
+  let i0 = (params.nqb - 1u - wg.x) * BR;
   let r = tid / G;
   let g = tid % G;
   let i = i0 + r;

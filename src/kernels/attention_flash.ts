@@ -69,7 +69,7 @@ export class FlashAttention {
       packUniforms([
         ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', 1 / Math.sqrt(r.hd)],
         ['u32', r.q.offset / 4], ['u32', r.q.rowStride / 4], ['u32', r.q.headStride / 4],
-        ['u32', r.out.offset / 4], ['u32', r.out.rowStride / 4],
+        ['u32', r.out.offset / 4], ['u32', r.out.rowStride / 4], ['u32', Math.ceil(r.L / this.tiles.BR)],
       ]),
       [a.q, a.kCache, a.vCache, a.out],
       [Math.ceil(r.L / this.tiles.BR), r.H],
