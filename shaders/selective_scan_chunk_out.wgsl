@@ -7,10 +7,13 @@
 //   u, delta, z, y: [L, D] token-major;  B, C: [L, N] inside one buffer `bc` (x_proj output [L, R+2N]);
 //   w: packed SSM params [A (D·N, already −exp(A_log)) | Dskip (D) | deltaBias (D)];
 //   hin: incoming state per chunk [nChunks, D, N] (pass 2 output) or the initial state [D, N] when nChunks = 1.
-// Tiling: workgroup = WG consecutive channels of one chunk (grid x = channel blocks, grid y = chunks); u/delta/z/y
-// loads are coalesced across the workgroup; B and C (shared by every channel of a token) are staged TT tokens at a
-// time into workgroup memory as vec4s (TT·2·NV·16 bytes = 8 KiB for TT=64, N=16). NS (state size), NV = ceil(NS/4)
-// and TT come from a prelude; padded state lanes have A = B = C = 0 and stay zero.
+// Tiling: workgroup = WG consecutive channels of one chunk (grid x = channel blocks, grid y = chunks). Tokens go in
+// tiles of TT: first the workgroup stages the tile in workgroup memory (B and C rows as vec4s, shared by all channels;
+// and per channel Δ = softplus(delta + bias), u and SiLU(z), loaded coalesced across channels, with the loads of the
+// whole tile independent of each other and of the recurrence), then each thread runs the serial recurrence over the
+// tile reading only workgroup memory. Workgroup memory: TT·(3·WG·4 + 2·NV·16) bytes (26 KiB for WG=128, TT=16,
+// N=16; the wrapper picks WG and TT to fit the device). NS (state size), NV = ceil(NS/4) and TT come from a prelude;
+// padded state lanes have A = B = C = 0 and stay zero.
 
 struct Params {
   L: u32, D: u32, chunk: u32, nChunks: u32,
@@ -33,6 +36,9 @@ struct Params {
 override WG: u32 = 64u;
 
 var<workgroup> bc: array<vec4<f32>, TT * 2u * NV>;
+var<workgroup> sdt: array<f32, TT * WG>;
+var<workgroup> su: array<f32, TT * WG>;
+var<workgroup> sg: array<f32, TT * WG>;
 
 fn softplus(x: f32) -> f32 {
   let e = exp(min(x, 20.0));
@@ -93,20 +99,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (j < cnt && n < NS) { val = BC[off + (tt + j) * params.bcStride + n]; }
       bc[idx / 4u][idx % 4u] = val;
     }
-    workgroupBarrier();
-    for (var j = 0u; j < cnt; j++) {
-      let t = tt + j;
-      let dt = softplus(Delta[params.dOff + t * params.dStride + dd] + bias);
-      let u = U[params.uOff + t * params.uStride + dd];
-      let du = dt * u;
-      var acc = vec4<f32>(0.0);
-      for (var v = 0u; v < NV; v++) {
-        h[v] = exp(dt * a[v]) * h[v] + du * bc[(2u * j) * NV + v];
-        acc += h[v] * bc[(2u * j + 1u) * NV + v];
+    // This thread's channel for the tile's tokens: independent loads (constant trip count so they can be batched).
+    for (var j = 0u; j < TT; j++) {
+      if (j < cnt) {
+        let t = tt + j;
+        sdt[j * WG + lid.x] = softplus(Delta[params.dOff + t * params.dStride + dd] + bias);
+        su[j * WG + lid.x] = U[params.uOff + t * params.uStride + dd];
+        var g = 1.0;
+        if (hasZ) { g = silu(Z[params.zOff + t * params.zStride + dd]); }
+        sg[j * WG + lid.x] = g;
       }
-      var y = acc.x + acc.y + acc.z + acc.w + dskip * u;
-      if (hasZ) { y *= silu(Z[params.zOff + t * params.zStride + dd]); }
-      if (live) { Y[params.yOff + t * params.yStride + d] = y; }
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < TT; j++) {
+      if (j < cnt) {
+        let dt = sdt[j * WG + lid.x];
+        let u = su[j * WG + lid.x];
+        let du = dt * u;
+        var acc = vec4<f32>(0.0);
+        for (var v = 0u; v < NV; v++) {
+          h[v] = exp(dt * a[v]) * h[v] + du * bc[(2u * j) * NV + v];
+          acc += h[v] * bc[(2u * j + 1u) * NV + v];
+        }
+        let y = (acc.x + acc.y + acc.z + acc.w + dskip * u) * sg[j * WG + lid.x];
+        if (live) { Y[params.yOff + (tt + j) * params.yStride + d] = y; }
+      }
     }
   }
 

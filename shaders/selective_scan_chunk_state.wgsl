@@ -5,7 +5,8 @@
 // Layouts: u, delta [L, D] token-major views (offset, row stride); B [L, N] view inside `bc`; w packed SSM params
 // [A (D·N) | Dskip (D) | deltaBias (D)]; St [nChunks, D, N]; Dsum [nChunks, D].
 // Tiling: as selective_scan_chunk_out: workgroup = WG consecutive channels of one chunk (grid y = chunk), N states
-// per thread in registers (NV vec4s), B staged TT tokens at a time in workgroup memory (TT·NV·16 bytes).
+// per thread in registers (NV vec4s); per tile of TT tokens, B (vec4s) and each channel's Δ and Δ·u are staged in
+// workgroup memory first (TT·(2·WG·4 + NV·16) bytes), then the recurrence reads only workgroup memory.
 
 struct Params {
   L: u32, D: u32, chunk: u32, nChunks: u32,
@@ -24,6 +25,8 @@ struct Params {
 override WG: u32 = 64u;
 
 var<workgroup> bs: array<vec4<f32>, TT * NV>;
+var<workgroup> sdt: array<f32, TT * WG>;
+var<workgroup> sdu: array<f32, TT * WG>;
 
 fn softplus(x: f32) -> f32 {
   let e = exp(min(x, 20.0));
@@ -66,14 +69,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (j < cnt && n < NS) { val = BC[params.bOff + (tt + j) * params.bcStride + n]; }
       bs[idx / 4u][idx % 4u] = val;
     }
+    for (var j = 0u; j < TT; j++) {
+      if (j < cnt) {
+        let t = tt + j;
+        let dt = softplus(Delta[params.dOff + t * params.dStride + dd] + bias);
+        sdt[j * WG + lid.x] = dt;
+        sdu[j * WG + lid.x] = dt * U[params.uOff + t * params.uStride + dd];
+      }
+    }
     workgroupBarrier();
-    for (var j = 0u; j < cnt; j++) {
-      let t = tt + j;
-      let dt = softplus(Delta[params.dOff + t * params.dStride + dd] + bias);
-      let du = dt * U[params.uOff + t * params.uStride + dd];
-      dsum += dt;
-      for (var v = 0u; v < NV; v++) {
-        h[v] = exp(dt * a[v]) * h[v] + du * bs[j * NV + v];
+    for (var j = 0u; j < TT; j++) {
+      if (j < cnt) {
+        let dt = sdt[j * WG + lid.x];
+        let du = sdu[j * WG + lid.x];
+        dsum += dt;
+        for (var v = 0u; v < NV; v++) {
+          h[v] = exp(dt * a[v]) * h[v] + du * bs[j * NV + v];
+        }
       }
     }
   }

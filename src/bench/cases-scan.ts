@@ -14,7 +14,7 @@
  */
 import type { BenchCase } from './harness';
 import type { GpuContext } from '../gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, type ScanVariant } from '../kernels/scan';
+import { SelectiveScan, SCAN_VARIANTS, type ScanOptions, type ScanVariant } from '../kernels/scan';
 import { SsmStep } from '../kernels/ssm_step';
 import { CausalConv1d } from '../kernels/conv1d';
 import { packSsmParams, ssmParamsLength } from '../kernels/ssm_params';
@@ -51,11 +51,11 @@ function scanFlops(L: number, D: number, N: number): number {
   return L * D * (7 * N + 20);
 }
 
-function scanCase(variant: ScanVariant, L: number, D: number, N: number): BenchCase {
+function scanCase(variant: ScanVariant, L: number, D: number, N: number, options: Partial<ScanOptions> = {}, tag = ''): BenchCase {
   const R = Math.ceil(D / 32);
   const W = R + 2 * N;
   return {
-    kernel: `scan/${variant}`,
+    kernel: `scan/${variant}${tag}`,
     shape: `L=${L} D=${D} N=${N}`,
     bytes: scanBytes(L, D, N),
     flops: scanFlops(L, D, N),
@@ -71,7 +71,7 @@ function scanCase(variant: ScanVariant, L: number, D: number, N: number): BenchC
         ctx.buffer(D * N * 4, 'ssm-state', 'bench-h'),
       ];
       const [xz, dbc, u, delta, params, y, h] = bufs;
-      const scan = new SelectiveScan(ctx, { D, N, variant });
+      const scan = new SelectiveScan(ctx, { ...options, D, N, variant });
       const io = {
         L,
         u: { buffer: u },
@@ -138,10 +138,20 @@ function stepCase(D: number, N: number): BenchCase {
 }
 
 /** Fused / unfused / sequential scan prefill at each L, plus the decode step. */
-export function scanBenchCases(opts: { L: number[]; D: number; N: number; variants?: readonly ScanVariant[] }): BenchCase[] {
+export function scanBenchCases(opts: {
+  L: number[];
+  D: number;
+  N: number;
+  variants?: readonly ScanVariant[];
+  /** Extra SelectiveScan options (chunk, targetThreads, workgroup...) for tuning runs, and a tag for the kernel name. */
+  options?: Partial<ScanOptions>;
+  tag?: string;
+  /** Include the decode step case (default true). */
+  step?: boolean;
+}): BenchCase[] {
   const cases: BenchCase[] = [];
-  for (const L of opts.L) for (const v of opts.variants ?? SCAN_VARIANTS) cases.push(scanCase(v, L, opts.D, opts.N));
-  cases.push(stepCase(opts.D, opts.N));
+  for (const L of opts.L) for (const v of opts.variants ?? SCAN_VARIANTS) cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
+  if (opts.step ?? true) cases.push(stepCase(opts.D, opts.N));
   return cases;
 }
 

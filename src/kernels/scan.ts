@@ -60,8 +60,10 @@ export interface ScanOptions {
   chunk?: number;
   /** 'fused' aims for at least this many threads (chunks × channels); default 65536. */
   targetThreads?: number;
-  /** Threads (channels) per workgroup for the chunk kernels; default 64. */
+  /** Threads (channels) per workgroup for the chunk kernels; default 128 (64 when workgroup memory is small). */
   workgroup?: number;
+  /** Tokens per workgroup-memory tile in the chunk kernels; default 32, halved until the tile fits. */
+  tile?: number;
   /** Cap on each of the unfused variant's expanded arrays, in bytes; default 64 MiB (also ≤ the binding limit). */
   unfusedMaxBytes?: number;
 }
@@ -101,8 +103,8 @@ export class SelectiveScan {
   readonly N: number;
   variant: ScanVariant;
   private readonly opts: ScanOptions;
-  private readonly wg: number;
-  /** Tokens of B and C staged per workgroup-memory tile (64, less when workgroup storage is small). */
+  /** Channels per workgroup and tokens per workgroup-memory tile of the chunk kernels. */
+  readonly wg: number;
   readonly tt: number;
   private readonly prelude: string;
   private readonly kernels = new Map<string, ComputeKernel>();
@@ -118,14 +120,20 @@ export class SelectiveScan {
     this.N = N;
     this.opts = opts;
     this.variant = opts.variant ?? 'fused';
-    this.wg = opts.workgroup ?? 64;
-    if (this.wg > ctx.limits.maxComputeInvocationsPerWorkgroup) {
-      throw new LimitExceededError('maxComputeInvocationsPerWorkgroup', this.wg, ctx.limits.maxComputeInvocationsPerWorkgroup, 'selective scan');
-    }
     const nv = Math.ceil(N / 4);
-    // B and C tiles of TT tokens (TT·2·NV·16 bytes) must fit workgroup storage.
-    let tt = 64;
-    while (tt > 1 && tt * 2 * nv * 16 > ctx.limits.maxComputeWorkgroupStorageSize) tt >>= 1;
+    const lim = ctx.limits;
+    // Workgroup memory of selective_scan_chunk_out per tile of tt tokens: Δ, u, SiLU(z) per channel + B, C rows.
+    const tileBytes = (wg: number, tt: number) => tt * (3 * wg * 4 + 2 * nv * 16);
+    let wg = opts.workgroup ?? (lim.maxComputeInvocationsPerWorkgroup >= 128 && tileBytes(128, 16) <= lim.maxComputeWorkgroupStorageSize ? 128 : 64);
+    if (wg > lim.maxComputeInvocationsPerWorkgroup) {
+      throw new LimitExceededError('maxComputeInvocationsPerWorkgroup', wg, lim.maxComputeInvocationsPerWorkgroup, 'selective scan');
+    }
+    let tt = opts.tile ?? 32;
+    while (tt > 1 && tileBytes(wg, tt) > lim.maxComputeWorkgroupStorageSize) tt >>= 1;
+    if (tileBytes(wg, tt) > lim.maxComputeWorkgroupStorageSize) {
+      throw new LimitExceededError('maxComputeWorkgroupStorageSize', tileBytes(wg, tt), lim.maxComputeWorkgroupStorageSize, 'selective scan tile');
+    }
+    this.wg = wg;
     this.tt = tt;
     this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\n`;
     this.dummy = ctx.buffer(16, 'scratch', 'scan-dummy');
