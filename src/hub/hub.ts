@@ -7,6 +7,8 @@ import { INDEX_FILE, SINGLE_FILE, parseShardIndex, readHeaderLength, parseSafete
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 export const CACHE_NAME = 'hub-v1';
+/** Marks a cache entry that records a 404 (see FetchOptions.cacheNotFound). */
+const NOT_FOUND_HEADER = 'x-hub-not-found';
 
 /** Where a model's files live. 'hub': `${baseUrl}/${repo}/resolve/${revision}/${file}`; 'static': `${baseUrl}/${file}`. */
 export type ModelSource =
@@ -76,6 +78,11 @@ export interface FileProgress {
 export interface FetchOptions {
   signal?: AbortSignal;
   onProgress?: (p: FileProgress) => void;
+  /**
+   * Remember a 404 in the cache (for optional files such as tokenizer_config.json), so an offline reload knows the
+   * file doesn't exist instead of failing on the network.
+   */
+  cacheNotFound?: boolean;
 }
 
 export interface HubFile {
@@ -169,11 +176,14 @@ export class HubClient {
     return this.cachePromise;
   }
 
-  private async cached(url: string): Promise<Response | undefined> {
+  /** A cached response for `url`; remembered 404s are returned only with `notFound`. */
+  private async cached(url: string, notFound = false): Promise<Response | undefined> {
     const cache = await this.cache();
     if (!cache) return undefined;
     try {
-      return await cache.match(url);
+      const hit = await cache.match(url);
+      if (hit && hit.headers.get(NOT_FOUND_HEADER) && !notFound) return undefined;
+      return hit;
     } catch {
       return undefined;
     }
@@ -210,7 +220,10 @@ export class HubClient {
     const where = sourceLabel(src);
     const { signal, onProgress } = opts;
 
-    const hit = await this.cached(url);
+    const hit = await this.cached(url, true);
+    if (hit && hit.headers.get(NOT_FOUND_HEADER)) {
+      throw new HubError(`file ${file} not found in ${src.kind === 'hub' ? 'repo' : 'folder'} ${where} at ${url} (remembered)`, 'not-found', url, 404);
+    }
     if (hit && hit.body) {
       const size = contentLength(hit);
       return {
@@ -221,18 +234,19 @@ export class HubClient {
     }
 
     const res = await this.doFetch(url, { signal }, file, where);
-    if (!res.ok) {
+    if (!res.ok || (src.kind === 'static' && isHtmlFallback(res, file))) {
       res.body?.cancel().catch(() => {});
-      throw this.httpError(res, file, src, url);
-    }
-    if (src.kind === 'static' && isHtmlFallback(res, file)) {
-      res.body?.cancel().catch(() => {});
-      throw new HubError(`file ${file} not found in folder ${where} at ${url} (the server answered with an HTML page)`, 'not-found', url, 404);
+      const err = res.ok
+        ? new HubError(`file ${file} not found in folder ${where} at ${url} (the server answered with an HTML page)`, 'not-found', url, 404)
+        : this.httpError(res, file, src, url);
+      if (err.code === 'not-found' && opts.cacheNotFound) await this.rememberNotFound(url);
+      throw err;
     }
     if (!res.body) throw new HubError(`empty response body for ${file} from ${where} (${url})`, 'bad-response', url, res.status);
     const size = contentLength(res);
 
     let cacheWrite: Promise<boolean> = Promise.resolve(false);
+    const bodyFailed = { value: false };
     let cacheCtl: ReadableStreamDefaultController<Uint8Array> | null = null;
     const cache = await this.cache();
     if (cache) {
@@ -248,7 +262,8 @@ export class HubClient {
       cacheWrite = cache.put(url, new Response(cacheBody, { status: 200, headers })).then(
         () => true,
         (e) => {
-          if (!isAbortError(e) && !(e instanceof HubError)) console.warn(`hub: could not cache ${url}: ${describe(e)}`);
+          // A failed or cancelled download also fails the put (browsers report it as a network error): say nothing.
+          if (!bodyFailed.value) console.warn(`hub: could not cache ${url}: ${describe(e)}`);
           // Make sure no partial entry survives.
           return cache.delete(url).then(() => false, () => false);
         },
@@ -256,7 +271,7 @@ export class HubClient {
     }
     return {
       file, url, size, fromCache: false,
-      body: this.wrapBody(res.body, { file, url, size, fromCache: false, where, signal, onProgress, cacheCtl }),
+      body: this.wrapBody(res.body, { file, url, size, fromCache: false, where, signal, onProgress, cacheCtl, bodyFailed }),
       cacheWrite,
     };
   }
@@ -267,6 +282,7 @@ export class HubClient {
       file: string; url: string; size: number | null; fromCache: boolean; where: string;
       signal?: AbortSignal; onProgress?: (p: FileProgress) => void;
       cacheCtl?: ReadableStreamDefaultController<Uint8Array> | null;
+      bodyFailed?: { value: boolean };
     },
   ): ReadableStream<Uint8Array> {
     const reader = body.getReader();
@@ -277,6 +293,7 @@ export class HubClient {
     const fail = (err: unknown) => {
       if (finished) return;
       finished = true;
+      if (o.bodyFailed) o.bodyFailed.value = true;
       o.signal?.removeEventListener('abort', onAbort);
       try { o.cacheCtl?.error(err); } catch { /* closed */ }
       try { outCtl.error(err); } catch { /* closed */ }
@@ -329,6 +346,7 @@ export class HubClient {
         cancel: (reason) => {
           if (finished) return;
           finished = true;
+          if (o.bodyFailed) o.bodyFailed.value = true;
           o.signal?.removeEventListener('abort', onAbort);
           try { o.cacheCtl?.error(reason ?? abortErr()); } catch { /* closed */ }
           return reader.cancel(reason);
@@ -336,6 +354,16 @@ export class HubClient {
       },
       { highWaterMark: 0 },
     );
+  }
+
+  private async rememberNotFound(url: string): Promise<void> {
+    const cache = await this.cache();
+    if (!cache) return;
+    try {
+      await cache.put(url, new Response('not found', { status: 404, headers: { [NOT_FOUND_HEADER]: '1' } }));
+    } catch {
+      /* best effort */
+    }
   }
 
   /** The whole file as bytes. */

@@ -244,7 +244,7 @@ export interface LoadModelOptions extends LoadOptions {
 
 async function optionalJson(client: HubClient, source: ModelSource, file: string, opts: LoadOptions): Promise<Record<string, unknown> | null> {
   try {
-    return await client.fetchJson<Record<string, unknown>>(source, file, { signal: opts.signal });
+    return await client.fetchJson<Record<string, unknown>>(source, file, { signal: opts.signal, cacheNotFound: true });
   } catch (e) {
     if (e instanceof HubError && e.code === 'not-found') return null;
     throw e;

@@ -292,6 +292,11 @@ describe('HubClient', () => {
     expect(names).toEqual(sinkNames);
     expect(second.weightBytes).toBe(first.weightBytes);
     expect(events.some((e) => e.phase === 'weights' && e.fromCache)).toBe(true);
+    // A repo without the optional tokenizer_config.json (and sharded): the 404 is remembered, so offline works too.
+    await loadModelFiles(online.source('test-org/tiny-pythia'), { client: online, sink: { accept() {} } });
+    const again = await loadModelFiles(offline.source('test-org/tiny-pythia'), { client: offline, sink: { accept() {} } });
+    expect(again.tokenizerConfig).toBeNull();
+    expect(again.report!.fromCache).toBe(true);
     expect(await offline.clearCache('test-org/tiny-mamba')).toBe(4);
     await expect(loadModelFiles(offline.source('test-org/tiny-mamba'), { client: offline })).rejects.toMatchObject({ code: 'network' });
   });
