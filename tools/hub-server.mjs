@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A tiny static file server with the Hugging Face hub's URL layout, for tests and e2e:
-//   GET/HEAD /{org}/{repo}/resolve/{revision}/{file...}  →  {root}/{org}/{repo}/{file...}   (revision is ignored)
+//   GET/HEAD /{org}/{repo}/resolve/{revision}/{file...}  →  {root}/{org}/{repo}/{file...}   (revision is ignored),
+//                                                           else {root}/{org}/{repo}/resolve/{revision}/{file...}
 //   GET/HEAD /{path...}                                  →  {root}/{path...}                 (plain static layout)
 // Content-Length, Accept-Ranges + single Range requests (206 / 416), CORS (any origin, Range allowed, sizes
 // exposed), 404 with a plain-text body naming the path. Binds 127.0.0.1 on an ephemeral or given port.
@@ -29,8 +30,12 @@ const CORS = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, Content-Type',
 };
 
-/** Map a URL path to a file path under root, or null if it escapes root. */
-function resolvePath(root, urlPath) {
+/**
+ * Candidate file paths under root for a URL path (null if it escapes root). For /{org}/{repo}/resolve/{rev}/{file}
+ * the repo-folder layout {root}/{org}/{repo}/{file} is tried first, then the literal path (a tree that stores
+ * .../resolve/main/... folders, as tools/make_golden.py writes).
+ */
+function resolvePaths(root, urlPath) {
   let p;
   try {
     p = decodeURIComponent(urlPath);
@@ -39,11 +44,11 @@ function resolvePath(root, urlPath) {
   }
   const parts = p.split('/').filter((s) => s.length > 0);
   if (parts.some((s) => s === '..' || s === '.' || s.includes('\\') || s.includes('\0'))) return null;
-  // /{org}/{repo}/resolve/{revision}/{file...}
-  if (parts.length >= 5 && parts[2] === 'resolve') parts.splice(2, 2);
-  const full = path.resolve(root, ...parts);
-  if (full !== root && !full.startsWith(root + path.sep)) return null;
-  return full;
+  const inside = (full) => full === root || full.startsWith(root + path.sep);
+  const out = [];
+  if (parts.length >= 5 && parts[2] === 'resolve') out.push(path.resolve(root, ...parts.slice(0, 2), ...parts.slice(4)));
+  out.push(path.resolve(root, ...parts));
+  return out.every(inside) ? out : null;
 }
 
 function parseRange(header, size) {
@@ -91,17 +96,23 @@ export async function startHubServer({ root, port = 0, host = '127.0.0.1', throt
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD, OPTIONS' }, `method ${req.method} not allowed\n`);
     }
-    const file = resolvePath(absRoot, url.pathname);
+    const candidates = resolvePaths(absRoot, url.pathname);
+    let file = null;
     let st = null;
-    if (file) {
+    for (const c of candidates ?? []) {
       try {
-        st = await fsp.stat(file);
+        const s = await fsp.stat(c);
+        if (s.isFile()) {
+          file = c;
+          st = s;
+          break;
+        }
       } catch {
-        st = null;
+        /* try the next */
       }
     }
-    if (!file || !st || !st.isFile()) {
-      const body = `404 Not Found: ${url.pathname}${file ? '' : ' (invalid path)'}\n`;
+    if (!file || !st) {
+      const body = `404 Not Found: ${url.pathname}${candidates ? '' : ' (invalid path)'}\n`;
       return send(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) }, body);
     }
     const size = st.size;

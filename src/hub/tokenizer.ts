@@ -23,6 +23,8 @@ export interface TextTokenizerOptions {
   /** eos id from config.json (used when the tokenizer files don't name an eos token) */
   eosTokenId?: number | null;
   bosTokenId?: number | null;
+  /** apply transformers' " ," → "," style clean-up in decode (default false) */
+  cleanUpTokenizationSpaces?: boolean;
 }
 
 export class TextTokenizer {
@@ -47,9 +49,10 @@ export class TextTokenizer {
       throw new TokenizerError('tokenizer.json: missing "model" object; is this a Hugging Face tokenizers file?');
     }
     const cfg: Json = tokenizerConfig && typeof tokenizerConfig === 'object' ? { ...(tokenizerConfig as Json) } : {};
-    // Keep decoded text as the tokens spell it (no " ," → "," clean-up) unless the config asks for it; that also keeps
-    // incremental decoding consistent with a full decode.
-    this.cleanUp = cfg.clean_up_tokenization_spaces === true;
+    // Decoded text is what the tokens spell (no " ," → "," clean-up), like the Rust tokenizers' decode; that also keeps
+    // incremental decoding consistent with a full decode. (transformers' clean_up_tokenization_spaces is ignored
+    // unless opts.cleanUpTokenizationSpaces.)
+    this.cleanUp = opts.cleanUpTokenizationSpaces ?? false;
     const full = { ...(json as Json), added_tokens: (json as Json).added_tokens ?? [] };
     try {
       this.tok = new Tokenizer(full, cfg);

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,7 @@ beforeAll(async () => {
   put('test-org/bad-shape/config.json', MAMBA_CFG);
   put('test-org/bad-shape/tokenizer.json', tok);
   put('test-org/bad-shape/model.safetensors', writeSafetensors(checkpoint(mambaConfig, 'F32', { 'backbone.layers.1.mixer.A_log': [32, 2] })));
+  put('tiny-random/literal/resolve/main/config.json', MAMBA_CFG); // tools/make_golden.py's on-disk layout
   put('test-org/missing/config.json', MAMBA_CFG);
   put('test-org/missing/tokenizer.json', tok);
   put('test-org/missing/model.safetensors', writeSafetensors(mambaTensors.filter((t) => t.name !== 'backbone.norm_f.weight')));
@@ -160,8 +161,9 @@ describe('hub-server', () => {
     const opt = await fetch(url, { method: 'OPTIONS' });
     expect(opt.status).toBe(204);
     expect(opt.headers.get('access-control-allow-headers')).toMatch(/Range/);
-    // static layout
+    // static layout, and trees that store .../resolve/main/... folders literally
     expect((await fetch(`${base}/models/demo-mamba/config.json`)).status).toBe(200);
+    expect((await fetch(`${base}/tiny-random/literal/resolve/main/config.json`)).status).toBe(200);
   });
 });
 
@@ -389,5 +391,32 @@ describe('loadModelFiles', () => {
     let n = 0;
     await expect(files.loadWeights({ accept: () => { if (++n === 3) ctl.abort(); } }, { signal: ctl.signal })).rejects.toMatchObject({ name: 'AbortError' });
     expect(n).toBe(3);
+  });
+});
+
+// Real transformers-written checkpoints (tools/make_golden.py → tests/fixtures/hub/tiny-random/<repo>/resolve/main/),
+// when present: served by tools/hub-server.mjs, loaded end to end, names/shapes validated against the config.
+const FIXTURE_HUB = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures/hub');
+const fixtureRepos = existsSync(path.join(FIXTURE_HUB, 'tiny-random'))
+  ? readdirSync(path.join(FIXTURE_HUB, 'tiny-random')).filter((r) => existsSync(path.join(FIXTURE_HUB, 'tiny-random', r, 'resolve/main/config.json')))
+  : [];
+
+describe('tiny-random fixtures (transformers-written)', () => {
+  it.skipIf(fixtureRepos.length === 0)(`loads every fixture repo through the hub layout (${fixtureRepos.length} found)`, async () => {
+    const srv = await startHubServer({ root: FIXTURE_HUB });
+    try {
+      const client = new HubClient({ baseUrl: srv.url, cache: false });
+      for (const repo of fixtureRepos) {
+        const files = await loadModelFiles(client.source(`tiny-random/${repo}`), { client });
+        let n = 0;
+        const report = await files.loadWeights({ accept: () => void n++ });
+        expect(n, repo).toBeGreaterThan(0);
+        expect(report.unexpected, `${repo}: tensors the config doesn't explain`).toEqual([]);
+        const tok = new TextTokenizer(files.tokenizerJson, files.tokenizerConfig);
+        expect(tok.vocabSize, repo).toBeGreaterThan(0);
+      }
+    } finally {
+      await srv.close();
+    }
   });
 });

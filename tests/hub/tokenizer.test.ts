@@ -79,25 +79,41 @@ describe('TextTokenizer (tiny byte-level BPE)', () => {
   });
 });
 
-// Fixtures generated with the Python tokenizer by another engineer (tests/fixtures/hub/tiny-random/*/).
-const fixtureRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/hub/tiny-random');
-const fixtureDirs = existsSync(fixtureRoot)
-  ? readdirSync(fixtureRoot).filter((d) => existsSync(path.join(fixtureRoot, d, 'tokenizer.json')) && existsSync(path.join(fixtureRoot, d, 'golden.json')))
-  : [];
+// Fixtures generated with the Python `tokenizers` library by other engineers: tools/make_golden.py writes
+// tests/fixtures/hub/tiny-random/<repo>/resolve/main/{tokenizer.json, golden.json, ...}; tools/train_demo.py writes
+// public/models/demo-*/{tokenizer.json, golden.json}. golden.json has prompt_text + prompt_ids (tok.encode(text).ids)
+// and optionally tokenizer_cases [{text, ids, decoded}].
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+function fixtureDirs(): string[] {
+  const out: string[] = [];
+  const tiny = path.join(repoRoot, 'tests/fixtures/hub/tiny-random');
+  if (existsSync(tiny)) {
+    for (const d of readdirSync(tiny)) out.push(path.join(tiny, d, 'resolve/main'), path.join(tiny, d));
+  }
+  const demo = path.join(repoRoot, 'public/models');
+  if (existsSync(demo)) for (const d of readdirSync(demo)) out.push(path.join(demo, d));
+  return out.filter((d) => existsSync(path.join(d, 'tokenizer.json')) && existsSync(path.join(d, 'golden.json')));
+}
+const fixtures = fixtureDirs();
 
 describe('TextTokenizer vs Python goldens', () => {
-  it.skipIf(fixtureDirs.length === 0)(`matches prompt_ids in tests/fixtures/hub/tiny-random/* (${fixtureDirs.join(', ') || 'absent'})`, () => {
-    for (const dir of fixtureDirs) {
-      const read = (f: string) => JSON.parse(readFileSync(path.join(fixtureRoot, dir, f), 'utf8'));
-      const cfgPath = path.join(fixtureRoot, dir, 'tokenizer_config.json');
-      const cfg = existsSync(cfgPath) ? read('tokenizer_config.json') : null;
+  it.skipIf(fixtures.length === 0)(`matches the Python tokenizer on fixture goldens (${fixtures.length} found)`, () => {
+    for (const dir of fixtures) {
+      const rel = path.relative(repoRoot, dir);
+      const read = (f: string) => JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
+      const cfg = existsSync(path.join(dir, 'tokenizer_config.json')) ? read('tokenizer_config.json') : null;
       const golden = read('golden.json');
       const t = new TextTokenizer(read('tokenizer.json'), cfg);
-      expect(typeof golden.prompt_text, `${dir}/golden.json prompt_text`).toBe('string');
-      expect(t.encode(golden.prompt_text), `${dir}: encode(prompt_text)`).toEqual(golden.prompt_ids);
-      expect(t.decode(golden.prompt_ids), `${dir}: decode(prompt_ids)`).toBe(golden.prompt_text);
-      const d = t.streamDecoder();
-      expect(golden.prompt_ids.map((i: number) => d.push(i)).join('') + d.flush()).toBe(golden.prompt_text);
+      if (typeof golden.prompt_text === 'string' && Array.isArray(golden.prompt_ids)) {
+        expect(t.encode(golden.prompt_text), `${rel}: encode(prompt_text)`).toEqual(golden.prompt_ids);
+        const d = t.streamDecoder();
+        const streamed = golden.prompt_ids.map((i: number) => d.push(i)).join('') + d.flush();
+        expect(streamed, `${rel}: streamed decode(prompt_ids)`).toBe(t.decode(golden.prompt_ids));
+      }
+      for (const c of (golden.tokenizer_cases ?? []) as { text: string; ids: number[]; decoded?: string }[]) {
+        expect(t.encode(c.text), `${rel}: encode(${JSON.stringify(c.text)})`).toEqual(c.ids);
+        if (typeof c.decoded === 'string') expect(t.decode(c.ids), `${rel}: decode of ${JSON.stringify(c.text)}`).toBe(c.decoded);
+      }
     }
   });
 });
