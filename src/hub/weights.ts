@@ -83,11 +83,11 @@ function gptNeoxTensors(c: GptNeoxConfig): Map<string, TensorSpec> {
 /**
  * Tensors a checkpoint may carry that the model doesn't use (never downloaded into memory): old GPT-NeoX checkpoints
  * (Pythia) store per-layer causal-mask buffers (`attention.bias`, bool [1,1,P,P]), `attention.masked_bias` and
- * `attention.rotary_emb.inv_freq`.
+ * `attention.rotary_emb.inv_freq` (newer ones may carry `gpt_neox.rotary_emb.inv_freq`).
  */
 export function isIgnoredTensor(config: ModelConfig, name: string): boolean {
   if (config.arch === 'gpt-neox') {
-    return /^gpt_neox\.layers\.\d+\.attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/.test(name);
+    return /^gpt_neox\.layers\.\d+\.attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/.test(name) || /^gpt_neox\.rotary_emb\.inv_freq$/.test(name);
   }
   return false;
 }
