@@ -1,52 +1,118 @@
-import { useEffect, useState } from 'react';
-import { GpuWorkerClient } from '../worker/client';
-import type { GpuInfo } from '../worker/protocol';
+import { useEffect } from 'react';
+import { setState, useStore } from '../store/store';
+import { parseSettings, serializeSettings, type Tab } from '../store/url';
+import { boot, recover, shutdown } from './controller';
+import { Header } from './components/Header';
+import { NoWebGPU } from './components/NoWebGPU';
+import { ModelsCard } from './components/ModelsCard';
+import { ComparePanel } from './components/ComparePanel';
+import { ScalingPanel } from './components/ScalingPanel';
+import { RecallPanel, useBundledDocs } from './components/RecallPanel';
+import { ClaimsPanel } from './components/ClaimsPanel';
+import { BenchmarksPanel } from './components/BenchmarksPanel';
+import { Notice } from './components/ui';
 
-type Status =
-  | { kind: 'starting' }
-  | { kind: 'no-webgpu'; message: string }
-  | { kind: 'ready'; info: GpuInfo; selftest: { ok: boolean; maxAbsError: number; sample: number[] } }
-  | { kind: 'error'; message: string };
+const TABS: { id: Tab; label: string; hint: string }[] = [
+  { id: 'compare', label: 'Compare', hint: 'One prompt, both models side by side' },
+  { id: 'scaling', label: 'Scaling', hint: 'Speed and memory vs context length' },
+  { id: 'recall', label: 'Recall lab', hint: 'Passkey, copy-span and loss-by-position probes' },
+  { id: 'claims', label: 'Claims check', hint: 'The debate, measured on your GPU' },
+  { id: 'benchmarks', label: 'Benchmarks', hint: 'Committed results from datacenter GPUs' },
+];
+
+/** Settings ↔ query string: read once at start, then every change is written back (replaceState). */
+function useUrlState(): void {
+  useEffect(() => {
+    setState({ settings: parseSettings(location.search) });
+    return useStore.subscribe((s, prev) => {
+      if (s.settings === prev.settings) return;
+      const q = serializeSettings(s.settings);
+      const url = `${location.pathname}${q ? `?${q}` : ''}${location.hash}`;
+      if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', url);
+    });
+  }, []);
+}
+
+function Toasts() {
+  const toasts = useStore((s) => s.toasts);
+  return (
+    <div className="toasts" aria-live="polite">
+      {toasts.map((t) => (
+        <div key={t.id} className={`toast toast-${t.kind}`} data-testid="toast">
+          {t.text}
+        </div>
+      ))}
+    </div>
+  );
+}
 
 export function App() {
-  const [status, setStatus] = useState<Status>({ kind: 'starting' });
+  useUrlState();
+  useBundledDocs();
+  const gpu = useStore((s) => s.gpu);
+  const tab = useStore((s) => s.settings.tab);
   useEffect(() => {
-    if (!('gpu' in navigator)) {
-      setStatus({ kind: 'no-webgpu', message: 'navigator.gpu is undefined' });
-      return;
-    }
-    const client = new GpuWorkerClient();
-    (async () => {
-      const ready = await client.request({ type: 'init' }, ['ready']);
-      const st = await client.request({ type: 'selftest', n: 1 << 16 }, ['selftest-result']);
-      setStatus({ kind: 'ready', info: ready.info, selftest: { ok: st.maxAbsError === 0, maxAbsError: st.maxAbsError, sample: st.sample } });
-    })().catch((e: Error & { code?: string }) =>
-      setStatus(e.code === 'no-webgpu' || e.code === 'no-adapter' ? { kind: 'no-webgpu', message: e.message } : { kind: 'error', message: e.message }),
-    );
-    return () => client.terminate();
+    void boot();
+    return () => shutdown();
   }, []);
 
   return (
-    <main>
-      <h1>Mamba vs Transformer</h1>
-      {status.kind === 'starting' && <p>Starting WebGPU…</p>}
-      {status.kind === 'no-webgpu' && (
-        <section data-testid="no-webgpu">
-          <h2>WebGPU is not available</h2>
-          <p>{status.message}</p>
-        </section>
-      )}
-      {status.kind === 'error' && <p data-testid="error">{status.message}</p>}
-      {status.kind === 'ready' && (
-        <section data-testid="gpu-ready">
-          <p>
-            GPU: {status.info.vendor} {status.info.architecture} {status.info.description}
-          </p>
-          <p data-testid="selftest" data-ok={String(status.selftest.ok)}>
-            Self-test (copy kernel): {status.selftest.ok ? 'ok' : `max error ${status.selftest.maxAbsError}`}
-          </p>
-        </section>
-      )}
-    </main>
+    <div className="app">
+      <Header />
+      <main>
+        {gpu.kind === 'no-webgpu' && <NoWebGPU message={gpu.message} />}
+        {gpu.kind === 'starting' && (
+          <div className="starting" data-testid="starting">
+            <div className="spinner" /> Starting WebGPU…
+          </div>
+        )}
+        {gpu.kind === 'error' && (
+          <Notice kind="error" testId="error">
+            The GPU could not be started: {gpu.message}
+          </Notice>
+        )}
+        {gpu.kind === 'lost' && (
+          <Notice kind="error" testId="device-lost">
+            <b>The GPU device was lost</b> ({gpu.message}). This happens when the driver resets, the GPU runs out of memory, or another tab takes it. Your results are
+            kept.{' '}
+            <button type="button" className="btn btn-primary btn-small" onClick={() => void recover()} data-testid="recover">
+              Recover
+            </button>
+          </Notice>
+        )}
+        {(gpu.kind === 'ready' || gpu.kind === 'lost') && (
+          <>
+            <ModelsCard />
+            <nav className="tabs" role="tablist" aria-label="Tools">
+              {TABS.map((t) => (
+                <button
+                  key={t.id}
+                  type="button"
+                  role="tab"
+                  aria-selected={tab === t.id}
+                  className={tab === t.id ? 'tab on' : 'tab'}
+                  title={t.hint}
+                  data-testid={`tab-${t.id}`}
+                  onClick={() => setState((s) => ({ settings: { ...s.settings, tab: t.id } }))}
+                >
+                  {t.label}
+                </button>
+              ))}
+            </nav>
+            <div role="tabpanel">
+              {tab === 'compare' && <ComparePanel />}
+              {tab === 'scaling' && <ScalingPanel />}
+              {tab === 'recall' && <RecallPanel />}
+              {tab === 'claims' && <ClaimsPanel />}
+              {tab === 'benchmarks' && <BenchmarksPanel />}
+            </div>
+          </>
+        )}
+      </main>
+      <footer className="foot">
+        All GPU work runs in a Web Worker with this project's own WGSL kernels. Pasted text stays in your browser.
+      </footer>
+      <Toasts />
+    </div>
   );
 }

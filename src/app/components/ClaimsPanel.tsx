@@ -1,0 +1,179 @@
+/** Claims check: each claim from the debate as a one-click experiment with a measured verdict on this GPU. */
+import type { ReactNode } from 'react';
+import {
+  crossover, recallByLength, verdictCrossover, verdictDecode, verdictMemory, verdictPrefillScaling, verdictRecall, type Verdict,
+} from '../../recall/analysis';
+import type { RecallPoint, SweepPoint } from '../../recall/types';
+import { useActiveSlots, useStore } from '../../store/store';
+import { cancelJob, runClaims, sweepLengths } from '../controller';
+import { fmtBytes, fmtLen, fmtMs, fmtPct, fmtRate } from '../format';
+import { ArchLineChart, ChartFigure } from './charts';
+import { LimitNotes } from './ScalingPanel';
+import { Badge, Card, Notice, Progress, RunButton } from './ui';
+
+const STATUS: Record<Verdict['status'], { kind: 'ok' | 'bad' | 'warn' | 'muted'; label: string }> = {
+  supported: { kind: 'ok', label: 'Holds here' },
+  contradicted: { kind: 'bad', label: 'Does not hold here' },
+  inconclusive: { kind: 'warn', label: 'Inconclusive' },
+  'no-data': { kind: 'muted', label: 'Not measured yet' },
+};
+
+function sweepSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null) {
+  return (['mamba', 'transformer'] as const)
+    .map((arch) => ({ arch, points: points.filter((p) => p.arch === arch).map((p) => ({ x: p.length, y: y(p) })) }))
+    .filter((s) => s.points.length);
+}
+
+function Claim(props: {
+  id: string;
+  claim: string;
+  who: string;
+  how: string;
+  verdict: Verdict;
+  kind: 'scaling' | 'recall';
+  chart: ReactNode;
+  points: number;
+}) {
+  const claims = useStore((s) => s.claims);
+  const canRun = useActiveSlots().length === 2;
+  const st = STATUS[props.verdict.status];
+  return (
+    <Card className="claim" testId={`claim-${props.id}`}>
+      <div className="claim-head">
+        <blockquote>“{props.claim}”</blockquote>
+        <Badge kind={st.kind} testId={`claim-verdict-${props.id}`}>
+          {st.label}
+        </Badge>
+      </div>
+      <div className="muted small">{props.who}</div>
+      <p className="claim-how">
+        <b>Experiment:</b> {props.how}
+      </p>
+      <p className="claim-summary" data-status={props.verdict.status}>
+        {props.verdict.summary}
+      </p>
+      <ChartFigure title="Measured" name={`claim-${props.id}`} points={props.points} height={180}>
+        {props.chart}
+      </ChartFigure>
+      <div className="row">
+        <span className="grow" />
+        <RunButton
+          running={claims.running}
+          label={props.kind === 'scaling' ? 'Run the sweep' : 'Run the recall probes'}
+          onRun={() => void runClaims(props.kind)}
+          onCancel={() => cancelJob('claims')}
+          disabled={!canRun}
+          testId={`run-claim-${props.id}`}
+        />
+      </div>
+    </Card>
+  );
+}
+
+export function ClaimsPanel() {
+  const claims = useStore((s) => s.claims);
+  const settings = useStore((s) => s.settings);
+  const canRun = useActiveSlots().length === 2;
+  const sw = claims.sweep;
+  const rc: RecallPoint[] = claims.recall;
+  const x = crossover(sw);
+  const lengths = sweepLengths(settings).map(fmtLen).join(', ');
+  return (
+    <div className="panel" data-testid="panel-claims">
+      <Card
+        title="Claims check"
+        actions={
+          <RunButton running={claims.running} label="Run all experiments" onRun={() => void runClaims('all')} onCancel={() => cancelJob('claims')} disabled={!canRun} testId="run-claims" />
+        }
+      >
+        <p>
+          The public debate in five claims, each tested on <b>your</b> GPU with the loaded pair. The scaling claims share one context sweep (L = {lengths || '—'}; set
+          it in the Scaling tab); the recall claim runs passkey probes over the Recall lab's lengths and depths on its document. Verdicts are about these models, this
+          device and these lengths — small models and short contexts can hide asymptotic effects.
+        </p>
+        {!canRun && <Notice kind="info">Load a model pair and choose “Both” architectures to run the claims.</Notice>}
+        {claims.progress && (
+          <Progress
+            done={claims.progress.done}
+            total={claims.progress.total}
+            label={claims.running ? `${claims.stage ?? ''}: ${claims.progress.label}` : claims.cancelled ? 'cancelled' : 'finished'}
+            testId="claims-progress"
+          />
+        )}
+        {claims.error && <Notice kind="error">{claims.error}</Notice>}
+        <LimitNotes limits={claims.limits} />
+      </Card>
+      <div className="claims-grid">
+        <Claim
+          id="prefill"
+          claim="Mamba's cost grows linearly with context; attention's grows quadratically."
+          who="For SSMs: linear-time sequence modeling"
+          how="prefill L random tokens for each L; fit time ∝ L^k over the longer half of the lengths."
+          verdict={verdictPrefillScaling(sw)}
+          kind="scaling"
+          points={sw.length}
+          chart={<ArchLineChart series={sweepSeries(sw, (p) => p.prefillMs)} xLabel="L" yLabel="ms" logX logY yFormat={fmtMs} />}
+        />
+        <Claim
+          id="memory"
+          claim="Mamba's memory stays constant; a Transformer's KV cache grows with every token."
+          who="For SSMs: a fixed-size state"
+          how="read the GPU bytes held for the sequence (SSM + conv state vs KV cache) after each prefill."
+          verdict={verdictMemory(sw)}
+          kind="scaling"
+          points={sw.length}
+          chart={<ArchLineChart series={sweepSeries(sw, (p) => p.stateBytes)} xLabel="L" yLabel="bytes" logX yFormat={fmtBytes} />}
+        />
+        <Claim
+          id="decode"
+          claim="Mamba generates at the same speed however long the context; attention slows down."
+          who="For SSMs: constant-time decoding"
+          how="after each prefill, decode tokens with the model's own generate() and measure tokens/s."
+          verdict={verdictDecode(sw)}
+          kind="scaling"
+          points={sw.filter((p) => p.decodeTokPerS).length}
+          chart={<ArchLineChart series={sweepSeries(sw, (p) => p.decodeTokPerS)} xLabel="L" yLabel="tok/s" logX yFormat={fmtRate} />}
+        />
+        <Claim
+          id="recall"
+          claim="Attention can recall any detail in its context; a fixed-size state must forget."
+          who="For Transformers: exact retrieval"
+          how="passkey probes: a random key at several depths, asked at the end; exact-match accuracy per length."
+          verdict={verdictRecall(rc)}
+          kind="recall"
+          points={rc.length}
+          chart={
+            <ArchLineChart
+              series={(['mamba', 'transformer'] as const).map((arch) => ({ arch, points: recallByLength(rc, arch, 'passkey').map((r) => ({ x: r.length, y: r.score })) }))}
+              xLabel="L"
+              yLabel="accuracy"
+              logX
+              yFormat={fmtPct}
+              yDomain={[0, 1]}
+            />
+          }
+        />
+        <Claim
+          id="crossover"
+          claim="For short contexts attention is cheaper; Mamba only wins past a crossover length."
+          who="For Transformers: well-optimized attention at everyday lengths"
+          how="compare prefill times at each length and find where the faster model changes."
+          verdict={verdictCrossover(sw)}
+          kind="scaling"
+          points={sw.length}
+          chart={
+            <ArchLineChart
+              series={sweepSeries(sw, (p) => p.prefillMs)}
+              xLabel="L"
+              yLabel="ms"
+              logX
+              logY
+              yFormat={fmtMs}
+              marker={x ? { x: x.length, label: `≈ ${fmtLen(x.length)}` } : null}
+            />
+          }
+        />
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,125 @@
+/** Chart building blocks (recharts) and the PNG export wrapper every chart sits in. */
+import { useRef, type ReactNode } from 'react';
+import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import type { Arch } from '../../models/types';
+import { svgToPng } from '../../export/png';
+import { downloadBlob, stamp } from '../../export/download';
+import { toast } from '../../store/store';
+import { AXIS, COLORS, GRID, fmtLen } from '../format';
+
+export function ChartFigure(props: { title: string; name: string; points: number; children: ReactNode; height?: number; note?: ReactNode; testId?: string }) {
+  const ref = useRef<HTMLElement>(null);
+  const savePng = async () => {
+    const svg = ref.current?.querySelector('svg.recharts-surface, svg.chart-svg') as SVGSVGElement | null;
+    if (!svg) return toast('Nothing to export yet: run something first.', 'error');
+    try {
+      const bg = getComputedStyle(document.body).getPropertyValue('--card').trim() || '#ffffff';
+      downloadBlob(await svgToPng(svg, { background: bg, title: props.title }), `${props.name}-${stamp()}.png`);
+    } catch (e) {
+      toast(`PNG export failed: ${(e as Error).message}`, 'error');
+    }
+  };
+  return (
+    <figure className="chart" ref={ref} data-testid={props.testId ?? `chart-${props.name}`} data-points={props.points}>
+      <figcaption>
+        <span>{props.title}</span>
+        <button type="button" className="btn btn-ghost btn-small" onClick={savePng} disabled={props.points === 0} title="Download this chart as PNG">
+          PNG
+        </button>
+      </figcaption>
+      <div className="chart-body" style={{ height: props.height ?? 240 }}>
+        {props.points === 0 ? <div className="chart-empty">No data yet</div> : props.children}
+      </div>
+      {props.note && <div className="chart-note">{props.note}</div>}
+    </figure>
+  );
+}
+
+export type Series = { arch: Arch; points: { x: number; y: number | null }[] };
+
+/** Rows keyed by x with one column per model, as recharts wants them. */
+export function mergeSeries(series: Series[]): Record<string, number | null>[] {
+  const rows = new Map<number, Record<string, number | null>>();
+  for (const s of series) {
+    for (const p of s.points) {
+      const r = rows.get(p.x) ?? { x: p.x };
+      r[s.arch] = p.y;
+      rows.set(p.x, r);
+    }
+  }
+  return [...rows.values()].sort((a, b) => (a.x as number) - (b.x as number));
+}
+
+const archName = (a: string) => (a === 'mamba' ? 'Mamba' : a === 'transformer' ? 'Transformer' : a);
+
+export function ArchLineChart(props: {
+  series: Series[];
+  xLabel: string;
+  yLabel: string;
+  logX?: boolean;
+  logY?: boolean;
+  yFormat?: (v: number) => string;
+  xFormat?: (v: number) => string;
+  marker?: { x: number; label: string } | null;
+  dots?: boolean;
+  yDomain?: [number, number];
+}) {
+  const data = mergeSeries(props.series);
+  const xf = props.xFormat ?? fmtLen;
+  const yf = props.yFormat ?? ((v: number) => String(+v.toPrecision(3)));
+  return (
+    <ResponsiveContainer width="100%" height="100%">
+      <LineChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 8 }}>
+        <CartesianGrid stroke={GRID} strokeDasharray="3 3" />
+        <XAxis
+          dataKey="x"
+          type="number"
+          scale={props.logX ? 'log' : 'linear'}
+          domain={['dataMin', 'dataMax']}
+          tickFormatter={xf}
+          stroke={AXIS}
+          tick={{ fill: AXIS, fontSize: 11 }}
+          allowDataOverflow
+          label={{ value: props.xLabel, position: 'insideBottom', offset: -10, fill: AXIS, fontSize: 11 }}
+        />
+        <YAxis
+          type="number"
+          scale={props.logY ? 'log' : 'linear'}
+          domain={props.yDomain ?? (props.logY ? ['auto', 'auto'] : [0, 'auto'])}
+          tickFormatter={yf}
+          stroke={AXIS}
+          tick={{ fill: AXIS, fontSize: 11 }}
+          width={64}
+          allowDataOverflow
+          label={{ value: props.yLabel, angle: -90, position: 'insideLeft', fill: AXIS, fontSize: 11, style: { textAnchor: 'middle' } }}
+        />
+        <Tooltip
+          formatter={(v, name) => [typeof v === 'number' ? yf(v) : String(v), archName(String(name))]}
+          labelFormatter={(l) => `${props.xLabel}: ${xf(Number(l))}`}
+          contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 8, color: 'var(--text)' }}
+        />
+        <Legend formatter={(v) => archName(String(v))} wrapperStyle={{ fontSize: 12 }} />
+        {props.series.map((s) => (
+          <Line
+            key={s.arch}
+            dataKey={s.arch}
+            name={s.arch}
+            stroke={COLORS[s.arch]}
+            strokeWidth={2}
+            dot={props.dots === false ? false : { r: 3, fill: COLORS[s.arch], className: `pt pt-${s.arch}` }}
+            isAnimationActive={false}
+            connectNulls
+          />
+        ))}
+        {props.marker && (
+          <ReferenceLine
+            x={props.marker.x}
+            stroke="#e5484d"
+            strokeDasharray="5 4"
+            label={{ value: props.marker.label, position: 'insideTopRight', fill: '#e5484d', fontSize: 11 }}
+          />
+        )}
+      </LineChart>
+    </ResponsiveContainer>
+  );
+}

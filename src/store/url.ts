@@ -1,0 +1,119 @@
+/**
+ * Settings that belong in a shareable link: read from / written to the page's query string (only values that
+ * differ from the defaults). Pasted documents are never put in the URL.
+ */
+import type { Arch, AttentionVariant, ScanVariant } from '../models/types';
+import type { ProbeKind } from '../recall/types';
+
+export type Tab = 'compare' | 'scaling' | 'recall' | 'claims' | 'benchmarks';
+export type ArchChoice = 'both' | Arch;
+
+export interface Settings {
+  tab: Tab;
+  pair: string;
+  hub: string;
+  arch: ArchChoice;
+  scan: ScanVariant;
+  attn: AttentionVariant;
+  prompt: string;
+  maxNew: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  mode: 'interleaved' | 'sequential';
+  sweepMin: number;
+  sweepMax: number;
+  sweepFactor: number;
+  sweepDecode: number;
+  sweepRepeats: number;
+  probes: ProbeKind[];
+  lengths: number[];
+  depths: number[];
+  trials: number;
+  doc: string;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  tab: 'compare',
+  pair: 'demo',
+  hub: 'https://huggingface.co',
+  arch: 'both',
+  scan: 'fused',
+  attn: 'flash',
+  prompt: 'The harbour master opened the ledger and wrote',
+  maxNew: 48,
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  seed: 1,
+  mode: 'interleaved',
+  sweepMin: 256,
+  sweepMax: 4096,
+  sweepFactor: 2,
+  sweepDecode: 8,
+  sweepRepeats: 1,
+  probes: ['passkey', 'copy', 'loss'],
+  lengths: [256, 512, 1024],
+  depths: [0, 0.5, 1],
+  trials: 1,
+  doc: 'harbour-ledger',
+};
+
+const TABS: Tab[] = ['compare', 'scaling', 'recall', 'claims', 'benchmarks'];
+const PROBES: ProbeKind[] = ['passkey', 'copy', 'loss'];
+
+type Kind = 'string' | 'number' | 'numbers' | 'probes';
+const KINDS: Record<keyof Settings, Kind> = {
+  tab: 'string', pair: 'string', hub: 'string', arch: 'string', scan: 'string', attn: 'string', prompt: 'string',
+  maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string',
+  sweepMin: 'number', sweepMax: 'number', sweepFactor: 'number', sweepDecode: 'number', sweepRepeats: 'number',
+  probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', doc: 'string',
+};
+
+const ALLOWED: Partial<Record<keyof Settings, readonly string[]>> = {
+  tab: TABS,
+  arch: ['both', 'mamba', 'transformer'],
+  scan: ['fused', 'unfused', 'sequential'],
+  attn: ['flash', 'reference'],
+  mode: ['interleaved', 'sequential'],
+};
+
+/** Parses a query string into settings; unknown keys and invalid values fall back to the defaults. */
+export function parseSettings(search: string): Settings {
+  const q = new URLSearchParams(search);
+  const s: Settings = { ...DEFAULT_SETTINGS };
+  const out = s as unknown as Record<string, unknown>;
+  for (const key of Object.keys(KINDS) as (keyof Settings)[]) {
+    const raw = q.get(key);
+    if (raw === null) continue;
+    const kind = KINDS[key];
+    if (kind === 'string') {
+      const allowed = ALLOWED[key];
+      if (!allowed || allowed.includes(raw)) out[key] = raw.slice(0, 2000);
+    } else if (kind === 'number') {
+      const v = Number(raw);
+      if (Number.isFinite(v)) out[key] = v;
+    } else if (kind === 'numbers') {
+      const v = raw.split(',').filter((x) => x.trim() !== '').map(Number).filter(Number.isFinite);
+      if (v.length) out[key] = v;
+    } else {
+      const v = raw.split(',').filter((p): p is ProbeKind => (PROBES as string[]).includes(p));
+      if (v.length) out[key] = v;
+    }
+  }
+  return s;
+}
+
+/** The query string for `s` (without '?'), listing only non-default values. */
+export function serializeSettings(s: Settings): string {
+  const q = new URLSearchParams();
+  for (const key of Object.keys(KINDS) as (keyof Settings)[]) {
+    const v = s[key];
+    const d = DEFAULT_SETTINGS[key];
+    const str = Array.isArray(v) ? v.join(',') : String(v);
+    const dstr = Array.isArray(d) ? d.join(',') : String(d);
+    if (str !== dstr) q.set(key, str);
+  }
+  return q.toString();
+}

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS, parseSettings, serializeSettings } from '../../src/store/url';
+
+describe('shareable URL state', () => {
+  it('round-trips settings and omits defaults', () => {
+    expect(serializeSettings(DEFAULT_SETTINGS)).toBe('');
+    const s = { ...DEFAULT_SETTINGS, tab: 'scaling' as const, scan: 'sequential' as const, lengths: [128, 4096], probes: ['copy' as const], prompt: 'a & b=c' };
+    const q = serializeSettings(s);
+    expect(parseSettings('?' + q)).toEqual(s);
+  });
+  it('ignores invalid values', () => {
+    const s = parseSettings('?tab=evil&scan=nope&maxNew=abc&lengths=x,,&probes=bad');
+    expect(s).toEqual(DEFAULT_SETTINGS);
+  });
+});
