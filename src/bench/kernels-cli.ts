@@ -1,5 +1,5 @@
 /**
- * `npm run bench:kernels [-- --quick] [--json FILE] [--csv FILE] [--filter TEXT] [--iters N]`
+ * `npm run bench:kernels [-- --quick] [--json FILE] [--csv FILE] [--filter TEXT[,TEXT...]] [--iters N]`
  *
  * Acquires a Node WebGPU device (Dawn), measures the vec4 copy kernel's bandwidth (best of a few sizes: the ceiling
  * every other row is compared against), then runs every kernel family's bench cases — dense (cases-dense), scan and
@@ -8,6 +8,7 @@
  * SwiftShader; the default uses the real model shapes and is meant for a GPU (WEBGPU_NATIVE=1).
  */
 import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { acquireNodeDevice } from '../gpu/node';
 import { GpuContext } from '../gpu/context';
 import { timeGpu, type TimeOptions } from '../gpu/timing';
@@ -114,7 +115,10 @@ export async function runKernelBench(args: CliArgs, log: (s: string) => void = c
         log(`-- ${src.name}: skipped (${(e as Error).message.split('\n')[0]})`);
         continue;
       }
-      if (args.filter) cases = cases.filter((c) => `${c.kernel} ${c.shape}`.includes(args.filter!));
+      if (args.filter) {
+        const any = args.filter.split(',');
+        cases = cases.filter((c) => any.some((f) => `${c.kernel} ${c.shape}`.includes(f)));
+      }
       if (!cases.length) continue;
       log(`-- ${src.name}`);
       results.push(...(await runCases(ctx, cases, copy.gbps, opts, (r) => log(formatRow(r)))));
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-const isMain = (process.argv[1] ?? '').replace(/\\/g, '/').endsWith('bench/kernels-cli.ts');
+const isMain = !!process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   main().catch((e) => {
     console.error(e);
