@@ -15,4 +15,7 @@ test('without WebGPU the page explains browser support', async ({ page }) => {
   });
   await page.goto('/');
   await expect(page.getByTestId('no-webgpu')).toBeVisible();
+  await expect(page.getByTestId('no-webgpu')).toContainText('Chrome');
+  await expect(page.getByTestId('no-webgpu')).toContainText('Safari');
+  await page.screenshot({ path: 'test-results/screens/no-webgpu.png', fullPage: true });
 });

@@ -63,8 +63,7 @@ export function checkDocument(text: string, opts: CheckOptions): DocumentCheck {
       problem: 'too-long',
       message:
         `The document is ${approx}${tokens.toLocaleString('en-US')} tokens; the longest context the loaded models and this device ` +
-        `can take is ${opts.maxTokens.toLocaleString('en-US')} tokens. Shorten it — sweeps use the first ` +
-        `${opts.maxTokens.toLocaleString('en-US')} tokens at most.`,
+        `can take is ${opts.maxTokens.toLocaleString('en-US')} tokens. Shorten it to fit.`,
     };
   }
   if (opts.minTokens !== undefined && tokens < opts.minTokens) {

@@ -19,8 +19,8 @@ function color(score: number): string {
 export function Heatmap(props: { cells: RecallCell[]; lengths: number[]; depths: number[]; testId?: string }) {
   const lengths = [...new Set([...props.lengths, ...props.cells.map((c) => c.length)])].sort((a, b) => a - b);
   const depths = [...new Set([...props.depths, ...props.cells.map((c) => c.depth)])].sort((a, b) => a - b);
-  const cw = 56;
-  const ch = 30;
+  const cw = 66;
+  const ch = 34;
   const left = 64;
   const top = 8;
   const bottom = 40;

@@ -5,7 +5,8 @@
  */
 import { useState } from 'react';
 import type { SelectivityResult } from '../../worker/protocol';
-import { useStore } from '../../store/store';
+import { useActiveSlots, useStore } from '../../store/store';
+import { checkDocument } from '../../recall/document';
 import { ARCH_LABEL, cancelJob, runSelectivity } from '../controller';
 import { COLORS } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
@@ -73,7 +74,8 @@ function Strip({ r }: { r: SelectivityResult }) {
 export function SelectivityView() {
   const sel = useStore((s) => s.selectivity);
   const lengths = useStore((s) => s.settings.lengths);
-  const docOk = useStore((s) => s.document.text.trim().length > 0);
+  const docOk = useStore((s) => checkDocument(s.document.text, { maxTokens: Number.MAX_SAFE_INTEGER }).ok);
+  const ready = useActiveSlots().length > 0;
   const [length, setLength] = useState(lengths[0] ?? 256);
   const [depth, setDepth] = useState(0.5);
   const avail = sel.results.filter((r) => r.available);
@@ -98,7 +100,7 @@ export function SelectivityView() {
               </option>
             ))}
           </select>
-          <RunButton running={sel.running} label="Inspect" onRun={() => void runSelectivity(length, depth)} onCancel={() => cancelJob('selectivity')} disabled={!docOk} testId="run-selectivity" />
+          <RunButton running={sel.running} label="Inspect" onRun={() => void runSelectivity(length, depth)} onCancel={() => cancelJob('selectivity')} disabled={!docOk || !ready} testId="run-selectivity" />
         </div>
       }
     >

@@ -98,7 +98,7 @@ export function ArchLineChart(props: {
           labelFormatter={(l) => `${props.xLabel}: ${xf(Number(l))}`}
           contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 8, color: 'var(--text)' }}
         />
-        <Legend formatter={(v) => archName(String(v))} wrapperStyle={{ fontSize: 12 }} />
+        <Legend verticalAlign="top" align="right" height={26} iconType="plainline" formatter={(v) => archName(String(v))} wrapperStyle={{ fontSize: 12 }} />
         {props.series.map((s) => (
           <Line
             key={s.arch}

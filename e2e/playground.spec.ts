@@ -1,0 +1,224 @@
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+
+const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
+
+async function ready(page: Page, url = '/') {
+  await page.goto(url);
+  await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
+}
+
+/** The demo models are served only once they are trained and committed (vite preview answers unknown paths with the page). */
+async function demoModelsServed(request: APIRequestContext): Promise<boolean> {
+  for (const dir of ['demo-mamba', 'demo-pythia']) {
+    const r = await request.get(`/models/${dir}/config.json`);
+    if (!r.ok()) return false;
+    try {
+      const j = (await r.json()) as Record<string, unknown>;
+      if (typeof j.model_type !== 'string' && !Array.isArray(j.architectures)) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+async function loadDemo(page: Page) {
+  await page.getByTestId('pair-demo').click();
+  await page.getByTestId('load-models').click();
+  await expect(page.getByTestId('slot-mamba')).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
+  await expect(page.getByTestId('slot-transformer')).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
+}
+
+test.describe('page structure (no models needed)', () => {
+  test('the tool renders: header, model picker, toolbar and every tab', async ({ page }) => {
+    await ready(page);
+    await expect(page.getByRole('heading', { name: 'Mamba vs Transformer' })).toBeVisible();
+    await expect(page.getByTestId('models-card')).toBeVisible();
+    await expect(page.getByTestId('pair-demo')).toHaveAttribute('aria-checked', 'true');
+    await expect(page.getByTestId('pair-130m')).toContainText('Pythia 160M');
+    await expect(page.getByTestId('panel-compare')).toBeVisible();
+    await shot(page, 'compare-empty');
+    for (const tab of ['scaling', 'recall', 'claims', 'benchmarks'] as const) {
+      await page.getByTestId(`tab-${tab}`).click();
+      await expect(page.getByTestId(`panel-${tab}`)).toBeVisible();
+      await expect(page.getByTestId(`tab-${tab}`)).toHaveAttribute('aria-selected', 'true');
+      await shot(page, `${tab}-empty`);
+    }
+    await expect(page.getByTestId('panel-benchmarks')).toContainText('Coming soon');
+  });
+
+  test('a narrow screen gets a one-column layout', async ({ page }) => {
+    await page.setViewportSize({ width: 420, height: 900 });
+    await ready(page);
+    await expect(page.getByTestId('panel-compare')).toBeVisible();
+    const a = await page.getByTestId('output-card-mamba').boundingBox();
+    const b = await page.getByTestId('output-card-transformer').boundingBox();
+    expect(b!.y).toBeGreaterThan(a!.y + a!.height - 1);
+    await shot(page, 'narrow');
+  });
+
+  test('settings live in the URL: a shared link restores them', async ({ page }) => {
+    await ready(page, '/?tab=scaling&scan=sequential&sweepMax=2048');
+    await expect(page.getByTestId('panel-scaling')).toBeVisible();
+    await expect(page.getByTestId('toggle-scan').getByRole('radio', { name: 'Sequential' })).toHaveAttribute('aria-checked', 'true');
+    await expect(page.getByTestId('sweep-max')).toHaveValue('2048');
+    await page.getByTestId('toggle-attn').getByRole('radio', { name: 'Reference' }).click();
+    await page.getByTestId('toggle-arch').getByRole('radio', { name: 'Mamba' }).click();
+    await expect(page).toHaveURL(/attn=reference/);
+    await expect(page).toHaveURL(/arch=mamba/);
+    await page.reload();
+    await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
+    await expect(page.getByTestId('toggle-attn').getByRole('radio', { name: 'Reference' })).toHaveAttribute('aria-checked', 'true');
+    await expect(page.getByTestId('toggle-scan').getByRole('radio', { name: 'Sequential' })).toHaveAttribute('aria-checked', 'true');
+    await expect(page.getByTestId('panel-scaling')).toBeVisible();
+    // One architecture: the charts and outputs show only that model.
+    await page.getByTestId('tab-compare').click();
+    await expect(page.getByTestId('output-card-mamba')).toBeVisible();
+    await expect(page.getByTestId('output-card-transformer')).toHaveCount(0);
+  });
+
+  test('kernel toggles switch and stay switched', async ({ page }) => {
+    await ready(page);
+    for (const name of ['Unfused', 'Sequential', 'Fused']) {
+      await page.getByTestId('toggle-scan').getByRole('radio', { name, exact: true }).click();
+      await expect(page.getByTestId('toggle-scan').getByRole('radio', { name, exact: true })).toHaveAttribute('aria-checked', 'true');
+    }
+    await page.getByTestId('toggle-attn').getByRole('radio', { name: 'Reference' }).click();
+    await expect(page).toHaveURL(/attn=reference/);
+    await page.getByTestId('toggle-attn').getByRole('radio', { name: 'Flash' }).click();
+    await expect(page).not.toHaveURL(/attn=/);
+  });
+
+  test('bad pastes get a clear message, and pasted text is shown as text only', async ({ page }) => {
+    await ready(page, '/?tab=recall');
+    await expect(page.getByTestId('doc-check')).toHaveAttribute('data-ok', 'true'); // the bundled document
+    await page.getByTestId('doc-select').selectOption('pasted');
+    const doc = page.getByTestId('doc-text');
+    await doc.fill('');
+    await expect(page.getByTestId('doc-check')).toContainText('empty');
+    await doc.fill('   \n\n  ');
+    await expect(page.getByTestId('doc-check')).toContainText('empty');
+    await doc.fill('PK\u0003\u0004\u0014\u0000\u0008\u0000 binary \u0001\u0002 junk');
+    await expect(page.getByTestId('doc-check')).toContainText('binary');
+    await expect(page.getByTestId('run-recall')).toBeDisabled();
+    await shot(page, 'bad-paste-binary');
+    // Longer than the largest context (no model loaded: estimated at ~4 characters per token).
+    await page.evaluate(() => {
+      const ta = document.querySelector('[data-testid="doc-text"]') as HTMLTextAreaElement;
+      const setter = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!;
+      setter.call(ta, 'All work and no play makes Jack a dull boy. '.repeat(14_000));
+      ta.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await expect(page.getByTestId('doc-check')).toContainText('tokens');
+    await expect(page.getByTestId('doc-check')).toContainText('131,072');
+    await shot(page, 'bad-paste-too-long');
+    // HTML in a paste stays text.
+    const html = '<img src=x onerror="window.__pwned=1"><b>bold?</b> ' + 'Some ordinary words to make the document long enough. '.repeat(8);
+    await doc.fill(html);
+    await expect(doc).toHaveValue(html);
+    await expect(page.getByTestId('doc-check')).toHaveAttribute('data-ok', 'true');
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await expect(page.locator('img[src="x"]')).toHaveCount(0);
+    await expect(page.getByRole('alert')).toHaveCount(0);
+  });
+
+  test('export JSON and CSV with no runs yet', async ({ page }) => {
+    await ready(page);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
+    expect(dl.suggestedFilename()).toMatch(/^mamba-vs-transformer-.*\.json$/);
+    const json = JSON.parse(readFileSync((await dl.path())!, 'utf8'));
+    expect(json.format).toBe('mamba-vs-transformer-runs/1');
+    expect(json.runs).toEqual([]);
+    expect(json.gpu.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    expect(json.settings.pair).toBe('demo');
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+    expect(readFileSync((await csv.path())!, 'utf8')).toContain('no runs yet');
+  });
+
+  test('runs without models say what to do instead of failing', async ({ page }) => {
+    await ready(page);
+    await expect(page.getByTestId('generate')).toBeDisabled();
+    await page.getByTestId('tab-claims').click();
+    await expect(page.getByTestId('run-claims')).toBeDisabled();
+    await expect(page.getByTestId('claim-verdict-prefill')).toContainText('Not measured yet');
+  });
+});
+
+test.describe('with the demo models', () => {
+  test.beforeEach(async ({ request }) => {
+    test.skip(!(await demoModelsServed(request)), 'demo models are not in public/models yet');
+  });
+
+  test('load the demo pair and generate side by side', async ({ page }) => {
+    await ready(page);
+    await loadDemo(page);
+    await shot(page, 'loaded');
+    await page.getByTestId('prompt').fill('Once upon a time');
+    await page.getByTestId('max-new').fill('12');
+    await page.getByTestId('generate').click();
+    for (const a of ['mamba', 'transformer']) {
+      await expect(page.getByTestId(`output-${a}`)).toHaveAttribute('data-done', 'true', { timeout: 120_000 });
+      await expect(page.getByTestId(`decode-${a}`)).not.toHaveText(/^—/);
+      await expect(page.getByTestId(`ttft-${a}`)).not.toHaveText(/^—/);
+    }
+    const m = (await page.getByTestId('output-mamba').innerText()).replace('Once upon a time', '');
+    const t = (await page.getByTestId('output-transformer').innerText()).replace('Once upon a time', '');
+    expect(m.length + t.length).toBeGreaterThan(0);
+    await expect(page.getByTestId('chart-token-latency')).not.toHaveAttribute('data-points', '0');
+    await shot(page, 'generated');
+
+    // Export now holds the run.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
+    const json = JSON.parse(readFileSync((await dl.path())!, 'utf8'));
+    expect(json.runs.length).toBe(1);
+    expect(json.runs[0].kind).toBe('generate');
+    expect(json.runs[0].data.outputs.mamba.stats.newTokens).toBeGreaterThan(0);
+  });
+
+  test('toggle kernels and generate with each', async ({ page }) => {
+    await ready(page);
+    await loadDemo(page);
+    await page.getByTestId('max-new').fill('4');
+    for (const [scan, attn] of [['Unfused', 'Reference'], ['Sequential', 'Flash']]) {
+      await page.getByTestId('toggle-scan').getByRole('radio', { name: scan }).click();
+      await page.getByTestId('toggle-attn').getByRole('radio', { name: attn }).click();
+      await page.getByTestId('generate').click();
+      for (const a of ['mamba', 'transformer']) await expect(page.getByTestId(`output-${a}`)).toHaveAttribute('data-done', 'true', { timeout: 120_000 });
+      await expect(page.getByTestId('compare-error')).toHaveCount(0);
+    }
+  });
+
+  test('a short sweep draws chart points as it runs', async ({ page }) => {
+    await ready(page, '/?tab=scaling&sweepMin=16&sweepMax=128&sweepDecode=2');
+    await loadDemo(page);
+    await page.getByTestId('run-sweep').click();
+    await expect(page.getByTestId('chart-scaling-prefill')).not.toHaveAttribute('data-points', '0', { timeout: 120_000 });
+    await expect(page.getByTestId('run-sweep')).toBeVisible({ timeout: 170_000 });
+    expect(Number(await page.getByTestId('chart-scaling-prefill').getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
+    await expect(page.locator('[data-testid="chart-scaling-prefill"] .pt').first()).toBeVisible();
+    await expect(page.getByTestId('sweep-table').locator('tbody tr')).toHaveCount(8);
+    await shot(page, 'sweep');
+  });
+
+  test('the recall lab scores a pasted document', async ({ page }) => {
+    await ready(page, '/?tab=recall&lengths=128,192&depths=0,1&trials=1');
+    await loadDemo(page);
+    await page.getByTestId('doc-select').selectOption('pasted');
+    const text = readFileSync('public/docs/harbour-ledger.txt', 'utf8').slice(0, 3000);
+    await page.getByTestId('doc-text').fill(text);
+    await expect(page.getByTestId('doc-check')).toHaveAttribute('data-ok', 'true');
+    await page.getByTestId('run-recall').click();
+    await expect(page.getByTestId('recall-scores')).toBeVisible({ timeout: 170_000 });
+    await expect(page.getByTestId('run-recall')).toBeVisible({ timeout: 170_000 });
+    // 2 lengths × 2 depths × (passkey + copy) × 2 models
+    await expect(page.getByTestId('recall-row')).toHaveCount(16);
+    await expect(page.getByTestId('heatmap-passkey-mamba').locator('.hm-cell.filled')).toHaveCount(4);
+    await expect(page.getByTestId('chart-loss-by-position')).not.toHaveAttribute('data-points', '0');
+    await shot(page, 'recall');
+    // The selectivity view answers, with the diagnostics or a clear "not available".
+    await page.getByTestId('run-selectivity').click();
+    await expect(page.locator('[data-testid^="selectivity-"]').filter({ hasNot: page.getByTestId('selectivity-card') }).first()).toBeVisible({ timeout: 60_000 });
+    await shot(page, 'selectivity');
+  });
+});
