@@ -67,6 +67,12 @@ export async function boot(): Promise<void> {
   }
 }
 
+/** Testing hook (e2e): make the worker lose its GPU device. */
+export async function loseDevice(): Promise<void> {
+  await need().request({ type: 'lose-device' }, ['done']);
+}
+(globalThis as { __playground?: unknown }).__playground = { loseDevice };
+
 export function shutdown(): void {
   client?.terminate();
   client = null;

@@ -540,6 +540,12 @@ async function handle(req: WorkerRequest): Promise<void> {
       post({ id: req.id, type: 'selftest-result', n: req.n, maxAbsError: err, sample: Array.from(y.slice(0, 4)) });
       return;
     }
+    case 'lose-device': {
+      const ctx = ctxPromise ? await ctxPromise : null;
+      ctx?.device.destroy();
+      post({ id: req.id, type: 'done', cancelled: false });
+      return;
+    }
     case 'cancel':
       aborts.get(req.target)?.abort();
       post({ id: req.id, type: 'done', cancelled: false });

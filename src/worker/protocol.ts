@@ -134,7 +134,9 @@ export type WorkerRequest =
   | { id: number; type: 'sweep'; params: SweepParams }
   | { id: number; type: 'recall'; params: RecallParams }
   | { id: number; type: 'diagnostics'; params: DiagnosticsParams }
-  | { id: number; type: 'cancel'; target: number };
+  | { id: number; type: 'cancel'; target: number }
+  /** Testing hook: destroys the device as a driver reset would, so the device-lost path can be exercised. */
+  | { id: number; type: 'lose-device' };
 
 export interface MemoryReport {
   models: Partial<Record<Arch, ModelMemory>>;

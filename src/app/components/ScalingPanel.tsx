@@ -1,4 +1,5 @@
 /** Scaling: prefill time, decode speed and memory vs context length for both models, live as the sweep runs. */
+import { memo } from 'react';
 import type { Arch } from '../../models/types';
 import { crossover, prefillExponent } from '../../recall/analysis';
 import type { SweepPoint } from '../../recall/types';
@@ -17,7 +18,8 @@ function series(points: SweepPoint[], y: (p: SweepPoint) => number | null): Seri
   })).filter((s) => s.points.length);
 }
 
-export function ScalingCharts({ points, prefix = 'scaling' }: { points: SweepPoint[]; prefix?: string }) {
+/** Memoized: re-renders only when the points change (not on progress events). */
+export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'scaling' }: { points: SweepPoint[]; prefix?: string }) {
   const x = crossover(points);
   const marker = x ? { x: x.length, label: `crossover ≈ ${fmtLen(x.length)}` } : null;
   const mExp = prefillExponent(points, 'mamba');
@@ -54,7 +56,7 @@ export function ScalingCharts({ points, prefix = 'scaling' }: { points: SweepPoi
       </ChartFigure>
     </div>
   );
-}
+});
 
 export function LimitNotes({ limits }: { limits: LimitNote[] }) {
   if (!limits.length) return null;
@@ -102,7 +104,14 @@ export function ScalingPanel() {
         <LimitNotes limits={sweep.limits} />
       </Card>
       <ScalingCharts points={sweep.points} />
-      {sweep.points.length > 0 && (
+      <SweepTable points={sweep.points} />
+    </div>
+  );
+}
+
+const SweepTable = memo(function SweepTable({ points }: { points: SweepPoint[] }) {
+  if (!points.length) return null;
+  return (
         <Card title="Measurements">
           <div className="table-wrap">
             <table className="table" data-testid="sweep-table">
@@ -119,7 +128,7 @@ export function ScalingPanel() {
                 </tr>
               </thead>
               <tbody>
-                {sweep.points.map((p, i) => (
+                {points.map((p, i) => (
                   <tr key={i}>
                     <td>
                       <ArchDot arch={p.arch} /> {ARCH_LABEL[p.arch]}
@@ -137,7 +146,5 @@ export function ScalingPanel() {
             </table>
           </div>
         </Card>
-      )}
-    </div>
   );
-}
+});

@@ -28,7 +28,9 @@ export function ChartFigure(props: { title: string; name: string; points: number
         </button>
       </figcaption>
       <div className="chart-body" style={{ height: props.height ?? 240 }}>
-        {props.points === 0 ? <div className="chart-empty">No data yet</div> : props.children}
+        {/* The chart stays mounted while empty, so the first live point is an update, not a mount. */}
+        {props.children}
+        {props.points === 0 && <div className="chart-empty">No data yet</div>}
       </div>
       {props.note && <div className="chart-note">{props.note}</div>}
     </figure>
