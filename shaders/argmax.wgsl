@@ -1,7 +1,7 @@
 // argmax: out[outIndex + w] = argmax_i logits[off + w·stride + i], i < V, for each row w (one workgroup per row;
 // decode uses one row and writes the token into the token-history buffer at its position). Ties go to the lowest
-// index; NaN and −inf count as −FLT_MAX. Tiling: WG threads stride over the row keeping (value, index), then a tree reduction
-// in workgroup memory.
+// index; NaN and −inf count as −FLT_MAX. Tiling: WG threads stride over the row (8 loads in flight each) keeping
+// (value, index), then a tree reduction in workgroup memory.
 
 override WG: u32 = 256u;
 
@@ -33,7 +33,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let V = params.V;
   var best = LOWEST;
   var idx = 0xffffffffu;
-  for (var i = t; i < V; i += WG) {
+  // Eight independent loads in flight per thread (the loop is latency-bound otherwise), in index order.
+  var i = t;
+  for (; i + 7u * WG < V; i += 8u * WG) {
+    var vs: array<f32, 8>;
+    for (var j = 0u; j < 8u; j++) { vs[j] = logits[base + i + j * WG]; }
+    for (var j = 0u; j < 8u; j++) {
+      let v = clean(vs[j]);
+      if (v > best || idx == 0xffffffffu) { best = v; idx = i + j * WG; }
+    }
+  }
+  for (; i < V; i += WG) {
     let v = clean(logits[base + i]);
     if (v > best || idx == 0xffffffffu) { best = v; idx = i; }
   }

@@ -6,7 +6,8 @@
 //
 // Entry `topk` (top-k and/or top-p; k ≤ 256, the wrapper caps it, also for top-p alone):
 //   1. radix select of the k-th largest key (order-preserving u32 of the float) in 4 passes of 8 bits, each a
-//      256-bin histogram in workgroup atomics over the keys matching the prefix found so far;
+//      256-bin histogram in workgroup atomics over the keys matching the prefix found so far (loops over the row
+//      keep 8 loads in flight per thread: a single workgroup is latency-bound otherwise);
 //   2. deterministic gather of the k candidates: every key above the threshold plus the lowest-index ties, each
 //      thread scanning a contiguous chunk at offsets from a prefix sum of per-thread counts;
 //   3. bitonic sort of the 256 slots by (value desc, index asc) in workgroup memory;
@@ -94,7 +95,16 @@ fn topk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let shift = 24u - 8u * ps;
     atomicStore(&hist[t], 0u);
     workgroupBarrier();
-    for (var i = t; i < V; i += WG) {
+    var i = t;
+    for (; i + 7u * WG < V; i += 8u * WG) {
+      var vs: array<f32, 8>;
+      for (var j = 0u; j < 8u; j++) { vs[j] = logits[base + i + j * WG]; }
+      for (var j = 0u; j < 8u; j++) {
+        let key = keyOf(clean(vs[j]));
+        if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+      }
+    }
+    for (; i < V; i += WG) {
       let key = keyOf(clean(logits[base + i]));
       if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
     }
@@ -124,8 +134,18 @@ fn topk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let hi = min(lo + C, V);
   var ng = 0u;
   var ne = 0u;
-  for (var i = lo; i < hi; i++) {
-    let key = keyOf(clean(logits[base + i]));
+  var i0 = lo;
+  for (; i0 + 8u <= hi; i0 += 8u) {
+    var vs: array<f32, 8>;
+    for (var j = 0u; j < 8u; j++) { vs[j] = logits[base + i0 + j]; }
+    for (var j = 0u; j < 8u; j++) {
+      let key = keyOf(clean(vs[j]));
+      ng += select(0u, 1u, key > tau);
+      ne += select(0u, 1u, key == tau);
+    }
+  }
+  for (; i0 < hi; i0++) {
+    let key = keyOf(clean(logits[base + i0]));
     ng += select(0u, 1u, key > tau);
     ne += select(0u, 1u, key == tau);
   }
@@ -221,7 +241,13 @@ fn full(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let V = params.V;
 
   var m = LOWEST;
-  for (var i = t; i < V; i += WG) { m = max(m, clean(logits[base + i])); }
+  var i = t;
+  for (; i + 7u * WG < V; i += 8u * WG) {
+    var vs: array<f32, 8>;
+    for (var j = 0u; j < 8u; j++) { vs[j] = logits[base + i + j * WG]; }
+    for (var j = 0u; j < 8u; j++) { m = max(m, clean(vs[j])); }
+  }
+  for (; i < V; i += WG) { m = max(m, clean(logits[base + i])); }
   pr[t] = m;
   workgroupBarrier();
   for (var s = WG >> 1u; s > 0u; s >>= 1u) {
@@ -235,7 +261,13 @@ fn full(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lo = min(t * C, V);
   let hi = min(lo + C, V);
   var sum = 0.0;
-  for (var i = lo; i < hi; i++) { sum += exp((clean(logits[base + i]) - vmax) * params.invTemp); }
+  var i0 = lo;
+  for (; i0 + 8u <= hi; i0 += 8u) {
+    var vs: array<f32, 8>;
+    for (var j = 0u; j < 8u; j++) { vs[j] = logits[base + i0 + j]; }
+    for (var j = 0u; j < 8u; j++) { sum += exp((clean(vs[j]) - vmax) * params.invTemp); }
+  }
+  for (; i0 < hi; i0++) { sum += exp((clean(logits[base + i0]) - vmax) * params.invTemp); }
   pr[t] = sum;
   workgroupBarrier();
   if (t == 0u) {
