@@ -6,8 +6,9 @@
 //
 // Entry `topk` (top-k and/or top-p; k ≤ 256, the wrapper caps it, also for top-p alone):
 //   1. radix select of the k-th largest key (order-preserving u32 of the float) in 4 passes of 8 bits, each a
-//      256-bin histogram in workgroup atomics over the keys matching the prefix found so far (loops over the row
-//      keep 8 loads in flight per thread: a single workgroup is latency-bound otherwise);
+//      256-bin histogram in workgroup atomics (8 privatised copies) over the keys matching the prefix found so far,
+//      the digit found by a parallel prefix sum over the bins (loops over the row keep 8 loads in flight per
+//      thread: a single workgroup is latency-bound otherwise);
 //   2. deterministic gather of the k candidates: every key above the threshold plus the lowest-index ties, each
 //      thread scanning a contiguous chunk at offsets from a prefix sum of per-thread counts;
 //   3. bitonic sort of the 256 slots by (value desc, index asc) in workgroup memory;
@@ -36,11 +37,13 @@ struct Params {
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
-var<workgroup> hist: array<atomic<u32>, 256>;
+// 8 copies of the 256-bin histogram (thread t adds to copy t % 8): logits share their top bits, so one copy
+// would serialise most atomics on a few bins.
+const HCOPIES: u32 = 8u;
+var<workgroup> hist: array<atomic<u32>, 2048>;
 var<workgroup> cv: array<f32, 256>;
 var<workgroup> ci: array<u32, 256>;
 var<workgroup> cntA: array<u32, 256>;
-var<workgroup> cntB: array<u32, 256>;
 var<workgroup> pr: array<f32, 256>;
 var<workgroup> sh: array<u32, 2>;
 var<workgroup> shf: f32;
@@ -71,6 +74,22 @@ fn keyOf(v: f32) -> u32 {
   return select(b ^ 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
 
+// Inclusive prefix sum over the 256 threads (Hillis–Steele in cntA); call from uniform control flow.
+fn scanU32(t: u32, v: u32) -> u32 {
+  cntA[t] = v;
+  workgroupBarrier();
+  for (var off = 1u; off < WG; off <<= 1u) {
+    var a = 0u;
+    if (t >= off) { a = cntA[t - off]; }
+    workgroupBarrier();
+    cntA[t] += a;
+    workgroupBarrier();
+  }
+  let r = cntA[t];
+  workgroupBarrier();
+  return r;
+}
+
 fn before(v1: f32, i1: u32, v2: f32, i2: u32) -> bool {
   return v1 > v2 || (v1 == v2 && i1 < i2);
 }
@@ -93,33 +112,32 @@ fn topk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var kRem = k;
   for (var ps = 0u; ps < 4u; ps++) {
     let shift = 24u - 8u * ps;
-    atomicStore(&hist[t], 0u);
+    for (var c = 0u; c < HCOPIES; c++) { atomicStore(&hist[c * 256u + t], 0u); }
     workgroupBarrier();
+    let hc = (t % HCOPIES) * 256u;
     var i = t;
     for (; i + 7u * WG < V; i += 8u * WG) {
       var vs: array<f32, 8>;
       for (var j = 0u; j < 8u; j++) { vs[j] = logits[base + i + j * WG]; }
       for (var j = 0u; j < 8u; j++) {
         let key = keyOf(clean(vs[j]));
-        if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+        if ((key & mask) == prefix) { atomicAdd(&hist[hc + ((key >> shift) & 255u)], 1u); }
       }
     }
     for (; i < V; i += WG) {
       let key = keyOf(clean(logits[base + i]));
-      if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+      if ((key & mask) == prefix) { atomicAdd(&hist[hc + ((key >> shift) & 255u)], 1u); }
     }
     workgroupBarrier();
-    if (t == 0u) {
-      var acc = 0u;
-      var b = 255u;
-      loop {
-        let c = atomicLoad(&hist[b]);
-        if (acc + c >= kRem || b == 0u) { break; }
-        acc += c;
-        b -= 1u;
-      }
+    // Thread t takes bin b = 255 − t; an inclusive prefix sum over t is the count of keys in bins ≥ b. The chosen
+    // bin is the one where that count first reaches kRem.
+    let b = 255u - t;
+    var cnt = 0u;
+    for (var c = 0u; c < HCOPIES; c++) { cnt += atomicLoad(&hist[c * 256u + b]); }
+    let incl = scanU32(t, cnt);
+    if (incl >= kRem && incl - cnt < kRem) {
       sh[0] = prefix | (b << shift);
-      sh[1] = kRem - acc;
+      sh[1] = kRem - (incl - cnt);
     }
     prefix = workgroupUniformLoad(&sh[0]);
     kRem = workgroupUniformLoad(&sh[1]);
@@ -149,26 +167,10 @@ fn topk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     ng += select(0u, 1u, key > tau);
     ne += select(0u, 1u, key == tau);
   }
-  cntA[t] = ng;
-  cntB[t] = ne;
   cv[t] = LOWEST;
   ci[t] = 0xffffffffu;
-  workgroupBarrier();
-  if (t == 0u) {
-    var sa = 0u;
-    var sb = 0u;
-    for (var j = 0u; j < WG; j++) {
-      let a = cntA[j];
-      let b = cntB[j];
-      cntA[j] = sa;
-      cntB[j] = sb;
-      sa += a;
-      sb += b;
-    }
-  }
-  workgroupBarrier();
-  var pg = cntA[t];
-  var pe = cntB[t];
+  var pg = scanU32(t, ng) - ng;
+  var pe = scanU32(t, ne) - ne;
   for (var i = lo; i < hi; i++) {
     let v = clean(logits[base + i]);
     let key = keyOf(v);

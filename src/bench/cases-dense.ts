@@ -52,9 +52,9 @@ function matmulCase(M: number, K: number, N: number, dtype: WeightDType, label =
   };
 }
 
-function matvecCase(K: number, N: number, dtype: WeightDType, rows?: number): BenchCase {
+function matvecCase(K: number, N: number, dtype: WeightDType, rows?: number, rpt?: number): BenchCase {
   return {
-    kernel: `matvec/${dtype}${rows ? `/r${rows}` : ''}`,
+    kernel: `matvec/${dtype}${rows ? `/r${rows}` : ''}${rpt ? `/t${rpt}` : ''}`,
     shape: `K=${K} N=${N}`,
     bytes: wBytes(dtype, N, K) + 4 * (K + N),
     flops: 2 * N * K,
@@ -63,7 +63,7 @@ function matvecCase(K: number, N: number, dtype: WeightDType, rows?: number): Be
       const w = uploadLinear(ctx, fill(N * K, 3, 0.05), N, K, { dtype, label: 'bench.w' });
       const x = ctx.upload(fill(K, 4), 'activations', 'bench.x');
       const y = ctx.buffer(N * 4, 'activations', 'bench.y');
-      const k = new MatvecKernel(ctx, rows ? { rowsPerWorkgroup: rows } : {});
+      const k = new MatvecKernel(ctx, { rowsPerWorkgroup: rows, rowsPerThread: rpt });
       return {
         encode: (pass) => k.encode(pass, x, w, y),
         cleanup: () => {
@@ -207,11 +207,15 @@ export function denseBenchCases(opts: DenseBenchOptions = {}): BenchCase[] {
     matvecCase(3072, 768, 'f32'),
     matvecCase(768, V, 'f32'),
     matvecCase(768, V, 'f16'),
-    matvecCase(768, V, 'f32', 4),
-    matvecCase(768, V, 'f32', 16),
-    matvecCase(768, V, 'f16', 4),
-    matvecCase(768, V, 'f16', 16),
-    matvecCase(3072, 768, 'f16', 4),
+    matvecCase(768, V, 'f32', 8, 1),
+    matvecCase(768, V, 'f32', 8, 4),
+    matvecCase(768, V, 'f32', 4, 2),
+    matvecCase(768, V, 'f16', 8, 1),
+    matvecCase(768, V, 'f16', 8, 4),
+    matvecCase(768, V, 'f16', 4, 2),
+    matvecCase(768, V, 'f16', 16, 2),
+    matvecCase(3072, 768, 'f16'),
+    matvecCase(3072, 768, 'f16', 4, 1),
     normCase('rmsnorm', 2048, 768),
     normCase('add+rmsnorm', 2048, 768),
     normCase('layernorm', 2048, 768),

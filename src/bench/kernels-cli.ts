@@ -57,7 +57,7 @@ function parseArgs(argv: string[]): CliArgs {
 /** Copy-kernel bandwidth in GB/s (read + write), best over a few sizes. */
 export async function measureCopy(ctx: GpuContext, quick: boolean, opts: TimeOptions, rep = 1): Promise<{ gbps: number; rows: BenchResult[] }> {
   const maxFloats = Math.floor(Math.min(ctx.limits.maxStorageBufferBindingSize, 256 << 20) / 16) * 4;
-  const sizes = (quick ? [1 << 16, 1 << 20] : [1 << 22, 1 << 24, 1 << 26]).filter((n) => n <= maxFloats);
+  const sizes = (quick ? [1 << 16, 1 << 20] : [1 << 24, 1 << 26]).filter((n) => n <= maxFloats);
   const k = new CopyKernel(ctx);
   const rows: BenchResult[] = [];
   let best = 0;

@@ -13,8 +13,10 @@ import {
 export interface MatvecOptions {
   /** Threads per workgroup (default 256, capped by the device). */
   workgroupSize?: number;
-  /** Rows per workgroup (default 8, i.e. 32 threads per row); workgroupSize / rows must be a power of two. */
+  /** Row slots per workgroup (default 8, i.e. 32 threads per slot); workgroupSize / rows must be a power of two. */
   rowsPerWorkgroup?: number;
+  /** Rows each slot handles at once (1 to 4, default 2): more weight loads in flight, x loads shared. */
+  rowsPerThread?: number;
 }
 
 export class MatvecKernel {
@@ -22,14 +24,17 @@ export class MatvecKernel {
   private readonly f16: ComputeKernel;
   readonly wg: number;
   readonly rows: number;
+  readonly rpt: number;
 
   constructor(private readonly ctx: GpuContext, opts: MatvecOptions = {}) {
     this.wg = Math.min(opts.workgroupSize ?? 256, ctx.limits.maxComputeInvocationsPerWorkgroup);
     this.rows = opts.rowsPerWorkgroup ?? 8;
+    this.rpt = opts.rowsPerThread ?? 2;
     const tpr = this.wg / this.rows;
     if (!Number.isInteger(tpr) || tpr < 1 || (tpr & (tpr - 1))) throw new Error(`matvec: workgroupSize / rowsPerWorkgroup = ${tpr} must be a power of two`);
-    this.f32 = new ComputeKernel(ctx, 'matvec', 'main', { WG: this.wg, ROWS: this.rows, W_F16: 0 });
-    this.f16 = new ComputeKernel(ctx, 'matvec', 'main', { WG: this.wg, ROWS: this.rows, W_F16: 1 });
+    if (!(this.rpt >= 1 && this.rpt <= 4 && Number.isInteger(this.rpt)) || this.rpt > tpr) throw new Error(`matvec: rowsPerThread = ${this.rpt} must be 1..4 and ≤ threads per row`);
+    this.f32 = new ComputeKernel(ctx, 'matvec', 'main', { WG: this.wg, ROWS: this.rows, RPT: this.rpt, W_F16: 0 });
+    this.f16 = new ComputeKernel(ctx, 'matvec', 'main', { WG: this.wg, ROWS: this.rows, RPT: this.rpt, W_F16: 1 });
   }
 
   /** y[yOff + n] = Σ_k W[n, k] x[xOff + k] (+ ...). x: buffer or {buffer, offset} (offset % 4 == 0). */
@@ -51,7 +56,7 @@ export class MatvecKernel {
     const k = w.dtype === 'f16' ? this.f16 : this.f32;
     let r0 = 0;
     for (const b of w.blocks) {
-      const groups = Math.ceil(b.rows / this.rows);
+      const groups = Math.ceil(b.rows / (this.rows * this.rpt));
       const gx = Math.min(groups, 32768);
       const gy = Math.ceil(groups / gx);
       const u = packUniforms([

@@ -149,13 +149,13 @@ describe('matvec (decode, M = 1)', () => {
     const bias = randArray(N, 4);
     const xs = randArray(K + 12, 5);
     const x = xs.subarray(12);
-    for (const dtype of ['f32', 'f16'] as const) {
+    for (const [dtype, rowsPerThread] of [['f32', 3], ['f16', 1], ['f16', 4]] as const) {
       const lw = uploadLinear(ctx, w, N, K, { dtype, bias, blockRows: 8 });
       const ref = linearRef(x, dtype === 'f16' ? roundToF16(w) : w, 1, K, N, bias);
       const xb = ctx.upload(xs);
       const y0 = randArray(N + 3, 6);
       const yb = ctx.upload(y0);
-      const k = new MatvecKernel(ctx, { rowsPerWorkgroup: 4 });
+      const k = new MatvecKernel(ctx, { rowsPerWorkgroup: 4, rowsPerThread });
       ctx.run((pass) => k.encode(pass, { buffer: xb, offset: 12 }, lw, { buffer: yb, offset: 3 }, { accumulate: true }));
       const y = await ctx.readF32(yb, N + 3);
       expect(Array.from(y.subarray(0, 3))).toEqual(Array.from(y0.subarray(0, 3)));
