@@ -58,7 +58,7 @@ export interface ScanOptions {
   variant?: ScanVariant;
   /** Fixed chunk length for 'fused' (default: chosen from L and D, see chunkFor()). */
   chunk?: number;
-  /** 'fused' aims for at least this many threads (chunks × channels); default 65536. */
+  /** 'fused' aims for at least this many threads (chunks × channels); default 131072 (best of 32k/64k/128k on an H100). */
   targetThreads?: number;
   /** Threads (channels) per workgroup for the chunk kernels; default 128 (64 when workgroup memory is small). */
   workgroup?: number;
@@ -145,7 +145,7 @@ export class SelectiveScan {
     if (this.opts.chunk) {
       chunk = this.opts.chunk;
     } else {
-      const target = this.opts.targetThreads ?? 65536;
+      const target = this.opts.targetThreads ?? 131072;
       const wantChunks = Math.max(1, Math.ceil(target / this.D));
       // Multiples of 16 between 32 and 256; chunks shorter than 32 tokens cost more in pass 1 + 2 than they gain.
       chunk = Math.min(256, Math.max(32, Math.ceil(Math.ceil(L / wantChunks) / 16) * 16));
