@@ -13,28 +13,48 @@ import {
 export interface MatvecOptions {
   /** Threads per workgroup (default 256, capped by the device). */
   workgroupSize?: number;
-  /** Row slots per workgroup (default 8, i.e. 32 threads per slot); workgroupSize / rows must be a power of two. */
+  /**
+   * Row slots per workgroup (default 8, i.e. 32 threads per slot); workgroupSize / rows must be a power of two.
+   * Without rowsPerWorkgroup / rowsPerThread, blocks of fewer than 8192 rows use 4 slots × 1 row (more workgroups).
+   */
   rowsPerWorkgroup?: number;
   /** Rows each slot handles at once (1 to 4, default 2): more weight loads in flight, x loads shared. */
   rowsPerThread?: number;
 }
 
 export class MatvecKernel {
-  private readonly f32: ComputeKernel;
-  private readonly f16: ComputeKernel;
+  private readonly kernels = new Map<string, ComputeKernel>();
   readonly wg: number;
+  /** Configuration for blocks of at least NARROW_BELOW rows (or always, when the caller chose one). */
   readonly rows: number;
   readonly rpt: number;
+  private readonly auto: boolean;
+  /** Below this many rows a block uses 4 slots × 1 row per workgroup, so small N still fills the GPU. */
+  static readonly NARROW_BELOW = 8192;
 
   constructor(private readonly ctx: GpuContext, opts: MatvecOptions = {}) {
     this.wg = Math.min(opts.workgroupSize ?? 256, ctx.limits.maxComputeInvocationsPerWorkgroup);
+    this.auto = opts.rowsPerWorkgroup === undefined && opts.rowsPerThread === undefined;
     this.rows = opts.rowsPerWorkgroup ?? 8;
     this.rpt = opts.rowsPerThread ?? 2;
-    const tpr = this.wg / this.rows;
+    this.check(this.rows, this.rpt);
+    if (this.auto) this.check(4, 1);
+  }
+
+  private check(rows: number, rpt: number): void {
+    const tpr = this.wg / rows;
     if (!Number.isInteger(tpr) || tpr < 1 || (tpr & (tpr - 1))) throw new Error(`matvec: workgroupSize / rowsPerWorkgroup = ${tpr} must be a power of two`);
-    if (!(this.rpt >= 1 && this.rpt <= 4 && Number.isInteger(this.rpt)) || this.rpt > tpr) throw new Error(`matvec: rowsPerThread = ${this.rpt} must be 1..4 and ≤ threads per row`);
-    this.f32 = new ComputeKernel(ctx, 'matvec', 'main', { WG: this.wg, ROWS: this.rows, RPT: this.rpt, W_F16: 0 });
-    this.f16 = new ComputeKernel(ctx, 'matvec', 'main', { WG: this.wg, ROWS: this.rows, RPT: this.rpt, W_F16: 1 });
+    if (!(rpt >= 1 && rpt <= 4 && Number.isInteger(rpt)) || rpt > tpr) throw new Error(`matvec: rowsPerThread = ${rpt} must be 1..4 and ≤ threads per row`);
+  }
+
+  private kernel(f16: boolean, rows: number, rpt: number): ComputeKernel {
+    const key = `${f16}|${rows}|${rpt}`;
+    let k = this.kernels.get(key);
+    if (!k) {
+      k = new ComputeKernel(this.ctx, 'matvec', 'main', { WG: this.wg, ROWS: rows, RPT: rpt, W_F16: f16 ? 1 : 0 });
+      this.kernels.set(key, k);
+    }
+    return k;
   }
 
   /** y[yOff + n] = Σ_k W[n, k] x[xOff + k] (+ ...). x: buffer or {buffer, offset} (offset % 4 == 0). */
@@ -53,10 +73,13 @@ export class MatvecKernel {
     const rv = ep.residual ? asView(ep.residual, N) : { buffer: dummyBuffer(this.ctx), offset: 0, rowStride: 0 };
     if (ep.residual) checkView(`${what} residual`, rv, 1, N);
     const bias = flags & FLAG_BIAS ? w.bias! : dummyBuffer(this.ctx);
-    const k = w.dtype === 'f16' ? this.f16 : this.f32;
     let r0 = 0;
     for (const b of w.blocks) {
-      const groups = Math.ceil(b.rows / (this.rows * this.rpt));
+      const narrow = this.auto && b.rows < MatvecKernel.NARROW_BELOW;
+      const rows = narrow ? 4 : this.rows;
+      const rpt = narrow ? 1 : this.rpt;
+      const k = this.kernel(w.dtype === 'f16', rows, rpt);
+      const groups = Math.ceil(b.rows / (rows * rpt));
       const gx = Math.min(groups, 32768);
       const gy = Math.ceil(groups / gx);
       const u = packUniforms([
