@@ -26,8 +26,11 @@ async function demoModelsServed(request: APIRequestContext): Promise<boolean> {
 async function loadDemo(page: Page) {
   await page.getByTestId('pair-demo').click();
   await page.getByTestId('load-models').click();
-  await expect(page.getByTestId('slot-mamba')).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
-  await expect(page.getByTestId('slot-transformer')).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
+  for (const slot of ['slot-mamba', 'slot-transformer']) {
+    const el = page.getByTestId(slot);
+    await expect(el).toHaveAttribute('data-status', /ready|error/, { timeout: 120_000 });
+    if ((await el.getAttribute('data-status')) === 'error') throw new Error(`${slot} failed to load: ${await el.innerText()}`);
+  }
 }
 
 test.describe('page structure (no models needed)', () => {
@@ -223,7 +226,9 @@ test.describe('with the demo models', () => {
     // Charts export as PNG; the run exports as CSV rows.
     const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('chart-scaling-prefill').getByRole('button', { name: 'PNG' }).click()]);
     expect(png.suggestedFilename()).toMatch(/^scaling-prefill-.*\.png$/);
-    expect(readFileSync((await png.path())!).subarray(1, 4).toString()).toBe('PNG');
+    const pngBytes = readFileSync((await png.path())!);
+    expect(pngBytes.subarray(1, 4).toString()).toBe('PNG');
+    expect(pngBytes.readUInt32BE(16)).toBeGreaterThan(400); // the chart, not a legend icon
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
     const rows = readFileSync((await csv.path())!, 'utf8').trim().split('\n');
     expect(rows[0]).toContain('prefillMs');

@@ -3,12 +3,12 @@
  * over the page background, and returns a PNG Blob. Charts use explicit colours (no stylesheet lookups) so the
  * serialized SVG looks like what is on screen.
  */
-export async function svgToPng(svg: SVGSVGElement, opts: { scale?: number; background?: string; title?: string } = {}): Promise<Blob> {
+export async function svgToPng(svg: SVGSVGElement, opts: { scale?: number; background?: string; title?: string; legend?: { label: string; color: string }[] } = {}): Promise<Blob> {
   const scale = opts.scale ?? 2;
   const rect = svg.getBoundingClientRect();
   const w = Math.max(1, Math.round(rect.width));
   const h = Math.max(1, Math.round(rect.height));
-  const titleH = opts.title ? 28 : 0;
+  const titleH = opts.title || opts.legend?.length ? 28 : 0;
   const clone = svg.cloneNode(true) as SVGSVGElement;
   clone.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   clone.setAttribute('width', String(w));
@@ -36,6 +36,20 @@ export async function svgToPng(svg: SVGSVGElement, opts: { scale?: number; backg
       g.fillStyle = getComputedStyle(document.body).color || '#111';
       g.font = `600 14px ${fontFamily}`;
       g.fillText(opts.title, 12, 19);
+    }
+    if (opts.legend?.length) {
+      g.font = `12px ${fontFamily}`;
+      let x = w - 12;
+      for (const item of [...opts.legend].reverse()) {
+        const tw = g.measureText(item.label).width;
+        x -= tw;
+        g.fillStyle = getComputedStyle(document.body).color || '#111';
+        g.fillText(item.label, x, 19);
+        x -= 20;
+        g.fillStyle = item.color;
+        g.fillRect(x, 13, 14, 3);
+        x -= 14;
+      }
     }
     g.drawImage(img, 0, titleH, w, h);
     return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));

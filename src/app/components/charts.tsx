@@ -10,11 +10,18 @@ import { AXIS, COLORS, GRID, fmtLen } from '../format';
 export function ChartFigure(props: { title: string; name: string; points: number; children: ReactNode; height?: number; note?: ReactNode; testId?: string }) {
   const ref = useRef<HTMLElement>(null);
   const savePng = async () => {
-    const svg = ref.current?.querySelector('svg.recharts-surface, svg.chart-svg') as SVGSVGElement | null;
+    // The chart's own surface (legend icons are small svgs too): the largest svg in the figure.
+    const svgs = [...(ref.current?.querySelectorAll('svg') ?? [])] as SVGSVGElement[];
+    const area = (e: SVGSVGElement) => e.getBoundingClientRect().width * e.getBoundingClientRect().height;
+    const svg = svgs.sort((a, b) => area(b) - area(a))[0] ?? null;
     if (!svg) return toast('Nothing to export yet: run something first.', 'error');
     try {
       const bg = getComputedStyle(document.body).getPropertyValue('--card').trim() || '#ffffff';
-      downloadBlob(await svgToPng(svg, { background: bg, title: props.title }), `${props.name}-${stamp()}.png`);
+      const legend = [...(ref.current?.querySelectorAll('.recharts-legend-item') ?? [])].map((el) => ({
+        label: el.textContent ?? '',
+        color: el.querySelector('path, line, rect')?.getAttribute('stroke') || el.querySelector('path, rect')?.getAttribute('fill') || '#888',
+      }));
+      downloadBlob(await svgToPng(svg, { background: bg, title: props.title, legend }), `${props.name}-${stamp()}.png`);
     } catch (e) {
       toast(`PNG export failed: ${(e as Error).message}`, 'error');
     }
