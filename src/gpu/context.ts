@@ -66,11 +66,11 @@ export class GpuContext {
     this.submit(encoder);
   }
 
-  buffer(bytes: number, category: Category = 'scratch', label?: string): GPUBuffer {
+  buffer(bytes: number, category: Category = 'scratch', label: string = category): GPUBuffer {
     return this.pool.create(bytes, category, label);
   }
 
-  upload(data: ArrayBufferView, category: Category = 'scratch', label?: string): GPUBuffer {
+  upload(data: ArrayBufferView, category: Category = 'scratch', label: string = category): GPUBuffer {
     return this.pool.upload(data, category, label);
   }
 

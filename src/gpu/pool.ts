@@ -25,7 +25,7 @@ export class BufferPool {
   }
 
   /** A storage buffer of at least `bytes` (rounded up to 16), counted under `category`. */
-  create(bytes: number, category: Category, label = category, usage = STORAGE_USAGE): GPUBuffer {
+  create(bytes: number, category: Category, label: string = category, usage = STORAGE_USAGE): GPUBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     checkBindingSize(this.limits, size, label);
     const key = `${size}:${usage}`;
@@ -46,7 +46,7 @@ export class BufferPool {
   }
 
   /** Like create(), then uploads `data`. */
-  upload(data: ArrayBufferView, category: Category, label = category): GPUBuffer {
+  upload(data: ArrayBufferView, category: Category, label: string = category): GPUBuffer {
     const buf = this.create(data.byteLength, category, label);
     this.device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, Math.floor(data.byteLength / 4) * 4);
     const tail = data.byteLength % 4;

@@ -81,10 +81,12 @@ export class WeightStore {
 
   private uploadMatrix(name: string, dtype: FileDType, rows: number, cols: number, bytes: Uint8Array): Weight {
     const want = this.opts.matrixDType ?? 'auto';
-    const out: WeightDType = want === 'auto' ? (dtype === 'F16' ? 'f16' : 'f32') : want;
+    let out: WeightDType = want === 'auto' ? (dtype === 'F16' ? 'f16' : 'f32') : want;
+    // The f16 matmul/matvec kernels read 8 halves per load; a matrix with fewer or ragged input features (e.g. a
+    // tiny model's dt_proj with dt_rank 4) stays f32. Every real Mamba/Pythia matrix has K % 8 == 0.
+    if (out === 'f16' && cols % 8 !== 0) out = 'f32';
     const bytesPerRow = out === 'f16' ? cols * 2 : cols * 4;
-    let rowsPerBlock = Math.floor(this.maxBlockBytes / bytesPerRow);
-    if (out === 'f16' && cols % 2 === 1) rowsPerBlock -= rowsPerBlock % 2; // blocks start on a whole u32
+    const rowsPerBlock = Math.floor(this.maxBlockBytes / bytesPerRow);
     if (rowsPerBlock < 1) {
       throw new LimitExceededError('maxStorageBufferBindingSize', bytesPerRow, this.maxBlockBytes, `one row of ${name}`);
     }

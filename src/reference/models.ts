@@ -103,7 +103,7 @@ export function mambaForward(cfg: RefMambaConfig, w: Weights, ids: number[]): Fl
   const { d, dIn, n, r, k, vocab } = cfg;
   const l = ids.length;
   const emb = get(w, 'backbone.embeddings.weight');
-  let hidden = new Float64Array(l * d); // (l, d)
+  let hidden: Float64Array = new Float64Array(l * d); // (l, d)
   ids.forEach((id, t) => { for (let i = 0; i < d; i++) hidden[t * d + i] = emb[id * d + i]; });
   for (let li = 0; li < cfg.layers; li++) {
     const p = `backbone.layers.${li}.`;

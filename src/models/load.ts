@@ -1,0 +1,48 @@
+/**
+ * loadModel: config.json + tokenizer.json + safetensors from a hub-layout source (the Hugging Face hub, a local
+ * server, or the app's own /models/ folder) into a ready MambaModel or GptNeoxModel. Weights stream straight into
+ * GPU buffers as they download (WeightStore), with name/shape checks against the config.
+ */
+import type { GpuContext } from '../gpu/context';
+import { HubClient, sourceLabel, type ModelSource } from '../hub/hub';
+import { TextTokenizer } from '../hub/tokenizer';
+import { loadModelFiles } from '../hub/weights';
+import { GptNeoxModel, gptNeoxTensorSpecs } from './gptneox';
+import { KernelOps } from './kernel-ops';
+import { MambaModel, mambaTensorSpecs } from './mamba';
+import type { LanguageModel } from './types';
+import { WeightStore, type WeightStoreOptions } from './weights';
+
+export interface LoadOptions extends WeightStoreOptions {
+  signal?: AbortSignal;
+  /** Per-file byte progress. */
+  onProgress?: (p: { file: string; loaded: number; total: number | null; fromCache: boolean; done: boolean }) => void;
+  client?: HubClient;
+}
+
+export type LoadedModel = LanguageModel & { tokenizer: TextTokenizer; config: MambaModel['config'] | GptNeoxModel['config'] };
+
+export async function loadModel(ctx: GpuContext, source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const files = await loadModelFiles(source, { client: opts.client, signal: opts.signal });
+  const { config } = files;
+  const specs = config.arch === 'mamba' ? mambaTensorSpecs(config) : gptNeoxTensorSpecs(config);
+  const store = new WeightStore(ctx, specs, opts);
+  try {
+    await files.loadWeights(store, {
+      signal: opts.signal,
+      onProgress: (p) => opts.onProgress?.({
+        file: p.file, loaded: p.fileLoaded, total: p.fileTotal, fromCache: p.fromCache,
+        done: p.fileTotal !== null && p.fileLoaded >= p.fileTotal,
+      }),
+    });
+    store.finish();
+  } catch (e) {
+    store.destroy();
+    throw e;
+  }
+  const tokenizer = new TextTokenizer(files.tokenizerJson, files.tokenizerConfig, { eosTokenId: config.eosTokenId ?? undefined });
+  const ops = new KernelOps(ctx);
+  const name = sourceLabel(source);
+  const model = config.arch === 'mamba' ? new MambaModel(ctx, ops, store, config, name) : new GptNeoxModel(ctx, ops, store, config, name);
+  return Object.assign(model, { tokenizer });
+}

@@ -1,0 +1,139 @@
+/**
+ * Both model kinds on WebGPU (Dawn) against transformers' float64 logits for tiny random models served from a
+ * local server in the hub's URL layout (tests/fixtures/hub, made by tools/make_golden.py on the GPU machine).
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHubServer } from '../../tools/hub-server.mjs';
+import { HubClient, hubSource } from '../../src/hub/hub';
+import { loadModel, type LoadedModel } from '../../src/models/load';
+import { gpu, relErr } from '../gpu';
+
+const ROOT = 'tests/fixtures/hub';
+
+interface Golden {
+  prompt_text: string;
+  prompt_ids: number[];
+  logits: number[];
+  greedy_ids: number[];
+  greedy_logits: number[];
+  long_ids: number[];
+  long_last_logits: number[];
+  vocab_size: number;
+}
+
+const golden = (repo: string): Golden => JSON.parse(readFileSync(`${ROOT}/${repo}/resolve/main/golden.json`, 'utf8'));
+
+let server: Awaited<ReturnType<typeof startHubServer>>;
+let client: HubClient;
+beforeAll(async () => {
+  server = await startHubServer({ root: ROOT });
+  client = new HubClient({ baseUrl: server.url, cache: false });
+});
+afterAll(() => server?.close());
+
+async function load(repo: string): Promise<LoadedModel> {
+  return loadModel(await gpu(), hubSource(repo, { baseUrl: server.url }), { client });
+}
+
+const row = (flat: ArrayLike<number>, r: number, V: number) => Array.from(flat).slice(r * V, (r + 1) * V);
+
+// f32 weights: the kernels compute in f32 against a float64 reference: 1e-3 relative is the issue's bar (seen: ~1e-6).
+// f16/bf16 weights: the golden logits were computed from the same rounded weights in float64, so the bar stays 1e-3.
+const REPOS = ['mamba', 'mamba-f16', 'mamba-bf16', 'pythia', 'pythia-f16', 'pythia-bf16', 'pythia-seq', 'pythia-sharded'];
+
+describe.each(REPOS)('tiny-random/%s', (name) => {
+  const repo = `tiny-random/${name}`;
+  it('prefill logits match transformers (float64) within 1e-3 relative; tokenizer ids match Python', async () => {
+    const g = golden(repo);
+    const m = await load(repo);
+    try {
+      expect(m.tokenizer.encode(g.prompt_text, { addSpecialTokens: false })).toEqual(g.prompt_ids);
+      const V = g.vocab_size;
+      const logits = await m.prefill(g.prompt_ids, { allLogits: true });
+      expect(logits.length).toBe(g.prompt_ids.length * V);
+      expect(relErr(logits, g.logits)).toBeLessThan(1e-3);
+      // per position too, so one bad row cannot hide in the norm
+      for (let t = 0; t < g.prompt_ids.length; t++) expect(relErr(row(logits, t, V), row(g.logits, t, V))).toBeLessThan(1e-3);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('step-by-step decode equals prefill, greedy tokens identical', async () => {
+    const g = golden(repo);
+    const m = await load(repo);
+    try {
+      const V = g.vocab_size;
+      // decode: prefill the prompt, then feed the golden greedy tokens one at a time
+      let last = await m.prefill(g.prompt_ids);
+      for (let i = 0; i < g.greedy_ids.length; i++) {
+        expect(relErr(last, row(g.greedy_logits, i, V))).toBeLessThan(1e-3);
+        last = await m.step(g.greedy_ids[i]);
+      }
+      // generate() samples on the GPU (argmax at temperature 0), several steps per submit
+      const out = await m.generate(g.prompt_ids, { maxNewTokens: g.greedy_ids.length, temperature: 0, topK: 0, topP: 1, seed: 1 });
+      expect(out.ids).toEqual(g.greedy_ids);
+      expect(out.stats.newTokens).toBe(g.greedy_ids.length);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
+describe('longer sequences and kernel variants', () => {
+  it.each([
+    ['mamba', 'fused'], ['mamba', 'unfused'], ['mamba', 'sequential'], ['pythia', 'flash'], ['pythia', 'reference'],
+  ] as const)('%s (%s): last logits of a 300-token prompt, also in prefill chunks of 128', async (name, variant) => {
+    const repo = `tiny-random/${name}`;
+    const g = golden(repo);
+    const m = await load(repo);
+    try {
+      if (variant === 'flash' || variant === 'reference') m.kernels = { ...m.kernels, attention: variant };
+      else m.kernels = { ...m.kernels, scan: variant };
+      const V = g.vocab_size;
+      const k = g.long_last_logits.length / V;
+      const all = await m.prefill(g.long_ids, { allLogits: true });
+      const tail = Array.from(all.slice((g.long_ids.length - k) * V));
+      expect(relErr(tail, g.long_last_logits)).toBeLessThan(1e-3);
+      m.reset();
+      (m as unknown as { prefillChunk: number }).prefillChunk = 128;
+      const last = await m.prefill(g.long_ids);
+      expect(relErr(last, row(g.long_last_logits, k - 1, V))).toBeLessThan(1e-3);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('reports memory: SSM state constant, KV cache grows with context', async () => {
+    const mamba = await load('tiny-random/mamba');
+    const pythia = await load('tiny-random/pythia');
+    try {
+      const g = golden('tiny-random/mamba');
+      await mamba.prefill(g.prompt_ids);
+      const s1 = mamba.memory().ssmState;
+      await mamba.prefill(g.long_ids);
+      expect(mamba.memory().ssmState).toBe(s1);
+      expect(s1).toBeGreaterThan(0);
+      expect(mamba.memory().kvCache).toBe(0);
+      await pythia.prefill(g.prompt_ids);
+      const k1 = pythia.memory().kvCache;
+      await pythia.prefill([...g.long_ids, ...g.long_ids]);
+      expect(pythia.memory().kvCache).toBeGreaterThan(k1);
+      expect(pythia.memory().weights).toBeGreaterThan(0);
+    } finally {
+      mamba.dispose();
+      pythia.dispose();
+    }
+  });
+
+  it('rejects token ids outside the vocabulary with a clear error', async () => {
+    const m = await load('tiny-random/pythia');
+    try {
+      await expect(m.prefill([1, 2, 99999])).rejects.toThrow(/outside the vocabulary/);
+      await expect(m.prefill([])).rejects.toThrow(/at least one token/);
+    } finally {
+      m.dispose();
+    }
+  });
+});
