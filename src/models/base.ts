@@ -13,6 +13,7 @@ import type { WeightStore } from './weights';
 import type { Category } from '../gpu/pool';
 
 const now = () => (globalThis.performance ?? Date).now();
+const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
 export abstract class CausalLM implements LanguageModel {
   abstract readonly arch: Arch;
@@ -124,11 +125,26 @@ export abstract class CausalLM implements LanguageModel {
   }
 
   /** Encodes one decode step: forward of history[pos], then samples history[pos+1] on the GPU. */
+  private sampleStep = 0;
+
   private encodeDecodeStep(pass: GPUComputePassEncoder, s: SamplingOptions, step: number): void {
     const logits = this.ensureLogits(1);
     this.encodeForward(pass, 1, this.pos, 'last', logits);
     this.ops.sample(pass, logits, this.ensureHistory(), this.pos + 1, s, step);
     this.pos += 1;
+  }
+
+  /** Decodes `n` tokens after the current state, sampling on the GPU, in one submit and one readback. `first` ≥ 0
+   *  is fed first (written at history[pos]); −1 feeds the token already there (the previous batch's last sample). */
+  async decodeBatch(first: number, n: number, s: SamplingOptions = GREEDY): Promise<Uint32Array> {
+    if (this.pos + n + 1 > this.maxContext) throw new RangeError(`${this.name}: decoding past the context limit of ${this.maxContext}`);
+    const history = this.ensureHistory();
+    if (first >= 0) this.ctx.device.queue.writeBuffer(history, this.pos * 4, new Uint32Array([first]));
+    const start = this.pos + 1;
+    this.ensureLogits(1);
+    this.reserve(this.pos + n, 1);
+    this.ctx.run((pass) => { for (let i = 0; i < n; i++) this.encodeDecodeStep(pass, s, this.sampleStep++); }, `${this.name}.decode`);
+    return this.ctx.readU32(history, n, start);
   }
 
   async generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }> {
@@ -139,22 +155,16 @@ export abstract class CausalLM implements LanguageModel {
     // Prefill all but the last prompt token in chunks, then the last token together with the first sample.
     if (ids.length > 1) await this.prefill(ids.slice(0, -1));
     else this.checkContext(1);
-    const history = this.ensureHistory();
-    this.ctx.device.queue.writeBuffer(history, this.pos * 4, new Uint32Array([ids[ids.length - 1]]));
     let stopReason: GenerateStats['stopReason'] = 'length';
     let tFirst = 0;
-    let step = 0;
     let tPrev = t0;
+    this.sampleStep = 0;
     while (out.length < opts.maxNewTokens) {
       if (opts.signal?.aborted) { stopReason = 'aborted'; break; }
       const room = this.maxContext - this.pos - 1;
       if (room <= 0) { stopReason = 'context'; break; }
       const n = Math.min(out.length === 0 ? 1 : this.stepsPerSubmit, opts.maxNewTokens - out.length, room);
-      const first = this.pos + 1;
-      this.ensureLogits(1);
-      this.reserve(this.pos + n, 1);
-      this.ctx.run((pass) => { for (let i = 0; i < n; i++) this.encodeDecodeStep(pass, opts, step++); }, `${this.name}.decode`);
-      const got = await this.ctx.readU32(history, n, first);
+      const got = await this.decodeBatch(out.length === 0 ? ids[ids.length - 1] : -1, n, opts);
       const t = now();
       if (out.length === 0) tFirst = t;
       let ended = false;
