@@ -3,13 +3,16 @@
  *
  * Acquires a Node WebGPU device (Dawn), measures the vec4 copy kernel's bandwidth (best of a few sizes: the ceiling
  * every other row is compared against), then runs every kernel family's bench cases — dense (cases-dense), scan and
- * conv1d (cases-scan), attention (cases-attention; families whose module is missing or fails to load are skipped
- * with a note) — and prints one table. --quick uses small shapes so the whole run finishes in a minute or two on
+ * conv1d (cases-scan), attention (cases-attention; a family whose case list fails to build is skipped with a note) — and prints one table. --quick uses small shapes so the whole run finishes in a minute or two on
  * SwiftShader; the default uses the real model shapes and is meant for a GPU (WEBGPU_NATIVE=1).
  *
- * Each timed pass records `rep` calls of the kernel back to back (default 1 with --quick, 50 otherwise) and the
- * table shows time per call: some drivers quantise GPU timestamps (Dawn on an H100 here: 65.5 us steps), which
- * makes single short dispatches unmeasurable. Caveat: repeated calls find a small weight matrix in L2 (50 MB on an
+ * Each timed pass records `rep` calls of the kernel back to back and the table shows time per call. With --quick rep
+ * is 1; otherwise, unless --rep fixes it, rep is chosen per case from a short calibration (enough calls for ~2 ms
+ * per pass, at most 50), and long cases get fewer passes (~1.5 s of GPU time per case, at least 3 passes), so the
+ * full run (scan up to L=131k, attention up to 32k) stays within a few minutes on an H100. Some drivers quantise
+ * GPU timestamps (Dawn on an H100: 65.5 us steps); the full run therefore asks Dawn for
+ * `disable-dawn-features=timestamp_quantization` (through WEBGPU_DAWN_OPTIONS, see src/gpu/node.ts) unless that
+ * variable is already set. Caveat: repeated calls find a small weight matrix in L2 (50 MB on an
  * H100), so GB/s of matvec cases whose weights fit in L2 can exceed DRAM bandwidth; the LM-head cases do not fit.
  */
 import { writeFileSync } from 'node:fs';
@@ -20,6 +23,9 @@ import { timeGpu, type TimeOptions } from '../gpu/timing';
 import { CopyKernel } from '../kernels/copy';
 import { runCases, formatRow, type BenchCase, type BenchResult } from './harness';
 import { denseBenchCases } from './cases-dense';
+// Static imports (not import()) so the bench bundle is one self-contained .mjs for the GPU machine.
+import * as scanCases from './cases-scan';
+import * as attentionCases from './cases-attention';
 
 interface CliArgs {
   quick: boolean;
@@ -106,27 +112,72 @@ function caseSources(quick: boolean): CaseSource[] {
     {
       name: 'scan',
       load: async () => {
-        const m = await import('./cases-scan');
-        const L = quick ? [64, 256] : [512, 2048, 8192];
+        const m = scanCases;
+        // Issue 5's shapes: batch 1, D = 1536, N = 16 (mamba-130m's d_inner), L = 512 .. 131k.
+        const L = quick ? [64, 256] : [512, 2048, 8192, 32768, 131072];
         const D = quick ? 256 : 1536;
         const cases: BenchCase[] = m.scanBenchCases({ L, D, N: 16 });
-        if (typeof m.conv1dBenchCases === 'function') cases.push(...m.conv1dBenchCases({ L, D, K: 4 }));
+        if (typeof m.conv1dBenchCases === 'function') cases.push(...m.conv1dBenchCases({ L: L.filter((l) => l <= 32768), D, K: 4 }));
         return cases;
       },
     },
     {
       name: 'attention',
       load: async () => {
-        const m = await import('./cases-attention');
+        const m = attentionCases;
         return quick
           ? m.attentionBenchCases({ L: [64, 128], H: 4, hd: 64, decodeLens: [64, 256] })
-          : m.attentionBenchCases({ L: [512, 2048], H: 12, hd: 64 });
+          : m.attentionBenchCases({ L: [512, 2048, 8192, 32768], H: 12, hd: 64, decodeLens: [128, 512, 2048, 8192, 32768] });
       },
     },
   ];
 }
 
-export async function runKernelBench(args: CliArgs, log: (s: string) => void = console.log): Promise<{ copyGbps: number; results: BenchResult[] }> {
+export type KernelResult = BenchResult & { rep?: number };
+
+const TARGET_PASS_MS = 2;
+const MAX_REP = 50;
+const CASE_BUDGET_MS = 1500;
+
+/** Like runCases, but picks `rep` per case from a short calibration and trims the passes of long cases. */
+export async function runCasesAuto(ctx: GpuContext, cases: BenchCase[], copyGbps: number, opts: TimeOptions, log: (r: KernelResult) => void): Promise<KernelResult[]> {
+  const out: KernelResult[] = [];
+  for (const c of cases) {
+    let r: KernelResult;
+    try {
+      const { encode, cleanup } = c.setup(ctx);
+      try {
+        const cal = await timeGpu(ctx, encode, { warmup: 1, iters: 3 });
+        const one = cal.ms;
+        const rep = one > 0 ? Math.max(1, Math.min(MAX_REP, Math.ceil(TARGET_PASS_MS / one))) : MAX_REP;
+        const perPass = Math.max(one * rep, 1e-3);
+        const iters0 = opts.iters ?? 20;
+        const iters = Math.max(3, Math.min(iters0, Math.floor(CASE_BUDGET_MS / perPass)));
+        const warmup = perPass > 50 ? 1 : (opts.warmup ?? 3);
+        const t = await timeGpu(ctx, (pass) => {
+          for (let i = 0; i < rep; i++) encode(pass);
+        }, { ...opts, warmup, iters });
+        const ms = t.ms / rep;
+        const s = ms / 1e3;
+        const gbps = c.bytes / s / 1e9;
+        r = { kernel: c.kernel, shape: c.shape, ms, method: t.method, gbps, gflops: c.flops / s / 1e9, mtoks: c.tokens ? c.tokens / s / 1e6 : null, vsCopy: gbps / copyGbps, rep };
+      } finally {
+        cleanup();
+      }
+    } catch (e) {
+      r = { kernel: c.kernel, shape: c.shape, ms: NaN, method: '-', gbps: NaN, gflops: NaN, mtoks: null, vsCopy: NaN, skipped: (e as Error).message.split('\n')[0] };
+    }
+    out.push(r);
+    log(r);
+  }
+  return out;
+}
+
+export async function runKernelBench(args: CliArgs, log: (s: string) => void = console.log): Promise<{ copyGbps: number; results: KernelResult[] }> {
+  if (!args.quick && typeof process !== 'undefined' && process.env.WEBGPU_DAWN_OPTIONS === undefined) {
+    process.env.WEBGPU_DAWN_OPTIONS = 'disable-dawn-features=timestamp_quantization';
+  }
+  log(`dawn options: ${process.env.WEBGPU_DAWN_OPTIONS ?? '(none)'}`);
   const acquired = await acquireNodeDevice();
   const ctx = new GpuContext(acquired);
   try {
@@ -134,10 +185,13 @@ export async function runKernelBench(args: CliArgs, log: (s: string) => void = c
     log(`device: ${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'unknown'}`);
     log(`timestamp-query: ${ctx.has('timestamp-query') ? 'yes' : 'no'}; maxStorageBufferBindingSize ${ctx.limits.maxStorageBufferBindingSize}; mode ${args.quick ? 'quick' : 'full'}`);
     const opts: TimeOptions = args.quick ? { warmup: 1, iters: args.iters ?? 3 } : { warmup: 3, iters: args.iters ?? 20 };
-    const rep = Math.max(1, Math.floor(args.rep ?? (args.quick ? 1 : 50)));
-    log(`timing: median of ${opts.iters} passes of ${rep} call(s) each; times are per call`);
+    const auto = !args.quick && args.rep === undefined;
+    const rep = Math.max(1, Math.floor(args.rep ?? (args.quick ? 1 : 20)));
+    log(auto
+      ? `timing: median of up to ${opts.iters} passes; calls per pass chosen per case (column rep in the JSON); times are per call`
+      : `timing: median of ${opts.iters} passes of ${rep} call(s) each; times are per call`);
     const copy = await measureCopy(ctx, args.quick, opts, rep);
-    const results: BenchResult[] = [...copy.rows];
+    const results: KernelResult[] = [...copy.rows];
     for (const r of copy.rows) log(formatRow(r));
     log(`copy ceiling: ${copy.gbps.toFixed(1)} GB/s`);
     for (const src of caseSources(args.quick)) {
@@ -154,6 +208,10 @@ export async function runKernelBench(args: CliArgs, log: (s: string) => void = c
       }
       if (!cases.length) continue;
       log(`-- ${src.name}`);
+      if (auto) {
+        results.push(...(await runCasesAuto(ctx, cases, copy.gbps, opts, (r) => log(`${formatRow(r)}${r.rep ? ` rep ${r.rep}` : ''}`))));
+        continue;
+      }
       const perCall = (r: BenchResult) => {
         r.ms /= rep;
         log(formatRow(r));
@@ -166,10 +224,10 @@ export async function runKernelBench(args: CliArgs, log: (s: string) => void = c
   }
 }
 
-function toCsv(results: BenchResult[]): string {
-  const head = 'kernel,shape,ms,method,gbps,gflops,mtoks,vs_copy,skipped';
+function toCsv(results: KernelResult[]): string {
+  const head = 'kernel,shape,ms,method,gbps,gflops,mtoks,vs_copy,rep,skipped';
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  const rows = results.map((r) => [q(r.kernel), q(r.shape), r.ms, r.method, r.gbps, r.gflops, r.mtoks ?? '', r.vsCopy, q(r.skipped ?? '')].join(','));
+  const rows = results.map((r) => [q(r.kernel), q(r.shape), r.ms, r.method, r.gbps, r.gflops, r.mtoks ?? '', r.vsCopy, r.rep ?? '', q(r.skipped ?? '')].join(','));
   return [head, ...rows].join('\n') + '\n';
 }
 
@@ -178,7 +236,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const { copyGbps, results } = await runKernelBench(args);
   console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  if (args.json) writeFileSync(args.json, JSON.stringify({ quick: args.quick, rep: args.rep, copyGbps, results }, null, 2));
+  if (args.json) writeFileSync(args.json, JSON.stringify({ quick: args.quick, rep: args.rep ?? (args.quick ? 1 : 'auto'), dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps, results }, null, 2));
   if (args.csv) writeFileSync(args.csv, toCsv(results));
   process.exit(0);
 }
