@@ -53,6 +53,7 @@ export class GpuContext {
 
   /** Submits the encoder's work and resets the uniform arena for the next batch of dispatches. */
   submit(encoder: GPUCommandEncoder): void {
+    this.uniforms.flush();
     this.device.queue.submit([encoder.finish()]);
     this.uniforms.reset();
   }

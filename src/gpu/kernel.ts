@@ -64,7 +64,7 @@ export class ComputeKernel {
     const key = keyParts.join(',');
     let group = this.groups.get(key);
     if (!group) {
-      if (this.groups.size > 512) this.groups.clear();
+      if (this.groups.size > 8192) this.groups.clear();
       group = this.ctx.device.createBindGroup({ layout: this.layout, entries, label: this.label });
       this.groups.set(key, group);
     }
@@ -80,11 +80,14 @@ export class ComputeKernel {
 }
 
 /**
- * Uniform data for the dispatches of one submit, packed at 256-byte offsets into large buffers. GpuContext.submit()
- * resets it: queue.writeBuffer calls made after a submit are ordered after that submit's work, so slots can be reused.
+ * Uniform data for the dispatches of one submit, packed at 256-byte offsets into large buffers. Writes go to a CPU
+ * staging copy; GpuContext.submit() uploads each used chunk with one queue.writeBuffer and resets the arena
+ * (writes made after a submit are ordered after that submit's work, so slots can be reused). One upload per chunk
+ * instead of one per dispatch: a decode step records hundreds of dispatches.
  */
 export class UniformArena {
   private chunks: GPUBuffer[] = [];
+  private staging: Uint8Array[] = [];
   private chunk = 0;
   private offset = 0;
   private static readonly CHUNK = 64 * 1024;
@@ -101,14 +104,23 @@ export class UniformArena {
     }
     if (this.chunk === this.chunks.length) {
       this.chunks.push(this.device.createBuffer({ size: UniformArena.CHUNK, usage: 0x40 | 0x08, label: 'uniform-arena' }));
+      this.staging.push(new Uint8Array(UniformArena.CHUNK));
     }
     const buffer = this.chunks[this.chunk];
     const offset = this.offset;
-    const padded = new Uint8Array(size);
-    padded.set(bytes);
-    this.device.queue.writeBuffer(buffer, offset, padded);
+    const st = this.staging[this.chunk];
+    st.fill(0, offset, offset + size);
+    st.set(bytes, offset);
     this.offset += Math.ceil(size / UniformArena.ALIGN) * UniformArena.ALIGN;
     return { buffer, offset, size };
+  }
+
+  /** Uploads what was written since the last flush (called by GpuContext.submit before queue.submit). */
+  flush(): void {
+    for (let c = 0; c <= this.chunk && c < this.chunks.length; c++) {
+      const used = c < this.chunk ? UniformArena.CHUNK : this.offset;
+      if (used > 0) this.device.queue.writeBuffer(this.chunks[c], 0, this.staging[c], 0, Math.min(used, UniformArena.CHUNK));
+    }
   }
 
   reset(): void {
@@ -119,6 +131,7 @@ export class UniformArena {
   destroy(): void {
     for (const b of this.chunks) b.destroy();
     this.chunks = [];
+    this.staging = [];
   }
 }
 
