@@ -236,18 +236,19 @@ test.describe('with the demo models', () => {
   });
 
   test('the recall lab scores a pasted document', async ({ page }) => {
-    await ready(page, '/?tab=recall&lengths=128,192&depths=0,1&trials=1');
+    test.setTimeout(420_000); // SwiftShader on 2 cores: every probe is a prefill + decode of both models
+    await ready(page, '/?tab=recall&lengths=128&depths=0,1&trials=1');
     await loadDemo(page);
     await page.getByTestId('doc-select').selectOption('pasted');
     const text = readFileSync('public/docs/harbour-ledger.txt', 'utf8').slice(0, 3000);
     await page.getByTestId('doc-text').fill(text);
     await expect(page.getByTestId('doc-check')).toHaveAttribute('data-ok', 'true');
     await page.getByTestId('run-recall').click();
-    await expect(page.getByTestId('recall-scores')).toBeVisible({ timeout: 170_000 });
-    await expect(page.getByTestId('run-recall')).toBeVisible({ timeout: 170_000 });
-    // 2 lengths × 2 depths × (passkey + copy) × 2 models
-    await expect(page.getByTestId('recall-row')).toHaveCount(16);
-    await expect(page.getByTestId('heatmap-passkey-mamba').locator('.hm-cell.filled')).toHaveCount(4);
+    await expect(page.getByTestId('recall-scores')).toBeVisible({ timeout: 380_000 });
+    await expect(page.getByTestId('run-recall')).toBeVisible({ timeout: 380_000 });
+    // 1 length × 2 depths × (passkey + copy) × 2 models
+    await expect(page.getByTestId('recall-row')).toHaveCount(8);
+    await expect(page.getByTestId('heatmap-passkey-mamba').locator('.hm-cell.filled')).toHaveCount(2);
     await expect(page.getByTestId('chart-loss-by-position')).not.toHaveAttribute('data-points', '0');
     await shot(page, 'recall');
     // The selectivity view answers, with the diagnostics or a clear "not available".

@@ -5,13 +5,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh || exit 1
-mkdir -p test-results
+mkdir -p reports   # not test-results/: Playwright empties that folder when it starts
 rc=0
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json || rc=1
 echo "== unit + kernel tests (Vitest, Dawn/WebGPU in Node)"
-bash tools/webgpu-env.sh npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || rc=1
+bash tools/webgpu-env.sh npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vitest.json || rc=1
 echo "== build"; npx vite build --logLevel warn || rc=1
 echo "== e2e (Playwright, Chromium/WebGPU)"
-PLAYWRIGHT_JSON_OUTPUT_NAME=test-results/e2e.json bash tools/webgpu-env.sh npx playwright test --reporter=list,json || rc=1
-node tools/summary.mjs test-results/vitest.json test-results/e2e.json || rc=1
+PLAYWRIGHT_JSON_OUTPUT_NAME=reports/e2e.json bash tools/webgpu-env.sh npx playwright test --reporter=list,json || rc=1
+node tools/summary.mjs reports/vitest.json reports/e2e.json || rc=1
 exit $rc
