@@ -48,7 +48,22 @@ test.describe('page structure (no models needed)', () => {
       await expect(page.getByTestId(`tab-${tab}`)).toHaveAttribute('aria-selected', 'true');
       await shot(page, `${tab}-empty`);
     }
-    await expect(page.getByTestId('panel-benchmarks')).toContainText('Coming soon');
+    await expect(page.getByTestId('bench-tab')).toBeVisible();
+  });
+
+  test('the Benchmarks tab charts the committed H100 results', async ({ page }) => {
+    await ready(page, '/?tab=benchmarks');
+    await expect(page.getByTestId('bench-tab')).toBeVisible();
+    await expect(page.getByTestId('bench-device')).toContainText('H100');
+    await expect(page.getByTestId('bench-device')).toContainText('docs/benchmarks.md');
+    for (const id of ['models-prefill', 'models-decode', 'models-memory', 'scan', 'attention']) {
+      const chart = page.getByTestId(`bench-chart-${id}`);
+      await expect(chart).toBeVisible();
+      expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(0);
+      await expect(chart.locator('.recharts-surface').first()).toBeVisible();
+      expect(await chart.locator('.recharts-line').count()).toBeGreaterThan(0);
+    }
+    await shot(page, 'benchmarks');
   });
 
   test('a narrow screen gets a one-column layout', async ({ page }) => {
