@@ -6,7 +6,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { Ops } from './ops';
 import type {
-  Arch, GenerateOptions, GenerateStats, KernelChoice, LanguageModel, ModelMemory, SamplingOptions, TokenEvent,
+  Arch, GenerateOptions, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, SamplingOptions, TokenEvent,
 } from './types';
 import { view, type View } from './tensor';
 import type { WeightStore } from './weights';
@@ -47,6 +47,30 @@ export abstract class CausalLM implements LanguageModel {
    *  (activations, KV cache room). encodeForward itself never allocates: buffers freed while a pass is being
    *  recorded would break it. */
   protected abstract reserve(end: number, rows: number): void;
+
+  /** Set only while diagnostics() runs: encodeForward also writes the selectivity values of each layer i at
+   *  diag.buffer[i · diag.tokens + position] (Mamba: every token; Transformer: the last token's attention row). */
+  protected diag: { buffer: GPUBuffer; tokens: number } | null = null;
+  protected abstract readonly diagnosticsKind: ModelDiagnostics['kind'];
+  protected abstract layerCount(): number;
+
+  async diagnostics(ids: number[]): Promise<ModelDiagnostics> {
+    const T = ids.length, n = this.layerCount();
+    if (T === 0) throw new Error('diagnostics needs at least one token');
+    this.checkContext(T);
+    const buffer = this.alloc(n * T * 4, 'scratch', 'diagnostics');
+    try {
+      this.reset();
+      this.diag = { buffer, tokens: T };
+      await this.prefill(ids);
+      this.diag = null;
+      const all = await this.ctx.readF32(buffer, n * T);
+      return { kind: this.diagnosticsKind, layers: Array.from({ length: n }, (_, i) => all.slice(i * T, (i + 1) * T)) };
+    } finally {
+      this.diag = null;
+      this.free(buffer);
+    }
+  }
 
   /** Buffers this model allocated, by category (several models share one pool, so each counts its own). */
   private readonly own = new Map<GPUBuffer, Category>();
@@ -89,7 +113,7 @@ export abstract class CausalLM implements LanguageModel {
     this.clearState();
   }
 
-  private checkContext(n: number): void {
+  protected checkContext(n: number): void {
     if (this.pos + n > this.maxContext) {
       throw new RangeError(`${this.name}: ${this.pos + n} tokens exceed this model's context limit of ${this.maxContext} on this device`);
     }

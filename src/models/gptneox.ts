@@ -57,6 +57,8 @@ interface Acts {
 
 export class GptNeoxModel extends CausalLM {
   readonly arch = 'transformer' as const;
+  protected readonly diagnosticsKind = 'attention' as const;
+  protected layerCount(): number { return this.config.numHiddenLayers; }
   readonly vocabSize: number;
   readonly maxContext: number;
   private acts: Acts | null = null;
@@ -136,6 +138,8 @@ export class GptNeoxModel extends CausalLM {
       const qkv = view(a.qkv, l, 3 * d);                              // (l, H, 3, hd)
       ops.linear(pass, h, W.matrix(p + 'attention.query_key_value.weight'), bias(p + 'attention.query_key_value.bias'), qkv);
       ops.rotaryKv(pass, qkv, this.kCache[i], this.vCache[i], pos, cache);   // RoPE(q, k); K, V → cache[pos .. pos+l)
+      // selectivity view only, on the pass that holds the last token: its attention weights over every position
+      if (this.diag && pos + l === this.diag.tokens) ops.attentionRow(pass, qkv, this.kCache[i], pos, cache, { buffer: this.diag.buffer, offset: i * this.diag.tokens });
       const att = view(a.att, l, d);                                  // (l, H·hd)
       if (l === 1) ops.decodeAttention(pass, qkv, this.kCache[i], this.vCache[i], pos, cache, att);
       else ops.attention(pass, this.kernels.attention, qkv, this.kCache[i], this.vCache[i], pos, cache, att);

@@ -6,6 +6,7 @@ import type { GpuContext } from '../gpu/context';
 import { Attention } from '../kernels/attention';
 import { fusedQkvLayout } from '../kernels/attention_common';
 import { CausalConv1d } from '../kernels/conv1d';
+import { AttentionRowProbsKernel, DeltaMeanKernel } from '../kernels/diagnostics';
 import { ElementwiseKernel } from '../kernels/elementwise';
 import { EmbeddingKernel } from '../kernels/embedding';
 import type { LinearWeights } from '../kernels/matmul';
@@ -16,7 +17,7 @@ import { SamplerKernel } from '../kernels/sampling';
 import { SelectiveScan } from '../kernels/scan';
 import { SsmParamsCache } from '../kernels/ssm_params';
 import { SsmStep } from '../kernels/ssm_step';
-import type { CacheGeometry, Ops, ScanArgs } from './ops';
+import type { CacheGeometry, Ops, ScanArgs, VecOut } from './ops';
 import type { Param, View, Weight } from './tensor';
 import type { AttentionVariant, SamplingOptions, ScanVariant } from './types';
 
@@ -137,6 +138,17 @@ export class KernelOps implements Ops {
       q: qkv.buffer, qLayout: fusedQkvLayout(g.heads, g.headDim, qkv.offset, qkv.stride), kCache, vCache,
       out: out.buffer, outLayout: { offset: out.offset, rowStride: out.stride }, pos, maxLen: g.capacity,
     });
+  }
+
+  deltaMean(pass: GPUComputePassEncoder, delta: View, bias: Param, out: VecOut): void {
+    const k = this.get(`dmean:${delta.cols}`, () => new DeltaMeanKernel(this.ctx, delta.cols));
+    k.encode(pass, sv(delta), bias.buffer, out, delta.rows);
+  }
+
+  attentionRow(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, pos: number, g: CacheGeometry, out: VecOut): void {
+    const k = this.get(`arow:${g.heads}:${g.headDim}`, () => new AttentionRowProbsKernel(this.ctx, g.heads, g.headDim));
+    const last = qkv.offset + (qkv.rows - 1) * qkv.stride; // q of head h at last + h·3·hd (fused [H, 3, hd] rows)
+    k.encode(pass, { q: qkv.buffer, qOffset: last, qHeadStride: fusedQkvLayout(g.heads, g.headDim).headStride, kCache, maxLen: g.capacity, n: pos + qkv.rows, out });
   }
 
   sample(pass: GPUComputePassEncoder, logits: View, ids: GPUBuffer, index: number, s: SamplingOptions, step: number): void {

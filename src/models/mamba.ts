@@ -65,6 +65,8 @@ interface Acts {
 
 export class MambaModel extends CausalLM {
   readonly arch = 'mamba' as const;
+  protected readonly diagnosticsKind = 'delta' as const;
+  protected layerCount(): number { return this.config.numHiddenLayers; }
   readonly vocabSize: number;
   readonly maxContext: number;
   private acts: Acts | null = null;
@@ -141,6 +143,8 @@ export class MambaModel extends CausalLM {
       ops.linear(pass, u, W.matrix(p + 'mixer.x_proj.weight'), null, dbc);
       const delta = view(a.delta, l, dIn);                  // (l, dIn)
       ops.linear(pass, colSlice(dbc, 0, r), W.matrix(p + 'mixer.dt_proj.weight'), null, delta);
+      // selectivity view only: mean over channels of Δ = softplus(delta + bias), per token
+      if (this.diag) ops.deltaMean(pass, delta, W.param(p + 'mixer.dt_proj.bias'), { buffer: this.diag.buffer, offset: i * this.diag.tokens + pos });
 
       // y = SSM(u; Δ, A, B, C, D) ⊙ SiLU(z), state h carried in ssmState[i]
       const y = view(a.y, l, dIn);                          // (l, dIn)

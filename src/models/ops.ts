@@ -20,6 +20,12 @@ export interface ScanArgs {
   n: number;
 }
 
+/** A run of floats in a buffer, from `offset` (in floats). */
+export interface VecOut {
+  buffer: GPUBuffer;
+  offset: number;
+}
+
 export interface CacheGeometry {
   capacity: number;   // positions per head in the cache buffers
   heads: number;
@@ -49,6 +55,11 @@ export interface Ops {
   /** Causal attention of the l query rows (positions pos ..) over cache positions [0, pos + l). */
   attention(pass: GPUComputePassEncoder, variant: AttentionVariant, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry, out: View): void;
   decodeAttention(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry, out: View): void;
+  /** Selectivity view: out[t] = mean_c softplus(delta[t, c] + bias[c]) for the rows of delta. */
+  deltaMean(pass: GPUComputePassEncoder, delta: View, bias: Param, out: VecOut): void;
+  /** Selectivity view: the attention weights of qkv's last query row (position pos + qkv.rows − 1) over the cache
+   *  positions 0 .. pos + qkv.rows − 1, averaged over heads. */
+  attentionRow(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, pos: number, g: CacheGeometry, out: VecOut): void;
   /** Samples from logits (one row) and writes the id into ids[index]; step seeds the random draw. */
   sample(pass: GPUComputePassEncoder, logits: View, ids: GPUBuffer, index: number, s: SamplingOptions, step: number): void;
 }

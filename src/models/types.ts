@@ -76,6 +76,20 @@ export interface LanguageModel {
   /** Prompt then sampled tokens, streamed through onToken; state is reset first. */
   generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }>;
   memory(): ModelMemory;
-  /** Per-token diagnostics for the selectivity view: Mamba's mean Δ per token per layer, or attention weights. */
+  /** Per-token diagnostics for the selectivity view (state is reset first): Mamba's mean Δ per token per layer, or
+   *  the attention weights from the last position to every token per layer. */
+  diagnostics(ids: number[]): Promise<ModelDiagnostics>;
   dispose(): void;
+}
+
+/**
+ * What diagnostics(ids) returns for the selectivity view:
+ * Mamba: kind 'delta', per layer the step size Δ = softplus(dt_proj(·) + bias) averaged over channels, per token.
+ * Transformer: kind 'attention', per layer the attention weights from the last position to every token, averaged
+ * over heads (each layer's row sums to 1).
+ */
+export interface ModelDiagnostics {
+  kind: 'delta' | 'attention';
+  /** [layer][token], ids.length tokens per layer. */
+  layers: Float32Array[];
 }

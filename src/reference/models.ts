@@ -98,8 +98,9 @@ export function erf(x: number): number {
 }
 const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
 
-/** Mamba LM forward over `ids` from zero state: logits [l, vocab]. */
-export function mambaForward(cfg: RefMambaConfig, w: Weights, ids: number[]): Float64Array {
+/** Mamba LM forward over `ids` from zero state: logits [l, vocab]. With `diag`, pushes per layer the mean over
+ *  channels of Δ_t for every token (the selectivity view's values). */
+export function mambaForward(cfg: RefMambaConfig, w: Weights, ids: number[], diag?: Float64Array[]): Float64Array {
   const { d, dIn, n, r, k, vocab } = cfg;
   const l = ids.length;
   const emb = get(w, 'backbone.embeddings.weight');
@@ -128,6 +129,11 @@ export function mambaForward(cfg: RefMambaConfig, w: Weights, ids: number[]): Fl
     const Dp = get(w, p + 'mixer.D'); // (d_in)
     const y = new Float64Array(l * dIn); // (l, d_in)
     const h = new Float64Array(dIn * n); // (d_in, n)
+    if (diag) {
+      const m = new Float64Array(l); // (l): mean_c Δ[t, c]
+      for (let t = 0; t < l; t++) { for (let c = 0; c < dIn; c++) m[t] += softplus(dt[t * dIn + c]) / dIn; }
+      diag.push(m);
+    }
     for (let t = 0; t < l; t++) {
       const row = t * (r + 2 * n);
       for (let c = 0; c < dIn; c++) {
@@ -151,8 +157,9 @@ export function mambaForward(cfg: RefMambaConfig, w: Weights, ids: number[]): Fl
   return linear(hidden, l, d, head, vocab);
 }
 
-/** GPT-NeoX LM forward over `ids` from position 0: logits [l, vocab]. */
-export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[]): Float64Array {
+/** GPT-NeoX LM forward over `ids` from position 0: logits [l, vocab]. With `diag`, pushes per layer the attention
+ *  weights of the last token over every position, averaged over heads (the selectivity view's values). */
+export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[], diag?: Float64Array[]): Float64Array {
   const { d, heads, vocab, ffn } = cfg;
   const hd = d / heads;
   const rot = Math.floor(hd * cfg.rotaryPct);
@@ -181,6 +188,7 @@ export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[]): Floa
       rope(qkv, t * 3 * d + hh * 3 * hd + hd, t); // k
     }
     const att = new Float64Array(l * d); // (l, H·hd)
+    const lastRow = new Float64Array(l); // (l): mean_h softmax weights of query l − 1
     const scale = 1 / Math.sqrt(hd);
     for (let hh = 0; hh < heads; hh++) for (let t = 0; t < l; t++) {
       const q = t * 3 * d + hh * 3 * hd;
@@ -195,11 +203,13 @@ export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[]): Floa
       }
       let z = 0;
       for (let s = 0; s <= t; s++) { scores[s] = Math.exp(scores[s] - m); z += scores[s]; }
+      if (t === l - 1) for (let s = 0; s <= t; s++) lastRow[s] += scores[s] / z / heads;
       for (let s = 0; s <= t; s++) {
         const vv = s * 3 * d + hh * 3 * hd + 2 * hd;
         for (let i = 0; i < hd; i++) att[t * d + hh * hd + i] += (scores[s] / z) * qkv[vv + i];
       }
     }
+    diag?.push(lastRow);
     const attnOut = linear(att, l, d, get(w, p + 'attention.dense.weight'), d, get(w, p + 'attention.dense.bias'));
     const mlp = (inp: Float64Array) => {
       const h2 = layerNorm(inp, l, d, get(w, p + 'post_attention_layernorm.weight'), get(w, p + 'post_attention_layernorm.bias'), cfg.eps);

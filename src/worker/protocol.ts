@@ -31,8 +31,6 @@ export interface ModelInfo {
   kernels: KernelChoice;
   memory: ModelMemory;
   eosId: number | null;
-  /** The model implements diagnostics() for the selectivity view. */
-  hasDiagnostics: boolean;
   loadMs: number;
   /** Every file came from the browser cache (a cached reopen). */
   fromCache: boolean;
@@ -95,17 +93,8 @@ export interface DiagnosticsParams {
   seed: number;
 }
 
-/**
- * What a model's optional `diagnostics(ids)` returns for the selectivity view:
- * Mamba: kind 'delta', per layer the step size Δ = softplus(dt_proj(·) + bias) averaged over channels, per token.
- * Transformer: kind 'attention', per layer the attention weights from the last position to every token, averaged
- * over heads.
- */
-export interface ModelDiagnostics {
-  kind: 'delta' | 'attention';
-  /** [layer][token] */
-  layers: ArrayLike<number>[];
-}
+/** What a model's diagnostics(ids) returns (src/models/types.ts). */
+export type { ModelDiagnostics } from '../models/types';
 
 export interface SelectivityResult {
   slot: Arch;

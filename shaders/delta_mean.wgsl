@@ -1,0 +1,59 @@
+// delta_mean (selectivity view, Mamba): out[outOff + t] = (1/D) · Σ_c softplus(delta[t, c] + bias[c]), the step size
+// Δ of token t averaged over the D channels (what the model chose to write into its state at that token).
+// Layout: delta rows of D floats in a strided view (delta[xOff + t·xStride + c]); bias[D]; out[outOff + t], f32.
+// Tiling: one workgroup of 64 threads per token (grid (min(L, 32768), ceil(L / 32768))); each thread strides over the
+// channels, partial sums reduced in workgroup memory.
+
+struct Params {
+  L: u32,
+  D: u32,
+  xOff: u32,
+  xStride: u32,
+  outOff: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> delta: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> red: array<f32, 64>;
+
+// log(1 + e) for e in (0, 1]: a series below 0.25 (relative accuracy where log(1 + e) ≈ e), else log.
+fn log1pSmall(e: f32) -> f32 {
+  if (e < 0.25) {
+    var p = 1.0 / 11.0;
+    p = 1.0 / 10.0 - e * p; p = 1.0 / 9.0 - e * p; p = 1.0 / 8.0 - e * p; p = 1.0 / 7.0 - e * p;
+    p = 1.0 / 6.0 - e * p; p = 1.0 / 5.0 - e * p; p = 1.0 / 4.0 - e * p; p = 1.0 / 3.0 - e * p;
+    p = 1.0 / 2.0 - e * p; p = 1.0 - e * p;
+    return e * p;
+  }
+  return log(1.0 + e);
+}
+
+// torch.nn.functional.softplus (threshold 20), as in elementwise.wgsl: Δ is often ~1e-3, where log(1 + eᵛ) in f32
+// would lose digits
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  return max(v, 0.0) + log1pSmall(exp(-abs(v)));
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = wg.x + wg.y * 32768u;
+  if (t >= params.L) { return; }
+  let i = lid.x;
+  let row = params.xOff + t * params.xStride;
+  var s = 0.0;
+  for (var c = i; c < params.D; c += 64u) { s += softplus(delta[row + c] + bias[c]); }
+  red[i] = s;
+  workgroupBarrier();
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    if (i < w) { red[i] += red[i + w]; }
+    workgroupBarrier();
+  }
+  if (i == 0u) { out[params.outOff + t] = red[0] / f32(params.D); }
+}
