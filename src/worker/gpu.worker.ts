@@ -12,21 +12,20 @@ import { loadModel } from '../models/load';
 import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { TextTokenizer } from '../hub/tokenizer';
 import type { Arch, GenerateStats, KernelChoice, LanguageModel, ModelMemory } from '../models/types';
-import { buildPasskey, scorePasskey } from '../recall/passkey';
-import { buildCopySpan, scoreCopy } from '../recall/copyspan';
+import { buildPasskey } from '../recall/passkey';
+import { probeSeed, runCopyProbe, runPasskeyProbe } from '../recall/run';
 import { tileTokens } from '../recall/haystack';
 import { mean, tokenNll } from '../recall/loss';
 import { mulberry32 } from '../recall/rng';
 import type { TextTokenizer as ProbeTokenizer, SweepPoint } from '../recall/types';
 import { sampleLogits } from './sampling';
 import type {
-  DiagnosticsParams, GenerateParams, LoadProgress, ModelDiagnostics, ModelInfo, RecallParams, SweepParams, WorkerEvent, WorkerRequest,
+  DiagnosticsParams, GenerateParams, LoadProgress, ModelInfo, RecallParams, SweepParams, WorkerEvent, WorkerRequest,
 } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 type Loaded = LanguageModel & { tokenizer: TextTokenizer };
-type WithDiagnostics = { diagnostics?: (ids: number[]) => Promise<ModelDiagnostics> };
 
 const now = () => performance.now();
 const models: Partial<Record<Arch, { model: Loaded; info: ModelInfo }>> = {};
@@ -173,7 +172,6 @@ async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSi
     kernels: { ...model.kernels },
     memory: model.memory(),
     eosId: eosOf(model),
-    hasDiagnostics: typeof (model as WithDiagnostics).diagnostics === 'function',
     loadMs: now() - t0,
     fromCache: files.size > 0 && [...files.values()].every((f) => f.fromCache),
   };
@@ -378,10 +376,6 @@ async function measure(model: Loaded, ids: number[], p: SweepParams, signal: Abo
 // ---------------------------------------------------------------------------------------------------------------
 // recall
 
-function probeSeed(seed: number, length: number, depth: number, trial: number): number {
-  return (seed * 1_000_003 + length * 7919 + Math.round(depth * 1000) * 131 + trial) >>> 0;
-}
-
 async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise<void> {
   const ctx = await context();
   const active = new Map(
@@ -409,8 +403,6 @@ async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise
     });
     active.delete(slot);
   };
-  const greedy = { temperature: 0, topK: 0, topP: 1, seed: 0 };
-
   for (const length of p.lengths) {
     for (const [slot, { model }] of [...active]) {
       if (length > model.maxContext) stop(slot, length, new RangeError(`${model.name} takes at most ${model.maxContext} tokens`));
@@ -438,28 +430,10 @@ async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise
             post({ id, type: 'progress', done: done++, total, label: `${probe}, ${slot}, L=${length}, depth ${Math.round(depth * 100)}%` });
             const seed = probeSeed(p.seed, length, depth, trial);
             try {
-              const t = now();
-              if (probe === 'passkey') {
-                const q = buildPasskey(s.tok, s.docIds, length, depth, mulberry32(seed));
-                const g = await ctx.checked('passkey', () => s.model.generate(q.ids, { ...greedy, maxNewTokens: 10, signal }));
-                const output = s.tok.decode(g.ids);
-                const sc = scorePasskey(output, q.key);
-                post({
-                  id, type: 'recall-point',
-                  point: { arch: slot, probe, length, depth, trial, score: sc.correct ? 1 : 0, correct: sc.correct, expected: q.key, output, ms: now() - t },
-                });
-              } else {
-                const q = buildCopySpan(s.docIds, length, depth, { separator: s.tok.encode('\n\n') });
-                const g = await ctx.checked('copy', () => s.model.generate(q.ids, { ...greedy, maxNewTokens: q.expected.length, signal }));
-                const sc = scoreCopy(g.ids, q.expected);
-                post({
-                  id, type: 'recall-point',
-                  point: {
-                    arch: slot, probe, length, depth, trial, score: sc.score, correct: sc.score === 1,
-                    expected: s.tok.decode(q.expected), output: s.tok.decode(g.ids), ms: now() - t,
-                  },
-                });
-              }
+              const r = await ctx.checked(probe, () => probe === 'passkey'
+                ? runPasskeyProbe(s.model, s.tok, s.docIds, length, depth, seed, signal)
+                : runCopyProbe(s.model, s.tok, s.docIds, length, depth, signal));
+              post({ id, type: 'recall-point', point: { arch: slot, probe, length, depth, trial, ...r } });
               checkAbort(signal);
               lastOk.set(slot, length);
             } catch (e) {
@@ -496,19 +470,14 @@ async function lossCurve(model: Loaded, ids: number[], signal: AbortSignal): Pro
 // diagnostics (selectivity view)
 
 async function diagnostics(id: number, p: DiagnosticsParams, signal: AbortSignal): Promise<void> {
+  const ctx = await context();
   for (const slot of p.slots) {
     checkAbort(signal);
     const { model } = need(slot);
     const tok = probeTokenizer(model.tokenizer);
     const q = buildPasskey(tok, tok.encode(p.document), p.length, p.depth, mulberry32(p.seed));
     const base = { slot, tokens: q.ids.map((t) => tok.decode([t])), needle: [q.needleStart, q.needleEnd] as [number, number], questionStart: q.questionStart, key: q.key };
-    const fn = (model as WithDiagnostics).diagnostics;
-    if (typeof fn !== 'function') {
-      post({ id, type: 'selectivity', result: { ...base, available: false, reason: `${model.name} does not expose per-token diagnostics yet.`, layers: [] } });
-      continue;
-    }
-    model.reset();
-    const d = await fn.call(model, q.ids);
+    const d = await ctx.checked('diagnostics', () => model.diagnostics(q.ids));
     post({ id, type: 'selectivity', result: { ...base, available: true, kind: d.kind, layers: d.layers.map((l) => Array.from(l)) } });
   }
   post({ id, type: 'done', cancelled: false });
