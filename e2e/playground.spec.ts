@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 
 const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
 
-async function ready(page: Page, url = '/') {
-  await page.goto(url);
+/** Opens the page and waits for the GPU self-test. The demo pair loads by itself on first open; tests that need no
+ *  models pass autoload = false (?autoload=0) so that no load runs in the background. */
+async function ready(page: Page, url = '/', autoload = false) {
+  await page.goto(autoload ? url : `${url}${url.includes('?') ? '&' : '?'}autoload=0`);
   await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
 }
 
@@ -23,9 +25,8 @@ async function demoModelsServed(request: APIRequestContext): Promise<boolean> {
   return true;
 }
 
+/** The demo pair loads on first open with no click: wait for both models. */
 async function loadDemo(page: Page) {
-  await page.getByTestId('pair-demo').click();
-  await page.getByTestId('load-models').click();
   for (const slot of ['slot-mamba', 'slot-transformer']) {
     const el = page.getByTestId(slot);
     await expect(el).toHaveAttribute('data-status', /ready|error/, { timeout: 120_000 });
@@ -179,9 +180,17 @@ test.describe('with the demo models', () => {
     test.skip(!(await demoModelsServed(request)), 'demo models are not in public/models yet');
   });
 
-  test('load the demo pair and generate side by side', async ({ page }) => {
-    await ready(page);
+  test('first open loads the demo pair by itself, offline, and generates side by side', async ({ page }) => {
+    // Offline: any request that leaves this page's own server fails (and is counted).
+    const outside: string[] = [];
+    await page.route((u) => !['127.0.0.1', 'localhost'].includes(u.hostname), (route) => {
+      outside.push(route.request().url());
+      return route.abort('internetdisconnected');
+    });
+    await ready(page, '/', true);
     await loadDemo(page);
+    await expect(page.getByTestId('pair-demo')).toHaveAttribute('aria-checked', 'true');
+    expect(outside, 'requests outside the page').toEqual([]);
     await shot(page, 'loaded');
     await page.getByTestId('prompt').fill('Once upon a time');
     await page.getByTestId('max-new').fill('12');
@@ -206,7 +215,7 @@ test.describe('with the demo models', () => {
   });
 
   test('toggle kernels and generate with each', async ({ page }) => {
-    await ready(page);
+    await ready(page, '/', true);
     await loadDemo(page);
     await page.getByTestId('max-new').fill('4');
     for (const [scan, attn] of [['Unfused', 'Reference'], ['Sequential', 'Flash']]) {
@@ -219,7 +228,7 @@ test.describe('with the demo models', () => {
   });
 
   test('a short sweep draws chart points as it runs', async ({ page }) => {
-    await ready(page, '/?tab=scaling&sweepMin=16&sweepMax=128&sweepDecode=2');
+    await ready(page, '/?tab=scaling&sweepMin=16&sweepMax=128&sweepDecode=2', true);
     await loadDemo(page);
     // Watch the main thread: the GPU work runs in the worker, so no long tasks while the sweep runs.
     await page.evaluate(() => {
@@ -235,8 +244,12 @@ test.describe('with the demo models', () => {
     await expect(page.getByTestId('sweep-table').locator('tbody tr')).toHaveCount(8);
     const long = await page.evaluate(() => (window as unknown as { __long: number[] }).__long);
     // Chart updates are the only main-thread work; on this CPU-only CI machine (SwiftShader, 2 cores) one update of the
-    // four charts takes ~60-100 ms, so the bound here is loose: it catches GPU work or decoding leaking onto the page.
-    expect(Math.max(0, ...long), `main-thread long tasks: ${long.join(', ')} ms`).toBeLessThan(400);
+    // four charts takes ~60-250 ms, and SwiftShader's threads can starve the page for a moment (one 613 ms task was
+    // seen while another job shared the cores). So: at most one task over 400 ms, none over 1.5 s. GPU work or
+    // decoding on the page would give many long tasks of seconds.
+    const over = long.filter((d) => d > 400);
+    expect(over.length, `main-thread long tasks: ${long.join(', ')} ms`).toBeLessThanOrEqual(1);
+    expect(Math.max(0, ...long), `main-thread long tasks: ${long.join(', ')} ms`).toBeLessThan(1500);
     await shot(page, 'sweep');
     // Charts export as PNG; the run exports as CSV rows.
     const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('chart-scaling-prefill').getByRole('button', { name: 'PNG' }).click()]);
@@ -252,7 +265,7 @@ test.describe('with the demo models', () => {
 
   test('the recall lab scores a pasted document', async ({ page }) => {
     test.setTimeout(420_000); // SwiftShader on 2 cores: every probe is a prefill + decode of both models
-    await ready(page, '/?tab=recall&lengths=128&depths=0,1&trials=1');
+    await ready(page, '/?tab=recall&lengths=128&depths=0,1&trials=1', true);
     await loadDemo(page);
     await page.getByTestId('doc-select').selectOption('pasted');
     const text = readFileSync('public/docs/harbour-ledger.txt', 'utf8').slice(0, 3000);
@@ -266,9 +279,18 @@ test.describe('with the demo models', () => {
     await expect(page.getByTestId('heatmap-passkey-mamba').locator('.hm-cell.filled')).toHaveCount(2);
     await expect(page.getByTestId('chart-loss-by-position')).not.toHaveAttribute('data-points', '0');
     await shot(page, 'recall');
-    // The selectivity view answers, with the diagnostics or a clear "not available".
+    // The selectivity view: Mamba's Δ per token beside the Transformer's attention from the answer position.
     await page.getByTestId('run-selectivity').click();
-    await expect(page.locator('[data-testid^="selectivity-"]').filter({ hasNot: page.getByTestId('selectivity-card') }).first()).toBeVisible({ timeout: 60_000 });
+    for (const a of ['mamba', 'transformer']) {
+      const strip = page.getByTestId(`selectivity-${a}`);
+      await expect(strip).toBeVisible({ timeout: 90_000 });
+      await expect(strip.locator('.tok')).toHaveCount(128); // probe length L=128 (the lab's length setting)
+      expect(await strip.locator('.tok.needle').count()).toBeGreaterThan(5);
+      const shades = await strip.locator('.tok').evaluateAll((els) => new Set(els.map((e) => (e as HTMLElement).style.background)).size);
+      expect(shades, `${a}: the strip is shaded by value`).toBeGreaterThan(3);
+    }
+    await expect(page.getByTestId('selectivity-unavailable-mamba')).toHaveCount(0);
+    await expect(page.getByTestId('chart-selectivity')).not.toHaveAttribute('data-points', '0');
     await shot(page, 'selectivity');
   });
 });

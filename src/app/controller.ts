@@ -60,11 +60,23 @@ export async function boot(): Promise<void> {
     if (client !== mine) return;
     setState({ gpu: { kind: 'ready', info: ready.info, selftest: { ok: st.maxAbsError === 0, maxAbsError: st.maxAbsError } } });
     await pushKernels();
+    autoloadDemo();
   } catch (e) {
     if (client !== mine) return; // replaced (React StrictMode runs effects twice in development)
     const code = e instanceof WorkerError ? e.code : '';
     setState({ gpu: code === 'no-webgpu' || code === 'no-adapter' ? { kind: 'no-webgpu', message: describe(e) } : { kind: 'error', message: describe(e) } });
   }
+}
+
+/** First open: the built-in demo pair (served by this page, ~19 MB, no network beyond it) loads by itself, so the page
+ *  is usable at once. Only for the demo pair, only when nothing is loaded yet, and not with ?autoload=0. */
+let autoloaded = false;
+function autoloadDemo(): void {
+  const s = getState();
+  if (autoloaded || !s.settings.autoload || s.settings.pair !== 'demo') return;
+  if (s.slots.mamba.status !== 'empty' || s.slots.transformer.status !== 'empty') return;
+  autoloaded = true;
+  void loadPair('demo');
 }
 
 /** Testing hook (e2e): make the worker lose its GPU device. */

@@ -32,6 +32,8 @@ export interface Settings {
   depths: number[];
   trials: number;
   doc: string;
+  /** 1: on first open, load the built-in demo pair by itself (when it is the chosen pair); 0: wait for a click. */
+  autoload: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -58,6 +60,7 @@ export const DEFAULT_SETTINGS: Settings = {
   depths: [0, 0.5, 1],
   trials: 1,
   doc: 'harbour-ledger',
+  autoload: 1,
 };
 
 const TABS: Tab[] = ['compare', 'scaling', 'recall', 'claims', 'benchmarks'];
@@ -69,6 +72,7 @@ const KINDS: Record<keyof Settings, Kind> = {
   maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string',
   sweepMin: 'number', sweepMax: 'number', sweepFactor: 'number', sweepDecode: 'number', sweepRepeats: 'number',
   probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', doc: 'string',
+  autoload: 'number',
 };
 
 const ALLOWED: Partial<Record<keyof Settings, readonly string[]>> = {
