@@ -263,6 +263,29 @@ test.describe('with the demo models', () => {
     expect(rows.length).toBeGreaterThanOrEqual(9);
   });
 
+  test('out of memory as a sweep grows: the model stops at the largest length that fit and the page says so', async ({ page }) => {
+    test.setTimeout(300_000);
+    // A 48 MiB "GPU" (the page's memory cap): both demo models fit, the Transformer's KV cache outgrows it.
+    await ready(page, '/?tab=scaling&arch=transformer&sweepMin=256&sweepMax=2048&sweepDecode=1&memCap=48', true);
+    await loadDemo(page);
+    await expect(page.getByTestId('mem-cap')).toHaveValue('48');
+    await page.getByTestId('run-sweep').click();
+    const note = page.getByTestId('limit-note');
+    await expect(note).toBeVisible({ timeout: 240_000 });
+    await expect(note).toContainText('out of GPU memory');
+    await expect(note).toContainText('memory cap 48.0 MiB');
+    await expect(page.getByTestId('run-sweep')).toBeVisible({ timeout: 60_000 });
+    const text = await note.innerText();
+    const m = text.match(/at L=([\d.,k]+) — stopped at the largest length that fit \(([\d.,k]+)\)/);
+    expect(m, text).not.toBeNull();
+    // the table holds exactly the lengths that fit, and the page stays usable (no error banner, GPU still ready)
+    const rows = await page.getByTestId('sweep-table').locator('tbody tr').count();
+    expect(rows).toBeGreaterThanOrEqual(1);
+    expect(rows).toBeLessThan(4);
+    await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
+    await shot(page, 'sweep-oom');
+  });
+
   test('the recall lab scores a pasted document', async ({ page }) => {
     test.setTimeout(420_000); // SwiftShader on 2 cores: every probe is a prefill + decode of both models
     await ready(page, '/?tab=recall&lengths=128&depths=0,1&trials=1', true);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, randArray, poisoned } from './gpu';
 import { CopyKernel, copyReference } from '../src/kernels/copy';
 import { acquireDevice, checkBindingSize } from '../src/gpu/device';
-import { LimitExceededError, NoWebGPUError } from '../src/gpu/errors';
+import { LimitExceededError, NoWebGPUError, OutOfMemoryError } from '../src/gpu/errors';
 import { timeGpu } from '../src/gpu/timing';
 
 describe('GPU runtime on Dawn', () => {
@@ -44,6 +44,29 @@ describe('GPU runtime on Dawn', () => {
     expect(c).toBe(a);
     ctx.pool.release(b);
     ctx.pool.release(c);
+  });
+
+  it('a memory cap makes allocations past it fail as out of memory; cached free buffers are dropped first', async () => {
+    const ctx = await gpu();
+    ctx.pool.trim();
+    const base = ctx.pool.totalLiveBytes();
+    ctx.pool.memoryCap = base + 4096;
+    try {
+      const a = ctx.buffer(2048, 'kv-cache');
+      const b = ctx.buffer(2048, 'kv-cache');
+      expect(() => ctx.buffer(16, 'kv-cache', 'one too many')).toThrow(OutOfMemoryError);
+      expect(() => ctx.buffer(16, 'kv-cache', 'one too many')).toThrow(/one too many.*memory cap/);
+      expect(ctx.pool.totalLiveBytes()).toBe(base + 4096); // the failed call left nothing behind
+      ctx.pool.release(a); // cached for reuse (counts against the cap until trimmed)
+      expect(ctx.pool.cachedFreeBytes()).toBe(2048);
+      const c = ctx.buffer(1024, 'activations'); // a new size: the cache is dropped to make room
+      expect(ctx.pool.cachedFreeBytes()).toBe(0);
+      ctx.pool.release(b);
+      ctx.pool.release(c);
+    } finally {
+      ctx.pool.memoryCap = null;
+    }
+    expect(ctx.buffer(1 << 20, 'scratch')).toBeTruthy();
   });
 
   it('raises clear errors for no WebGPU and exceeded limits', async () => {

@@ -60,6 +60,7 @@ export async function boot(): Promise<void> {
     if (client !== mine) return;
     setState({ gpu: { kind: 'ready', info: ready.info, selftest: { ok: st.maxAbsError === 0, maxAbsError: st.maxAbsError } } });
     await pushKernels();
+    await pushMemoryCap();
     autoloadDemo();
   } catch (e) {
     if (client !== mine) return; // replaced (React StrictMode runs effects twice in development)
@@ -119,6 +120,12 @@ function need(): GpuWorkerClient {
 
 // ---------------------------------------------------------------------------------------------------------------
 // models
+
+/** The "GPU memory cap" setting (MiB, 0 = none) → the worker's buffer pool. */
+export async function pushMemoryCap(): Promise<void> {
+  const mib = getState().settings.memCap;
+  if (client) await client.request({ type: 'memory-cap', bytes: mib > 0 ? mib * 2 ** 20 : null }, ['done']);
+}
 
 export async function pushKernels(): Promise<void> {
   const { scan, attn } = getState().settings;

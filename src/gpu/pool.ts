@@ -2,6 +2,9 @@
  * Buffer pool: every GPU buffer the app makes goes through here, tagged with a category, so the UI can show live
  * bytes per category (weights, KV cache vs SSM state, activations, scratch). Released buffers of the same size and
  * usage are kept for reuse, up to a cap, so repeated prefills do not churn allocations.
+ * An optional memory cap (memoryCap, bytes) makes the pool behave like a GPU with that much memory: a new
+ * allocation that would take the pool past it throws OutOfMemoryError, as the device itself would (the page's
+ * "GPU memory cap" setting: what fits on a 4 GB laptop GPU?).
  */
 import { checkBindingSize, type DeviceLimits } from './device';
 import { OutOfMemoryError } from './errors';
@@ -19,6 +22,8 @@ export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
   private freeBytes = 0;
   readonly maxFreeBytes: number;
+  /** Bytes this pool may hold (live + cached free buffers); null = no cap but the device's own. */
+  memoryCap: number | null = null;
 
   constructor(private readonly device: GPUDevice, private readonly limits: DeviceLimits, maxFreeBytes = 256 << 20) {
     this.maxFreeBytes = maxFreeBytes;
@@ -35,6 +40,13 @@ export class BufferPool {
       this.freeBytes -= size;
       buf = reuse;
     } else {
+      if (this.memoryCap !== null) {
+        if (this.totalLiveBytes() + this.freeBytes + size > this.memoryCap) this.trim();
+        const live = this.totalLiveBytes();
+        if (live + size > this.memoryCap) {
+          throw new OutOfMemoryError(size, `${label} (memory cap ${(this.memoryCap / 2 ** 20).toFixed(1)} MiB, ${(live / 2 ** 20).toFixed(1)} MiB in use)`);
+        }
+      }
       try {
         buf = this.device.createBuffer({ size, usage, label });
       } catch (e) {

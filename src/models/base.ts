@@ -81,6 +81,22 @@ export abstract class CausalLM implements LanguageModel {
     return b;
   }
 
+  /** Allocates several buffers, all or none: when one allocation fails (out of memory) the others are released
+   *  before the error goes on, so a failed growth leaves nothing behind. */
+  protected allocAll<K extends string>(specs: Record<K, [bytes: number, category: Category, label: string]>): Record<K, GPUBuffer> {
+    const out: Partial<Record<K, GPUBuffer>> = {};
+    try {
+      for (const k of Object.keys(specs) as K[]) {
+        const [bytes, category, label] = specs[k];
+        out[k] = this.alloc(bytes, category, label);
+      }
+    } catch (e) {
+      for (const b of Object.values(out) as GPUBuffer[]) this.free(b);
+      throw e;
+    }
+    return out as Record<K, GPUBuffer>;
+  }
+
   protected free(b: GPUBuffer | null | undefined): void {
     if (!b) return;
     this.own.delete(b);
@@ -102,8 +118,10 @@ export abstract class CausalLM implements LanguageModel {
   protected ensureLogits(rows: number): View {
     if (!this.logits || this.logitsRows < rows) {
       this.free(this.logits);
+      this.logits = null;
+      this.logitsRows = 0;
+      this.logits = this.alloc(Math.max(rows, 1) * this.vocabSize * 4, 'activations', 'logits');
       this.logitsRows = Math.max(rows, 1);
-      this.logits = this.alloc(this.logitsRows * this.vocabSize * 4, 'activations', 'logits');
     }
     return view(this.logits, rows, this.vocabSize);
   }

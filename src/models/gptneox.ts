@@ -88,15 +88,21 @@ export class GptNeoxModel extends CausalLM {
     let cap = Math.max(256, this.capacity);
     while (cap < tokens) cap *= 2;
     cap = Math.min(cap, this.maxContext);
+    // All new buffers first (all or none: out of memory leaves the old cache as it was), then copy the old rows.
+    const specs: Record<string, [number, 'kv-cache', string]> = {};
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      specs[`k${i}`] = [H * cap * hd * 4, 'kv-cache', `k_cache.${i}`];
+      specs[`v${i}`] = [H * cap * hd * 4, 'kv-cache', `v_cache.${i}`];
+    }
+    const fresh = this.allocAll(specs);
+    const k = Array.from({ length: c.numHiddenLayers }, (_, i) => fresh[`k${i}`]);
+    const v = Array.from({ length: c.numHiddenLayers }, (_, i) => fresh[`v${i}`]);
     const enc = this.ctx.device.createCommandEncoder();
-    const grow = (old: GPUBuffer[], kind: string) =>
-      old.length ? old.map((b, i) => {
-        const nb = this.alloc(H * cap * hd * 4, 'kv-cache', `${kind}.${i}`);
-        for (let h = 0; h < H; h++) enc.copyBufferToBuffer(b, h * this.capacity * hd * 4, nb, h * cap * hd * 4, this.capacity * hd * 4);
-        return nb;
-      }) : Array.from({ length: c.numHiddenLayers }, (_, i) => this.alloc(H * cap * hd * 4, 'kv-cache', `${kind}.${i}`));
-    const k = grow(this.kCache, 'k_cache');
-    const v = grow(this.vCache, 'v_cache');
+    for (const [olds, news] of [[this.kCache, k], [this.vCache, v]] as const) {
+      olds.forEach((b, i) => {
+        for (let h = 0; h < H; h++) enc.copyBufferToBuffer(b, h * this.capacity * hd * 4, news[i], h * cap * hd * 4, this.capacity * hd * 4);
+      });
+    }
     this.ctx.submit(enc);
     for (const b of [...this.kCache, ...this.vCache]) this.free(b);
     this.kCache = k;
@@ -112,9 +118,10 @@ export class GptNeoxModel extends CausalLM {
   private ensureActs(rows: number): Acts {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
+    this.acts = null;
     const d = this.config.hiddenSize, f = this.config.intermediateSize;
-    const g = (cols: number, label: string) => this.alloc(rows * cols * 4, 'activations', label);
-    this.acts = { rows, x: g(d, 'x'), h: g(d, 'h'), qkv: g(3 * d, 'qkv'), att: g(d, 'att'), mlp: g(f, 'mlp') };
+    const g = (cols: number, label: string): [number, 'activations', string] => [rows * cols * 4, 'activations', label];
+    this.acts = { rows, ...this.allocAll({ x: g(d, 'x'), h: g(d, 'h'), qkv: g(3 * d, 'qkv'), att: g(d, 'att'), mlp: g(f, 'mlp') }) };
     return this.acts;
   }
 

@@ -98,13 +98,16 @@ export class MambaModel extends CausalLM {
   private ensureActs(rows: number): Acts {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
+    this.acts = null;
     const c = this.config;
     const d = c.hiddenSize, dIn = c.intermediateSize, w = c.timeStepRank + 2 * c.stateSize;
-    const f = (cols: number, label: string) => this.alloc(rows * cols * 4, 'activations', label);
+    const f = (cols: number, label: string): [number, 'activations', string] => [rows * cols * 4, 'activations', label];
     this.acts = {
       rows,
-      hidden: f(d, 'hidden'), normed: f(d, 'normed'), xz: f(2 * dIn, 'xz'), u: f(dIn, 'u'),
-      dbc: f(w, 'dbc'), delta: f(dIn, 'delta'), y: f(dIn, 'y'),
+      ...this.allocAll({
+        hidden: f(d, 'hidden'), normed: f(d, 'normed'), xz: f(2 * dIn, 'xz'), u: f(dIn, 'u'),
+        dbc: f(w, 'dbc'), delta: f(dIn, 'delta'), y: f(dIn, 'y'),
+      }),
     };
     return this.acts;
   }

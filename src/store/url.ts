@@ -34,6 +34,8 @@ export interface Settings {
   doc: string;
   /** 1: on first open, load the built-in demo pair by itself (when it is the chosen pair); 0: wait for a click. */
   autoload: number;
+  /** Emulated GPU memory in MiB for everything the page allocates (0 = the device's own): sweeps stop where it runs out. */
+  memCap: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -61,6 +63,7 @@ export const DEFAULT_SETTINGS: Settings = {
   trials: 1,
   doc: 'harbour-ledger',
   autoload: 1,
+  memCap: 0,
 };
 
 const TABS: Tab[] = ['compare', 'scaling', 'recall', 'claims', 'benchmarks'];
@@ -72,7 +75,7 @@ const KINDS: Record<keyof Settings, Kind> = {
   maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string',
   sweepMin: 'number', sweepMax: 'number', sweepFactor: 'number', sweepDecode: 'number', sweepRepeats: 'number',
   probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', doc: 'string',
-  autoload: 'number',
+  autoload: 'number', memCap: 'number',
 };
 
 const ALLOWED: Partial<Record<keyof Settings, readonly string[]>> = {

@@ -519,6 +519,12 @@ async function handle(req: WorkerRequest): Promise<void> {
       aborts.get(req.target)?.abort();
       post({ id: req.id, type: 'done', cancelled: false });
       return;
+    case 'memory-cap': {
+      const ctx = await context();
+      ctx.pool.memoryCap = req.bytes;
+      post({ id: req.id, type: 'done', cancelled: false });
+      return;
+    }
     case 'kernels':
       kernels = { ...req.kernels };
       for (const m of Object.values(models)) {

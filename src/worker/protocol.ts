@@ -117,6 +117,8 @@ export type WorkerRequest =
   | { id: number; type: 'load'; slot: Arch; source: ModelSource }
   | { id: number; type: 'unload'; slot: Arch }
   | { id: number; type: 'kernels'; kernels: KernelChoice }
+  /** Makes the buffer pool act like a GPU with this many bytes (null: no cap); allocations past it fail as out of memory. */
+  | { id: number; type: 'memory-cap'; bytes: number | null }
   | { id: number; type: 'tokenize'; text: string }
   | { id: number; type: 'memory' }
   | { id: number; type: 'generate'; params: GenerateParams }

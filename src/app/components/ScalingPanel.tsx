@@ -4,7 +4,7 @@ import type { Arch } from '../../models/types';
 import { crossover, prefillExponent } from '../../recall/analysis';
 import type { SweepPoint } from '../../recall/types';
 import { useActiveSlots, patchSettings, useStore, type LimitNote } from '../../store/store';
-import { ARCH_LABEL, cancelJob, runSweep, sweepLengths } from '../controller';
+import { ARCH_LABEL, cancelJob, pushMemoryCap, runSweep, sweepLengths } from '../controller';
 import { fmtBytes, fmtLen, fmtMs, fmtRate } from '../format';
 import { ArchLineChart, ChartFigure, type Series } from './charts';
 import { ArchDot, Card, Notice, NumberField, Progress, RunButton } from './ui';
@@ -91,6 +91,15 @@ export function ScalingPanel() {
           <NumberField label="× per step" value={settings.sweepFactor} min={1.1} step={0.5} onChange={(sweepFactor) => patchSettings({ sweepFactor })} />
           <NumberField label="Decode tokens" value={settings.sweepDecode} min={0} max={256} onChange={(sweepDecode) => patchSettings({ sweepDecode })} testId="sweep-decode" />
           <NumberField label="Repeats" value={settings.sweepRepeats} min={1} max={10} onChange={(sweepRepeats) => patchSettings({ sweepRepeats })} />
+          <NumberField
+            label="GPU memory cap (MiB, 0 = none)"
+            title="Act like a smaller GPU: allocations past this many MiB fail as out of memory, and the sweep stops there"
+            value={settings.memCap}
+            min={0}
+            step={64}
+            onChange={(memCap) => { patchSettings({ memCap: Math.max(0, memCap) }); void pushMemoryCap(); }}
+            testId="mem-cap"
+          />
         </div>
         <p className="fine">
           Lengths: {lengths.map(fmtLen).join(' · ') || '—'}. Each point prefills L random tokens (fastest of the repeats), then decodes. A model that runs out of
