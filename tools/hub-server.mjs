@@ -187,7 +187,8 @@ function parseArgs(argv) {
   return out;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run as a script (not when imported, nor when bundled into another CLI such as dist-bench/recall.mjs).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && /hub-server\.mjs$/.test(process.argv[1] ?? '')) {
   try {
     const args = parseArgs(process.argv.slice(2));
     const srv = await startHubServer({ root: args.root, port: args.port, host: args.host, throttleBytesPerSec: args.throttle, log: args.log });

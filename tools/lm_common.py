@@ -140,7 +140,7 @@ def selective_scan(u, dt, A, Bm, Cm, chunk=16):
     return (h * Cm[:, None, :, :]).sum(-1)
 
 
-def mamba_mixer_fast(m, x, chunk=16):
+def mamba_mixer_fast(m, x, chunk=16, scan=None):
     """Same math as transformers' MambaMixer.slow_forward without cache (x: (B, L, d))."""
     import torch
     import torch.nn.functional as F
@@ -154,13 +154,13 @@ def mamba_mixer_fast(m, x, chunk=16):
     dt, Bm, Cm = torch.split(ssm, [m.time_step_rank, m.ssm_state_size, m.ssm_state_size], dim=-1)
     dt = F.softplus(m.dt_proj(dt)).transpose(1, 2).to(sd)  # (B, Di, L)
     A = -torch.exp(m.A_log.to(sd))
-    y = selective_scan(hs.to(sd), dt, A, Bm.to(sd), Cm.to(sd), chunk=chunk)
+    y = (scan or selective_scan)(hs.to(sd), dt, A, Bm.to(sd), Cm.to(sd), chunk=chunk)
     y = y + hs.to(sd) * m.D.to(sd)[None, :, None]
     y = y * m.act(gate.to(sd))
     return m.out_proj(y.transpose(1, 2).to(m.out_proj.weight.dtype))
 
 
-def mamba_logits_fast(model, input_ids, chunk=16):
+def mamba_logits_fast(model, input_ids, chunk=16, scan=None):
     """Full MambaForCausalLM forward (no cache) using mamba_mixer_fast."""
     import torch
 
@@ -171,7 +171,7 @@ def mamba_logits_fast(model, input_ids, chunk=16):
         x = layer.norm(h.to(layer.norm.weight.dtype))
         if layer.residual_in_fp32 and residual.dtype != torch.float64:
             residual = residual.to(torch.float32)
-        h = residual + mamba_mixer_fast(layer.mixer, x, chunk=chunk)
+        h = residual + mamba_mixer_fast(layer.mixer, x, chunk=chunk, scan=scan)
     h = bb.norm_f(h)
     return model.lm_head(h.to(model.lm_head.weight.dtype))
 

@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lm_common as C  # noqa: E402
 
 T_START = time.time()
+COMPILE_STATE = {}
 DEV = "cuda" if torch.cuda.is_available() else "cpu"  # CPU only for a quick local smoke test
 
 
@@ -77,6 +78,9 @@ NAMES = (
 ).split()
 
 
+PASSKEY_SHARE, KV_SHARE = 0.45, 0.30  # of the synthetic sequences; the rest is copy-span
+
+
 class Synth:
     """Synthetic recall sequences built at token level from filler windows of a stream."""
 
@@ -116,10 +120,12 @@ class Synth:
             return self.with_needles(total, needles, q + ans + end), ans
         return self.with_needles(total - len(ans), needles, q), ans
 
+    # The passkey and copy tasks use exactly the text of the page's recall lab (src/recall/passkey.ts,
+    # src/recall/copyspan.ts), so that the lab measures what the models were taught.
     def passkey(self, total, with_answer=True):
         key = int(self.rng.integers(10000, 100000))
-        needle = self.enc(f" The pass key is {key}. Remember it. {key} is the pass key.")
-        q = self.enc(" What is the pass key? The pass key is")
+        needle = self.enc(f"\nThe pass key is {key}. Remember it. {key} is the pass key.\n")
+        q = self.enc("\nWhat is the pass key? The pass key is")
         return self._finish(total, [needle], q, self.enc(f" {key}"), self.enc("."), with_answer)
 
     def kv(self, total, with_answer=True):
@@ -132,17 +138,21 @@ class Synth:
         return self._finish(total, needles, q, self.enc(f" {vals[j]}"), self.enc("."), with_answer)
 
     def copy(self, total, with_answer=True):
-        n = int(self.rng.integers(12, 41))
-        span = self.filler(n)
-        needle = self.enc(" Passage:") + span + self.enc(" End of passage.")
-        q = self.enc(" Repeat the passage:")
-        return self._finish(total, [needle], q, span, self.enc(" End."), with_answer)
+        """Copy-span as in the recall lab: a span somewhere in the document, its first `p` tokens
+        repeated at the end, the model continues with the next `c` tokens (no markers)."""
+        p, c = int(self.rng.integers(8, 17)), 16
+        ctx = self.filler(total - p - c)
+        at = int(self.rng.integers(0, len(ctx) - (p + c) + 1))
+        span = ctx[at : at + p + c]
+        ans = span[p:]
+        prompt = ctx + span[:p]
+        return (prompt + ans if with_answer else prompt), ans
 
     def sample(self, total):
         r = self.rng.random()
-        if r < 0.4:
+        if r < PASSKEY_SHARE:
             return self.passkey(total)[0]
-        if r < 0.75:
+        if r < PASSKEY_SHARE + KV_SHARE:
             return self.kv(total)[0]
         return self.copy(total)[0]
 
@@ -245,9 +255,9 @@ def build_pythia(vocab, a):
     return model
 
 
-def logits_fn(model, arch, chunk):
+def logits_fn(model, arch, chunk, scan=None):
     if arch == "mamba":
-        return lambda x: C.mamba_logits_fast(model, x, chunk=chunk)
+        return lambda x: C.mamba_logits_fast(model, x, chunk=chunk, scan=scan)
     return lambda x: model(input_ids=x, use_cache=False).logits
 
 
@@ -275,6 +285,11 @@ def train(model, arch, batches, n_steps, a, time_cap, log_every):
     dev = DEV
     model.to(dev).train()
     fwd = logits_fn(model, arch, a.chunk)
+    compiled = arch == "mamba" and a.compile and not COMPILE_STATE.get("failed")
+    if compiled:  # the scan through torch.compile (fuses the elementwise passes); eager if it fails
+        if "scan" not in COMPILE_STATE:
+            COMPILE_STATE["scan"] = torch.compile(C.selective_scan, dynamic=False)
+        fwd = logits_fn(model, arch, a.chunk, scan=COMPILE_STATE["scan"])
     opt = torch.optim.AdamW(param_groups(model, a.wd), lr=a.lr, betas=(0.9, 0.95), eps=1e-8,
                             **({"fused": True} if DEV == "cuda" else {}))
     warmup = max(1, min(a.warmup, n_steps // 10))
@@ -288,10 +303,23 @@ def train(model, arch, batches, n_steps, a, time_cap, log_every):
             g["lr"] = lr
         xb = batches[step].to(dev, non_blocking=True).long()
         x, y = xb[:, :-1], xb[:, 1:]
-        with torch.autocast(DEV, dtype=torch.bfloat16):
-            logits = fwd(x)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-        loss.backward()
+        try:
+            with torch.autocast(DEV, dtype=torch.bfloat16):
+                logits = fwd(x)
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+            loss.backward()
+        except Exception as e:  # noqa: BLE001
+            if not (compiled and step == 0):
+                raise
+            log(f"torch.compile of the scan failed ({type(e).__name__}: {str(e)[:300]}); using eager")
+            COMPILE_STATE["failed"] = repr(e)[:500]
+            compiled = False
+            opt.zero_grad(set_to_none=True)
+            fwd = logits_fn(model, arch, a.chunk)
+            with torch.autocast(DEV, dtype=torch.bfloat16):
+                logits = fwd(x)
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+            loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -320,6 +348,7 @@ def train(model, arch, batches, n_steps, a, time_cap, log_every):
         "stopped_early_at": stopped,
         "train_seconds": round(time.time() - t0, 2),
         "step_times_first": [round(t, 4) for t in step_times[:8]],
+        "compiled_scan": bool(compiled),
         "peak_mem_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if DEV == "cuda" else None,
     }
 
@@ -561,7 +590,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--synth-frac", type=float, default=0.25)
+    ap.add_argument("--synth-frac", type=float, default=0.5)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the Mamba scan for training")
     ap.add_argument("--heldout-frac", type=float, default=0.02)
     ap.add_argument("--chunk", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)

@@ -8,7 +8,7 @@
  *                       [--doc FILE] [--seed S] [--json OUT.json]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startHubServer } from '../../tools/hub-server.mjs';
 import { GpuContext } from '../gpu/context';
@@ -57,15 +57,19 @@ async function main(): Promise<number> {
     if (!existsSync(`${resolve(dir)}/config.json`)) throw new Error(`${dir}/config.json not found: each MODEL_DIR must hold config.json, model.safetensors and tokenizer.json`);
   }
 
+  // a model is named by its folder, or by its path when folder names repeat (e.g. …/resolve/main)
+  const short = positionals.map((d) => basename(resolve(d)));
+  const names = new Set(short).size === short.length ? short : positionals.map((d) => relative(process.cwd(), resolve(d)) || d);
+
   const ctx = new GpuContext(await acquireNodeDevice());
   const rows: Row[] = [];
   const limits: string[] = [];
   try {
-    for (const dir of positionals) {
+    for (const [di, dir] of positionals.entries()) {
       const server = await startHubServer({ root: resolve(dir) });
       try {
         const model = await loadModel(ctx, staticSource(server.url), { client: new HubClient({ cache: false }) });
-        const name = basename(resolve(dir));
+        const name = names[di];
         const tok: TextTokenizer = { encode: (s) => model.tokenizer.encode(s, { addSpecialTokens: false }), decode: (ids) => model.tokenizer.decode(ids) };
         const docIds = tok.encode(doc);
         for (const length of lengths) {
