@@ -41,6 +41,10 @@ test.describe('page structure (no models needed)', () => {
     await expect(page.getByTestId('models-card')).toBeVisible();
     await expect(page.getByTestId('pair-demo')).toHaveAttribute('aria-checked', 'true');
     await expect(page.getByTestId('pair-130m')).toContainText('Pythia 160M');
+    // what the demo pair can do: held-out loss and passkey accuracy by length, from the committed recall-lab run
+    await expect(page.getByTestId('demo-results')).toContainText('Passkey 8k');
+    await expect(page.getByTestId('demo-results-transformer').locator('td')).toHaveCount(9);
+    await expect(page.getByTestId('demo-results-mamba')).toContainText('%');
     await expect(page.getByTestId('panel-compare')).toBeVisible();
     await shot(page, 'compare-empty');
     for (const tab of ['scaling', 'recall', 'claims', 'benchmarks'] as const) {

@@ -24,6 +24,11 @@ function appBase(): string {
   return new URL('./', location.href).href.replace(/\/+$/, '');
 }
 
+/** What the demo pair can do (tools/demo-card.mjs), served with the demo models. */
+export function demoResultsUrl(): string {
+  return `${appBase()}/models/demo-results.json`;
+}
+
 export function pairs(): ModelPair[] {
   return allPairs(appBase());
 }

@@ -5,6 +5,7 @@ import type { RegistryEntry } from '../../hub/registry';
 import { cancelLoad, loadPair, pairs, pushKernels, unloadAll, ARCH_LABEL } from '../controller';
 import { fmtBytes } from '../format';
 import { ArchDot, Badge, Progress, Segmented } from './ui';
+import { DemoResults } from './DemoResults';
 
 /** Approximate download bytes and GPU weight bytes (weights keep the checkpoint's precision on the GPU). */
 function sizes(e: RegistryEntry): { download: number; gpu: number } {
@@ -113,6 +114,7 @@ export function ModelsCard() {
             </label>
           </div>
           <p className="fine">Downloads are cached by the browser: reopening a pair loads it from the cache, offline.</p>
+          {settings.pair === 'demo' && <DemoResults />}
         </div>
         <div className="slots">
           <SlotRow slot="mamba" />

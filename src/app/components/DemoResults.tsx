@@ -1,0 +1,82 @@
+/**
+ * What the built-in demo pair can do: held-out loss and passkey accuracy vs context length, measured with this
+ * project's recall lab (public/models/demo-results.json, written by tools/demo-card.mjs). Shown under the model
+ * picker while the demo pair is chosen.
+ */
+import { useEffect, useState } from 'react';
+import { demoResultsUrl } from '../controller';
+import { fmtLen, fmtPct } from '../format';
+import { ArchDot } from './ui';
+
+interface ArchResults {
+  params: number;
+  heldoutLoss: Record<string, number>;
+  passkey: (number | null)[];
+  copy: (number | null)[];
+}
+
+interface DemoResultsFile {
+  format: string;
+  trainLength: number;
+  steps: number;
+  trainTokens: number;
+  device: string;
+  lengths: number[];
+  probesPerCell: number;
+  mamba: ArchResults;
+  transformer: ArchResults;
+}
+
+export function DemoResults() {
+  const [data, setData] = useState<DemoResultsFile | null>(null);
+  useEffect(() => {
+    let live = true;
+    fetch(demoResultsUrl())
+      .then((r) => (r.ok ? r.json() : null))
+      .then((j: DemoResultsFile | null) => { if (live && j?.format?.startsWith('mamba-vs-transformer demo results')) setData(j); })
+      .catch(() => { /* the card is optional: without the file the picker shows nothing extra */ });
+    return () => { live = false; };
+  }, []);
+  if (!data) return null;
+  const rows = [['mamba', 'Mamba', data.mamba], ['transformer', 'Transformer', data.transformer]] as const;
+  return (
+    <div className="demo-results" data-testid="demo-results">
+      <div className="section-title">What the demo pair can do</div>
+      <div className="table-wrap">
+        <table className="table compact">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th title="nats per token on held-out text">Loss @512</th>
+              <th>Loss @2k</th>
+              {data.lengths.map((l) => (
+                <th key={l} className={l > data.trainLength ? 'beyond' : ''} title={l > data.trainLength ? 'longer than any training sequence' : ''}>
+                  Passkey {fmtLen(l)}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([arch, label, r]) => (
+              <tr key={arch} data-testid={`demo-results-${arch}`}>
+                <td>
+                  <ArchDot arch={arch} /> {label} <span className="muted">{(r.params / 1e6).toFixed(1)}M</span>
+                </td>
+                <td>{r.heldoutLoss['512']?.toFixed(2)}</td>
+                <td>{r.heldoutLoss['2048']?.toFixed(2)}</td>
+                {r.passkey.map((v, i) => (
+                  <td key={i}>{v === null ? '—' : fmtPct(v)}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p className="fine">
+        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of {data.trainLength}-token sequences, half of them
+        synthetic recall tasks). Passkey: exact match over {data.probesPerCell} probes per length (5 depths), measured with this page's recall lab on an {data.device};
+        lengths past {data.trainLength} were never seen in training. Run the Recall lab to measure it on your GPU.
+      </p>
+    </div>
+  );
+}
