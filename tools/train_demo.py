@@ -592,6 +592,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--synth-frac", type=float, default=0.5)
     ap.add_argument("--compile", action="store_true", help="torch.compile the Mamba scan for training")
+    ap.add_argument("--passkey-share", type=float, default=PASSKEY_SHARE, help="share of passkey among synthetic sequences")
+    ap.add_argument("--kv-share", type=float, default=KV_SHARE, help="share of key-value lookup among synthetic sequences")
     ap.add_argument("--heldout-frac", type=float, default=0.02)
     ap.add_argument("--chunk", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
@@ -604,6 +606,7 @@ def main():
     ap.add_argument("--eval-reserve", type=float, default=70, help="seconds kept for evals and saving")
     ap.add_argument("--measure-hf", action="store_true")
     a = ap.parse_args()
+    globals().update(PASSKEY_SHARE=a.passkey_share, KV_SHARE=a.kv_share)  # read by Synth.sample
 
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True

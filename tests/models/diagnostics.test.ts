@@ -4,15 +4,11 @@
  * logits, so the oracle itself is pinned down.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubServer } from '../../tools/hub-server.mjs';
-import { HubClient, hubSource } from '../../src/hub/hub';
-import { loadModel, type LoadedModel } from '../../src/models/load';
+import { describe, expect, it } from 'vitest';
+import type { LoadedModel } from '../../src/models/load';
 import { mambaForward, neoxForward, type RefMambaConfig, type RefNeoxConfig, type Weights } from '../../src/reference/models';
-import { gpu, relErr } from '../gpu';
-
-const ROOT = 'tests/fixtures/hub';
-const dir = (repo: string) => `${ROOT}/tiny-random/${repo}/resolve/main`;
+import { relErr } from '../gpu';
+import { tinyDir as dir, tinyGolden, tinyHub } from './tiny';
 
 /** float32 safetensors → name → data (the fixtures used here are f32). */
 function readSafetensors(path: string): Weights {
@@ -29,18 +25,11 @@ function readSafetensors(path: string): Weights {
   return out;
 }
 
-const golden = (repo: string) => JSON.parse(readFileSync(`${dir(repo)}/golden.json`, 'utf8')) as { prompt_ids: number[]; logits: number[]; long_ids: number[] };
-
-let server: Awaited<ReturnType<typeof startHubServer>>;
-let client: HubClient;
-beforeAll(async () => {
-  server = await startHubServer({ root: ROOT });
-  client = new HubClient({ baseUrl: server.url, cache: false });
-});
-afterAll(() => server?.close());
+const golden = (repo: string) => tinyGolden<{ prompt_ids: number[]; logits: number[]; long_ids: number[] }>(repo);
+const hub = tinyHub();
 
 async function load(repo: string): Promise<LoadedModel> {
-  const m = await loadModel(await gpu(), hubSource(`tiny-random/${repo}`, { baseUrl: server.url }), { client });
+  const m = await hub.load(repo);
   (m as unknown as { prefillChunk: number }).prefillChunk = 128; // 300 tokens → three chunks
   return m;
 }

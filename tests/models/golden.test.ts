@@ -2,14 +2,10 @@
  * Both model kinds on WebGPU (Dawn) against transformers' float64 logits for tiny random models served from a
  * local server in the hub's URL layout (tests/fixtures/hub, made by tools/make_golden.py on the GPU machine).
  */
-import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubServer } from '../../tools/hub-server.mjs';
-import { HubClient, hubSource } from '../../src/hub/hub';
-import { loadModel, type LoadedModel } from '../../src/models/load';
-import { gpu, relErr } from '../gpu';
-
-const ROOT = 'tests/fixtures/hub';
+import { describe, expect, it } from 'vitest';
+import type { LoadedModel } from '../../src/models/load';
+import { relErr } from '../gpu';
+import { tinyGolden, tinyHub } from './tiny';
 
 interface Golden {
   prompt_text: string;
@@ -22,18 +18,11 @@ interface Golden {
   vocab_size: number;
 }
 
-const golden = (repo: string): Golden => JSON.parse(readFileSync(`${ROOT}/${repo}/resolve/main/golden.json`, 'utf8'));
-
-let server: Awaited<ReturnType<typeof startHubServer>>;
-let client: HubClient;
-beforeAll(async () => {
-  server = await startHubServer({ root: ROOT });
-  client = new HubClient({ baseUrl: server.url, cache: false });
-});
-afterAll(() => server?.close());
+const golden = (repo: string): Golden => tinyGolden<Golden>(repo.replace(/^tiny-random\//, ''));
+const hub = tinyHub();
 
 async function load(repo: string): Promise<LoadedModel> {
-  return loadModel(await gpu(), hubSource(repo, { baseUrl: server.url }), { client });
+  return hub.load(repo.replace(/^tiny-random\//, ''));
 }
 
 const row = (flat: ArrayLike<number>, r: number, V: number) => Array.from(flat).slice(r * V, (r + 1) * V);

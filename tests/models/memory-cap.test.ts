@@ -3,24 +3,17 @@
  * or bigger activations fails with an out-of-memory error, leaves no half-allocated buffers behind, and the model
  * still works afterwards (same logits as the golden fixture).
  */
-import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHubServer } from '../../tools/hub-server.mjs';
-import { HubClient, hubSource } from '../../src/hub/hub';
-import { loadModel } from '../../src/models/load';
+import { describe, expect, it } from 'vitest';
 import { gpu, relErr } from '../gpu';
+import { tinyGolden, tinyHub } from './tiny';
 
-const ROOT = 'tests/fixtures/hub';
-let server: Awaited<ReturnType<typeof startHubServer>>;
-beforeAll(async () => { server = await startHubServer({ root: ROOT }); });
-afterAll(() => server?.close());
+const hub = tinyHub();
 
 describe.each(['pythia', 'mamba'])('memory cap: tiny-random/%s', (name) => {
   it('a prefill past the cap fails as out of memory and loses nothing', async () => {
     const ctx = await gpu();
-    const repo = `tiny-random/${name}`;
-    const g = JSON.parse(readFileSync(`${ROOT}/${repo}/resolve/main/golden.json`, 'utf8')) as { long_ids: number[]; long_last_logits: number[]; vocab_size: number };
-    const m = await loadModel(ctx, hubSource(repo, { baseUrl: server.url }), { client: new HubClient({ baseUrl: server.url, cache: false }) });
+    const g = tinyGolden<{ long_ids: number[]; long_last_logits: number[]; vocab_size: number }>(name);
+    const m = await hub.load(name);
     try {
       await m.prefill(g.long_ids.slice(0, 16)); // small buffers in place
       ctx.pool.trim();
