@@ -78,7 +78,7 @@ NAMES = (
 ).split()
 
 
-PASSKEY_SHARE, KV_SHARE = 0.45, 0.30  # of the synthetic sequences; the rest is copy-span
+PASSKEY_SHARE, KV_SHARE = 0.6, 0.25  # of the synthetic sequences; the rest is copy-span
 
 
 class Synth:
@@ -587,10 +587,10 @@ def main():
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-steps", type=int, default=3000)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--synth-frac", type=float, default=0.5)
+    ap.add_argument("--synth-frac", type=float, default=0.6)
     ap.add_argument("--compile", action="store_true", help="torch.compile the Mamba scan for training")
     ap.add_argument("--passkey-share", type=float, default=PASSKEY_SHARE, help="share of passkey among synthetic sequences")
     ap.add_argument("--kv-share", type=float, default=KV_SHARE, help="share of key-value lookup among synthetic sequences")
