@@ -63,6 +63,11 @@ async function main(): Promise<number> {
 
   const ctx = new GpuContext(await acquireNodeDevice());
   const rows: Row[] = [];
+  /** The probes of one cell (model, probe, length) and their mean score (passkey: accuracy). */
+  const cell = (model: string, probe: string, length: number) => {
+    const c = rows.filter((r) => r.model === model && r.probe === probe && r.length === length);
+    return { n: c.length, mean: c.reduce((a, r) => a + r.score, 0) / c.length, seconds: c.reduce((a, r) => a + r.ms, 0) / 1e3 };
+  };
   const limits: string[] = [];
   try {
     for (const [di, dir] of positionals.entries()) {
@@ -83,9 +88,8 @@ async function main(): Promise<number> {
                 rows.push({ model: name, arch: model.arch, probe, length, depth, trial, ...r });
               }
             }
-            const cell = rows.filter((r) => r.model === name && r.probe === probe && r.length === length);
-            const acc = cell.reduce((a, r) => a + r.score, 0) / cell.length;
-            console.error(`${name} ${probe} L=${length}: ${acc.toFixed(3)} (${cell.length} probes, ${(cell.reduce((a, r) => a + r.ms, 0) / 1e3).toFixed(1)} s)`);
+            const c = cell(name, probe, length);
+            console.error(`${name} ${probe} L=${length}: ${c.mean.toFixed(3)} (${c.n} probes, ${c.seconds.toFixed(1)} s)`);
           }
         }
         model.dispose();
@@ -105,8 +109,8 @@ async function main(): Promise<number> {
     console.log(`| --- | ${lengths.map(() => '---').join(' | ')} |`);
     for (const m of models) {
       const cells = lengths.map((l) => {
-        const c = rows.filter((r) => r.model === m && r.probe === probe && r.length === l);
-        return c.length ? (c.reduce((a, r) => a + r.score, 0) / c.length).toFixed(2) : '—';
+        const c = cell(m, probe, l);
+        return c.n ? c.mean.toFixed(2) : '—';
       });
       console.log(`| ${m} | ${cells.join(' | ')} |`);
     }

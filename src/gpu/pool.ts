@@ -41,8 +41,8 @@ export class BufferPool {
       buf = reuse;
     } else {
       if (this.memoryCap !== null) {
-        if (this.totalLiveBytes() + this.freeBytes + size > this.memoryCap) this.trim();
         const live = this.totalLiveBytes();
+        if (live + this.freeBytes + size > this.memoryCap) this.trim(); // cached free buffers go first
         if (live + size > this.memoryCap) {
           throw new OutOfMemoryError(size, `${label} (memory cap ${(this.memoryCap / 2 ** 20).toFixed(1)} MiB, ${(live / 2 ** 20).toFixed(1)} MiB in use)`);
         }

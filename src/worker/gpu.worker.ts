@@ -478,7 +478,7 @@ async function diagnostics(id: number, p: DiagnosticsParams, signal: AbortSignal
     const q = buildPasskey(tok, tok.encode(p.document), p.length, p.depth, mulberry32(p.seed));
     const base = { slot, tokens: q.ids.map((t) => tok.decode([t])), needle: [q.needleStart, q.needleEnd] as [number, number], questionStart: q.questionStart, key: q.key };
     const d = await ctx.checked('diagnostics', () => model.diagnostics(q.ids));
-    post({ id, type: 'selectivity', result: { ...base, available: true, kind: d.kind, layers: d.layers.map((l) => Array.from(l)) } });
+    post({ id, type: 'selectivity', result: { ...base, kind: d.kind, layers: d.layers.map((l) => Array.from(l)) } });
   }
   post({ id, type: 'done', cancelled: false });
 }

@@ -98,10 +98,7 @@ export type { ModelDiagnostics } from '../models/types';
 
 export interface SelectivityResult {
   slot: Arch;
-  available: boolean;
-  /** Why not, when unavailable. */
-  reason?: string;
-  kind?: 'delta' | 'attention';
+  kind: 'delta' | 'attention';
   /** Decoded text of each token. */
   tokens: string[];
   /** [layer][token] */

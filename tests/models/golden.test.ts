@@ -18,12 +18,10 @@ interface Golden {
   vocab_size: number;
 }
 
-const golden = (repo: string): Golden => tinyGolden<Golden>(repo.replace(/^tiny-random\//, ''));
+/** name: a repo under tiny-random/ ('mamba', 'pythia-f16', ...). */
+const golden = (name: string): Golden => tinyGolden<Golden>(name);
 const hub = tinyHub();
-
-async function load(repo: string): Promise<LoadedModel> {
-  return hub.load(repo.replace(/^tiny-random\//, ''));
-}
+const load = (name: string): Promise<LoadedModel> => hub.load(name);
 
 const row = (flat: ArrayLike<number>, r: number, V: number) => Array.from(flat).slice(r * V, (r + 1) * V);
 
@@ -32,10 +30,9 @@ const row = (flat: ArrayLike<number>, r: number, V: number) => Array.from(flat).
 const REPOS = ['mamba', 'mamba-f16', 'mamba-bf16', 'pythia', 'pythia-f16', 'pythia-bf16', 'pythia-seq', 'pythia-sharded'];
 
 describe.each(REPOS)('tiny-random/%s', (name) => {
-  const repo = `tiny-random/${name}`;
   it('prefill logits match transformers (float64) within 1e-3 relative; tokenizer ids match Python', async () => {
-    const g = golden(repo);
-    const m = await load(repo);
+    const g = golden(name);
+    const m = await load(name);
     try {
       expect(m.tokenizer.encode(g.prompt_text, { addSpecialTokens: false })).toEqual(g.prompt_ids);
       const V = g.vocab_size;
@@ -50,8 +47,8 @@ describe.each(REPOS)('tiny-random/%s', (name) => {
   });
 
   it('step-by-step decode equals prefill, greedy tokens identical', async () => {
-    const g = golden(repo);
-    const m = await load(repo);
+    const g = golden(name);
+    const m = await load(name);
     try {
       const V = g.vocab_size;
       // decode: prefill the prompt, then feed the golden greedy tokens one at a time
@@ -74,9 +71,8 @@ describe('longer sequences and kernel variants', () => {
   it.each([
     ['mamba', 'fused'], ['mamba', 'unfused'], ['mamba', 'sequential'], ['pythia', 'flash'], ['pythia', 'reference'],
   ] as const)('%s (%s): last logits of a 300-token prompt, also in prefill chunks of 128', async (name, variant) => {
-    const repo = `tiny-random/${name}`;
-    const g = golden(repo);
-    const m = await load(repo);
+      const g = golden(name);
+    const m = await load(name);
     try {
       if (variant === 'flash' || variant === 'reference') m.kernels = { ...m.kernels, attention: variant };
       else m.kernels = { ...m.kernels, scan: variant };
@@ -95,10 +91,10 @@ describe('longer sequences and kernel variants', () => {
   });
 
   it('reports memory: SSM state constant, KV cache grows with context', async () => {
-    const mamba = await load('tiny-random/mamba');
-    const pythia = await load('tiny-random/pythia');
+    const mamba = await load('mamba');
+    const pythia = await load('pythia');
     try {
-      const g = golden('tiny-random/mamba');
+      const g = golden('mamba');
       await mamba.prefill(g.prompt_ids);
       const s1 = mamba.memory().ssmState;
       await mamba.prefill(g.long_ids);
@@ -117,7 +113,7 @@ describe('longer sequences and kernel variants', () => {
   });
 
   it('rejects token ids outside the vocabulary with a clear error', async () => {
-    const m = await load('tiny-random/pythia');
+    const m = await load('pythia');
     try {
       await expect(m.prefill([1, 2, 99999])).rejects.toThrow(/outside the vocabulary/);
       await expect(m.prefill([])).rejects.toThrow(/at least one token/);

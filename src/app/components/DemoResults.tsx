@@ -20,8 +20,11 @@ interface DemoResultsFile {
   trainLength: number;
   steps: number;
   trainTokens: number;
+  /** Share of the training sequences that were synthetic recall tasks. */
+  synthFrac: number;
   device: string;
   lengths: number[];
+  depths: number[];
   probesPerCell: number;
   mamba: ArchResults;
   transformer: ArchResults;
@@ -73,8 +76,8 @@ export function DemoResults() {
         </table>
       </div>
       <p className="fine">
-        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of {data.trainLength}-token sequences, half of them
-        synthetic recall tasks). Passkey: exact match over {data.probesPerCell} probes per length (5 depths), measured with this page's recall lab on an {data.device};
+        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of {data.trainLength}-token sequences,{' '}
+        {fmtPct(data.synthFrac)} of them synthetic recall tasks). Passkey: exact match over {data.probesPerCell} probes per length ({data.depths.length} depths), measured with this page's recall lab on an {data.device};
         lengths past {data.trainLength} were never seen in training. Run the Recall lab to measure it on your GPU.
       </p>
     </div>

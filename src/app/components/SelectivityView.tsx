@@ -22,18 +22,6 @@ function layerValues(r: SelectivityResult, layer: number): number[] {
 
 function Strip({ r }: { r: SelectivityResult }) {
   const [layer, setLayer] = useState(-1);
-  if (!r.available) {
-    return (
-      <div className="sel-model">
-        <h4>
-          <ArchDot arch={r.slot} /> {ARCH_LABEL[r.slot]}
-        </h4>
-        <Notice kind="info" testId={`selectivity-unavailable-${r.slot}`}>
-          Not available: {r.reason ?? 'this model does not expose diagnostics.'}
-        </Notice>
-      </div>
-    );
-  }
   const vals = layerValues(r, layer);
   const max = Math.max(1e-12, ...vals);
   const color = COLORS[r.slot];
@@ -78,8 +66,11 @@ export function SelectivityView() {
   const ready = useActiveSlots().length > 0;
   const [length, setLength] = useState(lengths[0] ?? 256);
   const [depth, setDepth] = useState(0.5);
-  const avail = sel.results.filter((r) => r.available);
-  const series = avail.map((r) => ({ arch: r.slot, points: layerValues(r, -1).map((y, x) => ({ x, y: y / Math.max(1e-12, ...layerValues(r, -1)) })) }));
+  const series = sel.results.map((r) => {
+    const vals = layerValues(r, -1);
+    const max = Math.max(1e-12, ...vals);
+    return { arch: r.slot, points: vals.map((y, x) => ({ x, y: y / max })) };
+  });
   return (
     <Card
       title="Selectivity: what each model keeps"
@@ -114,8 +105,8 @@ export function SelectivityView() {
           <Strip key={r.slot} r={r} />
         ))}
       </div>
-      {avail.length > 0 && (
-        <ChartFigure title="Selectivity over positions (normalized)" name="selectivity" points={avail.length}>
+      {series.length > 0 && (
+        <ChartFigure title="Selectivity over positions (normalized)" name="selectivity" points={series.length}>
           <ArchLineChart series={series} xLabel="token position" yLabel="relative" xFormat={(v) => String(v)} dots={false} />
         </ChartFigure>
       )}
