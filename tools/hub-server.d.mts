@@ -7,6 +7,8 @@ export interface HubServerRequest {
 }
 export interface HubServer {
   url: string;
+  /** url + prefix: where root is served. */
+  siteUrl: string;
   port: number;
   root: string;
   requests: HubServerRequest[];
@@ -18,4 +20,6 @@ export function startHubServer(opts: {
   host?: string;
   throttleBytesPerSec?: number;
   log?: boolean;
+  /** Serve root only under this path ("/sub/"), as a static host serves a project site; default "/". */
+  prefix?: string;
 }): Promise<HubServer>;

@@ -5,9 +5,12 @@
 //   GET/HEAD /{path...}                                  →  {root}/{path...}                 (plain static layout)
 // Content-Length, Accept-Ranges + single Range requests (206 / 416), CORS (any origin, Range allowed, sizes
 // exposed), 404 with a plain-text body naming the path. Binds 127.0.0.1 on an ephemeral or given port.
+// With a prefix (e.g. /mamba-vs-transformer/) it serves root only under that path, as a static host serves a project
+// site: {prefix}{path} → {root}/{path}, a folder → its index.html, {prefix without the slash} → 301 to the prefix,
+// anything else 404 (no fallback page, like GitHub Pages).
 //
-// CLI:  node tools/hub-server.mjs --root DIR [--port N] [--host 127.0.0.1] [--throttle BYTES_PER_SEC]
-// API:  const srv = await startHubServer({ root, port?, host?, throttleBytesPerSec? }); srv.url; srv.requests; await srv.close()
+// CLI:  node tools/hub-server.mjs --root DIR [--port N] [--host 127.0.0.1] [--throttle BYTES_PER_SEC] [--prefix /sub/]
+// API:  const srv = await startHubServer({ root, port?, host?, throttleBytesPerSec?, prefix? }); srv.url; srv.requests; await srv.close()
 
 import { createServer } from 'node:http';
 import { createReadStream, promises as fsp } from 'node:fs';
@@ -21,6 +24,14 @@ const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.safetensors': 'application/octet-stream',
   '.bin': 'application/octet-stream',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.wgsl': 'text/plain; charset=utf-8',
 };
 
 const CORS = {
@@ -78,8 +89,9 @@ function throttled(stream, bytesPerSec) {
   return stream;
 }
 
-export async function startHubServer({ root, port = 0, host = '127.0.0.1', throttleBytesPerSec = 0, log = false } = {}) {
+export async function startHubServer({ root, port = 0, host = '127.0.0.1', throttleBytesPerSec = 0, log = false, prefix = '/' } = {}) {
   if (!root) throw new Error('startHubServer: root is required');
+  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new Error(`startHubServer: prefix must start and end with "/" (got ${prefix})`);
   const absRoot = path.resolve(root);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -96,7 +108,10 @@ export async function startHubServer({ root, port = 0, host = '127.0.0.1', throt
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD, OPTIONS' }, `method ${req.method} not allowed\n`);
     }
-    const candidates = resolvePaths(absRoot, url.pathname);
+    if (prefix !== '/' && url.pathname === prefix.slice(0, -1)) return send(301, { Location: prefix + url.search }, '');
+    const inPrefix = url.pathname.startsWith(prefix);
+    const rel = inPrefix ? url.pathname.slice(prefix.length - 1) : null;
+    const candidates = rel === null ? null : resolvePaths(absRoot, rel.endsWith('/') ? `${rel}index.html` : rel);
     let file = null;
     let st = null;
     for (const c of candidates ?? []) {
@@ -112,7 +127,7 @@ export async function startHubServer({ root, port = 0, host = '127.0.0.1', throt
       }
     }
     if (!file || !st) {
-      const body = `404 Not Found: ${url.pathname}${candidates ? '' : ' (invalid path)'}\n`;
+      const body = `404 Not Found: ${url.pathname}${candidates ? '' : inPrefix ? ' (invalid path)' : ` (outside ${prefix})`}\n`;
       return send(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) }, body);
     }
     const size = st.size;
@@ -145,6 +160,9 @@ export async function startHubServer({ root, port = 0, host = '127.0.0.1', throt
     res.on('close', () => stream.destroy());
     stream.pipe(res);
   });
+  // Keep idle connections open well past a client's reuse window (undici keeps them 4 s): a connection closed by the
+  // server just as the client reuses it fails with ECONNRESET, which a loaded machine makes likely at Node's 5 s default.
+  server.keepAliveTimeout = 60_000;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
@@ -153,6 +171,8 @@ export async function startHubServer({ root, port = 0, host = '127.0.0.1', throt
   const actualPort = typeof addr === 'object' && addr ? addr.port : port;
   return {
     url: `http://${host}:${actualPort}`,
+    /** Where root is served: url + prefix. */
+    siteUrl: `http://${host}:${actualPort}${prefix}`,
     port: actualPort,
     root: absRoot,
     requests,
@@ -165,7 +185,7 @@ export async function startHubServer({ root, port = 0, host = '127.0.0.1', throt
 }
 
 function parseArgs(argv) {
-  const out = { root: null, port: 0, host: '127.0.0.1', throttle: 0, log: true };
+  const out = { root: null, port: 0, host: '127.0.0.1', throttle: 0, log: true, prefix: '/' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -176,9 +196,10 @@ function parseArgs(argv) {
     else if (a === '--port') out.port = Number(next());
     else if (a === '--host') out.host = next();
     else if (a === '--throttle') out.throttle = Number(next());
+    else if (a === '--prefix') out.prefix = next();
     else if (a === '--quiet') out.log = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node tools/hub-server.mjs --root DIR [--port N] [--host 127.0.0.1] [--throttle BYTES_PER_SEC] [--quiet]');
+      console.log('usage: node tools/hub-server.mjs --root DIR [--port N] [--host 127.0.0.1] [--throttle BYTES_PER_SEC] [--prefix /sub/] [--quiet]');
       process.exit(0);
     } else if (!out.root && !a.startsWith('-')) out.root = a;
     else throw new Error(`unknown argument ${a}`);
@@ -191,8 +212,8 @@ function parseArgs(argv) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && /hub-server\.mjs$/.test(process.argv[1] ?? '')) {
   try {
     const args = parseArgs(process.argv.slice(2));
-    const srv = await startHubServer({ root: args.root, port: args.port, host: args.host, throttleBytesPerSec: args.throttle, log: args.log });
-    console.log(`hub-server: serving ${srv.root} at ${srv.url} (hub layout: ${srv.url}/{org}/{repo}/resolve/main/{file})`);
+    const srv = await startHubServer({ root: args.root, port: args.port, host: args.host, throttleBytesPerSec: args.throttle, log: args.log, prefix: args.prefix });
+    console.log(`hub-server: serving ${srv.root} at ${srv.siteUrl} (hub layout: ${srv.siteUrl}{org}/{repo}/resolve/main/{file})`);
     const stop = () => srv.close().then(() => process.exit(0));
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

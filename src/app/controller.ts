@@ -3,7 +3,7 @@
  * the store (batched per animation frame so streaming never floods React), records finished runs for export.
  */
 import { GpuWorkerClient, WorkerError } from '../worker/client';
-import type { WorkerEvent } from '../worker/protocol';
+import type { MemoryReport, WorkerEvent } from '../worker/protocol';
 import type { Arch } from '../models/types';
 import { allPairs, type ModelPair, type RegistryEntry } from '../hub/registry';
 import type { ModelSource } from '../hub/hub';
@@ -89,7 +89,12 @@ function autoloadDemo(): void {
 export async function loseDevice(): Promise<void> {
   await need().request({ type: 'lose-device' }, ['done']);
 }
-(globalThis as { __playground?: unknown }).__playground = { loseDevice };
+
+/** Testing hook (e2e): the worker's memory report now (live bytes per pool category, cached free bytes, models). */
+export async function memoryReport(): Promise<MemoryReport> {
+  return (await need().request({ type: 'memory' }, ['memory-report'])).report;
+}
+(globalThis as { __playground?: unknown }).__playground = { loseDevice, memoryReport };
 
 export function shutdown(): void {
   client?.terminate();
@@ -314,10 +319,10 @@ export async function runGenerate(): Promise<void> {
       const out = { ...st.compare.outputs };
       for (const e of events) {
         if (e.type === 'gen-start') out[e.slot] = { ...out[e.slot]!, promptTokens: e.promptTokens };
-        else if (e.type === 'token') {
+        else if (e.type === 'gen-tokens') {
           const o = out[e.slot]!;
-          out[e.slot] = { ...o, text: o.text + e.text, tokens: e.tokenId >= 0 ? [...o.tokens, { index: e.index, ms: e.ms }] : o.tokens };
-        } else if (e.type === 'gen-stats') out[e.slot] = { ...out[e.slot]!, stats: e.stats, memory: e.memory, text: e.text, done: true };
+          out[e.slot] = { ...o, text: o.text + e.text, tokens: [...o.tokens, ...e.ids.map((_, i) => ({ index: e.index + i, ms: e.msEach }))] };
+        } else if (e.type === 'gen-stats') out[e.slot] = { ...out[e.slot]!, stats: e.stats, memory: e.memory, text: e.text, trace: e.trace, done: true };
       }
       return { compare: { ...st.compare, outputs: out } };
     }),

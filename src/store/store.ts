@@ -2,7 +2,7 @@
 import { create } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import type { Arch, GenerateStats, ModelMemory } from '../models/types';
-import type { GpuInfo, LoadProgress, MemoryReport, ModelInfo, SelectivityResult } from '../worker/protocol';
+import type { GenerateTrace, GpuInfo, LoadProgress, MemoryReport, ModelInfo, SelectivityResult } from '../worker/protocol';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { DEFAULT_SETTINGS, type Settings } from './url';
 
@@ -27,6 +27,8 @@ export interface StreamOutput {
   text: string;
   tokens: { index: number; ms: number }[];
   stats?: GenerateStats;
+  /** Decode batches and GPU readbacks of the run. */
+  trace?: GenerateTrace;
   memory?: ModelMemory;
   done: boolean;
 }

@@ -11,14 +11,15 @@ import { CopyKernel } from '../kernels/copy';
 import { loadModel } from '../models/load';
 import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { TextTokenizer } from '../hub/tokenizer';
-import type { Arch, GenerateStats, KernelChoice, LanguageModel, ModelMemory } from '../models/types';
+import type { Arch, KernelChoice, LanguageModel, ModelMemory } from '../models/types';
 import { buildPasskey } from '../recall/passkey';
 import { probeSeed, runCopyProbe, runPasskeyProbe } from '../recall/run';
 import { tileTokens } from '../recall/haystack';
 import { mean, tokenNll } from '../recall/loss';
 import { mulberry32 } from '../recall/rng';
 import type { TextTokenizer as ProbeTokenizer, SweepPoint } from '../recall/types';
-import { sampleLogits } from './sampling';
+import { generateStreams, type BatchDecoder, type GenPhase, type GenStream } from './generation';
+import { ReadbackCounter } from './readbacks';
 import type {
   DiagnosticsParams, GenerateParams, LoadProgress, ModelInfo, RecallParams, SweepParams, WorkerEvent, WorkerRequest,
 } from './protocol';
@@ -47,7 +48,9 @@ function post(e: WorkerEvent): void {
 
 function context(): Promise<GpuContext> {
   ctxPromise ??= acquireDevice(navigator.gpu).then((a) => {
+    const counter = new ReadbackCounter(a.device); // before anything creates a buffer on the device
     const ctx = new GpuContext(a);
+    counters.set(ctx, counter);
     const mine = ctxPromise;
     a.lost.then((err) => {
       if (ctxPromise !== mine) return; // an old device we replaced on purpose
@@ -59,6 +62,12 @@ function context(): Promise<GpuContext> {
   });
   ctxPromise.catch(() => (ctxPromise = null));
   return ctxPromise;
+}
+
+/** GPU → CPU readbacks on the context's device, by the work that made them (see ./readbacks). */
+const counters = new WeakMap<GpuContext, ReadbackCounter>();
+function readbacks(ctx: GpuContext): ReadbackCounter {
+  return counters.get(ctx)!;
 }
 
 function checkAbort(signal: AbortSignal): void {
@@ -182,36 +191,18 @@ async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSi
 // ---------------------------------------------------------------------------------------------------------------
 // generate
 
-interface Stream {
-  slot: Arch;
-  model: Loaded;
-  prompt: number[];
-  out: number[];
+interface Output {
   decoder: ReturnType<TextTokenizer['streamDecoder']>;
-  rng: () => number;
-  prefillMs: number;
-  decodeMs: number;
-  maxNew: number;
-  stop: GenerateStats['stopReason'] | null;
   eos: number | null;
+  model: Loaded;
+  promptTokens: number;
 }
 
-function statsOf(s: Stream): GenerateStats {
-  const n = s.out.length;
-  return {
-    promptTokens: s.prompt.length,
-    newTokens: n,
-    prefillMs: s.prefillMs,
-    decodeMs: s.decodeMs,
-    prefillTokPerS: s.prefillMs > 0 ? s.prompt.length / (s.prefillMs / 1e3) : 0,
-    decodeTokPerS: n > 1 && s.decodeMs > 0 ? (n - 1) / (s.decodeMs / 1e3) : 0,
-    ttftMs: s.prefillMs,
-    stopReason: s.stop ?? 'length',
-  };
-}
-
+/** Compare: both models (or one) generate with GPU sampling in batches (./generation), streaming as batches land. */
 async function generate(id: number, p: GenerateParams, signal: AbortSignal): Promise<void> {
-  const streams: Stream[] = p.slots.map((slot) => {
+  const ctx = await context();
+  const outputs = new Map<Arch, Output>();
+  const streams: GenStream<Arch>[] = p.slots.map((slot) => {
     const { model } = need(slot);
     const prompt = model.tokenizer.encode(p.prompt);
     if (prompt.length === 0) throw new RangeError('The prompt is empty');
@@ -220,69 +211,39 @@ async function generate(id: number, p: GenerateParams, signal: AbortSignal): Pro
     }
     const decoder = model.tokenizer.streamDecoder();
     decoder.prime(prompt);
+    const eos = eosOf(model);
+    outputs.set(slot, { decoder, eos, model, promptTokens: prompt.length });
+    const room = model.maxContext - prompt.length;
     return {
-      slot, model, prompt, out: [], decoder, rng: mulberry32(p.seed), prefillMs: 0, decodeMs: 0,
-      maxNew: Math.min(p.maxNewTokens, model.maxContext - prompt.length), stop: null, eos: eosOf(model),
+      key: slot, model: model as unknown as BatchDecoder, prompt, maxNew: Math.min(p.maxNewTokens, room), cutByContext: room < p.maxNewTokens,
+      stopIds: eos === null ? [] : [eos],
     };
   });
-  const sampling = { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed };
-  const emit = (s: Stream, tokenId: number, ms: number) => {
-    s.out.push(tokenId);
-    const text = tokenId === s.eos ? '' : s.decoder.push(tokenId);
-    post({ id, type: 'token', slot: s.slot, tokenId, index: s.out.length - 1, text, ms });
-  };
-  const finish = (s: Stream, stats: GenerateStats) => {
-    const tail = s.decoder.flush();
-    if (tail) post({ id, type: 'token', slot: s.slot, tokenId: -1, index: s.out.length, text: tail, ms: 0 });
-    post({ id, type: 'gen-stats', slot: s.slot, stats, memory: s.model.memory(), text: s.decoder.text });
-  };
-  let cancelled = false;
-
-  if (p.mode === 'sequential') {
-    for (const s of streams) {
-      if (signal.aborted) break;
-      post({ id, type: 'gen-start', slot: s.slot, promptTokens: s.prompt.length });
-      const r = await s.model.generate(s.prompt, { ...sampling, maxNewTokens: s.maxNew, stopIds: s.eos === null ? [] : [s.eos], signal }, (e) =>
-        emit(s, e.id, e.ms),
-      );
-      finish(s, r.stats);
-    }
-    cancelled = signal.aborted;
-  } else {
-    // Interleaved: prefill each model, then one decode step of each in turn. Every step is awaited on its own,
-    // so each model's timings exclude the other's work.
-    for (const s of streams) {
-      post({ id, type: 'gen-start', slot: s.slot, promptTokens: s.prompt.length });
-      if (signal.aborted) break;
-      s.model.reset();
-      const t = now();
-      const logits = await s.model.prefill(s.prompt);
-      const tok = sampleLogits(logits, sampling, s.rng);
-      s.prefillMs = now() - t;
-      emit(s, tok, s.prefillMs);
-      if (tok === s.eos) s.stop = 'eos';
-      else if (s.out.length >= s.maxNew) s.stop = s.maxNew < p.maxNewTokens ? 'context' : 'length';
-    }
-    while (!signal.aborted && streams.some((s) => s.stop === null)) {
-      for (const s of streams) {
-        if (s.stop !== null || signal.aborted) continue;
-        const t = now();
-        const logits = await s.model.step(s.out[s.out.length - 1]);
-        const tok = sampleLogits(logits, sampling, s.rng);
-        const ms = now() - t;
-        s.decodeMs += ms;
-        emit(s, tok, ms);
-        if (tok === s.eos) s.stop = 'eos';
-        else if (s.out.length >= s.maxNew) s.stop = s.maxNew < p.maxNewTokens ? 'context' : 'length';
-      }
-    }
-    cancelled = signal.aborted;
-    for (const s of streams) {
-      if (cancelled && s.stop === null) s.stop = 'aborted';
-      finish(s, statsOf(s));
-    }
-  }
-  post({ id, type: 'done', cancelled });
+  const label = (slot: Arch, phase: GenPhase) => `generate:${slot}:${phase}`;
+  const before = readbacks(ctx).snapshot();
+  const since = (slot: Arch, phase: GenPhase) => readbacks(ctx).count(label(slot, phase)) - (before[label(slot, phase)] ?? 0);
+  await generateStreams(
+    streams,
+    { mode: p.mode, sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed }, signal },
+    {
+      onStart: (slot) => post({ id, type: 'gen-start', slot, promptTokens: outputs.get(slot)!.promptTokens }),
+      onTokens: (slot, ids, index, ms) => {
+        const o = outputs.get(slot)!;
+        // One message per batch: the UI appends the text as the batch lands.
+        const text = ids.map((t) => (t === o.eos ? '' : o.decoder.push(t))).join('');
+        post({ id, type: 'gen-tokens', slot, ids, index, text, msEach: ms });
+      },
+      onDone: (slot, stats, trace) => {
+        const o = outputs.get(slot)!;
+        const tail = o.decoder.flush();
+        if (tail) post({ id, type: 'gen-tokens', slot, ids: [], index: stats.newTokens, text: tail, msEach: 0 });
+        const rb = { prefill: since(slot, 'prefill'), first: since(slot, 'first'), decode: since(slot, 'decode') };
+        post({ id, type: 'gen-stats', slot, stats, memory: o.model.memory(), text: o.decoder.text, trace: { ...trace, readbacks: rb } });
+      },
+      around: (slot, phase, fn) => readbacks(ctx).during(label(slot, phase), fn),
+    },
+  );
+  post({ id, type: 'done', cancelled: signal.aborted });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -55,11 +55,21 @@ export interface GenerateParams {
   topP: number;
   seed: number;
   /**
-   * 'interleaved': one token of each model in turn (each step timed on its own, so both stream side by side and the
-   * timings are clean). 'sequential': each model's own generate() (GPU-side sampling, batched decode: the fast path),
-   * one model after the other.
+   * 'interleaved' (side by side): both models prefill, then decode in turn, one batch of k tokens each (GPU sampling,
+   * one readback per batch), so both outputs stream together. 'sequential': the same, one model after the other.
+   * Every batch is timed on its own: a model's decode tok/s is the same in both modes.
    */
   mode: 'interleaved' | 'sequential';
+}
+
+/** How a model's generate ran: decode batches and the GPU → CPU readbacks of each phase (counted in the worker). */
+export interface GenerateTrace {
+  /** Tokens per decode batch (k). */
+  batch: number;
+  /** Decode batches after the first token. */
+  batches: number;
+  /** prefill: the prompt before its last token; first: the first token; decode: every token after it. */
+  readbacks: { prefill: number; first: number; decode: number };
 }
 
 export interface SweepParams {
@@ -140,9 +150,13 @@ export type WorkerEvent =
   | { id: number; type: 'tokens'; counts: Partial<Record<Arch, number>> }
   | { id: number; type: 'memory-report'; report: MemoryReport }
   | { id: number; type: 'gen-start'; slot: Arch; promptTokens: number }
-  /** One generated token; `text` is the new text it adds (may be '' while a multi-byte character is incomplete). */
-  | { id: number; type: 'token'; slot: Arch; tokenId: number; index: number; text: string; ms: number }
-  | { id: number; type: 'gen-stats'; slot: Arch; stats: GenerateStats; memory: ModelMemory; text: string }
+  /**
+   * Generated tokens as a batch lands: `ids` from token `index` on, `text` the text they add (a multi-byte character
+   * split across batches shows with the later one; the last event of a stream may carry only text), `msEach` each
+   * token's share of the batch's time (for index 0: time to first token).
+   */
+  | { id: number; type: 'gen-tokens'; slot: Arch; ids: number[]; index: number; text: string; msEach: number }
+  | { id: number; type: 'gen-stats'; slot: Arch; stats: GenerateStats; memory: ModelMemory; text: string; trace: GenerateTrace }
   | { id: number; type: 'progress'; done: number; total: number; label: string }
   | { id: number; type: 'sweep-point'; point: SweepPoint }
   | { id: number; type: 'recall-point'; point: RecallPoint }

@@ -1,11 +1,20 @@
 /** Compare: one prompt, both models streaming side by side, with live speed and memory numbers and charts. */
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import type { Arch, ModelMemory } from '../../models/types';
+import type { Arch, GenerateStats, ModelMemory } from '../../models/types';
 import { useActiveSlots, patchSettings, useStore, type StreamOutput } from '../../store/store';
 import { ARCH_LABEL, cancelJob, runGenerate } from '../controller';
 import { AXIS, GRID, fmtBytes, fmtMs, fmtRate } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
 import { ArchDot, Card, Notice, NumberField, RunButton, Segmented, Stat } from './ui';
+
+const STOP_LABEL: Record<GenerateStats['stopReason'], string> = {
+  length: 'token limit',
+  eos: 'end of text',
+  'stop-string': 'stop text',
+  aborted: 'cancelled',
+  context: 'context limit',
+};
 
 const MEM_PARTS: { key: keyof ModelMemory; label: string; color: string }[] = [
   { key: 'weights', label: 'Weights', color: '#64748b' },
@@ -14,11 +23,49 @@ const MEM_PARTS: { key: keyof ModelMemory; label: string; color: string }[] = [
   { key: 'activations', label: 'Activations', color: '#f59e0b' },
 ];
 
+/** A prompt longer than this shows only its end until expanded, so the continuation sits in view. */
+const PROMPT_TAIL_CHARS = 280;
+
+/** The prompt as the output shows it: a long one (e.g. a pasted document) collapses to its last lines. */
+function PromptText({ prompt }: { prompt: string }) {
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [prompt]);
+  if (prompt.length <= PROMPT_TAIL_CHARS * 1.5 || open) return <span className="prompt-text">{prompt}</span>;
+  // Cut at a word boundary near the tail start.
+  let cut = prompt.length - PROMPT_TAIL_CHARS;
+  const space = prompt.indexOf(' ', cut);
+  if (space > 0 && space - cut < 40) cut = space + 1;
+  return (
+    <>
+      <button type="button" className="prompt-more" onClick={() => setOpen(true)} data-testid="prompt-more" title="Show the whole prompt">
+        … {cut.toLocaleString()} earlier characters of the prompt
+      </button>
+      <span className="prompt-text">{prompt.slice(cut)}</span>
+    </>
+  );
+}
+
+/** Keeps a scrolling box at its end while content grows, unless the reader scrolled up. */
+function useStickToBottom(dep: unknown) {
+  const ref = useRef<HTMLDivElement>(null);
+  const stuck = useRef(true);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && stuck.current) el.scrollTop = el.scrollHeight;
+  }, [dep]);
+  const onScroll = () => {
+    const el = ref.current;
+    if (el) stuck.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+  };
+  return { ref, onScroll };
+}
+
 function Output({ arch, out, prompt }: { arch: Arch; out: StreamOutput | undefined; prompt: string }) {
   const info = useStore((s) => s.slots[arch].info);
   const running = useStore((s) => s.compare.running);
   const st = out?.stats;
   const mem = out?.memory ?? info?.memory;
+  const scroll = useStickToBottom(`${prompt.length}:${out?.text.length ?? -1}`);
   return (
     <Card
       className={`output-card output-${arch}`}
@@ -28,13 +75,15 @@ function Output({ arch, out, prompt }: { arch: Arch; out: StreamOutput | undefin
           <ArchDot arch={arch} /> {ARCH_LABEL[arch]} <span className="muted mono small">{info?.name}</span>
         </>
       }
-      actions={out && !out.done && running ? <span className="live">● live</span> : st ? <span className="muted small">stopped: {st.stopReason}</span> : null}
+      actions={out && !out.done && running ? <span className="live">● live</span> : st ? <span className="muted small">stopped: {STOP_LABEL[st.stopReason]}</span> : null}
     >
-      <div className="output" data-testid={`output-${arch}`} data-done={out?.done ? 'true' : 'false'} aria-live="polite">
+      <div className="output" data-testid={`output-${arch}`} data-done={out?.done ? 'true' : 'false'} aria-live="polite" ref={scroll.ref} onScroll={scroll.onScroll}>
         {out ? (
           <>
-            <span className="prompt-text">{prompt}</span>
-            <span className="gen-text">{out.text}</span>
+            <PromptText prompt={prompt} />
+            <span className="gen-text" data-testid={`gen-text-${arch}`}>
+              {out.text}
+            </span>
             {!out.done && running && <span className="caret" />}
           </>
         ) : (
@@ -47,6 +96,12 @@ function Output({ arch, out, prompt }: { arch: Arch; out: StreamOutput | undefin
         <Stat label="decode tok/s" value={fmtRate(st?.decodeTokPerS ?? liveDecodeRate(out))} testId={`decode-${arch}`} />
         <Stat label="tokens" value={out ? `${out.tokens.length}` : '—'} />
       </div>
+      {out?.trace && st && st.newTokens > 1 && (
+        <p className="fine" data-testid={`trace-${arch}`}>
+          Decoded in batches of {out.trace.batch} tokens sampled on the GPU: {out.trace.readbacks.decode} GPU readback{out.trace.readbacks.decode === 1 ? '' : 's'} for{' '}
+          {st.newTokens - 1} tokens after the first.
+        </p>
+      )}
       {mem && (
         <div className="membar" title="GPU memory held by this model">
           <div className="membar-bar">
@@ -112,8 +167,8 @@ export function ComparePanel() {
             label="Streaming"
             value={settings.mode}
             options={[
-              { value: 'interleaved', label: 'Side by side', title: 'One token of each model in turn; each step timed alone' },
-              { value: 'sequential', label: 'One then the other', title: "Each model's batched GPU-sampled generate(), one after the other" },
+              { value: 'interleaved', label: 'Side by side', title: 'Both models stream together: a batch of tokens of each in turn, each batch timed alone' },
+              { value: 'sequential', label: 'One then the other', title: 'The first model generates everything, then the second' },
             ]}
             onChange={(mode) => patchSettings({ mode })}
           />
@@ -136,7 +191,7 @@ export function ComparePanel() {
         ))}
       </div>
       <div className="columns">
-        <ChartFigure title="Per-token latency" name="token-latency" points={nPoints}>
+        <ChartFigure title="Time per token" name="token-latency" points={nPoints} note="Tokens arrive in batches; each shows its batch's time divided by the batch size. Token 1 includes the prompt (time to first token).">
           <ArchLineChart series={series} xLabel="token" yLabel="ms" xFormat={(v) => String(v)} yFormat={(v) => fmtMs(v)} dots={nPoints < 80} />
         </ChartFigure>
         <ChartFigure title="GPU memory by role (MB)" name="memory" points={memRows.length}>

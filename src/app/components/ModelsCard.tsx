@@ -98,7 +98,7 @@ export function ModelsCard() {
               </button>
             )}
             {loaded && !loading && (
-              <button type="button" className="btn btn-ghost" onClick={() => void unloadAll()}>
+              <button type="button" className="btn btn-ghost" onClick={() => void unloadAll()} data-testid="unload-models">
                 Unload
               </button>
             )}
