@@ -128,7 +128,7 @@ export function ClaimsPanel() {
           id="decode"
           claim="Mamba generates at the same speed however long the context; attention slows down."
           who="For SSMs: constant-time decoding"
-          how="after each prefill, decode tokens with the model's own generate() and measure tokens/s."
+          how="after each prefill, decode tokens (sampled on the GPU, several per readback) and measure tokens/s."
           verdict={verdictDecode(sw)}
           kind="scaling"
           points={sw.filter((p) => p.decodeTokPerS).length}
