@@ -260,9 +260,10 @@ test.describe('with the demo models', () => {
   });
 
   test('side by side decodes in batches (one readback per k tokens per model) as fast as each model alone', async ({ page }) => {
-    test.setTimeout(900_000);
-    const N = 41; // 1 first token + 40 decoded: 5 batches of 8
-    await ready(page, `/?temperature=0&maxNew=${N}`, true);
+    // SwiftShader decodes the demo pair at ~0.3-3 tok/s on this shared 2-core machine: few tokens, best of 2 rounds.
+    test.setTimeout(1_500_000);
+    const N = 17; // 1 first token + 16 decoded: 2 batches of 8
+    await ready(page, '/?temperature=0&maxNew=9', true);
     await loadDemo(page);
     await page.getByTestId('prompt').fill('The harbour master opened the ledger and wrote');
     const arch = (name: string) => page.getByTestId('toggle-arch').getByRole('radio', { name, exact: true }).click();
@@ -278,27 +279,30 @@ test.describe('with the demo models', () => {
       const len = (a: string) => document.querySelector(`[data-testid="gen-text-${a}"]`)?.textContent?.length ?? 0;
       new MutationObserver(() => w.__growth.push([len('mamba'), len('transformer')])).observe(document.body, { subtree: true, childList: true, characterData: true });
     });
-    await generate(['mamba', 'transformer']);
+    await generate(['mamba', 'transformer']); // 1 + 8 tokens each
     // Streaming: the outputs grew batch by batch, and both were partly there at once (side by side, not one then the other).
     const growth = await page.evaluate(() => (window as unknown as { __growth: [number, number][] }).__growth);
     const finalLen = growth[growth.length - 1];
-    expect(new Set(growth.map((g) => g[0])).size, 'distinct lengths of the Mamba output while streaming').toBeGreaterThanOrEqual(4);
+    expect(new Set(growth.map((g) => g[0])).size, 'distinct lengths of the Mamba output while streaming').toBeGreaterThanOrEqual(3);
     expect(growth.some(([m, t]) => m > 0 && t > 0 && (m < finalLen[0] || t < finalLen[1])), 'both outputs growing together').toBe(true);
-    await expect(page.getByTestId('trace-mamba')).toContainText(/Decoded in batches of \d+ tokens sampled on the GPU: \d+ GPU readbacks? for 40 tokens/);
+    await expect(page.getByTestId('trace-mamba')).toContainText(/Decoded in batches of \d+ tokens sampled on the GPU: \d+ GPU readbacks? for 8 tokens/);
+    await page.getByTestId('max-new').fill(String(N));
 
-    // Side by side, then each model alone, three times over (interleaved, so a busy moment of the machine hits all).
-    for (let r = 0; r < 3; r++) {
+    // Side by side, then each model alone, twice over (interleaved, so a busy moment of the machine hits all).
+    for (let r = 0; r < 2; r++) {
+      const t = Date.now();
       await arch('Both');
       await generate(['mamba', 'transformer']);
       await arch('Mamba');
       await generate(['mamba']);
       await arch('Transformer');
       await generate(['transformer']);
+      console.log(`round ${r + 1}: ${((Date.now() - t) / 1e3).toFixed(0)} s`);
     }
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
     type Out = { stats: { newTokens: number; decodeTokPerS: number; stopReason: string }; trace: { batch: number; batches: number; readbacks: { prefill: number; first: number; decode: number } } };
     const runs = (JSON.parse(readFileSync((await dl.path())!, 'utf8')).runs as { settings: { arch: string }; data: { outputs: Record<string, Out> } }[]).slice(1);
-    expect(runs.length).toBe(9);
+    expect(runs.length).toBe(6);
     const best = (arch: string, slot: string) => Math.max(...runs.filter((x) => x.settings.arch === arch).map((x) => x.data.outputs[slot].stats.decodeTokPerS));
     for (const run of runs) {
       for (const [slot, o] of Object.entries(run.data.outputs)) {
@@ -315,7 +319,7 @@ test.describe('with the demo models', () => {
     for (const [slot, alone] of [['mamba', 'mamba'], ['transformer', 'transformer']]) {
       const sideBySide = best('both', slot);
       const own = best(alone, slot);
-      console.log(`${slot}: decode ${sideBySide.toFixed(1)} tok/s side by side, ${own.toFixed(1)} tok/s alone (best of 3)`);
+      console.log(`${slot}: decode ${sideBySide.toFixed(1)} tok/s side by side, ${own.toFixed(1)} tok/s alone (best of 2)`);
       expect(Math.abs(sideBySide / own - 1), `${slot}: side by side ${sideBySide.toFixed(1)} vs alone ${own.toFixed(1)} tok/s`).toBeLessThanOrEqual(0.2);
     }
   });

@@ -73,28 +73,28 @@ async function run(slots: Arch[], opts: Partial<GenOptions> & { maxNew?: number;
 const opts = (s: SamplingOptions, maxNewTokens: number) => ({ ...s, maxNewTokens });
 
 // SwiftShader on a shared 2-core machine: a decode step of the demo models takes from ~50 ms to seconds under load.
-describe('generateStreams on the demo pair', { timeout: 600_000 }, () => {
+describe('generateStreams on the demo pair', { timeout: 900_000 }, () => {
   it('side by side: the same greedy tokens as each model alone, one readback per batch of k, batches alternating', async () => {
-    const k = 4;
-    const g = await run(['mamba', 'transformer'], { batch: k, maxNew: 11 });
+    const k = 3;
+    const g = await run(['mamba', 'transformer'], { batch: k, maxNew: 7 });
     for (const slot of ['mamba', 'transformer'] as Arch[]) {
-      const own = await models[slot].generate(models[slot].tokenizer.encode(PROMPT), opts({ temperature: 0, topK: 0, topP: 1, seed: 0 }, 11));
+      const own = await models[slot].generate(models[slot].tokenizer.encode(PROMPT), opts({ temperature: 0, topK: 0, topP: 1, seed: 0 }, 7));
       expect(g.ids[slot]).toEqual(own.ids);
-      // first token alone (time to first token), then batches of k: 1 + 4 + 4 + 2
-      expect(g.calls[slot]).toEqual([1, 4, 4, 2]);
-      expect(g.traces[slot]).toEqual({ batch: k, batches: 3 });
-      expect(g.readbacks[`${slot}:decode`]).toBe(3); // ceil(10 / 4)
+      // first token alone (time to first token), then batches of k: 1 + 3 + 3
+      expect(g.calls[slot]).toEqual([1, 3, 3]);
+      expect(g.traces[slot]).toEqual({ batch: k, batches: 2 });
+      expect(g.readbacks[`${slot}:decode`]).toBe(2); // 6 tokens / 3
       expect(g.readbacks[`${slot}:first`]).toBe(1);
       expect(g.readbacks[`${slot}:prefill`]).toBe(1); // prefill() returns the last logits
       const st = g.stats.get(slot)!;
-      expect(st.newTokens).toBe(11);
+      expect(st.newTokens).toBe(7);
       expect(st.stopReason).toBe('length');
       expect(st.decodeTokPerS).toBeGreaterThan(0);
       expect(st.ttftMs).toBeGreaterThan(0);
     }
     expect(g.readbacks.unlabelled).toBe(0);
     // both prefill first, then batches alternate
-    expect(g.order).toEqual(['mamba', 'transformer', ...Array.from({ length: 3 }, () => ['mamba', 'transformer']).flat()]);
+    expect(g.order).toEqual(['mamba', 'transformer', ...Array.from({ length: 2 }, () => ['mamba', 'transformer']).flat()]);
   });
 
   it('sampled (temperature, top-k, top-p): a seed gives the tokens of model.generate(), run after run and in either mode', async () => {
