@@ -300,10 +300,19 @@ test.describe('with the demo models', () => {
       console.log(`round ${r + 1}: ${((Date.now() - t) / 1e3).toFixed(0)} s`);
     }
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
-    type Out = { stats: { newTokens: number; decodeTokPerS: number; stopReason: string }; trace: { batch: number; batches: number; readbacks: { prefill: number; first: number; decode: number } } };
+    type Out = {
+      stats: { newTokens: number; decodeTokPerS: number; stopReason: string };
+      trace: { batch: number; batches: number; readbacks: { prefill: number; first: number; decode: number } };
+      /** Per token: its batch's time divided by the batch size. */
+      tokens: { index: number; ms: number }[];
+    };
     const runs = (JSON.parse(readFileSync((await dl.path())!, 'utf8')).runs as { settings: { arch: string }; data: { outputs: Record<string, Out> } }[]).slice(1);
     expect(runs.length).toBe(6);
-    const best = (arch: string, slot: string) => Math.max(...runs.filter((x) => x.settings.arch === arch).map((x) => x.data.outputs[slot].stats.decodeTokPerS));
+    const outs = (arch: string, slot: string) => runs.filter((x) => x.settings.arch === arch).map((x) => x.data.outputs[slot]);
+    // Decode tok/s of each run, and of each batch (k / its time): the best batch is the figure least touched by other
+    // work on this shared machine, and the same decode path runs in both modes.
+    const bestRun = (arch: string, slot: string) => Math.max(...outs(arch, slot).map((o) => o.stats.decodeTokPerS));
+    const bestBatch = (arch: string, slot: string) => Math.max(...outs(arch, slot).flatMap((o) => o.tokens.filter((t) => t.index > 0).map((t) => 1e3 / t.ms)));
     for (const run of runs) {
       for (const [slot, o] of Object.entries(run.data.outputs)) {
         const decoded = o.stats.newTokens - 1;
@@ -316,11 +325,12 @@ test.describe('with the demo models', () => {
         expect(o.trace.readbacks.prefill).toBeLessThanOrEqual(1);
       }
     }
-    for (const [slot, alone] of [['mamba', 'mamba'], ['transformer', 'transformer']]) {
-      const sideBySide = best('both', slot);
-      const own = best(alone, slot);
-      console.log(`${slot}: decode ${sideBySide.toFixed(1)} tok/s side by side, ${own.toFixed(1)} tok/s alone (best of 2)`);
-      expect(Math.abs(sideBySide / own - 1), `${slot}: side by side ${sideBySide.toFixed(1)} vs alone ${own.toFixed(1)} tok/s`).toBeLessThanOrEqual(0.2);
+    for (const slot of ['mamba', 'transformer']) {
+      const [sideBySide, own] = [bestBatch('both', slot), bestBatch(slot, slot)];
+      console.log(
+        `${slot}: decode tok/s side by side vs alone: best batch ${sideBySide.toFixed(2)} vs ${own.toFixed(2)}, best run ${bestRun('both', slot).toFixed(2)} vs ${bestRun(slot, slot).toFixed(2)}`,
+      );
+      expect(Math.abs(sideBySide / own - 1), `${slot}: side by side ${sideBySide.toFixed(2)} vs alone ${own.toFixed(2)} tok/s`).toBeLessThanOrEqual(0.2);
     }
   });
 

@@ -21,11 +21,13 @@ function live(r: MemoryReport): Record<string, number> {
 }
 
 test('load, generate, sweep and unload the demo pair 20 times: no failure, the pool returns to its baseline', async ({ page, request }) => {
-  test.setTimeout(600_000); // expected ~2-3 min on SwiftShader; more when the machine is shared
+  test.setTimeout(1_800_000); // a few minutes on SwiftShader; far more when the machine is shared
   test.skip(!(await request.get('/models/demo-mamba/config.json')).ok(), 'demo models are not in public/models');
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/?autoload=0&maxNew=3&sweepMin=8&sweepMax=16&sweepDecode=1&sweepRepeats=1');
+  // Small on purpose: SwiftShader takes ~1-3 s per forward pass of the demo models here (more when the machine is
+  // shared), and a round is ~10 passes: 2 new tokens per model, a sweep of prefills at 8 and 16 tokens.
+  await page.goto('/?autoload=0&maxNew=2&sweepMin=8&sweepMax=16&sweepDecode=0&sweepRepeats=1');
   await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
   const baseline = await report(page);
   expect(Object.keys(baseline.models)).toEqual([]);

@@ -256,9 +256,15 @@ function randomIds(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, () => lo + Math.floor(rng() * (vocab - lo)));
 }
 
-async function warmUp(model: Loaded, vocab: number, signal: AbortSignal): Promise<void> {
-  // Compiles the pipelines (prefill and decode paths) so the first measured point is not shader compilation.
-  await model.generate(randomIds(8, vocab, 1), { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: 3, signal });
+async function warmUp(model: Loaded, vocab: number, decode: boolean, signal: AbortSignal): Promise<void> {
+  // Compiles the pipelines the sweep uses (prefill, and the decode step when it measures decode: one token runs every
+  // decode pipeline) so that the first measured point is not shader compilation.
+  const ids = randomIds(8, vocab, 1);
+  if (decode) await model.generate(ids, { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: 1, signal });
+  else {
+    model.reset();
+    await model.prefill(ids);
+  }
 }
 
 async function sweep(id: number, p: SweepParams, signal: AbortSignal): Promise<void> {
@@ -268,7 +274,7 @@ async function sweep(id: number, p: SweepParams, signal: AbortSignal): Promise<v
   const lastOk = new Map<Arch, number | null>(p.slots.map((s) => [s, null]));
   const total = p.lengths.length * active.size;
   let done = 0;
-  for (const model of active.values()) await warmUp(model, vocab, signal);
+  for (const model of active.values()) await warmUp(model, vocab, p.decodeTokens > 0, signal);
   for (const length of p.lengths) {
     const ids = randomIds(length, vocab, p.seed + length);
     for (const [slot, model] of [...active]) {
