@@ -331,12 +331,12 @@ export async function runGenerate(): Promise<void> {
     'compare',
     {
       type: 'generate',
-      params: { prompt: s.prompt, slots, maxNewTokens: s.maxNew, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed, mode: s.mode },
+      params: { prompt: s.prompt, slots, maxNewTokens: s.maxNew, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed, mode: s.mode, batch: s.batch },
     },
     (e) => batch.push(e),
   );
   batch.flush();
-  record('generate', started, job, { prompt: s.prompt, outputs: getState().compare.outputs }, ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode']);
+  record('generate', started, job, { prompt: s.prompt, outputs: getState().compare.outputs }, ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode', 'batch']);
 }
 
 export function sweepLengths(s: AppState['settings']): number[] {

@@ -22,6 +22,8 @@ export interface Settings {
   topP: number;
   seed: number;
   mode: 'interleaved' | 'sequential';
+  /** Compare: tokens decoded per submit and readback (0 = each model's own choice). */
+  batch: number;
   sweepMin: number;
   sweepMax: number;
   sweepFactor: number;
@@ -52,6 +54,7 @@ export const DEFAULT_SETTINGS: Settings = {
   topP: 1,
   seed: 1,
   mode: 'interleaved',
+  batch: 0,
   sweepMin: 256,
   sweepMax: 4096,
   sweepFactor: 2,
@@ -72,7 +75,7 @@ const PROBES: ProbeKind[] = ['passkey', 'copy', 'loss'];
 type Kind = 'string' | 'number' | 'numbers' | 'probes';
 const KINDS: Record<keyof Settings, Kind> = {
   tab: 'string', pair: 'string', hub: 'string', arch: 'string', scan: 'string', attn: 'string', prompt: 'string',
-  maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string',
+  maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string', batch: 'number',
   sweepMin: 'number', sweepMax: 'number', sweepFactor: 'number', sweepDecode: 'number', sweepRepeats: 'number',
   probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', doc: 'string',
   autoload: 'number', memCap: 'number',

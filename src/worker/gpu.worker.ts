@@ -224,7 +224,7 @@ async function generate(id: number, p: GenerateParams, signal: AbortSignal): Pro
   const since = (slot: Arch, phase: GenPhase) => readbacks(ctx).count(label(slot, phase)) - (before[label(slot, phase)] ?? 0);
   await generateStreams(
     streams,
-    { mode: p.mode, sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed }, signal },
+    { mode: p.mode, sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed }, batch: p.batch || undefined, signal },
     {
       onStart: (slot) => post({ id, type: 'gen-start', slot, promptTokens: outputs.get(slot)!.promptTokens }),
       onTokens: (slot, ids, index, ms) => {

@@ -60,6 +60,8 @@ export interface GenerateParams {
    * Every batch is timed on its own: a model's decode tok/s is the same in both modes.
    */
   mode: 'interleaved' | 'sequential';
+  /** Tokens per decode batch (one submit, one readback); 0 or absent: each model's own choice. */
+  batch?: number;
 }
 
 /** How a model's generate ran: decode batches and the GPU → CPU readbacks of each phase (counted in the worker). */

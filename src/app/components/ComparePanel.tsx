@@ -163,6 +163,15 @@ export function ComparePanel() {
           <NumberField label="Top-k" value={settings.topK} min={0} onChange={(topK) => patchSettings({ topK })} title="0 = off" />
           <NumberField label="Top-p" value={settings.topP} min={0} max={1} step={0.05} onChange={(topP) => patchSettings({ topP })} title="1 = off" />
           <NumberField label="Seed" value={settings.seed} onChange={(seed) => patchSettings({ seed })} />
+          <NumberField
+            label="Tokens per readback"
+            value={settings.batch}
+            min={0}
+            max={256}
+            onChange={(batch) => patchSettings({ batch: Math.max(0, Math.round(batch)) })}
+            testId="batch"
+            title="Tokens decoded per GPU submit, sampled on the GPU and read back together. 0 = the model's default. 1 reads every token back (slowest); larger batches are faster but stream in bigger steps."
+          />
           <Segmented
             label="Streaming"
             value={settings.mode}
