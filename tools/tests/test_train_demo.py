@@ -230,12 +230,12 @@ class StopRule(unittest.TestCase):
         return tr
 
     def test_flat_low_stops(self):
-        self.assertIsNotNone(self.trainer([0.1, 0.11, 0.1, 0.12, 0.1]).stop_rule())
+        self.assertIsNotNone(self.trainer([0.1, 0.11, 0.1, 0.12, 0.1, 0.1], step=6000).stop_rule())
 
     def test_rising_or_high_or_early_goes_on(self):
-        self.assertIsNone(self.trainer([0.1, 0.2, 0.3, 0.4, 0.5]).stop_rule())
-        self.assertIsNone(self.trainer([0.99, 1.0, 1.0, 1.0, 0.99]).stop_rule())
-        self.assertIsNone(self.trainer([0.1] * 5, step=1000).stop_rule())
+        self.assertIsNone(self.trainer([0.1, 0.2, 0.3, 0.4, 0.5, 0.5], step=6000).stop_rule())
+        self.assertIsNone(self.trainer([0.99, 1.0, 1.0, 1.0, 0.99, 1.0], step=6000).stop_rule())
+        self.assertIsNone(self.trainer([0.1] * 6, step=4000).stop_rule())
         self.assertIsNone(self.trainer([0.1] * 3).stop_rule())
 
 
