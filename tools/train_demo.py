@@ -540,9 +540,8 @@ def to_hf(model, cfg, arch, vocab, dtype=torch.float32):
     if extra - {"lm_head.weight"} or (missing & params) - {"lm_head.weight"}:
         raise AssertionError(f"{arch}: parameter names differ from transformers': extra {sorted(extra)}, missing {sorted(missing)}")
     hf.load_state_dict({k: v for k, v in sd.items() if k in exp}, strict=False)
-    if arch == "mamba":
-        hf.tie_weights()
-        assert hf.lm_head.weight.data_ptr() == hf.backbone.embeddings.weight.data_ptr()
+    if arch == "mamba":  # tied at construction; load_state_dict copies in place
+        assert hf.lm_head.weight.data_ptr() == hf.backbone.embeddings.weight.data_ptr(), "lm_head not tied"
     return hf
 
 
