@@ -1322,8 +1322,11 @@ def cmd_train(a):
         tr = resume_trainer(cfg, arch, data, vocab, full, None, None)
         how = "full"
     elif cstate is not None:
-        if not os.path.exists(os.path.join(model_dir, "model.safetensors")):
-            raise SystemExit(f"{state_path} found but not {model_dir}/model.safetensors: extract the last call's files first")
+        lp = os.path.join(model_dir, "train_log.json")
+        got = C.read_json(lp).get("settings", {}).get("steps") if os.path.exists(lp) else None
+        if got != cstate["step"] or not os.path.exists(os.path.join(model_dir, "model.safetensors")):
+            raise SystemExit(f"{state_path} is at step {cstate['step']} but {model_dir} holds step {got}: "
+                             "unpack the last call's <arch>.tgz.* in the repo root first")
         tr = resume_trainer(cfg, arch, data, vocab, None, model_dir, cstate)
         how = "compact"
     else:
