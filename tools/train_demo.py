@@ -1003,10 +1003,11 @@ class Trainer:
         lr = self.lr(step)
         for g in self.opt.param_groups:
             g["lr"] = lr
-        ids = torch.from_numpy(batch["ids"]).to(DEV, non_blocking=True)
-        w = torch.from_numpy(batch["w"]).to(DEV, non_blocking=True)
-        ans = torch.from_numpy(batch["ans"]).to(DEV, non_blocking=True)
-        task = torch.from_numpy(batch["task"]).to(DEV, non_blocking=True)
+        def dev(a):  # pinned, so the copy does not wait for the GPU to drain
+            t = torch.from_numpy(a)
+            return t.pin_memory().to(DEV, non_blocking=True) if DEV == "cuda" else t
+
+        ids, w, ans, task = dev(batch["ids"]), dev(batch["w"]), dev(batch["ans"]), dev(batch["task"])
         B, L = w.shape
         mb = max(1, min(B, cfg["micro_tokens"][self.arch] // L))
         n_tok = B * L
@@ -1062,7 +1063,7 @@ class Trainer:
             acc = stats if acc is None else acc + stats
             acc_gn += gn.detach() if torch.is_tensor(gn) else gn
             acc_n += 1
-            done = st["step"] >= target
+            done = st["step"] >= target or time.time() > stop_at  # the last step of this call
             if st["step"] % cfg["log_every"] == 0 or done or step < 2:
                 v = acc.tolist()
                 ans = {t: round(v[3 + 2 * i] / v[4 + 2 * i], 4) for i, t in enumerate(TASKS) if v[4 + 2 * i] > 0}
@@ -1098,7 +1099,7 @@ class Trainer:
                     log(f"{self.arch}: stop rule: {reason}")
                     stopped = "stop rule"
                     break
-            if time.time() > stop_at:
+            if st["step"] < target and time.time() > stop_at:
                 stopped = "deadline"
                 log(f"{label}{self.arch}: deadline reached at step {st['step']} (target {target})")
                 break
