@@ -534,6 +534,9 @@ def to_hf(model, cfg, arch, vocab, dtype=torch.float32):
     hf = hf_model(cfg, arch, vocab, dtype)
     sd = {k: v.detach().to("cpu", dtype) for k, v in model.state_dict().items()}
     exp = set(hf.state_dict())
+    # GPT-NeoX's head: `embed_out.weight` in our module (the hub's older name), `lm_head.weight` in transformers 5
+    if "embed_out.weight" in sd and "embed_out.weight" not in exp and "lm_head.weight" in exp:
+        sd["lm_head.weight"] = sd.pop("embed_out.weight")
     params = {n for n, _ in hf.named_parameters(remove_duplicate=False)}
     extra, missing = set(sd) - exp, exp - set(sd)
     # keys of ours that transformers lacks, or parameters of transformers that we lack (buffers keep their values)
@@ -852,6 +855,8 @@ def load_f16_weights(model, model_dir):
     sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in C.read_safetensors(os.path.join(model_dir, "model.safetensors")).items()}
     if model.arch == "mamba":
         sd.setdefault("lm_head.weight", sd["backbone.embeddings.weight"])
+    elif "lm_head.weight" in sd:  # saved by transformers 5 (see to_hf)
+        sd["embed_out.weight"] = sd.pop("lm_head.weight")
     model.load_state_dict(sd, strict=True)
 
 
