@@ -11,7 +11,8 @@
  * passkey / copy: one cell per (model, length), `depths × trials` probes each.
  * multikey: one cell per (model, length in --key-lengths, K in --keys), `--key-trials` probes each (default: as many
  * as a passkey cell); a cell whose K facts and question do not fit in the length is skipped and listed.
- * --max-seconds: no new cell starts after that many seconds (what was measured is still printed and written).
+ * --max-seconds S: a model starts no new cell after S seconds of its own (load included), so a run over N models ends
+ * within about N × S seconds plus one cell; what was measured is still printed and written, the cut is listed.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
@@ -96,7 +97,8 @@ async function main(): Promise<number> {
   const names = new Set(short).size === short.length ? short : positionals.map((d) => relative(process.cwd(), resolve(d)) || d);
 
   const t0 = Date.now();
-  const outOfTime = () => (Date.now() - t0) / 1e3 > maxSeconds;
+  let tModel = t0;
+  const outOfTime = () => (Date.now() - tModel) / 1e3 > maxSeconds;
   const ctx = new GpuContext(await acquireNodeDevice());
   const rows: Row[] = [];
   const skipped: Skip[] = [];
@@ -113,6 +115,7 @@ async function main(): Promise<number> {
   try {
     for (const [di, dir] of positionals.entries()) {
       const server = await startHubServer({ root: resolve(dir) });
+      tModel = Date.now();
       try {
         const model = await loadModel(ctx, staticSource(server.url), { client: new HubClient({ cache: false }) });
         const name = names[di];
@@ -157,7 +160,8 @@ async function main(): Promise<number> {
             }
           }
         }
-        if (outOfTime()) limits.push(`${name}: stopped starting new cells after --max-seconds ${maxSeconds}`);
+        if (outOfTime()) limits.push(`${name}: stopped starting new cells after --max-seconds ${maxSeconds} (the cells without numbers were not run)`);
+        console.error(`${name}: ${((Date.now() - tModel) / 1e3).toFixed(1)} s`);
         model.dispose();
       } finally {
         server.close();
