@@ -27,16 +27,18 @@ const arch = (name, l) => ({
 
 /**
  * The capacity sweep: accuracy[length][K] per model (null: not measured, e.g. the K facts do not fit in L), and the
- * headline length: the one with the most K values measured for both models (ties: the longest).
+ * headline length: among the lengths seen in training (all lengths if none), the one with the most K values measured
+ * for both models (ties: the longest).
  */
-function multikey() {
+function multikey(trainLength) {
   const mk = recall.rows.filter((r) => r.probe === 'multikey');
   if (!mk.length) return undefined;
   const keys = [...new Set(mk.map((r) => r.keys))].sort((a, b) => a - b);
   const lengths = [...new Set(mk.map((r) => r.length))].sort((a, b) => a - b);
   const grid = (name) => lengths.map((L) => keys.map((K) => cell(name, 'multikey', L, K)));
   const both = (L) => keys.filter((K) => Object.values(MODELS).every((n) => cell(n, 'multikey', L, K) !== null)).length;
-  const length = lengths.reduce((best, L) => (both(L) >= both(best) ? L : best), lengths[0]);
+  const pool = lengths.some((L) => L <= trainLength) ? lengths.filter((L) => L <= trainLength) : lengths;
+  const length = pool.reduce((best, L) => (both(L) >= both(best) ? L : best), pool[0]);
   return {
     keys,
     lengths,
@@ -51,6 +53,7 @@ function multikey() {
 const out = {
   format: 'mamba-vs-transformer demo results/1',
   trainLength: m.settings.seq,
+  trainLengths: m.settings.seq_lengths ?? [m.settings.seq],
   steps: m.settings.steps,
   trainTokens: m.settings.train_tokens,
   synthFrac: m.settings.synth_frac,
@@ -61,7 +64,7 @@ const out = {
   doc: recall.doc.split('/').pop(),
   mamba: arch(MODELS.mamba, m),
   transformer: arch(MODELS.transformer, p),
-  multikey: multikey(),
+  multikey: multikey(m.settings.seq),
   source: 'held-out loss: train_log.json (tools/train_demo.py); recall: npm run recall on the GPU machine (docs/benchmarks/recall-demo.json)',
 };
 writeFileSync('public/models/demo-results.json', JSON.stringify(out, null, 1) + '\n');

@@ -29,6 +29,8 @@ interface CapacityResults {
 interface DemoResultsFile {
   format: string;
   trainLength: number;
+  /** The training sequence lengths (a curriculum), when there were several. */
+  trainLengths?: number[];
   steps: number;
   trainTokens: number;
   /** Share of the training sequences that were synthetic recall tasks. */
@@ -88,17 +90,18 @@ export function DemoResults() {
         </table>
       </div>
       <p className="fine">
-        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of {data.trainLength}-token sequences,{' '}
+        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of{' '}
+        {data.trainLengths && data.trainLengths.length > 1 ? `${data.trainLengths.map(fmtLen).join(' / ')}-token` : `${data.trainLength}-token`} sequences,{' '}
         {fmtPct(data.synthFrac)} of them synthetic recall tasks). Passkey: exact match over {data.probesPerCell} probes per length ({data.depths.length} depths), measured with this page's recall lab on an {data.device};
         lengths past {data.trainLength} were never seen in training. Run the Recall lab to measure it on your GPU.
       </p>
-      {data.multikey && <Capacity mk={data.multikey} />}
+      {data.multikey && <Capacity mk={data.multikey} trainLength={data.trainLength} />}
     </div>
   );
 }
 
 /** The multikey capacity sweep: accuracy vs K at the headline length, and the whole length × K grid on demand. */
-function Capacity({ mk }: { mk: CapacityResults }) {
+function Capacity({ mk, trainLength }: { mk: CapacityResults; trainLength: number }) {
   const rows = [['mamba', 'Mamba'], ['transformer', 'Transformer']] as const;
   const li = mk.lengths.indexOf(mk.length);
   const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : fmtPct(v));
@@ -148,7 +151,7 @@ function Capacity({ mk }: { mk: CapacityResults }) {
                     <td>
                       <ArchDot arch={arch} /> {label}
                     </td>
-                    <td>{fmtLen(l)}</td>
+                    <td title={l > trainLength ? 'longer than any training sequence' : ''}>{l > trainLength ? <i>{fmtLen(l)}</i> : fmtLen(l)}</td>
                     {mk.keys.map((k, ki) => (
                       <td key={k}>{pct(mk[arch][i]?.[ki])}</td>
                     ))}
@@ -161,7 +164,8 @@ function Capacity({ mk }: { mk: CapacityResults }) {
       </details>
       <p className="fine">
         Multikey: K facts “The code for <i>word</i> is <i>1234</i>.” spread through the document, one asked at the end; exact match over {mk.probesPerCell} probes per
-        cell (— : the K facts do not fit in that length). A fixed-size state has to hold all K at once; attention keeps every one in its cache.
+        cell (— : the K facts do not fit in that length; lengths past {fmtLen(trainLength)} were never seen in training). A fixed-size state has to hold all K at
+        once; attention keeps every one in its cache.
       </p>
     </div>
   );
