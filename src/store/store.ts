@@ -3,8 +3,9 @@ import { create } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import type { Arch, GenerateStats, ModelMemory } from '../models/types';
 import type { GpuInfo, LoadProgress, MemoryReport, ModelInfo, SelectivityResult } from '../worker/protocol';
-import type { LossCurve, ProbeSkip, RecallPoint, SweepPoint } from '../recall/types';
+import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { DEFAULT_SETTINGS, type Settings } from './url';
+import type { ProbeSkip } from '../recall/types';
 
 export type GpuStatus =
   | { kind: 'starting' }
