@@ -1,34 +1,74 @@
 /**
- * Flash attention (shaders/flash_attention.wgsl): tiled causal attention with online softmax, no L x L buffer.
+ * Flash attention: causal attention with online softmax, no L x L buffer. Two kernels, same bindings and uniforms:
  *
- * Tile choice (per head dim, from the device's limits): G threads per query row such that each thread holds at
- * most 8 vec4s (32 floats) of q and of the output accumulator (hd 64: G=2, 128: G=4, 256: G=8); BR query rows per
- * workgroup (64, or 256/G when that is smaller, i.e. 32 for hd 256); BC key rows per block, the largest multiple of
- * 4 (<= 64) with 2*BC*hd*4 + BC*BR*G*4 bytes <= maxComputeWorkgroupStorageSize (or opts.maxWorkgroupStorage).
- * At the 16 KiB WebGPU default: hd 64 -> BR 64, BC 16; hd 128 -> BR 64, BC 8; hd 256 -> BR 32, BC 4.
+ * 'tiled' (shaders/flash_attention_tiled.wgsl, the default where it fits): register-tiled like a matmul. A workgroup
+ *   takes BR queries of one head and walks key blocks of BC keys; thread (ty, tx) of an (BR/TR) x (BC/4) grid owns a
+ *   TR x 4 tile of the score block and a TR x (hd / (BC/4)) tile of the output. Q^T, K^T (then P^T) and V are staged
+ *   in workgroup memory: 4 * (hd*BR + max(hd*BC, BC*BR) + BC*hd) bytes, plus 4 * BR * BC/4 for the row reductions
+ *   unless they use subgroup shuffles (sg: needs the subgroups feature and subgroupMinSize >= BC/4, a power of two).
+ * 'rowwise' (shaders/flash_attention.wgsl, the fallback): G threads per query row hold q and the output row in
+ *   registers; fits the 16 KiB WebGPU default for every head dim (see rowwiseTiles).
+ *
+ * Tile choice (tiledTiles): the first of TILED_PREFERENCE that divides the head dim, fits the device's
+ * maxComputeWorkgroupStorageSize (or opts.maxWorkgroupStorage) and maxComputeInvocationsPerWorkgroup, and has at
+ * least 64 threads; otherwise 'rowwise'. hd 64 at 32-48 KiB -> BR 64, BC 32 (128 threads, 34 KiB); at the 16 KiB
+ * default -> rowwise. Options force a kernel or tiles (tests, bench candidates).
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
+import { loadShader } from '../gpu/shaders';
 import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
 
-export interface FlashTiles {
+export type FlashKernel = 'tiled' | 'rowwise';
+
+export interface RowwiseTiles {
+  kernel: 'rowwise';
+  /** Threads per query row. */
   G: number;
   BR: number;
   BC: number;
   /** Workgroup storage the tiles use, bytes. */
   storage: number;
+  threads: number;
 }
+
+export interface TiledTiles {
+  kernel: 'tiled';
+  /** Queries per workgroup. */
+  BR: number;
+  /** Keys per block. */
+  BC: number;
+  /** Query rows per thread (4 or 8). */
+  TR: number;
+  /** Row reductions with subgroup shuffles instead of workgroup memory. */
+  sg: boolean;
+  storage: number;
+  threads: number;
+}
+
+export type FlashTiles = RowwiseTiles | TiledTiles;
 
 export interface FlashOptions {
   /** Cap on workgroup storage (defaults to the device's maxComputeWorkgroupStorageSize). */
   maxWorkgroupStorage?: number;
-  /** Force tile sizes (tests); BC must fit the storage cap. */
+  /** Force a kernel (default: tiled where some tiling fits, else rowwise). */
+  kernel?: FlashKernel;
+  /** Force tile sizes (tests, bench candidates); must fit the limits. TR only applies to 'tiled'. */
   BR?: number;
   BC?: number;
+  TR?: number;
+  /** Tiled kernel: row reductions with subgroup shuffles (default false); throws when the device cannot. */
+  subgroups?: boolean;
 }
 
-export function flashTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}): FlashTiles {
+/** What the tiled kernel's subgroup path needs from the device: the feature and the smallest subgroup size (0: none). */
+export interface SubgroupSupport {
+  minSize: number;
+}
+
+/** Tiles of the rowwise kernel (the pre-register-tiling kernel, kept as the fallback). */
+export function rowwiseTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}): RowwiseTiles {
   if (hd % 4 !== 0) throw new Error(`flash attention: head dim ${hd} must be a multiple of 4`);
   const HD4 = hd / 4;
   let G = 1;
@@ -46,7 +86,74 @@ export function flashTiles(hd: number, maxStorage: number, maxInvocations: numbe
   if (BC < 1 || storage > maxStorage) {
     throw new LimitExceededError('maxComputeWorkgroupStorageSize', storage, maxStorage, `flash attention tiles for head dim ${hd}`);
   }
-  return { G, BR, BC, storage };
+  return { kernel: 'rowwise', G, BR, BC, storage, threads: BR * G };
+}
+
+/** Workgroup storage of the tiled kernel, bytes. */
+export function tiledStorage(hd: number, BR: number, BC: number, sg = false): number {
+  return 4 * (hd * BR + Math.max(hd * BC, BC * BR) + BC * hd + (sg ? 0 : (BR * BC) / 4));
+}
+
+/** Why (BR, BC, TR, sg) cannot run the tiled kernel for head dim hd under these limits, or null when it can.
+ * sgMinSize: the adapter's smallest subgroup size, 0 when subgroups are not available. */
+export function tiledProblem(hd: number, BR: number, BC: number, TR: number, maxStorage: number, maxInvocations: number, sg = false, sgMinSize = 0): string | null {
+  if (hd % 4 !== 0) return `head dim ${hd} is not a multiple of 4`;
+  if (TR !== 4 && TR !== 8) return `TR = ${TR} must be 4 or 8`;
+  if (!Number.isInteger(BR) || BR < TR || BR % TR !== 0) return `BR = ${BR} must be a positive multiple of TR = ${TR}`;
+  if (!Number.isInteger(BC) || BC < 4 || BC % 4 !== 0) return `BC = ${BC} must be a positive multiple of 4`;
+  if ((hd / 4) % (BC / 4) !== 0) return `BC/4 = ${BC / 4} must divide hd/4 = ${hd / 4}`;
+  const threads = (BR / TR) * (BC / 4);
+  if (threads > maxInvocations) return `${threads} threads exceed maxComputeInvocationsPerWorkgroup ${maxInvocations}`;
+  if (sg) {
+    const ntx = BC / 4;
+    if (sgMinSize < 1) return 'subgroups are not available';
+    if ((ntx & (ntx - 1)) !== 0) return `BC/4 = ${ntx} must be a power of two for subgroup reductions`;
+    if (ntx > sgMinSize) return `BC/4 = ${ntx} exceeds the smallest subgroup size ${sgMinSize}`;
+  }
+  const storage = tiledStorage(hd, BR, BC, sg);
+  if (storage > maxStorage) return `${storage} bytes of workgroup storage exceed ${maxStorage}`;
+  return null;
+}
+
+/** Candidate (BR, BC, TR) in order of preference for the default choice. */
+export const TILED_PREFERENCE: readonly [number, number, number][] = [
+  [64, 32, 4], [32, 64, 4], [64, 16, 4], [32, 32, 4], [64, 8, 4], [32, 16, 4],
+];
+
+/** Tiles of the tiled kernel: forced by opts, else the first preferred tiling that fits with >= 64 threads; null when none. */
+export function tiledTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): TiledTiles | null {
+  const sg = opts.subgroups ?? false;
+  const make = (BR: number, BC: number, TR: number): TiledTiles => ({
+    kernel: 'tiled', BR, BC, TR, sg, storage: tiledStorage(hd, BR, BC, sg), threads: (BR / TR) * (BC / 4),
+  });
+  if (opts.BR !== undefined || opts.BC !== undefined || opts.TR !== undefined || sg) {
+    const BR = opts.BR ?? 64, BC = opts.BC ?? 32, TR = opts.TR ?? 4;
+    const why = tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations, sg, sgMinSize);
+    if (why) {
+      if (why.includes('workgroup storage')) throw new LimitExceededError('maxComputeWorkgroupStorageSize', tiledStorage(hd, BR, BC, sg), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
+      throw new Error(`flash attention (tiled): ${why}`);
+    }
+    return make(BR, BC, TR);
+  }
+  for (const [BR, BC, TR] of TILED_PREFERENCE) {
+    if ((BR / TR) * (BC / 4) < 64) continue;
+    if (!tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations)) return make(BR, BC, TR);
+  }
+  return null;
+}
+
+/** The kernel and tiles FlashAttention uses for this head dim and these limits (sgMinSize 0: no subgroups). */
+export function flashTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): FlashTiles {
+  if (opts.kernel === 'rowwise') return rowwiseTiles(hd, maxStorage, maxInvocations, opts);
+  const t = tiledTiles(hd, maxStorage, maxInvocations, opts, sgMinSize);
+  if (t) return t;
+  if (opts.kernel === 'tiled') throw new Error(`flash attention: no tiled kernel tiling fits head dim ${hd} in ${maxStorage} bytes of workgroup storage`);
+  return rowwiseTiles(hd, maxStorage, maxInvocations, opts);
+}
+
+/** The adapter's smallest subgroup size when the device has the subgroups feature, else 0. */
+export function subgroupMinSize(ctx: GpuContext): number {
+  return ctx.has('subgroups') ? ctx.acquired.adapterInfo.subgroupMinSize : 0;
 }
 
 export class FlashAttention {
@@ -55,24 +162,34 @@ export class FlashAttention {
 
   constructor(ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
     const maxStorage = Math.min(opts.maxWorkgroupStorage ?? Infinity, ctx.limits.maxComputeWorkgroupStorageSize);
-    this.tiles = flashTiles(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts);
-    const { G, BR, BC } = this.tiles;
+    this.tiles = flashTiles(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts, subgroupMinSize(ctx));
+    const t = this.tiles;
     const HD4 = dims.hd / 4;
-    const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${G}u;\nconst DPT4: u32 = ${HD4 / G}u;\nconst BR: u32 = ${BR}u;\nconst BC: u32 = ${BC}u;\n`;
-    this.k = new ComputeKernel(ctx, 'flash_attention', 'main', {}, prelude);
+    if (t.kernel === 'tiled') {
+      // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
+      const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
+      const prelude = `${red}\nconst HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst TR: u32 = ${t.TR}u;\n`;
+      this.k = new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, prelude);
+    } else {
+      const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${t.G}u;\nconst DPT4: u32 = ${HD4 / t.G}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\n`;
+      this.k = new ComputeKernel(ctx, 'flash_attention', 'main', {}, prelude);
+    }
   }
 
   encode(pass: GPUComputePassEncoder, a: PrefillArgs): void {
     const r = resolvePrefill('flash attention', this.dims, a, true);
+    const nqb = Math.ceil(r.L / this.tiles.BR);
+    // The tiled kernel computes exp2(s - m) with log2(e) folded into the scale.
+    const scale = (this.tiles.kernel === 'tiled' ? Math.LOG2E : 1) / Math.sqrt(r.hd);
     this.k.dispatch(
       pass,
       packUniforms([
-        ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', 1 / Math.sqrt(r.hd)],
+        ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', scale],
         ['u32', r.q.offset / 4], ['u32', r.q.rowStride / 4], ['u32', r.q.headStride / 4],
-        ['u32', r.out.offset / 4], ['u32', r.out.rowStride / 4], ['u32', Math.ceil(r.L / this.tiles.BR)],
+        ['u32', r.out.offset / 4], ['u32', r.out.rowStride / 4], ['u32', nqb],
       ]),
       [a.q, a.kCache, a.vCache, a.out],
-      [Math.ceil(r.L / this.tiles.BR), r.H],
+      [nqb, r.H],
     );
   }
 }
