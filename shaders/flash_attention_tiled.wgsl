@@ -3,8 +3,9 @@
 //   qOffset4 + i*qRowStride4 + h*qHeadStride4 for queries at positions pos0..pos0+L-1; k_cache, v_cache
 //   [H, maxLen, hd] (keys 0..pos0+L-1 valid); out row (i, h) at oOffset4 + i*oRowStride4 + h*HD4 (merged heads).
 // Tiling: one workgroup per (block of BR queries, head); key blocks of BC keys. Threads form an NTY x NTX grid
-//   (NTY = BR/TR, NTX = BC/4); thread (ty, tx) owns the TR query rows ty*TR.. and
-//   * in S = Q K^T: the TR x 4 score tile of keys tx*4.. (TR/4 + 1 vec4 loads from workgroup memory per 4*TR FMAs),
+//   (NTY = BR/TR, NTX = BC/TC); thread (ty, tx) owns the TR query rows ty*TR.. and
+//   * in S = Q K^T: the TR x TC score tile of keys 4*(w*NTX + tx) + 0..3 for w < TC/4 (interleaved so a warp's K^T
+//     loads are contiguous), TR/4 + TC/4 vec4 loads from workgroup memory per TR*TC FMAs,
 //   * in O += P V: the TR x (4*DV4) output tile of dims d4 = tx + NTX*k (k < DV4), in registers for the whole loop.
 //   Workgroup memory: qt = Q^T [HD][BR] (pre-scaled by log2(e)/sqrt(hd), so p = exp2(s - m)); kp = K^T [HD][BC]
 //   for the score phase, then reused for P^T [BC][BR], followed by RED4 vec4s for the row reductions; vs = V [BC][HD].
@@ -15,18 +16,21 @@
 // Row reductions over the NTX threads of a row come from a snippet the wrapper prepends with the consts:
 //   flash_attention_tiled_red_shared.wgsl (through RED4 = BR*NTX/4 vec4s of kp; needs the barrier between put and
 //   read that the block loop has anyway) or flash_attention_tiled_red_subgroup.wgsl (subgroup shuffles; RED4 = 0).
-// Sizes: HD4, BR, BC, TR are consts in the prelude (BR % TR == 0, TR % 4 == 0, BC % 4 == 0, HD4 % NTX == 0).
-//   Workgroup storage: 4*(HD*BR + max(HD*BC, BC*BR) + BC*HD) + 16*RED4 bytes.
+// Sizes: HD4, BR, BC, TR, TC are consts in the prelude (TR, TC in {4, 8}; BR % TR == 0, BC % TC == 0,
+//   HD4 % NTX == 0).
+//   Workgroup storage: 4*(HD*BR + max(HD*BC, BC*BR) + BC*HD) + 16*RED4 bytes (RED4 = BR*NTX/4 or 0).
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x (heaviest first).
 
 const HD: u32 = HD4 * 4u;
 const NTY: u32 = BR / TR;
-const NTX: u32 = BC / 4u;
+const NTX: u32 = BC / TC;
 const WG: u32 = NTX * NTY;
 const BR4: u32 = BR / 4u;
+const BC4: u32 = BC / 4u;
 const TR4: u32 = TR / 4u;
+const TC4: u32 = TC / 4u;
 const DV4: u32 = HD4 / NTX;
-const KP4: u32 = max(HD * NTX, BC * BR4);
+const KP4: u32 = max(HD * BC4, BC * BR4);
 
 struct Params {
   L: u32,
@@ -49,7 +53,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 
 var<workgroup> qt: array<vec4<f32>, HD * BR4>;   // qt[d*BR4 + r/4][r%4] = q[r][d] * scale
-// K^T: kp[d*NTX + c/4][c%4] = k[c][d]; then P^T: kp[c*BR4 + r/4][r%4]; kp[KP4..KP4+RED4): row reduction slots.
+// K^T: kp[d*BC4 + c/4][c%4] = k[c][d]; then P^T: kp[c*BR4 + r/4][r%4]; kp[KP4..KP4+RED4): row reduction slots.
 var<workgroup> kp: array<vec4<f32>, KP4 + RED4>;
 var<workgroup> vs: array<vec4<f32>, BC * HD4>;   // vs[c*HD4 + d4]
 
@@ -92,7 +96,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let kend = pos0 + last + 1u;                     // keys the block can see: 0..kend-1
   let qfirst = pos0 + i0;                          // position of the block's first query
   let kvbase = h * params.maxLen * HD4;
-  let kcol = vec4<u32>(tx * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
 
   for (var kb = 0u; kb < kend; kb += BC) {
     // Stage K^T (lanes along keys) and V (lanes along dims); keys past kend read as zeros.
@@ -101,12 +104,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       let d4 = e / BC;
       var kx = vec4<f32>(0.0);
       if (kb + c < kend) { kx = k_cache[kvbase + (kb + c) * HD4 + d4]; }
-      let a = d4 * 4u * NTX + c / 4u;
+      let a = d4 * 4u * BC4 + c / 4u;
       let cpt = c % 4u;
       kp[a][cpt] = kx.x;
-      kp[a + NTX][cpt] = kx.y;
-      kp[a + 2u * NTX][cpt] = kx.z;
-      kp[a + 3u * NTX][cpt] = kx.w;
+      kp[a + BC4][cpt] = kx.y;
+      kp[a + 2u * BC4][cpt] = kx.z;
+      kp[a + 3u * BC4][cpt] = kx.w;
       let cv = e / HD4;
       var vx = vec4<f32>(0.0);
       if (kb + cv < kend) { vx = v_cache[kvbase + (kb + cv) * HD4 + e % HD4]; }
@@ -114,30 +117,41 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     workgroupBarrier();
 
-    // S tile: s[i] = scores of row row0+i against keys kb + tx*4 .. +3 (log2 units).
-    var s: array<vec4<f32>, TR>;
-    for (var i = 0u; i < TR; i++) { s[i] = vec4<f32>(0.0); }
+    // S tile: s[i*TC4 + w] = scores of row row0+i against keys kb + 4*(w*NTX + tx) .. +3 (log2 units).
+    var s: array<vec4<f32>, TR * TC4>;
+    for (var e = 0u; e < TR * TC4; e++) { s[e] = vec4<f32>(0.0); }
     for (var d = 0u; d < HD; d++) {
-      let b = kp[d * NTX + tx];
+      var b: array<vec4<f32>, TC4>;
+      for (var w = 0u; w < TC4; w++) { b[w] = kp[d * BC4 + w * NTX + tx]; }
       for (var u = 0u; u < TR4; u++) {
         let a = qt[d * BR4 + ty * TR4 + u];
-        s[4u * u] += a.x * b;
-        s[4u * u + 1u] += a.y * b;
-        s[4u * u + 2u] += a.z * b;
-        s[4u * u + 3u] += a.w * b;
+        for (var w = 0u; w < TC4; w++) {
+          s[(4u * u) * TC4 + w] += a.x * b[w];
+          s[(4u * u + 1u) * TC4 + w] += a.y * b[w];
+          s[(4u * u + 2u) * TC4 + w] += a.z * b[w];
+          s[(4u * u + 3u) * TC4 + w] += a.w * b[w];
+        }
       }
     }
     // Causal mask, only in blocks that reach past the block's first query.
     if (kb + BC > qfirst + 1u) {
       for (var i = 0u; i < TR; i++) {
         let qpos = pos0 + min(i0 + row0 + i, L - 1u);
-        s[i] = select(s[i], vec4<f32>(NEG), vec4<u32>(kb) + kcol > vec4<u32>(qpos));
+        for (var w = 0u; w < TC4; w++) {
+          let key = vec4<u32>(kb + 4u * (w * NTX + tx)) + vec4<u32>(0u, 1u, 2u, 3u);
+          s[i * TC4 + w] = select(s[i * TC4 + w], vec4<f32>(NEG), key > vec4<u32>(qpos));
+        }
       }
     }
     var mp: array<f32, TR>;
     for (var i = 0u; i < TR; i++) {
-      mp[i] = max(max(s[i].x, s[i].y), max(s[i].z, s[i].w));
-      red_put(row0 + i, tx, mp[i]);
+      var mx = NEG;
+      for (var w = 0u; w < TC4; w++) {
+        let x = s[i * TC4 + w];
+        mx = max(mx, max(max(x.x, x.y), max(x.z, x.w)));
+      }
+      mp[i] = mx;
+      red_put(row0 + i, tx, mx);
     }
     workgroupBarrier();
 
@@ -147,16 +161,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       let mx = max(m[i], red_max(row0 + i, tx, mp[i]));
       alpha[i] = exp2(m[i] - mx);
       m[i] = mx;
-      let p = exp2(s[i] - vec4<f32>(mx));
-      l[i] = l[i] * alpha[i] + (p.x + p.y) + (p.z + p.w);
-      s[i] = p;
+      var ls = 0.0;
+      for (var w = 0u; w < TC4; w++) {
+        let p = exp2(s[i * TC4 + w] - vec4<f32>(mx));
+        ls += (p.x + p.y) + (p.z + p.w);
+        s[i * TC4 + w] = p;
+      }
+      l[i] = l[i] * alpha[i] + ls;
     }
-    for (var u = 0u; u < TR4; u++) {
-      let pa = (tx * 4u) * BR4 + ty * TR4 + u;
-      kp[pa] = vec4<f32>(s[4u * u].x, s[4u * u + 1u].x, s[4u * u + 2u].x, s[4u * u + 3u].x);
-      kp[pa + BR4] = vec4<f32>(s[4u * u].y, s[4u * u + 1u].y, s[4u * u + 2u].y, s[4u * u + 3u].y);
-      kp[pa + 2u * BR4] = vec4<f32>(s[4u * u].z, s[4u * u + 1u].z, s[4u * u + 2u].z, s[4u * u + 3u].z);
-      kp[pa + 3u * BR4] = vec4<f32>(s[4u * u].w, s[4u * u + 1u].w, s[4u * u + 2u].w, s[4u * u + 3u].w);
+    // P^T: key c = 4*(w*NTX + tx) + j, rows ty*TR + 4u .. +3 as one vec4.
+    for (var w = 0u; w < TC4; w++) {
+      for (var u = 0u; u < TR4; u++) {
+        let pa = (4u * (w * NTX + tx)) * BR4 + ty * TR4 + u;
+        let s0 = s[(4u * u) * TC4 + w];
+        let s1 = s[(4u * u + 1u) * TC4 + w];
+        let s2 = s[(4u * u + 2u) * TC4 + w];
+        let s3 = s[(4u * u + 3u) * TC4 + w];
+        kp[pa] = vec4<f32>(s0.x, s1.x, s2.x, s3.x);
+        kp[pa + BR4] = vec4<f32>(s0.y, s1.y, s2.y, s3.y);
+        kp[pa + 2u * BR4] = vec4<f32>(s0.z, s1.z, s2.z, s3.z);
+        kp[pa + 3u * BR4] = vec4<f32>(s0.w, s1.w, s2.w, s3.w);
+      }
     }
     workgroupBarrier();
 

@@ -7,7 +7,7 @@
  *   attention/flash         what the model uses (FlashAttention's default choice for this device)
  *   attention/reference     materialised scores
  *   attention/cand/<name>   flash kernel candidates (opts.candidates, default FLASH_CANDIDATES): the tiled kernel
- *                           at several tilings ("tiled-BRxBC-tTR[-sg]") and the rowwise kernel. `--filter attention/cand`
+ *                           at several tilings ("tiled-BRxBC-tTRxTC[-sg]") and the rowwise kernel. `--filter attention/cand`
  *                           compares them all in one run; a tiling that does not fit the device is "skipped".
  *   attention/decode        one query over a filled cache
  * Every flash row is checked once per kernel/tiling in the same run: its first setup also runs it and the rowwise
@@ -50,22 +50,24 @@ export interface FlashCandidate {
   opts: FlashOptions;
 }
 
-export function tiledCandidate(BR: number, BC: number, TR = 4, subgroups = false): FlashCandidate {
-  return { name: `tiled-${BR}x${BC}-t${TR}${subgroups ? '-sg' : ''}`, opts: { kernel: 'tiled', BR, BC, TR, subgroups } };
+export function tiledCandidate(BR: number, BC: number, TR = 4, TC = 4, subgroups = false): FlashCandidate {
+  return { name: `tiled-${BR}x${BC}-t${TR}x${TC}${subgroups ? '-sg' : ''}`, opts: { kernel: 'tiled', BR, BC, TR, TC, subgroups } };
 }
 
 /** Candidates for hd 64 on a 48 KiB / 1024-invocation device (the H200); those that do not fit are skipped
- * ("-sg": row reductions with subgroup shuffles, skipped without subgroups of at least BC/4 lanes). */
+ * ("-sg": row reductions with subgroup shuffles, skipped without subgroups of at least BC/TC lanes). */
 export const FLASH_CANDIDATES: FlashCandidate[] = [
-  tiledCandidate(64, 32, 4),
-  tiledCandidate(64, 32, 4, true),
-  tiledCandidate(64, 64, 4, true),
-  tiledCandidate(64, 64, 8, true),
-  tiledCandidate(32, 64, 4),
-  tiledCandidate(64, 32, 8),
-  tiledCandidate(64, 16, 4),
-  tiledCandidate(128, 16, 4),
-  tiledCandidate(96, 32, 4),
+  tiledCandidate(64, 32, 4, 4),
+  tiledCandidate(64, 32, 4, 4, true),
+  tiledCandidate(64, 64, 4, 4, true),
+  tiledCandidate(64, 64, 8, 4, true),
+  tiledCandidate(64, 64, 4, 8, true),
+  tiledCandidate(64, 64, 8, 8, true),
+  tiledCandidate(32, 64, 4, 4),
+  tiledCandidate(64, 32, 8, 4),
+  tiledCandidate(64, 32, 4, 8),
+  tiledCandidate(128, 16, 4, 4),
+  tiledCandidate(96, 32, 4, 4),
   { name: 'rowwise', opts: { kernel: 'rowwise' } },
 ];
 

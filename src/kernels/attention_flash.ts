@@ -2,10 +2,11 @@
  * Flash attention: causal attention with online softmax, no L x L buffer. Two kernels, same bindings and uniforms:
  *
  * 'tiled' (shaders/flash_attention_tiled.wgsl, the default where it fits): register-tiled like a matmul. A workgroup
- *   takes BR queries of one head and walks key blocks of BC keys; thread (ty, tx) of an (BR/TR) x (BC/4) grid owns a
- *   TR x 4 tile of the score block and a TR x (hd / (BC/4)) tile of the output. Q^T, K^T (then P^T) and V are staged
- *   in workgroup memory: 4 * (hd*BR + max(hd*BC, BC*BR) + BC*hd) bytes, plus 4 * BR * BC/4 for the row reductions
- *   unless they use subgroup shuffles (sg: needs the subgroups feature and subgroupMinSize >= BC/4, a power of two).
+ *   takes BR queries of one head and walks key blocks of BC keys; thread (ty, tx) of an (BR/TR) x (BC/TC) grid owns
+ *   a TR x TC tile of the score block and a TR x (hd / (BC/TC)) tile of the output. Q^T, K^T (then P^T) and V are
+ *   staged in workgroup memory: 4 * (hd*BR + max(hd*BC, BC*BR) + BC*hd) bytes, plus 4 * BR * BC/TC for the row
+ *   reductions unless they use subgroup shuffles (sg: needs the subgroups feature and subgroupMinSize >= BC/TC, a
+ *   power of two).
  * 'rowwise' (shaders/flash_attention.wgsl, the fallback): G threads per query row hold q and the output row in
  *   registers; fits the 16 KiB WebGPU default for every head dim (see rowwiseTiles).
  *
@@ -41,6 +42,8 @@ export interface TiledTiles {
   BC: number;
   /** Query rows per thread (4 or 8). */
   TR: number;
+  /** Keys per thread in the score tile (4 or 8). */
+  TC: number;
   /** Row reductions with subgroup shuffles instead of workgroup memory. */
   sg: boolean;
   storage: number;
@@ -58,6 +61,7 @@ export interface FlashOptions {
   BR?: number;
   BC?: number;
   TR?: number;
+  TC?: number;
   /** Tiled kernel: row reductions with subgroup shuffles (default false); throws when the device cannot. */
   subgroups?: boolean;
 }
@@ -90,27 +94,28 @@ export function rowwiseTiles(hd: number, maxStorage: number, maxInvocations: num
 }
 
 /** Workgroup storage of the tiled kernel, bytes. */
-export function tiledStorage(hd: number, BR: number, BC: number, sg = false): number {
-  return 4 * (hd * BR + Math.max(hd * BC, BC * BR) + BC * hd + (sg ? 0 : (BR * BC) / 4));
+export function tiledStorage(hd: number, BR: number, BC: number, sg = false, TC = 4): number {
+  return 4 * (hd * BR + Math.max(hd * BC, BC * BR) + BC * hd + (sg ? 0 : (BR * BC) / TC));
 }
 
-/** Why (BR, BC, TR, sg) cannot run the tiled kernel for head dim hd under these limits, or null when it can.
+/** Why (BR, BC, TR, sg, TC) cannot run the tiled kernel for head dim hd under these limits, or null when it can.
  * sgMinSize: the adapter's smallest subgroup size, 0 when subgroups are not available. */
-export function tiledProblem(hd: number, BR: number, BC: number, TR: number, maxStorage: number, maxInvocations: number, sg = false, sgMinSize = 0): string | null {
+export function tiledProblem(hd: number, BR: number, BC: number, TR: number, maxStorage: number, maxInvocations: number, sg = false, sgMinSize = 0, TC = 4): string | null {
   if (hd % 4 !== 0) return `head dim ${hd} is not a multiple of 4`;
   if (TR !== 4 && TR !== 8) return `TR = ${TR} must be 4 or 8`;
+  if (TC !== 4 && TC !== 8) return `TC = ${TC} must be 4 or 8`;
   if (!Number.isInteger(BR) || BR < TR || BR % TR !== 0) return `BR = ${BR} must be a positive multiple of TR = ${TR}`;
-  if (!Number.isInteger(BC) || BC < 4 || BC % 4 !== 0) return `BC = ${BC} must be a positive multiple of 4`;
-  if ((hd / 4) % (BC / 4) !== 0) return `BC/4 = ${BC / 4} must divide hd/4 = ${hd / 4}`;
-  const threads = (BR / TR) * (BC / 4);
+  if (!Number.isInteger(BC) || BC < TC || BC % TC !== 0) return `BC = ${BC} must be a positive multiple of TC = ${TC}`;
+  const ntx = BC / TC;
+  if ((hd / 4) % ntx !== 0) return `BC/TC = ${ntx} must divide hd/4 = ${hd / 4}`;
+  const threads = (BR / TR) * ntx;
   if (threads > maxInvocations) return `${threads} threads exceed maxComputeInvocationsPerWorkgroup ${maxInvocations}`;
   if (sg) {
-    const ntx = BC / 4;
     if (sgMinSize < 1) return 'subgroups are not available';
-    if ((ntx & (ntx - 1)) !== 0) return `BC/4 = ${ntx} must be a power of two for subgroup reductions`;
-    if (ntx > sgMinSize) return `BC/4 = ${ntx} exceeds the smallest subgroup size ${sgMinSize}`;
+    if ((ntx & (ntx - 1)) !== 0) return `BC/TC = ${ntx} must be a power of two for subgroup reductions`;
+    if (ntx > sgMinSize) return `BC/TC = ${ntx} exceeds the smallest subgroup size ${sgMinSize}`;
   }
-  const storage = tiledStorage(hd, BR, BC, sg);
+  const storage = tiledStorage(hd, BR, BC, sg, TC);
   if (storage > maxStorage) return `${storage} bytes of workgroup storage exceed ${maxStorage}`;
   return null;
 }
@@ -123,21 +128,21 @@ export const TILED_PREFERENCE: readonly [number, number, number][] = [
 /** Tiles of the tiled kernel: forced by opts, else the first preferred tiling that fits with >= 64 threads; null when none. */
 export function tiledTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): TiledTiles | null {
   const sg = opts.subgroups ?? false;
-  const make = (BR: number, BC: number, TR: number): TiledTiles => ({
-    kernel: 'tiled', BR, BC, TR, sg, storage: tiledStorage(hd, BR, BC, sg), threads: (BR / TR) * (BC / 4),
+  const make = (BR: number, BC: number, TR: number, TC: number): TiledTiles => ({
+    kernel: 'tiled', BR, BC, TR, TC, sg, storage: tiledStorage(hd, BR, BC, sg, TC), threads: (BR / TR) * (BC / TC),
   });
-  if (opts.BR !== undefined || opts.BC !== undefined || opts.TR !== undefined || sg) {
-    const BR = opts.BR ?? 64, BC = opts.BC ?? 32, TR = opts.TR ?? 4;
-    const why = tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations, sg, sgMinSize);
+  if (opts.BR !== undefined || opts.BC !== undefined || opts.TR !== undefined || opts.TC !== undefined || sg) {
+    const BR = opts.BR ?? 64, BC = opts.BC ?? 32, TR = opts.TR ?? 4, TC = opts.TC ?? 4;
+    const why = tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations, sg, sgMinSize, TC);
     if (why) {
-      if (why.includes('workgroup storage')) throw new LimitExceededError('maxComputeWorkgroupStorageSize', tiledStorage(hd, BR, BC, sg), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
+      if (why.includes('workgroup storage')) throw new LimitExceededError('maxComputeWorkgroupStorageSize', tiledStorage(hd, BR, BC, sg, TC), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
       throw new Error(`flash attention (tiled): ${why}`);
     }
-    return make(BR, BC, TR);
+    return make(BR, BC, TR, TC);
   }
   for (const [BR, BC, TR] of TILED_PREFERENCE) {
     if ((BR / TR) * (BC / 4) < 64) continue;
-    if (!tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations)) return make(BR, BC, TR);
+    if (!tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations)) return make(BR, BC, TR, 4);
   }
   return null;
 }
@@ -168,7 +173,7 @@ export class FlashAttention {
     if (t.kernel === 'tiled') {
       // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
       const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
-      const prelude = `${red}\nconst HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst TR: u32 = ${t.TR}u;\n`;
+      const prelude = `${red}\nconst HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst TR: u32 = ${t.TR}u;\nconst TC: u32 = ${t.TC}u;\n`;
       this.k = new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, prelude);
     } else {
       const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${t.G}u;\nconst DPT4: u32 = ${HD4 / t.G}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\n`;

@@ -58,11 +58,12 @@ const prefillShapes = [
   { H: 1, hd: 256, L: 40, pos0: 9 },
 ];
 
-/** Tilings of the tiled kernel the tests force: per shape the first three that divide the head dim and fit the
- * device (SwiftShader: 32 KiB), so TR 4 and 8 and NTX = BC/4 of 2, 4 and 8 all run (shader compiles dominate the
- * test time on SwiftShader, hence not every tiling for every shape). */
-const forcedTilings: [number, number, number][] = [
-  [64, 32, 4], [32, 64, 4], [64, 16, 4], [32, 16, 8], [16, 32, 4], [16, 8, 8], [8, 4, 4],
+/** Tilings [BR, BC, TR, TC] of the tiled kernel the tests force: per shape the first four that divide the head dim
+ * and fit the device (SwiftShader: 32 KiB), so TR and TC of 4 and 8 and NTX = BC/TC of 1 to 8 all run (shader
+ * compiles dominate the test time on SwiftShader, hence not every tiling for every shape). */
+const forcedTilings: [number, number, number, number][] = [
+  [64, 32, 4, 4], [32, 64, 4, 4], [64, 16, 4, 4], [32, 32, 4, 8], [32, 16, 8, 4], [16, 32, 4, 4], [32, 16, 8, 8],
+  [16, 8, 8, 4], [8, 8, 4, 8], [8, 4, 4, 4],
 ];
 
 describe('reference attention (materialised scores)', () => {
@@ -127,14 +128,14 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       const maxLen = s.pos0 + s.L + 5;
       const lim = ctx.limits;
       const ran: string[] = [];
-      for (const [BR, BC, TR] of forcedTilings) {
-        if (ran.length === 3) break;
-        if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup)) continue;
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, TR });
-        const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 20 + n + BR + BC + TR);
-        expect(err, `BR=${BR} BC=${BC} TR=${TR}`).toBeLessThan(TOL);
-        ran.push(`${BR}x${BC}/${TR}`);
+      for (const [BR, BC, TR, TC] of forcedTilings) {
+        if (ran.length === 4) break;
+        if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, false, 0, TC)) continue;
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, TR, TC, sg: false });
+        const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 20 + n + BR + BC + TR + TC);
+        expect(err, `BR=${BR} BC=${BC} TR=${TR} TC=${TC}`).toBeLessThan(TOL);
+        ran.push(`${BR}x${BC}/${TR}x${TC}`);
       }
       // Every head dim here has at least the small tilings (BC = 4 or 8 divides hd/4 for all of them).
       expect(ran.length).toBeGreaterThan(0);
@@ -149,17 +150,18 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       return;
     }
     const lim = ctx.limits;
-    const tilings: [number, number, number][] = [[64, 64, 4], [64, 32, 4], [64, 16, 4], [32, 16, 8], [16, 8, 4], [8, 4, 4]];
+    // Shapes alternate TC 4 and 8 so both key layouts meet the subgroup path.
+    const tilings: [number, number, number, number][] = [[64, 64, 4, 4], [64, 32, 4, 4], [64, 16, 4, 4], [32, 32, 4, 8], [32, 16, 8, 4], [16, 8, 4, 4], [8, 4, 4, 4]];
     let runs = 0;
     for (const [n, s] of prefillShapes.entries()) {
       const maxLen = s.pos0 + s.L + 5;
-      for (const [BR, BC, TR] of tilings) {
-        if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, true, sgMin)) continue;
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, subgroups: true });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, BR, BC, TR });
-        expect(k.tiles.storage).toBe(tiledStorage(s.hd, BR, BC, true));
+      for (const [BR, BC, TR, TC] of n % 2 ? [...tilings].reverse().filter((x) => x[3] === 8).concat(tilings) : tilings) {
+        if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, true, sgMin, TC)) continue;
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC, subgroups: true });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, BR, BC, TR, TC });
+        expect(k.tiles.storage).toBe(tiledStorage(s.hd, BR, BC, true, TC));
         const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 40 + n + BR + BC);
-        expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} TR=${TR} sg`).toBeLessThan(TOL);
+        expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} TR=${TR} TC=${TC} sg`).toBeLessThan(TOL);
         runs++;
         break;
       }
@@ -210,6 +212,10 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 8)).toThrow(/smallest subgroup size 8/);
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, subgroups: true }, 0)).toThrow(/subgroups are not available/);
     expect(() => flashTiles(96, 49152, 1024, { BR: 64, BC: 24, subgroups: true }, 32)).toThrow(/power of two/);
+    // TC = 8: half the threads per row, half the reduction slots.
+    expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 32, TR: 8, TC: 8 })).toMatchObject({ threads: 32, storage: tiledStorage(64, 64, 32, true) + 4 * 64 * 4 });
+    expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 64, TR: 8, TC: 8, subgroups: true }, 32)).toMatchObject({ threads: 64, storage: 49152 });
+    expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 36, TC: 8 })).toThrow(/multiple of TC/);
   });
 });
 
