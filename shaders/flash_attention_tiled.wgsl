@@ -16,7 +16,8 @@
 // Row reductions over the NTX threads of a row come from a snippet the wrapper prepends with the consts:
 //   flash_attention_tiled_red_shared.wgsl (through RED4 = BR*NTX/4 vec4s of kp; needs the barrier between put and
 //   read that the block loop has anyway) or flash_attention_tiled_red_subgroup.wgsl (subgroup shuffles; RED4 = 0).
-// Sizes: HD4, BR, BC, TR, TC are consts in the prelude (TR, TC in {4, 8}; BR % TR == 0, BC % TC == 0,
+// PF (bool const): prefetch the next key block's K and V into registers during this block's math (else load, then
+//   stage). Sizes: HD4, BR, BC, TR, TC are consts in the prelude (TR, TC in {4, 8}; BR % TR == 0, BC % TC == 0,
 //   HD4 % NTX == 0).
 //   Workgroup storage: 4*(HD*BR + max(HD*BC, BC*BR) + BC*HD) + 16*RED4 bytes (RED4 = BR*NTX/4 or 0).
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x (heaviest first).
@@ -58,6 +59,25 @@ var<workgroup> kp: array<vec4<f32>, KP4 + RED4>;
 var<workgroup> vs: array<vec4<f32>, BC * HD4>;   // vs[c*HD4 + d4]
 
 const NEG: f32 = -3.0e38;
+const NPF: u32 = (BC * HD4 + WG - 1u) / WG;      // staged K (and V) vec4s per thread and block
+
+// Loads block kb's K (element e: key e % BC, dims e / BC) and V (key e / HD4, dims e % HD4) for this thread's
+// elements e = tid + t*WG; keys at or past kend read as zeros.
+fn fetch_kv(pk: ptr<function, array<vec4<f32>, NPF>>, pv: ptr<function, array<vec4<f32>, NPF>>, tid: u32, kvbase: u32, kb: u32, kend: u32) {
+  for (var t = 0u; t < NPF; t++) {
+    let e = tid + t * WG;
+    var kx = vec4<f32>(0.0);
+    var vx = vec4<f32>(0.0);
+    if (e < BC * HD4) {
+      let c = e % BC;
+      if (kb + c < kend) { kx = k_cache[kvbase + (kb + c) * HD4 + e / BC]; }
+      let cv = e / HD4;
+      if (kb + cv < kend) { vx = v_cache[kvbase + (kb + cv) * HD4 + e % HD4]; }
+    }
+    (*pk)[t] = kx;
+    (*pv)[t] = vx;
+  }
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
@@ -97,25 +117,32 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let qfirst = pos0 + i0;                          // position of the block's first query
   let kvbase = h * params.maxLen * HD4;
 
+  // K and V of a block pass through registers (pk, pv: element e = tid + t*WG of the block's BC*HD4 vec4s; K with
+  // lanes along keys, V with lanes along dims). With PF the next block's loads are issued right after the barrier
+  // that publishes the current one, so their latency hides behind this block's math.
+  var pk: array<vec4<f32>, NPF>;
+  var pv: array<vec4<f32>, NPF>;
+  if (PF) { fetch_kv(&pk, &pv, tid, kvbase, 0u, kend); }
+
   for (var kb = 0u; kb < kend; kb += BC) {
-    // Stage K^T (lanes along keys) and V (lanes along dims); keys past kend read as zeros.
-    for (var e = tid; e < BC * HD4; e += WG) {
-      let c = e % BC;
-      let d4 = e / BC;
-      var kx = vec4<f32>(0.0);
-      if (kb + c < kend) { kx = k_cache[kvbase + (kb + c) * HD4 + d4]; }
-      let a = d4 * 4u * BC4 + c / 4u;
-      let cpt = c % 4u;
-      kp[a][cpt] = kx.x;
-      kp[a + BC4][cpt] = kx.y;
-      kp[a + 2u * BC4][cpt] = kx.z;
-      kp[a + 3u * BC4][cpt] = kx.w;
-      let cv = e / HD4;
-      var vx = vec4<f32>(0.0);
-      if (kb + cv < kend) { vx = v_cache[kvbase + (kb + cv) * HD4 + e % HD4]; }
-      vs[e] = vx;
+    if (!PF) { fetch_kv(&pk, &pv, tid, kvbase, kb, kend); }
+    // Stage K^T and V.
+    for (var t = 0u; t < NPF; t++) {
+      let e = tid + t * WG;
+      if (e < BC * HD4) {
+        let c = e % BC;
+        let a = (e / BC) * 4u * BC4 + c / 4u;
+        let cpt = c % 4u;
+        let kx = pk[t];
+        kp[a][cpt] = kx.x;
+        kp[a + BC4][cpt] = kx.y;
+        kp[a + 2u * BC4][cpt] = kx.z;
+        kp[a + 3u * BC4][cpt] = kx.w;
+        vs[e] = pv[t];
+      }
     }
     workgroupBarrier();
+    if (PF && kb + BC < kend) { fetch_kv(&pk, &pv, tid, kvbase, kb + BC, kend); }
 
     // S tile: s[i*TC4 + w] = scores of row row0+i against keys kb + 4*(w*NTX + tx) .. +3 (log2 units).
     var s: array<vec4<f32>, TR * TC4>;

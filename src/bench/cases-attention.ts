@@ -50,12 +50,14 @@ export interface FlashCandidate {
   opts: FlashOptions;
 }
 
-export function tiledCandidate(BR: number, BC: number, TR = 4, TC = 4, subgroups = false): FlashCandidate {
-  return { name: `tiled-${BR}x${BC}-t${TR}x${TC}${subgroups ? '-sg' : ''}`, opts: { kernel: 'tiled', BR, BC, TR, TC, subgroups } };
+export function tiledCandidate(BR: number, BC: number, TR = 4, TC = 4, subgroups = false, prefetch = false): FlashCandidate {
+  const name = `tiled-${BR}x${BC}-t${TR}x${TC}${subgroups ? '-sg' : ''}${prefetch ? '-pf' : ''}`;
+  return { name, opts: { kernel: 'tiled', BR, BC, TR, TC, subgroups, prefetch } };
 }
 
 /** Candidates for hd 64 on a 48 KiB / 1024-invocation device (the H200); those that do not fit are skipped
- * ("-sg": row reductions with subgroup shuffles, skipped without subgroups of at least BC/TC lanes). */
+ * ("-sg": row reductions with subgroup shuffles, skipped without subgroups of at least BC/TC lanes; "-pf": register
+ * prefetch of the next K/V block). */
 export const FLASH_CANDIDATES: FlashCandidate[] = [
   tiledCandidate(64, 32, 4, 4),
   tiledCandidate(64, 32, 4, 4, true),
@@ -66,7 +68,8 @@ export const FLASH_CANDIDATES: FlashCandidate[] = [
   tiledCandidate(32, 64, 4, 4),
   tiledCandidate(64, 32, 8, 4),
   tiledCandidate(64, 32, 4, 8),
-  tiledCandidate(128, 16, 4, 4),
+  tiledCandidate(64, 32, 4, 4, false, true),
+  tiledCandidate(64, 64, 4, 4, true, true),
   tiledCandidate(96, 32, 4, 4),
   { name: 'rowwise', opts: { kernel: 'rowwise' } },
 ];

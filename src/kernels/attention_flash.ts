@@ -46,6 +46,8 @@ export interface TiledTiles {
   TC: number;
   /** Row reductions with subgroup shuffles instead of workgroup memory. */
   sg: boolean;
+  /** Prefetch the next key block's K and V into registers during the current block's math. */
+  pf: boolean;
   storage: number;
   threads: number;
 }
@@ -64,6 +66,8 @@ export interface FlashOptions {
   TC?: number;
   /** Tiled kernel: row reductions with subgroup shuffles (default false); throws when the device cannot. */
   subgroups?: boolean;
+  /** Tiled kernel: register prefetch of the next K/V block (default false). */
+  prefetch?: boolean;
 }
 
 /** What the tiled kernel's subgroup path needs from the device: the feature and the smallest subgroup size (0: none). */
@@ -128,8 +132,9 @@ export const TILED_PREFERENCE: readonly [number, number, number][] = [
 /** Tiles of the tiled kernel: forced by opts, else the first preferred tiling that fits with >= 64 threads; null when none. */
 export function tiledTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): TiledTiles | null {
   const sg = opts.subgroups ?? false;
+  const pf = opts.prefetch ?? false;
   const make = (BR: number, BC: number, TR: number, TC: number): TiledTiles => ({
-    kernel: 'tiled', BR, BC, TR, TC, sg, storage: tiledStorage(hd, BR, BC, sg, TC), threads: (BR / TR) * (BC / TC),
+    kernel: 'tiled', BR, BC, TR, TC, sg, pf, storage: tiledStorage(hd, BR, BC, sg, TC), threads: (BR / TR) * (BC / TC),
   });
   if (opts.BR !== undefined || opts.BC !== undefined || opts.TR !== undefined || opts.TC !== undefined || sg) {
     const BR = opts.BR ?? 64, BC = opts.BC ?? 32, TR = opts.TR ?? 4, TC = opts.TC ?? 4;
@@ -173,7 +178,7 @@ export class FlashAttention {
     if (t.kernel === 'tiled') {
       // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
       const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
-      const prelude = `${red}\nconst HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst TR: u32 = ${t.TR}u;\nconst TC: u32 = ${t.TC}u;\n`;
+      const prelude = `${red}\nconst HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst TR: u32 = ${t.TR}u;\nconst TC: u32 = ${t.TC}u;\nconst PF: bool = ${t.pf};\n`;
       this.k = new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, prelude);
     } else {
       const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${t.G}u;\nconst DPT4: u32 = ${HD4 / t.G}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\n`;

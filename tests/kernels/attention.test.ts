@@ -131,10 +131,11 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       for (const [BR, BC, TR, TC] of forcedTilings) {
         if (ran.length === 4) break;
         if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, false, 0, TC)) continue;
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, TR, TC, sg: false });
+        const prefetch = ran.length % 2 === 1; // alternate: both K/V staging orders on every shape
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC, prefetch });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, TR, TC, sg: false, pf: prefetch });
         const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 20 + n + BR + BC + TR + TC);
-        expect(err, `BR=${BR} BC=${BC} TR=${TR} TC=${TC}`).toBeLessThan(TOL);
+        expect(err, `BR=${BR} BC=${BC} TR=${TR} TC=${TC} pf=${prefetch}`).toBeLessThan(TOL);
         ran.push(`${BR}x${BC}/${TR}x${TC}`);
       }
       // Every head dim here has at least the small tilings (BC = 4 or 8 divides hd/4 for all of them).
@@ -157,8 +158,9 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       const maxLen = s.pos0 + s.L + 5;
       for (const [BR, BC, TR, TC] of n % 2 ? [...tilings].reverse().filter((x) => x[3] === 8).concat(tilings) : tilings) {
         if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, true, sgMin, TC)) continue;
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC, subgroups: true });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, BR, BC, TR, TC });
+        const prefetch = n % 2 === 0;
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC, subgroups: true, prefetch });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, pf: prefetch, BR, BC, TR, TC });
         expect(k.tiles.storage).toBe(tiledStorage(s.hd, BR, BC, true, TC));
         const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 40 + n + BR + BC);
         expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} TR=${TR} TC=${TC} sg`).toBeLessThan(TOL);
