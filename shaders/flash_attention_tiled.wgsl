@@ -3,35 +3,36 @@
 //   qOffset4 + i*qRowStride4 + h*qHeadStride4 for queries at positions pos0..pos0+L-1; k_cache, v_cache
 //   [H, maxLen, hd] (keys 0..pos0+L-1 valid); out row (i, h) at oOffset4 + i*oRowStride4 + h*HD4 (merged heads).
 // Tiling: one workgroup per (block of BR queries, head); key blocks of BC keys. Threads form an NTY x NTX grid
-//   (NTY = BR/TR, NTX = BC/TC); thread (ty, tx) owns the TR query rows ty*TR.. and
-//   * in S = Q K^T: the TR x TC score tile of keys 4*(w*NTX + tx) + 0..3 for w < TC/4 (interleaved so a warp's K^T
-//     loads are contiguous), TR/4 + TC/4 vec4 loads from workgroup memory per TR*TC FMAs,
-//   * in O += P V: the TR x (4*DV4) output tile of dims d4 = tx + NTX*k (k < DV4), in registers for the whole loop.
-//   Workgroup memory: qt = Q^T [HD][BR] (pre-scaled by log2(e)/sqrt(hd), so p = exp2(s - m)); kp = K^T [HD][BC]
-//   for the score phase, then reused for P^T [BC][BR], followed by RED4 vec4s for the row reductions; vs = V [BC][HD].
-//   Per key block: stage K^T and V | S tile, causal mask (diagonal blocks only), partial row max (red_put) |
-//   row max (red_max), p = exp2(s - m'), P^T -> kp | o = o*exp2(m - m') + P V. Four barriers per block. The row
-//   sum l is kept per thread (partial over its keys) and reduced over the row's NTX threads once at the end.
-//   Key blocks past the block's last query are never visited (causal skipping).
-// Row reductions over the NTX threads of a row come from a snippet the wrapper prepends with the consts:
-//   flash_attention_tiled_red_shared.wgsl (through RED4 = BR*NTX/4 vec4s of kp; needs the barrier between put and
-//   read that the block loop has anyway) or flash_attention_tiled_red_subgroup.wgsl (subgroup shuffles; RED4 = 0).
-// PF (bool const): prefetch the next key block's K and V into registers during this block's math (else load, then
-//   stage). Sizes: HD4, BR, BC, TR, TC are consts in the prelude (TR, TC in {4, 8}; BR % TR == 0, BC % TC == 0,
-//   HD4 % NTX == 0).
-//   Workgroup storage: 4*(HD*BR + max(HD*BC, BC*BR) + BC*HD) + 16*RED4 bytes (RED4 = BR*NTX/4 or 0).
+//   (NTY = BR/4, NTX = BC/4); thread (ty, tx) owns the 4 query rows 4*ty.. and
+//   * in S = Q K^T: the 4 x 4 score tile s0..s3 (rows) x keys 4*tx..4*tx+3: per head dim d one vec4 of Q^T (4 rows,
+//     a broadcast within the row's threads) and one vec4 of K^T (4 keys) from workgroup memory, 16 FMA;
+//   * in O += P V: the 4 x (4*DV4) output tile of dims d4 = tx + NTX*k (k < DV4), in registers for the whole loop:
+//     per key one vec4 of P^T (4 rows) and DV4 vec4s of V, 16*DV4 FMA.
+//   Row statistics (running max m, partial sum l, rescale alpha) are vec4s over the thread's 4 rows. Q is pre-scaled
+//   by log2(e)/sqrt(hd), so p = exp2(s - m).
+// Workgroup memory: qt = Q^T [HD][BR] (staged once); kp = K^T [HD][BC] for the score phase, then P^T [BC][BR]
+//   (K is dead by then); vs = V [BC][HD]. Row reductions (max per block, sum at the end) combine the NTX threads of a
+//   row through a snippet the wrapper prepends (red_put4 / red_max4 / red_sum4 on vec4s of 4 rows):
+//   flash_attention_tiled_red_shared.wgsl (NTX vec4 slots per 4 rows, RED4 = NTX*BR/4 vec4s, in kp after its
+//   K^T / P^T area, or with RED_IN_V in vs before V is staged) or flash_attention_tiled_red_subgroup.wgsl (shuffles).
+// Per key block (causal: blocks past the block's last query are never visited; only diagonal blocks are masked):
+//   stage K^T (and V) | S tile, mask, partial row max -> red | row max, p, alpha, l; P^T -> kp |
+//   [RED_IN_V: stage V |] o = o*alpha + P V | (barriers at each "|": 4, or 5 with RED_IN_V).
+//   K and V pass through registers (pk, pv); with PF the next block's loads are issued during this block's math.
+// Consts in the prelude: HD4, BR, BC (multiples of 4, HD4 % NTX == 0), PF, RED_IN_V (bool).
+//   Workgroup storage: 16*(HD*BR4 + max(HD*BC4, BC*BR4) + BC*HD4) bytes, + 16*RED4 unless RED_IN_V or subgroups.
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x (heaviest first).
 
 const HD: u32 = HD4 * 4u;
-const NTY: u32 = BR / TR;
-const NTX: u32 = BC / TC;
+const NTY: u32 = BR / 4u;
+const NTX: u32 = BC / 4u;
 const WG: u32 = NTX * NTY;
 const BR4: u32 = BR / 4u;
 const BC4: u32 = BC / 4u;
-const TR4: u32 = TR / 4u;
-const TC4: u32 = TC / 4u;
 const DV4: u32 = HD4 / NTX;
 const KP4: u32 = max(HD * BC4, BC * BR4);
+const KP_RED: u32 = select(RED4, 0u, RED_IN_V);  // reduction slots appended to kp
+const NPF: u32 = (BC * HD4 + WG - 1u) / WG;      // staged K (and V) vec4s per thread and block
 
 struct Params {
   L: u32,
@@ -54,15 +55,25 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 
 var<workgroup> qt: array<vec4<f32>, HD * BR4>;   // qt[d*BR4 + r/4][r%4] = q[r][d] * scale
-// K^T: kp[d*BC4 + c/4][c%4] = k[c][d]; then P^T: kp[c*BR4 + r/4][r%4]; kp[KP4..KP4+RED4): row reduction slots.
-var<workgroup> kp: array<vec4<f32>, KP4 + RED4>;
+var<workgroup> kp: array<vec4<f32>, KP4 + KP_RED>; // K^T: kp[d*BC4 + c/4][c%4] = k[c][d]; P^T: kp[c*BR4 + r/4][r%4]
 var<workgroup> vs: array<vec4<f32>, BC * HD4>;   // vs[c*HD4 + d4]
 
 const NEG: f32 = -3.0e38;
-const NPF: u32 = (BC * HD4 + WG - 1u) / WG;      // staged K (and V) vec4s per thread and block
 
-// Loads block kb's K (element e: key e % BC, dims e / BC) and V (key e / HD4, dims e % HD4) for this thread's
-// elements e = tid + t*WG; keys at or past kend read as zeros.
+// Reduction slot i (i < RED4) for the snippets.
+fn red_store(i: u32, v: vec4<f32>) {
+  if (RED_IN_V) { vs[i] = v; } else { kp[KP4 + i] = v; }
+}
+fn red_load(i: u32) -> vec4<f32> {
+  if (RED_IN_V) { return vs[i]; }
+  return kp[KP4 + i];
+}
+
+fn hmax(x: vec4<f32>) -> f32 { return max(max(x.x, x.y), max(x.z, x.w)); }
+fn hsum(x: vec4<f32>) -> f32 { return (x.x + x.y) + (x.z + x.w); }
+
+// Loads block kb's K (element e: key e % BC, dims e / BC: lanes along keys, so the transposed stores are
+// conflict-free) and V (key e / HD4, dims e % HD4) for this thread's elements e = tid + t*WG; keys >= kend read 0.
 fn fetch_kv(pk: ptr<function, array<vec4<f32>, NPF>>, pv: ptr<function, array<vec4<f32>, NPF>>, tid: u32, kvbase: u32, kb: u32, kend: u32) {
   for (var t = 0u; t < NPF; t++) {
     let e = tid + t * WG;
@@ -79,6 +90,29 @@ fn fetch_kv(pk: ptr<function, array<vec4<f32>, NPF>>, pv: ptr<function, array<ve
   }
 }
 
+fn put_k(pk: ptr<function, array<vec4<f32>, NPF>>, tid: u32) {
+  for (var t = 0u; t < NPF; t++) {
+    let e = tid + t * WG;
+    if (e < BC * HD4) {
+      let c = e % BC;
+      let a = (e / BC) * 4u * BC4 + c / 4u;
+      let cpt = c % 4u;
+      let kx = (*pk)[t];
+      kp[a][cpt] = kx.x;
+      kp[a + BC4][cpt] = kx.y;
+      kp[a + 2u * BC4][cpt] = kx.z;
+      kp[a + 3u * BC4][cpt] = kx.w;
+    }
+  }
+}
+
+fn put_v(pv: ptr<function, array<vec4<f32>, NPF>>, tid: u32) {
+  for (var t = 0u; t < NPF; t++) {
+    let e = tid + t * WG;
+    if (e < BC * HD4) { vs[e] = (*pv)[t]; }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let L = params.L;
@@ -87,7 +121,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let i0 = (params.nqb - 1u - wg.x) * BR;
   let ty = tid / NTX;
   let tx = tid % NTX;
-  let row0 = ty * TR;                              // first of this thread's rows within the block
 
   // Stage Q^T, scaled. Lanes run along rows so the transposed stores hit consecutive words.
   for (var e = tid; e < BR * HD4; e += WG) {
@@ -103,145 +136,106 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     qt[a + 3u * BR4][cpt] = v.w;
   }
 
-  var m: array<f32, TR>;
-  var l: array<f32, TR>;
-  var o: array<vec4<f32>, TR * DV4>;
-  for (var i = 0u; i < TR; i++) {
-    m[i] = NEG;
-    l[i] = 0.0;
-  }
-  for (var k = 0u; k < TR * DV4; k++) { o[k] = vec4<f32>(0.0); }
+  var m = vec4<f32>(NEG);
+  var l = vec4<f32>(0.0);
+  var o: array<vec4<f32>, 4 * DV4>;                // o[4k + i]: row 4*ty + i, dims tx + NTX*k
+  for (var k = 0u; k < 4u * DV4; k++) { o[k] = vec4<f32>(0.0); }
 
   let last = min(i0 + BR, L) - 1u;                 // last valid query row of the block
   let kend = pos0 + last + 1u;                     // keys the block can see: 0..kend-1
   let qfirst = pos0 + i0;                          // position of the block's first query
   let kvbase = h * params.maxLen * HD4;
+  // Positions of this thread's 4 rows (rows past L clamped to the last one) and its 4 key offsets.
+  let qpos = vec4<u32>(pos0) + min(vec4<u32>(i0 + 4u * ty) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(L - 1u));
+  let kcol = vec4<u32>(4u * tx) + vec4<u32>(0u, 1u, 2u, 3u);
 
-  // K and V of a block pass through registers (pk, pv: element e = tid + t*WG of the block's BC*HD4 vec4s; K with
-  // lanes along keys, V with lanes along dims). With PF the next block's loads are issued right after the barrier
-  // that publishes the current one, so their latency hides behind this block's math.
   var pk: array<vec4<f32>, NPF>;
   var pv: array<vec4<f32>, NPF>;
   if (PF) { fetch_kv(&pk, &pv, tid, kvbase, 0u, kend); }
 
   for (var kb = 0u; kb < kend; kb += BC) {
     if (!PF) { fetch_kv(&pk, &pv, tid, kvbase, kb, kend); }
-    // Stage K^T and V.
-    for (var t = 0u; t < NPF; t++) {
-      let e = tid + t * WG;
-      if (e < BC * HD4) {
-        let c = e % BC;
-        let a = (e / BC) * 4u * BC4 + c / 4u;
-        let cpt = c % 4u;
-        let kx = pk[t];
-        kp[a][cpt] = kx.x;
-        kp[a + BC4][cpt] = kx.y;
-        kp[a + 2u * BC4][cpt] = kx.z;
-        kp[a + 3u * BC4][cpt] = kx.w;
-        vs[e] = pv[t];
-      }
-    }
+    put_k(&pk, tid);
+    if (!RED_IN_V) { put_v(&pv, tid); }
     workgroupBarrier();
-    if (PF && kb + BC < kend) { fetch_kv(&pk, &pv, tid, kvbase, kb + BC, kend); }
+    if (PF && !RED_IN_V && kb + BC < kend) { fetch_kv(&pk, &pv, tid, kvbase, kb + BC, kend); }
 
-    // S tile: s[i*TC4 + w] = scores of row row0+i against keys kb + 4*(w*NTX + tx) .. +3 (log2 units).
-    var s: array<vec4<f32>, TR * TC4>;
-    for (var e = 0u; e < TR * TC4; e++) { s[e] = vec4<f32>(0.0); }
+    // S tile (log2 units): s_i = scores of row 4*ty + i against keys kb + 4*tx .. +3.
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
     for (var d = 0u; d < HD; d++) {
-      var b: array<vec4<f32>, TC4>;
-      for (var w = 0u; w < TC4; w++) { b[w] = kp[d * BC4 + w * NTX + tx]; }
-      for (var u = 0u; u < TR4; u++) {
-        let a = qt[d * BR4 + ty * TR4 + u];
-        for (var w = 0u; w < TC4; w++) {
-          s[(4u * u) * TC4 + w] += a.x * b[w];
-          s[(4u * u + 1u) * TC4 + w] += a.y * b[w];
-          s[(4u * u + 2u) * TC4 + w] += a.z * b[w];
-          s[(4u * u + 3u) * TC4 + w] += a.w * b[w];
-        }
-      }
+      let a = qt[d * BR4 + ty];
+      let b = kp[d * BC4 + tx];
+      s0 += a.x * b;
+      s1 += a.y * b;
+      s2 += a.z * b;
+      s3 += a.w * b;
     }
     // Causal mask, only in blocks that reach past the block's first query.
     if (kb + BC > qfirst + 1u) {
-      for (var i = 0u; i < TR; i++) {
-        let qpos = pos0 + min(i0 + row0 + i, L - 1u);
-        for (var w = 0u; w < TC4; w++) {
-          let key = vec4<u32>(kb + 4u * (w * NTX + tx)) + vec4<u32>(0u, 1u, 2u, 3u);
-          s[i * TC4 + w] = select(s[i * TC4 + w], vec4<f32>(NEG), key > vec4<u32>(qpos));
-        }
-      }
+      let key = vec4<u32>(kb) + kcol;
+      s0 = select(s0, vec4<f32>(NEG), key > vec4<u32>(qpos.x));
+      s1 = select(s1, vec4<f32>(NEG), key > vec4<u32>(qpos.y));
+      s2 = select(s2, vec4<f32>(NEG), key > vec4<u32>(qpos.z));
+      s3 = select(s3, vec4<f32>(NEG), key > vec4<u32>(qpos.w));
     }
-    var mp: array<f32, TR>;
-    for (var i = 0u; i < TR; i++) {
-      var mx = NEG;
-      for (var w = 0u; w < TC4; w++) {
-        let x = s[i * TC4 + w];
-        mx = max(mx, max(max(x.x, x.y), max(x.z, x.w)));
-      }
-      mp[i] = mx;
-      red_put(row0 + i, tx, mx);
-    }
+    let mp = vec4<f32>(hmax(s0), hmax(s1), hmax(s2), hmax(s3));
+    red_put4(ty, tx, mp);
     workgroupBarrier();
 
     // Row max over the block, probabilities, running sums; P^T into kp (K is no longer read).
-    var alpha: array<f32, TR>;
-    for (var i = 0u; i < TR; i++) {
-      let mx = max(m[i], red_max(row0 + i, tx, mp[i]));
-      alpha[i] = exp2(m[i] - mx);
-      m[i] = mx;
-      var ls = 0.0;
-      for (var w = 0u; w < TC4; w++) {
-        let p = exp2(s[i * TC4 + w] - vec4<f32>(mx));
-        ls += (p.x + p.y) + (p.z + p.w);
-        s[i * TC4 + w] = p;
-      }
-      l[i] = l[i] * alpha[i] + ls;
-    }
-    // P^T: key c = 4*(w*NTX + tx) + j, rows ty*TR + 4u .. +3 as one vec4.
-    for (var w = 0u; w < TC4; w++) {
-      for (var u = 0u; u < TR4; u++) {
-        let pa = (4u * (w * NTX + tx)) * BR4 + ty * TR4 + u;
-        let s0 = s[(4u * u) * TC4 + w];
-        let s1 = s[(4u * u + 1u) * TC4 + w];
-        let s2 = s[(4u * u + 2u) * TC4 + w];
-        let s3 = s[(4u * u + 3u) * TC4 + w];
-        kp[pa] = vec4<f32>(s0.x, s1.x, s2.x, s3.x);
-        kp[pa + BR4] = vec4<f32>(s0.y, s1.y, s2.y, s3.y);
-        kp[pa + 2u * BR4] = vec4<f32>(s0.z, s1.z, s2.z, s3.z);
-        kp[pa + 3u * BR4] = vec4<f32>(s0.w, s1.w, s2.w, s3.w);
-      }
-    }
+    let mx = max(m, red_max4(ty, tx, mp));
+    let alpha = exp2(m - mx);
+    m = mx;
+    let p0 = exp2(s0 - vec4<f32>(mx.x));
+    let p1 = exp2(s1 - vec4<f32>(mx.y));
+    let p2 = exp2(s2 - vec4<f32>(mx.z));
+    let p3 = exp2(s3 - vec4<f32>(mx.w));
+    l = l * alpha + vec4<f32>(hsum(p0), hsum(p1), hsum(p2), hsum(p3));
+    let pa = 4u * tx * BR4 + ty;
+    kp[pa] = vec4<f32>(p0.x, p1.x, p2.x, p3.x);
+    kp[pa + BR4] = vec4<f32>(p0.y, p1.y, p2.y, p3.y);
+    kp[pa + 2u * BR4] = vec4<f32>(p0.z, p1.z, p2.z, p3.z);
+    kp[pa + 3u * BR4] = vec4<f32>(p0.w, p1.w, p2.w, p3.w);
     workgroupBarrier();
+    if (RED_IN_V) {
+      // The reduction slots in vs are dead now: stage V, then prefetch the next block.
+      put_v(&pv, tid);
+      workgroupBarrier();
+      if (PF && kb + BC < kend) { fetch_kv(&pk, &pv, tid, kvbase, kb + BC, kend); }
+    }
 
     // O tile: o = o * alpha + P V.
-    for (var i = 0u; i < TR; i++) {
-      for (var k = 0u; k < DV4; k++) { o[i * DV4 + k] *= alpha[i]; }
+    for (var k = 0u; k < DV4; k++) {
+      o[4u * k] *= alpha.x;
+      o[4u * k + 1u] *= alpha.y;
+      o[4u * k + 2u] *= alpha.z;
+      o[4u * k + 3u] *= alpha.w;
     }
     for (var c = 0u; c < BC; c++) {
-      var b: array<vec4<f32>, DV4>;
-      for (var k = 0u; k < DV4; k++) { b[k] = vs[c * HD4 + tx + NTX * k]; }
-      for (var u = 0u; u < TR4; u++) {
-        let a = kp[c * BR4 + ty * TR4 + u];
-        for (var k = 0u; k < DV4; k++) {
-          o[(4u * u) * DV4 + k] += a.x * b[k];
-          o[(4u * u + 1u) * DV4 + k] += a.y * b[k];
-          o[(4u * u + 2u) * DV4 + k] += a.z * b[k];
-          o[(4u * u + 3u) * DV4 + k] += a.w * b[k];
-        }
+      let a = kp[c * BR4 + ty];
+      for (var k = 0u; k < DV4; k++) {
+        let b = vs[c * HD4 + tx + NTX * k];
+        o[4u * k] += a.x * b;
+        o[4u * k + 1u] += a.y * b;
+        o[4u * k + 2u] += a.z * b;
+        o[4u * k + 3u] += a.w * b;
       }
     }
     workgroupBarrier();
   }
 
   // Row sums: reduce the per-thread partial sums over the NTX threads of each row.
-  for (var i = 0u; i < TR; i++) { red_put(row0 + i, tx, l[i]); }
+  red_put4(ty, tx, l);
   workgroupBarrier();
-  for (var i = 0u; i < TR; i++) {
-    let lt = red_sum(row0 + i, tx, l[i]);
-    let row = i0 + row0 + i;
+  let inv = 1.0 / red_sum4(ty, tx, l);
+  for (var i = 0u; i < 4u; i++) {
+    let row = i0 + 4u * ty + i;
     if (row < L) {
-      let inv = 1.0 / lt;
       let obase = params.oOffset4 + row * params.oRowStride4 + h * HD4;
-      for (var k = 0u; k < DV4; k++) { out[obase + tx + NTX * k] = o[i * DV4 + k] * inv; }
+      for (var k = 0u; k < DV4; k++) { out[obase + tx + NTX * k] = o[4u * k + i] * inv[i]; }
     }
   }
 }

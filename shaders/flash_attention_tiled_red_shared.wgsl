@@ -1,29 +1,22 @@
 // flash_attention_tiled row reductions through workgroup memory (a snippet the wrapper prepends to
-// flash_attention_tiled.wgsl, which declares kp, KP4 and NTX). Slot (r, t) of row r and thread t is float
-// r*NTX + t of the RED4 vec4s after kp's K^T / P^T area. red_put writes this thread's partial; after a
-// workgroupBarrier, red_max / red_sum combine the NTX partials of the row (every thread of the row gets the result).
+// flash_attention_tiled.wgsl, which declares NTX, BR4 and red_store / red_load over its reduction slots).
+// Slot t*BR4 + r4 holds thread t's partials for rows 4*r4 .. 4*r4+3 as one vec4. red_put4 writes this thread's
+// vec4; after a workgroupBarrier, red_max4 / red_sum4 combine the NTX vec4s of the 4 rows (NTX broadcast loads).
 
-const RED4: u32 = BR * NTX / 4u;
+const RED4: u32 = NTX * BR4;
 
-fn red_put(r: u32, t: u32, v: f32) {
-  let f = r * NTX + t;
-  kp[KP4 + f / 4u][f % 4u] = v;
+fn red_put4(r4: u32, t: u32, v: vec4<f32>) {
+  red_store(t * BR4 + r4, v);
 }
 
-fn red_max(r: u32, t: u32, v: f32) -> f32 {
+fn red_max4(r4: u32, t: u32, v: vec4<f32>) -> vec4<f32> {
   var m = v;
-  for (var u = 0u; u < NTX; u++) {
-    let f = r * NTX + u;
-    m = max(m, kp[KP4 + f / 4u][f % 4u]);
-  }
+  for (var u = 0u; u < NTX; u++) { m = max(m, red_load(u * BR4 + r4)); }
   return m;
 }
 
-fn red_sum(r: u32, t: u32, v: f32) -> f32 {
-  var acc = 0.0;
-  for (var u = 0u; u < NTX; u++) {
-    let f = r * NTX + u;
-    acc += kp[KP4 + f / 4u][f % 4u];
-  }
+fn red_sum4(r4: u32, t: u32, v: vec4<f32>) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  for (var u = 0u; u < NTX; u++) { acc += red_load(u * BR4 + r4); }
   return acc;
 }

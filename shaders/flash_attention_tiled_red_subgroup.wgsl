@@ -1,22 +1,34 @@
 enable subgroups;
 // flash_attention_tiled row reductions with subgroup shuffles (a snippet the wrapper prepends to
-// flash_attention_tiled.wgsl). The NTX threads of a row are consecutive invocations (tid = ty*NTX + tx), so with
-// NTX a power of two no larger than the subgroup size they sit in one subgroup at lanes that differ only in the low
-// log2(NTX) bits; an xor-butterfly over those bits combines them. The wrapper selects this snippet only when the
-// adapter has subgroups and subgroupMinSize >= NTX. No workgroup memory (RED4 = 0); red_put is a no-op.
+// flash_attention_tiled.wgsl). The NTX threads of a row group are consecutive invocations (tid = ty*NTX + tx), so
+// with NTX a power of two no larger than the subgroup size they sit in one subgroup at lanes that differ only in the
+// low log2(NTX) bits; an xor butterfly over those bits combines them (vec4: 4 rows per shuffle). The steps are
+// straight-line code under constant conditions, not a loop, so the compiler never has to unroll around a shuffle.
+// The wrapper selects this snippet only when the adapter has subgroups and subgroupMinSize >= NTX.
+// No workgroup memory (RED4 = 0); red_put4 is a no-op.
 
 const RED4: u32 = 0u;
 
-fn red_put(r: u32, t: u32, v: f32) {}
+fn red_put4(r4: u32, t: u32, v: vec4<f32>) {}
 
-fn red_max(r: u32, t: u32, v: f32) -> f32 {
-  var m = v;
-  for (var off = 1u; off < NTX; off *= 2u) { m = max(m, subgroupShuffleXor(m, off)); }
-  return m;
+fn red_max4(r4: u32, t: u32, v: vec4<f32>) -> vec4<f32> {
+  var x = v;
+  if (NTX > 1u) { x = max(x, subgroupShuffleXor(x, 1u)); }
+  if (NTX > 2u) { x = max(x, subgroupShuffleXor(x, 2u)); }
+  if (NTX > 4u) { x = max(x, subgroupShuffleXor(x, 4u)); }
+  if (NTX > 8u) { x = max(x, subgroupShuffleXor(x, 8u)); }
+  if (NTX > 16u) { x = max(x, subgroupShuffleXor(x, 16u)); }
+  if (NTX > 32u) { x = max(x, subgroupShuffleXor(x, 32u)); }
+  return x;
 }
 
-fn red_sum(r: u32, t: u32, v: f32) -> f32 {
-  var acc = v;
-  for (var off = 1u; off < NTX; off *= 2u) { acc += subgroupShuffleXor(acc, off); }
-  return acc;
+fn red_sum4(r4: u32, t: u32, v: vec4<f32>) -> vec4<f32> {
+  var x = v;
+  if (NTX > 1u) { x += subgroupShuffleXor(x, 1u); }
+  if (NTX > 2u) { x += subgroupShuffleXor(x, 2u); }
+  if (NTX > 4u) { x += subgroupShuffleXor(x, 4u); }
+  if (NTX > 8u) { x += subgroupShuffleXor(x, 8u); }
+  if (NTX > 16u) { x += subgroupShuffleXor(x, 16u); }
+  if (NTX > 32u) { x += subgroupShuffleXor(x, 32u); }
+  return x;
 }

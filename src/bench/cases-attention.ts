@@ -10,10 +10,11 @@
  *                           at several tilings ("tiled-BRxBC-tTRxTC[-sg]") and the rowwise kernel. `--filter attention/cand`
  *                           compares them all in one run; a tiling that does not fit the device is "skipped".
  *   attention/decode        one query over a filled cache
- * Every flash row is checked once per kernel/tiling in the same run: its first setup also runs it and the rowwise
- * kernel on a small odd shape (H 4, L 777 at pos0 19, maxLen 800) and reads both back; when the case's cleanup finds
- * a relative error above 1e-4 the row is reported as skipped with "wrong result" instead of a time. The result of
- * every check is logged ("attention check ...").
+ * Every flash row is checked once per tiling in the same run: the first setup that uses a tiling (the one
+ * FlashAttention.tilesFor(L) picks for the case) also runs that tiling and the rowwise kernel on a small odd shape
+ * (H 3, L 777 at pos0 19, maxLen 800, hd of the case) and reads both back; when a case's cleanup finds a relative
+ * error above 1e-4 the row is reported as skipped with "wrong result" instead of a time. Every check is logged
+ * ("attention check ..."), with the adapter's subgroup sizes and limits once.
  *
  * Figures of merit: prefill flops = 4 * L^2 * hd * H / 2 (QK^T and PV, causal half); bytes = Q, K, V read once +
  * O written once = 16 * L * H * hd. Decode at context n: flops = 4 * n * hd * H; bytes = K and V rows 0..n-1 read
@@ -21,7 +22,7 @@
  */
 import type { BenchCase } from './harness';
 import type { GpuContext } from '../gpu/context';
-import { FlashAttention, type FlashOptions } from '../kernels/attention_flash';
+import { FlashAttention, type FlashOptions, type FlashTiles } from '../kernels/attention_flash';
 import { ReferenceAttention } from '../kernels/attention_reference';
 import { DecodeAttention } from '../kernels/attention_decode';
 
@@ -50,27 +51,24 @@ export interface FlashCandidate {
   opts: FlashOptions;
 }
 
-export function tiledCandidate(BR: number, BC: number, TR = 4, TC = 4, subgroups = false, prefetch = false): FlashCandidate {
-  const name = `tiled-${BR}x${BC}-t${TR}x${TC}${subgroups ? '-sg' : ''}${prefetch ? '-pf' : ''}`;
-  return { name, opts: { kernel: 'tiled', BR, BC, TR, TC, subgroups, prefetch } };
+export function tiledCandidate(BR: number, BC: number, v: { sg?: boolean; redInV?: boolean; pf?: boolean } = {}): FlashCandidate {
+  const name = `tiled-${BR}x${BC}${v.sg ? '-sg' : ''}${v.redInV ? '-rv' : ''}${v.pf ? '-pf' : ''}`;
+  return { name, opts: { kernel: 'tiled', BR, BC, subgroups: v.sg, redInV: v.redInV, prefetch: v.pf } };
 }
 
-/** Candidates for hd 64 on a 48 KiB / 1024-invocation device (the H200); those that do not fit are skipped
- * ("-sg": row reductions with subgroup shuffles, skipped without subgroups of at least BC/TC lanes; "-pf": register
- * prefetch of the next K/V block). */
+/** Candidates for hd 64 on a 48 KiB / 1024-invocation device (the H200); those that do not fit are skipped.
+ * "-sg": row reductions with subgroup shuffles; "-rv": reduction slots in the V tile (5 barriers per block); "-pf":
+ * register prefetch of the next K/V block. */
 export const FLASH_CANDIDATES: FlashCandidate[] = [
-  tiledCandidate(64, 32, 4, 4),
-  tiledCandidate(64, 32, 4, 4, true),
-  tiledCandidate(64, 64, 4, 4, true),
-  tiledCandidate(64, 64, 8, 4, true),
-  tiledCandidate(64, 64, 4, 8, true),
-  tiledCandidate(64, 64, 8, 8, true),
-  tiledCandidate(32, 64, 4, 4),
-  tiledCandidate(64, 32, 8, 4),
-  tiledCandidate(64, 32, 4, 8),
-  tiledCandidate(64, 32, 4, 4, false, true),
-  tiledCandidate(64, 64, 4, 4, true, true),
-  tiledCandidate(96, 32, 4, 4),
+  tiledCandidate(96, 32),
+  tiledCandidate(96, 32, { pf: true }),
+  tiledCandidate(128, 16),
+  tiledCandidate(128, 16, { pf: true }),
+  tiledCandidate(64, 32),
+  tiledCandidate(64, 64, { redInV: true }),
+  tiledCandidate(64, 64, { redInV: true, pf: true }),
+  tiledCandidate(64, 64, { sg: true }),
+  tiledCandidate(96, 32, { sg: true }),
   { name: 'rowwise', opts: { kernel: 'rowwise' } },
 ];
 
@@ -90,8 +88,15 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return Number.isNaN(e) ? Infinity : e;
 }
 
-/** Starts (once) the check of `k` against the rowwise kernel; returns the state to consult in cleanup. */
-function startCheck(ctx: GpuContext, hd: number, k: FlashAttention, key: string, log: (s: string) => void): CheckState {
+/** Options that force exactly these tiles. */
+function forcing(t: FlashTiles): FlashOptions {
+  if (t.kernel === 'rowwise') return { kernel: 'rowwise', BR: t.BR, BC: t.BC };
+  return { kernel: 'tiled', BR: t.BR, BC: t.BC, subgroups: t.sg, redInV: t.redInV, prefetch: t.pf };
+}
+
+/** Starts (once per tiles) the check of these tiles against the rowwise kernel on a small odd shape; returns the
+ * state to consult in cleanup. */
+function startCheck(ctx: GpuContext, hd: number, tiles: FlashTiles, key: string, log: (s: string) => void): CheckState {
   let m = checks.get(ctx);
   if (!m) {
     checks.set(ctx, (m = new Map()));
@@ -102,18 +107,27 @@ function startCheck(ctx: GpuContext, hd: number, k: FlashAttention, key: string,
   if (have) return have;
   const pending: CheckState = { done: false };
   m.set(key, pending);
-  const H = 4, L = 777, pos0 = 19, maxLen = 800;
+  const H = 3, L = 777, pos0 = 19, maxLen = 800; // H differs from every bench shape's, on purpose
   const dims = { H, hd, maxLen };
-  const oracle = new FlashAttention(ctx, dims, { kernel: 'rowwise' });
   const q = ctx.upload(fill(H * L * hd, 11).map((x) => 4 * x), 'scratch', 'check.q');
   const kc = ctx.upload(fill(H * maxLen * hd, 12).map((x) => 4 * x), 'scratch', 'check.k');
   const vc = ctx.upload(fill(H * maxLen * hd, 13), 'scratch', 'check.v');
   const o1 = ctx.buffer(L * H * hd * 4, 'scratch', 'check.out');
   const o2 = ctx.buffer(L * H * hd * 4, 'scratch', 'check.ref');
-  ctx.run((pass) => {
-    k.encode(pass, { q, kCache: kc, vCache: vc, out: o1, L, pos0, maxLen });
-    oracle.encode(pass, { q, kCache: kc, vCache: vc, out: o2, L, pos0, maxLen });
-  }, 'attention-check');
+  try {
+    const k = new FlashAttention(ctx, dims, forcing(tiles));
+    const oracle = new FlashAttention(ctx, dims, { kernel: 'rowwise' });
+    ctx.run((pass) => {
+      k.encode(pass, { q, kCache: kc, vCache: vc, out: o1, L, pos0, maxLen });
+      oracle.encode(pass, { q, kCache: kc, vCache: vc, out: o2, L, pos0, maxLen });
+    }, 'attention-check');
+  } catch (e) {
+    const s: CheckState = { done: true, err: Infinity, detail: `check failed: ${(e as Error).message}` };
+    m.set(key, s);
+    log(`attention check ${key}: ${s.detail}`);
+    for (const b of [q, kc, vc, o1, o2]) ctx.pool.release(b);
+    return s;
+  }
   void Promise.all([ctx.readF32(o1, L * H * hd), ctx.readF32(o2, L * H * hd)]).then(
     ([a, b]) => {
       const err = relErr(a, b);
@@ -172,8 +186,9 @@ export function attentionBenchCases(opts: AttentionBenchOptions): BenchCase[] {
         tokens: L,
         setup(ctx) {
           const k = new FlashAttention(ctx, { H, hd, maxLen: L }, row.opts);
-          const key = `${row.kernel} ${JSON.stringify(k.tiles)}`;
-          startCheck(ctx, hd, k, key, log);
+          const tiles = k.tilesFor(L);
+          const key = JSON.stringify(tiles);
+          startCheck(ctx, hd, tiles, key, log);
           const b = inputs(ctx, H, hd, L, L);
           return {
             encode: (pass) => k.encode(pass, { q: b.q, kCache: b.k, vCache: b.v, out: b.out, L, pos0: 0 }),

@@ -2,18 +2,20 @@
  * Flash attention: causal attention with online softmax, no L x L buffer. Two kernels, same bindings and uniforms:
  *
  * 'tiled' (shaders/flash_attention_tiled.wgsl, the default where it fits): register-tiled like a matmul. A workgroup
- *   takes BR queries of one head and walks key blocks of BC keys; thread (ty, tx) of an (BR/TR) x (BC/TC) grid owns
- *   a TR x TC tile of the score block and a TR x (hd / (BC/TC)) tile of the output. Q^T, K^T (then P^T) and V are
- *   staged in workgroup memory: 4 * (hd*BR + max(hd*BC, BC*BR) + BC*hd) bytes, plus 4 * BR * BC/TC for the row
- *   reductions unless they use subgroup shuffles (sg: needs the subgroups feature and subgroupMinSize >= BC/TC, a
- *   power of two).
+ *   takes BR queries of one head and walks key blocks of BC keys; thread (ty, tx) of a (BR/4) x (BC/4) grid owns a
+ *   4 x 4 tile of the score block and a 4 x (hd / (BC/4)) tile of the output. Q^T, K^T (then P^T) and V are staged
+ *   in workgroup memory: 4 * (hd*BR + max(hd*BC, BC*BR) + BC*hd) bytes, plus 4 * BR*BC/4 for the row reductions
+ *   unless they use subgroup shuffles (sg) or live in the V tile before V is staged (redInV, one more barrier).
  * 'rowwise' (shaders/flash_attention.wgsl, the fallback): G threads per query row hold q and the output row in
  *   registers; fits the 16 KiB WebGPU default for every head dim (see rowwiseTiles).
  *
- * Tile choice (tiledTiles): the first of TILED_PREFERENCE that divides the head dim, fits the device's
- * maxComputeWorkgroupStorageSize (or opts.maxWorkgroupStorage) and maxComputeInvocationsPerWorkgroup, and has at
- * least 64 threads; otherwise 'rowwise'. hd 64 at 32-48 KiB -> BR 64, BC 32 (128 threads, 34 KiB); at the 16 KiB
- * default -> rowwise. Options force a kernel or tiles (tests, bench candidates).
+ * Default choice (flashPlan): the first tiling of LARGE_PREFERENCE that divides the head dim and fits the device's
+ * maxComputeWorkgroupStorageSize (or opts.maxWorkgroupStorage) and maxComputeInvocationsPerWorkgroup with >= 64
+ * threads, plus, for calls whose grid would have fewer than SMALL_GRID workgroups, the first of SMALL_PREFERENCE with
+ * a smaller BR (more workgroups for short prompts); 'rowwise' when no tiling fits. Measured on an H200 (hd 64, 12
+ * heads, docs/flash-attention-notes.md): 96 x 32 is the fastest tiling at 8k and 32k, 64 x 32 at 2k. hd 64 at
+ * 48 KiB -> 96 x 32 (192 threads) / 64 x 32; at 32 KiB -> 64 x 16 / 32 x 32; at the 16 KiB default -> rowwise.
+ * Options force a kernel or one tiling (tests, bench candidates).
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms } from '../gpu/kernel';
@@ -36,16 +38,14 @@ export interface RowwiseTiles {
 
 export interface TiledTiles {
   kernel: 'tiled';
-  /** Queries per workgroup. */
+  /** Queries per workgroup (multiple of 4). */
   BR: number;
-  /** Keys per block. */
+  /** Keys per block (multiple of 4; BC/4 divides hd/4). */
   BC: number;
-  /** Query rows per thread (4 or 8). */
-  TR: number;
-  /** Keys per thread in the score tile (4 or 8). */
-  TC: number;
   /** Row reductions with subgroup shuffles instead of workgroup memory. */
   sg: boolean;
+  /** Row reduction slots in the V tile (before V is staged each block): no extra storage, one more barrier. */
+  redInV: boolean;
   /** Prefetch the next key block's K and V into registers during the current block's math. */
   pf: boolean;
   storage: number;
@@ -59,20 +59,15 @@ export interface FlashOptions {
   maxWorkgroupStorage?: number;
   /** Force a kernel (default: tiled where some tiling fits, else rowwise). */
   kernel?: FlashKernel;
-  /** Force tile sizes (tests, bench candidates); must fit the limits. TR only applies to 'tiled'. */
+  /** Force one tiling (tests, bench candidates); must fit the limits. */
   BR?: number;
   BC?: number;
-  TR?: number;
-  TC?: number;
   /** Tiled kernel: row reductions with subgroup shuffles (default false); throws when the device cannot. */
   subgroups?: boolean;
+  /** Tiled kernel: reduction slots in the V tile (default false). */
+  redInV?: boolean;
   /** Tiled kernel: register prefetch of the next K/V block (default false). */
   prefetch?: boolean;
-}
-
-/** What the tiled kernel's subgroup path needs from the device: the feature and the smallest subgroup size (0: none). */
-export interface SubgroupSupport {
-  minSize: number;
 }
 
 /** Tiles of the rowwise kernel (the pre-register-tiling kernel, kept as the fallback). */
@@ -97,68 +92,88 @@ export function rowwiseTiles(hd: number, maxStorage: number, maxInvocations: num
   return { kernel: 'rowwise', G, BR, BC, storage, threads: BR * G };
 }
 
-/** Workgroup storage of the tiled kernel, bytes. */
-export function tiledStorage(hd: number, BR: number, BC: number, sg = false, TC = 4): number {
-  return 4 * (hd * BR + Math.max(hd * BC, BC * BR) + BC * hd + (sg ? 0 : (BR * BC) / TC));
+/** Workgroup storage of the tiled kernel, bytes (reduction slots only when they need their own space). */
+export function tiledStorage(hd: number, BR: number, BC: number, ownReductionSlots = true): number {
+  return 4 * (hd * BR + Math.max(hd * BC, BC * BR) + BC * hd + (ownReductionSlots ? (BR * BC) / 4 : 0));
 }
 
-/** Why (BR, BC, TR, sg, TC) cannot run the tiled kernel for head dim hd under these limits, or null when it can.
- * sgMinSize: the adapter's smallest subgroup size, 0 when subgroups are not available. */
-export function tiledProblem(hd: number, BR: number, BC: number, TR: number, maxStorage: number, maxInvocations: number, sg = false, sgMinSize = 0, TC = 4): string | null {
+export interface TiledVariant {
+  sg?: boolean;
+  redInV?: boolean;
+}
+
+/** Why tiling (BR, BC) with these variant flags cannot run the tiled kernel for head dim hd under these limits, or
+ * null when it can. sgMinSize: the adapter's smallest subgroup size, 0 when subgroups are not available. */
+export function tiledProblem(hd: number, BR: number, BC: number, maxStorage: number, maxInvocations: number, v: TiledVariant = {}, sgMinSize = 0): string | null {
   if (hd % 4 !== 0) return `head dim ${hd} is not a multiple of 4`;
-  if (TR !== 4 && TR !== 8) return `TR = ${TR} must be 4 or 8`;
-  if (TC !== 4 && TC !== 8) return `TC = ${TC} must be 4 or 8`;
-  if (!Number.isInteger(BR) || BR < TR || BR % TR !== 0) return `BR = ${BR} must be a positive multiple of TR = ${TR}`;
-  if (!Number.isInteger(BC) || BC < TC || BC % TC !== 0) return `BC = ${BC} must be a positive multiple of TC = ${TC}`;
-  const ntx = BC / TC;
-  if ((hd / 4) % ntx !== 0) return `BC/TC = ${ntx} must divide hd/4 = ${hd / 4}`;
-  const threads = (BR / TR) * ntx;
+  if (!Number.isInteger(BR) || BR < 4 || BR % 4 !== 0) return `BR = ${BR} must be a positive multiple of 4`;
+  if (!Number.isInteger(BC) || BC < 4 || BC % 4 !== 0) return `BC = ${BC} must be a positive multiple of 4`;
+  const ntx = BC / 4;
+  if ((hd / 4) % ntx !== 0) return `BC/4 = ${ntx} must divide hd/4 = ${hd / 4}`;
+  const threads = (BR / 4) * ntx;
   if (threads > maxInvocations) return `${threads} threads exceed maxComputeInvocationsPerWorkgroup ${maxInvocations}`;
-  if (sg) {
+  if (v.sg && v.redInV) return 'subgroups and redInV are alternatives';
+  if (v.sg) {
     if (sgMinSize < 1) return 'subgroups are not available';
-    if ((ntx & (ntx - 1)) !== 0) return `BC/TC = ${ntx} must be a power of two for subgroup reductions`;
-    if (ntx > sgMinSize) return `BC/TC = ${ntx} exceeds the smallest subgroup size ${sgMinSize}`;
+    if ((ntx & (ntx - 1)) !== 0) return `BC/4 = ${ntx} must be a power of two for subgroup reductions`;
+    if (ntx > sgMinSize) return `BC/4 = ${ntx} exceeds the smallest subgroup size ${sgMinSize}`;
   }
-  const storage = tiledStorage(hd, BR, BC, sg, TC);
+  if (v.redInV && BC * hd < ntx * BR) return `redInV needs the V tile (${BC * hd} floats) to hold ${ntx * BR} reduction floats`;
+  const storage = tiledStorage(hd, BR, BC, !v.sg && !v.redInV);
   if (storage > maxStorage) return `${storage} bytes of workgroup storage exceed ${maxStorage}`;
   return null;
 }
 
-/** Candidate (BR, BC, TR) in order of preference for the default choice. */
-export const TILED_PREFERENCE: readonly [number, number, number][] = [
-  [64, 32, 4], [32, 64, 4], [64, 16, 4], [32, 32, 4], [64, 8, 4], [32, 16, 4],
-];
+/** Default tilings [BR, BC], in order of preference, for long prompts. */
+export const LARGE_PREFERENCE: readonly [number, number][] = [[96, 32], [128, 16], [64, 32], [32, 64], [64, 16], [32, 32]];
+/** Tilings for calls whose grid with the large tiling would have fewer than SMALL_GRID workgroups. */
+export const SMALL_PREFERENCE: readonly [number, number][] = [[64, 32], [32, 64], [64, 16], [32, 32], [32, 16]];
+export const SMALL_GRID = 512;
 
-/** Tiles of the tiled kernel: forced by opts, else the first preferred tiling that fits with >= 64 threads; null when none. */
-export function tiledTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): TiledTiles | null {
+function tiled(hd: number, BR: number, BC: number, opts: FlashOptions): TiledTiles {
   const sg = opts.subgroups ?? false;
-  const pf = opts.prefetch ?? false;
-  const make = (BR: number, BC: number, TR: number, TC: number): TiledTiles => ({
-    kernel: 'tiled', BR, BC, TR, TC, sg, pf, storage: tiledStorage(hd, BR, BC, sg, TC), threads: (BR / TR) * (BC / TC),
-  });
-  if (opts.BR !== undefined || opts.BC !== undefined || opts.TR !== undefined || opts.TC !== undefined || sg) {
-    const BR = opts.BR ?? 64, BC = opts.BC ?? 32, TR = opts.TR ?? 4, TC = opts.TC ?? 4;
-    const why = tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations, sg, sgMinSize, TC);
-    if (why) {
-      if (why.includes('workgroup storage')) throw new LimitExceededError('maxComputeWorkgroupStorageSize', tiledStorage(hd, BR, BC, sg, TC), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
-      throw new Error(`flash attention (tiled): ${why}`);
-    }
-    return make(BR, BC, TR, TC);
-  }
-  for (const [BR, BC, TR] of TILED_PREFERENCE) {
-    if ((BR / TR) * (BC / 4) < 64) continue;
-    if (!tiledProblem(hd, BR, BC, TR, maxStorage, maxInvocations)) return make(BR, BC, TR, 4);
-  }
-  return null;
+  const redInV = opts.redInV ?? false;
+  return {
+    kernel: 'tiled', BR, BC, sg, redInV, pf: opts.prefetch ?? false,
+    storage: tiledStorage(hd, BR, BC, !sg && !redInV), threads: (BR / 4) * (BC / 4),
+  };
 }
 
-/** The kernel and tiles FlashAttention uses for this head dim and these limits (sgMinSize 0: no subgroups). */
+export interface FlashPlan {
+  /** Tiles for most calls. */
+  large: FlashTiles;
+  /** Tiles for calls whose grid with `large` has fewer than SMALL_GRID workgroups (absent: always `large`). */
+  small?: TiledTiles;
+}
+
+/** The kernel(s) and tiles FlashAttention uses for this head dim and these limits (sgMinSize 0: no subgroups). */
+export function flashPlan(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): FlashPlan {
+  if (opts.kernel === 'rowwise') return { large: rowwiseTiles(hd, maxStorage, maxInvocations, opts) };
+  const variant = { sg: opts.subgroups, redInV: opts.redInV };
+  if (opts.BR !== undefined || opts.BC !== undefined) {
+    const BR = opts.BR ?? 64, BC = opts.BC ?? 32;
+    const why = tiledProblem(hd, BR, BC, maxStorage, maxInvocations, variant, sgMinSize);
+    if (why) {
+      if (why.includes('workgroup storage')) {
+        throw new LimitExceededError('maxComputeWorkgroupStorageSize', tiledStorage(hd, BR, BC, !opts.subgroups && !opts.redInV), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
+      }
+      throw new Error(`flash attention (tiled): ${why}`);
+    }
+    return { large: tiled(hd, BR, BC, opts) };
+  }
+  const fits = ([BR, BC]: readonly [number, number]) => (BR / 4) * (BC / 4) >= 64 && !tiledProblem(hd, BR, BC, maxStorage, maxInvocations, variant, sgMinSize);
+  const large = LARGE_PREFERENCE.find(fits);
+  if (!large) {
+    if (opts.kernel === 'tiled') throw new Error(`flash attention: no tiled kernel tiling fits head dim ${hd} in ${maxStorage} bytes of workgroup storage`);
+    return { large: rowwiseTiles(hd, maxStorage, maxInvocations, opts) };
+  }
+  const small = SMALL_PREFERENCE.find((t) => t[0] < large[0] && fits(t));
+  return { large: tiled(hd, large[0], large[1], opts), small: small && tiled(hd, small[0], small[1], opts) };
+}
+
+/** The tiles of flashPlan's large choice (what most calls use). */
 export function flashTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): FlashTiles {
-  if (opts.kernel === 'rowwise') return rowwiseTiles(hd, maxStorage, maxInvocations, opts);
-  const t = tiledTiles(hd, maxStorage, maxInvocations, opts, sgMinSize);
-  if (t) return t;
-  if (opts.kernel === 'tiled') throw new Error(`flash attention: no tiled kernel tiling fits head dim ${hd} in ${maxStorage} bytes of workgroup storage`);
-  return rowwiseTiles(hd, maxStorage, maxInvocations, opts);
+  return flashPlan(hd, maxStorage, maxInvocations, opts, sgMinSize).large;
 }
 
 /** The adapter's smallest subgroup size when the device has the subgroups feature, else 0. */
@@ -166,32 +181,48 @@ export function subgroupMinSize(ctx: GpuContext): number {
   return ctx.has('subgroups') ? ctx.acquired.adapterInfo.subgroupMinSize : 0;
 }
 
-export class FlashAttention {
-  readonly tiles: FlashTiles;
-  private readonly k: ComputeKernel;
+function makeKernel(ctx: GpuContext, hd: number, t: FlashTiles): ComputeKernel {
+  const HD4 = hd / 4;
+  if (t.kernel === 'tiled') {
+    // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
+    const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
+    const consts = `const HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst PF: bool = ${t.pf};\nconst RED_IN_V: bool = ${t.redInV};\n`;
+    return new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, `${red}\n${consts}`);
+  }
+  const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${t.G}u;\nconst DPT4: u32 = ${HD4 / t.G}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\n`;
+  return new ComputeKernel(ctx, 'flash_attention', 'main', {}, prelude);
+}
 
-  constructor(ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
+export class FlashAttention {
+  readonly plan: FlashPlan;
+  private readonly kLarge: ComputeKernel;
+  private kSmall: ComputeKernel | null = null;
+
+  constructor(private readonly ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
     const maxStorage = Math.min(opts.maxWorkgroupStorage ?? Infinity, ctx.limits.maxComputeWorkgroupStorageSize);
-    this.tiles = flashTiles(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts, subgroupMinSize(ctx));
-    const t = this.tiles;
-    const HD4 = dims.hd / 4;
-    if (t.kernel === 'tiled') {
-      // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
-      const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
-      const prelude = `${red}\nconst HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst TR: u32 = ${t.TR}u;\nconst TC: u32 = ${t.TC}u;\nconst PF: bool = ${t.pf};\n`;
-      this.k = new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, prelude);
-    } else {
-      const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${t.G}u;\nconst DPT4: u32 = ${HD4 / t.G}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\n`;
-      this.k = new ComputeKernel(ctx, 'flash_attention', 'main', {}, prelude);
-    }
+    this.plan = flashPlan(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts, subgroupMinSize(ctx));
+    this.kLarge = makeKernel(ctx, dims.hd, this.plan.large);
+  }
+
+  /** The tiles of the large (usual) choice. */
+  get tiles(): FlashTiles {
+    return this.plan.large;
+  }
+
+  /** The tiles a call with L queries uses. */
+  tilesFor(L: number): FlashTiles {
+    const { large, small } = this.plan;
+    return small && Math.ceil(L / large.BR) * this.dims.H < SMALL_GRID ? small : large;
   }
 
   encode(pass: GPUComputePassEncoder, a: PrefillArgs): void {
     const r = resolvePrefill('flash attention', this.dims, a, true);
-    const nqb = Math.ceil(r.L / this.tiles.BR);
+    const t = this.tilesFor(r.L);
+    const k = t === this.plan.large ? this.kLarge : (this.kSmall ??= makeKernel(this.ctx, this.dims.hd, t));
+    const nqb = Math.ceil(r.L / t.BR);
     // The tiled kernel computes exp2(s - m) with log2(e) folded into the scale.
-    const scale = (this.tiles.kernel === 'tiled' ? Math.LOG2E : 1) / Math.sqrt(r.hd);
-    this.k.dispatch(
+    const scale = (t.kernel === 'tiled' ? Math.LOG2E : 1) / Math.sqrt(r.hd);
+    k.dispatch(
       pass,
       packUniforms([
         ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', scale],

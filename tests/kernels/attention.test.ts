@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, poisoned, randArray, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
 import { Attention, DecodeAttention, FlashAttention, ReferenceAttention, fusedQkvLayout, type PrefillArgs } from '../../src/kernels/attention';
-import { flashTiles, rowwiseTiles, subgroupMinSize, tiledProblem, tiledStorage } from '../../src/kernels/attention_flash';
+import { flashPlan, flashTiles, rowwiseTiles, subgroupMinSize, tiledProblem, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash';
 import { RotaryKvKernel } from '../../src/kernels/rotary';
 import { KvCache } from '../../src/kernels/kvcache';
 import { LimitExceededError } from '../../src/gpu/errors';
@@ -58,13 +58,10 @@ const prefillShapes = [
   { H: 1, hd: 256, L: 40, pos0: 9 },
 ];
 
-/** Tilings [BR, BC, TR, TC] of the tiled kernel the tests force: per shape the first four that divide the head dim
- * and fit the device (SwiftShader: 32 KiB), so TR and TC of 4 and 8 and NTX = BC/TC of 1 to 8 all run (shader
- * compiles dominate the test time on SwiftShader, hence not every tiling for every shape). */
-const forcedTilings: [number, number, number, number][] = [
-  [64, 32, 4, 4], [32, 64, 4, 4], [64, 16, 4, 4], [32, 32, 4, 8], [32, 16, 8, 4], [16, 32, 4, 4], [32, 16, 8, 8],
-  [16, 8, 8, 4], [8, 8, 4, 8], [8, 4, 4, 4],
-];
+/** Tilings [BR, BC] of the tiled kernel the tests force: per shape the first three that divide the head dim and fit
+ * the device (SwiftShader: 32 KiB, 256 invocations), so NTX = BC/4 of 1 to 16 and NTY = BR/4 of 2 to 16 all run
+ * (shader compiles dominate the test time on SwiftShader, hence not every tiling for every shape). */
+const forcedTilings: [number, number][] = [[96, 32], [64, 32], [32, 64], [64, 16], [16, 64], [32, 32], [16, 8], [8, 8], [8, 4], [4, 4]];
 
 describe('reference attention (materialised scores)', () => {
   for (const [n, s] of prefillShapes.entries()) {
@@ -123,23 +120,24 @@ describe('flash attention, rowwise kernel (the fallback)', () => {
 
 describe('flash attention, tiled kernel (register tiles, online softmax)', () => {
   for (const [n, s] of prefillShapes.entries()) {
-    it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0}, every forced tiling that fits`, async () => {
+    it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0}: forced tilings, reductions in their own slots or in V, with and without prefetch`, async () => {
       const ctx = await gpu();
       const maxLen = s.pos0 + s.L + 5;
       const lim = ctx.limits;
       const ran: string[] = [];
-      for (const [BR, BC, TR, TC] of forcedTilings) {
-        if (ran.length === 4) break;
-        if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, false, 0, TC)) continue;
-        const prefetch = ran.length % 2 === 1; // alternate: both K/V staging orders on every shape
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC, prefetch });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, TR, TC, sg: false, pf: prefetch });
-        const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 20 + n + BR + BC + TR + TC);
-        expect(err, `BR=${BR} BC=${BC} TR=${TR} TC=${TC} pf=${prefetch}`).toBeLessThan(TOL);
-        ran.push(`${BR}x${BC}/${TR}x${TC}`);
+      for (const [BR, BC] of forcedTilings) {
+        if (ran.length === 3) break;
+        // Variants rotate over the tilings of a shape: (own slots, no prefetch), (own, prefetch), (in V, prefetch).
+        const prefetch = ran.length > 0;
+        const redInV = ran.length === 2;
+        if (tiledProblem(s.hd, BR, BC, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, { redInV })) continue;
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, prefetch, redInV });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, sg: false, pf: prefetch, redInV });
+        const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 20 + n + BR + BC);
+        expect(err, `BR=${BR} BC=${BC} pf=${prefetch} redInV=${redInV}`).toBeLessThan(TOL);
+        ran.push(`${BR}x${BC}`);
       }
-      // Every head dim here has at least the small tilings (BC = 4 or 8 divides hd/4 for all of them).
-      expect(ran.length).toBeGreaterThan(0);
+      expect(ran.length).toBe(3);
     });
   }
 
@@ -151,19 +149,18 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       return;
     }
     const lim = ctx.limits;
-    // Shapes alternate TC 4 and 8 so both key layouts meet the subgroup path.
-    const tilings: [number, number, number, number][] = [[64, 64, 4, 4], [64, 32, 4, 4], [64, 16, 4, 4], [32, 32, 4, 8], [32, 16, 8, 4], [16, 8, 4, 4], [8, 4, 4, 4]];
+    const tilings: [number, number][] = [[64, 64], [64, 32], [64, 16], [32, 16], [16, 8], [8, 4]];
     let runs = 0;
     for (const [n, s] of prefillShapes.entries()) {
       const maxLen = s.pos0 + s.L + 5;
-      for (const [BR, BC, TR, TC] of n % 2 ? [...tilings].reverse().filter((x) => x[3] === 8).concat(tilings) : tilings) {
-        if (tiledProblem(s.hd, BR, BC, TR, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, true, sgMin, TC)) continue;
+      for (const [BR, BC] of tilings) {
+        if (tiledProblem(s.hd, BR, BC, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, { sg: true }, sgMin)) continue;
         const prefetch = n % 2 === 0;
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, TR, TC, subgroups: true, prefetch });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, pf: prefetch, BR, BC, TR, TC });
-        expect(k.tiles.storage).toBe(tiledStorage(s.hd, BR, BC, true, TC));
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, subgroups: true, prefetch });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, pf: prefetch, BR, BC });
+        expect(k.tiles.storage).toBe(tiledStorage(s.hd, BR, BC, false));
         const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 40 + n + BR + BC);
-        expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} TR=${TR} TC=${TC} sg`).toBeLessThan(TOL);
+        expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} sg`).toBeLessThan(TOL);
         runs++;
         break;
       }
@@ -171,15 +168,26 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(runs).toBe(prefillShapes.length);
   });
 
-  it('default choice on this device: tiled for hd 64 (when a tiling fits), same result as the oracle', async () => {
+  it('default plan on this device: large tiling for big grids, a smaller one for short prompts; both match the oracle', async () => {
     const ctx = await gpu();
-    const H = 3, hd = 64, L = 200, pos0 = 33, maxLen = 240;
+    const H = 3, hd = 64, maxLen = 240;
     const k = new FlashAttention(ctx, { H, hd, maxLen });
     const lim = ctx.limits;
-    expect(k.tiles).toEqual(flashTiles(hd, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup));
+    expect(k.plan).toEqual(flashPlan(hd, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup));
     expect(k.tiles.storage).toBeLessThanOrEqual(lim.maxComputeWorkgroupStorageSize);
-    if (lim.maxComputeWorkgroupStorageSize >= tiledStorage(64, 64, 16)) expect(k.tiles.kernel).toBe('tiled');
-    expect(await runPrefill(ctx, k, H, hd, L, pos0, maxLen, 77)).toBeLessThan(TOL);
+    if (lim.maxComputeWorkgroupStorageSize >= tiledStorage(64, 64, 16)) {
+      expect(k.tiles.kernel).toBe('tiled');
+      const small = k.plan.small!;
+      expect(small.BR).toBeLessThan(k.tiles.BR);
+      // The switch point: ceil(L / BR_large) * H workgroups against SMALL_GRID.
+      const Lbig = Math.ceil(SMALL_GRID / H) * k.tiles.BR;
+      expect(k.tilesFor(Lbig)).toBe(k.tiles);
+      expect(k.tilesFor(Lbig - k.tiles.BR)).toBe(small);
+      // This test's calls are short prompts: they run the small tiling.
+      expect(k.tilesFor(200)).toBe(small);
+    }
+    expect(await runPrefill(ctx, k, H, hd, 200, 33, maxLen, 77)).toBeLessThan(TOL);
+    expect(await runPrefill(ctx, k, H, hd, 1, 0, maxLen, 78)).toBeLessThan(TOL);
   });
 
   it('large scores (|s| ~ 1e3): online softmax stays finite and exact', async () => {
@@ -189,7 +197,7 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     for (let i = 0; i < q.length; i++) q[i] *= 30;
     for (let i = 0; i < k.length; i++) k[i] *= 10;
     const ref = attentionReference(q, k, v, { H, hd, L, pos0, maxLen });
-    const kern = new FlashAttention(ctx, { H, hd, maxLen }, { kernel: 'tiled', BR: 32, BC: 16, TR: 8 });
+    const kern = new FlashAttention(ctx, { H, hd, maxLen }, { kernel: 'tiled', BR: 32, BC: 16 });
     const qb = ctx.upload(q), kb = ctx.upload(k), vb = ctx.upload(v), ob = poisoned(ctx, L * H * hd);
     ctx.run((pass) => kern.encode(pass, { q: qb, kCache: kb, vCache: vb, out: ob, L, pos0, maxLen }));
     const out = await ctx.readF32(ob, L * H * hd);
@@ -199,25 +207,24 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
   });
 
   it('tile choice: preferred tilings by limits, rowwise when none fits, clear errors for bad forced tiles', () => {
-    expect(flashTiles(64, 49152, 1024)).toMatchObject({ kernel: 'tiled', BR: 64, BC: 32, TR: 4, threads: 128 });
-    expect(flashTiles(64, 32768, 256)).toMatchObject({ kernel: 'tiled', BR: 64, BC: 16, TR: 4, threads: 64 });
+    // H200 limits: 96 x 32 (192 threads, 48128 bytes) for long prompts, 64 x 32 for short ones.
+    expect(flashPlan(64, 49152, 1024)).toMatchObject({ large: { kernel: 'tiled', BR: 96, BC: 32, threads: 192, storage: 48128 }, small: { BR: 64, BC: 32 } });
+    // SwiftShader limits (32 KiB, 256 invocations).
+    expect(flashPlan(64, 32768, 256)).toMatchObject({ large: { BR: 64, BC: 16, threads: 64 }, small: { BR: 32, BC: 32 } });
     expect(flashTiles(64, 16384, 256)).toMatchObject({ kernel: 'rowwise' });
     expect(flashTiles(256, 49152, 1024)).toMatchObject({ kernel: 'rowwise' });
+    expect(flashTiles(64, 49152, 1024, { kernel: 'rowwise' })).toMatchObject({ kernel: 'rowwise', G: 2 });
     expect(tiledStorage(64, 64, 32)).toBe(4 * (64 * 64 + 64 * 32 + 32 * 64 + 64 * 8));
     expect(() => flashTiles(64, 49152, 1024, { kernel: 'tiled', BR: 64, BC: 64 })).toThrow(LimitExceededError);
-    expect(() => flashTiles(64, 49152, 1024, { kernel: 'tiled', BR: 60, BC: 32, TR: 8 })).toThrow(/multiple of TR/);
+    expect(() => flashTiles(64, 49152, 1024, { kernel: 'tiled', BR: 62, BC: 32 })).toThrow(/multiple of 4/);
     expect(() => flashTiles(48, 49152, 1024, { kernel: 'tiled', BR: 64, BC: 32 })).toThrow(/must divide/);
     expect(() => flashTiles(256, 16384, 256, { kernel: 'tiled' })).toThrow(/no tiled kernel tiling fits/);
-    // Subgroup reductions free the reduction slots: 64 x 64 fits 48 KiB exactly, but only with subgroups of >= 16.
-    expect(tiledStorage(64, 64, 64, true)).toBe(49152);
-    expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 32)).toMatchObject({ kernel: 'tiled', sg: true, threads: 256 });
+    // 64 x 64 fits 48 KiB exactly when the reduction slots need no space of their own: subgroups of >= 16, or in V.
+    expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 32)).toMatchObject({ kernel: 'tiled', sg: true, threads: 256, storage: 49152 });
+    expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 64, redInV: true })).toMatchObject({ kernel: 'tiled', redInV: true, threads: 256, storage: 49152 });
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 8)).toThrow(/smallest subgroup size 8/);
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, subgroups: true }, 0)).toThrow(/subgroups are not available/);
     expect(() => flashTiles(96, 49152, 1024, { BR: 64, BC: 24, subgroups: true }, 32)).toThrow(/power of two/);
-    // TC = 8: half the threads per row, half the reduction slots.
-    expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 32, TR: 8, TC: 8 })).toMatchObject({ threads: 32, storage: tiledStorage(64, 64, 32, true) + 4 * 64 * 4 });
-    expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 64, TR: 8, TC: 8, subgroups: true }, 32)).toMatchObject({ threads: 64, storage: 49152 });
-    expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 36, TC: 8 })).toThrow(/multiple of TC/);
   });
 });
 
@@ -272,7 +279,7 @@ describe('rotary + cache + attention chain (Attention wrapper, model data path)'
     const att = new Attention(ctx, { H, hd });
     expect(att.variant).toBe('flash');
     const rowwise = new FlashAttention(ctx, { H, hd }, { kernel: 'rowwise' });
-    const tiled = new FlashAttention(ctx, { H, hd }, { kernel: 'tiled', BR: 16, BC: 16, TR: 4 });
+    const tiled = new FlashAttention(ctx, { H, hd }, { kernel: 'tiled', BR: 16, BC: 16, redInV: true, prefetch: true });
     const kRef = new Float32Array(H * maxLen * hd);
     const vRef = new Float32Array(H * maxLen * hd);
     const outOffset = 4, outRow = H * hd + 8;
