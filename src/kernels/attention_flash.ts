@@ -124,10 +124,24 @@ export function tiledProblem(hd: number, BR: number, BC: number, maxStorage: num
   return null;
 }
 
-/** Default tilings [BR, BC], in order of preference, for long prompts. */
-export const LARGE_PREFERENCE: readonly [number, number][] = [[96, 32], [128, 16], [64, 32], [32, 64], [64, 16], [32, 32]];
+/** A default tiling: BR x BC plus variant flags (options given to FlashAttention override the flags). */
+export interface TiledChoice {
+  BR: number;
+  BC: number;
+  redInV?: boolean;
+  prefetch?: boolean;
+  subgroups?: boolean;
+}
+
+/** Default tilings, in order of preference, for long prompts (the first that fits wins). */
+export const LARGE_PREFERENCE: readonly TiledChoice[] = [
+  { BR: 96, BC: 32 }, { BR: 128, BC: 16 }, { BR: 64, BC: 64, redInV: true }, { BR: 64, BC: 32 }, { BR: 32, BC: 64 },
+  { BR: 64, BC: 16 }, { BR: 32, BC: 32 },
+];
 /** Tilings for calls whose grid with the large tiling would have fewer than SMALL_GRID workgroups. */
-export const SMALL_PREFERENCE: readonly [number, number][] = [[64, 32], [32, 64], [64, 16], [32, 32], [32, 16]];
+export const SMALL_PREFERENCE: readonly TiledChoice[] = [
+  { BR: 64, BC: 32 }, { BR: 32, BC: 64 }, { BR: 64, BC: 16 }, { BR: 32, BC: 32 }, { BR: 32, BC: 16 },
+];
 export const SMALL_GRID = 512;
 
 function tiled(hd: number, BR: number, BC: number, opts: FlashOptions): TiledTiles {
@@ -136,6 +150,15 @@ function tiled(hd: number, BR: number, BC: number, opts: FlashOptions): TiledTil
   return {
     kernel: 'tiled', BR, BC, sg, redInV, pf: opts.prefetch ?? false,
     storage: tiledStorage(hd, BR, BC, !sg && !redInV), threads: (BR / 4) * (BC / 4),
+  };
+}
+
+/** A preference entry with the caller's explicit variant options on top. */
+function withOpts(c: TiledChoice, opts: FlashOptions): FlashOptions {
+  return {
+    subgroups: opts.subgroups ?? c.subgroups,
+    redInV: opts.redInV ?? c.redInV,
+    prefetch: opts.prefetch ?? c.prefetch,
   };
 }
 
@@ -161,14 +184,20 @@ export function flashPlan(hd: number, maxStorage: number, maxInvocations: number
     }
     return { large: tiled(hd, BR, BC, opts) };
   }
-  const fits = ([BR, BC]: readonly [number, number]) => (BR / 4) * (BC / 4) >= 64 && !tiledProblem(hd, BR, BC, maxStorage, maxInvocations, variant, sgMinSize);
+  const fits = (c: TiledChoice) => {
+    const o = withOpts(c, opts);
+    return (c.BR / 4) * (c.BC / 4) >= 64 && !tiledProblem(hd, c.BR, c.BC, maxStorage, maxInvocations, { sg: o.subgroups, redInV: o.redInV }, sgMinSize);
+  };
   const large = LARGE_PREFERENCE.find(fits);
   if (!large) {
     if (opts.kernel === 'tiled') throw new Error(`flash attention: no tiled kernel tiling fits head dim ${hd} in ${maxStorage} bytes of workgroup storage`);
     return { large: rowwiseTiles(hd, maxStorage, maxInvocations, opts) };
   }
-  const small = SMALL_PREFERENCE.find((t) => t[0] < large[0] && fits(t));
-  return { large: tiled(hd, large[0], large[1], opts), small: small && tiled(hd, small[0], small[1], opts) };
+  const small = SMALL_PREFERENCE.find((c) => c.BR < large.BR && fits(c));
+  return {
+    large: tiled(hd, large.BR, large.BC, withOpts(large, opts)),
+    small: small && tiled(hd, small.BR, small.BC, withOpts(small, opts)),
+  };
 }
 
 /** The tiles of flashPlan's large choice (what most calls use). */
