@@ -1,34 +1,77 @@
 /**
- * Flash attention (shaders/flash_attention.wgsl): tiled causal attention with online softmax, no L x L buffer.
+ * Flash attention: causal attention with online softmax, no L x L buffer. Two kernels, same bindings and uniforms:
  *
- * Tile choice (per head dim, from the device's limits): G threads per query row such that each thread holds at
- * most 8 vec4s (32 floats) of q and of the output accumulator (hd 64: G=2, 128: G=4, 256: G=8); BR query rows per
- * workgroup (64, or 256/G when that is smaller, i.e. 32 for hd 256); BC key rows per block, the largest multiple of
- * 4 (<= 64) with 2*BC*hd*4 + BC*BR*G*4 bytes <= maxComputeWorkgroupStorageSize (or opts.maxWorkgroupStorage).
- * At the 16 KiB WebGPU default: hd 64 -> BR 64, BC 16; hd 128 -> BR 64, BC 8; hd 256 -> BR 32, BC 4.
+ * 'tiled' (shaders/flash_attention_tiled.wgsl, the default where it fits): register-tiled like a matmul. A workgroup
+ *   takes BR queries of one head and walks key blocks of BC keys; thread (ty, tx) of a (BR/4) x (BC/4) grid owns a
+ *   4 x 4 tile of the score block and a 4 x (hd / (BC/4)) tile of the output. Q^T, K^T (then P^T) and V are staged
+ *   in workgroup memory: 4 * (hd*BR + max(hd*BC, BC*BR) + BC*hd) bytes, plus 4 * BR*BC/4 for the row reductions
+ *   unless they use subgroup shuffles (sg) or live in the V tile before V is staged (redInV, one more barrier).
+ * 'rowwise' (shaders/flash_attention.wgsl, the fallback): G threads per query row hold q and the output row in
+ *   registers; fits the 16 KiB WebGPU default for every head dim (see rowwiseTiles).
+ *
+ * Default choice (flashPlan): the first tiling of LARGE_PREFERENCE that divides the head dim and fits the device's
+ * maxComputeWorkgroupStorageSize (or opts.maxWorkgroupStorage) and maxComputeInvocationsPerWorkgroup with >= 64
+ * threads, plus, for calls whose grid would have fewer than SMALL_GRID workgroups, the first of SMALL_PREFERENCE with
+ * a smaller BR (more workgroups for short prompts); 'rowwise' when no tiling fits. Measured on an H200 (hd 64, 12
+ * heads, docs/flash-attention-notes.md): 96 x 32 is the fastest tiling at 8k and 32k, 64 x 32 at 2k. hd 64 at
+ * 48 KiB -> 96 x 32 (192 threads) / 64 x 32; at 32 KiB -> 64 x 16 / 32 x 32; at the 16 KiB default -> rowwise.
+ * Options force a kernel or one tiling (tests, bench candidates).
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
+import { loadShader } from '../gpu/shaders';
 import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
 
-export interface FlashTiles {
+export type FlashKernel = 'tiled' | 'rowwise';
+
+export interface RowwiseTiles {
+  kernel: 'rowwise';
+  /** Threads per query row. */
   G: number;
   BR: number;
   BC: number;
   /** Workgroup storage the tiles use, bytes. */
   storage: number;
+  threads: number;
 }
+
+export interface TiledTiles {
+  kernel: 'tiled';
+  /** Queries per workgroup (multiple of 4). */
+  BR: number;
+  /** Keys per block (multiple of 4; BC/4 divides hd/4). */
+  BC: number;
+  /** Row reductions with subgroup shuffles instead of workgroup memory. */
+  sg: boolean;
+  /** Row reduction slots in the V tile (before V is staged each block): no extra storage, one more barrier. */
+  redInV: boolean;
+  /** Prefetch the next key block's K and V into registers during the current block's math. */
+  pf: boolean;
+  storage: number;
+  threads: number;
+}
+
+export type FlashTiles = RowwiseTiles | TiledTiles;
 
 export interface FlashOptions {
   /** Cap on workgroup storage (defaults to the device's maxComputeWorkgroupStorageSize). */
   maxWorkgroupStorage?: number;
-  /** Force tile sizes (tests); BC must fit the storage cap. */
+  /** Force a kernel (default: tiled where some tiling fits, else rowwise). */
+  kernel?: FlashKernel;
+  /** Force one tiling (tests, bench candidates); must fit the limits. */
   BR?: number;
   BC?: number;
+  /** Tiled kernel: row reductions with subgroup shuffles (default false); throws when the device cannot. */
+  subgroups?: boolean;
+  /** Tiled kernel: reduction slots in the V tile (default false). */
+  redInV?: boolean;
+  /** Tiled kernel: register prefetch of the next K/V block (default false). */
+  prefetch?: boolean;
 }
 
-export function flashTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}): FlashTiles {
+/** Tiles of the rowwise kernel (the pre-register-tiling kernel, kept as the fallback). */
+export function rowwiseTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}): RowwiseTiles {
   if (hd % 4 !== 0) throw new Error(`flash attention: head dim ${hd} must be a multiple of 4`);
   const HD4 = hd / 4;
   let G = 1;
@@ -46,33 +89,177 @@ export function flashTiles(hd: number, maxStorage: number, maxInvocations: numbe
   if (BC < 1 || storage > maxStorage) {
     throw new LimitExceededError('maxComputeWorkgroupStorageSize', storage, maxStorage, `flash attention tiles for head dim ${hd}`);
   }
-  return { G, BR, BC, storage };
+  return { kernel: 'rowwise', G, BR, BC, storage, threads: BR * G };
+}
+
+/** Workgroup storage of the tiled kernel, bytes (reduction slots only when they need their own space). */
+export function tiledStorage(hd: number, BR: number, BC: number, ownReductionSlots = true): number {
+  return 4 * (hd * BR + Math.max(hd * BC, BC * BR) + BC * hd + (ownReductionSlots ? (BR * BC) / 4 : 0));
+}
+
+export interface TiledVariant {
+  sg?: boolean;
+  redInV?: boolean;
+}
+
+/** Why tiling (BR, BC) with these variant flags cannot run the tiled kernel for head dim hd under these limits, or
+ * null when it can. sgMinSize: the adapter's smallest subgroup size, 0 when subgroups are not available. */
+export function tiledProblem(hd: number, BR: number, BC: number, maxStorage: number, maxInvocations: number, v: TiledVariant = {}, sgMinSize = 0): string | null {
+  if (hd % 4 !== 0) return `head dim ${hd} is not a multiple of 4`;
+  if (!Number.isInteger(BR) || BR < 4 || BR % 4 !== 0) return `BR = ${BR} must be a positive multiple of 4`;
+  if (!Number.isInteger(BC) || BC < 4 || BC % 4 !== 0) return `BC = ${BC} must be a positive multiple of 4`;
+  const ntx = BC / 4;
+  if ((hd / 4) % ntx !== 0) return `BC/4 = ${ntx} must divide hd/4 = ${hd / 4}`;
+  const threads = (BR / 4) * ntx;
+  if (threads > maxInvocations) return `${threads} threads exceed maxComputeInvocationsPerWorkgroup ${maxInvocations}`;
+  if (v.sg && v.redInV) return 'subgroups and redInV are alternatives';
+  if (v.sg) {
+    if (sgMinSize < 1) return 'subgroups are not available';
+    if ((ntx & (ntx - 1)) !== 0) return `BC/4 = ${ntx} must be a power of two for subgroup reductions`;
+    if (ntx > sgMinSize) return `BC/4 = ${ntx} exceeds the smallest subgroup size ${sgMinSize}`;
+  }
+  if (v.redInV && BC * hd < ntx * BR) return `redInV needs the V tile (${BC * hd} floats) to hold ${ntx * BR} reduction floats`;
+  const storage = tiledStorage(hd, BR, BC, !v.sg && !v.redInV);
+  if (storage > maxStorage) return `${storage} bytes of workgroup storage exceed ${maxStorage}`;
+  return null;
+}
+
+/** A default tiling: BR x BC plus variant flags (options given to FlashAttention override the flags). */
+export interface TiledChoice {
+  BR: number;
+  BC: number;
+  redInV?: boolean;
+  prefetch?: boolean;
+  subgroups?: boolean;
+}
+
+/** Default tilings, in order of preference, for long prompts (the first that fits wins). */
+export const LARGE_PREFERENCE: readonly TiledChoice[] = [
+  { BR: 96, BC: 32 }, { BR: 128, BC: 16 }, { BR: 64, BC: 64, redInV: true }, { BR: 64, BC: 32 }, { BR: 32, BC: 64 },
+  { BR: 64, BC: 16 }, { BR: 32, BC: 32 },
+];
+/** Tilings for calls whose grid with the large tiling would have fewer than SMALL_GRID workgroups. */
+export const SMALL_PREFERENCE: readonly TiledChoice[] = [
+  { BR: 64, BC: 32 }, { BR: 32, BC: 64 }, { BR: 64, BC: 16 }, { BR: 32, BC: 32 }, { BR: 32, BC: 16 },
+];
+export const SMALL_GRID = 512;
+
+function tiled(hd: number, BR: number, BC: number, opts: FlashOptions): TiledTiles {
+  const sg = opts.subgroups ?? false;
+  const redInV = opts.redInV ?? false;
+  return {
+    kernel: 'tiled', BR, BC, sg, redInV, pf: opts.prefetch ?? false,
+    storage: tiledStorage(hd, BR, BC, !sg && !redInV), threads: (BR / 4) * (BC / 4),
+  };
+}
+
+/** A preference entry with the caller's explicit variant options on top. */
+function withOpts(c: TiledChoice, opts: FlashOptions): FlashOptions {
+  return {
+    subgroups: opts.subgroups ?? c.subgroups,
+    redInV: opts.redInV ?? c.redInV,
+    prefetch: opts.prefetch ?? c.prefetch,
+  };
+}
+
+export interface FlashPlan {
+  /** Tiles for most calls. */
+  large: FlashTiles;
+  /** Tiles for calls whose grid with `large` has fewer than SMALL_GRID workgroups (absent: always `large`). */
+  small?: TiledTiles;
+}
+
+/** The kernel(s) and tiles FlashAttention uses for this head dim and these limits (sgMinSize 0: no subgroups). */
+export function flashPlan(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): FlashPlan {
+  if (opts.kernel === 'rowwise') return { large: rowwiseTiles(hd, maxStorage, maxInvocations, opts) };
+  const variant = { sg: opts.subgroups, redInV: opts.redInV };
+  if (opts.BR !== undefined || opts.BC !== undefined) {
+    const BR = opts.BR ?? 64, BC = opts.BC ?? 32;
+    const why = tiledProblem(hd, BR, BC, maxStorage, maxInvocations, variant, sgMinSize);
+    if (why) {
+      if (why.includes('workgroup storage')) {
+        throw new LimitExceededError('maxComputeWorkgroupStorageSize', tiledStorage(hd, BR, BC, !opts.subgroups && !opts.redInV), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
+      }
+      throw new Error(`flash attention (tiled): ${why}`);
+    }
+    return { large: tiled(hd, BR, BC, opts) };
+  }
+  const fits = (c: TiledChoice) => {
+    const o = withOpts(c, opts);
+    return (c.BR / 4) * (c.BC / 4) >= 64 && !tiledProblem(hd, c.BR, c.BC, maxStorage, maxInvocations, { sg: o.subgroups, redInV: o.redInV }, sgMinSize);
+  };
+  const large = LARGE_PREFERENCE.find(fits);
+  if (!large) {
+    if (opts.kernel === 'tiled') throw new Error(`flash attention: no tiled kernel tiling fits head dim ${hd} in ${maxStorage} bytes of workgroup storage`);
+    return { large: rowwiseTiles(hd, maxStorage, maxInvocations, opts) };
+  }
+  const small = SMALL_PREFERENCE.find((c) => c.BR < large.BR && fits(c));
+  return {
+    large: tiled(hd, large.BR, large.BC, withOpts(large, opts)),
+    small: small && tiled(hd, small.BR, small.BC, withOpts(small, opts)),
+  };
+}
+
+/** The tiles of flashPlan's large choice (what most calls use). */
+export function flashTiles(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): FlashTiles {
+  return flashPlan(hd, maxStorage, maxInvocations, opts, sgMinSize).large;
+}
+
+/** The adapter's smallest subgroup size when the device has the subgroups feature, else 0. */
+export function subgroupMinSize(ctx: GpuContext): number {
+  return ctx.has('subgroups') ? ctx.acquired.adapterInfo.subgroupMinSize : 0;
+}
+
+function makeKernel(ctx: GpuContext, hd: number, t: FlashTiles): ComputeKernel {
+  const HD4 = hd / 4;
+  if (t.kernel === 'tiled') {
+    // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
+    const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
+    const consts = `const HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\nconst PF: bool = ${t.pf};\nconst RED_IN_V: bool = ${t.redInV};\n`;
+    return new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, `${red}\n${consts}`);
+  }
+  const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${t.G}u;\nconst DPT4: u32 = ${HD4 / t.G}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\n`;
+  return new ComputeKernel(ctx, 'flash_attention', 'main', {}, prelude);
 }
 
 export class FlashAttention {
-  readonly tiles: FlashTiles;
-  private readonly k: ComputeKernel;
+  readonly plan: FlashPlan;
+  private readonly kLarge: ComputeKernel;
+  private kSmall: ComputeKernel | null = null;
 
-  constructor(ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
+  constructor(private readonly ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
     const maxStorage = Math.min(opts.maxWorkgroupStorage ?? Infinity, ctx.limits.maxComputeWorkgroupStorageSize);
-    this.tiles = flashTiles(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts);
-    const { G, BR, BC } = this.tiles;
-    const HD4 = dims.hd / 4;
-    const prelude = `const HD4: u32 = ${HD4}u;\nconst G: u32 = ${G}u;\nconst DPT4: u32 = ${HD4 / G}u;\nconst BR: u32 = ${BR}u;\nconst BC: u32 = ${BC}u;\n`;
-    this.k = new ComputeKernel(ctx, 'flash_attention', 'main', {}, prelude);
+    this.plan = flashPlan(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts, subgroupMinSize(ctx));
+    this.kLarge = makeKernel(ctx, dims.hd, this.plan.large);
+  }
+
+  /** The tiles of the large (usual) choice. */
+  get tiles(): FlashTiles {
+    return this.plan.large;
+  }
+
+  /** The tiles a call with L queries uses. */
+  tilesFor(L: number): FlashTiles {
+    const { large, small } = this.plan;
+    return small && Math.ceil(L / large.BR) * this.dims.H < SMALL_GRID ? small : large;
   }
 
   encode(pass: GPUComputePassEncoder, a: PrefillArgs): void {
     const r = resolvePrefill('flash attention', this.dims, a, true);
-    this.k.dispatch(
+    const t = this.tilesFor(r.L);
+    const k = t === this.plan.large ? this.kLarge : (this.kSmall ??= makeKernel(this.ctx, this.dims.hd, t));
+    const nqb = Math.ceil(r.L / t.BR);
+    // The tiled kernel computes exp2(s - m) with log2(e) folded into the scale.
+    const scale = (t.kernel === 'tiled' ? Math.LOG2E : 1) / Math.sqrt(r.hd);
+    k.dispatch(
       pass,
       packUniforms([
-        ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', 1 / Math.sqrt(r.hd)],
+        ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', scale],
         ['u32', r.q.offset / 4], ['u32', r.q.rowStride / 4], ['u32', r.q.headStride / 4],
-        ['u32', r.out.offset / 4], ['u32', r.out.rowStride / 4], ['u32', Math.ceil(r.L / this.tiles.BR)],
+        ['u32', r.out.offset / 4], ['u32', r.out.rowStride / 4], ['u32', nqb],
       ]),
       [a.q, a.kCache, a.vCache, a.out],
-      [Math.ceil(r.L / this.tiles.BR), r.H],
+      [nqb, r.H],
     );
   }
 }
