@@ -31,7 +31,11 @@ const LIMIT_NAMES: (keyof DeviceLimits)[] = [
 
 export interface AcquiredDevice {
   device: GPUDevice;
-  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  adapterInfo: {
+    vendor: string; architecture: string; device: string; description: string;
+    /** Subgroup size range reported by the adapter (0 when not reported). */
+    subgroupMinSize: number; subgroupMaxSize: number;
+  };
   limits: DeviceLimits;
   features: Set<OptionalFeature>;
   /** Resolves when the device is lost; never rejects. */
@@ -73,6 +77,8 @@ export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions =
       architecture: info.architecture ?? '',
       device: info.device ?? '',
       description: info.description ?? '',
+      subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+      subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
     },
     limits,
     features,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, rng, poisoned, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
+import { SelectiveScan, SCAN_VARIANTS, planOnePass, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
 import { SsmStep } from '../../src/kernels/ssm_step';
 import { packSsmParams, SsmParamsPacker, ssmParamsLength } from '../../src/kernels/ssm_params';
 import { aFromALog, selectiveScanRef, type View } from '../../src/reference/scan';
@@ -148,6 +148,16 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
     });
   }
 
+  it('fused picks the one-pass kernel when the device has subgroups, else the chunked one', async () => {
+    const ctx = await gpu();
+    const scan = new SelectiveScan(ctx, { D: 48, N: 16 });
+    expect(scan.fusedImpl).toBe(ctx.has('subgroups') ? 'onepass' : 'chunked');
+    const chunked = new SelectiveScan(ctx, { D: 48, N: 16, fused: 'chunked' });
+    expect(chunked.fusedImpl).toBe('chunked');
+    scan.destroy();
+    chunked.destroy();
+  });
+
   it('fused: chunk boundaries (forced chunk 32, L=131 → 5 chunks, last has 3 tokens), no gate', async () => {
     const ctx = await gpu();
     const p = makeProblem(131, 48, 16, 11);
@@ -222,6 +232,76 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
     scan.destroy();
     ctx.pool.release(small);
     ctx.pool.release(xp);
+  });
+});
+
+/**
+ * The one-pass subgroup kernel in its configurations. On SwiftShader (subgroup size 4) sv = 1 gives Q = 4 state lanes
+ * and P = 1 time lane; sv = 2 and 4 give P = 2 and 4, so the shuffle scan over time lanes runs. assertFast makes the
+ * in-kernel sequential fallback poison h_L, so a pass proves the subgroup path ran; forceSlow checks that fallback.
+ */
+describe('one-pass fused scan (subgroups) vs CPU oracle', () => {
+  const configs: [string, OnePassConfig][] = [
+    ['default', {}],
+    ['sv=2 (2 time lanes on SwiftShader)', { sv: 2 }],
+    ['sv=4 (4 time lanes), s=3', { sv: 4, s: 3 }],
+    ['sv=4, recompute exp, wc=3', { sv: 4, storeA: false, wc: 3 }],
+    ['wc=1, s=5', { wc: 1, s: 5, sv: 2 }],
+  ];
+  // [L, D, N]: odd D, N < 16, N not a multiple of 4, N = 64, long L with many chunks.
+  const shapes: [number, number, number][] = [[1, 48, 16], [131, 45, 16], [37, 40, 5], [300, 33, 13], [64, 8, 64], [2053, 20, 16]];
+
+  it('every config and shape, strided views, gate', async () => {
+    const ctx = await gpu();
+    if (!ctx.has('subgroups')) return; // fused = chunked there, covered above
+    for (const [L, D, N] of shapes) {
+      const p = makeProblem(L, D, N, L * 13 + D + N, true);
+      const g = upload(ctx, p);
+      const ref = reference(p);
+      for (const [name, cfg] of configs) {
+        const out = await runScan(ctx, p, g, { variant: 'fused', yOff: 5, yStride: D + 3, scanOpts: { fused: 'onepass', onepass: { ...cfg, assertFast: true } } });
+        expect(relErr(out.y, ref.y), `${name} L=${L} D=${D} N=${N} y`).toBeLessThan(TOL);
+        expect(relErr(out.h, ref.hL), `${name} L=${L} D=${D} N=${N} hL`).toBeLessThan(TOL);
+      }
+      g.release();
+    }
+  });
+
+  it('initial state (separate and in place), no gate, and the in-kernel sequential fallback', async () => {
+    const ctx = await gpu();
+    if (!ctx.has('subgroups')) return;
+    const p = makeProblem(203, 36, 16, 909);
+    const g = upload(ctx, p);
+    for (const gate of [true, false]) {
+      const ref = reference(p, { init: true, gate });
+      for (const cfg of [{ sv: 4, s: 4, assertFast: true }, { assertFast: true }, { forceSlow: true }] as OnePassConfig[]) {
+        const tag = `${JSON.stringify(cfg)} gate=${gate}`;
+        const h0 = ctx.upload(p.h0, 'ssm-state');
+        const sep = await runScan(ctx, p, g, { variant: 'fused', gate, h0, scanOpts: { fused: 'onepass', onepass: cfg } });
+        expect(relErr(sep.y, ref.y), `${tag} y (separate h0)`).toBeLessThan(TOL);
+        expect(relErr(sep.h, ref.hL), `${tag} hL (separate h0)`).toBeLessThan(TOL);
+        expect(await ctx.readF32(h0, p.D * p.N)).toEqual(p.h0);
+        const inPlace = await runScan(ctx, p, g, { variant: 'fused', gate, h0, hFinal: h0, scanOpts: { fused: 'onepass', onepass: cfg } });
+        expect(relErr(inPlace.y, ref.y), `${tag} y (in place)`).toBeLessThan(TOL);
+        expect(relErr(inPlace.h, ref.hL), `${tag} hL (in place)`).toBeLessThan(TOL);
+        ctx.pool.release(h0);
+      }
+    }
+    g.release();
+  });
+
+  it('the plan fits the device limits and refuses what cannot run', () => {
+    const dev = { hasSubgroups: true, sgMin: 32, sgMax: 32, maxInvocations: 1024, maxWgStorage: 48 << 10 };
+    const plan = planOnePass(16, { wc: 8, s: 16 }, dev);
+    if (typeof plan === 'string') throw new Error(plan);
+    expect(plan).toMatchObject({ q: 4, nv4: 4, tcMax: 128, wgs: 256 });
+    expect(plan.smemBytes).toBeLessThanOrEqual(48 << 10);
+    const small = planOnePass(16, { wc: 8, s: 16 }, { ...dev, maxWgStorage: 16 << 10 });
+    if (typeof small === 'string') throw new Error(small);
+    expect(small.smemBytes).toBeLessThanOrEqual(16 << 10);
+    expect(planOnePass(16, {}, { ...dev, hasSubgroups: false })).toMatch(/no subgroups/);
+    // N = 64 on 4-wide subgroups: sv is raised to 4 so Q = 4 lanes fit.
+    expect(planOnePass(64, { sv: 1 }, { ...dev, sgMin: 4, sgMax: 4, maxInvocations: 256 })).toMatchObject({ sv: 4, q: 4 });
   });
 });
 
