@@ -23,6 +23,9 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> Dsum: array<f32>;
 
 override WG: u32 = 64u;
+// Bench only (wrong results): 1 replaces exp by 1 + x/1024 (cost of the exponentials), 2 drops the recurrence and
+// just accumulates Δu·B (cost of loads, staging and loop).
+override MODE: u32 = 0u;
 
 var<workgroup> bs: array<vec4<f32>, TT * NV>;
 var<workgroup> sdt: array<f32, TT * WG>;
@@ -84,7 +87,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let du = sdu[j * WG + lid.x];
         dsum += dt;
         for (var v = 0u; v < NV; v++) {
-          h[v] = exp(dt * a[v]) * h[v] + du * bs[j * NV + v];
+          if (MODE == 2u) {
+            h[v] += du * bs[j * NV + v];
+          } else {
+            let x = dt * a[v];
+            h[v] = select(exp(x), 1.0 + x * 0.0009765625, MODE == 1u) * h[v] + du * bs[j * NV + v];
+          }
         }
       }
     }

@@ -22,7 +22,8 @@
 // sequential path (one thread per channel) instead: slow but correct for any subgroup behaviour.
 // Workgroup memory: 5·WC·(TCMAX+1)·4 + 2·TCMAX·NV4·16 bytes (the wrapper sizes WC and S to fit the device).
 // Prelude constants: NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
-// STORE_A else 1), STORE_A, FORCE_SLOW, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·4·NV4/WGS).
+// STORE_A else 1), STORE_A, FORCE_SLOW, MODE (bench only, wrong results: 1 = exp2 replaced by 1 + x/1024, 2 = no
+// scan: y = Σ Δu·B·C), ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·4·NV4/WGS).
 
 struct Params {
   L: u32, D: u32, uOff: u32, uStride: u32,
@@ -67,6 +68,11 @@ fn softplus(x: f32) -> f32 {
   let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
   let r = select(log(1.0 + e), series, e < 0.0625);
   return select(r, x, x > 20.0);
+}
+
+fn ex2(x: vec4<f32>) -> vec4<f32> {
+  if (MODE == 1u) { return 1.0 + x * 0.0009765625; }
+  return exp2(x);
 }
 
 fn silu(x: f32) -> f32 {
@@ -229,7 +235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // 2. Local scan of this lane's S tokens from zero state.
+    // 2. Local scan of this lane's S tokens from zero state (MODE 2 skips steps 2 and 3).
     var pv: array<vec4<f32>, SV>;
     var hv: array<vec4<f32>, SV>;
     var aS: array<array<vec4<f32>, SV>, SA>;
@@ -237,12 +243,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       pv[v] = vec4<f32>(1.0);
       hv[v] = vec4<f32>(0.0);
     }
-    for (var i = 0u; i < S; i++) {
+    for (var i = 0u; i < select(S, 0u, MODE == 2u); i++) {
       let slot = i * P + p;
       let dt = sDt[rowBase + slot];
       let du = sDu[rowBase + slot];
       for (var v = 0u; v < SV; v++) {
-        let a = exp2(dt * a2[v]);
+        let a = ex2(dt * a2[v]);
         pv[v] *= a;
         hv[v] = a * hv[v] + du * sB[slot * NV4 + q * SV + v];
         if (STORE_A) { aS[i][v] = a; }
@@ -250,7 +256,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // 3. Inclusive scan of (Π a, h) over the time lanes (stride Q), then each lane's incoming state and the carry.
-    for (var off = 1u; off < P; off <<= 1u) {
+    for (var off = 1u; off < select(P, 1u, MODE == 2u); off <<= 1u) {
       let take = p >= off;
       for (var v = 0u; v < SV; v++) {
         let pu = subgroupShuffleUp(pv[v], off * Q);
@@ -276,8 +282,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       var y = 0.0;
       for (var v = 0u; v < SV; v++) {
         var a: vec4<f32>;
-        if (STORE_A) { a = aS[i][v]; } else { a = exp2(dt * a2[v]); }
-        h[v] = a * h[v] + du * sB[slot * NV4 + q * SV + v];
+        if (STORE_A) { a = aS[i][v]; } else { a = ex2(dt * a2[v]); }
+        if (MODE == 2u) { h[v] = du * sB[slot * NV4 + q * SV + v]; } else { h[v] = a * h[v] + du * sB[slot * NV4 + q * SV + v]; }
         y += dot(h[v], sC[slot * NV4 + q * SV + v]);
       }
       for (var m = 1u; m < Q; m <<= 1u) {

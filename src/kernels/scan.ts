@@ -98,7 +98,16 @@ export interface ScanOptions {
   fused?: FusedImpl;
   /** One-pass kernel tuning. */
   onepass?: OnePassConfig;
+  /**
+   * Bench only, results are WRONG when set: 'noexp' replaces every exp(Δ·A) by 1 + x/1024 (what the exponentials
+   * cost), 'stream' drops the recurrence and keeps loads, staging and stores (what moving the data costs).
+   */
+  benchMode?: 'normal' | 'noexp' | 'stream';
 }
+
+/** The dispatches of one scan call, for per-pass timing (bench): 'all' or one of them. */
+export type ScanStage = 'all' | 'state' | 'combine' | 'out' | 'onepass';
+const BENCH_MODES = { normal: 0, noexp: 1, stream: 2 } as const;
 
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
@@ -141,12 +150,12 @@ export function planOnePass(N: number, cfg: OnePassConfig, dev: { hasSubgroups: 
   };
 }
 
-function onePassPrelude(N: number, p: OnePassPlan): string {
+function onePassPrelude(N: number, p: OnePassPlan, mode: number): string {
   const c = (name: string, v: number | boolean) => `const ${name}: ${typeof v === 'boolean' ? 'bool' : 'u32'} = ${typeof v === 'boolean' ? v : `${v}u`};\n`;
   return 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' +
     c('NS', N) + c('SV', p.sv) + c('Q', p.q) + c('NV4', p.nv4) + c('S', p.s) + c('WC', p.wc) + c('WGS', p.wgs) +
     c('SGMAX', p.sgMax) + c('TCMAX', p.tcMax) + c('SA', p.storeA ? p.s : 1) + c('STORE_A', p.storeA) +
-    c('FORCE_SLOW', p.forceSlow) + c('ASSERT_FAST', p.assertFast) + c('PF1', p.pf1) + c('PF2', p.pf2);
+    c('FORCE_SLOW', p.forceSlow) + c('ASSERT_FAST', p.assertFast) + c('PF1', p.pf1) + c('PF2', p.pf2) + c('MODE', mode);
 }
 
 interface Resolved {
@@ -192,6 +201,8 @@ export class SelectiveScan {
   readonly onePass: OnePassPlan | string;
   private readonly onePassPrelude: string;
   private readonly kernels = new Map<string, ComputeKernel>();
+  private readonly mode: number;
+  private stage: ScanStage = 'all';
   private readonly dummy: GPUBuffer;
   private readonly scratch = new Map<string, GPUBuffer>();
   private retired: GPUBuffer[] = [];
@@ -220,6 +231,7 @@ export class SelectiveScan {
     this.wg = wg;
     this.tt = tt;
     this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\n`;
+    this.mode = BENCH_MODES[opts.benchMode ?? 'normal'];
     const impl = opts.fused ?? 'auto';
     const info = ctx.acquired.adapterInfo;
     this.onePass = impl === 'chunked' ? 'options.fused = chunked' : planOnePass(N, opts.onepass ?? {}, {
@@ -230,7 +242,7 @@ export class SelectiveScan {
       maxWgStorage: lim.maxComputeWorkgroupStorageSize,
     });
     if (impl === 'onepass' && typeof this.onePass === 'string') throw new Error(`selective scan: one-pass kernel unavailable: ${this.onePass}`);
-    this.onePassPrelude = typeof this.onePass === 'string' ? '' : onePassPrelude(N, this.onePass);
+    this.onePassPrelude = typeof this.onePass === 'string' ? '' : onePassPrelude(N, this.onePass, this.mode);
     this.dummy = ctx.buffer(16, 'scratch', 'scan-dummy');
   }
 
@@ -263,7 +275,8 @@ export class SelectiveScan {
     let k = this.kernels.get(shader);
     if (!k) {
       if (shader === 'selective_scan_onepass') k = new ComputeKernel(this.ctx, shader, 'main', {}, this.onePassPrelude);
-      else k = usesPrelude ? new ComputeKernel(this.ctx, shader, 'main', { WG: this.wg }, this.prelude) : new ComputeKernel(this.ctx, shader);
+      else if (!usesPrelude) k = new ComputeKernel(this.ctx, shader);
+      else k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { WG: this.wg, MODE: this.mode } : { WG: this.wg }, this.prelude);
       this.kernels.set(shader, k);
     }
     return k;
@@ -312,6 +325,27 @@ export class SelectiveScan {
     };
   }
 
+  /** Bench: records only one dispatch of the scan (see ScanStage); a stage the variant does not have records nothing. */
+  encodeStage(pass: GPUComputePassEncoder, io: ScanIO, variant: ScanVariant, stage: ScanStage): void {
+    this.stage = stage;
+    try {
+      this.encode(pass, io, variant);
+    } finally {
+      this.stage = 'all';
+    }
+  }
+
+  /** The dispatches `variant` records for L tokens (bench: per-pass timing). */
+  stagesFor(L: number, variant: ScanVariant = this.variant): ScanStage[] {
+    if (variant === 'fused' && this.fusedImpl === 'onepass') return ['onepass'];
+    if (variant === 'fused' && Math.ceil(L / this.chunkFor(L)) > 1) return ['state', 'combine', 'out'];
+    return ['out'];
+  }
+
+  private wants(stage: ScanStage): boolean {
+    return this.stage === 'all' || this.stage === stage;
+  }
+
   /** Records the scan into `pass` with the given (or the default) variant. */
   encode(pass: GPUComputePassEncoder, io: ScanIO, variant: ScanVariant = this.variant): void {
     const r = this.resolve(io);
@@ -334,7 +368,7 @@ export class SelectiveScan {
     if (nc > 1) {
       const states = this.scratchBuf('states', nc * D * N);
       const dsum = this.scratchBuf('dsum', (nc - 1) * D);
-      this.kernel('selective_scan_chunk_state', true).dispatch(
+      if (this.wants('state')) this.kernel('selective_scan_chunk_state', true).dispatch(
         pass,
         packUniforms([
           ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
@@ -344,7 +378,7 @@ export class SelectiveScan {
         [io.u.buffer, io.delta.buffer, r.bc, io.params, states, dsum],
         [gx, nc - 1],
       );
-      this.kernel('selective_scan_chunk_combine', false).dispatch(
+      if (this.wants('combine')) this.kernel('selective_scan_chunk_combine', false).dispatch(
         pass,
         packUniforms([['u32', D], ['u32', N], ['u32', nc], ['u32', h0 ? 1 : 0]]),
         [io.params, dsum, h0 ?? this.dummy, states],
@@ -362,7 +396,7 @@ export class SelectiveScan {
       hin = h0;
       initMode = 1;
     }
-    this.kernel('selective_scan_chunk_out', true).dispatch(
+    if (this.wants('out')) this.kernel('selective_scan_chunk_out', true).dispatch(
       pass,
       packUniforms([
         ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
@@ -377,6 +411,7 @@ export class SelectiveScan {
 
   private encodeOnePass(pass: GPUComputePassEncoder, io: ScanIO, r: Resolved, h0: GPUBuffer | null, hOut: GPUBuffer, plan: OnePassPlan): void {
     const initMode = !h0 ? 0 : h0 === hOut ? 2 : 1;
+    if (!this.wants('onepass')) return;
     this.kernel('selective_scan_onepass', true).dispatch(
       pass,
       packUniforms([
