@@ -67,6 +67,8 @@ export interface ExploreOptions {
   /** Candidate names to keep (substring match, comma-separated); all when absent. */
   filter?: string;
   log: (s: string) => void;
+  /** Called with all rows so far after each L (the CLI rewrites its JSON/CSV, so a timeout keeps what finished). */
+  onProgress?: (rows: ExploreRow[]) => void;
 }
 
 const median = (xs: number[]) => {
@@ -336,6 +338,7 @@ export async function exploreScan(ctx: GpuContext, opts: ExploreOptions): Promis
     for (const s of scans.values()) if (s instanceof SelectiveScan) s.destroy();
     inp.release();
     await ctx.finish();
+    opts.onProgress?.(rowsOut);
   }
   return rowsOut;
 }

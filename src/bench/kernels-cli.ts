@@ -291,7 +291,7 @@ export async function runKernelBench(args: CliArgs, log: (s: string) => void = c
 }
 
 /** --explore scan: the exploration bench (see ./explore-scan.ts). */
-async function runExplore(args: CliArgs, log: (s: string) => void): Promise<{ copyGbps: number; rows: ExploreRow[] }> {
+async function runExplore(args: CliArgs, log: (s: string) => void): Promise<ExploreRow[]> {
   if (args.explore !== 'scan') throw new Error(`--explore ${args.explore}: only 'scan' is available`);
   if (!args.quick && process.env.WEBGPU_DAWN_OPTIONS === undefined) process.env.WEBGPU_DAWN_OPTIONS = 'disable-dawn-features=timestamp_quantization';
   log(`dawn options: ${process.env.WEBGPU_DAWN_OPTIONS ?? '(none)'}`);
@@ -303,10 +303,14 @@ async function runExplore(args: CliArgs, log: (s: string) => void): Promise<{ co
     const copy = await measureCopy(ctx, args.quick, { warmup: 2, iters: args.quick ? 3 : 10 }, args.quick ? 1 : 10);
     log(`copy ceiling: ${copy.gbps.toFixed(1)} GB/s`);
     const L = args.lengths ?? (args.quick ? [64, 256, 1024] : [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072]);
-    const rows = await exploreScan(ctx, { L, D: args.quick ? 96 : 1536, N: 16, targetMs: args.quick ? 5 : 15, filter: args.filter, log });
+    const save = (rows: ExploreRow[]) => {
+      if (args.json) writeFileSync(args.json, JSON.stringify({ explore: args.explore, quick: args.quick, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, rows }, null, 2));
+      if (args.csv) writeFileSync(args.csv, exploreCsv(rows));
+    };
+    const rows = await exploreScan(ctx, { L, D: args.quick ? 96 : 1536, N: 16, targetMs: args.quick ? 5 : 15, filter: args.filter, log, onProgress: save });
     summarizeExplore(rows, log);
     log(`copy ceiling ${copy.gbps.toFixed(1)} GB/s; scan floor at copy speed ~${((16 * 1536) / (copy.gbps * 1e3)).toFixed(3)} us/token (16 B per channel-token, D=1536)`);
-    return { copyGbps: copy.gbps, rows };
+    return rows;
   } finally {
     ctx.destroy();
   }
@@ -323,10 +327,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   if (args.explore) {
-    const { copyGbps, rows } = await runExplore(args, console.log);
+    await runExplore(args, console.log);
     console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    if (args.json) writeFileSync(args.json, JSON.stringify({ explore: args.explore, quick: args.quick, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps, rows }, null, 2));
-    if (args.csv) writeFileSync(args.csv, exploreCsv(rows));
     process.exit(0);
   }
   const { copyGbps, results } = await runKernelBench(args);
