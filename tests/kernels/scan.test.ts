@@ -133,16 +133,19 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
       const g = upload(ctx, p);
       const ref = reference(p);
       const outs: Record<string, { y: Float32Array; h: Float32Array }> = {};
-      for (const variant of variants) {
-        const out = await runScan(ctx, p, g, { variant, yOff: 2, yStride: D + 1 });
-        outs[variant] = out;
-        expect(relErr(out.y, ref.y), `${variant} y`).toBeLessThan(TOL);
-        expect(relErr(out.h, ref.hL), `${variant} hL`).toBeLessThan(TOL);
+      // 'fused' twice: its default on this device (one pass with subgroups) and the chunked three-pass form.
+      const runs: [string, ScanVariant, Partial<ScanOptions>][] = variants.map((v) => [v, v, {}]);
+      runs.push(['fused (chunked)', 'fused', { fused: 'chunked' }]);
+      for (const [name, variant, scanOpts] of runs) {
+        const out = await runScan(ctx, p, g, { variant, yOff: 2, yStride: D + 1, scanOpts });
+        outs[name] = out;
+        expect(relErr(out.y, ref.y), `${name} y`).toBeLessThan(TOL);
+        expect(relErr(out.h, ref.hL), `${name} hL`).toBeLessThan(TOL);
       }
       // The variants agree with each other.
-      for (const v of variants.slice(1)) {
-        expect(relErr(outs[v].y, outs[variants[0]].y), `${v} vs ${variants[0]}`).toBeLessThan(TOL);
-        expect(relErr(outs[v].h, outs[variants[0]].h), `${v} vs ${variants[0]} state`).toBeLessThan(TOL);
+      for (const [v] of runs.slice(1)) {
+        expect(relErr(outs[v].y, outs[runs[0][0]].y), `${v} vs ${runs[0][0]}`).toBeLessThan(TOL);
+        expect(relErr(outs[v].h, outs[runs[0][0]].h), `${v} vs ${runs[0][0]} state`).toBeLessThan(TOL);
       }
       g.release();
     });
@@ -158,13 +161,28 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
     chunked.destroy();
   });
 
-  it('fused: chunk boundaries (forced chunk 32, L=131 → 5 chunks, last has 3 tokens), no gate', async () => {
+  it('fused (chunked): many chunks (L=1500, chunk 16 → 94 chunks, several combine batches), odd D, N=13', async () => {
+    const ctx = await gpu();
+    const p = makeProblem(1500, 37, 13, 21, true);
+    const g = upload(ctx, p);
+    const ref = reference(p, { init: true });
+    const h0 = ctx.upload(p.h0, 'ssm-state');
+    for (const chunk of [16, 32, 112]) {
+      const out = await runScan(ctx, p, g, { variant: 'fused', h0, scanOpts: { chunk, fused: 'chunked' } });
+      expect(relErr(out.y, ref.y), `chunk ${chunk} y`).toBeLessThan(TOL);
+      expect(relErr(out.h, ref.hL), `chunk ${chunk} hL`).toBeLessThan(TOL);
+    }
+    ctx.pool.release(h0);
+    g.release();
+  });
+
+  it('fused (chunked): chunk boundaries (forced chunk 32, L=131 → 5 chunks, last has 3 tokens), no gate', async () => {
     const ctx = await gpu();
     const p = makeProblem(131, 48, 16, 11);
     const g = upload(ctx, p);
     const ref = reference(p, { gate: false });
     for (const chunk of [32, 48, 130, 131]) {
-      const out = await runScan(ctx, p, g, { variant: 'fused', gate: false, scanOpts: { chunk } });
+      const out = await runScan(ctx, p, g, { variant: 'fused', gate: false, scanOpts: { chunk, fused: 'chunked' } });
       expect(relErr(out.y, ref.y), `chunk ${chunk} y`).toBeLessThan(TOL);
       expect(relErr(out.h, ref.hL), `chunk ${chunk} hL`).toBeLessThan(TOL);
     }
@@ -177,15 +195,15 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
       const p = makeProblem(L, 48, 8, 100 + L);
       const g = upload(ctx, p);
       const ref = reference(p, { init: true });
-      for (const variant of SCAN_VARIANTS) {
+      for (const [variant, fused] of [...SCAN_VARIANTS.map((v) => [v, 'auto'] as const), ['fused', 'chunked'] as const]) {
         const h0 = ctx.upload(p.h0, 'ssm-state');
-        const sep = await runScan(ctx, p, g, { variant, h0, scanOpts: { chunk, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
-        expect(relErr(sep.y, ref.y), `${variant} L=${L} y (separate h0)`).toBeLessThan(TOL);
-        expect(relErr(sep.h, ref.hL), `${variant} L=${L} hL (separate h0)`).toBeLessThan(TOL);
+        const sep = await runScan(ctx, p, g, { variant, h0, scanOpts: { chunk, fused, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
+        expect(relErr(sep.y, ref.y), `${variant}/${fused} L=${L} y (separate h0)`).toBeLessThan(TOL);
+        expect(relErr(sep.h, ref.hL), `${variant}/${fused} L=${L} hL (separate h0)`).toBeLessThan(TOL);
         expect(await ctx.readF32(h0, p.D * p.N)).toEqual(p.h0); // h0 untouched
-        const inPlace = await runScan(ctx, p, g, { variant, h0, hFinal: h0, scanOpts: { chunk, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
-        expect(relErr(inPlace.y, ref.y), `${variant} L=${L} y (in place)`).toBeLessThan(TOL);
-        expect(relErr(inPlace.h, ref.hL), `${variant} L=${L} hL (in place)`).toBeLessThan(TOL);
+        const inPlace = await runScan(ctx, p, g, { variant, h0, hFinal: h0, scanOpts: { chunk, fused, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
+        expect(relErr(inPlace.y, ref.y), `${variant}/${fused} L=${L} y (in place)`).toBeLessThan(TOL);
+        expect(relErr(inPlace.h, ref.hL), `${variant}/${fused} L=${L} hL (in place)`).toBeLessThan(TOL);
         ctx.pool.release(h0);
       }
       g.release();
