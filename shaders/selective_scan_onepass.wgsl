@@ -23,7 +23,7 @@
 // Workgroup memory: 5·WC·(TCMAX+1)·4 + 2·TCMAX·NV4·16 bytes (the wrapper sizes WC and S to fit the device).
 // Prelude constants: NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
 // STORE_A else 1), STORE_A, FORCE_SLOW, MODE (bench only, wrong results: 1 = exp2 replaced by 1 + x/1024, 2 = no
-// scan: y = Σ Δu·B·C), ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·4·NV4/WGS).
+// scan: y = Σ Δu·B·C), ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
 
 struct Params {
   L: u32, D: u32, uOff: u32, uStride: u32,
@@ -87,7 +87,7 @@ fn slotOf(r: u32, P: u32) -> u32 {
 // Loads chunk [t0, t0 + TC) of u, δ, z (WC channels from dBase) and B, C into this thread's prefetch registers.
 fn loadChunk(t0: u32, TC: u32, dBase: u32, li: u32, hasZ: bool,
              pU: ptr<function, array<f32, PF1>>, pD: ptr<function, array<f32, PF1>>,
-             pZ: ptr<function, array<f32, PF1>>, pBC: ptr<function, array<f32, PF2>>) {
+             pZ: ptr<function, array<f32, PF1>>, pBC: ptr<function, array<vec4<f32>, PF2>>) {
   for (var j = 0u; j < PF1; j++) {
     let e = li + j * WGS;
     let r = e / WC;
@@ -105,15 +105,19 @@ fn loadChunk(t0: u32, TC: u32, dBase: u32, li: u32, hasZ: bool,
     (*pD)[j] = dl;
     (*pZ)[j] = z;
   }
+  // B and C in groups of 4 states: group g = (token r, k) with k < NV4 for B, else C.
   for (var j = 0u; j < PF2; j++) {
-    let e = li + j * WGS;
-    let r = e / (2u * NP);
-    let k = e % (2u * NP);
-    let n = k % NP;
+    let g = li + j * WGS;
+    let r = g / (2u * NV4);
+    let k = g % (2u * NV4);
     let t = t0 + r;
-    var v = 0.0;
-    if (r < TC && t < params.L && n < NS) {
-      v = BC[select(params.bOff, params.cOff, k >= NP) + t * params.bcStride + n];
+    var v = vec4<f32>(0.0);
+    if (r < TC && t < params.L) {
+      let base = select(params.bOff, params.cOff, k >= NV4) + t * params.bcStride;
+      let n0 = (k % NV4) * 4u;
+      for (var c = 0u; c < 4u; c++) {
+        if (n0 + c < NS) { v[c] = BC[base + n0 + c]; }
+      }
     }
     (*pBC)[j] = v;
   }
@@ -188,7 +192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var pfU: array<f32, PF1>;
   var pfD: array<f32, PF1>;
   var pfZ: array<f32, PF1>;
-  var pfBC: array<f32, PF2>;
+  var pfBC: array<vec4<f32>, PF2>;
   loadChunk(0u, TC, dBase, li, hasZ, &pfU, &pfD, &pfZ, &pfBC);
   let nChunks = (L + TC - 1u) / TC;
 
@@ -221,13 +225,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
     for (var j = 0u; j < PF2; j++) {
-      let e = li + j * WGS;
-      let r = e / (2u * NP);
-      let k = e % (2u * NP);
-      let n = k % NP;
+      let g = li + j * WGS;
+      let r = g / (2u * NV4);
+      let k = g % (2u * NV4);
       if (r < TC) {
-        let idx = slotOf(r, P) * NV4 + n / 4u;
-        if (k < NP) { sB[idx][n % 4u] = pfBC[j]; } else { sC[idx][n % 4u] = pfBC[j]; }
+        let idx = slotOf(r, P) * NV4 + k % NV4;
+        if (k < NV4) { sB[idx] = pfBC[j]; } else { sC[idx] = pfBC[j]; }
       }
     }
     if (ck + 1u < nChunks) {

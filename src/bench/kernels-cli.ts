@@ -1,5 +1,10 @@
 /**
  * `npm run bench:kernels [-- --quick] [--json FILE] [--csv FILE] [--filter TEXT[,TEXT...]] [--iters N] [--rep N]`
+ * `npm run bench:kernels -- --explore scan [--quick] [--lengths 512,2048,...] [--filter NAME,...] [--json F] [--csv F]`
+ *
+ * Scan and attention rows are timed three times in the same call (column runs / spread; ms is the median), so a row's
+ * stability is visible. --explore scan runs the selective-scan exploration bench instead (./explore-scan.ts): every
+ * fused configuration over L = 512..131072, per pass, with and without exponentials, three interleaved repeats.
  *
  * Acquires a Node WebGPU device (Dawn), measures the vec4 copy kernel's bandwidth (best of a few sizes: the ceiling
  * every other row is compared against), then runs every kernel family's bench cases — dense (cases-dense), scan and

@@ -146,7 +146,7 @@ export function planOnePass(N: number, cfg: OnePassConfig, dev: { hasSubgroups: 
   const wgs = wc * sgMax;
   return {
     wc, s, sv, q, nv4, sgMax, tcMax, wgs, storeA, forceSlow: cfg.forceSlow ?? false, assertFast: cfg.assertFast ?? false,
-    pf1: Math.ceil((tcMax * wc) / wgs), pf2: Math.ceil((tcMax * 2 * 4 * nv4) / wgs), smemBytes: bytes(wc, s),
+    pf1: Math.ceil((tcMax * wc) / wgs), pf2: Math.ceil((tcMax * 2 * nv4) / wgs), smemBytes: bytes(wc, s),
   };
 }
 

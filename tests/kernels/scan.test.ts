@@ -266,17 +266,20 @@ describe('one-pass fused scan (subgroups) vs CPU oracle', () => {
     ['sv=4, recompute exp, wc=3', { sv: 4, storeA: false, wc: 3 }],
     ['wc=1, s=5', { wc: 1, s: 5, sv: 2 }],
   ];
-  // [L, D, N]: odd D, N < 16, N not a multiple of 4, N = 64, long L with many chunks.
-  const shapes: [number, number, number][] = [[1, 48, 16], [131, 45, 16], [37, 40, 5], [300, 33, 13], [64, 8, 64], [2053, 20, 16]];
+  // [L, D, N, configs]: odd D, N < 16, N not a multiple of 4, N = 64, long L with many chunks.
+  const all = configs.map((c) => c[0]);
+  const shapes: [number, number, number, string[]][] = [
+    [1, 48, 16, all], [131, 45, 16, all], [37, 40, 5, all], [300, 33, 13, all.slice(0, 3)], [64, 8, 64, all.slice(0, 2)], [2053, 20, 16, all.slice(1, 3)],
+  ];
 
-  it('every config and shape, strided views, gate', async () => {
+  it('configs x shapes, strided views, gate', async () => {
     const ctx = await gpu();
     if (!ctx.has('subgroups')) return; // fused = chunked there, covered above
-    for (const [L, D, N] of shapes) {
+    for (const [L, D, N, names] of shapes) {
       const p = makeProblem(L, D, N, L * 13 + D + N, true);
       const g = upload(ctx, p);
       const ref = reference(p);
-      for (const [name, cfg] of configs) {
+      for (const [name, cfg] of configs.filter((c) => names.includes(c[0]))) {
         const out = await runScan(ctx, p, g, { variant: 'fused', yOff: 5, yStride: D + 3, scanOpts: { fused: 'onepass', onepass: { ...cfg, assertFast: true } } });
         expect(relErr(out.y, ref.y), `${name} L=${L} D=${D} N=${N} y`).toBeLessThan(TOL);
         expect(relErr(out.h, ref.hL), `${name} L=${L} D=${D} N=${N} hL`).toBeLessThan(TOL);
