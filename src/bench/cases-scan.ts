@@ -1,6 +1,7 @@
 /**
- * Benchmark cases for the Mamba kernels: the selective scan prefill in its three variants (fused chunked, unfused,
- * sequential) at each L, the ssm_step decode kernel, and the causal conv1d prefill and step.
+ * Benchmark cases for the Mamba kernels: the selective scan prefill in its three variants (fused: the one-pass kernel
+ * where the device has subgroups, and also its chunked three-pass form as scan/fused-chunked; unfused; sequential) at
+ * each L, the ssm_step decode kernel, and the causal conv1d prefill and step.
  *
  * Inputs are laid out the way the model has them (z inside an in_proj-like [L, 2D] buffer, B and C inside an
  * x_proj-like [L, R+2N] buffer with R = ceil(D/32) like Mamba's dt_rank = ceil(d_model/16)), with magnitudes like the
@@ -148,9 +149,17 @@ export function scanBenchCases(opts: {
   tag?: string;
   /** Include the decode step case (default true). */
   step?: boolean;
+  /** Also time 'fused' as the chunked three-pass form (kernel scan/fused-chunked; default true). */
+  fusedChunked?: boolean;
 }): BenchCase[] {
   const cases: BenchCase[] = [];
-  for (const L of opts.L) for (const v of opts.variants ?? SCAN_VARIANTS) cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
+  for (const L of opts.L) {
+    for (const v of opts.variants ?? SCAN_VARIANTS) {
+      cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
+      // 'fused' is the one-pass kernel where the device has subgroups: also time the chunked three-pass form.
+      if (v === 'fused' && (opts.fusedChunked ?? true) && !opts.options?.fused) cases.push(scanCase(v, L, opts.D, opts.N, { ...opts.options, fused: 'chunked' }, `${opts.tag ?? ''}-chunked`));
+    }
+  }
   if (opts.step ?? true) cases.push(stepCase(opts.D, opts.N));
   return cases;
 }
