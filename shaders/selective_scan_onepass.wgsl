@@ -23,7 +23,7 @@
 // Workgroup memory: 5·WC·(TCMAX+1)·4 + 2·TCMAX·NV4·16 bytes (the wrapper sizes WC and S to fit the device).
 // Prelude constants: NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
 // STORE_A else 1), STORE_A, FORCE_SLOW, MODE (bench only, wrong results: 1 = exp2 replaced by 1 + x/1024, 2 = no
-// scan: y = Σ Δu·B·C), ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
+// scan: y = Σ Δu·B·C), YBF (transposing y reduction; needs S % Q == 0), SY (S when YBF else 1), LOGQ, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
 
 struct Params {
   L: u32, D: u32, uOff: u32, uStride: u32,
@@ -277,6 +277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // 4. Re-walk from the incoming state with the readout; y summed over the Q state lanes.
+    var ys: array<f32, SY>;
     for (var i = 0u; i < S; i++) {
       let slot = i * P + p;
       let du = sDu[rowBase + slot];
@@ -289,11 +290,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (MODE == 2u) { h[v] = du * sB[slot * NV4 + q * SV + v]; } else { h[v] = a * h[v] + du * sB[slot * NV4 + q * SV + v]; }
         y += dot(h[v], sC[slot * NV4 + q * SV + v]);
       }
-      for (var m = 1u; m < Q; m <<= 1u) {
-        y += subgroupShuffleXor(y, m);
+      if (YBF) {
+        ys[i] = y;
+      } else {
+        for (var m = 1u; m < Q; m <<= 1u) {
+          y += subgroupShuffleXor(y, m);
+        }
+        if (q == 0u && task) {
+          sY[rowBase + slot] = (y + sSkip[rowBase + slot]) * sG[rowBase + slot];
+        }
       }
-      if (q == 0u && task) {
-        sY[rowBase + slot] = (y + sSkip[rowBase + slot]) * sG[rowBase + slot];
+    }
+    if (YBF) {
+      // Transposing reduction over the Q state lanes: at the step with mask m, a lane keeps the items whose bit
+      // matches its own and adds its partner's copy, halving its list (S·(1 − 1/Q) shuffles instead of S·log2 Q).
+      // Afterwards lane q holds the sums of items Q·j + q and writes those y itself.
+      for (var st = 0u; st < LOGQ; st++) {
+        let m = 1u << st;
+        let up = (q & m) != 0u;
+        for (var j = 0u; j < (S >> (st + 1u)); j++) {
+          let lo = ys[2u * j];
+          let hi = ys[2u * j + 1u];
+          ys[j] = select(lo, hi, up) + subgroupShuffleXor(select(hi, lo, up), m);
+        }
+      }
+      for (var j = 0u; j < S / Q; j++) {
+        let slot = (Q * j + q) * P + p;
+        if (task) { sY[rowBase + slot] = (ys[j] + sSkip[rowBase + slot]) * sG[rowBase + slot]; }
       }
     }
     workgroupBarrier();

@@ -106,6 +106,9 @@ function candidates(L: number, quick: boolean): Candidate[] {
   op('wc8re32', { wc: 8, storeA: false, s: 32 });
   op('sv2', { sv: 2, s: 8 });
   op('sv2re16', { sv: 2, s: 16, storeA: false });
+  op('ybf', { ybf: true });
+  op('wc8ybf', { wc: 8, ybf: true });
+  op('re32ybf', { storeA: false, s: 32, ybf: true });
   if (L <= (quick ? 256 : 2048)) add('sequential', 'sequential', {});
   return c;
 }
@@ -303,7 +306,7 @@ export async function exploreScan(ctx: GpuContext, opts: ExploreOptions): Promis
               continue;
             }
             row.detail = s.fusedImpl === 'onepass' && c.variant === 'fused' && typeof s.onePass !== 'string'
-              ? `wc${s.onePass.wc} s${s.onePass.s} sv${s.onePass.sv} q${s.onePass.q} ${s.onePass.storeA ? 'keepA' : 'recompA'} tcMax${s.onePass.tcMax} wg${s.onePass.wgs} smem${s.onePass.smemBytes}`
+              ? `wc${s.onePass.wc} s${s.onePass.s} sv${s.onePass.sv} q${s.onePass.q} ${s.onePass.storeA ? 'keepA' : 'recompA'}${s.onePass.ybf ? ' ybf' : ''} tcMax${s.onePass.tcMax} wg${s.onePass.wgs} smem${s.onePass.smemBytes}`
               : c.variant === 'fused' ? `chunk${s.chunkFor(L)} nc${Math.ceil(L / s.chunkFor(L))} wg${s.wg} tt${s.tt}` : `wg${s.wg} tt${s.tt}`;
             const encode = (pass: GPUComputePassEncoder) => s.encodeStage(pass, inp.io, c.variant, stage);
             try {

@@ -47,6 +47,9 @@ export interface OnePassConfig {
   sv?: number;
   /** Keep exp(Δ·A) in registers between the two walks (else recompute it); default true. */
   storeA?: boolean;
+  /** Sum y over the Q state lanes with a transposing butterfly (each lane ends with S/Q items) instead of a full
+   *  xor-reduction per item; used only when S is a multiple of Q. Default false. */
+  ybf?: boolean;
   /** Tests only: take the in-kernel sequential fallback. */
   forceSlow?: boolean;
   /** Tests only: the in-kernel fallback poisons h_L with 1e30 (proves the subgroup path ran). */
@@ -56,7 +59,7 @@ export interface OnePassConfig {
 /** Resolved one-pass plan: the prelude constants and the workgroup size. */
 export interface OnePassPlan {
   wc: number; s: number; sv: number; q: number; nv4: number; sgMax: number; tcMax: number; wgs: number;
-  storeA: boolean; forceSlow: boolean; assertFast: boolean; pf1: number; pf2: number; smemBytes: number;
+  storeA: boolean; ybf: boolean; forceSlow: boolean; assertFast: boolean; pf1: number; pf2: number; smemBytes: number;
 }
 export const SCAN_VARIANTS: readonly ScanVariant[] = ['fused', 'unfused', 'sequential'];
 
@@ -145,7 +148,8 @@ export function planOnePass(N: number, cfg: OnePassConfig, dev: { hasSubgroups: 
   const tcMax = (sgMax / q) * s;
   const wgs = wc * sgMax;
   return {
-    wc, s, sv, q, nv4, sgMax, tcMax, wgs, storeA, forceSlow: cfg.forceSlow ?? false, assertFast: cfg.assertFast ?? false,
+    wc, s, sv, q, nv4, sgMax, tcMax, wgs, storeA, ybf: (cfg.ybf ?? false) && s % q === 0,
+    forceSlow: cfg.forceSlow ?? false, assertFast: cfg.assertFast ?? false,
     pf1: Math.ceil((tcMax * wc) / wgs), pf2: Math.ceil((tcMax * 2 * nv4) / wgs), smemBytes: bytes(wc, s),
   };
 }
@@ -155,7 +159,7 @@ function onePassPrelude(N: number, p: OnePassPlan, mode: number): string {
   return 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' +
     c('NS', N) + c('SV', p.sv) + c('Q', p.q) + c('NV4', p.nv4) + c('S', p.s) + c('WC', p.wc) + c('WGS', p.wgs) +
     c('SGMAX', p.sgMax) + c('TCMAX', p.tcMax) + c('SA', p.storeA ? p.s : 1) + c('STORE_A', p.storeA) +
-    c('FORCE_SLOW', p.forceSlow) + c('ASSERT_FAST', p.assertFast) + c('PF1', p.pf1) + c('PF2', p.pf2) + c('MODE', mode);
+    c('YBF', p.ybf) + c('SY', p.ybf ? p.s : 1) + c('LOGQ', Math.log2(p.q)) + c('FORCE_SLOW', p.forceSlow) + c('ASSERT_FAST', p.assertFast) + c('PF1', p.pf1) + c('PF2', p.pf2) + c('MODE', mode);
 }
 
 interface Resolved {

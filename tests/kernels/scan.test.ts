@@ -265,11 +265,14 @@ describe('one-pass fused scan (subgroups) vs CPU oracle', () => {
     ['sv=4 (4 time lanes), s=3', { sv: 4, s: 3 }],
     ['sv=4, recompute exp, wc=3', { sv: 4, storeA: false, wc: 3 }],
     ['wc=1, s=5', { wc: 1, s: 5, sv: 2 }],
+    ['transposing y reduction', { ybf: true, s: 8 }],
+    ['transposing y reduction, sv=2, recompute', { ybf: true, sv: 2, s: 6, storeA: false }],
   ];
   // [L, D, N, configs]: odd D, N < 16, N not a multiple of 4, N = 64, long L with many chunks.
   const all = configs.map((c) => c[0]);
   const shapes: [number, number, number, string[]][] = [
-    [1, 48, 16, all], [131, 45, 16, all], [37, 40, 5, all], [300, 33, 13, all.slice(0, 3)], [64, 8, 64, all.slice(0, 2)], [2053, 20, 16, all.slice(1, 3)],
+    [1, 48, 16, all], [131, 45, 16, all], [37, 40, 5, all], [300, 33, 13, [...all.slice(0, 3), all[5]]], [64, 8, 64, all.slice(0, 2)],
+    [2053, 20, 16, [...all.slice(1, 3), all[6]]],
   ];
 
   it('configs x shapes, strided views, gate', async () => {
