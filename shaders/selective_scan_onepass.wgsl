@@ -84,40 +84,32 @@ fn slotOf(r: u32, P: u32) -> u32 {
   return (r % S) * P + r / S;
 }
 
-// Loads chunk [t0, t0 + TC) of u, δ, z (WC channels from dBase) and B, C into this thread's prefetch registers.
-fn loadChunk(t0: u32, TC: u32, dBase: u32, li: u32, hasZ: bool,
+// Loads chunk [t0, t0 + TC) of u, δ, z (WC channels from dBase) and B, C into this thread's prefetch registers. Every
+// load is unconditional (token, channel and state indices clamped into range) and nothing is consumed here, so all
+// of them are in flight together; out-of-range values are masked when staged.
+fn loadChunk(t0: u32, dBase: u32, li: u32, hasZ: bool,
              pU: ptr<function, array<f32, PF1>>, pD: ptr<function, array<f32, PF1>>,
              pZ: ptr<function, array<f32, PF1>>, pBC: ptr<function, array<vec4<f32>, PF2>>) {
+  let lastT = params.L - 1u;
+  let lastD = params.D - 1u;
   for (var j = 0u; j < PF1; j++) {
     let e = li + j * WGS;
-    let r = e / WC;
-    let t = t0 + r;
-    let d = dBase + e % WC;
-    var u = 0.0;
-    var dl = 0.0;
-    var z = 0.0;
-    if (r < TC && t < params.L && d < params.D) {
-      u = U[params.uOff + t * params.uStride + d];
-      dl = Delta[params.dOff + t * params.dStride + d];
-      if (hasZ) { z = Z[params.zOff + t * params.zStride + d]; }
-    }
-    (*pU)[j] = u;
-    (*pD)[j] = dl;
-    (*pZ)[j] = z;
+    let t = min(t0 + e / WC, lastT);
+    let d = min(dBase + e % WC, lastD);
+    (*pU)[j] = U[params.uOff + t * params.uStride + d];
+    (*pD)[j] = Delta[params.dOff + t * params.dStride + d];
+    (*pZ)[j] = Z[select(0u, params.zOff + t * params.zStride + d, hasZ)];
   }
   // B and C in groups of 4 states: group g = (token r, k) with k < NV4 for B, else C.
   for (var j = 0u; j < PF2; j++) {
     let g = li + j * WGS;
-    let r = g / (2u * NV4);
     let k = g % (2u * NV4);
-    let t = t0 + r;
-    var v = vec4<f32>(0.0);
-    if (r < TC && t < params.L) {
-      let base = select(params.bOff, params.cOff, k >= NV4) + t * params.bcStride;
-      let n0 = (k % NV4) * 4u;
-      for (var c = 0u; c < 4u; c++) {
-        if (n0 + c < NS) { v[c] = BC[base + n0 + c]; }
-      }
+    let t = min(t0 + g / (2u * NV4), lastT);
+    let base = select(params.bOff, params.cOff, k >= NV4) + t * params.bcStride;
+    let n0 = (k % NV4) * 4u;
+    var v: vec4<f32>;
+    for (var c = 0u; c < 4u; c++) {
+      v[c] = BC[base + min(n0 + c, NS - 1u)];
     }
     (*pBC)[j] = v;
   }
@@ -193,7 +185,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var pfD: array<f32, PF1>;
   var pfZ: array<f32, PF1>;
   var pfBC: array<vec4<f32>, PF2>;
-  loadChunk(0u, TC, dBase, li, hasZ, &pfU, &pfD, &pfZ, &pfBC);
+  loadChunk(0u, dBase, li, hasZ, &pfU, &pfD, &pfZ, &pfBC);
   let nChunks = (L + TC - 1u) / TC;
 
   for (var ck = 0u; ck < nChunks; ck++) {
@@ -230,12 +222,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let k = g % (2u * NV4);
       if (r < TC) {
         let idx = slotOf(r, P) * NV4 + k % NV4;
-        if (k < NV4) { sB[idx] = pfBC[j]; } else { sC[idx] = pfBC[j]; }
+        let n0 = (k % NV4) * 4u;
+        let v = select(vec4<f32>(0.0), pfBC[j], vec4<u32>(n0, n0 + 1u, n0 + 2u, n0 + 3u) < vec4<u32>(NS));
+        if (k < NV4) { sB[idx] = v; } else { sC[idx] = v; }
       }
     }
-    if (ck + 1u < nChunks) {
-      loadChunk(t0 + TC, TC, dBase, li, hasZ, &pfU, &pfD, &pfZ, &pfBC);
-    }
+    // The next chunk's loads (past the end they re-read valid rows and are never staged).
+    loadChunk(t0 + TC, dBase, li, hasZ, &pfU, &pfD, &pfZ, &pfBC);
     workgroupBarrier();
 
     // 2. Local scan of this lane's S tokens from zero state (MODE 2 skips steps 2 and 3).

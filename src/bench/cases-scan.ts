@@ -1,7 +1,7 @@
 /**
- * Benchmark cases for the Mamba kernels: the selective scan prefill in its three variants (fused: the one-pass kernel
- * where the device has subgroups, and also its chunked three-pass form as scan/fused-chunked; unfused; sequential) at
- * each L, the ssm_step decode kernel, and the causal conv1d prefill and step.
+ * Benchmark cases for the Mamba kernels: the selective scan prefill in its three variants (fused: the chunked
+ * three-pass kernel, and also the one-pass subgroup kernel as scan/fused-onepass; unfused; sequential) at each L, the
+ * ssm_step decode kernel, and the causal conv1d prefill and step.
  *
  * Inputs are laid out the way the model has them (z inside an in_proj-like [L, 2D] buffer, B and C inside an
  * x_proj-like [L, R+2N] buffer with R = ceil(D/32) like Mamba's dt_rank = ceil(d_model/16)), with magnitudes like the
@@ -149,15 +149,15 @@ export function scanBenchCases(opts: {
   tag?: string;
   /** Include the decode step case (default true). */
   step?: boolean;
-  /** Also time 'fused' as the chunked three-pass form (kernel scan/fused-chunked; default true). */
-  fusedChunked?: boolean;
+  /** Also time 'fused' as the one-pass subgroup kernel (kernel scan/fused-onepass; default true). */
+  fusedOnePass?: boolean;
 }): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const L of opts.L) {
     for (const v of opts.variants ?? SCAN_VARIANTS) {
       cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
-      // 'fused' is the one-pass kernel where the device has subgroups: also time the chunked three-pass form.
-      if (v === 'fused' && (opts.fusedChunked ?? true) && !opts.options?.fused) cases.push(scanCase(v, L, opts.D, opts.N, { ...opts.options, fused: 'chunked' }, `${opts.tag ?? ''}-chunked`));
+      // 'fused' is the chunked three-pass form: also time the one-pass subgroup kernel (skipped without subgroups).
+      if (v === 'fused' && (opts.fusedOnePass ?? true) && !opts.options?.fused) cases.push(scanCase(v, L, opts.D, opts.N, { ...opts.options, fused: 'onepass' }, `${opts.tag ?? ''}-onepass`));
     }
   }
   if (opts.step ?? true) cases.push(stepCase(opts.D, opts.N));

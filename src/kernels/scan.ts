@@ -1,15 +1,16 @@
 /**
  * Mamba v1 selective scan on the GPU (prefill), three selectable variants with identical inputs and outputs:
  *
- *  - 'fused' (default): the one-pass kernel (selective_scan_onepass) when the device has subgroups: each workgroup
- *    walks the sequence in chunks for a few channels, one subgroup per channel scanning each chunk in parallel over
- *    time and state, every exponential computed once. Without subgroups (or when options.fused = 'chunked') the
- *    chunked three-pass form, parallel over (chunk, channel): pass 1 (selective_scan_chunk_state) runs every chunk
+ *  - 'fused' (default): by default the chunked three-pass form, parallel over (chunk, channel): pass 1
+ *    (selective_scan_chunk_state) runs every chunk
  *    but the last from zero state and writes only its end state [D, N] and ΣΔ [D]; pass 2 (selective_scan_chunk_combine)
  *    walks the chunks per (d, n) to get each chunk's incoming state (decay = exp(A·ΣΔ)); pass 3
  *    (selective_scan_chunk_out) re-runs each chunk from its incoming state with the fused readout, D skip and SiLU(z)
  *    gate, and the last chunk writes h_L. The expanded [L, D, N] state never touches global memory. With one chunk
- *    (short L) only pass 3 runs. Both forms give the same result (tests check both).
+ *    (short L) only pass 3 runs. With options.fused = 'onepass' (devices with subgroups) the one-pass kernel
+ *    (selective_scan_onepass) instead: each workgroup walks the sequence in chunks for a few channels, one subgroup
+ *    per channel scanning each chunk in parallel over time and state, every exponential computed once. Both forms
+ *    give the same result (tests check both).
  *  - 'sequential': pass 3 alone with one chunk = the whole sequence (one thread per channel walks all L tokens).
  *  - 'unfused': the textbook baseline: discretize (writes dA = exp(Δ·A) and dBu = Δ·B·u, [Ls, D, N] each, to global
  *    memory), scan over the expanded arrays (writes the states), readout + D skip + gate. Processed in segments of Ls
@@ -33,12 +34,16 @@ import { LimitExceededError } from '../gpu/errors';
 import { ssmParamsLength } from './ssm_params';
 
 export type ScanVariant = 'fused' | 'unfused' | 'sequential';
-/** Which implementation 'fused' uses: 'auto' = one pass when subgroups are available, else chunked. */
-export type FusedImpl = 'auto' | 'onepass' | 'chunked';
+/**
+ * Which implementation 'fused' uses: 'chunked' (default: the three passes, no subgroups needed) or 'onepass' (the
+ * subgroup kernel; throws where the device cannot run it). The default follows the H200 measurements in
+ * docs/scan-kernel-notes.md.
+ */
+export type FusedImpl = 'chunked' | 'onepass';
 
 /** Tuning of the one-pass kernel (see shaders/selective_scan_onepass.wgsl); every field has a default. */
 export interface OnePassConfig {
-  /** Channels per workgroup (one subgroup each); default 4. */
+  /** Channels per workgroup (one subgroup each); default 8. */
   wc?: number;
   /** Tokens per lane per chunk; default 16 (the chunk is S · subgroupSize / Q tokens). */
   s?: number;
@@ -89,7 +94,8 @@ export interface ScanOptions {
   variant?: ScanVariant;
   /** Fixed chunk length for 'fused' (default: chosen from L and D, see chunkFor()). */
   chunk?: number;
-  /** 'fused' aims for at least this many threads (chunks × channels); default 131072 (best of 32k/64k/128k on an H100). */
+  /** Chunked 'fused' aims for about this many threads (chunks × channels); default 49152 (H200 chunk sweep: chunk 64
+   *  at L = 2048, 256 from 8192 on for D = 1536; see docs/scan-kernel-notes.md). */
   targetThreads?: number;
   /** Threads (channels) per workgroup for the chunk kernels; default 128 (64 when workgroup memory is small). */
   workgroup?: number;
@@ -97,7 +103,7 @@ export interface ScanOptions {
   tile?: number;
   /** Cap on each of the unfused variant's expanded arrays, in bytes; default 64 MiB (also ≤ the binding limit). */
   unfusedMaxBytes?: number;
-  /** Implementation of 'fused' (default 'auto'); 'onepass' throws when the device cannot run it. */
+  /** Implementation of 'fused' (default 'chunked'); 'onepass' throws when the device cannot run it. */
   fused?: FusedImpl;
   /** One-pass kernel tuning. */
   onepass?: OnePassConfig;
@@ -134,7 +140,7 @@ export function planOnePass(N: number, cfg: OnePassConfig, dev: { hasSubgroups: 
   if (q > sgMax) return `${q} state lanes per channel exceed the largest subgroup (${sgMax})`;
   const storeA = cfg.storeA ?? true;
   let s = cfg.s ?? 16;
-  let wc = cfg.wc ?? 4;
+  let wc = cfg.wc ?? 8;
   if (!Number.isInteger(s) || s < 1 || !Number.isInteger(wc) || wc < 1) return `s = ${s} and wc = ${wc} must be positive integers`;
   const bytes = (wc: number, s: number) => {
     const tc = (sgMax / q) * s;
@@ -234,9 +240,13 @@ export class SelectiveScan {
     }
     this.wg = wg;
     this.tt = tt;
-    this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\n`;
+    // Per-thread B (and C) elements of a tile in the chunk kernels' prefetch registers.
+    const bpt = Math.ceil((tt * nv * 4) / wg);
+    const bcpt = Math.ceil((tt * 2 * nv * 4) / wg);
+    this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\nconst WG: u32 = ${wg}u;\n` +
+      `const BPT: u32 = ${bpt}u;\nconst BCPT: u32 = ${bcpt}u;\n`;
     this.mode = BENCH_MODES[opts.benchMode ?? 'normal'];
-    const impl = opts.fused ?? 'auto';
+    const impl = opts.fused ?? 'chunked';
     const info = ctx.acquired.adapterInfo;
     this.onePass = impl === 'chunked' ? 'options.fused = chunked' : planOnePass(N, opts.onepass ?? {}, {
       hasSubgroups: ctx.has('subgroups'),
@@ -261,7 +271,7 @@ export class SelectiveScan {
     if (this.opts.chunk) {
       chunk = this.opts.chunk;
     } else {
-      const target = this.opts.targetThreads ?? 131072;
+      const target = this.opts.targetThreads ?? 49152;
       const wantChunks = Math.max(1, Math.ceil(target / this.D));
       // Multiples of 16 between 32 and 256; chunks shorter than 32 tokens cost more in pass 1 + 2 than they gain.
       chunk = Math.min(256, Math.max(32, Math.ceil(Math.ceil(L / wantChunks) / 16) * 16));
@@ -280,7 +290,7 @@ export class SelectiveScan {
     if (!k) {
       if (shader === 'selective_scan_onepass') k = new ComputeKernel(this.ctx, shader, 'main', {}, this.onePassPrelude);
       else if (!usesPrelude) k = new ComputeKernel(this.ctx, shader);
-      else k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { WG: this.wg, MODE: this.mode } : { WG: this.wg }, this.prelude);
+      else k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { MODE: this.mode } : {}, this.prelude);
       this.kernels.set(shader, k);
     }
     return k;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, rng, poisoned, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, planOnePass, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
+import { SelectiveScan, SCAN_VARIANTS, planOnePass, type FusedImpl, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
 import { SsmStep } from '../../src/kernels/ssm_step';
 import { packSsmParams, SsmParamsPacker, ssmParamsLength } from '../../src/kernels/ssm_params';
 import { aFromALog, selectiveScanRef, type View } from '../../src/reference/scan';
@@ -133,9 +133,9 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
       const g = upload(ctx, p);
       const ref = reference(p);
       const outs: Record<string, { y: Float32Array; h: Float32Array }> = {};
-      // 'fused' twice: its default on this device (one pass with subgroups) and the chunked three-pass form.
+      // 'fused' twice: its default (chunked three-pass) and the one-pass subgroup kernel where the device has it.
       const runs: [string, ScanVariant, Partial<ScanOptions>][] = variants.map((v) => [v, v, {}]);
-      runs.push(['fused (chunked)', 'fused', { fused: 'chunked' }]);
+      if (ctx.has('subgroups')) runs.push(['fused (one pass)', 'fused', { fused: 'onepass', onepass: { assertFast: true } }]);
       for (const [name, variant, scanOpts] of runs) {
         const out = await runScan(ctx, p, g, { variant, yOff: 2, yStride: D + 1, scanOpts });
         outs[name] = out;
@@ -151,14 +151,18 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
     });
   }
 
-  it('fused picks the one-pass kernel when the device has subgroups, else the chunked one', async () => {
+  it('fused is chunked by default; one pass on request, refused with a clear error without subgroups', async () => {
     const ctx = await gpu();
     const scan = new SelectiveScan(ctx, { D: 48, N: 16 });
-    expect(scan.fusedImpl).toBe(ctx.has('subgroups') ? 'onepass' : 'chunked');
-    const chunked = new SelectiveScan(ctx, { D: 48, N: 16, fused: 'chunked' });
-    expect(chunked.fusedImpl).toBe('chunked');
+    expect(scan.fusedImpl).toBe('chunked');
     scan.destroy();
-    chunked.destroy();
+    if (ctx.has('subgroups')) {
+      const one = new SelectiveScan(ctx, { D: 48, N: 16, fused: 'onepass' });
+      expect(one.fusedImpl).toBe('onepass');
+      one.destroy();
+    } else {
+      expect(() => new SelectiveScan(ctx, { D: 48, N: 16, fused: 'onepass' })).toThrow(/one-pass kernel unavailable: no subgroups/);
+    }
   });
 
   it('fused (chunked): many chunks (L=1500, chunk 16 → 94 chunks, several combine batches), odd D, N=13', async () => {
@@ -195,7 +199,9 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
       const p = makeProblem(L, 48, 8, 100 + L);
       const g = upload(ctx, p);
       const ref = reference(p, { init: true });
-      for (const [variant, fused] of [...SCAN_VARIANTS.map((v) => [v, 'auto'] as const), ['fused', 'chunked'] as const]) {
+      const impls: [ScanVariant, FusedImpl][] = [...SCAN_VARIANTS.map((v) => [v, 'chunked'] as [ScanVariant, FusedImpl])];
+      if (ctx.has('subgroups')) impls.push(['fused', 'onepass']);
+      for (const [variant, fused] of impls) {
         const h0 = ctx.upload(p.h0, 'ssm-state');
         const sep = await runScan(ctx, p, g, { variant, h0, scanOpts: { chunk, fused, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
         expect(relErr(sep.y, ref.y), `${variant}/${fused} L=${L} y (separate h0)`).toBeLessThan(TOL);
