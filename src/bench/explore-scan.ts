@@ -6,7 +6,7 @@
  *   - the chunked three-pass fused kernel with its default chunk, as a whole and per pass (state / combine / out),
  *     plus the same passes with the exponentials replaced ('noexp') and with the recurrence dropped ('stream'):
  *     what the exps cost and what moving the data costs, per pass, at each L;
- *   - the chunked kernel at fixed chunk lengths (32 .. 2048) and other tile / workgroup shapes;
+ *   - the chunked kernel at fixed chunk lengths (32 .. 512) and a smaller workgroup;
  *   - the one-pass subgroup kernel in several configurations (channels per workgroup, tokens per lane, exp kept or
  *     recomputed, state lanes), and with 'noexp' / 'stream';
  *   - the sequential variant at short L.
@@ -17,9 +17,9 @@
  * Prints per-L lines while running and summary tables at the end; full rows go to --json / --csv.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
 import { timeGpu } from '../gpu/timing';
-import { SelectiveScan, grid2d, type ScanIO, type ScanOptions, type ScanStage, type ScanVariant } from '../kernels/scan';
+import { GpuFiller } from './fill';
+import { SelectiveScan, type ScanIO, type ScanOptions, type ScanStage, type ScanVariant } from '../kernels/scan';
 import { packSsmParams } from '../kernels/ssm_params';
 
 /** The official CUDA selective_scan_fwd (fp32, D = 1536, N = 16) on the H200, from issue 11, in microseconds. */
@@ -81,52 +81,28 @@ function candidates(L: number, quick: boolean): Candidate[] {
   const c: Candidate[] = [];
   const add = (name: string, variant: ScanVariant, options: Partial<ScanOptions>, stages: ScanStage[] = ['all'], methods: TimingMethod[] = ['iso']) =>
     c.push({ name, variant, options, stages, methods });
-  // The chunked three-pass kernel: default chunk, whole and per pass, normal / no exp / no recurrence.
+  // The chunked three-pass kernel (the default 'fused'): whole and per pass, normal / no exp / no recurrence.
   add('chunked', 'fused', { fused: 'chunked' }, ['all', 'state', 'combine', 'out'], ['iso', 'batch', 'wall']);
   add('chunked:noexp', 'fused', { fused: 'chunked', benchMode: 'noexp' }, ['all', 'state', 'out']);
   add('chunked:stream', 'fused', { fused: 'chunked', benchMode: 'stream' }, ['all', 'state', 'out']);
-  // Chunk sweep and other shapes of the chunked kernel.
+  // Chunk sweep.
   const sweepL = quick ? [L] : [2048, 8192, 32768, 131072];
   if (sweepL.includes(L)) {
-    for (const chunk of [32, 64, 128, 256, 512, 1024, 2048]) if (chunk < L) add(`chunked:c${chunk}`, 'fused', { fused: 'chunked', chunk }, ['all', 'state', 'combine', 'out']);
-    add('chunked:tt16', 'fused', { fused: 'chunked', tile: 16 });
+    for (const chunk of [32, 64, 128, 256, 512]) if (chunk < L) add(`chunked:c${chunk}`, 'fused', { fused: 'chunked', chunk });
     add('chunked:wg64', 'fused', { fused: 'chunked', workgroup: 64 });
   }
-  // The one-pass subgroup kernel.
-  add('onepass', 'fused', { fused: 'onepass' }, ['all'], ['iso', 'batch', 'wall']);
+  // The one-pass subgroup kernel (default wc 8, s 16, exps kept).
+  add('onepass', 'fused', { fused: 'onepass' }, ['all'], ['iso', 'batch']);
   add('onepass:noexp', 'fused', { fused: 'onepass', benchMode: 'noexp' });
   add('onepass:stream', 'fused', { fused: 'onepass', benchMode: 'stream' });
   const op = (name: string, cfg: NonNullable<ScanOptions['onepass']>) => add(`onepass:${name}`, 'fused', { fused: 'onepass', onepass: cfg });
-  op('wc2', { wc: 2 });
-  op('wc8', { wc: 8 });
+  op('wc4', { wc: 4 });
   op('s8', { s: 8 });
-  op('s32', { s: 32 });
-  op('re16', { storeA: false, s: 16 });
-  op('re32', { storeA: false, s: 32 });
-  op('wc8re32', { wc: 8, storeA: false, s: 32 });
-  op('sv2', { sv: 2, s: 8 });
-  op('sv2re16', { sv: 2, s: 16, storeA: false });
+  op('re16', { storeA: false });
   op('ybf', { ybf: true });
-  op('wc8ybf', { wc: 8, ybf: true });
-  op('re32ybf', { storeA: false, s: 32, ybf: true });
+  op('sv2', { sv: 2, s: 8 });
   if (L <= (quick ? 256 : 2048)) add('sequential', 'sequential', {});
   return c;
-}
-
-/** GPU-side random fill (shaders/bench_fill_random.wgsl). */
-class Filler {
-  private readonly k: ComputeKernel;
-  constructor(private readonly ctx: GpuContext) {
-    this.k = new ComputeKernel(ctx, 'bench_fill_random');
-  }
-  buffer(n: number, seed: number, scale: number, label: string, offset = 0): GPUBuffer {
-    const b = this.ctx.buffer(n * 4, 'activations', label);
-    const g = grid2d(n, this.ctx.limits.maxComputeWorkgroupsPerDimension);
-    this.ctx.run((pass) =>
-      this.k.dispatch(pass, packUniforms([['u32', n], ['u32', seed], ['u32', g.stride], ['u32', 0], ['f32', scale], ['f32', offset], ['f32', 0], ['f32', 0]]), [b], [g.gx, g.gy]),
-    );
-    return b;
-  }
 }
 
 /** Packed SSM params like mamba's init: A = −(1..N), Dskip = 1, Δ bias = softplus⁻¹(dt), dt log-uniform in [1e-3, 1e-1]. */
@@ -149,7 +125,7 @@ interface Inputs {
   release(): void;
 }
 
-function makeInputs(ctx: GpuContext, fill: Filler, L: number, D: number, N: number): Inputs {
+function makeInputs(ctx: GpuContext, fill: GpuFiller, L: number, D: number, N: number): Inputs {
   const R = Math.ceil(D / 32);
   const W = R + 2 * N;
   const xz = fill.buffer(L * 2 * D, 1, 1, 'explore-xz');
@@ -258,7 +234,7 @@ async function timeOnce(ctx: GpuContext, method: TimingMethod, encode: (pass: GP
 export async function exploreScan(ctx: GpuContext, opts: ExploreOptions): Promise<ExploreRow[]> {
   const { D, N, log } = opts;
   const quick = opts.L.every((l) => l <= 4096);
-  const fill = new Filler(ctx);
+  const fill = new GpuFiller(ctx);
   const rowsOut: ExploreRow[] = [];
   const want = (name: string) => !opts.filter || opts.filter.split(',').some((f) => name.includes(f));
   log(`explore scan: D=${D} N=${N}, L = ${opts.L.join(', ')}; subgroups ${ctx.has('subgroups') ? `yes (${ctx.acquired.adapterInfo.subgroupMinSize}..${ctx.acquired.adapterInfo.subgroupMaxSize})` : 'no'}; timestamps ${ctx.has('timestamp-query') ? 'yes' : 'no (iso/batch fall back to wall)'}`);

@@ -97,6 +97,37 @@ export async function measureCopy(ctx: GpuContext, quick: boolean, opts: TimeOpt
   return { gbps: best, rows };
 }
 
+/**
+ * Keeps the GPU busy with large copies for about `ms` of wall time, so the timed cases start at full clocks (an H200
+ * idles at 345 MHz; the first explore run saw its first lengths time 2-4x slow while the clocks ramped up). Returns
+ * the copy bandwidth of the last batch (GB/s), a check that the GPU is at speed.
+ */
+export async function warmUpGpu(ctx: GpuContext, ms: number): Promise<number> {
+  const n = Math.floor(Math.min(ctx.limits.maxStorageBufferBindingSize, 256 << 20) / 16) * 4;
+  const src = ctx.buffer(n * 4, 'scratch', 'warmup.src');
+  const dst = ctx.buffer(n * 4, 'scratch', 'warmup.dst');
+  const k = new CopyKernel(ctx);
+  const t0 = performance.now();
+  let gbps = 0;
+  try {
+    do {
+      const t1 = performance.now();
+      ctx.run((pass) => {
+        for (let i = 0; i < 20; i++) k.encode(pass, src, dst, n);
+      }, 'warmup');
+      await ctx.finish();
+      gbps = (20 * 8 * n) / ((performance.now() - t1) / 1e3) / 1e9;
+    } while (performance.now() - t0 < ms);
+  } finally {
+    ctx.pool.release(src);
+    ctx.pool.release(dst);
+  }
+  return gbps;
+}
+
+/** Per-case warm-up: at least this much GPU time of the case itself before it is timed. */
+const CASE_WARM_MS = 30;
+
 type CaseSource = { name: string; load: () => Promise<BenchCase[]> };
 
 /** Wraps a case so one encode records `rep` calls; runKernelBench divides the time back to per call. */
@@ -173,6 +204,9 @@ export async function runCasesAuto(ctx: GpuContext, cases: BenchCase[], copyGbps
       try {
         const cal = await timeGpu(ctx, encode, { warmup: 1, iters: 3 });
         const one = cal.ms;
+        const warmCalls = Math.min(200, Math.ceil(CASE_WARM_MS / Math.max(one, 1e-3)));
+        for (let i = 0; i < warmCalls; i++) ctx.run(encode, 'case-warmup');
+        await ctx.finish();
         const rep = one > 0 ? Math.max(1, Math.min(MAX_REP, Math.ceil(TARGET_PASS_MS / one))) : MAX_REP;
         const perPass = Math.max(one * rep, 1e-3);
         const iters0 = opts.iters ?? 20;
@@ -265,6 +299,7 @@ export async function runKernelBench(args: CliArgs, log: (s: string) => void = c
     log(auto
       ? `timing: median of up to ${opts.iters} passes; calls per pass chosen per case (column rep in the JSON); times are per call`
       : `timing: median of ${opts.iters} passes of ${rep} call(s) each; times are per call`);
+    if (!args.quick) log(`warm-up: ${(await warmUpGpu(ctx, 2000)).toFixed(0)} GB/s copy in the last batch`);
     const copy = await measureCopy(ctx, args.quick, opts, rep);
     const results: KernelResult[] = [...copy.rows];
     for (const r of copy.rows) log(formatRow(r));
@@ -305,6 +340,7 @@ async function runExplore(args: CliArgs, log: (s: string) => void): Promise<Expl
   try {
     const info = acquired.adapterInfo;
     log(`device: ${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'unknown'}`);
+    if (!args.quick) log(`warm-up: ${(await warmUpGpu(ctx, 2000)).toFixed(0)} GB/s copy in the last batch`);
     const copy = await measureCopy(ctx, args.quick, { warmup: 2, iters: args.quick ? 3 : 10 }, args.quick ? 1 : 10);
     log(`copy ceiling: ${copy.gbps.toFixed(1)} GB/s`);
     const L = args.lengths ?? (args.quick ? [64, 256, 1024] : [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072]);

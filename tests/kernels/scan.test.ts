@@ -5,6 +5,7 @@ import { SelectiveScan, SCAN_VARIANTS, planOnePass, type FusedImpl, type OnePass
 import { SsmStep } from '../../src/kernels/ssm_step';
 import { packSsmParams, SsmParamsPacker, ssmParamsLength } from '../../src/kernels/ssm_params';
 import { aFromALog, selectiveScanRef, type View } from '../../src/reference/scan';
+import { GpuFiller } from '../../src/bench/fill';
 
 const TOL = 1e-4;
 
@@ -392,4 +393,35 @@ describe('ssm_step (decode) equals the scan one token at a time', () => {
       g.release();
     });
   }
+});
+
+describe('bench input fill (GPU random, used by the scan benches)', () => {
+  it('writes every element, ~N(offset, scale²), deterministic per seed, also on a 2-D grid', async () => {
+    const ctx = await gpu();
+    const n = 300_001;
+    // maxDim 7: 1172 workgroups become a 7 × 168 grid with a grid-stride loop.
+    for (const fill of [new GpuFiller(ctx), new GpuFiller(ctx, 7)]) {
+      const a = poisoned(ctx, n);
+      const b = poisoned(ctx, n);
+      const c = poisoned(ctx, n);
+      fill.fill(a, n, 5, 2, 1);
+      fill.fill(b, n, 5, 2, 1);
+      fill.fill(c, n, 6, 2, 1);
+      const [x, y, z] = await Promise.all([ctx.readF32(a, n), ctx.readF32(b, n), ctx.readF32(c, n)]);
+      expect(x.every(Number.isFinite)).toBe(true);
+      expect(y).toEqual(x);
+      expect(relErr(z, x)).toBeGreaterThan(0.5);
+      let mean = 0;
+      for (const v of x) mean += v / n;
+      let vari = 0;
+      for (const v of x) vari += (v - mean) ** 2 / n;
+      expect(Math.abs(mean - 1)).toBeLessThan(0.02);
+      expect(Math.abs(Math.sqrt(vari) - 2)).toBeLessThan(0.05);
+      // No two neighbours equal (every index hashed) and the last element written.
+      let same = 0;
+      for (let i = 1; i < n; i++) if (x[i] === x[i - 1]) same++;
+      expect(same).toBeLessThan(5);
+      [a, b, c].forEach((buf) => ctx.pool.release(buf));
+    }
+  });
 });
