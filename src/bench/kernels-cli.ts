@@ -210,11 +210,13 @@ export async function runCasesAuto(ctx: GpuContext, cases: BenchCase[], copyGbps
         const rep = one > 0 ? Math.max(1, Math.min(MAX_REP, Math.ceil(TARGET_PASS_MS / one))) : MAX_REP;
         const perPass = Math.max(one * rep, 1e-3);
         const iters0 = opts.iters ?? 20;
-        const iters = Math.max(3, Math.min(iters0, Math.floor(CASE_BUDGET_MS / perPass)));
+        const repeats = isRepeated(c.kernel) ? REPEATS : 1;
+        // The case's GPU-time budget is shared by its repeats (at least 3 passes each).
+        const iters = Math.max(3, Math.min(iters0, Math.floor(CASE_BUDGET_MS / repeats / perPass)));
         const warmup = perPass > 50 ? 1 : (opts.warmup ?? 3);
         const runs: number[] = [];
         let method = '';
-        for (let k = 0; k < (isRepeated(c.kernel) ? REPEATS : 1); k++) {
+        for (let k = 0; k < repeats; k++) {
           const t = await timeGpu(ctx, (pass) => {
             for (let i = 0; i < rep; i++) encode(pass);
           }, { ...opts, warmup, iters });
