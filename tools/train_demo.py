@@ -11,6 +11,9 @@ fixed tokens per step); digits one per token (lm_common.train_bpe_tokenizer(spli
 function of (seed, step) alone, so both models see the same tokens in the same order and a resumed run continues
 exactly.
 
+Mamba's selective scan in training: the chunked Triton kernels of tools/mamba_scan.py when they match the reference
+scan on the GPU at start-up (forward and all gradients), else torch.compile of lm_common's chunked scan.
+
 Subcommands (tools/gpu/train.sh runs them; a GPU call is: plan once, then both `train` processes side by side):
   plan      stage 1 only: tokenizer, a smoke run of every code path on tiny models (train, full checkpoint and exact
             resume, export, golden, compact resume), parity of our modules with transformers (fp32) and of the bf16
@@ -550,10 +553,26 @@ SCAN = {"name": "eager", "fn": None, "failed": None}
 
 
 def select_scan(kind):
-    """kind: eager | compile | auto (= compile on CUDA). torch.compile of the chunked scan fuses its elementwise passes
-    (0.046 s/step vs 0.21 eager in the last run); a failure at any new shape falls back to eager for good."""
+    """kind: eager | compile | triton | auto. triton: the chunked scan of tools/mamba_scan.py, used only if it matches
+    lm_common's reference scan (forward and every gradient) here and now; auto = triton, else compile on CUDA, else
+    eager. compile: torch.compile of lm_common's chunked scan (fuses its elementwise passes: 0.046 s/step vs 0.21
+    eager in the last run). A failure in training later falls back one level (triton -> compile -> eager)."""
     if kind == "auto":
-        kind = "compile" if DEV == "cuda" else "eager"
+        kind = "triton" if DEV == "cuda" else "eager"
+    if kind == "triton":
+        try:
+            import mamba_scan
+
+            fn = mamba_scan.make_scan("triton", T=64, BD=16)
+            t = time.time()
+            errs = mamba_scan.check_against_reference(fn, [(2, 64, 256, 16), (1, 32, 2048, 16)], DEV, tol=1e-3)
+            SCAN.update(name="triton", fn=fn, check=errs)
+            log(f"scan: triton chunked scan matches the reference ({time.time() - t:.1f}s): {errs}")
+            return "triton"
+        except Exception as e:  # noqa: BLE001
+            log(f"scan: triton chunked scan not used ({type(e).__name__}: {str(e)[:400]})")
+            SCAN["failed"] = repr(e)[:800]
+            kind = "compile" if DEV == "cuda" else "eager"
     if kind == "compile":
         import torch._dynamo as dynamo
 
@@ -565,6 +584,16 @@ def select_scan(kind):
     else:
         SCAN.update(name="eager", fn=None)
     return SCAN["name"]
+
+
+def fallback_scan(e, where):
+    """After a failure of the fast scan in training: one level down (triton -> compile -> eager)."""
+    if SCAN["name"] == "eager":
+        raise e
+    nxt = "compile" if SCAN["name"] == "triton" and DEV == "cuda" else "eager"
+    log(f"{SCAN['name']} scan failed {where} ({type(e).__name__}: {str(e)[:300]}); {nxt} from now on")
+    SCAN["failed"] = repr(e)[:800]
+    select_scan(nxt)
 
 
 def fwd(model, x, train_scan=True, collect=None):
@@ -1035,6 +1064,16 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         return stats, gn, lr
 
+    def safe_step(self, batch, step):
+        try:
+            return self.step(batch, step)
+        except Exception as e:  # noqa: BLE001  e.g. a torch.compile failure at a new shape
+            if self.arch != "mamba":
+                raise
+            fallback_scan(e, f"at step {step}, L={batch['L']}")
+            self.opt.zero_grad(set_to_none=True)
+            return self.step(batch, step)
+
     def run(self, target, stop_at, probes, label=""):
         """Train from state['step'] to `target` (exclusive of nothing: the step counter ends at target) or until
         time.time() passes stop_at. Logs every log_every steps, evaluates every eval_every steps."""
@@ -1046,15 +1085,7 @@ class Trainer:
         batch = make_batch(cfg, self.data.tasks, self.data.train, st["step"], N) if st["step"] < target else None
         while st["step"] < target:
             step = st["step"]
-            try:
-                stats, gn, lr = self.step(batch, step)
-            except Exception as e:  # noqa: BLE001  a torch.compile failure at a new shape: eager from now on
-                if self.arch != "mamba" or SCAN["name"] != "compile":
-                    raise
-                log(f"{self.arch}: compiled scan failed at L={batch['L']} ({type(e).__name__}: {str(e)[:300]}); eager from now on")
-                SCAN.update(name="eager", fn=None, failed=repr(e)[:500])
-                self.opt.zero_grad(set_to_none=True)
-                stats, gn, lr = self.step(batch, step)
+            stats, gn, lr = self.safe_step(batch, step)
             st["step"] = step + 1
             L_done = batch["L"]
             L_hist[L_done] = L_hist.get(L_done, 0) + 1
@@ -1151,6 +1182,8 @@ def cmd_plan(a):
         pass
     scan = select_scan(a.scan)
     info["scan"] = scan
+    info["scan_check"] = SCAN.get("check")
+    info["scan_failed"] = SCAN.get("failed")
     if not a.no_smoke:
         info["smoke"] = smoke(a, tok, tok_path, data)
     vocab = tok.get_vocab_size()
@@ -1171,7 +1204,7 @@ def cmd_plan(a):
         for i in range(a.time_steps):
             sync()
             t = time.time()
-            tr.step(batch, 10**6 // 2)  # a step at peak lr on the first-stage shape
+            tr.safe_step(batch, 10**6 // 2)  # a step at peak lr on the first-stage shape
             sync()
             times.append(time.time() - t)
         timing[arch] = {"first": round(times[0], 3), "median_after_3": round(float(np.median(times[3:])) if len(times) > 3 else times[-1], 4)}
@@ -1225,7 +1258,8 @@ def smoke(a, tok, tok_path, like=None):
     vocab = tok.get_vocab_size()
     root = os.path.join(a.full_dir, "smoke")
     scan = dict(SCAN)
-    SCAN.update(name="eager", fn=None)  # no compiles for the tiny shapes; the full-size timing compiles
+    if SCAN["name"] == "compile":
+        SCAN.update(name="eager", fn=None)  # no compiles for the tiny shapes; the full-size timing compiles
     if os.path.exists(root):
         shutil.rmtree(root)
     out = {}
@@ -1455,7 +1489,7 @@ def main(argv=None):
     ap.add_argument("--total-steps", type=int, default=None, help="fix the plan's total steps (else from timing)")
     ap.add_argument("--time-steps", type=int, default=12)
     ap.add_argument("--target", type=int, default=None, help="override this call's step target")
-    ap.add_argument("--scan", default="auto", choices=["auto", "compile", "eager"])
+    ap.add_argument("--scan", default="auto", choices=["auto", "triton", "compile", "eager"])
     ap.add_argument("--smoke", action="store_true", help="plan with the tiny settings (a smoke of the whole pipeline)")
     ap.add_argument("--no-smoke", action="store_true", help="plan without the smoke run")
     ap.add_argument("--no-hf", action="store_true", help="no transformers parity / golden (local CPU tests)")
