@@ -1222,8 +1222,13 @@ def cmd_plan(a):
     w1 = a.deadline_epoch - time.time() - a.startup_s - a.export_reserve - comp
     wk = a.call_budget - a.startup_s - a.export_reserve - a.later_call_overhead - 1.5 * comp
     budget = max(0.0, w1) + (a.calls - 1) * wk
-    total = a.total_steps or max(20, int(a.safety * budget / t_pair))
-    targets = [min(total, int(total * (max(0.0, w1) + k * wk) / budget)) for k in range(a.calls)]
+    # as many steps as the calls allow, at most --max-steps (the corpus is 6 M tokens: past ~100 M tokens more epochs
+    # buy little); each call goes as far as it can, so a run that fits in fewer calls needs fewer
+    total = a.total_steps or max(20, min(a.max_steps, int(a.safety * budget / t_pair)))
+    cum = np.cumsum([max(0.0, w1)] + [wk] * (a.calls - 1)) * a.safety / t_pair
+    targets = [int(min(total, c)) for c in cum]
+    if a.total_steps:  # fixed total (tests): spread over the calls in proportion to their time
+        targets = [min(total, int(total * (max(0.0, w1) + k * wk) / budget)) for k in range(a.calls)]
     targets[-1] = total
     plan = {
         "total_steps": total,
@@ -1487,6 +1492,7 @@ def main(argv=None):
     ap.add_argument("--compile-overhead", type=float, default=45, help="seconds of scan compiles in call 1")
     ap.add_argument("--safety", type=float, default=0.9)
     ap.add_argument("--total-steps", type=int, default=None, help="fix the plan's total steps (else from timing)")
+    ap.add_argument("--max-steps", type=int, default=6500, help="cap of the planned steps (16384 tokens each)")
     ap.add_argument("--time-steps", type=int, default=12)
     ap.add_argument("--target", type=int, default=None, help="override this call's step target")
     ap.add_argument("--scan", default="auto", choices=["auto", "triton", "compile", "eager"])
