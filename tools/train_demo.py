@@ -596,6 +596,11 @@ def fallback_scan(e, where):
     select_scan(nxt)
 
 
+def eval_fast():
+    """Evals use the Triton scan (exact, any length, no compiles); a compiled scan would compile every eval shape."""
+    return SCAN["name"] == "triton"
+
+
 def fwd(model, x, train_scan=True, collect=None):
     if model.arch == "mamba":
         return model(x, scan=SCAN["fn"] if train_scan else None, chunk=16, collect=collect)
@@ -669,7 +674,7 @@ def score_probes(model, probes, autocast=True, delta=False, tokens_per_fwd=16384
     """Teacher-forced exact match: the model's argmax at each answer position must be the answer token.
     first = the first informative answer token (the first digit; copy: the first token), rest = every answer token
     after it, exact = all of them. delta (Mamba): mean step size Δ over channels at needle tokens vs filler tokens
-    (not needle, not the question at the end), per layer and over layers. Eager scan (no compile for eval shapes)."""
+    (not needle, not the question at the end), per layer and over layers."""
     L = len(probes[0]["prompt"]) + len(probes[0]["answer"])
     bs = max(1, tokens_per_fwd // L)
     first = rest = exact = 0
@@ -680,7 +685,7 @@ def score_probes(model, probes, autocast=True, delta=False, tokens_per_fwd=16384
         x = torch.from_numpy(np.stack([np.concatenate([p["prompt"].ids, p["answer"]]) for p in group])).long().to(DEV)
         col = [] if delta else None
         with torch.autocast(DEV, dtype=torch.bfloat16, enabled=autocast and DEV == "cuda"):
-            pred = fwd(model, x, train_scan=False, collect=col).argmax(-1).cpu().numpy()
+            pred = fwd(model, x, train_scan=eval_fast(), collect=col).argmax(-1).cpu().numpy()
         for j, p in enumerate(group):
             s = len(p["prompt"])
             ok = pred[j, s - 1 : s - 1 + len(p["answer"])] == p["answer"]
@@ -733,7 +738,7 @@ def heldout_loss(model, stream, n, L, tokens_per_fwd=32768):
     for i in range(0, n, bs):
         xs = [stream[o : o + L + 1] for o in rng.integers(0, len(stream) - L - 2, size=min(bs, n - i))]
         xb = torch.from_numpy(np.stack(xs)).long().to(DEV)
-        logits = fwd(model, xb[:, :-1], train_scan=False).float()
+        logits = fwd(model, xb[:, :-1], train_scan=eval_fast()).float()
         tot += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), xb[:, 1:].reshape(-1), reduction="sum"))
         cnt += xb[:, 1:].numel()
     return tot / cnt
