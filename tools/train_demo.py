@@ -245,7 +245,7 @@ class Tasks:
         self.cache = {}
         self.digit_ids = np.array([tok.token_to_id(str(d)) for d in range(10)])
         assert all(d is not None for d in self.digit_ids), "tokenizer has no single-digit tokens"
-        self.fact_len = len(self.enc(fact_text(max(words, key=len), 9999)))
+        self.fact_len = max(len(self.enc_nocache(fact_text(w, 9999))) for w in words)
         self.checked = 0
 
     def enc(self, s):
@@ -410,10 +410,14 @@ def make_batch(cfg, tasks, stream, step, total_steps):
     names = list(cfg["task_shares"])
     shares = np.asarray([cfg["task_shares"][n] for n in names], dtype=np.float64)
     for b in range(B):
+        r = None
         if rng.random() < cfg["synth_frac"]:
             t = names[int(rng.choice(len(names), p=shares / shares.sum()))]
-            r = getattr(tasks, t)(stream, rng, L + 1)["row"]
-        else:
+            try:
+                r = getattr(tasks, t)(stream, rng, L + 1)["row"]
+            except ValueError:  # does not fit (never at the trained lengths): a text row instead
+                r = None
+        if r is None:
             t = "text"
             r = tasks.text(stream, rng, L + 1)["row"]
         assert len(r) == L + 1, (t, len(r), L + 1)
