@@ -1506,6 +1506,7 @@ def main(argv=None):
     ap.add_argument("--target", type=int, default=None, help="override this call's step target")
     ap.add_argument("--scan", default="auto", choices=["auto", "triton", "compile", "eager"])
     ap.add_argument("--smoke", action="store_true", help="plan with the tiny settings (a smoke of the whole pipeline)")
+    ap.add_argument("--smoke-first", action="store_true", help="(the default) plan runs the smoke run first")
     ap.add_argument("--no-smoke", action="store_true", help="plan without the smoke run")
     ap.add_argument("--no-hf", action="store_true", help="no transformers parity / golden (local CPU tests)")
     ap.add_argument("--fresh", action="store_true", help="train: start from step 0 (stage 1)")
