@@ -11,6 +11,9 @@ fixed tokens per step); digits one per token (lm_common.train_bpe_tokenizer(spli
 function of (seed, step) alone, so both models see the same tokens in the same order and a resumed run continues
 exactly.
 
+Mamba's selective scan in training: the chunked Triton kernels of tools/mamba_scan.py when they match the reference
+scan on the GPU at start-up (forward and all gradients), else torch.compile of lm_common's chunked scan.
+
 Subcommands (tools/gpu/train.sh runs them; a GPU call is: plan once, then both `train` processes side by side):
   plan      stage 1 only: tokenizer, a smoke run of every code path on tiny models (train, full checkpoint and exact
             resume, export, golden, compact resume), parity of our modules with transformers (fp32) and of the bf16
@@ -242,7 +245,7 @@ class Tasks:
         self.cache = {}
         self.digit_ids = np.array([tok.token_to_id(str(d)) for d in range(10)])
         assert all(d is not None for d in self.digit_ids), "tokenizer has no single-digit tokens"
-        self.fact_len = len(self.enc(fact_text(max(words, key=len), 9999)))
+        self.fact_len = max(len(self.enc_nocache(fact_text(w, 9999))) for w in words)
         self.checked = 0
 
     def enc(self, s):
@@ -407,10 +410,14 @@ def make_batch(cfg, tasks, stream, step, total_steps):
     names = list(cfg["task_shares"])
     shares = np.asarray([cfg["task_shares"][n] for n in names], dtype=np.float64)
     for b in range(B):
+        r = None
         if rng.random() < cfg["synth_frac"]:
             t = names[int(rng.choice(len(names), p=shares / shares.sum()))]
-            r = getattr(tasks, t)(stream, rng, L + 1)["row"]
-        else:
+            try:
+                r = getattr(tasks, t)(stream, rng, L + 1)["row"]
+            except ValueError:  # does not fit (never at the trained lengths): a text row instead
+                r = None
+        if r is None:
             t = "text"
             r = tasks.text(stream, rng, L + 1)["row"]
         assert len(r) == L + 1, (t, len(r), L + 1)
@@ -553,10 +560,26 @@ SCAN = {"name": "eager", "fn": None, "failed": None}
 
 
 def select_scan(kind):
-    """kind: eager | compile | auto (= compile on CUDA). torch.compile of the chunked scan fuses its elementwise passes
-    (0.046 s/step vs 0.21 eager in the last run); a failure at any new shape falls back to eager for good."""
+    """kind: eager | compile | triton | auto. triton: the chunked scan of tools/mamba_scan.py, used only if it matches
+    lm_common's reference scan (forward and every gradient) here and now; auto = triton, else compile on CUDA, else
+    eager. compile: torch.compile of lm_common's chunked scan (fuses its elementwise passes: 0.046 s/step vs 0.21
+    eager in the last run). A failure in training later falls back one level (triton -> compile -> eager)."""
     if kind == "auto":
-        kind = "compile" if DEV == "cuda" else "eager"
+        kind = "triton" if DEV == "cuda" else "eager"
+    if kind == "triton":
+        try:
+            import mamba_scan
+
+            fn = mamba_scan.make_scan("triton", T=64, BD=16)
+            t = time.time()
+            errs = mamba_scan.check_against_reference(fn, [(2, 64, 256, 16), (1, 32, 2048, 16)], DEV, tol=1e-3)
+            SCAN.update(name="triton", fn=fn, check=errs)
+            log(f"scan: triton chunked scan matches the reference ({time.time() - t:.1f}s): {errs}")
+            return "triton"
+        except Exception as e:  # noqa: BLE001
+            log(f"scan: triton chunked scan not used ({type(e).__name__}: {str(e)[:400]})")
+            SCAN["failed"] = repr(e)[:800]
+            kind = "compile" if DEV == "cuda" else "eager"
     if kind == "compile":
         import torch._dynamo as dynamo
 
@@ -568,6 +591,21 @@ def select_scan(kind):
     else:
         SCAN.update(name="eager", fn=None)
     return SCAN["name"]
+
+
+def fallback_scan(e, where):
+    """After a failure of the fast scan in training: one level down (triton -> compile -> eager)."""
+    if SCAN["name"] == "eager":
+        raise e
+    nxt = "compile" if SCAN["name"] == "triton" and DEV == "cuda" else "eager"
+    log(f"{SCAN['name']} scan failed {where} ({type(e).__name__}: {str(e)[:300]}); {nxt} from now on")
+    SCAN["failed"] = repr(e)[:800]
+    select_scan(nxt)
+
+
+def eval_fast():
+    """Evals use the Triton scan (exact, any length, no compiles); a compiled scan would compile every eval shape."""
+    return SCAN["name"] == "triton"
 
 
 def fwd(model, x, train_scan=True, collect=None):
@@ -643,7 +681,7 @@ def score_probes(model, probes, autocast=True, delta=False, tokens_per_fwd=16384
     """Teacher-forced exact match: the model's argmax at each answer position must be the answer token.
     first = the first informative answer token (the first digit; copy: the first token), rest = every answer token
     after it, exact = all of them. delta (Mamba): mean step size Δ over channels at needle tokens vs filler tokens
-    (not needle, not the question at the end), per layer and over layers. Eager scan (no compile for eval shapes)."""
+    (not needle, not the question at the end), per layer and over layers."""
     L = len(probes[0]["prompt"]) + len(probes[0]["answer"])
     bs = max(1, tokens_per_fwd // L)
     first = rest = exact = 0
@@ -654,7 +692,7 @@ def score_probes(model, probes, autocast=True, delta=False, tokens_per_fwd=16384
         x = torch.from_numpy(np.stack([np.concatenate([p["prompt"].ids, p["answer"]]) for p in group])).long().to(DEV)
         col = [] if delta else None
         with torch.autocast(DEV, dtype=torch.bfloat16, enabled=autocast and DEV == "cuda"):
-            pred = fwd(model, x, train_scan=False, collect=col).argmax(-1).cpu().numpy()
+            pred = fwd(model, x, train_scan=eval_fast(), collect=col).argmax(-1).cpu().numpy()
         for j, p in enumerate(group):
             s = len(p["prompt"])
             ok = pred[j, s - 1 : s - 1 + len(p["answer"])] == p["answer"]
@@ -707,7 +745,7 @@ def heldout_loss(model, stream, n, L, tokens_per_fwd=32768):
     for i in range(0, n, bs):
         xs = [stream[o : o + L + 1] for o in rng.integers(0, len(stream) - L - 2, size=min(bs, n - i))]
         xb = torch.from_numpy(np.stack(xs)).long().to(DEV)
-        logits = fwd(model, xb[:, :-1], train_scan=False).float()
+        logits = fwd(model, xb[:, :-1], train_scan=eval_fast()).float()
         tot += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), xb[:, 1:].reshape(-1), reduction="sum"))
         cnt += xb[:, 1:].numel()
     return tot / cnt
@@ -1040,6 +1078,16 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         return stats, gn, lr
 
+    def safe_step(self, batch, step):
+        try:
+            return self.step(batch, step)
+        except Exception as e:  # noqa: BLE001  e.g. a torch.compile failure at a new shape
+            if self.arch != "mamba":
+                raise
+            fallback_scan(e, f"at step {step}, L={batch['L']}")
+            self.opt.zero_grad(set_to_none=True)
+            return self.step(batch, step)
+
     def run(self, target, stop_at, probes, label=""):
         """Train from state['step'] to `target` (exclusive of nothing: the step counter ends at target) or until
         time.time() passes stop_at. Logs every log_every steps, evaluates every eval_every steps."""
@@ -1051,15 +1099,7 @@ class Trainer:
         batch = make_batch(cfg, self.data.tasks, self.data.train, st["step"], N) if st["step"] < target else None
         while st["step"] < target:
             step = st["step"]
-            try:
-                stats, gn, lr = self.step(batch, step)
-            except Exception as e:  # noqa: BLE001  a torch.compile failure at a new shape: eager from now on
-                if self.arch != "mamba" or SCAN["name"] != "compile":
-                    raise
-                log(f"{self.arch}: compiled scan failed at L={batch['L']} ({type(e).__name__}: {str(e)[:300]}); eager from now on")
-                SCAN.update(name="eager", fn=None, failed=repr(e)[:500])
-                self.opt.zero_grad(set_to_none=True)
-                stats, gn, lr = self.step(batch, step)
+            stats, gn, lr = self.safe_step(batch, step)
             st["step"] = step + 1
             L_done = batch["L"]
             L_hist[L_done] = L_hist.get(L_done, 0) + 1
@@ -1156,6 +1196,8 @@ def cmd_plan(a):
         pass
     scan = select_scan(a.scan)
     info["scan"] = scan
+    info["scan_check"] = SCAN.get("check")
+    info["scan_failed"] = SCAN.get("failed")
     if not a.no_smoke:
         info["smoke"] = smoke(a, tok, tok_path, data)
     vocab = tok.get_vocab_size()
@@ -1176,7 +1218,7 @@ def cmd_plan(a):
         for i in range(a.time_steps):
             sync()
             t = time.time()
-            tr.step(batch, 10**6 // 2)  # a step at peak lr on the first-stage shape
+            tr.safe_step(batch, 10**6 // 2)  # a step at peak lr on the first-stage shape
             sync()
             times.append(time.time() - t)
         timing[arch] = {"first": round(times[0], 3), "median_after_3": round(float(np.median(times[3:])) if len(times) > 3 else times[-1], 4)}
@@ -1194,8 +1236,13 @@ def cmd_plan(a):
     w1 = a.deadline_epoch - time.time() - a.startup_s - a.export_reserve - comp
     wk = a.call_budget - a.startup_s - a.export_reserve - a.later_call_overhead - 1.5 * comp
     budget = max(0.0, w1) + (a.calls - 1) * wk
-    total = a.total_steps or max(20, int(a.safety * budget / t_pair))
-    targets = [min(total, int(total * (max(0.0, w1) + k * wk) / budget)) for k in range(a.calls)]
+    # as many steps as the calls allow, at most --max-steps (the corpus is 6 M tokens: past ~100 M tokens more epochs
+    # buy little); each call goes as far as it can, so a run that fits in fewer calls needs fewer
+    total = a.total_steps or max(20, min(a.max_steps, int(a.safety * budget / t_pair)))
+    cum = np.cumsum([max(0.0, w1)] + [wk] * (a.calls - 1)) * a.safety / t_pair
+    targets = [int(min(total, c)) for c in cum]
+    if a.total_steps:  # fixed total (tests): spread over the calls in proportion to their time
+        targets = [min(total, int(total * (max(0.0, w1) + k * wk) / budget)) for k in range(a.calls)]
     targets[-1] = total
     plan = {
         "total_steps": total,
@@ -1230,7 +1277,8 @@ def smoke(a, tok, tok_path, like=None):
     vocab = tok.get_vocab_size()
     root = os.path.join(a.full_dir, "smoke")
     scan = dict(SCAN)
-    SCAN.update(name="eager", fn=None)  # no compiles for the tiny shapes; the full-size timing compiles
+    if SCAN["name"] == "compile":
+        SCAN.update(name="eager", fn=None)  # no compiles for the tiny shapes; the full-size timing compiles
     if os.path.exists(root):
         shutil.rmtree(root)
     out = {}
@@ -1458,10 +1506,12 @@ def main(argv=None):
     ap.add_argument("--compile-overhead", type=float, default=45, help="seconds of scan compiles in call 1")
     ap.add_argument("--safety", type=float, default=0.9)
     ap.add_argument("--total-steps", type=int, default=None, help="fix the plan's total steps (else from timing)")
+    ap.add_argument("--max-steps", type=int, default=6500, help="cap of the planned steps (16384 tokens each)")
     ap.add_argument("--time-steps", type=int, default=12)
     ap.add_argument("--target", type=int, default=None, help="override this call's step target")
-    ap.add_argument("--scan", default="auto", choices=["auto", "compile", "eager"])
+    ap.add_argument("--scan", default="auto", choices=["auto", "triton", "compile", "eager"])
     ap.add_argument("--smoke", action="store_true", help="plan with the tiny settings (a smoke of the whole pipeline)")
+    ap.add_argument("--smoke-first", action="store_true", help="(the default) plan runs the smoke run first")
     ap.add_argument("--no-smoke", action="store_true", help="plan without the smoke run")
     ap.add_argument("--no-hf", action="store_true", help="no transformers parity / golden (local CPU tests)")
     ap.add_argument("--fresh", action="store_true", help="train: start from step 0 (stage 1)")

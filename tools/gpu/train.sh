@@ -22,6 +22,7 @@ OUT="${OUT:-$PWD/out}"
 mkdir -p "$OUT" .ckpt .ckpt-full
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
 export TORCHINDUCTOR_CACHE_DIR="$PWD/.ckpt-full/inductor"   # kept on a warm machine: no recompiles
+export TRITON_CACHE_DIR="$PWD/.ckpt-full/triton"
 LOG="$OUT/train.log"
 EXTRA="${TRAIN_ARGS:-}"        # extra arguments for every train_demo.py call
 PLAN_ARGS="${PLAN_ARGS:-}"     # extra arguments for the plan (stage 1), e.g. --calls 3
