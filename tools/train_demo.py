@@ -129,8 +129,8 @@ FULL = {
         "multikey": [[2048, [1, 4, 16, 64], 32], [4096, [256], 16]],
         "copy": [[512, 48], [2048, 24]],
     },
-    # stop rule: from min_frac of the run on, if the passkey first-token accuracy (mean over `lengths`) moved by at
-    # most `delta` over the last `window` evals while below `below`, stop (the recipe is not working for this model:
+    # stop rule: from min_frac of the run on, if the passkey first-token accuracy (mean over `lengths`) of the newer
+    # half of the last `window` evals is at most `delta` above that of the older half while all are below `below`, stop (the recipe is not working for this model:
     # keep the device time); reported in the state and train_log; --ignore-stop goes on in a later call
     "stop_rule": {"min_frac": 0.5, "window": 6, "delta": 0.02, "below": 0.5, "lengths": [256, 1024]},
 }
@@ -1162,8 +1162,15 @@ class Trainer:
         for ev in st["evals"][-sr["window"] :]:
             fs = [ev["passkey"][str(L)]["first"] for L in sr["lengths"] if str(L) in ev["passkey"]]
             vals.append(float(np.mean(fs)) if fs else 0.0)
-        if max(vals) - min(vals) <= sr["delta"] and max(vals) < sr["below"]:
-            return f"passkey first-token accuracy flat at {vals} over the last {sr['window']} evals"
+        # flat = the newer half of the window is not above the older half by more than delta. (The first rule,
+        # max - min <= delta, could not fire at chance level: with 24 probes per length an eval's accuracy
+        # scatters by ~0.05, so six evals of a model stuck near 0.1 always spanned more than 0.02. On the H200 run
+        # demo-mamba sat at chance for all 2964 steps and was never stopped; this rule stops it at step 2100.)
+        h = len(vals) // 2
+        gain = float(np.mean(vals[-h:]) - np.mean(vals[:h]))
+        if gain <= sr["delta"] and max(vals) < sr["below"]:
+            return (f"passkey first-token accuracy flat at {[round(v, 3) for v in vals]} over the last {sr['window']} "
+                    f"evals (newer half - older half = {gain:+.3f})")
         return None
 
 

@@ -232,6 +232,15 @@ class StopRule(unittest.TestCase):
     def test_flat_low_stops(self):
         self.assertIsNotNone(self.trainer([0.1, 0.11, 0.1, 0.12, 0.1, 0.1], step=6000).stop_rule())
 
+    def test_noisy_chance_level_stops(self):
+        # demo-mamba's evals on the H200 (mean first-digit accuracy at 256 and 1k, 24 probes each) at steps
+        # 900..2100: chance-level scatter, wider than delta; the rule must call it flat (the first rule did not)
+        firsts = [0.0417, 0.1667, 0.125, 0.1459, 0.1042, 0.1042]
+        self.assertGreater(max(firsts) - min(firsts), T.FULL["stop_rule"]["delta"])
+        self.assertIsNotNone(self.trainer(firsts, step=6000).stop_rule())
+        # ... but not when the newer evals are clearly up, even while still low and noisy
+        self.assertIsNone(self.trainer([0.04, 0.1, 0.06, 0.2, 0.15, 0.3], step=6000).stop_rule())
+
     def test_rising_or_high_or_early_goes_on(self):
         self.assertIsNone(self.trainer([0.1, 0.2, 0.3, 0.4, 0.5, 0.5], step=6000).stop_rule())
         self.assertIsNone(self.trainer([0.99, 1.0, 1.0, 1.0, 0.99, 1.0], step=6000).stop_rule())
