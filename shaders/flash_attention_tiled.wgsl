@@ -1,13 +1,15 @@
 // flash_attention_tiled: causal attention with online softmax (FlashAttention-2), register-tiled like a matmul.
-// Same inputs, outputs and Params as flash_attention.wgsl (vec4 units, hd % 4 == 0): q row (h, i) at
-//   qOffset4 + i*qRowStride4 + h*qHeadStride4 for queries at positions pos0..pos0+L-1; k_cache, v_cache
-//   [H, maxLen, hd] (keys 0..pos0+L-1 valid); out row (i, h) at oOffset4 + i*oRowStride4 + h*HD4 (merged heads).
+// Same inputs, outputs, Params and IO snippet as flash_attention.wgsl (f32 element addresses, any head dim): q row
+//   (h, i) at qOffset + i*qRowStride + h*qHeadStride for queries at positions pos0..pos0+L-1; k_cache, v_cache
+//   [H, maxLen, hd] (keys 0..pos0+L-1 valid); out row (i, h) at oOffset + i*oRowStride + h*hd (merged heads). Rows
+//   are read as HD4 = ceil(hd/4) vec4s through ld_q / ld_k / ld_v (padded dims are 0) and written through st_out.
 // Tiling: one workgroup per (block of BR queries, head); key blocks of BC keys. Threads form an NTY x NTX grid
 //   (NTY = BR/4, NTX = BC/4); thread (ty, tx) owns the 4 query rows 4*ty.. and
 //   * in S = Q K^T: the 4 x 4 score tile s0..s3 (rows) x keys 4*tx..4*tx+3: per head dim d one vec4 of Q^T (4 rows,
 //     a broadcast within the row's threads) and one vec4 of K^T (4 keys) from workgroup memory, 16 FMA;
-//   * in O += P V: the 4 x (4*DV4) output tile of dims d4 = tx + NTX*k (k < DV4), in registers for the whole loop:
-//     per key one vec4 of P^T (4 rows) and DV4 vec4s of V, 16*DV4 FMA.
+//   * in O += P V: the 4 x (4*DV4) output tile of dims d4 = tx + NTX*k (k < DV4 = ceil(HD4/NTX)), in registers
+//     for the whole loop: per key one vec4 of P^T (4 rows) and DV4 vec4s of V, 16*DV4 FMA. When NTX does not divide
+//     HD4 (e.g. hd 10, or hd 48 with BC 32), the accumulators with d4 >= HD4 are skipped (EXACT: no such dims).
 //   Row statistics (running max m, partial sum l, rescale alpha) are vec4s over the thread's 4 rows. Q is pre-scaled
 //   by log2(e)/sqrt(hd), so p = exp2(s - m).
 // Workgroup memory: qt = Q^T [HD][BR] (staged once); kp = K^T [HD][BC] for the score phase, then P^T [BC][BR]
@@ -19,7 +21,7 @@
 //   stage K^T (and V) | S tile, mask, partial row max -> red | row max, p, alpha, l; P^T -> kp |
 //   [RED_IN_V: stage V |] o = o*alpha + P V | (barriers at each "|": 4, or 5 with RED_IN_V).
 //   K and V pass through registers (pk, pv); with PF the next block's loads are issued during this block's math.
-// Consts in the prelude: HD4, BR, BC (multiples of 4, HD4 % NTX == 0), PF, RED_IN_V (bool).
+// Consts in the prelude: HEAD_DIM, HD4, BR, BC (multiples of 4), PF, RED_IN_V (bool).
 //   Workgroup storage: 16*(HD*BR4 + max(HD*BC4, BC*BR4) + BC*HD4) bytes, + 16*RED4 unless RED_IN_V or subgroups.
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x (heaviest first).
 
@@ -29,7 +31,8 @@ const NTX: u32 = BC / 4u;
 const WG: u32 = NTX * NTY;
 const BR4: u32 = BR / 4u;
 const BC4: u32 = BC / 4u;
-const DV4: u32 = HD4 / NTX;
+const DV4: u32 = (HD4 + NTX - 1u) / NTX;
+const EXACT: bool = DV4 * NTX == HD4;            // every output accumulator is a real head dim
 const KP4: u32 = max(HD * BC4, BC * BR4);
 const KP_RED: u32 = select(RED4, 0u, RED_IN_V);  // reduction slots appended to kp
 const NPF: u32 = (BC * HD4 + WG - 1u) / WG;      // staged K (and V) vec4s per thread and block
@@ -40,19 +43,16 @@ struct Params {
   maxLen: u32,
   H: u32,
   scale: f32,        // log2(e) / sqrt(hd)
-  qOffset4: u32,
-  qRowStride4: u32,
-  qHeadStride4: u32,
-  oOffset4: u32,
-  oRowStride4: u32,
+  qOffset: u32,      // f32 elements
+  qRowStride: u32,
+  qHeadStride: u32,
+  oOffset: u32,
+  oRowStride: u32,
   nqb: u32,          // ceil(L / BR), the grid's x size
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k_cache: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v_cache: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+// Bindings 1-4 (q, k_cache, v_cache, out) and ld_q / ld_k / ld_v / st_out: in the IO snippet.
 
 var<workgroup> qt: array<vec4<f32>, HD * BR4>;   // qt[d*BR4 + r/4][r%4] = q[r][d] * scale
 var<workgroup> kp: array<vec4<f32>, KP4 + KP_RED>; // K^T: kp[d*BC4 + c/4][c%4] = k[c][d]; P^T: kp[c*BR4 + r/4][r%4]
@@ -81,9 +81,9 @@ fn fetch_kv(pk: ptr<function, array<vec4<f32>, NPF>>, pv: ptr<function, array<ve
     var vx = vec4<f32>(0.0);
     if (e < BC * HD4) {
       let c = e % BC;
-      if (kb + c < kend) { kx = k_cache[kvbase + (kb + c) * HD4 + e / BC]; }
+      if (kb + c < kend) { kx = ld_k(kvbase + (kb + c) * HEAD_DIM, e / BC); }
       let cv = e / HD4;
-      if (kb + cv < kend) { vx = v_cache[kvbase + (kb + cv) * HD4 + e % HD4]; }
+      if (kb + cv < kend) { vx = ld_v(kvbase + (kb + cv) * HEAD_DIM, e % HD4); }
     }
     (*pk)[t] = kx;
     (*pv)[t] = vx;
@@ -127,7 +127,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let r = e % BR;
     let d4 = e / BR;
     let i = min(i0 + r, L - 1u);
-    let v = q[params.qOffset4 + i * params.qRowStride4 + h * params.qHeadStride4 + d4] * params.scale;
+    let v = ld_q(params.qOffset + i * params.qRowStride + h * params.qHeadStride, d4) * params.scale;
     let a = d4 * 4u * BR4 + r / 4u;
     let cpt = r % 4u;
     qt[a][cpt] = v.x;
@@ -144,7 +144,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let last = min(i0 + BR, L) - 1u;                 // last valid query row of the block
   let kend = pos0 + last + 1u;                     // keys the block can see: 0..kend-1
   let qfirst = pos0 + i0;                          // position of the block's first query
-  let kvbase = h * params.maxLen * HD4;
+  let kvbase = h * params.maxLen * HEAD_DIM;
   // Positions of this thread's 4 rows (rows past L clamped to the last one) and its 4 key offsets.
   let qpos = vec4<u32>(pos0) + min(vec4<u32>(i0 + 4u * ty) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(L - 1u));
   let kcol = vec4<u32>(4u * tx) + vec4<u32>(0u, 1u, 2u, 3u);
@@ -217,11 +217,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var c = 0u; c < BC; c++) {
       let a = kp[c * BR4 + ty];
       for (var k = 0u; k < DV4; k++) {
-        let b = vs[c * HD4 + tx + NTX * k];
-        o[4u * k] += a.x * b;
-        o[4u * k + 1u] += a.y * b;
-        o[4u * k + 2u] += a.z * b;
-        o[4u * k + 3u] += a.w * b;
+        if (EXACT || tx + NTX * k < HD4) {
+          let b = vs[c * HD4 + tx + NTX * k];
+          o[4u * k] += a.x * b;
+          o[4u * k + 1u] += a.y * b;
+          o[4u * k + 2u] += a.z * b;
+          o[4u * k + 3u] += a.w * b;
+        }
       }
     }
     workgroupBarrier();
@@ -234,8 +236,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   for (var i = 0u; i < 4u; i++) {
     let row = i0 + 4u * ty + i;
     if (row < L) {
-      let obase = params.oOffset4 + row * params.oRowStride4 + h * HD4;
-      for (var k = 0u; k < DV4; k++) { out[obase + tx + NTX * k] = o[4u * k + i] * inv[i]; }
+      let obase = params.oOffset + row * params.oRowStride + h * HEAD_DIM;
+      for (var k = 0u; k < DV4; k++) {
+        if (EXACT || tx + NTX * k < HD4) { st_out(obase, tx + NTX * k, o[4u * k + i] * inv[i]); }
+      }
     }
   }
 }
