@@ -6,6 +6,8 @@
  *   4 x 4 tile of the score block and a 4 x (hd / (BC/4)) tile of the output. Q^T, K^T (then P^T) and V are staged
  *   in workgroup memory: 4 * (hd*BR + max(hd*BC, BC*BR) + BC*hd) bytes, plus 4 * BR*BC/4 for the row reductions
  *   unless they use subgroup shuffles (sg) or live in the V tile before V is staged (redInV, one more barrier).
+ *   With vg (V from global memory) there is no V tile: the PV loop reads V rows from the cache buffer (L1), and the
+ *   reduction slots sit in the K^T / P^T area after K^T when they fit (one more barrier).
  * 'rowwise' (shaders/flash_attention.wgsl, the fallback): G threads per query row hold q and the output row in
  *   registers; fits the 16 KiB WebGPU default for every head dim up to 256 (see rowwiseTiles).
  *
@@ -55,6 +57,8 @@ export interface TiledTiles {
   redInV: boolean;
   /** Prefetch the next key block's K and V into registers during the current block's math. */
   pf: boolean;
+  /** V read from global memory in the PV loop instead of a V tile in workgroup memory. */
+  vg: boolean;
   storage: number;
   threads: number;
 }
@@ -75,6 +79,8 @@ export interface FlashOptions {
   redInV?: boolean;
   /** Tiled kernel: register prefetch of the next K/V block (default false). */
   prefetch?: boolean;
+  /** Tiled kernel: V read from global memory in the PV loop, no V tile (default false). */
+  vGlobal?: boolean;
 }
 
 /** Vec4s per head row: the head dim rounded up to a multiple of 4, in vec4s. */
@@ -115,11 +121,26 @@ export function rowwiseTiles(hd: number, maxStorage: number, maxInvocations: num
   return { kernel: 'rowwise', G, BR, BC, storage, threads: BR * G };
 }
 
-/** Workgroup storage of the tiled kernel, bytes (reduction slots only when they need their own space); the head
- * dim counts rounded up to a multiple of 4. */
-export function tiledStorage(hd: number, BR: number, BC: number, ownReductionSlots = true): number {
+/** Workgroup storage of the tiled kernel, bytes (reduction slots only when they need their own space, the V tile
+ * only when V is staged); the head dim counts rounded up to a multiple of 4. */
+export function tiledStorage(hd: number, BR: number, BC: number, ownReductionSlots = true, vTile = true): number {
   const HD = 4 * headVec4s(hd);
-  return 4 * (HD * BR + Math.max(HD * BC, BC * BR) + BC * HD + (ownReductionSlots ? (BR * BC) / 4 : 0));
+  return 4 * (HD * BR + Math.max(HD * BC, BC * BR) + (vTile ? BC * HD : 0) + (ownReductionSlots ? (BR * BC) / 4 : 0));
+}
+
+/** Where the tiled kernel keeps its row-reduction slots (NTX * BR floats): nowhere (subgroup shuffles), in the V
+ * tile before V is staged, in the K^T / P^T area after K^T (vg, when they fit), or in their own space. Mirrors
+ * RED_IN_V / RED_IN_KP in shaders/flash_attention_tiled.wgsl. */
+export function tiledReductionSlots(hd: number, BR: number, BC: number, v: TiledVariant = {}): 'none' | 'v' | 'kp' | 'own' {
+  if (v.sg) return 'none';
+  if (v.redInV) return 'v';
+  const HD = 4 * headVec4s(hd);
+  if (v.vg && HD * BC + (BC / 4) * BR <= Math.max(HD * BC, BC * BR)) return 'kp';
+  return 'own';
+}
+
+function storageOf(hd: number, BR: number, BC: number, v: TiledVariant): number {
+  return tiledStorage(hd, BR, BC, tiledReductionSlots(hd, BR, BC, v) === 'own', !v.vg);
 }
 
 /** Whether every output accumulator of tiling BC does real work: BC/4 divides ceil(hd/4). */
@@ -130,6 +151,7 @@ export function tiledExact(hd: number, BC: number): boolean {
 export interface TiledVariant {
   sg?: boolean;
   redInV?: boolean;
+  vg?: boolean;
 }
 
 /** Why tiling (BR, BC) with these variant flags cannot run the tiled kernel for head dim hd under these limits, or
@@ -142,6 +164,7 @@ export function tiledProblem(hd: number, BR: number, BC: number, maxStorage: num
   const threads = (BR / 4) * ntx;
   if (threads > maxInvocations) return `${threads} threads exceed maxComputeInvocationsPerWorkgroup ${maxInvocations}`;
   if (v.sg && v.redInV) return 'subgroups and redInV are alternatives';
+  if (v.vg && v.redInV) return 'redInV needs the V tile, which vGlobal removes';
   if (v.sg) {
     if (sgMinSize < 1) return 'subgroups are not available';
     if ((ntx & (ntx - 1)) !== 0) return `BC/4 = ${ntx} must be a power of two for subgroup reductions`;
@@ -149,7 +172,7 @@ export function tiledProblem(hd: number, BR: number, BC: number, maxStorage: num
   }
   const vFloats = BC * 4 * headVec4s(hd);
   if (v.redInV && vFloats < ntx * BR) return `redInV needs the V tile (${vFloats} floats) to hold ${ntx * BR} reduction floats`;
-  const storage = tiledStorage(hd, BR, BC, !v.sg && !v.redInV);
+  const storage = storageOf(hd, BR, BC, v);
   if (storage > maxStorage) return `${storage} bytes of workgroup storage exceed ${maxStorage}`;
   return null;
 }
@@ -161,6 +184,7 @@ export interface TiledChoice {
   redInV?: boolean;
   prefetch?: boolean;
   subgroups?: boolean;
+  vGlobal?: boolean;
 }
 
 /** Default tilings, in order of preference, for long prompts (the first that fits wins). */
@@ -177,9 +201,10 @@ export const SMALL_GRID = 512;
 function tiled(hd: number, BR: number, BC: number, opts: FlashOptions): TiledTiles {
   const sg = opts.subgroups ?? false;
   const redInV = opts.redInV ?? false;
+  const vg = opts.vGlobal ?? false;
   return {
-    kernel: 'tiled', BR, BC, sg, redInV, pf: opts.prefetch ?? false,
-    storage: tiledStorage(hd, BR, BC, !sg && !redInV), threads: (BR / 4) * (BC / 4),
+    kernel: 'tiled', BR, BC, sg, redInV, pf: opts.prefetch ?? false, vg,
+    storage: storageOf(hd, BR, BC, { sg, redInV, vg }), threads: (BR / 4) * (BC / 4),
   };
 }
 
@@ -189,6 +214,7 @@ function withOpts(c: TiledChoice, opts: FlashOptions): FlashOptions {
     subgroups: opts.subgroups ?? c.subgroups,
     redInV: opts.redInV ?? c.redInV,
     prefetch: opts.prefetch ?? c.prefetch,
+    vGlobal: opts.vGlobal ?? c.vGlobal,
   };
 }
 
@@ -202,13 +228,13 @@ export interface FlashPlan {
 /** The kernel(s) and tiles FlashAttention uses for this head dim and these limits (sgMinSize 0: no subgroups). */
 export function flashPlan(hd: number, maxStorage: number, maxInvocations: number, opts: FlashOptions = {}, sgMinSize = 0): FlashPlan {
   if (opts.kernel === 'rowwise') return { large: rowwiseTiles(hd, maxStorage, maxInvocations, opts) };
-  const variant = { sg: opts.subgroups, redInV: opts.redInV };
+  const variant = { sg: opts.subgroups, redInV: opts.redInV, vg: opts.vGlobal };
   if (opts.BR !== undefined || opts.BC !== undefined) {
     const BR = opts.BR ?? 64, BC = opts.BC ?? 32;
     const why = tiledProblem(hd, BR, BC, maxStorage, maxInvocations, variant, sgMinSize);
     if (why) {
       if (why.includes('workgroup storage')) {
-        throw new LimitExceededError('maxComputeWorkgroupStorageSize', tiledStorage(hd, BR, BC, !opts.subgroups && !opts.redInV), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
+        throw new LimitExceededError('maxComputeWorkgroupStorageSize', storageOf(hd, BR, BC, variant), maxStorage, `flash attention tiles BR=${BR} BC=${BC} for head dim ${hd}`);
       }
       throw new Error(`flash attention (tiled): ${why}`);
     }
@@ -216,7 +242,7 @@ export function flashPlan(hd: number, maxStorage: number, maxInvocations: number
   }
   const fits = (c: TiledChoice) => {
     const o = withOpts(c, opts);
-    return (c.BR / 4) * (c.BC / 4) >= 64 && !tiledProblem(hd, c.BR, c.BC, maxStorage, maxInvocations, { sg: o.subgroups, redInV: o.redInV }, sgMinSize);
+    return (c.BR / 4) * (c.BC / 4) >= 64 && !tiledProblem(hd, c.BR, c.BC, maxStorage, maxInvocations, { sg: o.subgroups, redInV: o.redInV, vg: o.vGlobal }, sgMinSize);
   };
   // Tilings without idle output accumulators first (for hd 64 every entry is exact).
   const first = (list: readonly TiledChoice[], ok: (c: TiledChoice) => boolean) =>
@@ -254,7 +280,7 @@ function makeKernel(ctx: GpuContext, hd: number, t: FlashTiles, io: FlashIO): Co
   if (t.kernel === 'tiled') {
     // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
     const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
-    const consts = `${dims}const PF: bool = ${t.pf};\nconst RED_IN_V: bool = ${t.redInV};\n`;
+    const consts = `${dims}const PF: bool = ${t.pf};\nconst RED_IN_V: bool = ${t.redInV};\nconst VG: bool = ${t.vg};\n`;
     return new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, `${red}\n${ioText}\n${consts}`);
   }
   const consts = `${dims}const G: u32 = ${t.G}u;\nconst DPT4: u32 = ${Math.ceil(HD4 / t.G)}u;\n`;

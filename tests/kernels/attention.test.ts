@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, poisoned, randArray, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
 import { Attention, DecodeAttention, FlashAttention, ReferenceAttention, fusedQkvLayout, type PrefillArgs } from '../../src/kernels/attention';
-import { flashPlan, flashTiles, rowwiseTiles, subgroupMinSize, tiledExact, tiledProblem, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash';
+import { flashPlan, flashTiles, rowwiseTiles, subgroupMinSize, tiledExact, tiledProblem, tiledReductionSlots, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash';
 import { RotaryKvKernel } from '../../src/kernels/rotary';
 import { KvCache } from '../../src/kernels/kvcache';
 import { LimitExceededError } from '../../src/gpu/errors';
@@ -185,6 +185,28 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(runs).toBe(prefillShapes.length);
   });
 
+  it('V from global memory (vg): every shape, reduction slots after K^T or in their own space, with and without prefetch', async () => {
+    const ctx = await gpu();
+    const lim = ctx.limits;
+    // 96x16 / 64x16 put the reduction slots after K^T when BR >= 4/3 hd (hd <= 72 / 48), else in their own space.
+    const tilings: [number, number][] = [[128, 32], [96, 16], [64, 16], [32, 16], [16, 8], [8, 4]];
+    const placements = new Set<string>();
+    for (const [n, s] of prefillShapes.entries()) {
+      const maxLen = s.pos0 + s.L + 5;
+      const prefetch = n % 2 === 1;
+      const fit = tilings.find(([BR, BC]) => !tiledProblem(s.hd, BR, BC, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, { vg: true }));
+      expect(fit, `a vg tiling fits hd ${s.hd}`).toBeDefined();
+      const [BR, BC] = fit!;
+      const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, vGlobal: true, prefetch });
+      const slots = tiledReductionSlots(s.hd, BR, BC, { vg: true });
+      expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, vg: true, pf: prefetch, storage: tiledStorage(s.hd, BR, BC, slots === 'own', false) });
+      const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 60 + n + BR + BC);
+      expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} vg slots=${slots} pf=${prefetch}`).toBeLessThan(TOL);
+      placements.add(slots);
+    }
+    expect([...placements].sort()).toEqual(['kp', 'own']);
+  });
+
   it('default plan on this device: large tiling for big grids, a smaller one for short prompts; both match the oracle', async () => {
     const ctx = await gpu();
     const H = 3, hd = 64, maxLen = 240;
@@ -253,6 +275,13 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 8)).toThrow(/smallest subgroup size 8/);
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, subgroups: true }, 0)).toThrow(/subgroups are not available/);
     expect(() => flashTiles(96, 49152, 1024, { BR: 64, BC: 24, subgroups: true }, 32)).toThrow(/power of two/);
+    // V from global memory: 128 x 32 (256 threads) fits 48 KiB exactly, the reduction slots after K^T.
+    expect(tiledReductionSlots(64, 128, 32, { vg: true })).toBe('kp');
+    expect(flashTiles(64, 49152, 1024, { BR: 128, BC: 32, vGlobal: true })).toMatchObject({ kernel: 'tiled', vg: true, threads: 256, storage: 49152 });
+    expect(tiledReductionSlots(64, 64, 16, { vg: true })).toBe('own');
+    expect(tiledStorage(64, 64, 16, true, false)).toBe(4 * (64 * 64 + 64 * 16 + 64 * 4));
+    expect(() => flashTiles(64, 49152, 1024, { BR: 128, BC: 32 })).toThrow(LimitExceededError);
+    expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, vGlobal: true, redInV: true })).toThrow(/vGlobal/);
   });
 });
 
