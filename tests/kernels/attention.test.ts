@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, poisoned, randArray, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
 import { Attention, DecodeAttention, FlashAttention, ReferenceAttention, fusedQkvLayout, type PrefillArgs } from '../../src/kernels/attention';
-import { flashPlan, flashTiles, rowwiseTiles, subgroupMinSize, tiledProblem, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash';
+import { flashPlan, flashTiles, rowwiseTiles, subgroupMinSize, tiledExact, tiledProblem, tiledReductionSlots, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash';
 import { RotaryKvKernel } from '../../src/kernels/rotary';
 import { KvCache } from '../../src/kernels/kvcache';
 import { LimitExceededError } from '../../src/gpu/errors';
@@ -56,12 +56,21 @@ const prefillShapes = [
   { H: 2, hd: 96, L: 45, pos0: 19 },
   { H: 2, hd: 128, L: 70, pos0: 5 },
   { H: 1, hd: 256, L: 40, pos0: 9 },
+  // Head dims that are not a multiple of 4 (issue 14: every shape transformers accepts; e.g. 5 heads x 10):
+  // scalar IO, rows padded to ceil(hd/4) vec4s.
+  { H: 5, hd: 10, L: 37, pos0: 6 },
+  { H: 2, hd: 6, L: 70, pos0: 0 },
+  { H: 3, hd: 18, L: 29, pos0: 11 },
+  // 9 vec4s: the rowwise kernel splits a row over G = 2 threads of 5 vec4s (K/V rows padded to 10 vec4s).
+  { H: 2, hd: 36, L: 50, pos0: 7 },
 ];
 
-/** Tilings [BR, BC] of the tiled kernel the tests force: per shape the first three that divide the head dim and fit
- * the device (SwiftShader: 32 KiB, 256 invocations), so NTX = BC/4 of 1 to 16 and NTY = BR/4 of 2 to 16 all run
- * (shader compiles dominate the test time on SwiftShader, hence not every tiling for every shape). */
-const forcedTilings: [number, number][] = [[96, 32], [64, 32], [32, 64], [64, 16], [16, 64], [32, 32], [16, 8], [8, 8], [8, 4], [4, 4]];
+/** Tilings [BR, BC] of the tiled kernel the tests force: per shape the first three that fit the device
+ * (SwiftShader: 32 KiB, 256 invocations), plus the first one whose BC/4 divides ceil(hd/4) when none of the three
+ * does, so every shape runs both with and without idle output accumulators, and NTX = BC/4 of 1 to 16 and
+ * NTY = BR/4 of 2 to 16 all run (shader compiles dominate the test time on SwiftShader, hence not every tiling for
+ * every shape). */
+const forcedTilings: [number, number][] = [[96, 32], [64, 32], [32, 64], [64, 16], [16, 64], [32, 32], [16, 8], [16, 12], [8, 8], [20, 20], [8, 4], [4, 4]];
 
 describe('reference attention (materialised scores)', () => {
   for (const [n, s] of prefillShapes.entries()) {
@@ -112,6 +121,10 @@ describe('flash attention, rowwise kernel (the fallback)', () => {
 
   it('tile table at the 16 KiB default', () => {
     expect(rowwiseTiles(64, 16384, 256)).toMatchObject({ G: 2, BR: 64, BC: 16 });
+    // Head dims the old kernel refused: 10 (3 vec4s), 36 (9: G 2, padded to 10), 72 (18: G 4, padded to 20).
+    expect(rowwiseTiles(10, 16384, 256)).toMatchObject({ G: 1, BR: 64, BC: 44, storage: 44 * (2 * 3 * 16 + 64 * 4) });
+    expect(rowwiseTiles(36, 16384, 256)).toMatchObject({ G: 2, BR: 64, BC: 16, storage: 16 * (2 * 10 * 16 + 64 * 2 * 4) });
+    expect(rowwiseTiles(72, 16384, 256)).toMatchObject({ G: 4 });
     expect(rowwiseTiles(128, 16384, 256)).toMatchObject({ G: 4, BR: 64, BC: 8 });
     expect(rowwiseTiles(256, 16384, 256)).toMatchObject({ G: 8, BR: 32, BC: 4 });
     expect(rowwiseTiles(32, 16384, 256)).toMatchObject({ G: 1, BR: 64 });
@@ -125,8 +138,10 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       const maxLen = s.pos0 + s.L + 5;
       const lim = ctx.limits;
       const ran: string[] = [];
+      let exact = false;
       for (const [BR, BC] of forcedTilings) {
-        if (ran.length === 3) break;
+        if (ran.length >= 3 && exact) break;
+        if (ran.length >= 3 && !tiledExact(s.hd, BC)) continue;
         // Variants rotate over the tilings of a shape: (own slots, no prefetch), (own, prefetch), (in V, prefetch).
         const prefetch = ran.length > 0;
         const redInV = ran.length === 2;
@@ -136,8 +151,10 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
         const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 20 + n + BR + BC);
         expect(err, `BR=${BR} BC=${BC} pf=${prefetch} redInV=${redInV}`).toBeLessThan(TOL);
         ran.push(`${BR}x${BC}`);
+        exact ||= tiledExact(s.hd, BC);
       }
-      expect(ran.length).toBe(3);
+      expect(ran.length).toBeGreaterThanOrEqual(3);
+      expect(exact, `an exact tiling ran for hd ${s.hd}: ${ran.join(', ')}`).toBe(true);
     });
   }
 
@@ -166,6 +183,28 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       }
     }
     expect(runs).toBe(prefillShapes.length);
+  });
+
+  it('V from global memory (vg): every shape, reduction slots after K^T or in their own space, with and without prefetch', async () => {
+    const ctx = await gpu();
+    const lim = ctx.limits;
+    // 96x16 / 64x16 put the reduction slots after K^T when BR >= 4/3 hd (hd <= 72 / 48), else in their own space.
+    const tilings: [number, number][] = [[128, 32], [96, 16], [64, 16], [32, 16], [16, 8], [8, 4]];
+    const placements = new Set<string>();
+    for (const [n, s] of prefillShapes.entries()) {
+      const maxLen = s.pos0 + s.L + 5;
+      const prefetch = n % 2 === 1;
+      const fit = tilings.find(([BR, BC]) => !tiledProblem(s.hd, BR, BC, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, { vg: true }));
+      expect(fit, `a vg tiling fits hd ${s.hd}`).toBeDefined();
+      const [BR, BC] = fit!;
+      const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, vGlobal: true, prefetch });
+      const slots = tiledReductionSlots(s.hd, BR, BC, { vg: true });
+      expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, vg: true, pf: prefetch, storage: tiledStorage(s.hd, BR, BC, slots === 'own', false) });
+      const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 60 + n + BR + BC);
+      expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} vg slots=${slots} pf=${prefetch}`).toBeLessThan(TOL);
+      placements.add(slots);
+    }
+    expect([...placements].sort()).toEqual(['kp', 'own']);
   });
 
   it('default plan on this device: large tiling for big grids, a smaller one for short prompts; both match the oracle', async () => {
@@ -217,7 +256,18 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(tiledStorage(64, 64, 32)).toBe(4 * (64 * 64 + 64 * 32 + 32 * 64 + 64 * 8));
     expect(() => flashTiles(64, 49152, 1024, { kernel: 'tiled', BR: 64, BC: 64 })).toThrow(LimitExceededError);
     expect(() => flashTiles(64, 49152, 1024, { kernel: 'tiled', BR: 62, BC: 32 })).toThrow(/multiple of 4/);
-    expect(() => flashTiles(48, 49152, 1024, { kernel: 'tiled', BR: 64, BC: 32 })).toThrow(/must divide/);
+    // Any head dim: BC/4 need not divide ceil(hd/4) when forced (idle accumulators), and the default prefers
+    // tilings where it does. hd 48 (12 vec4s): 96x32 (NTX 8) is not exact, 128x16 (NTX 4) is.
+    expect(flashTiles(48, 49152, 1024, { kernel: 'tiled', BR: 64, BC: 32 })).toMatchObject({ kernel: 'tiled', BR: 64, BC: 32 });
+    expect(flashPlan(48, 49152, 1024)).toMatchObject({ large: { BR: 128, BC: 16 } });
+    // hd 10 (3 vec4s, padded to 12 dims): no preferred tiling is exact, so the first that fits.
+    expect(flashPlan(10, 49152, 1024)).toMatchObject({ large: { kernel: 'tiled', BR: 96, BC: 32, storage: tiledStorage(12, 96, 32) }, small: { BR: 64, BC: 32 } });
+    expect(tiledStorage(10, 96, 32)).toBe(tiledStorage(12, 96, 32));
+    // Small head dims leave room for the tiled kernel even at the 16 KiB default.
+    expect(flashTiles(10, 16384, 256)).toMatchObject({ kernel: 'tiled', BR: 64, BC: 32, storage: tiledStorage(12, 64, 32) });
+    expect(flashTiles(10, 4096, 256)).toMatchObject({ kernel: 'rowwise', G: 1 });
+    expect(() => flashTiles(0, 49152, 1024)).toThrow(/positive integer/);
+    expect(() => flashTiles(10.5, 49152, 1024, { kernel: 'rowwise' })).toThrow(/positive integer/);
     expect(() => flashTiles(256, 16384, 256, { kernel: 'tiled' })).toThrow(/no tiled kernel tiling fits/);
     // 64 x 64 fits 48 KiB exactly when the reduction slots need no space of their own: subgroups of >= 16, or in V.
     expect(flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 32)).toMatchObject({ kernel: 'tiled', sg: true, threads: 256, storage: 49152 });
@@ -225,6 +275,13 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 8)).toThrow(/smallest subgroup size 8/);
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, subgroups: true }, 0)).toThrow(/subgroups are not available/);
     expect(() => flashTiles(96, 49152, 1024, { BR: 64, BC: 24, subgroups: true }, 32)).toThrow(/power of two/);
+    // V from global memory: 128 x 32 (256 threads) fits 48 KiB exactly, the reduction slots after K^T.
+    expect(tiledReductionSlots(64, 128, 32, { vg: true })).toBe('kp');
+    expect(flashTiles(64, 49152, 1024, { BR: 128, BC: 32, vGlobal: true })).toMatchObject({ kernel: 'tiled', vg: true, threads: 256, storage: 49152 });
+    expect(tiledReductionSlots(64, 64, 16, { vg: true })).toBe('own');
+    expect(tiledStorage(64, 64, 16, true, false)).toBe(4 * (64 * 64 + 64 * 16 + 64 * 4));
+    expect(() => flashTiles(64, 49152, 1024, { BR: 128, BC: 32 })).toThrow(LimitExceededError);
+    expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, vGlobal: true, redInV: true })).toThrow(/vGlobal/);
   });
 });
 
@@ -270,9 +327,16 @@ describe('decode attention (split-K over the KV cache)', () => {
 describe('rotary + cache + attention chain (Attention wrapper, model data path)', () => {
   // The model's path: rotary rotates q in place inside the fused qkv [L, H, 3, hd], attention reads q from there
   // (fusedQkvLayout) and writes into a strided view of the output (here offset 4, row stride H*hd + 8).
-  it('prefill 40, chunk of 23 at pos0=40 (flash tiled and rowwise, reference), decode at 63', async () => {
+  // hd 64 with out offset 4: vec4 IO; out offset 3: the scalar IO on a head dim multiple of 4; hd 10 (5 heads, like
+  // the pythia-hd10 fixture): scalar IO, q read in place at odd offsets (no decode there: the decode kernel's own).
+  const chainCases = [
+    { H: 3, hd: 64, outOffset: 4, decode: true },
+    { H: 3, hd: 64, outOffset: 3, decode: false },
+    { H: 5, hd: 10, outOffset: 4, decode: false },
+  ];
+  for (const { H, hd, outOffset, decode } of chainCases) it(`H=${H} hd=${hd} out offset ${outOffset}: prefill 40, chunk of 23 at pos0=40 (flash tiled and rowwise, reference)${decode ? ', decode at 63' : ''}`, async () => {
     const ctx = await gpu();
-    const H = 3, hd = 64, pct = 0.25, base = 10000, maxLen = 70;
+    const pct = 0.25, base = 10000, maxLen = 70;
     const rot = rotaryDims(hd, pct);
     const rotary = new RotaryKvKernel(ctx, { H, hd, rot, base });
     const cache = new KvCache(ctx, H, hd, maxLen, 'test');
@@ -282,9 +346,9 @@ describe('rotary + cache + attention chain (Attention wrapper, model data path)'
     const tiled = new FlashAttention(ctx, { H, hd }, { kernel: 'tiled', BR: 16, BC: 16, redInV: true, prefetch: true });
     const kRef = new Float32Array(H * maxLen * hd);
     const vRef = new Float32Array(H * maxLen * hd);
-    const outOffset = 4, outRow = H * hd + 8;
+    const outRow = H * hd + 8;
 
-    const chunks: [number, number][] = [[0, 40], [40, 23], [63, 1]];
+    const chunks: [number, number][] = decode ? [[0, 40], [40, 23], [63, 1]] : [[0, 40], [40, 23]];
     for (const [pos0, L] of chunks) {
       const qkv = randArray(L * 3 * H * hd, 1000 + pos0);
       const qRef = rotaryKvReference(qkv, { L, H, hd, rot, pos0, maxLen, base }, kRef, vRef);
