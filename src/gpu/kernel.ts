@@ -176,9 +176,9 @@ export function packUniforms(fields: ([ 'u32' | 'i32' | 'f32', number ])[]): Arr
  * 256-byte offsets into 64 KiB buffers. destroy() frees them with the program that owns them.
  */
 export class StaticUniforms {
+  private static readonly CHUNK = 64 * 1024;
   private chunks: GPUBuffer[] = [];
   private offset = StaticUniforms.CHUNK;
-  private static readonly CHUNK = 64 * 1024;
 
   constructor(private readonly device: GPUDevice) {}
 

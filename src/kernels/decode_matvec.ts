@@ -86,7 +86,7 @@ export class DecodeMatvec {
   private readonly dummy: GPUBuffer;
   static readonly WG = 256;
 
-  constructor(private readonly ctx: GpuContext, readonly shape: DecodeMatvecShape) {
+  constructor(ctx: GpuContext, readonly shape: DecodeMatvecShape) {
     const { K, N, dtype } = shape;
     const N2 = shape.N2 ?? 0;
     const what = `decode matvec K=${K} N=${N}${N2 ? `+${N2}` : ''} ${dtype}`;
@@ -95,21 +95,14 @@ export class DecodeMatvec {
     }
     if (shape.argmax && N2) throw new Error(`${what}: argmax partials need a single segment`);
     if (shape.argmax && N >= 2 ** 24) throw new Error(`${what}: argmax partials hold row indices as f32 (N < 2^24)`);
-    const WG = Math.min(DecodeMatvec.WG, ctx.limits.maxComputeInvocationsPerWorkgroup);
     this.K = K;
     this.N = N;
     this.N2 = N2;
-    this.vec = dtype === 'f16' ? K % 8 === 0 : K % 4 === 0;
-    const per = this.vec ? (dtype === 'f16' ? 8 : 4) : 1;
-    const chunks = Math.ceil(K / per);
-    let lanes = shape.lanes ?? Math.min(WG, Math.max(8, nextPow2(Math.ceil(chunks / (shape.argmax ? 8 : 4)))));
-    if (shape.lanes === undefined) while (lanes < WG && Math.ceil((N + N2) / (WG / lanes)) < 256) lanes *= 2;
-    if (!(lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) throw new Error(`${what}: lanes = ${lanes} must be a power of two ≤ ${WG}`);
-    this.lanes = lanes;
-    this.rows = WG / lanes;
-    // x is staged in workgroup memory when it fits next to the reduction arrays
-    const shared = Math.ceil(K / 4) * 16 + WG * 4 + this.rows * 4 + 64;
-    this.staged = shared <= ctx.limits.maxComputeWorkgroupStorageSize;
+    const plan = DecodeMatvec.plan(ctx, K, N + N2, dtype, { argmax: shape.argmax, lanes: shape.lanes });
+    this.vec = plan.vec;
+    this.lanes = plan.lanes;
+    this.rows = plan.rows;
+    this.staged = plan.staged;
     this.groups1 = Math.ceil(N / this.rows);
     this.groups = this.groups1 + Math.ceil(N2 / this.rows);
     const max = ctx.limits.maxComputeWorkgroupsPerDimension;
@@ -117,11 +110,32 @@ export class DecodeMatvec {
     this.grid = [gx, Math.ceil(this.groups / gx)];
     const norm = shape.norm ?? 'none';
     this.kernel = new ComputeKernel(ctx, 'decode_matvec', 'main', {
-      WG, LANES: lanes, K, W_F16: dtype === 'f16' ? 1 : 0, VEC: this.vec ? 1 : 0, STAGED: this.staged ? 1 : 0,
-      XS4: this.staged ? Math.max(1, Math.ceil(K / 4)) : 1,
-      NORM: NORM_CODE[norm], EPS: shape.eps ?? 1e-5, N1: N, N2, G1: this.groups1, ARGMAX: shape.argmax ? 1 : 0,
+      ...plan.constants, NORM: NORM_CODE[norm], EPS: shape.eps ?? 1e-5, N1: N, N2, G1: this.groups1, ARGMAX: shape.argmax ? 1 : 0,
     }, DecodeMatvec.lib());
     this.dummy = dummyBuffer(ctx);
+  }
+
+  /**
+   * Tiling of a [rows, K] weight block: LANES threads per row (enough 16-byte chunks per thread for four loads in
+   * flight, at least 256 workgroups when the rows allow), x staged in workgroup memory when it fits next to the
+   * reduction arrays (`reserveShared` more bytes for the caller's own workgroup arrays). Returns the library's
+   * override constants too.
+   */
+  static plan(ctx: GpuContext, K: number, rows: number, dtype: WeightDType, opts: { argmax?: boolean; lanes?: number; reserveShared?: number } = {}) {
+    const WG = Math.min(DecodeMatvec.WG, ctx.limits.maxComputeInvocationsPerWorkgroup);
+    const vec = dtype === 'f16' ? K % 8 === 0 : K % 4 === 0;
+    const per = vec ? (dtype === 'f16' ? 8 : 4) : 1;
+    const chunks = Math.ceil(K / per);
+    let lanes = opts.lanes ?? Math.min(WG, Math.max(8, nextPow2(Math.ceil(chunks / (opts.argmax ? 8 : 4)))));
+    if (opts.lanes === undefined) while (lanes < WG && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
+    if (!(lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) throw new Error(`decode matvec K=${K}: lanes = ${lanes} must be a power of two ≤ ${WG}`);
+    const rowsPer = WG / lanes;
+    const shared = Math.ceil(K / 4) * 16 + WG * 4 + rowsPer * 4 + 64 + (opts.reserveShared ?? 0);
+    const staged = shared <= ctx.limits.maxComputeWorkgroupStorageSize;
+    return {
+      lanes, rows: rowsPer, vec, staged,
+      constants: { WG, LANES: lanes, K, W_F16: dtype === 'f16' ? 1 : 0, VEC: vec ? 1 : 0, STAGED: staged ? 1 : 0, XS4: staged ? Math.max(1, Math.ceil(K / 4)) : 1 },
+    };
   }
 
   /** The library every decode matvec shader starts with. */
