@@ -126,8 +126,10 @@ export class DecodeMatvec {
     const vec = dtype === 'f16' ? K % 8 === 0 : K % 4 === 0;
     const per = vec ? (dtype === 'f16' ? 8 : 4) : 1;
     const chunks = Math.ceil(K / per);
-    let lanes = opts.lanes ?? Math.min(WG, Math.max(8, nextPow2(Math.ceil(chunks / (opts.argmax ? 8 : 4)))));
-    if (opts.lanes === undefined) while (lanes < WG && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
+    // no more lanes than chunks per row (idle lanes cost barriers, and whole workgroups on a CPU device)
+    const most = Math.min(WG, Math.max(8, nextPow2(chunks)));
+    let lanes = opts.lanes ?? Math.min(most, Math.max(8, nextPow2(Math.ceil(chunks / (opts.argmax ? 8 : 4)))));
+    if (opts.lanes === undefined) while (lanes < most && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
     if (!(lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) throw new Error(`decode matvec K=${K}: lanes = ${lanes} must be a power of two ≤ ${WG}`);
     const rowsPer = WG / lanes;
     const shared = Math.ceil(K / 4) * 16 + WG * 4 + rowsPer * 4 + 64 + (opts.reserveShared ?? 0);

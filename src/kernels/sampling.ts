@@ -62,6 +62,8 @@ export interface DecodeSamplingIO {
   logits: GPUBuffer;
   V: number;
   headPartials: number;
+  /** How many (max, index, flag) partials the LM head writes there. */
+  headGroups: number;
   history: GPUBuffer;
   state: GPUBuffer;
   /** First-pass partials for sampling (decodePartFloats floats); unused by greedy decode. */
@@ -181,7 +183,7 @@ export class SamplerKernel {
     const lv = { offset: 0, rowStride: io.V };
     const random = { seed, step: 0 };
     if (p.mode === 'argmax') {
-      const u = uniforms.add(this.finalUniforms(p, lv, { outIndex: 0, partOff: io.headPartials, state: true, random }));
+      const u = uniforms.add(this.finalUniforms({ ...p, G: io.headGroups }, lv, { outIndex: 0, partOff: io.headPartials, state: true, random }));
       list.add(this.final.argmax, this.final.argmax.bindGroup(u, [io.logits, io.logits, io.history, io.state]), [1]);
       return;
     }

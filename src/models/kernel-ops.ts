@@ -27,7 +27,7 @@ export class KernelOps implements Ops {
   private readonly linearK: LinearKernel;
   private readonly elementwise: ElementwiseKernel;
   private readonly embedding: EmbeddingKernel;
-  private readonly sampler: SamplerKernel;
+  private readonly samplerK: SamplerKernel;
   private readonly ssmParams: SsmParamsCache;
   private readonly cache = new Map<string, unknown>();
 
@@ -35,7 +35,7 @@ export class KernelOps implements Ops {
     this.linearK = new LinearKernel(ctx);
     this.elementwise = new ElementwiseKernel(ctx);
     this.embedding = new EmbeddingKernel(ctx);
-    this.sampler = new SamplerKernel(ctx);
+    this.samplerK = new SamplerKernel(ctx);
     this.ssmParams = new SsmParamsCache(ctx);
   }
 
@@ -151,9 +151,13 @@ export class KernelOps implements Ops {
     k.encode(pass, { q: qkv.buffer, qOffset: last, qHeadStride: fusedQkvLayout(g.heads, g.headDim).headStride, kCache, maxLen: g.capacity, n: pos + qkv.rows, out });
   }
 
+  sampler(): SamplerKernel {
+    return this.samplerK;
+  }
+
   sample(pass: GPUComputePassEncoder, logits: View, ids: GPUBuffer, index: number, s: SamplingOptions, step: number): void {
     const lv = { buffer: logits.buffer, offset: logits.offset };
-    if (s.temperature <= 0 || s.topK === 1) this.sampler.argmax(pass, lv, logits.cols, ids, index);
-    else this.sampler.sample(pass, lv, logits.cols, ids, index, { temperature: s.temperature, topK: s.topK || undefined, topP: s.topP }, { seed: s.seed, step });
+    if (s.temperature <= 0 || s.topK === 1) this.samplerK.argmax(pass, lv, logits.cols, ids, index);
+    else this.samplerK.sample(pass, lv, logits.cols, ids, index, { temperature: s.temperature, topK: s.topK || undefined, topP: s.topP }, { seed: s.seed, step });
   }
 }

@@ -14,7 +14,11 @@
  */
 import type { GpuContext } from '../gpu/context';
 import type { MambaConfig } from '../hub/config';
-import { CausalLM } from './base';
+import { DispatchList, StaticUniforms } from '../gpu/kernel';
+import { DecodeMatvec, EPI_ADD, EPI_BIAS } from '../kernels/decode_matvec';
+import { DecodeEmbedding } from '../kernels/embedding';
+import { buildMambaPack, MambaDecodeIn, MambaDecodeSsm, mambaPackLayout, type MambaDecodeShape, type MambaPackLayout } from '../kernels/mamba_decode';
+import { CausalLM, lw, type DecodeHead } from './base';
 import type { Ops } from './ops';
 import { colSlice, rowSlice, view, type View } from './tensor';
 import type { TensorSpec, WeightStore } from './weights';
@@ -49,6 +53,22 @@ export function mambaTensorSpecs(c: MambaConfig): TensorSpec[] {
     }
   }
   return specs;
+}
+
+/** The recorded decode step's kernels and buffers (made on the first decode, kept until dispose). */
+interface MambaDecode {
+  layout: MambaPackLayout;
+  packs: GPUBuffer[];
+  hidden: GPUBuffer; // (d)        residual stream
+  uz: GPUBuffer;     // (2·dIn)    u = SiLU(conv(x)) | z
+  dbc: GPUBuffer;    // (r + 2n)   Δ_low | B | C
+  y: GPUBuffer;      // (dIn)      gated SSM output
+  embed: DecodeEmbedding;
+  inK: MambaDecodeIn;
+  xproj: DecodeMatvec;
+  ssm: MambaDecodeSsm;
+  outp: DecodeMatvec;
+  head: DecodeMatvec[];
 }
 
 /** Per-pass activation buffers, sized for `rows` tokens. */
@@ -89,6 +109,96 @@ export class MambaModel extends CausalLM {
 
   protected clearState(): void {
     for (const b of [...this.convState, ...this.ssmState]) this.zero(b);
+  }
+
+  private blocker: string | null | undefined;
+
+  protected fusedDecodeBlocker(): string | null {
+    if (this.blocker !== undefined) return this.blocker;
+    const c = this.config;
+    this.blocker = c.stateSize > 256 ? `state size ${c.stateSize} > 256` : null;
+    for (let i = 0; i < c.numHiddenLayers && !this.blocker; i++) {
+      for (const m of ['in_proj', 'x_proj', 'dt_proj', 'out_proj']) {
+        const w = this.weights.matrix(`backbone.layers.${i}.mixer.${m}.weight`);
+        if (w.blocks.length > 1) { this.blocker = `${w.name} is split into ${w.blocks.length} buffers`; break; }
+      }
+    }
+    return this.blocker;
+  }
+
+  /**
+   * One token, four dispatches per layer (Figure 3 fused):
+   *   1. mamba_decode_in:  (u, z) = (SiLU(conv_step(x)), z) with (x, z) = in_proj(RMSNorm(hidden))
+   *   2. decode_matvec:    (Δ_low, B, C) = x_proj(u)
+   *   3. mamba_decode_ssm: y = SSM_step(u; Δ = softplus(dt_proj(Δ_low) + b), A, B, C, D) ⊙ SiLU(z)
+   *   4. decode_matvec:    hidden += out_proj(y)
+   * then RMSNorm + LM head (+ argmax partials) in one dispatch. Plus the embedding gather in front.
+   */
+  protected recordDecodeStep(list: DispatchList, uniforms: StaticUniforms, io: { history: GPUBuffer; state: GPUBuffer }): DecodeHead {
+    const c = this.config;
+    const W = this.weights;
+    const d = c.hiddenSize, dIn = c.intermediateSize, n = c.stateSize, r = c.timeStepRank;
+    const L = (i: number, m: string) => W.matrix(`backbone.layers.${i}.mixer.${m}.weight`);
+    const shape: MambaDecodeShape = {
+      d, dIn, n, r, k: c.convKernel, eps: c.layerNormEpsilon, inDtype: L(0, 'in_proj').dtype, dtDtype: L(0, 'dt_proj').dtype,
+      inBias: c.useBias, convBias: c.useConvBias, outBias: c.useBias,
+    };
+    const k = this.dec ??= this.makeDecode(shape);
+    const param = (i: number, name: string) => W.param(`backbone.layers.${i}.${name}`).buffer;
+    if (!k.packs.length) {
+      const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode-packs` });
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        const pack = this.alloc(k.layout.total * 4, 'weights', `decode_pack.${i}`);
+        buildMambaPack(this.ctx, enc, shape, {
+          aLog: param(i, 'mixer.A_log'), D: param(i, 'mixer.D'), dtBias: param(i, 'mixer.dt_proj.bias'), norm: param(i, 'norm.weight'),
+          convW: param(i, 'mixer.conv1d.weight'), convB: c.useConvBias ? param(i, 'mixer.conv1d.bias') : null,
+          inBias: c.useBias ? param(i, 'mixer.in_proj.bias') : null, outBias: c.useBias ? param(i, 'mixer.out_proj.bias') : null,
+        }, pack);
+        k.packs.push(pack);
+      }
+      this.ctx.submit(enc);
+    }
+    const { hidden, uz, dbc, y } = k;
+    for (const e of k.embed.bind(io.history, io.state, hidden)) list.add(e.kernel, e.group, e.grid);
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const pack = k.packs[i];
+      const a = k.inK.bind({ hidden, w: L(i, 'in_proj').blocks[0].buffer, pack, convState: this.convState[i], uz });
+      list.add(k.inK.kernel, a.group, a.grid);
+      const b = k.xproj.bind(uniforms, { x: uz, seg1: { w: L(i, 'x_proj').blocks[0].buffer, yOff: 0, epi: 0 }, y: dbc });
+      list.add(k.xproj.kernel, b.group, b.grid);
+      const s = k.ssm.bind({ dbc, wDt: L(i, 'dt_proj').blocks[0].buffer, pack, uz, state: this.ssmState[i], y });
+      list.add(k.ssm.kernel, s.group, s.grid);
+      const o = k.outp.bind(uniforms, {
+        x: y, pack, y: hidden, seg1: { w: L(i, 'out_proj').blocks[0].buffer, yOff: 0, epi: EPI_ADD | (c.useBias ? EPI_BIAS : 0), biasOff: k.layout.outBias },
+      });
+      list.add(k.outp.kernel, o.group, o.grid);
+    }
+    return this.recordHead(list, uniforms, k.head, hidden, W.param('backbone.norm_f.weight').buffer, { gOff: 0, bOff: 0 }, this.headWeight());
+  }
+
+  private dec: MambaDecode | undefined;
+
+  private headWeight() {
+    return this.weights.matrix(this.config.tieWordEmbeddings ? 'backbone.embeddings.weight' : 'lm_head.weight');
+  }
+
+  private makeDecode(shape: MambaDecodeShape): MambaDecode {
+    const c = this.config;
+    const W = this.weights;
+    const L0 = (m: string) => W.matrix(`backbone.layers.0.mixer.${m}.weight`);
+    const a = (floats: number, label: string) => this.alloc(floats * 4, 'activations', `decode.${label}`);
+    const head = this.headWeight();
+    return {
+      layout: mambaPackLayout(shape),
+      packs: [],
+      hidden: a(shape.d, 'hidden'), uz: a(2 * shape.dIn, 'uz'), dbc: a(shape.r + 2 * shape.n, 'dbc'), y: a(shape.dIn, 'y'),
+      embed: new DecodeEmbedding(this.ctx, lw(W.matrix('backbone.embeddings.weight'))),
+      inK: new MambaDecodeIn(this.ctx, shape),
+      xproj: new DecodeMatvec(this.ctx, { K: shape.dIn, N: shape.r + 2 * shape.n, dtype: L0('x_proj').dtype }),
+      ssm: new MambaDecodeSsm(this.ctx, shape),
+      outp: new DecodeMatvec(this.ctx, { K: shape.dIn, N: shape.d, dtype: L0('out_proj').dtype }),
+      head: this.headKernels(head, 'rms', c.layerNormEpsilon),
+    };
   }
 
   protected reserve(_end: number, rows: number): void {
