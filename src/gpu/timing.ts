@@ -103,10 +103,13 @@ export class PassTimer {
   private used = 0;
   private pending = -1;
 
-  constructor(private readonly ctx: GpuContext, readonly capacity = 1024) {
+  readonly capacity: number;
+
+  constructor(private readonly ctx: GpuContext, capacity = 1024) {
+    this.capacity = Math.min(capacity, 2048); // WebGPU caps a query set at 4096 queries
     const ok = ctx.has('timestamp-query');
-    this.querySet = ok ? ctx.device.createQuerySet({ type: 'timestamp', count: 2 * capacity }) : null;
-    this.resolveBuf = ok ? ctx.device.createBuffer({ size: 256 * capacity, usage: 0x200 | 0x04, label: 'pass-timer' }) : null; // QUERY_RESOLVE | COPY_SRC
+    this.querySet = ok ? ctx.device.createQuerySet({ type: 'timestamp', count: 2 * this.capacity }) : null;
+    this.resolveBuf = ok ? ctx.device.createBuffer({ size: 256 * this.capacity, usage: 0x200 | 0x04, label: 'pass-timer' }) : null; // QUERY_RESOLVE | COPY_SRC
   }
 
   get available(): boolean {

@@ -233,8 +233,9 @@ export abstract class CausalLM implements LanguageModel {
   // keyed, packed or uploaded: the token id and the position live on the GPU (history buffer, decode state), the
   // sampler writes history[pos + 1] and advances the position, and several steps go into one submit.
 
-  /** Counters of the fused decode path since resetDecodeStats() (the bench reads them). */
-  readonly decodeStats = { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0 };
+  /** Counters of decodeBatch since resetDecodeStats() (the bench reads them): CPU time recording the steps
+   *  (encodeMs: uploads, encoder, replay, readback copy) and in queue.submit (submitMs). */
+  readonly decodeStats = { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 };
   /** When set, every decode submit's compute pass is timed with timestamp queries. */
   passTimer: PassTimer | null = null;
 
@@ -244,7 +245,7 @@ export abstract class CausalLM implements LanguageModel {
   private readonly stagingFree: GPUBuffer[] = [];
 
   resetDecodeStats(): void {
-    Object.assign(this.decodeStats, { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0 });
+    Object.assign(this.decodeStats, { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 });
   }
 
   /**
@@ -269,6 +270,11 @@ export abstract class CausalLM implements LanguageModel {
   /** KV capacity written into the decode state (GPT-NeoX; 0 for Mamba). */
   protected decodeCapacity(): number {
     return 0;
+  }
+
+  /** The recorded step (forward + sampler) of the last decode, for encode benchmarks; null before the first. */
+  get decodeList(): DispatchList | null {
+    return this.decodeProgram?.list ?? null;
   }
 
   /** Dispatches one recorded decode step replays (0 before the first decode). */
@@ -406,13 +412,15 @@ export abstract class CausalLM implements LanguageModel {
     this.passTimer?.resolve(enc);
     const staging = this.staging(n * 4);
     enc.copyBufferToBuffer(history, (pos0 + 1) * 4, staging, 0, n * 4);
+    const t1 = now();
     this.ctx.submit(enc);
     this.pos += n;
     const st = this.decodeStats;
     st.tokens += n;
     st.submits += 1;
     st.dispatches += dispatches;
-    st.encodeMs += now() - t0;
+    st.encodeMs += t1 - t0;
+    st.submitMs += now() - t1;
     return staging.mapAsync(0x0001).then(() => {
       const ids = new Uint32Array(staging.getMappedRange(0, n * 4).slice(0));
       staging.unmap();

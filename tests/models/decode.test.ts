@@ -35,7 +35,7 @@ function randomWeights(cfg: Cfg, seed: number, f16: boolean): Weights {
   const r = rng(seed);
   const w: Weights = new Map();
   for (const s of specs) {
-    if (s.optional && !(cfg.arch === 'transformer' && s.name.endsWith('.bias')) && !s.name.startsWith('lm_head') && !s.name.startsWith('embed_out')) continue;
+    if (s.optional && !(cfg.arch === 'gpt-neox' && s.name.endsWith('.bias')) && !s.name.startsWith('lm_head') && !s.name.startsWith('embed_out')) continue;
     const n = s.shape.reduce((a, b) => a * b, 1);
     let data = Float32Array.from({ length: n }, () => (r() - 0.5) * 0.6);
     if (s.name.endsWith('A_log')) data = data.map((_, i) => Math.log(1 + (i % s.shape[1])));
