@@ -299,6 +299,7 @@ export abstract class CausalLM implements LanguageModel {
     if (p && p.key === key) {
       // same step, other sampling settings: record only the sampler again
       p.samplerUniforms.destroy();
+      this.decodeProgram = null;
       const list = new DispatchList();
       list.append(p.step);
       const su = new StaticUniforms(this.ctx.device);
@@ -307,9 +308,11 @@ export abstract class CausalLM implements LanguageModel {
       this.decodeProgram = p;
       return p;
     }
+    const oldPart = p?.part ?? null;
     if (p) {
       p.uniforms.destroy();
       p.samplerUniforms.destroy();
+      this.decodeProgram = null;
     }
     const history = this.ensureHistory(), state = this.ensureDecodeState();
     const uniforms = new StaticUniforms(this.ctx.device);
@@ -318,7 +321,7 @@ export abstract class CausalLM implements LanguageModel {
     const list = new DispatchList();
     list.append(step);
     const samplerUniforms = new StaticUniforms(this.ctx.device);
-    p = { key, samplingKey: skey, step, list, uniforms, samplerUniforms, head: out, part: p?.part ?? null };
+    p = { key, samplingKey: skey, step, list, uniforms, samplerUniforms, head: out, part: oldPart };
     this.recordSampler(list, samplerUniforms, p, s);
     this.decodeProgram = p;
     return p;

@@ -12,6 +12,7 @@
  * Attn(h) = Dense(softmax(Q Kᵀ/√hd + causal mask) V) with [Q|K|V] = QKV(h), RoPE on Q, K;  MLP(h) = W₂ GELU(W₁ h)
  */
 import type { GpuContext } from '../gpu/context';
+import type { Category } from '../gpu/pool';
 import type { GptNeoxConfig } from '../hub/config';
 import { DispatchList, StaticUniforms } from '../gpu/kernel';
 import { AttentionDecodeOut, AttentionDecodeSplit } from '../kernels/attention_decode_fused';
@@ -221,29 +222,34 @@ export class GptNeoxModel extends CausalLM {
     const off: Record<string, number> = {};
     let total = 0;
     for (const [key, , n] of parts) { off[key] = total; total += up4(n); }
+    const split = new AttentionDecodeSplit(this.ctx, { H, hd, rot: c.rotaryDims, base: c.ropeTheta });
+    const mOff = up4(3 * d);
+    // all or none: out of memory here leaves nothing behind
+    const specs: Record<string, [number, Category, string]> = {
+      x: [d * 4, 'activations', 'decode.x'], qkvm: [(mOff + f) * 4, 'activations', 'decode.qkvm'],
+      part: [split.partFloats * 4, 'activations', 'decode.attention-partials'], finalPack: [2 * up4(d) * 4, 'weights', 'decode_pack.final'],
+    };
+    for (let i = 0; i < c.numHiddenLayers; i++) specs[`pack${i}`] = [total * 4, 'weights', `decode_pack.${i}`];
+    const b = this.allocAll(specs);
     const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode-packs` });
     const packs: GPUBuffer[] = [];
     for (let i = 0; i < c.numHiddenLayers; i++) {
-      const pack = this.alloc(total * 4, 'weights', `decode_pack.${i}`);
+      const pack = b[`pack${i}`];
       for (const [key, name, n] of parts) {
         const full = `gpt_neox.layers.${i}.${name}`;
         if (W.has(full)) enc.copyBufferToBuffer(W.param(full).buffer, 0, pack, off[key] * 4, n * 4);
       }
       packs.push(pack);
     }
-    const finalPack = this.alloc(2 * up4(d) * 4, 'weights', 'decode_pack.final');
+    const finalPack = b.finalPack;
     enc.copyBufferToBuffer(W.param('gpt_neox.final_layer_norm.weight').buffer, 0, finalPack, 0, d * 4);
     enc.copyBufferToBuffer(W.param('gpt_neox.final_layer_norm.bias').buffer, 0, finalPack, up4(d) * 4, d * 4);
     this.ctx.submit(enc);
     const L0 = (m: string) => W.matrix(`gpt_neox.layers.0.${m}.weight`);
     const dtype = L0('attention.query_key_value').dtype;
     const eps = c.layerNormEps;
-    const split = new AttentionDecodeSplit(this.ctx, { H, hd, rot: c.rotaryDims, base: c.ropeTheta });
-    const mOff = up4(3 * d);
-    const a = (floats: number, label: string) => this.alloc(floats * 4, 'activations', `decode.${label}`);
     return {
-      packs, off, finalPack, mOff,
-      x: a(d, 'x'), qkvm: a(mOff + f, 'qkvm'), part: a(split.partFloats, 'attention-partials'),
+      packs, off, finalPack, mOff, x: b.x, qkvm: b.qkvm, part: b.part,
       embed: new DecodeEmbedding(this.ctx, lw(W.matrix('gpt_neox.embed_in.weight'))),
       inK: new DecodeMatvec(this.ctx, { K: d, N: 3 * d, N2: c.useParallelResidual ? f : 0, dtype, norm: 'ln', eps }),
       upK: c.useParallelResidual ? null : new DecodeMatvec(this.ctx, { K: d, N: f, dtype: L0('mlp.dense_h_to_4h').dtype, norm: 'ln', eps }),

@@ -13,6 +13,7 @@
  * Figure 3 of the paper: x → Linear → (x, z); x → conv1d → SiLU → SSM(Δ, A, B, C, D) → y; out = Linear(y ⊙ SiLU(z)).
  */
 import type { GpuContext } from '../gpu/context';
+import type { Category } from '../gpu/pool';
 import type { MambaConfig } from '../hub/config';
 import { DispatchList, StaticUniforms } from '../gpu/kernel';
 import { DecodeMatvec, EPI_ADD, EPI_BIAS } from '../kernels/decode_matvec';
@@ -59,6 +60,7 @@ export function mambaTensorSpecs(c: MambaConfig): TensorSpec[] {
 interface MambaDecode {
   layout: MambaPackLayout;
   packs: GPUBuffer[];
+  packed: boolean;
   hidden: GPUBuffer; // (d)        residual stream
   uz: GPUBuffer;     // (2·dIn)    u = SiLU(conv(x)) | z
   dbc: GPUBuffer;    // (r + 2n)   Δ_low | B | C
@@ -145,18 +147,17 @@ export class MambaModel extends CausalLM {
     };
     const k = this.dec ??= this.makeDecode(shape);
     const param = (i: number, name: string) => W.param(`backbone.layers.${i}.${name}`).buffer;
-    if (!k.packs.length) {
+    if (!k.packed) {
       const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode-packs` });
       for (let i = 0; i < c.numHiddenLayers; i++) {
-        const pack = this.alloc(k.layout.total * 4, 'weights', `decode_pack.${i}`);
         buildMambaPack(this.ctx, enc, shape, {
           aLog: param(i, 'mixer.A_log'), D: param(i, 'mixer.D'), dtBias: param(i, 'mixer.dt_proj.bias'), norm: param(i, 'norm.weight'),
           convW: param(i, 'mixer.conv1d.weight'), convB: c.useConvBias ? param(i, 'mixer.conv1d.bias') : null,
           inBias: c.useBias ? param(i, 'mixer.in_proj.bias') : null, outBias: c.useBias ? param(i, 'mixer.out_proj.bias') : null,
-        }, pack);
-        k.packs.push(pack);
+        }, k.packs[i]);
       }
       this.ctx.submit(enc);
+      k.packed = true;
     }
     const { hidden, uz, dbc, y } = k;
     for (const e of k.embed.bind(io.history, io.state, hidden)) list.add(e.kernel, e.group, e.grid);
@@ -186,12 +187,19 @@ export class MambaModel extends CausalLM {
     const c = this.config;
     const W = this.weights;
     const L0 = (m: string) => W.matrix(`backbone.layers.0.mixer.${m}.weight`);
-    const a = (floats: number, label: string) => this.alloc(floats * 4, 'activations', `decode.${label}`);
+    const layout = mambaPackLayout(shape);
+    // all or none: out of memory here leaves nothing behind
+    const specs: Record<string, [number, Category, string]> = {
+      hidden: [shape.d * 4, 'activations', 'decode.hidden'], uz: [2 * shape.dIn * 4, 'activations', 'decode.uz'],
+      dbc: [(shape.r + 2 * shape.n) * 4, 'activations', 'decode.dbc'], y: [shape.dIn * 4, 'activations', 'decode.y'],
+    };
+    for (let i = 0; i < c.numHiddenLayers; i++) specs[`pack${i}`] = [layout.total * 4, 'weights', `decode_pack.${i}`];
+    const b = this.allocAll(specs);
     const head = this.headWeight();
     return {
-      layout: mambaPackLayout(shape),
-      packs: [],
-      hidden: a(shape.d, 'hidden'), uz: a(2 * shape.dIn, 'uz'), dbc: a(shape.r + 2 * shape.n, 'dbc'), y: a(shape.dIn, 'y'),
+      layout, packed: false,
+      packs: Array.from({ length: c.numHiddenLayers }, (_, i) => b[`pack${i}`]),
+      hidden: b.hidden, uz: b.uz, dbc: b.dbc, y: b.y,
       embed: new DecodeEmbedding(this.ctx, lw(W.matrix('backbone.embeddings.weight'))),
       inK: new MambaDecodeIn(this.ctx, shape),
       xproj: new DecodeMatvec(this.ctx, { K: shape.dIn, N: shape.r + 2 * shape.n, dtype: L0('x_proj').dtype }),
