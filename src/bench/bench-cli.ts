@@ -20,14 +20,14 @@
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
-import { PassTimer } from '../gpu/timing';
+import { PassTimer, timeGpu } from '../gpu/timing';
 import { parseConfig, type ModelConfig } from '../hub/config';
 import { GptNeoxModel, gptNeoxTensorSpecs } from '../models/gptneox';
 import { KernelOps } from '../models/kernel-ops';
 import { MambaModel, mambaTensorSpecs } from '../models/mamba';
 import { WeightStore } from '../models/weights';
 import type { CausalLM } from '../models/base';
-import { measureCopy } from './kernels-cli';
+import { CopyKernel } from '../kernels/copy';
 import mamba130m from '../../tests/hub/configs/state-spaces__mamba-130m-hf.json';
 import mamba370m from '../../tests/hub/configs/state-spaces__mamba-370m-hf.json';
 import pythia160m from '../../tests/hub/configs/EleutherAI__pythia-160m.json';
@@ -71,6 +71,21 @@ function randomModel(ctx: GpuContext, ops: KernelOps, cfg: ModelConfig, name: st
   }
   store.finish();
   return cfg.arch === 'mamba' ? new MambaModel(ctx, ops, store, cfg, name) : new GptNeoxModel(ctx, ops, store, cfg, name);
+}
+
+/** The vec4 copy kernel's bandwidth (read + write) in GB/s, best of two sizes (as kernels-cli measures it). */
+async function copyGbps(ctx: GpuContext, quick: boolean): Promise<number> {
+  const maxFloats = Math.floor(Math.min(ctx.limits.maxStorageBufferBindingSize, 256 << 20) / 16) * 4;
+  const k = new CopyKernel(ctx);
+  let best = 0;
+  for (const n of (quick ? [1 << 16, 1 << 20] : [1 << 24, 1 << 26]).filter((x) => x <= maxFloats)) {
+    const src = ctx.buffer(n * 4, 'scratch', 'copy.src'), dst = ctx.buffer(n * 4, 'scratch', 'copy.dst');
+    const t = await timeGpu(ctx, (pass) => k.encode(pass, src, dst, n));
+    best = Math.max(best, (8 * n) / (t.ms / 1e3) / 1e9);
+    ctx.pool.release(src);
+    ctx.pool.release(dst);
+  }
+  return best;
 }
 
 interface DecodeMeasure { tokPerS: number; gpuMsPerToken: number; cpuMsPerToken: number; submitMsPerToken: number; dispatchesPerToken: number }
@@ -176,7 +191,7 @@ async function main(): Promise<void> {
   const ctx = new GpuContext(await acquireNodeDevice());
   const info = ctx.acquired.adapterInfo;
   console.log(`device: ${info.vendor} ${info.architecture} ${info.description}; features: ${[...ctx.features].join(', ')}; WEBGPU_DAWN_OPTIONS=${process.env.WEBGPU_DAWN_OPTIONS ?? ''}`);
-  const copy = await measureCopy(ctx, quick, {});
+  const copy = { gbps: await copyGbps(ctx, quick) };
   console.log(`copy kernel: ${copy.gbps.toFixed(1)} GB/s (read + write; the bandwidth floor below divides the weight bytes by it)`);
   const tiny = {
     mamba: { model_type: 'mamba', hidden_size: 64, state_size: 16, num_hidden_layers: 2, expand: 2, conv_kernel: 4, vocab_size: 512, time_step_rank: 'auto', use_bias: false, use_conv_bias: true, layer_norm_epsilon: 1e-5, tie_word_embeddings: true },
