@@ -528,6 +528,7 @@ export abstract class CausalLM implements LanguageModel {
     for (const b of this.stagingFree.splice(0)) b.destroy();
     for (const b of [...this.own.keys()]) this.free(b);
     this.history = this.logits = this.decodeState = this.decodeLogits = null;
+    this.ops.destroy();
     this.weights.destroy();
   }
 }

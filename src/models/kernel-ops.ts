@@ -28,7 +28,7 @@ export class KernelOps implements Ops {
   private readonly elementwise: ElementwiseKernel;
   private readonly embedding: EmbeddingKernel;
   private readonly samplerK: SamplerKernel;
-  private readonly ssmParams: SsmParamsCache;
+  private ssmParams: SsmParamsCache;
   private readonly cache = new Map<string, unknown>();
 
   constructor(readonly ctx: GpuContext) {
@@ -37,6 +37,19 @@ export class KernelOps implements Ops {
     this.embedding = new EmbeddingKernel(ctx);
     this.samplerK = new SamplerKernel(ctx);
     this.ssmParams = new SsmParamsCache(ctx);
+  }
+
+  /**
+   * Releases every buffer the kernel wrappers made (scratch, dummies, packed SSM parameters): called when the model
+   * is disposed, so the pool's live bytes return to where they were before the load. The ops stay usable (wrappers
+   * are made again on demand).
+   */
+  destroy(): void {
+    for (const v of this.cache.values()) (v as { destroy?: () => void }).destroy?.();
+    this.cache.clear();
+    this.samplerK.destroy();
+    this.ssmParams.destroy();
+    this.ssmParams = new SsmParamsCache(this.ctx);
   }
 
   private get<T>(key: string, make: () => T): T {

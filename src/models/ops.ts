@@ -65,4 +65,6 @@ export interface Ops {
   sample(pass: GPUComputePassEncoder, logits: View, ids: GPUBuffer, index: number, s: SamplingOptions, step: number): void;
   /** The sampler the recorded decode step binds (non-finite logits give its NON_FINITE_TOKEN). */
   sampler(): SamplerKernel;
+  /** Releases the buffers the ops made for themselves (the model calls it from dispose()). */
+  destroy(): void;
 }

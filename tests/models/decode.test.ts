@@ -171,6 +171,29 @@ describe('recorded fused decode step vs the float64 reference models', () => {
   });
 });
 
+describe('dispose', () => {
+  it('returns the pool to its live bytes per category after decoding (fused, sampled, per-op fallback)', async () => {
+    const ctx = await gpu();
+    const run = async () => {
+      for (const [, json] of [CASES[0], CASES[3]]) {
+        const cfg = parseConfig(json);
+        const w = randomWeights(cfg, 3, false);
+        for (const maxBlockBytes of [undefined, 8192]) {
+          const m = buildModel(ctx, cfg, w, false, 'soak', maxBlockBytes);
+          await m.step(1);
+          await m.generate([2], { maxNewTokens: 3, temperature: 0.8, topK: 5, topP: 1, seed: 1 });
+          await m.generate([2], { maxNewTokens: 3, temperature: 0, topK: 0, topP: 1, seed: 1 });
+          m.dispose();
+        }
+      }
+    };
+    await run(); // first round makes the per-context dummies
+    const base = ctx.pool.bytesByCategory();
+    await run();
+    expect(ctx.pool.bytesByCategory()).toEqual(base);
+  });
+});
+
 /** float32 safetensors → name → (shape, data). */
 function readSafetensors(path: string): WTensor[] {
   const buf = readFileSync(path);
