@@ -58,38 +58,48 @@ fn welem(seg: u32, e: u32) -> f32 {
   return bitcast<f32>(wchunk(seg, e >> 2u)[e & 3u]);
 }
 
-// This lane's share of Σ_k W[row, k] · x[k] (row counted within segment seg's block).
-fn laneDot(seg: u32, row: u32, lane: u32) -> f32 {
+// This lane's share of Σ_k W[row, k] · x[k] (row counted within segment seg's block) for a block of k columns read
+// by `lanes` threads per row, 16-byte chunks when `vec`. laneDot uses the module's K / LANES / VEC; kernels that
+// run several matrix shapes (mamba_decode_layer) pass theirs (constants at each call site, inlined by the compiler).
+fn laneDotK(seg: u32, row: u32, lane: u32, k: u32, lanes: u32, vec: bool) -> f32 {
   var acc = 0.0;
-  if (VEC) {
-    let nc = select(K / 4u, K / 8u, W_F16);
+  if (vec) {
+    let nc = select(k / 4u, k / 8u, W_F16);
     let base = row * nc;
     var c = lane;
-    for (; c + 3u * LANES < nc; c += 4u * LANES) {
+    for (; c + 3u * lanes < nc; c += 4u * lanes) {
       let q0 = wchunk(seg, base + c);
-      let q1 = wchunk(seg, base + c + LANES);
-      let q2 = wchunk(seg, base + c + 2u * LANES);
-      let q3 = wchunk(seg, base + c + 3u * LANES);
-      acc += (chunkDot(q0, c) + chunkDot(q1, c + LANES)) + (chunkDot(q2, c + 2u * LANES) + chunkDot(q3, c + 3u * LANES));
+      let q1 = wchunk(seg, base + c + lanes);
+      let q2 = wchunk(seg, base + c + 2u * lanes);
+      let q3 = wchunk(seg, base + c + 3u * lanes);
+      acc += (chunkDot(q0, c) + chunkDot(q1, c + lanes)) + (chunkDot(q2, c + 2u * lanes) + chunkDot(q3, c + 3u * lanes));
     }
-    for (; c < nc; c += LANES) { acc += chunkDot(wchunk(seg, base + c), c); }
+    for (; c < nc; c += lanes) { acc += chunkDot(wchunk(seg, base + c), c); }
   } else {
-    let base = row * K;
-    for (var k = lane; k < K; k += LANES) { acc += welem(seg, base + k) * x1(k); }
+    let base = row * k;
+    for (var j = lane; j < k; j += lanes) { acc += welem(seg, base + j) * x1(j); }
   }
   return acc;
 }
 
-// Sum of v over the LANES threads of each row slot, returned to lane 0 of the slot (others get a partial sum).
+fn laneDot(seg: u32, row: u32, lane: u32) -> f32 {
+  return laneDotK(seg, row, lane, K, LANES, VEC);
+}
+
+// Sum of v over the `lanes` threads of each row slot, returned to lane 0 of the slot (others get a partial sum).
 // Call from uniform control flow.
-fn laneSum(t: u32, v: f32) -> f32 {
+fn laneSumL(t: u32, v: f32, lanes: u32) -> f32 {
   red[t] = v;
   workgroupBarrier();
-  for (var s = LANES >> 1u; s > 0u; s >>= 1u) {
-    if ((t % LANES) < s) { red[t] += red[t + s]; }
+  for (var s = lanes >> 1u; s > 0u; s >>= 1u) {
+    if ((t % lanes) < s) { red[t] += red[t + s]; }
     workgroupBarrier();
   }
   return red[t];
+}
+
+fn laneSum(t: u32, v: f32) -> f32 {
+  return laneSumL(t, v, LANES);
 }
 
 // Sum of v over the whole workgroup, returned to every thread. Call from uniform control flow.
@@ -108,18 +118,22 @@ fn wgSum(t: u32, v: f32) -> f32 {
 // Statistics of a row norm over the K raw inputs xraw(k) (staged in xs, or read through the kernel's xin hook):
 // returns (shift, scale) with norm(x)[k] = (x[k] − shift) · scale · g[k] (+ b[k]). kind 1: RMSNorm (shift 0,
 // scale 1/sqrt(mean(x²) + eps)); kind 2: LayerNorm (two-pass mean and biased variance, as torch). Uniform control flow.
-fn normStats(t: u32, kind: u32, eps: f32) -> vec2<f32> {
+fn normStatsK(t: u32, kind: u32, eps: f32, n: u32) -> vec2<f32> {
   if (kind == 1u) {
     var ss = 0.0;
-    for (var k = t; k < K; k += WG) { let v = xraw(k); ss += v * v; }
-    return vec2<f32>(0.0, inverseSqrt(wgSum(t, ss) / f32(K) + eps));
+    for (var k = t; k < n; k += WG) { let v = xraw(k); ss += v * v; }
+    return vec2<f32>(0.0, inverseSqrt(wgSum(t, ss) / f32(n) + eps));
   }
   var s1 = 0.0;
-  for (var k = t; k < K; k += WG) { s1 += xraw(k); }
-  let mean = wgSum(t, s1) / f32(K);
+  for (var k = t; k < n; k += WG) { s1 += xraw(k); }
+  let mean = wgSum(t, s1) / f32(n);
   var s2 = 0.0;
-  for (var k = t; k < K; k += WG) { let c = xraw(k) - mean; s2 += c * c; }
-  return vec2<f32>(mean, inverseSqrt(wgSum(t, s2) / f32(K) + eps));
+  for (var k = t; k < n; k += WG) { let c = xraw(k) - mean; s2 += c * c; }
+  return vec2<f32>(mean, inverseSqrt(wgSum(t, s2) / f32(n) + eps));
+}
+
+fn normStats(t: u32, kind: u32, eps: f32) -> vec2<f32> {
+  return normStatsK(t, kind, eps, K);
 }
 
 // Exact-erf GELU, ½·v·erfc(−v/√2), with Numerical Recipes' erfcc (fractional error < 1.2e-7), as elementwise.wgsl.

@@ -210,7 +210,8 @@ export type DynamicX = (pos: number) => number;
 
 /**
  * A decode step recorded once: pipelines, bind groups and grid sizes made when the step is first built, replayed
- * every token with three Dawn calls per dispatch and nothing else (no keys, no allocation, no uniform packing). What
+ * every token with at most three Dawn calls per dispatch and nothing else (no keys, no allocation, no uniform
+ * packing; setPipeline / setBindGroup are skipped when they repeat the previous dispatch's). What
  * changes per token lives on the GPU (the decode state buffer); a grid that depends on the position gets it from
  * `dynamicX`, computed from the position the CPU passes to replay().
  */
@@ -250,13 +251,19 @@ export class DispatchList {
   replay(pass: GPUComputePassEncoder, pos: number): void {
     const { pipelines, groups, grid, dyn } = this;
     let last: GPUComputePipeline | null = null;
+    let lastGroup: GPUBindGroup | null = null;
     for (let i = 0, n = pipelines.length; i < n; i++) {
       const p = pipelines[i];
       if (p !== last) {
         pass.setPipeline(p);
         last = p;
+        lastGroup = null;
       }
-      pass.setBindGroup(0, groups[i]);
+      const g = groups[i];
+      if (g !== lastGroup) {
+        pass.setBindGroup(0, g);
+        lastGroup = g;
+      }
       const d = dyn[i];
       pass.dispatchWorkgroups(d === null ? grid[3 * i] : d(pos), grid[3 * i + 1], grid[3 * i + 2]);
     }

@@ -345,7 +345,7 @@ export abstract class CausalLM implements LanguageModel {
   private decodeLogits: GPUBuffer | null = null;
 
   /** Records the final norm + LM head (block by block) reading x; logits [V] then the argmax partials. */
-  protected recordHead(list: DispatchList, uniforms: StaticUniforms, kernels: DecodeMatvec[], x: GPUBuffer, pack: GPUBuffer, off: { gOff: number; bOff: number }, head: Weight): DecodeHead {
+  protected recordHead(list: DispatchList, uniforms: StaticUniforms, kernels: DecodeMatvec[], x: GPUBuffer, pack: GPUBuffer, off: { gOff: number; bOff: number }, head: Weight, xOff = 0): DecodeHead {
     const V = this.vocabSize;
     const partials = kernels.reduce((t, k) => t + k.partialFloats, 0);
     const headPartials = Math.ceil(V / 4) * 4;
@@ -357,7 +357,7 @@ export abstract class CausalLM implements LanguageModel {
     let r0 = 0, p0 = headPartials;
     head.blocks.forEach((b, i) => {
       const k = kernels[i];
-      const g = k.bind(uniforms, { x, rowStart: r0, pack, y: logits, partOff: p0, seg1: { w: b.buffer, yOff: 0, epi: 0, gOff: off.gOff, bOff: off.bOff } });
+      const g = k.bind(uniforms, { x, xOff, rowStart: r0, pack, y: logits, partOff: p0, seg1: { w: b.buffer, yOff: 0, epi: 0, gOff: off.gOff, bOff: off.bOff } });
       list.add(k.kernel, g.group, g.grid);
       r0 += b.rows;
       p0 += k.partialFloats;
