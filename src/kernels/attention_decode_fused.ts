@@ -32,6 +32,7 @@ export class AttentionDecodeSplit {
   /** Largest number of key chunks per head (sizes the partials buffer). */
   readonly maxSplits: number;
   static readonly WG = 128;
+  static readonly MIN_CHUNK = MIN_CHUNK;
 
   constructor(ctx: GpuContext, readonly shape: AttentionDecodeShape) {
     const { H, hd, rot, base } = shape;
