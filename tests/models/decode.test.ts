@@ -149,7 +149,7 @@ describe('recorded fused decode step vs the float64 reference models', () => {
     } finally {
       m.dispose();
     }
-  });
+  }, 300_000);
 
   it('falls back to the per-op decode when layer matrices are split into row blocks, same tokens', async () => {
     const ctx = await gpu();
