@@ -14,6 +14,7 @@
  * `--dtype f32,f16` runs every model with f32 and with f16 matrices (default f32). --contexts applies to the 130m
  * pair, --contexts-large to the 370m pair. Before the models: the encode microbench (our JS per dispatch, measured by
  * replaying the recorded decode step into a pass whose methods do nothing, vs the same replay into a real Dawn pass).
+ * (The recorded step skips setPipeline / setBindGroup when they repeat: a layer is one pipeline and one bind group.)
  * --quick: tiny shapes for SwiftShader. Set WEBGPU_DAWN_OPTIONS=disable-dawn-features=timestamp_quantization for
  * unquantised timestamps.
  */
@@ -137,7 +138,7 @@ async function measure(ctx: GpuContext, model: CausalLM, timer: PassTimer, conte
   };
 }
 
-export interface EncodeBench { model: string; dispatchesPerStep: number; jsUsPerDispatch: number; dawnUsPerDispatch: number; batchUsPerDispatch: number; submitUsPerDispatch: number }
+export interface EncodeBench { model: string; dispatchesPerStep: number; dawnCallsPerStep: number; jsUsPerDispatch: number; dawnUsPerDispatch: number; batchUsPerDispatch: number; submitUsPerDispatch: number }
 
 /**
  * Our JS per dispatch: the recorded step replayed `steps` times into a pass whose methods do nothing (only our
@@ -148,6 +149,10 @@ export async function encodeBench(ctx: GpuContext, model: CausalLM, steps = 200)
   model.reset();
   await model.decodeBatch(1, 4);
   const list = model.decodeList!;
+  let calls = 0;
+  const count = { setPipeline: () => void calls++, setBindGroup: () => void calls++, dispatchWorkgroups: () => void calls++ } as unknown as GPUComputePassEncoder;
+  list.replay(count, 0);
+  const dawnCallsPerStep = calls;
   const nop = () => {};
   const mock = { setPipeline: nop, setBindGroup: nop, dispatchWorkgroups: nop } as unknown as GPUComputePassEncoder;
   const time = (pass: GPUComputePassEncoder) => {
@@ -171,7 +176,7 @@ export async function encodeBench(ctx: GpuContext, model: CausalLM, steps = 200)
   for (let r = 0; r < 5; r++) await model.decodeBatch(-1, 16);
   const st = model.decodeStats;
   return {
-    model: model.name, dispatchesPerStep: list.length, jsUsPerDispatch: js, dawnUsPerDispatch: dawn,
+    model: model.name, dispatchesPerStep: list.length, dawnCallsPerStep, jsUsPerDispatch: js, dawnUsPerDispatch: dawn,
     batchUsPerDispatch: (st.encodeMs * 1e3) / st.dispatches, submitUsPerDispatch: (st.submitMs * 1e3) / st.dispatches,
   };
 }
@@ -219,7 +224,7 @@ async function main(): Promise<void> {
         model.passTimer = timer;
         const e = await encodeBench(ctx, model);
         encode.push(e);
-        console.log(`\n${name} ${dtype}: loaded in ${((now() - t0) / 1e3).toFixed(1)} s; encode: ${e.dispatchesPerStep} dispatches per token, our JS ${f(e.jsUsPerDispatch, 3)} us/dispatch, with Dawn's three calls ${f(e.dawnUsPerDispatch, 2)} us, whole decodeBatch ${f(e.batchUsPerDispatch, 2)} us + submit ${f(e.submitUsPerDispatch, 2)} us`);
+        console.log(`\n${name} ${dtype}: loaded in ${((now() - t0) / 1e3).toFixed(1)} s; encode: ${e.dispatchesPerStep} dispatches and ${e.dawnCallsPerStep} Dawn pass calls per token; per dispatch: our JS ${f(e.jsUsPerDispatch, 3)} us, with the Dawn calls ${f(e.dawnUsPerDispatch, 2)} us, whole decodeBatch ${f(e.batchUsPerDispatch, 2)} us + submit ${f(e.submitUsPerDispatch, 2)} us`);
         console.log(header);
         for (const c of entry[4]) {
           let r: Row;
