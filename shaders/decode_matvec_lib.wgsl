@@ -22,6 +22,7 @@ override XS4: u32 = 1u;
 
 var<workgroup> xs: array<vec4<f32>, XS4>;
 var<workgroup> red: array<f32, WG>;
+var<workgroup> red2: array<f32, WG>;
 
 fn xsGet(k: u32) -> f32 { return xs[k >> 2u][k & 3u]; }
 fn xsSet(k: u32, v: f32) { xs[k >> 2u][k & 3u] = v; }
@@ -87,32 +88,64 @@ fn laneDot(seg: u32, row: u32, lane: u32) -> f32 {
 }
 
 // Sum of v over the `lanes` threads of each row slot, returned to lane 0 of the slot (others get a partial sum).
-// Call from uniform control flow.
+// Two levels with one or two barriers whatever `lanes` (a barrier tree would take log2(lanes)): lanes ≤ 32 are summed
+// by lane 0; wider slots first by 16 threads over contiguous chunks. Call from uniform control flow.
 fn laneSumL(t: u32, v: f32, lanes: u32) -> f32 {
   red[t] = v;
   workgroupBarrier();
-  for (var s = lanes >> 1u; s > 0u; s >>= 1u) {
-    if ((t % lanes) < s) { red[t] += red[t + s]; }
-    workgroupBarrier();
+  let lane = t % lanes;
+  let base = t - lane;
+  if (lanes <= 32u) {
+    var s = 0.0;
+    if (lane == 0u) { for (var j = 0u; j < lanes; j++) { s += red[base + j]; } }
+    return s;
   }
-  return red[t];
+  let per = lanes / 16u;
+  if (lane < 16u) {
+    var s = 0.0;
+    for (var j = 0u; j < per; j++) { s += red[base + lane * per + j]; }
+    red2[base + lane] = s;
+  }
+  workgroupBarrier();
+  var s = 0.0;
+  if (lane == 0u) { for (var j = 0u; j < 16u; j++) { s += red2[base + j]; } }
+  return s;
 }
 
 fn laneSum(t: u32, v: f32) -> f32 {
   return laneSumL(t, v, LANES);
 }
 
-// Sum of v over the whole workgroup, returned to every thread. Call from uniform control flow.
+// Sum (or max) of v over the whole workgroup, returned to every thread: 16 threads each fold WG / 16 values, then
+// every thread folds the 16 partials. Two barriers. Call from uniform control flow.
 fn wgSum(t: u32, v: f32) -> f32 {
   red[t] = v;
   workgroupBarrier();
-  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
-    if (t < s) { red[t] += red[t + s]; }
-    workgroupBarrier();
+  let per = WG / 16u;
+  if (t < 16u) {
+    var s = 0.0;
+    for (var j = 0u; j < per; j++) { s += red[t * per + j]; }
+    red2[t] = s;
   }
-  let r = red[0];
   workgroupBarrier();
-  return r;
+  var s = 0.0;
+  for (var j = 0u; j < 16u; j++) { s += red2[j]; }
+  return s;
+}
+
+fn wgMax(t: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  let per = WG / 16u;
+  if (t < 16u) {
+    var m = red[t * per];
+    for (var j = 1u; j < per; j++) { m = max(m, red[t * per + j]); }
+    red2[t] = m;
+  }
+  workgroupBarrier();
+  var m = red2[0];
+  for (var j = 1u; j < 16u; j++) { m = max(m, red2[j]); }
+  return m;
 }
 
 // Statistics of a row norm over the K raw inputs xraw(k) (staged in xs, or read through the kernel's xin hook):

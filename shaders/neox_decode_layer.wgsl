@@ -195,13 +195,7 @@ fn stageSplit(s: u32, h: u32, nsplit: u32, t: u32) {
       }
       sc = a;
     }
-    red[t] = sc;
-    workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w >>= 1u) {
-      if (t < w) { red[t] = max(red[t], red[t + w]); }
-      workgroupBarrier();
-    }
-    let mNew = max(m, red[0]);
+    let mNew = max(m, wgMax(t, sc));
     let alpha = exp(m - mNew);
     var p = 0.0;
     if (j < j1) { p = exp(sc - mNew); }
@@ -221,13 +215,8 @@ fn stageSplit(s: u32, h: u32, nsplit: u32, t: u32) {
     }
     workgroupBarrier();
   }
-  red[t] = lsum;
   accs[t] = acc;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w >>= 1u) {
-    if (t < w) { red[t] += red[t + w]; }
-    workgroupBarrier();
-  }
+  let l = wgSum(t, lsum); // its barriers also publish accs
   let base = PART_OFF + (h * nsplit + s) * (HD + 2u);
   if (t < HD4) {
     var sum = vec4<f32>(0.0);
@@ -238,7 +227,7 @@ fn stageSplit(s: u32, h: u32, nsplit: u32, t: u32) {
   }
   if (t == 0u) {
     acts[base + HD] = m;
-    acts[base + HD + 1u] = red[0];
+    acts[base + HD + 1u] = l;
   }
 }
 

@@ -132,7 +132,7 @@ export class DecodeMatvec {
     if (opts.lanes === undefined) while (lanes < most && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
     if (!(lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) throw new Error(`decode matvec K=${K}: lanes = ${lanes} must be a power of two ≤ ${WG}`);
     const rowsPer = WG / lanes;
-    const shared = Math.ceil(K / 4) * 16 + WG * 4 + rowsPer * 4 + 64 + (opts.reserveShared ?? 0);
+    const shared = Math.ceil(K / 4) * 16 + 2 * WG * 4 + rowsPer * 4 + 64 + (opts.reserveShared ?? 0);
     const staged = shared <= ctx.limits.maxComputeWorkgroupStorageSize;
     return {
       lanes, rows: rowsPer, vec, staged,

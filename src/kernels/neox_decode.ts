@@ -66,7 +66,7 @@ export class NeoxDecodeLayer {
   readonly grids: { in: number; up: number; out: number; down: number };
 
   private static shared(s: NeoxDecodeShape): number {
-    return Math.ceil(Math.max(s.d, s.f) / 4) * 16 + 2 * WG * 4 + WG * 16 + 3 * 16 * Math.ceil(s.hd / 4) + 8 * s.H + 128;
+    return Math.ceil(Math.max(s.d, s.f) / 4) * 16 + 3 * WG * 4 + WG * 16 + 3 * 16 * Math.ceil(s.hd / 4) + 8 * s.H + 128;
   }
 
   static blocker(ctx: GpuContext, s: NeoxDecodeShape, dtypes: WeightDType[]): string | null {

@@ -238,6 +238,17 @@ export abstract class CausalLM implements LanguageModel {
   readonly decodeStats = { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 };
   /** When set, every decode submit's compute pass is timed with timestamp queries. */
   passTimer: PassTimer | null = null;
+  /**
+   * Record each layer as one pipeline + one bind group (mamba_decode_layer / neox_decode_layer: fewer Dawn calls per
+   * token) or as its separate fused kernels. 'auto': one pipeline per layer except on a software adapter, where the
+   * separate kernels run faster. Read when the step is first recorded.
+   */
+  decodeLayers: 'auto' | 'on' | 'off' = 'auto';
+
+  /** Whether to record the one-pipeline layers (decodeLayers resolved against the adapter). */
+  protected useLayerKernels(): boolean {
+    return this.decodeLayers === 'on' || (this.decodeLayers === 'auto' && !this.ctx.cpuAdapter);
+  }
 
   /** u32 [pos, nsplit, KV capacity, 0], read and advanced by the recorded step's kernels. */
   private decodeState: GPUBuffer | null = null;

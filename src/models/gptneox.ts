@@ -240,7 +240,7 @@ export class GptNeoxModel extends CausalLM {
       qkvBias: has('attention.query_key_value.bias'), denseBias: has('attention.dense.bias'),
     };
     const others = ['attention.dense', 'mlp.dense_h_to_4h', 'mlp.dense_4h_to_h'].map((m) => L0(m).dtype);
-    const layer = NeoxDecodeLayer.blocker(this.ctx, shape, others) === null ? new NeoxDecodeLayer(this.ctx, shape) : null;
+    const layer = this.useLayerKernels() && NeoxDecodeLayer.blocker(this.ctx, shape, others) === null ? new NeoxDecodeLayer(this.ctx, shape) : null;
     // per-layer pack: LayerNorm weights and every bias, copied once into one buffer
     const P = neoxPackLayout(shape);
     const parts: [keyof typeof P, string, number][] = [

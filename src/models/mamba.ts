@@ -203,7 +203,8 @@ export class MambaModel extends CausalLM {
     const L0 = (m: string) => W.matrix(`backbone.layers.0.mixer.${m}.weight`);
     const layout = mambaPackLayout(shape);
     const xDtype = L0('in_proj').dtype;
-    const layer = MambaDecodeLayer.blocker(this.ctx, shape, xDtype, [L0('x_proj').dtype, L0('out_proj').dtype]) === null ? new MambaDecodeLayer(this.ctx, shape) : null;
+    const layer = this.useLayerKernels() && MambaDecodeLayer.blocker(this.ctx, shape, xDtype, [L0('x_proj').dtype, L0('out_proj').dtype]) === null
+      ? new MambaDecodeLayer(this.ctx, shape) : null;
     // all or none: out of memory here leaves nothing behind
     const specs: Record<string, [number, Category, string]> = layer
       ? { acts: [mambaActsLayout(shape).total * 4, 'activations', 'decode.acts'] }
