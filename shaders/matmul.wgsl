@@ -1,9 +1,12 @@
 // matmul: Y[M, N] = X[M, K] · W[N, K]ᵀ (+ bias[N]) (+ residual[M, N] or += Y), f32 accumulation.
-// Layout: X a strided row-major view (x[xOff + m·xStride + k]), read as vec4 (K, xOff, xStride multiples of 4).
-// W in PyTorch Linear layout [N, K] row-major (one row block of a possibly split tensor: rows [0, N) of this
-// block), read as vec4<u32>: f32 weights bitcast (4 values per load, K % 4 == 0) or packed f16 pairs
-// (W_F16: 8 values per load through unpack2x16float, K % 8 == 0). Y is a strided view (y[yOff + m·yStride + n]),
-// so a block can write a column slice of a wider buffer.
+// Layout: X a strided row-major view (x[xOff + m·xStride + k]). W in PyTorch Linear layout [N, K] row-major (one
+// row block of a possibly split tensor: rows [0, N) of this block), f32 or packed f16 pairs (word j = elements 2j,
+// 2j+1 of the block, read through unpack2x16float). Y is a strided view (y[yOff + m·yStride + n]), so a block can
+// write a column slice of a wider buffer.
+// Loads: X_VEC4 (K, xOff, xStride multiples of 4) reads X as vec4; W_VEC reads W as vec4<u32> (f32: 4 values per
+// load, K % 4 == 0; f16: 8 values per load, K % 8 == 0). Otherwise (any K, any offset and stride, e.g. dt_proj with
+// dt_rank 5 reading a column slice of x_proj's output) each thread loads its 4 values one by one with the k tail
+// masked; the buffers stay bound as vec4 arrays, indexed [i / 4][i % 4] (the pool rounds buffers to 16 bytes).
 // Tiling: a 16×16 workgroup computes a 64×64 tile of Y; each thread a 4×4 register block (rows ty·4.., cols
 // tx·4..). K is walked in steps of BK = 16: the X and W tiles are staged transposed ([k][m], [k][n]) in 8 KiB of
 // workgroup memory so the inner loop reads one vec4 of X rows and one vec4 of W rows per k. Tails in M, N and K
@@ -11,6 +14,8 @@
 // Epilogue flags: 1 = add bias[biasOff + n], 2 = accumulate (Y += result), 4 = add residual r[rOff + m·rStride + n].
 
 override W_F16: bool = false;
+override X_VEC4: bool = true;
+override W_VEC: bool = true;
 
 struct Params {
   M: u32,
@@ -80,7 +85,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     // Stage X transposed: xs[k][m].
     var xv = vec4<f32>(0.0);
     let kx = k0 + lc * 4u;
-    if (xValid && kx < K) { xv = x[xBase + (kx >> 2u)]; }
+    if (X_VEC4) {
+      if (xValid && kx < K) { xv = x[xBase + (kx >> 2u)]; }
+    } else if (xValid) {
+      let xRowStart = params.xOff + xRow * params.xStride;
+      for (var j = 0u; j < 4u; j++) {
+        if (kx + j < K) {
+          let i = xRowStart + kx + j;
+          xv[j] = x[i >> 2u][i & 3u];
+        }
+      }
+    }
     let mq = lm >> 2u;
     let mc = lm & 3u;
     xs[(lc * 4u + 0u) * 16u + mq][mc] = xv.x;
@@ -89,7 +104,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     xs[(lc * 4u + 3u) * 16u + mq][mc] = xv.w;
 
     // Stage W transposed: ws[k][n].
-    if (W_F16) {
+    if (!W_VEC) {
+      // any K: 4 scalar loads per thread (row lm of the tile, k = kx .. kx + 3), like X
+      var wv = vec4<f32>(0.0);
+      if (wRowF32 < N) {
+        for (var j = 0u; j < 4u; j++) {
+          if (kx + j < K) {
+            let e = wRowF32 * K + kx + j; // element index in the block
+            if (W_F16) {
+              let word = e >> 1u;
+              wv[j] = unpack2x16float(w[word >> 2u][word & 3u])[e & 1u];
+            } else {
+              wv[j] = bitcast<f32>(w[e >> 2u][e & 3u]);
+            }
+          }
+        }
+      }
+      ws[(lc * 4u + 0u) * 16u + mq][mc] = wv.x;
+      ws[(lc * 4u + 1u) * 16u + mq][mc] = wv.y;
+      ws[(lc * 4u + 2u) * 16u + mq][mc] = wv.z;
+      ws[(lc * 4u + 3u) * 16u + mq][mc] = wv.w;
+    } else if (W_F16) {
       if (t < 128u) {
         var lo = vec4<f32>(0.0);
         var hi = vec4<f32>(0.0);

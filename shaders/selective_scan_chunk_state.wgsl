@@ -6,7 +6,9 @@
 // [A (D·N) | Dskip (D) | deltaBias (D)]; St [nChunks, D, N]; Dsum [nChunks, D].
 // Tiling: as selective_scan_chunk_out: workgroup = WG consecutive channels of one chunk (grid y = chunk), N states
 // per thread in registers (NV vec4s); per tile of TT tokens, B (vec4s) and each channel's Δ and Δ·u are staged in
-// workgroup memory first (TT·(2·WG·4 + NV·16) bytes), then the recurrence reads only workgroup memory.
+// workgroup memory first (TT·(2·WG·4 + NV·16) bytes), then the recurrence reads only workgroup memory. Loads are
+// software-pipelined as in chunk_out: the next tile's raw values are loaded into registers, unconditionally with
+// clamped indices, before the current tile is computed. Prelude: NS, NV, TT, WG, BPT = ceil(TT·NV·4 / WG).
 
 struct Params {
   L: u32, D: u32, chunk: u32, nChunks: u32,
@@ -22,7 +24,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> St: array<f32>;
 @group(0) @binding(6) var<storage, read_write> Dsum: array<f32>;
 
-override WG: u32 = 64u;
+// Bench only (wrong results): 1 replaces exp by 1 + x/1024 (cost of the exponentials), 2 drops the recurrence and
+// just accumulates Δu·B (cost of loads, staging and loop).
+override MODE: u32 = 0u;
 
 var<workgroup> bs: array<vec4<f32>, TT * NV>;
 var<workgroup> sdt: array<f32, TT * WG>;
@@ -33,6 +37,28 @@ fn softplus(x: f32) -> f32 {
   let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
   let r = select(log(1.0 + e), series, e < 0.0625);
   return select(r, x, x > 20.0);
+}
+
+struct TileRegs {
+  d: array<f32, TT>,
+  u: array<f32, TT>,
+  b: array<f32, BPT>,
+};
+
+fn loadTile(tt: u32, dd: u32, lid: u32) -> TileRegs {
+  var r: TileRegs;
+  let last = params.L - 1u;
+  for (var j = 0u; j < TT; j++) {
+    let t = min(tt + j, last);
+    r.d[j] = Delta[params.dOff + t * params.dStride + dd];
+    r.u[j] = U[params.uOff + t * params.uStride + dd];
+  }
+  for (var k = 0u; k < BPT; k++) {
+    let idx = lid + k * WG;
+    let t = min(tt + idx / (NV * 4u), last);
+    r.b[k] = BC[params.bOff + t * params.bcStride + min(idx % (NV * 4u), NS - 1u)];
+  }
+  return r;
 }
 
 @compute @workgroup_size(WG)
@@ -59,24 +85,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let bias = W[D * NS + D + dd];
   var dsum = 0.0;
 
+  var regs = loadTile(t0, dd, lid.x);
   for (var tt = t0; tt < t1; tt += TT) {
     let cnt = min(TT, t1 - tt);
     workgroupBarrier();
-    for (var idx = lid.x; idx < TT * NV * 4u; idx += WG) {
-      let j = idx / (NV * 4u);
-      let n = idx % (NV * 4u);
-      var val = 0.0;
-      if (j < cnt && n < NS) { val = BC[params.bOff + (tt + j) * params.bcStride + n]; }
-      bs[idx / 4u][idx % 4u] = val;
-    }
-    for (var j = 0u; j < TT; j++) {
-      if (j < cnt) {
-        let t = tt + j;
-        let dt = softplus(Delta[params.dOff + t * params.dStride + dd] + bias);
-        sdt[j * WG + lid.x] = dt;
-        sdu[j * WG + lid.x] = dt * U[params.uOff + t * params.uStride + dd];
+    for (var k = 0u; k < BPT; k++) {
+      let idx = lid.x + k * WG;
+      if (idx < TT * NV * 4u) {
+        bs[idx / 4u][idx % 4u] = select(0.0, regs.b[k], idx / (NV * 4u) < cnt && idx % (NV * 4u) < NS);
       }
     }
+    for (var j = 0u; j < TT; j++) {
+      let dt = softplus(regs.d[j] + bias);
+      sdt[j * WG + lid.x] = dt;
+      sdu[j * WG + lid.x] = dt * regs.u[j];
+    }
+    regs = loadTile(tt + TT, dd, lid.x);
     workgroupBarrier();
     for (var j = 0u; j < TT; j++) {
       if (j < cnt) {
@@ -84,7 +108,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let du = sdu[j * WG + lid.x];
         dsum += dt;
         for (var v = 0u; v < NV; v++) {
-          h[v] = exp(dt * a[v]) * h[v] + du * bs[j * NV + v];
+          if (MODE == 2u) {
+            h[v] += du * bs[j * NV + v];
+          } else {
+            let x = dt * a[v];
+            h[v] = select(exp(x), 1.0 + x * 0.0009765625, MODE == 1u) * h[v] + du * bs[j * NV + v];
+          }
         }
       }
     }

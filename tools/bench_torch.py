@@ -6,9 +6,12 @@ Times, on the same shapes as `npm run bench`:
     D, delta bias and softplus), batch 1, D = 1536, N = 16, and a chunked PyTorch scan (cumulative sums of Δ·A in
     chunks, as in the SSD/chunked formulation) which is the fastest pure-PyTorch form
   * a device-to-device copy (GB/s, read + write) and an fp32 / bf16 matmul (TFLOP/s) as the ceilings
-Writes JSON to the path given as argv[1].
+Writes JSON to the path given as the first argument. `--only sdpa` times just the copy/matmul ceilings and SDPA
+(about 15 s), for the attention kernel explorations. SDPA rows: the default dispatch (`backend: default`) and, for fp32,
+each backend that accepts fp32 forced through torch.nn.attention.sdpa_kernel (efficient = the memory-efficient
+CUTLASS kernel, math = the unfused reference); the flash backend takes only fp16/bf16.
 """
-import json, math, sys, time
+import argparse, json, math, sys, time
 import torch
 import torch.nn.functional as F
 
@@ -77,7 +80,40 @@ def scan_chunked(u, delta, A, B, C, D, z, delta_bias, T=64):
     return y * F.silu(z[:, :l])
 
 
-def main(out):
+def sdpa_rows():
+    """Causal SDPA, batch 1, 12 heads x 64, fp32 (TF32 off) and bf16; fp32 also per backend."""
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    rows = []
+    for L in (512, 2048, 8192, 32768):
+        flops = 4 * L * L * 64 * 12 / 2
+        for dt in (torch.float32, torch.bfloat16):
+            q, k, v = (torch.randn(1, 12, L, 64, device=dev, dtype=dt) for _ in range(3))
+            backends = [('default', None)]
+            if dt == torch.float32:
+                backends += [('efficient', SDPBackend.EFFICIENT_ATTENTION)]
+                if L <= 8192:
+                    backends += [('math', SDPBackend.MATH)]
+            for name, be in backends:
+                def run():
+                    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                try:
+                    if be is None:
+                        ms = bench(run)
+                    else:
+                        with sdpa_kernel([be]):
+                            ms = bench(run)
+                except RuntimeError as e:
+                    rows.append({'L': L, 'dtype': str(dt).split('.')[1], 'backend': name, 'error': str(e).split(chr(10))[0]})
+                    print('sdpa', rows[-1], flush=True)
+                    continue
+                rows.append({'L': L, 'dtype': str(dt).split('.')[1], 'backend': name, 'ms': ms, 'tflops': flops / (ms / 1e3) / 1e12})
+                print('sdpa', rows[-1], flush=True)
+            del q, k, v
+            torch.cuda.empty_cache()
+    return rows
+
+
+def main(out, only=None):
     res = {'device': torch.cuda.get_device_name(), 'torch': torch.__version__, 'cuda': torch.version.cuda}
     x = torch.empty(256 << 20, dtype=torch.uint8, device=dev).random_()
     y = torch.empty_like(x)
@@ -88,15 +124,11 @@ def main(out):
         ms = bench(lambda: a @ a, iters=5)
         res[f'matmul_tflops_{str(dt).split(".")[1]}'] = 2 * 8192 ** 3 / (ms / 1e3) / 1e12
     del x, y, a
-    sdpa = []
-    for L in (512, 2048, 8192, 32768):
-        for dt in (torch.float32, torch.bfloat16):
-            q, k, v = (torch.randn(1, 12, L, 64, device=dev, dtype=dt) for _ in range(3))
-            ms = bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
-            flops = 4 * L * L * 64 * 12 / 2
-            sdpa.append({'L': L, 'dtype': str(dt).split('.')[1], 'ms': ms, 'tflops': flops / (ms / 1e3) / 1e12})
-            print('sdpa', sdpa[-1], flush=True)
-    res['sdpa'] = sdpa
+    res['sdpa'] = sdpa_rows()
+    if only == 'sdpa':
+        json.dump(res, open(out, 'w'), indent=1)
+        print(json.dumps({k: v for k, v in res.items() if k != 'sdpa'}))
+        return
     scans = []
     Dd, N = 1536, 16
     for L in (512, 2048, 8192, 32768, 131072):
@@ -128,4 +160,8 @@ def main(out):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1] if len(sys.argv) > 1 else 'torch_bench.json')
+    ap = argparse.ArgumentParser()
+    ap.add_argument('out', nargs='?', default='torch_bench.json')
+    ap.add_argument('--only', choices=['sdpa'], default=None)
+    a = ap.parse_args()
+    main(a.out, a.only)

@@ -10,18 +10,35 @@ import json
 import math
 import os
 
+import torch
+
 EOT = "<|endoftext|>"
 
 
 # --------------------------------------------------------------------------- tokenizer
-def train_bpe_tokenizer(texts, vocab_size, min_frequency=2):
+DIGIT_SPLIT_REGEX = "[0-9]"
+
+
+def train_bpe_tokenizer(texts, vocab_size, min_frequency=2, split_digits=False):
     """Byte-level BPE like GPT-NeoX: NFC normalizer, ByteLevel pre-tokenizer (no prefix
-    space, GPT-2 regex), ByteLevel post-processor and decoder, <|endoftext|> = id 0."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    space, GPT-2 regex), ByteLevel post-processor and decoder, <|endoftext|> = id 0.
+    split_digits: first isolate every ASCII digit (a Split pre-tokenizer on the regex [0-9],
+    behaviour "isolated", in a Sequence before ByteLevel), so each digit is one token and
+    " 71432" encodes as "Ġ" "7" "1" "4" "3" "2". An explicit [0-9] rather than the Digits
+    pre-tokenizer: Rust's Digits isolates every Unicode numeric character (char::is_numeric)
+    while @huggingface/tokenizers' Digits only matches \\d (ASCII), so only [0-9] encodes
+    identically in Python and on the page."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    if split_digits:
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(DIGIT_SPLIT_REGEX), behavior="isolated", invert=False), byte_level]
+        )
+    else:
+        tok.pre_tokenizer = byte_level
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
@@ -40,6 +57,10 @@ def train_bpe_tokenizer(texts, vocab_size, min_frequency=2):
 def save_tokenizer(tok, out_dir, model_max_length=2048):
     os.makedirs(out_dir, exist_ok=True)
     tok.save(os.path.join(out_dir, "tokenizer.json"))
+    save_tokenizer_config(out_dir, model_max_length)
+
+
+def save_tokenizer_config(out_dir, model_max_length=2048):
     cfg = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "bos_token": EOT,
@@ -140,8 +161,10 @@ def selective_scan(u, dt, A, Bm, Cm, chunk=16):
     return (h * Cm[:, None, :, :]).sum(-1)
 
 
-def mamba_mixer_fast(m, x, chunk=16, scan=None):
-    """Same math as transformers' MambaMixer.slow_forward without cache (x: (B, L, d))."""
+def mamba_mixer_fast(m, x, chunk=16, scan=None, collect=None):
+    """Same math as transformers' MambaMixer.slow_forward without cache (x: (B, L, d)).
+    collect: a list to which the step size Δ = softplus(dt_proj(dt)) averaged over channels, (B, L) float32, is
+    appended (the selectivity view's quantity)."""
     import torch
     import torch.nn.functional as F
 
@@ -153,6 +176,8 @@ def mamba_mixer_fast(m, x, chunk=16, scan=None):
     ssm = m.x_proj(hs.transpose(1, 2))  # (B, L, R + 2N)
     dt, Bm, Cm = torch.split(ssm, [m.time_step_rank, m.ssm_state_size, m.ssm_state_size], dim=-1)
     dt = F.softplus(m.dt_proj(dt)).transpose(1, 2).to(sd)  # (B, Di, L)
+    if collect is not None:
+        collect.append(dt.detach().float().mean(1))
     A = -torch.exp(m.A_log.to(sd))
     y = (scan or selective_scan)(hs.to(sd), dt, A, Bm.to(sd), Cm.to(sd), chunk=chunk)
     y = y + hs.to(sd) * m.D.to(sd)[None, :, None]
@@ -160,8 +185,8 @@ def mamba_mixer_fast(m, x, chunk=16, scan=None):
     return m.out_proj(y.transpose(1, 2).to(m.out_proj.weight.dtype))
 
 
-def mamba_logits_fast(model, input_ids, chunk=16, scan=None):
-    """Full MambaForCausalLM forward (no cache) using mamba_mixer_fast."""
+def mamba_logits_fast(model, input_ids, chunk=16, scan=None, collect=None):
+    """Full MambaForCausalLM forward (no cache) using mamba_mixer_fast (collect: see there, one entry per layer)."""
     import torch
 
     bb = model.backbone
@@ -171,7 +196,7 @@ def mamba_logits_fast(model, input_ids, chunk=16, scan=None):
         x = layer.norm(h.to(layer.norm.weight.dtype))
         if layer.residual_in_fp32 and residual.dtype != torch.float64:
             residual = residual.to(torch.float32)
-        h = residual + mamba_mixer_fast(layer.mixer, x, chunk=chunk, scan=scan)
+        h = residual + mamba_mixer_fast(layer.mixer, x, chunk=chunk, scan=scan, collect=collect)
     h = bb.norm_f(h)
     return model.lm_head(h.to(model.lm_head.weight.dtype))
 
@@ -209,3 +234,229 @@ def safetensors_keys(folder):
                 hdr = json.loads(fh.read(n))
             res[f] = {k: [v["dtype"], v["shape"]] for k, v in hdr.items() if k != "__metadata__"}
     return res
+
+
+# --------------------------------------------------------------------------- own modules
+# Plain-torch versions of transformers' MambaForCausalLM and GPTNeoXForCausalLM with the very same parameter
+# names (so a state_dict loads into the transformers class with strict=True, and save_pretrained writes what the
+# page loads). tools/train_demo.py trains these (fast paths: the chunked scan below, SDPA attention) and checks them
+# against transformers' own forward on the GPU machine; they need no transformers, so the training loop can be
+# tested on a CPU with Debian's torch.
+class RMSNorm(torch.nn.Module):
+    """MambaRMSNorm: weight * x / sqrt(mean(x^2) + eps), computed in float32 (float64 stays float64)."""
+
+    def __init__(self, d, eps=1e-5):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(d))
+        self.variance_epsilon = eps
+
+    def forward(self, x):
+        dt = x.dtype
+        h = x.to(torch.float64 if dt == torch.float64 else torch.float32)
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+        return self.weight * h.to(dt)
+
+
+class MambaMixer(torch.nn.Module):
+    """Mamba-1 mixer, transformers' MambaMixer parameters: in_proj (x, z), causal depthwise conv1d, x_proj -> (dt, B, C),
+    dt_proj (+ bias), A_log (d_inner x N), D, out_proj. Forward: mamba_mixer_fast."""
+
+    def __init__(self, d_model, d_inner, d_state, dt_rank, d_conv):
+        super().__init__()
+        nn = torch.nn
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
+        self.conv1d = nn.Conv1d(d_inner, d_inner, d_conv, groups=d_inner, padding=d_conv - 1, bias=True)
+        self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(dt_rank, d_inner, bias=True)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
+        self.D = nn.Parameter(torch.ones(d_inner))
+        self.out_proj = nn.Linear(d_inner, d_model, bias=False)
+        self.act = nn.SiLU()
+        self.time_step_rank = dt_rank
+        self.ssm_state_size = d_state
+
+
+class MambaBlock(torch.nn.Module):
+    def __init__(self, d_model, d_inner, d_state, dt_rank, d_conv, eps):
+        super().__init__()
+        self.norm = RMSNorm(d_model, eps)
+        self.mixer = MambaMixer(d_model, d_inner, d_state, dt_rank, d_conv)
+        self.residual_in_fp32 = True
+
+
+class MambaBackbone(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d, di = cfg["hidden_size"], cfg["expand"] * cfg["hidden_size"]
+        self.embeddings = torch.nn.Embedding(cfg["vocab_size"], d)
+        self.layers = torch.nn.ModuleList(
+            MambaBlock(d, di, cfg["state_size"], cfg["time_step_rank"], cfg["conv_kernel"], cfg["layer_norm_epsilon"])
+            for _ in range(cfg["num_hidden_layers"])
+        )
+        self.norm_f = RMSNorm(d, cfg["layer_norm_epsilon"])
+
+
+class MambaLM(torch.nn.Module):
+    """MambaForCausalLM (tied embeddings) with the chunked-scan forward of mamba_logits_fast."""
+
+    arch = "mamba"
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = dict(cfg)
+        self.backbone = MambaBackbone(cfg)
+        self.lm_head = torch.nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
+        self.lm_head.weight = self.backbone.embeddings.weight  # tied
+
+    def forward(self, input_ids, scan=None, chunk=16, collect=None):
+        return mamba_logits_fast(self, input_ids, chunk=chunk, scan=scan, collect=collect)
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat([-x[..., h:], x[..., :h]], dim=-1)
+
+
+class NeoXAttention(torch.nn.Module):
+    def __init__(self, d, n_heads, rotary_pct, base):
+        super().__init__()
+        self.n_heads, self.head_size = n_heads, d // n_heads
+        self.rotary_ndims = int(self.head_size * rotary_pct)
+        self.query_key_value = torch.nn.Linear(d, 3 * d, bias=True)
+        self.dense = torch.nn.Linear(d, d, bias=True)
+        inv = 1.0 / (base ** (torch.arange(0, self.rotary_ndims, 2, dtype=torch.int64).float() / self.rotary_ndims))
+        self.register_buffer("inv_freq", inv, persistent=False)
+
+    def forward(self, x):
+        F = torch.nn.functional
+        Bsz, L, _ = x.shape
+        hs, r = self.head_size, self.rotary_ndims
+        qkv = self.query_key_value(x).view(Bsz, L, self.n_heads, 3 * hs).transpose(1, 2)  # (B, H, L, 3hs)
+        q, k, v = qkv.chunk(3, dim=-1)
+        # GPT-NeoX rotary on the first r dims of each head (rotate_half layout), angles in float32 (float64 stays)
+        fd = torch.float64 if x.dtype == torch.float64 else torch.float32
+        pos = torch.arange(L, device=x.device, dtype=fd)
+        freqs = pos[:, None] * self.inv_freq.to(device=x.device, dtype=fd)[None, :]
+        emb = torch.cat([freqs, freqs], dim=-1)
+        cos, sin = emb.cos().to(q.dtype), emb.sin().to(q.dtype)
+
+        def rope(t):
+            tr, tp = t[..., :r], t[..., r:]
+            return torch.cat([tr * cos + rotate_half(tr) * sin, tp], dim=-1)
+
+        q, k = rope(q), rope(k)
+        if hasattr(F, "scaled_dot_product_attention"):
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # torch < 2.0 (local CPU tests)
+            s = (q @ k.transpose(-1, -2)) / math.sqrt(hs)
+            mask = torch.ones(L, L, dtype=torch.bool, device=x.device).triu(1)
+            o = s.masked_fill(mask, float("-inf")).softmax(-1) @ v
+        return self.dense(o.transpose(1, 2).reshape(Bsz, L, -1))
+
+
+class NeoXMLP(torch.nn.Module):
+    def __init__(self, d, ffn):
+        super().__init__()
+        self.dense_h_to_4h = torch.nn.Linear(d, ffn)
+        self.dense_4h_to_h = torch.nn.Linear(ffn, d)
+
+    def forward(self, x):
+        return self.dense_4h_to_h(torch.nn.functional.gelu(self.dense_h_to_4h(x)))
+
+
+class NeoXLayer(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d, eps = cfg["hidden_size"], cfg["layer_norm_eps"]
+        rp = cfg["rope_parameters"]
+        self.input_layernorm = torch.nn.LayerNorm(d, eps=eps)
+        self.post_attention_layernorm = torch.nn.LayerNorm(d, eps=eps)
+        self.attention = NeoXAttention(d, cfg["num_attention_heads"], rp["partial_rotary_factor"], rp["rope_theta"])
+        self.mlp = NeoXMLP(d, cfg["intermediate_size"])
+
+    def forward(self, x):  # parallel residual
+        return x + self.attention(self.input_layernorm(x)) + self.mlp(self.post_attention_layernorm(x))
+
+
+class NeoXBackbone(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.embed_in = torch.nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
+        self.layers = torch.nn.ModuleList(NeoXLayer(cfg) for _ in range(cfg["num_hidden_layers"]))
+        self.final_layer_norm = torch.nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
+
+
+class NeoXLM(torch.nn.Module):
+    """GPTNeoXForCausalLM (parallel residual, partial rotary, GELU, untied embed_out)."""
+
+    arch = "pythia"
+
+    def __init__(self, cfg):
+        super().__init__()
+        assert cfg.get("use_parallel_residual", True), "only the parallel residual form is implemented"
+        self.cfg = dict(cfg)
+        self.gpt_neox = NeoXBackbone(cfg)
+        self.embed_out = torch.nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
+
+    def forward(self, input_ids, collect=None, **_):
+        h = self.gpt_neox.embed_in(input_ids)
+        for layer in self.gpt_neox.layers:
+            h = layer(h)
+        return self.embed_out(self.gpt_neox.final_layer_norm(h))
+
+
+# --------------------------------------------------------------------------- safetensors without the library
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+
+
+def read_safetensors(path):
+    """{name: numpy array} (float16/32/64, int); bf16 is widened to float32."""
+    import struct
+
+    import numpy as np
+
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        hdr = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in hdr.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        if v["dtype"] == "BF16":
+            raw = np.frombuffer(data[a:b], dtype="<u2").astype(np.uint32) << 16
+            out[k] = raw.view(np.float32).reshape(v["shape"])
+        else:
+            out[k] = np.frombuffer(data[a:b], dtype=_ST_DTYPES[v["dtype"]]).reshape(v["shape"]).copy()
+    return out
+
+
+def write_safetensors(tensors, path, metadata=None):
+    """{name: numpy array} -> a .safetensors file (names sorted, 8-byte aligned header)."""
+    import struct
+
+    import numpy as np
+
+    rev = {np.dtype(v).str: k for k, v in _ST_DTYPES.items()}
+    hdr, blobs, off = {}, [], 0
+    for k in sorted(tensors):
+        a = np.ascontiguousarray(tensors[k])
+        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        hdr[k] = {"dtype": rev[a.dtype.newbyteorder("<").str], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    if metadata:
+        hdr["__metadata__"] = metadata
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -1,14 +1,27 @@
 #!/usr/bin/env python3
-"""Builds tiny RANDOM Mamba / GPT-NeoX (Pythia) models with transformers and writes them,
-with golden float64 reference outputs, in the Hugging Face hub URL layout:
+"""Builds tiny RANDOM Mamba / GPT-NeoX (Pythia) models with transformers and writes them, saved exactly as
+transformers writes them, with golden float64 reference outputs, in the Hugging Face hub URL layout:
 
-    <out>/<org>/<repo>/resolve/main/{config.json, model.safetensors | model-0000x-of-0000n.safetensors
-                                     + model.safetensors.index.json, tokenizer.json,
-                                     tokenizer_config.json, golden.json}
+    <root>/tiny-random/<repo>/resolve/main/{config.json, generation_config.json (when transformers writes one),
+        model.safetensors | model-0000x-of-0000n.safetensors + model.safetensors.index.json,
+        tokenizer.json, tokenizer_config.json, golden.json}
 
-so that a static file server rooted at <out> answers /{org}/{repo}/resolve/main/{file}.
-Default <out> is tests/fixtures/hub. Needs torch, transformers (v5), tokenizers, safetensors.
-The golden format is described in docs/demo-models.md ("Golden files").
+so that a static file server rooted at <root> answers /tiny-random/{repo}/resolve/main/{file}.
+
+Nothing transformers writes is renamed, rewritten or removed: every repo is `save_pretrained` output, except
+`pythia-state-dict`, which is saved the other way people save checkpoints: `safetensors.torch.save_file` of
+`model.state_dict()` plus `config.save_pretrained` (its tensor names are the modules' names in the installed
+transformers, e.g. `lm_head.weight` for the GPT-NeoX head in transformers >= 5.14). The tokenizer files are copied
+byte for byte from the repo (--tokenizer; the GPU machine has no internet). golden.json is ours (format in
+docs/demo-models.md, "Golden files").
+
+  --out DIR              write the fixture tree into DIR (default tests/fixtures/hub; repos listed are replaced)
+  --out FILE.tgz         write the tree into a temporary folder and pack it as ONE .tar.gz (entries
+                         tiny-random/<repo>/...; unpack with `tar xzf FILE.tgz -C tests/fixtures/hub`), plus
+                         FILE.tgz's folder/golden-summary.json. Parts of 15 MiB (FILE.tgz.part-00, ...) if larger.
+  --only a,b             only these repos (default: all)
+
+Needs torch, transformers 5.x, tokenizers, safetensors. CPU only (float64), about 30 s.
 """
 import argparse
 import copy
@@ -17,13 +30,17 @@ import math
 import os
 import shutil
 import sys
+import tarfile
+import tempfile
 import time
+import traceback
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lm_common as C  # noqa: E402
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORG = "tiny-random"
 PROMPT_TEXT = (
     "In the beginning God created the heaven and the earth. "
@@ -32,9 +49,12 @@ PROMPT_TEXT = (
 N_GREEDY = 16
 LONG_LEN = 300
 N_LONG_LAST = 5
+PART_BYTES = 15 * 2**20  # the GPU machine returns files of at most 16 MiB
 
 
-def mamba_config(vocab, hidden=64, state=16, layers=2, use_bias=False, tie=True):
+# ------------------------------------------------------------------------------------------------------ configs
+def mamba_config(vocab, hidden=64, state=16, layers=2, use_bias=False, tie=True, conv=4, dt_rank="auto",
+                 conv_bias=True, expand=2):
     from transformers import MambaConfig
 
     return MambaConfig(
@@ -42,11 +62,11 @@ def mamba_config(vocab, hidden=64, state=16, layers=2, use_bias=False, tie=True)
         hidden_size=hidden,
         state_size=state,
         num_hidden_layers=layers,
-        expand=2,
-        conv_kernel=4,
-        time_step_rank="auto",
+        expand=expand,
+        conv_kernel=conv,
+        time_step_rank=dt_rank,
         use_bias=use_bias,
-        use_conv_bias=True,
+        use_conv_bias=conv_bias,
         hidden_act="silu",
         layer_norm_epsilon=1e-5,
         residual_in_fp32=True,
@@ -57,27 +77,70 @@ def mamba_config(vocab, hidden=64, state=16, layers=2, use_bias=False, tie=True)
     )
 
 
-def pythia_config(vocab, parallel=True, rotary_pct=0.25):
+def pythia_config(vocab, parallel=True, rotary_pct=0.25, hidden=64, heads=4, layers=2, inter=256, tie=False):
     from transformers import GPTNeoXConfig
 
     return GPTNeoXConfig(
         vocab_size=vocab,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=256,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=inter,
         hidden_act="gelu",
         max_position_embeddings=2048,
         layer_norm_eps=1e-5,
         use_parallel_residual=parallel,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": rotary_pct},
-        tie_word_embeddings=False,
+        tie_word_embeddings=tie,
         attention_bias=True,
         bos_token_id=0,
         eos_token_id=0,
     )
 
 
+# Random models (name -> arch, config kwargs, first seed). The first four are the original fixtures (same
+# shapes and seeds as before, so the same tokenizer gives the same weights); the rest are shapes transformers
+# accepts that are not multiples of the kernels' tiles.
+MODELS = {
+    "mamba": ("mamba", dict(hidden=64, state=8, layers=2, use_bias=False, tie=True), 100),
+    "mamba-bias": ("mamba", dict(hidden=48, state=16, layers=3, use_bias=True, tie=False), 200),
+    "pythia": ("pythia", dict(parallel=True, rotary_pct=0.25), 300),
+    "pythia-seq": ("pythia", dict(parallel=False, rotary_pct=0.5), 400),
+    # d = 80 (not a multiple of 64), dt_rank "auto" = ceil(80/16) = 5, conv width 3, untied head
+    "mamba-odd": ("mamba", dict(hidden=80, state=16, layers=2, conv=3, use_bias=False, tie=False), 500),
+    # d = 50 (not a multiple of 4), dt_rank 3, N = 5, conv width 2, no conv bias, in/out_proj biases, tied head
+    "mamba-ragged": ("mamba", dict(hidden=50, state=5, layers=2, conv=2, dt_rank=3, use_bias=True, conv_bias=False,
+                                   tie=True), 600),
+    # d = 80, 5 heads of 16, full rotary, MLP 180 (K % 8 = 4), parallel residual, tied head
+    "pythia-odd": ("pythia", dict(hidden=80, heads=5, inter=180, rotary_pct=1.0, parallel=True, tie=True), 700),
+    # d = 60, 3 heads of 20, rotary int(20 * 0.25) = 5 (odd), MLP 150 (K % 4 = 2), sequential residual, 3 layers
+    "pythia-odd-rot": ("pythia", dict(hidden=60, heads=3, layers=3, inter=150, rotary_pct=0.25, parallel=False,
+                                      tie=False), 800),
+    # d = 50, 5 heads of 10 (head dim not a multiple of 4), rotary 4, MLP 130
+    "pythia-hd10": ("pythia", dict(hidden=50, heads=5, inter=130, rotary_pct=0.4, parallel=True, tie=False), 900),
+}
+
+# Repos: name -> (model, weights dtype, max_shard_size or None, how it is saved)
+REPOS = {
+    "mamba": ("mamba", torch.float32, None, "save_pretrained"),
+    "mamba-f16": ("mamba", torch.float16, None, "save_pretrained"),
+    "mamba-bf16": ("mamba", torch.bfloat16, None, "save_pretrained"),
+    "mamba-bias": ("mamba-bias", torch.float32, None, "save_pretrained"),
+    "pythia": ("pythia", torch.float32, None, "save_pretrained"),
+    "pythia-f16": ("pythia", torch.float16, None, "save_pretrained"),
+    "pythia-bf16": ("pythia", torch.bfloat16, None, "save_pretrained"),
+    "pythia-sharded": ("pythia", torch.float32, "200KB", "save_pretrained"),
+    "pythia-seq": ("pythia-seq", torch.float32, None, "save_pretrained"),
+    "pythia-state-dict": ("pythia", torch.float32, None, "state_dict"),
+    "mamba-odd": ("mamba-odd", torch.float32, None, "save_pretrained"),
+    "mamba-ragged": ("mamba-ragged", torch.float32, None, "save_pretrained"),
+    "pythia-odd": ("pythia-odd", torch.float32, None, "save_pretrained"),
+    "pythia-odd-rot": ("pythia-odd-rot", torch.float32, None, "save_pretrained"),
+    "pythia-hd10": ("pythia-hd10", torch.float32, None, "save_pretrained"),
+}
+
+
+# ------------------------------------------------------------------------------------------------------ weights
 @torch.no_grad()
 def randomize_mamba(model, seed):
     g = torch.Generator().manual_seed(seed)
@@ -109,14 +172,13 @@ def randomize_mamba(model, seed):
     bb.norm_f.weight.copy_(n(bb.norm_f.weight.shape, 0.1, 1.0))
     if not cfg.tie_word_embeddings:
         model.lm_head.weight.copy_(n(model.lm_head.weight.shape, 0.3))
-    else:
-        assert model.lm_head.weight.data_ptr() == bb.embeddings.weight.data_ptr(), "expected tied lm_head"
+    check_tied(model)
 
 
 @torch.no_grad()
 def randomize_pythia(model, seed):
     g = torch.Generator().manual_seed(seed)
-    for name, p in model.named_parameters():
+    for name, p in model.named_parameters():  # a tied head shares embed_in's parameter and is not listed again
         if "layernorm" in name or "layer_norm" in name:
             p.copy_(torch.randn(p.shape, generator=g) * 0.1 + (1.0 if name.endswith("weight") else 0.0))
         elif name.endswith("bias"):
@@ -127,6 +189,15 @@ def randomize_pythia(model, seed):
             p.copy_(torch.randn(p.shape, generator=g) * 0.3)
         else:  # linear weights (out, in)
             p.copy_(torch.randn(p.shape, generator=g) * (1.5 / math.sqrt(p.shape[1])))
+    check_tied(model)
+
+
+def check_tied(model):
+    """The golden logits must come from the model the config describes: a tied head IS the input embedding."""
+    same = model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    if bool(model.config.tie_word_embeddings) != same:
+        raise AssertionError(f"tie_word_embeddings={model.config.tie_word_embeddings} but the head "
+                             f"{'is' if same else 'is not'} the input embedding")
 
 
 def load_f64(cls, repo_dir, arch):
@@ -135,6 +206,7 @@ def load_f64(cls, repo_dir, arch):
     return m.to(torch.float64).eval()
 
 
+# ------------------------------------------------------------------------------------------------------ golden
 @torch.no_grad()
 def greedy(model, ids, n, arch):
     """n greedy tokens using the model's cache; returns (tokens, [logits per step])."""
@@ -175,14 +247,13 @@ def greedy_nocache(model, ids, n, arch):
 @torch.no_grad()
 def make_golden(model, arch, tok, repo_id, weights_dtype):
     V = model.config.vocab_size
-    enc = tok.encode(PROMPT_TEXT)
-    prompt_ids = enc.ids
+    prompt_ids = tok.encode(PROMPT_TEXT).ids
     logits = C.hf_forward(model, arch, torch.tensor([prompt_ids]), use_cache=False)[0][0]  # (L, V)
     assert logits.dtype == torch.float64, logits.dtype
     n_ids, n_logits = greedy_nocache(model, prompt_ids, N_GREEDY, arch)
-    # transformers 5.17's cached Mamba decode path is not float64-exact: with a cache the float64
-    # logits agree with the recompute only to ~1e-6 (float32 level), so the golden greedy logits
-    # of Mamba come from the float64 recompute without cache (the greedy ids must still agree).
+    # transformers' cached Mamba decode path is not float64-exact: with a cache the float64 logits agree with the
+    # recompute only to ~1e-6 (float32 level), so the golden greedy logits of Mamba come from the float64
+    # recompute without cache (the greedy ids must still agree).
     tol = 1e-5 if arch == "mamba" else 1e-8
     cache_error, diff_cache = None, None
     try:
@@ -191,8 +262,6 @@ def make_golden(model, arch, tok, repo_id, weights_dtype):
         assert c_ids == n_ids, f"{repo_id}: greedy with cache {c_ids} != without {n_ids}"
         assert diff_cache < tol, f"{repo_id}: cache/no-cache logits differ by {diff_cache}"
     except Exception as e:  # keep the fixture; report loudly
-        import traceback
-
         traceback.print_exc()
         cache_error = f"{type(e).__name__}: {e}"
         print(f"WARNING {repo_id}: cached greedy disagrees, using the no-cache recompute", flush=True)
@@ -242,61 +311,137 @@ def make_golden(model, arch, tok, repo_id, weights_dtype):
     }
 
 
-def fix_config_dtype(repo_dir, dtype_name):
-    p = os.path.join(repo_dir, "config.json")
-    with open(p) as f:
-        cfg = json.load(f)
-    cfg["dtype"] = dtype_name
-    if "torch_dtype" in cfg:
-        cfg["torch_dtype"] = dtype_name
-    with open(p, "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-        f.write("\n")
-
-
-def save_repo(model, tok, out_root, repo, dtype, max_shard_size=None):
-    repo_dir = os.path.join(out_root, ORG, repo, "resolve", "main")
+# ------------------------------------------------------------------------------------------------------ saving
+def save_repo(model, tok_files, root, repo, dtype, max_shard_size, how):
+    """Writes the repo folder exactly as transformers writes it (nothing renamed, rewritten or removed), then the
+    repo's tokenizer files byte for byte."""
+    repo_dir = os.path.join(root, ORG, repo, "resolve", "main")
     if os.path.exists(repo_dir):
         shutil.rmtree(repo_dir)
     os.makedirs(repo_dir)
     m = copy.deepcopy(model).to(dtype)
-    kw = {"max_shard_size": max_shard_size} if max_shard_size else {}
-    m.save_pretrained(repo_dir, **kw)
-    # generation_config.json is not needed by the app; keep the fixture minimal
-    gc = os.path.join(repo_dir, "generation_config.json")
-    if os.path.exists(gc):
-        os.remove(gc)
-    fix_config_dtype(repo_dir, str(dtype).replace("torch.", ""))
-    C.save_tokenizer(tok, repo_dir)
+    if how == "save_pretrained":
+        kw = {"max_shard_size": max_shard_size} if max_shard_size else {}
+        m.save_pretrained(repo_dir, **kw)
+    elif how == "state_dict":
+        from safetensors.torch import save_file
+
+        assert not m.config.tie_word_embeddings, "save_file refuses shared tensors: use an untied model"
+        m.config.save_pretrained(repo_dir)
+        save_file({k: v.contiguous() for k, v in m.state_dict().items()}, os.path.join(repo_dir, "model.safetensors"),
+                  metadata={"format": "pt"})
+    else:
+        raise ValueError(how)
+    for name, data in tok_files.items():
+        with open(os.path.join(repo_dir, name), "wb") as f:
+            f.write(data)
     return repo_dir
 
 
+def repo_tokenizer(path, corpus):
+    """(tokenizers.Tokenizer, {file name: bytes}) from the repo's tokenizer.json (+ tokenizer_config.json beside
+    it); trains the same byte-level BPE from the corpus only when that file is missing."""
+    from tokenizers import Tokenizer
+
+    if os.path.exists(path):
+        files = {"tokenizer.json": open(path, "rb").read()}
+        cfg = os.path.join(os.path.dirname(path), "tokenizer_config.json")
+        if os.path.exists(cfg):
+            files["tokenizer_config.json"] = open(cfg, "rb").read()
+        tok = Tokenizer.from_str(files["tokenizer.json"].decode("utf-8"))
+        print(f"tokenizer: {os.path.relpath(path, REPO_ROOT)} (vocab {tok.get_vocab_size()})", flush=True)
+        if "tokenizer_config.json" in files:
+            return tok, files
+    else:
+        print(f"WARNING: {path} not found; training the BPE tokenizer from {corpus}", flush=True)
+        with open(corpus, encoding="utf-8") as f:
+            paras = [p for p in f.read().split("\n\n") if p.strip()]
+        tok = C.train_bpe_tokenizer(paras, vocab_size=512)
+        files = {}
+    with tempfile.TemporaryDirectory() as d:
+        C.save_tokenizer(tok, d)
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            files.setdefault(name, open(os.path.join(d, name), "rb").read())
+    return tok, files
+
+
+def head_key(tensors):
+    keys = {k for f in tensors.values() for k in f}
+    return [k for k in ("embed_out.weight", "lm_head.weight") if k in keys]
+
+
+def pack(root, out_path, repos):
+    """One .tar.gz of tiny-random/<repo>/... (parts of PART_BYTES when larger). Returns the written paths."""
+    with tarfile.open(out_path, "w:gz", compresslevel=9) as tar:
+        for repo in repos:
+            tar.add(os.path.join(root, ORG, repo), arcname=f"{ORG}/{repo}")
+    size = os.path.getsize(out_path)
+    if size <= PART_BYTES:
+        return [out_path]
+    parts = []
+    with open(out_path, "rb") as f:
+        i = 0
+        while True:
+            chunk = f.read(PART_BYTES)
+            if not chunk:
+                break
+            p = f"{out_path}.part-{i:02d}"
+            with open(p, "wb") as g:
+                g.write(chunk)
+            parts.append(p)
+            i += 1
+    os.remove(out_path)
+    print(f"{out_path} is {size} bytes: split into {len(parts)} parts; join with "
+          f"`cat {os.path.basename(out_path)}.part-* > {os.path.basename(out_path)}`", flush=True)
+    return parts
+
+
+# ------------------------------------------------------------------------------------------------------ main
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="tests/fixtures/hub")
-    ap.add_argument("--text", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "tiny_english.txt"))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(REPO_ROOT, "tests/fixtures/hub"))
+    ap.add_argument("--tokenizer", default=os.path.join(REPO_ROOT, "tests/fixtures/hub/tiny-random/mamba/resolve/main/tokenizer.json"))
+    ap.add_argument("--text", default=os.path.join(REPO_ROOT, "tools/corpus/tiny_english.txt"),
+                    help="corpus for training the tokenizer, only when --tokenizer does not exist")
+    ap.add_argument("--only", default="", help="comma-separated repo names (default: all)")
     args = ap.parse_args()
     t0 = time.time()
     torch.set_num_threads(min(4, os.cpu_count() or 1))
+    import safetensors
+    import tokenizers
+    import transformers
     from transformers import GPTNeoXForCausalLM, MambaForCausalLM
 
-    with open(args.text, encoding="utf-8") as f:
-        text = f.read()
-    paras = [p for p in text.split("\n\n") if p.strip()]
-    tok = C.train_bpe_tokenizer(paras, vocab_size=512)
-    V = tok.get_vocab_size()
-    print(f"tokenizer: vocab {V}, prompt -> {len(tok.encode(PROMPT_TEXT).ids)} tokens", flush=True)
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__,
+                "tokenizers": tokenizers.__version__, "safetensors": safetensors.__version__}
+    print(f"versions: {versions}", flush=True)
+    repos = [r for r in args.only.split(",") if r] or list(REPOS)
+    for r in repos:
+        if r not in REPOS:
+            sys.exit(f"unknown repo {r!r}; known: {', '.join(REPOS)}")
 
+    tok, tok_files = repo_tokenizer(args.tokenizer, args.text)  # read before anything under --out is replaced
+    V = tok.get_vocab_size()
     prompt = torch.tensor([tok.encode(PROMPT_TEXT).ids])
+    print(f"prompt -> {prompt.shape[1]} tokens", flush=True)
+
+    to_tgz = args.out.endswith((".tgz", ".tar.gz"))
+    tmp = tempfile.mkdtemp(prefix="golden-") if to_tgz else None
+    root = tmp if to_tgz else args.out
+    os.makedirs(root, exist_ok=True)
+    classes = {"mamba": (MambaForCausalLM, randomize_mamba), "pythia": (GPTNeoXForCausalLM, randomize_pythia)}
 
     @torch.no_grad()
-    def build(cls, cfg, randomize, arch, base_seed):
-        """Random weights; among a few seeds take one whose greedy continuation is varied
-        (random models easily fall into repeating one token, a weak decode test)."""
+    def build(name):
+        """Random weights; among a few seeds take one whose greedy continuation is varied (random models easily
+        fall into repeating one token, a weak decode test) with a safe top-1/top-2 margin."""
+        arch, kw, base_seed = MODELS[name]
+        cls, randomize = classes[arch]
+        cfg = (mamba_config if arch == "mamba" else pythia_config)(V, **kw)
         best = None
         for seed in range(base_seed, base_seed + 24):
             torch.manual_seed(seed)
-            model = cls(cfg).eval()
+            model = cls(copy.deepcopy(cfg)).eval()
             randomize(model, seed)
             seq, margin = prompt, float("inf")
             for _ in range(N_GREEDY):
@@ -310,55 +455,73 @@ def main():
                 best = (score, seed, model, n_distinct, margin)
             if n_distinct >= 10 and margin >= 0.01:
                 break
-        print(f"{cls.__name__}: seed {best[1]}, {best[3]} distinct greedy tokens, min top1-top2 margin {best[4]:.4f}",
+        print(f"model {name}: seed {best[1]}, {best[3]} distinct greedy tokens, min top1-top2 margin {best[4]:.4f}",
               flush=True)
         return best[2]
 
-    specs = []
-    mamba = build(MambaForCausalLM, mamba_config(V, hidden=64, state=8, layers=2, use_bias=False, tie=True),
-                  randomize_mamba, "mamba", 100)
-    specs += [("mamba", mamba, "mamba", MambaForCausalLM, torch.float32, None)]
-    specs += [("mamba-f16", mamba, "mamba", MambaForCausalLM, torch.float16, None)]
-    specs += [("mamba-bf16", mamba, "mamba", MambaForCausalLM, torch.bfloat16, None)]
-    mamba_b = build(MambaForCausalLM, mamba_config(V, hidden=48, state=16, layers=3, use_bias=True, tie=False),
-                    randomize_mamba, "mamba", 200)
-    specs += [("mamba-bias", mamba_b, "mamba", MambaForCausalLM, torch.float32, None)]
-    pythia = build(GPTNeoXForCausalLM, pythia_config(V, parallel=True, rotary_pct=0.25), randomize_pythia, "pythia", 300)
-    specs += [("pythia", pythia, "pythia", GPTNeoXForCausalLM, torch.float32, None)]
-    specs += [("pythia-f16", pythia, "pythia", GPTNeoXForCausalLM, torch.float16, None)]
-    specs += [("pythia-bf16", pythia, "pythia", GPTNeoXForCausalLM, torch.bfloat16, None)]
-    specs += [("pythia-sharded", pythia, "pythia", GPTNeoXForCausalLM, torch.float32, "200KB")]
-    pythia_s = build(GPTNeoXForCausalLM, pythia_config(V, parallel=False, rotary_pct=0.5), randomize_pythia, "pythia", 400)
-    specs += [("pythia-seq", pythia_s, "pythia", GPTNeoXForCausalLM, torch.float32, None)]
+    models, summary, failures, done = {}, {}, {}, []
+    for repo in repos:
+        t1 = time.time()
+        model_name, dtype, shard, how = REPOS[repo]
+        arch = MODELS[model_name][0]
+        cls = classes[arch][0]
+        try:
+            if model_name not in models:
+                models[model_name] = build(model_name)
+            model = models[model_name]
+            repo_dir = save_repo(model, tok_files, root, repo, dtype, shard, how)
+            files = sorted(os.listdir(repo_dir))
+            if shard:
+                n_shards = len([f for f in files if f.startswith("model-") and f.endswith(".safetensors")])
+                assert n_shards >= 2 and "model.safetensors.index.json" in files, files
+            m64 = load_f64(cls, repo_dir, arch)
+            # the reloaded model must equal the in-memory one rounded to `dtype` (catches keys transformers did
+            # not recognise on load and silently re-initialised)
+            ref_sd = {k: v.to(dtype).to(torch.float64) for k, v in model.state_dict().items()}
+            for k, v in m64.state_dict().items():
+                assert torch.equal(v, ref_sd[k]), f"{repo}: reloaded tensor {k} differs"
+            golden = make_golden(m64, arch, tok, f"{ORG}/{repo}", str(dtype).replace("torch.", ""))
+            C.dump_json(golden, os.path.join(repo_dir, "golden.json"))
+            tensors = C.safetensors_keys(repo_dir)
+            with open(os.path.join(repo_dir, "config.json")) as f:
+                config = json.load(f)
+            summary[repo] = {
+                "saved_with": how,
+                "params": C.count_params(model),
+                "head_key": head_key(tensors),
+                "config_dtype": config.get("dtype", config.get("torch_dtype")),
+                "tensors": tensors,
+                "files": files,
+                "bytes": sum(os.path.getsize(os.path.join(repo_dir, f)) for f in files),
+                "greedy_ids": golden["greedy_ids"],
+                "checks": golden["checks"],
+                "seconds": round(time.time() - t1, 2),
+            }
+            done.append(repo)
+            s = summary[repo]
+            print(f"{ORG}/{repo}: {s['params']} params, head {s['head_key']}, config dtype {s['config_dtype']}, "
+                  f"files {files}, {s['bytes']} bytes, greedy {s['greedy_ids']}, checks {json.dumps(s['checks'])} "
+                  f"({s['seconds']} s)", flush=True)
+        except Exception as e:  # one bad shape must not cost the other fixtures
+            traceback.print_exc()
+            failures[repo] = f"{type(e).__name__}: {e}"
+            print(f"FAILED {ORG}/{repo}: {failures[repo]}", flush=True)
 
-    summary = {}
-    for repo, model, arch, cls, dtype, shard in specs:
-        repo_dir = save_repo(model, tok, args.out, repo, dtype, shard)
-        files = sorted(os.listdir(repo_dir))
-        if shard:
-            n_shards = len([f for f in files if f.startswith("model-") and f.endswith(".safetensors")])
-            assert n_shards >= 2 and "model.safetensors.index.json" in files, files
-        m64 = load_f64(cls, repo_dir, arch)
-        # the reloaded model must equal the in-memory one rounded to `dtype`
-        ref_sd = {k: v.to(dtype).to(torch.float64) for k, v in model.state_dict().items()}
-        for k, v in m64.state_dict().items():
-            assert torch.equal(v, ref_sd[k]), f"{repo}: reloaded tensor {k} differs"
-        golden = make_golden(m64, arch, tok, f"{ORG}/{repo}", str(dtype).replace("torch.", ""))
-        C.dump_json(golden, os.path.join(repo_dir, "golden.json"))
-        size = sum(os.path.getsize(os.path.join(repo_dir, f)) for f in files)
-        summary[repo] = {
-            "params": C.count_params(model),
-            "tensors": C.safetensors_keys(repo_dir),
-            "files": files,
-            "bytes": size,
-            "greedy_ids": golden["greedy_ids"],
-            "checks": golden["checks"],
-        }
-        print(f"{ORG}/{repo}: {json.dumps(summary[repo])}", flush=True)
-    total = 0
-    for dp, _, fs in os.walk(args.out):
-        total += sum(os.path.getsize(os.path.join(dp, f)) for f in fs)
-    print(f"total fixture bytes: {total}  ({time.time() - t0:.1f}s)", flush=True)
+    result = {"versions": versions, "prompt_tokens": int(prompt.shape[1]), "repos": summary, "failures": failures,
+              "seconds": round(time.time() - t0, 1)}
+    if to_tgz:
+        out_dir = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(out_dir, exist_ok=True)
+        result["archives"] = [os.path.basename(p) for p in pack(root, args.out, done)]
+        with open(os.path.join(out_dir, "golden-summary.json"), "w") as f:
+            json.dump(result, f, indent=1)
+        shutil.rmtree(tmp)
+        print(f"wrote {result['archives']} ({len(done)} repos) and golden-summary.json to {out_dir}", flush=True)
+    total = sum(s["bytes"] for s in summary.values())
+    print(f"total fixture bytes: {total}; {len(done)} repos written, {len(failures)} failed "
+          f"{sorted(failures)} ({time.time() - t0:.1f}s)", flush=True)
+    if failures:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

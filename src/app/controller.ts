@@ -363,23 +363,24 @@ export async function runRecall(): Promise<void> {
   const s = getState();
   const started = new Date();
   const p = s.settings;
-  patchJob('recall', { points: [], curves: [], limits: [] });
+  patchJob('recall', { points: [], curves: [], limits: [], skips: [] });
   const job = await runJob(
     'recall',
-    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed } },
+    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys } },
     (e) => {
       if (e.type === 'recall-point') setState((st) => ({ recall: { ...st.recall, points: [...st.recall.points, e.point] } }));
+      else if (e.type === 'recall-skip') setState((st) => ({ recall: { ...st.recall, skips: [...st.recall.skips, e.skip] } }));
       else if (e.type === 'loss-curve') setState((st) => ({ recall: { ...st.recall, curves: [...st.recall.curves, e.curve] } }));
       else if (e.type === 'limit') setState((st) => ({ recall: { ...st.recall, limits: [...st.recall.limits, limitNote(e)] } }));
     },
   );
   const r = getState().recall;
-  record('recall', started, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits }, [
-    'probes', 'lengths', 'depths', 'trials', 'seed', 'doc',
+  record('recall', started, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits, skips: r.skips }, [
+    'probes', 'lengths', 'depths', 'trials', 'keys', 'seed', 'doc',
   ]);
 }
 
-/** Claims: 'scaling' runs a context sweep (prefill, memory, decode, crossover); 'recall' runs passkey probes. */
+/** Claims: 'scaling' runs a context sweep (prefill, memory, decode, crossover); 'recall' runs passkey and multikey probes. */
 export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<void> {
   const slots = activeSlots(getState());
   if (slots.length < 2) {
@@ -391,7 +392,7 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   const p = s.settings;
   const sweep: SweepPoint[] = which === 'recall' ? s.claims.sweep : [];
   const recall: RecallPoint[] = which === 'scaling' ? s.claims.recall : [];
-  patchJob('claims', { sweep, recall, limits: [] });
+  patchJob('claims', { sweep, recall, limits: [], skips: [] });
   let job: JobState = idleJob;
   const onLimit = (e: WorkerEvent) => {
     if (e.type === 'limit') setState((st) => ({ claims: { ...st.claims, limits: [...st.claims.limits, limitNote(e)] } }));
@@ -404,19 +405,20 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
     });
   }
   if (which !== 'scaling' && !job.cancelled && !job.error) {
-    patchJob('claims', { stage: 'Passkey recall' });
+    patchJob('claims', { stage: 'Passkey and multikey recall' });
     job = await runJob(
       'claims',
-      { type: 'recall', params: { slots, probes: ['passkey'], document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed } },
+      { type: 'recall', params: { slots, probes: ['passkey', 'multikey'], document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys } },
       (e) => {
         if (e.type === 'recall-point') setState((st) => ({ claims: { ...st.claims, recall: [...st.claims.recall, e.point] } }));
+        else if (e.type === 'recall-skip') setState((st) => ({ claims: { ...st.claims, skips: [...st.claims.skips, e.skip] } }));
         else onLimit(e);
       },
     );
   }
   patchJob('claims', { stage: null });
   const c = getState().claims;
-  record('claims', started, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits }, ['sweepMin', 'sweepMax', 'sweepFactor', 'lengths', 'depths', 'trials', 'seed']);
+  record('claims', started, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits, skips: c.skips }, ['sweepMin', 'sweepMax', 'sweepFactor', 'lengths', 'depths', 'trials', 'keys', 'seed']);
 }
 
 export async function runSelectivity(length: number, depth: number): Promise<void> {

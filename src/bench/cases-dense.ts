@@ -263,6 +263,7 @@ export function denseBenchCases(opts: DenseBenchOptions = {}): BenchCase[] {
       matmulCase(64, 256, 512, 'f32'),
       matmulCase(64, 256, 512, 'f16'),
       matmulCase(3, 256, 5000, 'f16', ' (lm-head)'),
+      matmulCase(64, 250, 512, 'f32', ' (K tail)'), // per-element loads (K % 4 ≠ 0) beside the vec4 case above
       matvecCase(256, 4096, 'f32'),
       matvecCase(256, 4096, 'f16'),
       ...decodeCases(true),
@@ -281,6 +282,8 @@ export function denseBenchCases(opts: DenseBenchOptions = {}): BenchCase[] {
   return [
     matmulCase(512, 768, 2304, 'f32'),
     matmulCase(512, 768, 2304, 'f16'),
+    matmulCase(512, 766, 2304, 'f32', ' (K tail)'), // per-element loads (K % 4 ≠ 0) beside the vec4 cases above
+    matmulCase(512, 764, 2304, 'f16', ' (K tail)'), // K % 8 ≠ 0
     matmulCase(2048, 768, 3072, 'f32'),
     matmulCase(2048, 768, 3072, 'f16'),
     matmulCase(2048, 3072, 768, 'f32'),

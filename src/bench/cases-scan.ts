@@ -1,10 +1,12 @@
 /**
- * Benchmark cases for the Mamba kernels: the selective scan prefill in its three variants (fused chunked, unfused,
- * sequential) at each L, the ssm_step decode kernel, and the causal conv1d prefill and step.
+ * Benchmark cases for the Mamba kernels: the selective scan prefill in its three variants (fused: the chunked
+ * three-pass kernel, and also the one-pass subgroup kernel as scan/fused-onepass; unfused; sequential) at each L, the
+ * ssm_step decode kernel, and the causal conv1d prefill and step.
  *
  * Inputs are laid out the way the model has them (z inside an in_proj-like [L, 2D] buffer, B and C inside an
  * x_proj-like [L, R+2N] buffer with R = ceil(D/32) like Mamba's dt_rank = ceil(d_model/16)), with magnitudes like the
- * tests' (Δ = softplus(delta + bias) mostly in 0.001..0.1, A = −(1..N)).
+ * tests' (Δ = softplus(delta + bias) mostly in 0.001..0.1, A = −(1..N)). The large prefill inputs are generated on the
+ * GPU (./fill.ts); the small decode-step inputs on the CPU.
  *
  * Byte counts are the minimum any implementation must move (same for all variants, so GB/s compares directly):
  * read u, delta, z [L, D], B, C [L, N] and the packed params once, write y [L, D] and the final state [D, N] once.
@@ -18,6 +20,7 @@ import { SelectiveScan, SCAN_VARIANTS, type ScanOptions, type ScanVariant } from
 import { SsmStep } from '../kernels/ssm_step';
 import { CausalConv1d } from '../kernels/conv1d';
 import { packSsmParams, ssmParamsLength } from '../kernels/ssm_params';
+import { GpuFiller } from './fill';
 
 /** Deterministic pseudo-normal values (sum of uniforms), scaled. */
 function randn(n: number, seed: number, scale = 1): Float32Array {
@@ -61,11 +64,13 @@ function scanCase(variant: ScanVariant, L: number, D: number, N: number, options
     flops: scanFlops(L, D, N),
     tokens: L,
     setup(ctx: GpuContext) {
+      // Inputs filled on the GPU: no multi-second CPU gap (GPU idle, clocks dropping) before the timed calls.
+      const fill = new GpuFiller(ctx);
       const bufs = [
-        ctx.upload(randn(L * 2 * D, 1), 'activations', 'bench-xz'),
-        ctx.upload(randn(L * W, 2), 'activations', 'bench-dbc'),
-        ctx.upload(randn(L * D, 3), 'activations', 'bench-u'),
-        ctx.upload(randn(L * D, 4, 0.5), 'activations', 'bench-delta'),
+        fill.buffer(L * 2 * D, 1, 1, 'bench-xz'),
+        fill.buffer(L * W, 2, 1, 'bench-dbc'),
+        fill.buffer(L * D, 3, 1, 'bench-u'),
+        fill.buffer(L * D, 4, 0.5, 'bench-delta'),
         ctx.upload(ssmParams(D, N), 'weights', 'bench-ssm-params'),
         ctx.buffer(L * D * 4, 'activations', 'bench-y'),
         ctx.buffer(D * N * 4, 'ssm-state', 'bench-h'),
@@ -148,9 +153,17 @@ export function scanBenchCases(opts: {
   tag?: string;
   /** Include the decode step case (default true). */
   step?: boolean;
+  /** Also time 'fused' as the one-pass subgroup kernel (kernel scan/fused-onepass; default true). */
+  fusedOnePass?: boolean;
 }): BenchCase[] {
   const cases: BenchCase[] = [];
-  for (const L of opts.L) for (const v of opts.variants ?? SCAN_VARIANTS) cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
+  for (const L of opts.L) {
+    for (const v of opts.variants ?? SCAN_VARIANTS) {
+      cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
+      // 'fused' is the chunked three-pass form: also time the one-pass subgroup kernel (skipped without subgroups).
+      if (v === 'fused' && (opts.fusedOnePass ?? true) && !opts.options?.fused) cases.push(scanCase(v, L, opts.D, opts.N, { ...opts.options, fused: 'onepass' }, `${opts.tag ?? ''}-onepass`));
+    }
+  }
   if (opts.step ?? true) cases.push(stepCase(opts.D, opts.N));
   return cases;
 }
@@ -168,7 +181,7 @@ export function conv1dBenchCases(opts: { L: number[]; D: number; K: number }): B
     setup(ctx: GpuContext) {
       const rows = Math.max(L, 1);
       const bufs = [
-        ctx.upload(randn(rows * 2 * D, 9), 'activations', 'bench-xz'),
+        new GpuFiller(ctx).buffer(rows * 2 * D, 9, 1, 'bench-xz'),
         ctx.upload(randn(D * K, 10, 0.3), 'weights', 'bench-conv-w'),
         ctx.upload(randn(D, 11, 0.1), 'weights', 'bench-conv-b'),
         ctx.buffer(rows * D * 4, 'activations', 'bench-u'),

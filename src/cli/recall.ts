@@ -1,11 +1,18 @@
 /**
- * The recall lab from the command line: passkey and copy-span probes over context lengths and needle depths, on
+ * The recall lab from the command line: passkey, copy-span and multikey (capacity) probes over context lengths, on
  * local model directories (hub layout), with the page's own probe code (src/recall/run.ts) and kernels, on WebGPU
- * through Dawn. Prints a table per probe (accuracy by model and length) and writes every probe as JSON.
+ * through Dawn. Prints a table per probe and writes every probe as JSON.
  *
  *   npm run recall -- public/models/demo-mamba public/models/demo-pythia --lengths 256,512,1024,2048 --trials 4
- *   npm run recall -- DIR [DIR ...] [--lengths L,L] [--depths D,D] [--trials N] [--probes passkey,copy]
+ *   npm run recall -- DIR [DIR ...] [--probes passkey,copy,multikey] [--lengths L,L] [--depths D,D] [--trials N]
+ *                       [--keys K,K] [--key-lengths L,L] [--key-trials N] [--max-seconds S]
  *                       [--doc FILE] [--seed S] [--json OUT.json]
+ *
+ * passkey / copy: one cell per (model, length), `depths × trials` probes each.
+ * multikey: one cell per (model, length in --key-lengths, K in --keys), `--key-trials` probes each (default: as many
+ * as a passkey cell); a cell whose K facts and question do not fit in the length is skipped and listed.
+ * --max-seconds S: a model starts no new cell after S seconds of its own (load included), so a run over N models ends
+ * within about N × S seconds plus one cell; what was measured is still printed and written, the cut is listed.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
@@ -15,10 +22,20 @@ import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
 import { HubClient, staticSource } from '../hub/hub';
 import { loadModel } from '../models/load';
-import { probeSeed, runCopyProbe, runPasskeyProbe } from '../recall/run';
+import { MULTIKEY_WORDS } from '../recall/multikey';
+import { multikeyCell, probeSeed, runCopyProbe, runMultikeyProbe, runPasskeyProbe } from '../recall/run';
 import type { TextTokenizer } from '../recall/types';
 
-interface Row { model: string; arch: string; probe: 'passkey' | 'copy'; length: number; depth: number; trial: number; score: number; correct: boolean; expected: string; output: string; ms: number }
+type Probe = 'passkey' | 'copy' | 'multikey';
+const PROBES: Probe[] = ['passkey', 'copy', 'multikey'];
+
+interface Row {
+  model: string; arch: string; probe: Probe; length: number; depth: number; trial: number;
+  /** multikey: K, the number of facts. */
+  keys?: number;
+  score: number; correct: boolean; expected: string; output: string; ms: number;
+}
+interface Skip { model: string; probe: Probe; length: number; keys?: number; reason: string }
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const nums = (s: string, what: string) => list(s).map((x) => {
@@ -26,6 +43,11 @@ const nums = (s: string, what: string) => list(s).map((x) => {
   if (!Number.isFinite(v)) throw new Error(`--${what}: "${x}" is not a number`);
   return v;
 });
+const posInts = (s: string, what: string) => {
+  const v = nums(s, what);
+  if (!v.length || v.some((x) => !(Number.isInteger(x) && x > 0))) throw new Error(`--${what} must be positive integers, got "${s}"`);
+  return v;
+};
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,23 +57,36 @@ async function main(): Promise<number> {
       depths: { type: 'string', default: '0,0.25,0.5,0.75,1' },
       trials: { type: 'string', default: '4' },
       probes: { type: 'string', default: 'passkey,copy' },
+      keys: { type: 'string', default: '1,4,16,64,256' },
+      'key-lengths': { type: 'string' },
+      'key-trials': { type: 'string' },
+      'max-seconds': { type: 'string' },
       doc: { type: 'string', default: 'public/docs/harbour-ledger.txt' },
       seed: { type: 'string', default: '1' },
       json: { type: 'string' },
     },
   });
   if (positionals.length === 0) {
-    console.error('usage: npm run recall -- MODEL_DIR [MODEL_DIR ...] [--lengths 256,512] [--depths 0,0.5,1] [--trials N] [--probes passkey,copy] [--doc FILE] [--json OUT]');
+    console.error(
+      'usage: npm run recall -- MODEL_DIR [MODEL_DIR ...] [--probes passkey,copy,multikey] [--lengths 256,512] [--depths 0,0.5,1] [--trials N]\n' +
+      '                          [--keys 1,4,16,64,256] [--key-lengths 1024,4096] [--key-trials N] [--max-seconds S] [--doc FILE] [--seed S] [--json OUT]',
+    );
     return 2;
   }
-  const lengths = nums(values.lengths, 'lengths');
+  const lengths = posInts(values.lengths, 'lengths');
   const depths = nums(values.depths, 'depths');
   const trials = Number(values.trials);
   const seed = Number(values.seed);
-  const probes = list(values.probes);
-  for (const p of probes) if (p !== 'passkey' && p !== 'copy') throw new Error(`--probes: unknown probe "${p}" (passkey, copy)`);
+  const probes = list(values.probes) as Probe[];
+  for (const p of probes) if (!PROBES.includes(p)) throw new Error(`--probes: unknown probe "${p}" (${PROBES.join(', ')})`);
   if (depths.some((d) => d < 0 || d > 1)) throw new Error('--depths must be in [0, 1]');
   if (!(trials >= 1 && Number.isInteger(trials))) throw new Error('--trials must be a positive integer');
+  const keys = posInts(values.keys, 'keys');
+  if (keys.some((k) => k > MULTIKEY_WORDS.length)) throw new Error(`--keys: at most ${MULTIKEY_WORDS.length} facts (the number of distinct key words)`);
+  const keyLengths = values['key-lengths'] ? posInts(values['key-lengths'], 'key-lengths') : lengths;
+  const keyTrials = values['key-trials'] ? posInts(values['key-trials'], 'key-trials')[0] : depths.length * trials;
+  const maxSeconds = values['max-seconds'] ? Number(values['max-seconds']) : Infinity;
+  if (!(maxSeconds > 0)) throw new Error('--max-seconds must be a positive number');
   const doc = readFileSync(values.doc, 'utf8');
   for (const dir of positionals) {
     if (!existsSync(`${resolve(dir)}/config.json`)) throw new Error(`${dir}/config.json not found: each MODEL_DIR must hold config.json, model.safetensors and tokenizer.json`);
@@ -61,25 +96,41 @@ async function main(): Promise<number> {
   const short = positionals.map((d) => basename(resolve(d)));
   const names = new Set(short).size === short.length ? short : positionals.map((d) => relative(process.cwd(), resolve(d)) || d);
 
+  const t0 = Date.now();
+  let tModel = t0;
+  const outOfTime = () => (Date.now() - tModel) / 1e3 > maxSeconds;
   const ctx = new GpuContext(await acquireNodeDevice());
   const rows: Row[] = [];
-  /** The probes of one cell (model, probe, length) and their mean score (passkey: accuracy). */
-  const cell = (model: string, probe: string, length: number) => {
-    const c = rows.filter((r) => r.model === model && r.probe === probe && r.length === length);
+  const skipped: Skip[] = [];
+  const limits: string[] = [];
+  /** The probes of one cell and their mean score (passkey, multikey: accuracy; copy: fraction copied). */
+  const cell = (model: string, probe: Probe, length: number, k?: number) => {
+    const c = rows.filter((r) => r.model === model && r.probe === probe && r.length === length && r.keys === k);
     return { n: c.length, mean: c.reduce((a, r) => a + r.score, 0) / c.length, seconds: c.reduce((a, r) => a + r.ms, 0) / 1e3 };
   };
-  const limits: string[] = [];
+  const report = (name: string, probe: Probe, length: number, k?: number) => {
+    const c = cell(name, probe, length, k);
+    console.error(`${name} ${probe} L=${length}${k === undefined ? '' : ` K=${k}`}: ${c.mean.toFixed(3)} (${c.n} probes, ${c.seconds.toFixed(1)} s)`);
+  };
   try {
     for (const [di, dir] of positionals.entries()) {
       const server = await startHubServer({ root: resolve(dir) });
+      tModel = Date.now();
       try {
         const model = await loadModel(ctx, staticSource(server.url), { client: new HubClient({ cache: false }) });
         const name = names[di];
         const tok: TextTokenizer = { encode: (s) => model.tokenizer.encode(s, { addSpecialTokens: false }), decode: (ids) => model.tokenizer.decode(ids) };
         const docIds = tok.encode(doc);
+        const fits = (length: number) => {
+          if (length <= model.maxContext) return true;
+          limits.push(`${name}: L=${length} exceeds its context limit ${model.maxContext}`);
+          return false;
+        };
         for (const length of lengths) {
-          if (length > model.maxContext) { limits.push(`${name}: L=${length} exceeds its context limit ${model.maxContext}`); continue; }
-          for (const probe of probes as ('passkey' | 'copy')[]) {
+          if (!probes.some((p) => p !== 'multikey') || !fits(length)) continue;
+          for (const probe of probes) {
+            if (probe === 'multikey') continue;
+            if (outOfTime()) break;
             for (const depth of depths) {
               for (let trial = 0; trial < trials; trial++) {
                 const r = probe === 'passkey'
@@ -88,10 +139,29 @@ async function main(): Promise<number> {
                 rows.push({ model: name, arch: model.arch, probe, length, depth, trial, ...r });
               }
             }
-            const c = cell(name, probe, length);
-            console.error(`${name} ${probe} L=${length}: ${c.mean.toFixed(3)} (${c.n} probes, ${c.seconds.toFixed(1)} s)`);
+            report(name, probe, length);
           }
         }
+        if (probes.includes('multikey')) {
+          for (const length of keyLengths) {
+            if (!fits(length)) continue;
+            for (const k of keys) {
+              if (outOfTime()) break;
+              const c = multikeyCell(tok, docIds, length, k, seed, keyTrials);
+              if (c.skipped !== null) {
+                skipped.push({ model: name, probe: 'multikey', length, keys: k, reason: c.skipped });
+                continue;
+              }
+              for (const [trial, q] of c.probes.entries()) {
+                const r = await runMultikeyProbe(model, tok, q);
+                rows.push({ model: name, arch: model.arch, probe: 'multikey', trial, ...r, length });
+              }
+              report(name, 'multikey', length, k);
+            }
+          }
+        }
+        if (outOfTime()) limits.push(`${name}: stopped starting new cells after --max-seconds ${maxSeconds} (the cells without numbers were not run)`);
+        console.error(`${name}: ${((Date.now() - tModel) / 1e3).toFixed(1)} s`);
         model.dispose();
       } finally {
         server.close();
@@ -101,9 +171,24 @@ async function main(): Promise<number> {
     ctx.destroy();
   }
 
-  // one table per probe: rows = models, columns = lengths, cells = mean score (passkey: accuracy)
+  // passkey / copy: rows = models, columns = lengths. multikey: rows = model × length, columns = K.
   const models = [...new Set(rows.map((r) => r.model))];
   for (const probe of probes) {
+    if (probe === 'multikey') {
+      console.log(`\nmultikey (exact-match accuracy with K facts in the document; ${keyTrials} probes per cell; — = did not fit or not run)\n`);
+      console.log(`| model | L | ${keys.map((k) => `K=${k}`).join(' | ')} |`);
+      console.log(`| --- | --- | ${keys.map(() => '---').join(' | ')} |`);
+      for (const m of models) {
+        for (const l of keyLengths) {
+          const cells = keys.map((k) => {
+            const c = cell(m, 'multikey', l, k);
+            return c.n ? c.mean.toFixed(2) : '—';
+          });
+          if (cells.some((c) => c !== '—')) console.log(`| ${m} | ${l} | ${cells.join(' | ')} |`);
+        }
+      }
+      continue;
+    }
     console.log(`\n${probe} (${probe === 'passkey' ? 'exact-match accuracy' : 'fraction of continuation tokens copied'}; ${depths.length} depths × ${trials} trials per cell)\n`);
     console.log(`| model | ${lengths.map((l) => `L=${l}`).join(' | ')} |`);
     console.log(`| --- | ${lengths.map(() => '---').join(' | ')} |`);
@@ -115,9 +200,17 @@ async function main(): Promise<number> {
       console.log(`| ${m} | ${cells.join(' | ')} |`);
     }
   }
+  for (const s of skipped) console.log(`skipped: ${s.model} ${s.probe} L=${s.length} K=${s.keys}: ${s.reason}`);
   for (const l of limits) console.log(`note: ${l}`);
+  console.error(`total ${((Date.now() - t0) / 1e3).toFixed(1)} s`);
   if (values.json) {
-    writeFileSync(values.json, JSON.stringify({ format: 'mamba-vs-transformer recall/1', doc: values.doc, lengths, depths, trials, seed, probes, limits, rows }, null, 1));
+    writeFileSync(
+      values.json,
+      JSON.stringify({
+        format: 'mamba-vs-transformer recall/2', doc: values.doc, lengths, depths, trials, seed, probes,
+        keys, keyLengths, keyTrials, limits, skipped, seconds: (Date.now() - t0) / 1e3, rows,
+      }, null, 1),
+    );
     console.error(`wrote ${values.json}`);
   }
   return 0;

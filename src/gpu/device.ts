@@ -31,7 +31,15 @@ const LIMIT_NAMES: (keyof DeviceLimits)[] = [
 
 export interface AcquiredDevice {
   device: GPUDevice;
-  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  adapterInfo: {
+    vendor: string;
+    architecture: string;
+    device: string;
+    description: string;
+    /** Subgroup sizes the adapter may use (0 when it does not say); kernels that assume a minimum check this. */
+    subgroupMinSize: number;
+    subgroupMaxSize: number;
+  };
   limits: DeviceLimits;
   features: Set<OptionalFeature>;
   /** Resolves when the device is lost; never rejects. */
@@ -73,6 +81,8 @@ export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions =
       architecture: info.architecture ?? '',
       device: info.device ?? '',
       description: info.description ?? '',
+      subgroupMinSize: info.subgroupMinSize ?? 0,
+      subgroupMaxSize: info.subgroupMaxSize ?? 0,
     },
     limits,
     features,

@@ -42,10 +42,22 @@ export interface GptNeoxConfig {
   intermediateSize: number;
   /** fraction of each head's dims that get rotary (rotary_pct / partial_rotary_factor) */
   rotaryPct: number;
-  /** rot = floor(headDim · rotaryPct), the rotated dims per head (even) */
+  /**
+   * The rotated dims per head, always even: transformers takes rot = int(headDim · rotaryPct) and rotates the first
+   * 2·ceil(rot/2) dims (rotate_half over cos/sin tables of ceil(rot/2) frequencies, each twice), i.e. rot, or rot + 1
+   * when rot is odd.
+   */
   rotaryDims: number;
-  /** rotary base (rotary_emb_base / rope_theta) */
+  /** rot = int(headDim · rotaryPct) as transformers computes it (the denominator of its frequency exponents) */
+  rotaryDimsConfig: number;
+  /**
+   * The rotary base for `rotaryDims`: frequency i is ropeTheta^(−2i / rotaryDims). Equal to the config's base
+   * (rope_theta / rotary_emb_base) when rot is even; for an odd rot, transformers' base^(−2i / rot) is the same
+   * frequency as (base^(rotaryDims / rot))^(−2i / rotaryDims), so this is base^(rotaryDims / rot).
+   */
   ropeTheta: number;
+  /** the base as config.json gives it (rope_theta / rotary_emb_base) */
+  ropeThetaConfig: number;
   useParallelResidual: boolean;
   layerNormEps: number;
   hiddenAct: 'gelu';
@@ -256,16 +268,23 @@ export function parseGptNeoxConfig(json: unknown, what = 'config.json'): GptNeox
   const rotaryPct = rr.has('partial_rotary_factor')
     ? rr.num(['partial_rotary_factor'])
     : r.num(['rotary_pct', 'partial_rotary_factor'], { default: 0.25 });
-  if (!(rotaryPct > 0 && rotaryPct <= 1)) {
-    throw new ConfigError(`${what}: field "rotary_pct" must be in (0, 1], got ${rotaryPct}`);
+  if (!(rotaryPct >= 0 && rotaryPct <= 1)) {
+    throw new ConfigError(`${what}: field "rotary_pct" (partial_rotary_factor) must be in [0, 1], got ${rotaryPct}`);
   }
-  const ropeTheta = rr.has('rope_theta')
+  const ropeThetaConfig = rr.has('rope_theta')
     ? rr.num(['rope_theta'], { positive: true })
     : r.num(['rotary_emb_base', 'rope_theta'], { default: 10000, positive: true });
-  const rotaryDims = Math.floor(headDim * rotaryPct);
-  if (rotaryDims % 2) {
-    throw new ConfigError(`${what}: rotary dims floor(head_dim ${headDim} · rotary_pct ${rotaryPct}) = ${rotaryDims} is odd`);
+  // transformers: dim = int(head_dim · partial_rotary_factor); inv_freq = base^(−arange(0, dim, 2) / dim); cos/sin =
+  // cat(freqs, freqs), and apply_rotary_pos_emb rotates as many dims as cos has: 2·ceil(dim/2).
+  const rotaryDimsConfig = Math.floor(headDim * rotaryPct);
+  const rotaryDims = 2 * Math.ceil(rotaryDimsConfig / 2);
+  if (rotaryDims > headDim) {
+    throw new ConfigError(
+      `${what}: rotary dims int(head_dim ${headDim} · rotary_pct ${rotaryPct}) = ${rotaryDimsConfig} is odd and equal to the head dim; ` +
+        `transformers' rotary embedding rotates ${rotaryDims} dims, more than a head has`,
+    );
   }
+  const ropeTheta = rotaryDims === rotaryDimsConfig ? ropeThetaConfig : Math.pow(ropeThetaConfig, rotaryDims / rotaryDimsConfig);
 
   const hiddenAct = obj.hidden_act ?? 'gelu';
   if (hiddenAct !== 'gelu') {
@@ -281,7 +300,9 @@ export function parseGptNeoxConfig(json: unknown, what = 'config.json'): GptNeox
     intermediateSize,
     rotaryPct,
     rotaryDims,
+    rotaryDimsConfig,
     ropeTheta,
+    ropeThetaConfig,
     useParallelResidual: r.bool(['use_parallel_residual'], true),
     layerNormEps: r.num(['layer_norm_eps'], { default: 1e-5, positive: true, max: 1 }),
     hiddenAct: 'gelu',

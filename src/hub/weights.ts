@@ -1,14 +1,16 @@
 // Getting a model into memory: config.json + tokenizer files + safetensors weights (single or sharded), with the
 // weights streamed tensor by tensor into a WeightSink (so the model can upload each to the GPU as it arrives), and
 // name/shape validation against what the config implies — checked against each file's header before its weights are
-// downloaded, so a mismatch fails fast with a clear message.
+// downloaded, so a mismatch fails fast with a clear message. Checkpoint tensor names are mapped onto the names the
+// model code uses (canonicalTensorName: the GPT-NeoX head saved as `lm_head.weight` or `embed_out.weight`, base
+// models saved without their prefix, mamba_ssm's `embedding`), so every layout transformers itself loads is accepted.
 
 import { parseConfig, type GptNeoxConfig, type MambaConfig, type ModelConfig } from './config';
 import { toF16Packed, toF32, type FloatDtype } from './dtype';
 import { HubClient, HubError, sourceLabel, type FileProgress, type ModelSource, type WeightFiles } from './hub';
 import { SafetensorsError, abortError, streamSafetensors, type SafetensorsHeader, type TensorInfo } from './safetensors';
 
-/** Receives each tensor as it streams in. `bytes` is little-endian in the checkpoint's dtype, owned by the sink. */
+/** Receives each tensor as it streams in, under the model's name (canonicalTensorName). `bytes` is little-endian in the checkpoint's dtype, owned by the sink. */
 export interface WeightSink {
   accept(name: string, dtype: FloatDtype, shape: number[], bytes: Uint8Array): void | Promise<void>;
 }
@@ -26,7 +28,10 @@ export class WeightError extends Error {
   }
 }
 
-/** Every tensor a config implies, with its shape (HF transformers names). */
+/**
+ * Every tensor a config implies, with its shape, under the names the model code uses (transformers' names, GPT-NeoX's
+ * head as `embed_out.weight`). A tied head is not listed: it is the input embedding (a copy in the file is ignored).
+ */
 export function expectedTensors(config: ModelConfig): Map<string, TensorSpec> {
   return config.arch === 'mamba' ? mambaTensors(config) : gptNeoxTensors(config);
 }
@@ -51,7 +56,7 @@ function mambaTensors(c: MambaConfig): Map<string, TensorSpec> {
     if (c.useBias) m.set(`${p}.mixer.out_proj.bias`, { shape: [d] });
   }
   m.set('backbone.norm_f.weight', { shape: [d] });
-  m.set('lm_head.weight', { shape: [V, d], optional: c.tieWordEmbeddings });
+  if (!c.tieWordEmbeddings) m.set('lm_head.weight', { shape: [V, d] });
   return m;
 }
 
@@ -76,20 +81,43 @@ function gptNeoxTensors(c: GptNeoxConfig): Map<string, TensorSpec> {
   }
   m.set('gpt_neox.final_layer_norm.weight', { shape: [d] });
   m.set('gpt_neox.final_layer_norm.bias', { shape: [d] });
-  m.set('embed_out.weight', { shape: [V, d], optional: c.tieWordEmbeddings });
+  if (!c.tieWordEmbeddings) m.set('embed_out.weight', { shape: [V, d] });
   return m;
 }
 
 /**
- * Tensors a checkpoint may carry that the model doesn't use (never downloaded into memory): old GPT-NeoX checkpoints
- * (Pythia) store per-layer causal-mask buffers (`attention.bias`, bool [1,1,P,P]), `attention.masked_bias` and
- * `attention.rotary_emb.inv_freq` (newer ones may carry `gpt_neox.rotary_emb.inv_freq`).
+ * The name the model code uses for a checkpoint tensor. Checkpoints spell some tensors differently, and transformers
+ * loads them all (its key renames and base-model prefix handling), so we do too:
+ * - GPT-NeoX: the output head is `lm_head.weight` in transformers ≥ 5.14's modules (what a saved state_dict holds)
+ *   and `embed_out.weight` in older checkpoints (Pythia on the hub): both → `embed_out.weight`.
+ * - A base model saved on its own (GPTNeoXModel / MambaModel: no `gpt_neox.` / `backbone.` prefix) → prefixed.
+ * - Mamba: mamba_ssm's `backbone.embedding.weight` → `backbone.embeddings.weight` (transformers' load hook does the
+ *   same).
+ * Names not listed are returned unchanged.
+ */
+export function canonicalTensorName(config: ModelConfig, name: string): string {
+  if (config.arch === 'gpt-neox') {
+    if (name === 'lm_head.weight') return 'embed_out.weight';
+    if (/^(embed_in|layers|final_layer_norm|rotary_emb)\./.test(name)) return `gpt_neox.${name}`;
+    return name;
+  }
+  if (/^(embeddings?|layers|norm_f)\./.test(name)) name = `backbone.${name}`;
+  if (name === 'backbone.embedding.weight') return 'backbone.embeddings.weight';
+  return name;
+}
+
+/**
+ * Tensors (canonical names) a checkpoint may carry that the model doesn't use (never downloaded into memory): old
+ * GPT-NeoX checkpoints (Pythia) store per-layer causal-mask buffers (`attention.bias`, bool [1,1,P,P]),
+ * `attention.masked_bias` and `attention.rotary_emb.inv_freq` (newer ones may carry `gpt_neox.rotary_emb.inv_freq`);
+ * a tied head saved anyway is the input embedding (transformers ties it on load, whatever the file holds).
  */
 export function isIgnoredTensor(config: ModelConfig, name: string): boolean {
   if (config.arch === 'gpt-neox') {
+    if (config.tieWordEmbeddings && name === 'embed_out.weight') return true;
     return /^gpt_neox\.layers\.\d+\.attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/.test(name) || /^gpt_neox\.rotary_emb\.inv_freq$/.test(name);
   }
-  return false;
+  return config.tieWordEmbeddings && name === 'lm_head.weight';
 }
 
 function fmtShape(s: readonly number[]): string {
@@ -101,37 +129,53 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
- * Validates tensor names and shapes against the config: expectTensor() per tensor (throws on a shape mismatch),
- * assertComplete() at the end (throws listing missing tensors). Unknown names are recorded, not fatal.
+ * Validates tensor names and shapes against the config: expectTensor() per tensor (throws on a shape mismatch or a
+ * tensor present twice under any of its spellings), assertComplete() at the end (throws listing missing tensors).
+ * Names are checkpoint names; canonical() gives the model's. Unknown names are recorded, not fatal.
  */
 export class WeightExpectations {
   readonly expected: Map<string, TensorSpec>;
-  readonly seen = new Set<string>();
+  /** canonical name → the checkpoint name it was read under */
+  readonly seen = new Map<string, string>();
   readonly unexpected: string[] = [];
   readonly ignored: string[] = [];
+  /** [checkpoint name, canonical name] for tensors read under another spelling */
+  readonly renamed: [string, string][] = [];
 
   constructor(readonly config: ModelConfig) {
     this.expected = expectedTensors(config);
   }
 
-  /** Whether the model wants this tensor's bytes. */
-  wants(name: string): boolean {
-    return this.expected.has(name);
+  canonical(name: string): string {
+    return canonicalTensorName(this.config, name);
   }
 
-  /** Check one tensor; `file` is named in errors. Returns false for tensors the model doesn't use. */
+  /** Whether the model wants this checkpoint tensor's bytes. */
+  wants(name: string): boolean {
+    return this.expected.has(this.canonical(name));
+  }
+
+  /** Check one tensor (checkpoint name); `file` is named in errors. Returns false for tensors the model doesn't use. */
   expectTensor(name: string, shape: readonly number[], file = 'model.safetensors'): boolean {
-    const spec = this.expected.get(name);
+    const canon = this.canonical(name);
+    const spec = this.expected.get(canon);
     if (!spec) {
-      if (isIgnoredTensor(this.config, name)) this.ignored.push(name);
+      if (isIgnoredTensor(this.config, canon)) this.ignored.push(name);
       else this.unexpected.push(name);
       return false;
     }
+    const as = canon === name ? name : `${name} (read as ${canon})`;
     if (!sameShape(spec.shape, shape)) {
-      throw new WeightError(`${file}: tensor ${name} has shape ${fmtShape(shape)}, config expects ${fmtShape(spec.shape)}`);
+      throw new WeightError(`${file}: tensor ${as} has shape ${fmtShape(shape)}, config expects ${fmtShape(spec.shape)}`);
     }
-    if (this.seen.has(name)) throw new WeightError(`${file}: tensor ${name} appears twice in the checkpoint`);
-    this.seen.add(name);
+    const before = this.seen.get(canon);
+    if (before !== undefined) {
+      throw new WeightError(before === name
+        ? `${file}: tensor ${name} appears twice in the checkpoint`
+        : `${file}: the checkpoint has both ${before} and ${name}, two spellings of ${canon}`);
+    }
+    this.seen.set(canon, name);
+    if (canon !== name) this.renamed.push([name, canon]);
     return true;
   }
 
@@ -148,8 +192,9 @@ export class WeightExpectations {
     const missing = this.missing();
     if (missing.length) {
       const arch = this.config.arch === 'mamba' ? 'Mamba' : 'GPT-NeoX';
+      const alias = (n: string) => (n === 'embed_out.weight' ? 'embed_out.weight (or lm_head.weight)' : n);
       throw new WeightError(
-        `${where}: ${missing.length} tensor(s) the ${arch} config needs are missing: ${missing.slice(0, 6).join(', ')}` +
+        `${where}: ${missing.length} tensor(s) the ${arch} config needs are missing: ${missing.slice(0, 6).map(alias).join(', ')}` +
           (missing.length > 6 ? `, … (${missing.length - 6} more)` : '') +
           (this.unexpected.length ? `; the file has unexpected tensors such as ${this.unexpected.slice(0, 3).join(', ')}` : ''),
       );
@@ -158,15 +203,17 @@ export class WeightExpectations {
 }
 
 /**
- * Check one received tensor against what the config implies (a one-shot form of WeightExpectations.expectTensor):
- * throws "FILE: tensor NAME has shape [..], config expects [..]" or, for a name the config doesn't know,
- * "FILE: unexpected tensor NAME".
+ * Check one received tensor (checkpoint name) against what the config implies (a one-shot form of
+ * WeightExpectations.expectTensor): throws "FILE: tensor NAME has shape [..], config expects [..]" or, for a name the
+ * config doesn't know, "FILE: unexpected tensor NAME".
  */
 export function expectTensor(config: ModelConfig, name: string, shape: readonly number[], file = 'model.safetensors'): void {
-  const spec = expectedTensors(config).get(name);
+  const canon = canonicalTensorName(config, name);
+  const spec = expectedTensors(config).get(canon);
   if (!spec) throw new WeightError(`${file}: unexpected tensor ${name} with shape ${fmtShape(shape)} for a ${config.arch} model`);
   if (!sameShape(spec.shape, shape)) {
-    throw new WeightError(`${file}: tensor ${name} has shape ${fmtShape(shape)}, config expects ${fmtShape(spec.shape)}`);
+    const as = canon === name ? name : `${name} (read as ${canon})`;
+    throw new WeightError(`${file}: tensor ${as} has shape ${fmtShape(shape)}, config expects ${fmtShape(spec.shape)}`);
   }
 }
 
@@ -205,9 +252,11 @@ export interface LoadProgress {
 
 export interface WeightLoadReport {
   files: string[];
-  /** tensors handed to the sink, in order */
+  /** tensors handed to the sink (the model's names), in order */
   tensors: string[];
-  /** tensors skipped as unused buffers (e.g. Pythia's attention masks) */
+  /** [checkpoint name, model name] for tensors the checkpoint spells differently (e.g. lm_head.weight → embed_out.weight) */
+  renamed: [string, string][];
+  /** tensors skipped as unused (e.g. Pythia's attention masks, a tied head saved anyway) */
   ignored: string[];
   /** tensors the config doesn't know (skipped) */
   unexpected: string[];
@@ -319,8 +368,9 @@ export async function loadModelFiles(source: ModelSource, opts: LoadModelOptions
           exp.expectHeader({ ...h, fileName: `${file} of ${label}` });
         },
         onTensor: async (name, dtype, shape, bytes) => {
-          await sink.accept(name, dtype, shape, bytes);
-          tensors.push(name);
+          const canon = exp.canonical(name); // the sink gets the model's name
+          await sink.accept(canon, dtype, shape, bytes);
+          tensors.push(canon);
         },
       });
       bytesRead += res.bytesRead;
@@ -329,7 +379,7 @@ export async function loadModelFiles(source: ModelSource, opts: LoadModelOptions
     }
     exp.assertComplete(weightFiles.kind === 'sharded' ? `sharded checkpoint of ${label}` : `model.safetensors of ${label}`);
     onProgress?.({ phase: 'done', file: '', fileLoaded: 0, fileTotal: null, weightsLoaded: done, weightsTotal: weightBytes ?? done, fromCache: allCached });
-    return { files: weightFiles.files, tensors, ignored: exp.ignored, unexpected: exp.unexpected, bytesRead, fromCache: allCached };
+    return { files: weightFiles.files, tensors, renamed: exp.renamed, ignored: exp.ignored, unexpected: exp.unexpected, bytesRead, fromCache: allCached };
   };
 
   const tensorsIter = (lo: LoadOptions = {}) => ({

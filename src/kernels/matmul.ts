@@ -152,38 +152,63 @@ export function epilogueFlags(what: string, w: LinearWeights, ep: LinearEpilogue
 }
 
 /**
- * Y[M, N] = X[M, K] · W[N, K]ᵀ (+ bias) (+ residual | += Y). X: strided view (K, offset, rowStride multiples of 4).
- * Y: strided view of N columns. Weights: f32 (K % 4 == 0) or packed f16 (K % 8 == 0), one dispatch per row block
- * writing Y columns [r0, r0 + rows).
+ * Y[M, N] = X[M, K] · W[N, K]ᵀ (+ bias) (+ residual | += Y), any K. X: strided view; Y: strided view of N columns.
+ * Weights f32 or packed f16, one dispatch per row block writing Y columns [r0, r0 + rows). Loads are vec4 when they
+ * can be (X: K, offset and rowStride multiples of 4; W: f32 K % 4 == 0, f16 K % 8 == 0), else per element with the
+ * K tail masked (e.g. dt_proj, K = dt_rank = 5, reading a column slice of x_proj's output).
  */
 export class MatmulKernel {
-  private readonly f32: ComputeKernel;
-  private readonly f16: ComputeKernel;
+  private readonly kernels = new Map<string, ComputeKernel>();
   static readonly TILE_M = 64;
   static readonly TILE_N = 64;
 
   constructor(private readonly ctx: GpuContext) {
-    this.f32 = new ComputeKernel(ctx, 'matmul', 'main', { W_F16: 0 });
-    this.f16 = new ComputeKernel(ctx, 'matmul', 'main', { W_F16: 1 });
+    // the aligned variants (every real Mamba / Pythia layer) are compiled up front, the tail ones on first use
+    this.kernel(false, true, true);
+    this.kernel(true, true, true);
+  }
+
+  /** The pipeline for a weight dtype and the load widths (X vec4 or per element, W vec or per element). */
+  private kernel(f16: boolean, xVec4: boolean, wVec: boolean): ComputeKernel {
+    const key = `${+f16}${+xVec4}${+wVec}`;
+    let k = this.kernels.get(key);
+    if (!k) {
+      k = new ComputeKernel(this.ctx, 'matmul', 'main', { W_F16: +f16, X_VEC4: +xVec4, W_VEC: +wVec });
+      this.kernels.set(key, k);
+    }
+    return k;
+  }
+
+  /** Which loads a call uses: vec4 where the layout allows, else per element (shapes not multiples of 4 / 8). */
+  static loads(w: Pick<LinearWeights, 'dtype' | 'cols'>, x: Required<MatView>): { xVec4: boolean; wVec: boolean } {
+    const K = w.cols;
+    return {
+      xVec4: K % 4 === 0 && x.offset % 4 === 0 && x.rowStride % 4 === 0,
+      wVec: w.dtype === 'f32' ? K % 4 === 0 : K % 8 === 0,
+    };
   }
 
   encode(pass: GPUComputePassEncoder, x: ViewLike, w: LinearWeights, y: ViewLike, M: number, ep: LinearEpilogue = {}): void {
     const K = w.cols;
     const N = w.rows;
     const what = `matmul M=${M} K=${K} N=${N}`;
-    checkLinearArgs(what, w);
+    checkWeights(what, w);
     const xv = asView(x, K);
     const yv = asView(y, N);
     if (M < 1 || !Number.isInteger(M)) throw new Error(`${what}: M must be a positive integer`);
-    if (xv.offset % 4 || xv.rowStride % 4) throw new Error(`${what}: X offset ${xv.offset} and rowStride ${xv.rowStride} must be multiples of 4 (vec4 loads)`);
+    if (!Number.isInteger(xv.rowStride) || xv.rowStride < 0) throw new Error(`${what}: X rowStride ${xv.rowStride} must be a non-negative integer`);
     checkView(`${what} X`, xv, M, K);
     checkView(`${what} Y`, yv, M, N);
     if (xv.buffer === yv.buffer) throw new Error(`${what}: X and Y must be different buffers`);
+    const { xVec4, wVec } = MatmulKernel.loads(w, xv);
+    // Per-element loads read X and W through vec4 arrays: the vec4 holding the last element must lie in the buffer.
+    if (!xVec4) checkVec4Cover(`${what} X`, xv.buffer, xv.offset + (M - 1) * xv.rowStride + K);
+    if (!wVec) for (const b of w.blocks) checkVec4Cover(`${what} W`, b.buffer, w.dtype === 'f32' ? b.rows * K : Math.ceil((b.rows * K) / 2));
     const flags = epilogueFlags(what, w, ep, yv.buffer);
     const rv = ep.residual ? asView(ep.residual, N) : { buffer: dummyBuffer(this.ctx), offset: 0, rowStride: 0 };
     if (ep.residual) checkView(`${what} residual`, rv, M, N);
     const bias = flags & FLAG_BIAS ? w.bias! : dummyBuffer(this.ctx);
-    const k = w.dtype === 'f16' ? this.f16 : this.f32;
+    const k = this.kernel(w.dtype === 'f16', xVec4, wVec);
     const gy = Math.ceil(M / MatmulKernel.TILE_M);
     let r0 = 0;
     for (const b of w.blocks) {
@@ -197,6 +222,14 @@ export class MatmulKernel {
       k.dispatch(pass, u, [xv.buffer, b.buffer, bias, rv.buffer, yv.buffer], [Math.ceil(b.rows / MatmulKernel.TILE_N), gy]);
       r0 += b.rows;
     }
+  }
+}
+
+/** Throws unless `words` 4-byte values, read as whole vec4s, lie inside `buffer` (sizes rounded up to 16 bytes). */
+export function checkVec4Cover(what: string, buffer: GPUBuffer, words: number): void {
+  const need = Math.ceil(words / 4) * 16;
+  if (buffer.size < need) {
+    throw new Error(`${what}: per-element loads read whole vec4s: the buffer needs ${need} bytes (its size rounded up to 16), has ${buffer.size}`);
   }
 }
 

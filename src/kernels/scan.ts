@@ -1,12 +1,16 @@
 /**
  * Mamba v1 selective scan on the GPU (prefill), three selectable variants with identical inputs and outputs:
  *
- *  - 'fused' (default): chunked, parallel over (chunk, channel). Pass 1 (selective_scan_chunk_state) runs every chunk
+ *  - 'fused' (default): by default the chunked three-pass form, parallel over (chunk, channel): pass 1
+ *    (selective_scan_chunk_state) runs every chunk
  *    but the last from zero state and writes only its end state [D, N] and ΣΔ [D]; pass 2 (selective_scan_chunk_combine)
  *    walks the chunks per (d, n) to get each chunk's incoming state (decay = exp(A·ΣΔ)); pass 3
  *    (selective_scan_chunk_out) re-runs each chunk from its incoming state with the fused readout, D skip and SiLU(z)
  *    gate, and the last chunk writes h_L. The expanded [L, D, N] state never touches global memory. With one chunk
- *    (short L) only pass 3 runs.
+ *    (short L) only pass 3 runs. With options.fused = 'onepass' (devices with subgroups) the one-pass kernel
+ *    (selective_scan_onepass) instead: each workgroup walks the sequence in chunks for a few channels, one subgroup
+ *    per channel scanning each chunk in parallel over time and state, every exponential computed once. Both forms
+ *    give the same result (tests check both).
  *  - 'sequential': pass 3 alone with one chunk = the whole sequence (one thread per channel walks all L tokens).
  *  - 'unfused': the textbook baseline: discretize (writes dA = exp(Δ·A) and dBu = Δ·B·u, [Ls, D, N] each, to global
  *    memory), scan over the expanded arrays (writes the states), readout + D skip + gate. Processed in segments of Ls
@@ -30,6 +34,38 @@ import { LimitExceededError } from '../gpu/errors';
 import { ssmParamsLength } from './ssm_params';
 
 export type ScanVariant = 'fused' | 'unfused' | 'sequential';
+/**
+ * Which implementation 'fused' uses: 'chunked' (default: the three passes, no subgroups needed) or 'onepass' (the
+ * subgroup kernel; throws where the device cannot run it). The default follows the H200 measurements in
+ * docs/scan-kernel-notes.md.
+ */
+export type FusedImpl = 'chunked' | 'onepass';
+
+/** Tuning of the one-pass kernel (see shaders/selective_scan_onepass.wgsl); every field has a default. */
+export interface OnePassConfig {
+  /** Channels per workgroup (one subgroup each); default 8. */
+  wc?: number;
+  /** Tokens per lane per chunk; default 16 (the chunk is S · subgroupSize / Q tokens). */
+  s?: number;
+  /** vec4s of state per lane (Q = N / (4·sv) lanes share a channel's state); default 1, raised until Q fits the
+   *  smallest subgroup size. */
+  sv?: number;
+  /** Keep exp(Δ·A) in registers between the two walks (else recompute it); default true. */
+  storeA?: boolean;
+  /** Sum y over the Q state lanes with a transposing butterfly (each lane ends with S/Q items) instead of a full
+   *  xor-reduction per item; used only when S is a multiple of Q. Default false. */
+  ybf?: boolean;
+  /** Tests only: take the in-kernel sequential fallback. */
+  forceSlow?: boolean;
+  /** Tests only: the in-kernel fallback poisons h_L with 1e30 (proves the subgroup path ran). */
+  assertFast?: boolean;
+}
+
+/** Resolved one-pass plan: the prelude constants and the workgroup size. */
+export interface OnePassPlan {
+  wc: number; s: number; sv: number; q: number; nv4: number; sgMax: number; tcMax: number; wgs: number;
+  storeA: boolean; ybf: boolean; forceSlow: boolean; assertFast: boolean; pf1: number; pf2: number; smemBytes: number;
+}
 export const SCAN_VARIANTS: readonly ScanVariant[] = ['fused', 'unfused', 'sequential'];
 
 /** A strided view of a token-major matrix in a buffer (element units). */
@@ -58,7 +94,8 @@ export interface ScanOptions {
   variant?: ScanVariant;
   /** Fixed chunk length for 'fused' (default: chosen from L and D, see chunkFor()). */
   chunk?: number;
-  /** 'fused' aims for at least this many threads (chunks × channels); default 131072 (best of 32k/64k/128k on an H100). */
+  /** Chunked 'fused' aims for about this many threads (chunks × channels); default 49152 (H200 chunk sweep: chunk 64
+   *  at L = 2048, 256 from 8192 on for D = 1536; see docs/scan-kernel-notes.md). */
   targetThreads?: number;
   /** Threads (channels) per workgroup for the chunk kernels; default 128 (64 when workgroup memory is small). */
   workgroup?: number;
@@ -66,6 +103,69 @@ export interface ScanOptions {
   tile?: number;
   /** Cap on each of the unfused variant's expanded arrays, in bytes; default 64 MiB (also ≤ the binding limit). */
   unfusedMaxBytes?: number;
+  /** Implementation of 'fused' (default 'chunked'); 'onepass' throws when the device cannot run it. */
+  fused?: FusedImpl;
+  /** One-pass kernel tuning. */
+  onepass?: OnePassConfig;
+  /**
+   * Bench only, results are WRONG when set: 'noexp' replaces every exp(Δ·A) by 1 + x/1024 (what the exponentials
+   * cost), 'stream' drops the recurrence and keeps loads, staging and stores (what moving the data costs).
+   */
+  benchMode?: 'normal' | 'noexp' | 'stream';
+}
+
+/** The dispatches of one scan call, for per-pass timing (bench): 'all' or one of them. */
+export type ScanStage = 'all' | 'state' | 'combine' | 'out' | 'onepass';
+const BENCH_MODES = { normal: 0, noexp: 1, stream: 2 } as const;
+
+const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+
+/**
+ * Sizes the one-pass kernel for a device: subgroup size range from the adapter (SGMAX bounds the chunk and the
+ * workgroup = WC·SGMAX), S halved and then WC halved until the workgroup memory and invocation limits are met.
+ * Returns the reason as a string when the device cannot run it.
+ */
+export function planOnePass(N: number, cfg: OnePassConfig, dev: { hasSubgroups: boolean; sgMin: number; sgMax: number; maxInvocations: number; maxWgStorage: number }): OnePassPlan | string {
+  if (!dev.hasSubgroups) return 'no subgroups feature';
+  let sv = cfg.sv ?? 1;
+  if (![1, 2, 4, 8, 16].includes(sv)) return `sv = ${sv} must be 1, 2, 4, 8 or 16`;
+  const nv = Math.ceil(N / 4);
+  // Adapters that do not report a range: assume up to 64 (larger subgroups take the in-kernel sequential path).
+  const sgMax = dev.sgMax > 0 ? dev.sgMax : 64;
+  const sgMin = dev.sgMin > 0 ? Math.min(dev.sgMin, sgMax) : 4;
+  // Q state lanes per channel must fit the smallest subgroup: more vec4s per lane when they do not.
+  while (sv < 16 && nextPow2(Math.ceil(nv / sv)) > sgMin) sv *= 2;
+  const q = nextPow2(Math.ceil(nv / sv));
+  const nv4 = q * sv;
+  if (q > sgMax) return `${q} state lanes per channel exceed the largest subgroup (${sgMax})`;
+  const storeA = cfg.storeA ?? true;
+  let s = cfg.s ?? 16;
+  let wc = cfg.wc ?? 8;
+  if (!Number.isInteger(s) || s < 1 || !Number.isInteger(wc) || wc < 1) return `s = ${s} and wc = ${wc} must be positive integers`;
+  const bytes = (wc: number, s: number) => {
+    const tc = (sgMax / q) * s;
+    return 5 * wc * (tc + 1) * 4 + 2 * tc * nv4 * 16 + 2 * wc * 4 + 16;
+  };
+  while (wc > 1 && wc * sgMax > dev.maxInvocations) wc >>= 1;
+  if (wc * sgMax > dev.maxInvocations) return `workgroup of ${sgMax} invocations exceeds ${dev.maxInvocations}`;
+  while (s > 1 && bytes(wc, s) > dev.maxWgStorage) s >>= 1;
+  while (wc > 1 && bytes(wc, s) > dev.maxWgStorage) wc >>= 1;
+  if (bytes(wc, s) > dev.maxWgStorage) return `needs ${bytes(wc, s)} bytes of workgroup memory, device has ${dev.maxWgStorage}`;
+  const tcMax = (sgMax / q) * s;
+  const wgs = wc * sgMax;
+  return {
+    wc, s, sv, q, nv4, sgMax, tcMax, wgs, storeA, ybf: (cfg.ybf ?? false) && s % q === 0,
+    forceSlow: cfg.forceSlow ?? false, assertFast: cfg.assertFast ?? false,
+    pf1: Math.ceil((tcMax * wc) / wgs), pf2: Math.ceil((tcMax * 2 * nv4) / wgs), smemBytes: bytes(wc, s),
+  };
+}
+
+function onePassPrelude(N: number, p: OnePassPlan, mode: number): string {
+  const c = (name: string, v: number | boolean) => `const ${name}: ${typeof v === 'boolean' ? 'bool' : 'u32'} = ${typeof v === 'boolean' ? v : `${v}u`};\n`;
+  return 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' +
+    c('NS', N) + c('SV', p.sv) + c('Q', p.q) + c('NV4', p.nv4) + c('S', p.s) + c('WC', p.wc) + c('WGS', p.wgs) +
+    c('SGMAX', p.sgMax) + c('TCMAX', p.tcMax) + c('SA', p.storeA ? p.s : 1) + c('STORE_A', p.storeA) +
+    c('YBF', p.ybf) + c('SY', p.ybf ? p.s : 1) + c('LOGQ', Math.log2(p.q)) + c('FORCE_SLOW', p.forceSlow) + c('ASSERT_FAST', p.assertFast) + c('PF1', p.pf1) + c('PF2', p.pf2) + c('MODE', mode);
 }
 
 interface Resolved {
@@ -107,7 +207,12 @@ export class SelectiveScan {
   readonly wg: number;
   readonly tt: number;
   private readonly prelude: string;
+  /** The one-pass plan when 'fused' runs as one pass on this device, else why not. */
+  readonly onePass: OnePassPlan | string;
+  private readonly onePassPrelude: string;
   private readonly kernels = new Map<string, ComputeKernel>();
+  private readonly mode: number;
+  private stage: ScanStage = 'all';
   private readonly dummy: GPUBuffer;
   private readonly scratch = new Map<string, GPUBuffer>();
   private retired: GPUBuffer[] = [];
@@ -135,8 +240,29 @@ export class SelectiveScan {
     }
     this.wg = wg;
     this.tt = tt;
-    this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\n`;
+    // Per-thread B (and C) elements of a tile in the chunk kernels' prefetch registers.
+    const bpt = Math.ceil((tt * nv * 4) / wg);
+    const bcpt = Math.ceil((tt * 2 * nv * 4) / wg);
+    this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\nconst WG: u32 = ${wg}u;\n` +
+      `const BPT: u32 = ${bpt}u;\nconst BCPT: u32 = ${bcpt}u;\n`;
+    this.mode = BENCH_MODES[opts.benchMode ?? 'normal'];
+    const impl = opts.fused ?? 'chunked';
+    const info = ctx.acquired.adapterInfo;
+    this.onePass = impl === 'chunked' ? 'options.fused = chunked' : planOnePass(N, opts.onepass ?? {}, {
+      hasSubgroups: ctx.has('subgroups'),
+      sgMin: info.subgroupMinSize,
+      sgMax: info.subgroupMaxSize,
+      maxInvocations: lim.maxComputeInvocationsPerWorkgroup,
+      maxWgStorage: lim.maxComputeWorkgroupStorageSize,
+    });
+    if (impl === 'onepass' && typeof this.onePass === 'string') throw new Error(`selective scan: one-pass kernel unavailable: ${this.onePass}`);
+    this.onePassPrelude = typeof this.onePass === 'string' ? '' : onePassPrelude(N, this.onePass, this.mode);
     this.dummy = ctx.buffer(16, 'scratch', 'scan-dummy');
+  }
+
+  /** The implementation 'fused' runs on this device. */
+  get fusedImpl(): 'onepass' | 'chunked' {
+    return typeof this.onePass === 'string' ? 'chunked' : 'onepass';
   }
 
   /** Chunk length the fused variant uses for a sequence of L tokens. */
@@ -145,7 +271,7 @@ export class SelectiveScan {
     if (this.opts.chunk) {
       chunk = this.opts.chunk;
     } else {
-      const target = this.opts.targetThreads ?? 131072;
+      const target = this.opts.targetThreads ?? 49152;
       const wantChunks = Math.max(1, Math.ceil(target / this.D));
       // Multiples of 16 between 32 and 256; chunks shorter than 32 tokens cost more in pass 1 + 2 than they gain.
       chunk = Math.min(256, Math.max(32, Math.ceil(Math.ceil(L / wantChunks) / 16) * 16));
@@ -162,7 +288,9 @@ export class SelectiveScan {
   private kernel(shader: string, usesPrelude: boolean): ComputeKernel {
     let k = this.kernels.get(shader);
     if (!k) {
-      k = usesPrelude ? new ComputeKernel(this.ctx, shader, 'main', { WG: this.wg }, this.prelude) : new ComputeKernel(this.ctx, shader);
+      if (shader === 'selective_scan_onepass') k = new ComputeKernel(this.ctx, shader, 'main', {}, this.onePassPrelude);
+      else if (!usesPrelude) k = new ComputeKernel(this.ctx, shader);
+      else k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { MODE: this.mode } : {}, this.prelude);
       this.kernels.set(shader, k);
     }
     return k;
@@ -211,12 +339,34 @@ export class SelectiveScan {
     };
   }
 
+  /** Bench: records only one dispatch of the scan (see ScanStage); a stage the variant does not have records nothing. */
+  encodeStage(pass: GPUComputePassEncoder, io: ScanIO, variant: ScanVariant, stage: ScanStage): void {
+    this.stage = stage;
+    try {
+      this.encode(pass, io, variant);
+    } finally {
+      this.stage = 'all';
+    }
+  }
+
+  /** The dispatches `variant` records for L tokens (bench: per-pass timing). */
+  stagesFor(L: number, variant: ScanVariant = this.variant): ScanStage[] {
+    if (variant === 'fused' && this.fusedImpl === 'onepass') return ['onepass'];
+    if (variant === 'fused' && Math.ceil(L / this.chunkFor(L)) > 1) return ['state', 'combine', 'out'];
+    return ['out'];
+  }
+
+  private wants(stage: ScanStage): boolean {
+    return this.stage === 'all' || this.stage === stage;
+  }
+
   /** Records the scan into `pass` with the given (or the default) variant. */
   encode(pass: GPUComputePassEncoder, io: ScanIO, variant: ScanVariant = this.variant): void {
     const r = this.resolve(io);
     const hOut = io.hFinal ?? this.finalState;
     const h0 = io.h0 ?? null;
     if (variant === 'unfused') this.encodeUnfused(pass, io, r, h0, hOut);
+    else if (variant === 'fused' && typeof this.onePass !== 'string') this.encodeOnePass(pass, io, r, h0, hOut, this.onePass);
     else if (variant === 'fused' || variant === 'sequential') this.encodeChunked(pass, io, r, h0, hOut, variant === 'sequential' ? r.L : this.chunkFor(r.L));
     else throw new Error(`selective scan: unknown variant '${variant as string}' (use ${SCAN_VARIANTS.join(' | ')})`);
   }
@@ -232,7 +382,7 @@ export class SelectiveScan {
     if (nc > 1) {
       const states = this.scratchBuf('states', nc * D * N);
       const dsum = this.scratchBuf('dsum', (nc - 1) * D);
-      this.kernel('selective_scan_chunk_state', true).dispatch(
+      if (this.wants('state')) this.kernel('selective_scan_chunk_state', true).dispatch(
         pass,
         packUniforms([
           ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
@@ -242,7 +392,7 @@ export class SelectiveScan {
         [io.u.buffer, io.delta.buffer, r.bc, io.params, states, dsum],
         [gx, nc - 1],
       );
-      this.kernel('selective_scan_chunk_combine', false).dispatch(
+      if (this.wants('combine')) this.kernel('selective_scan_chunk_combine', false).dispatch(
         pass,
         packUniforms([['u32', D], ['u32', N], ['u32', nc], ['u32', h0 ? 1 : 0]]),
         [io.params, dsum, h0 ?? this.dummy, states],
@@ -260,7 +410,7 @@ export class SelectiveScan {
       hin = h0;
       initMode = 1;
     }
-    this.kernel('selective_scan_chunk_out', true).dispatch(
+    if (this.wants('out')) this.kernel('selective_scan_chunk_out', true).dispatch(
       pass,
       packUniforms([
         ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
@@ -270,6 +420,22 @@ export class SelectiveScan {
       ]),
       [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, hin, io.y.buffer, hOut],
       [gx, nc],
+    );
+  }
+
+  private encodeOnePass(pass: GPUComputePassEncoder, io: ScanIO, r: Resolved, h0: GPUBuffer | null, hOut: GPUBuffer, plan: OnePassPlan): void {
+    const initMode = !h0 ? 0 : h0 === hOut ? 2 : 1;
+    if (!this.wants('onepass')) return;
+    this.kernel('selective_scan_onepass', true).dispatch(
+      pass,
+      packUniforms([
+        ['u32', r.L], ['u32', this.D], ['u32', r.uOff], ['u32', r.uStride],
+        ['u32', r.dOff], ['u32', r.dStride], ['u32', r.zOff], ['u32', r.zStride],
+        ['u32', r.bOff], ['u32', r.cOff], ['u32', r.bcStride], ['u32', r.yOff],
+        ['u32', r.yStride], ['u32', (r.z ? 1 : 0) | (initMode << 1)], ['u32', 0], ['u32', 0],
+      ]),
+      [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, initMode === 1 && h0 ? h0 : this.dummy, io.y.buffer, hOut],
+      [Math.ceil(this.D / plan.wc)],
     );
   }
 

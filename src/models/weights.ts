@@ -82,8 +82,8 @@ export class WeightStore {
   private uploadMatrix(name: string, dtype: FileDType, rows: number, cols: number, bytes: Uint8Array): Weight {
     const want = this.opts.matrixDType ?? 'auto';
     let out: WeightDType = want === 'auto' ? (dtype === 'F16' ? 'f16' : 'f32') : want;
-    // The f16 matmul/matvec kernels read 8 halves per load; a matrix with fewer or ragged input features (e.g. a
-    // tiny model's dt_proj with dt_rank 4) stays f32. Every real Mamba/Pythia matrix has K % 8 == 0.
+    // The f16 matvec (decode) reads 8 halves per load; a matrix with ragged input features (e.g. dt_proj with dt_rank
+    // 5, an MLP of 150) stays f32 (the prefill matmul takes any K). Every real Mamba/Pythia matrix has K % 8 == 0.
     if (out === 'f16' && cols % 8 !== 0) out = 'f32';
     const bytesPerRow = out === 'f16' ? cols * 2 : cols * 4;
     const rowsPerBlock = Math.floor(this.maxBlockBytes / bytesPerRow);

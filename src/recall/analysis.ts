@@ -101,6 +101,55 @@ export function recallByLength(points: RecallPoint[], arch: Arch, probe: RecallP
   return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([length, e]) => ({ length, score: e.s / e.n, n: e.n }));
 }
 
+/** Mean multikey accuracy of one (length, K) cell. */
+export interface CapacityCell {
+  length: number;
+  /** K: the number of facts in the document. */
+  keys: number;
+  score: number;
+  n: number;
+}
+
+/** Mean multikey accuracy per (length, K) for one model: the capacity heatmap. */
+export function capacityGrid(points: RecallPoint[], arch: Arch): CapacityCell[] {
+  const cells = new Map<string, CapacityCell>();
+  for (const p of points) {
+    if (p.arch !== arch || p.probe !== 'multikey' || p.keys === undefined) continue;
+    const key = `${p.length}|${p.keys}`;
+    const c = cells.get(key) ?? { length: p.length, keys: p.keys, score: 0, n: 0 };
+    c.score = (c.score * c.n + p.score) / (c.n + 1);
+    c.n++;
+    cells.set(key, c);
+  }
+  return [...cells.values()].sort((a, b) => a.length - b.length || a.keys - b.keys);
+}
+
+/**
+ * The length to compare capacity at: among the lengths where every model in `archs` has multikey results at 2 or
+ * more K values in common, the one with the most common K values (ties: the longest). null when there is none.
+ */
+export function capacityLength(points: RecallPoint[], archs: Arch[]): { length: number; keys: number[] } | null {
+  if (!archs.length) return null;
+  const grids = archs.map((a) => capacityGrid(points, a));
+  let best: { length: number; keys: number[] } | null = null;
+  for (const length of new Set(grids[0].map((c) => c.length))) {
+    const common = grids
+      .map((g) => new Set(g.filter((c) => c.length === length).map((c) => c.keys)))
+      .reduce((acc, ks) => new Set([...acc].filter((k) => ks.has(k))));
+    const keys = [...common].sort((a, b) => a - b);
+    if (keys.length < 2) continue;
+    if (!best || keys.length > best.keys.length || (keys.length === best.keys.length && length > best.length)) best = { length, keys };
+  }
+  return best;
+}
+
+/** Multikey accuracy vs K at one length, for one model: the capacity curve. */
+export function capacityByKeys(points: RecallPoint[], arch: Arch, length: number): { keys: number; score: number; n: number }[] {
+  return capacityGrid(points, arch)
+    .filter((c) => c.length === length)
+    .map(({ keys, score, n }) => ({ keys, score, n }));
+}
+
 export type VerdictStatus = 'supported' | 'contradicted' | 'inconclusive' | 'no-data';
 
 export interface Verdict {
@@ -179,10 +228,11 @@ export function verdictCrossover(points: SweepPoint[]): Verdict {
 }
 
 /** "Attention recalls any detail; a fixed state forgets" (passkey accuracy). */
-export function verdictRecall(points: RecallPoint[]): Verdict {
+export function verdictRecall(all: RecallPoint[]): Verdict {
+  const points = all.filter((p) => p.probe === 'passkey');
   const m = points.filter((p) => p.arch === 'mamba');
   const t = points.filter((p) => p.arch === 'transformer');
-  if (!m.length || !t.length) return noData('run the recall probes for both models.');
+  if (!m.length || !t.length) return noData('run the passkey probes for both models.');
   const maxL = Math.max(...points.map((p) => p.length));
   const accAt = (ps: RecallPoint[]) => {
     const q = ps.filter((p) => p.length === maxL);
@@ -197,5 +247,50 @@ export function verdictRecall(points: RecallPoint[]): Verdict {
   const s = `Recall accuracy: Transformer ${pct(tAcc)}, Mamba ${pct(mAcc)} overall; at L=${maxL}: ${pct(tLong)} vs ${pct(mLong)}.`;
   if (tAcc >= mAcc + 0.15 || (Number.isFinite(tLong) && tLong >= mLong + 0.2)) return { status: 'supported', summary: `${s} Attention recalls more.`, numbers };
   if (mAcc >= tAcc - 0.05) return { status: 'contradicted', summary: `${s} The fixed state recalled as well as attention here.`, numbers };
+  return { status: 'inconclusive', summary: s, numbers };
+}
+
+/**
+ * "A fixed-size state must forget" (multikey capacity, beside passkey): as the number of facts K to hold grows, does
+ * Mamba's recall fall while attention's holds? Compared at one length (capacityLength) between the smallest and the
+ * largest K measured there for both models; passkey at the longest length is reported beside it (forgetting by distance).
+ */
+export function verdictForget(points: RecallPoint[]): Verdict {
+  const at = capacityLength(points, ['mamba', 'transformer']);
+  if (!at) return noData('run the multikey probes for both models at 2 or more K values at one length.');
+  const kMin = at.keys[0];
+  const kMax = at.keys[at.keys.length - 1];
+  const acc = (arch: Arch, k: number) => capacityByKeys(points, arch, at.length).find((c) => c.keys === k)!.score;
+  const mLo = acc('mamba', kMin);
+  const mHi = acc('mamba', kMax);
+  const tLo = acc('transformer', kMin);
+  const tHi = acc('transformer', kMax);
+  const pk = points.filter((p) => p.probe === 'passkey');
+  const pkL = pk.length ? Math.max(...pk.map((p) => p.length)) : null;
+  const pkAt = (arch: Arch) => (pkL === null ? null : recallByLength(pk, arch, 'passkey').find((r) => r.length === pkL)?.score ?? null);
+  const pm = pkAt('mamba');
+  const pt = pkAt('transformer');
+  const numbers = {
+    length: at.length, kMin, kMax, mambaAtKMin: mLo, mambaAtKMax: mHi, transformerAtKMin: tLo, transformerAtKMax: tHi,
+    passkeyLength: pkL, mambaPasskey: pm, transformerPasskey: pt,
+  };
+  const pct = (x: number | null) => (x !== null && Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
+  const facts = (k: number) => `${k} fact${k === 1 ? '' : 's'}`;
+  let s = `At L=${at.length}, from ${facts(kMin)} to ${facts(kMax)}: Mamba ${pct(mLo)} → ${pct(mHi)}, Transformer ${pct(tLo)} → ${pct(tHi)}.`;
+  if (pkL !== null && (pm !== null || pt !== null)) s += ` Passkey (one fact) at L=${pkL}: Mamba ${pct(pm)}, Transformer ${pct(pt)}.`;
+  if (Math.max(mLo, tLo) < 0.5) {
+    return { status: 'inconclusive', summary: `${s} Neither model recalls even ${facts(kMin)} reliably here, so capacity cannot be judged.`, numbers };
+  }
+  if (mLo < 0.5) {
+    return { status: 'inconclusive', summary: `${s} Mamba does not recall even ${facts(kMin)} here: a failure to retrieve at all, not a capacity limit.`, numbers };
+  }
+  const mDrop = mLo - mHi;
+  if (mDrop >= 0.25 && tHi >= mHi + 0.2) {
+    return { status: 'supported', summary: `${s} The fixed-size state loses facts as K grows; attention keeps more of them.`, numbers };
+  }
+  if (mHi >= tHi - 0.05) {
+    if (mDrop >= 0.25) return { status: 'inconclusive', summary: `${s} Both models lose facts as K grows: attention forgets as much at this size.`, numbers };
+    return { status: 'contradicted', summary: `${s} The fixed-size state held ${facts(kMax)} as well as attention did.`, numbers };
+  }
   return { status: 'inconclusive', summary: s, numbers };
 }

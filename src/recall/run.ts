@@ -4,6 +4,7 @@
  */
 import type { LanguageModel } from '../models/types';
 import { buildCopySpan, scoreCopy } from './copyspan';
+import { buildMultikey, ProbeDoesNotFit, scoreMultikey, type MultikeyProbe } from './multikey';
 import { buildPasskey, scorePasskey } from './passkey';
 import { mulberry32 } from './rng';
 import type { TextTokenizer } from './types';
@@ -47,4 +48,43 @@ export async function runCopyProbe(
   const g = await model.generate(q.ids, { ...GREEDY, maxNewTokens: q.expected.length, signal });
   const sc = scoreCopy(g.ids, q.expected);
   return { score: sc.score, correct: sc.score === 1, expected: tok.decode(q.expected), output: tok.decode(g.ids), ms: now() - t };
+}
+
+/** A multikey probe's seed: the same (seed, length, K, trial) gives the same facts and question on every run and model. */
+export function multikeySeed(seed: number, length: number, keys: number, trial: number): number {
+  return (probeSeed(seed, length, 0, trial) ^ Math.imul(keys, 0x9e3779b1) ^ 0x6d6b) >>> 0;
+}
+
+/**
+ * The probes of one multikey cell (length L, K facts): `trials` probes from their seeds, or the reason the cell is
+ * skipped when the K facts and the question do not fit in L tokens for some trial (the facts' token counts depend on
+ * the words and values drawn, so every trial is built before anything runs).
+ */
+export function multikeyCell(
+  tok: TextTokenizer, docIds: number[], length: number, keys: number, seed: number, trials: number,
+): { probes: MultikeyProbe[]; skipped: null } | { probes: null; skipped: string; need: number } {
+  const probes: MultikeyProbe[] = [];
+  let need = 0;
+  for (let trial = 0; trial < trials; trial++) {
+    try {
+      probes.push(buildMultikey(tok, docIds, length, keys, mulberry32(multikeySeed(seed, length, keys, trial))));
+    } catch (e) {
+      if (!(e instanceof ProbeDoesNotFit)) throw e;
+      need = Math.max(need, e.need);
+    }
+  }
+  if (need > 0) return { probes: null, skipped: `K=${keys} facts and the question need up to ${need} tokens; L=${length} is too short`, need };
+  return { probes, skipped: null };
+}
+
+/** Multikey: greedy answer to the question about one of the K facts; correct when the first number generated (up to
+ *  8 tokens) equals the asked value. */
+export async function runMultikeyProbe(
+  model: LanguageModel, tok: TextTokenizer, q: MultikeyProbe, signal?: AbortSignal,
+): Promise<ProbeOutcome & { depth: number; keys: number }> {
+  const t = now();
+  const g = await model.generate(q.ids, { ...GREEDY, maxNewTokens: 8, signal });
+  const output = tok.decode(g.ids);
+  const sc = scoreMultikey(output, q.value);
+  return { score: sc.correct ? 1 : 0, correct: sc.correct, expected: q.value, output, ms: now() - t, depth: q.depth, keys: q.keys };
 }

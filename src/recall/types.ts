@@ -23,21 +23,34 @@ export interface SweepPoint {
   totalBytes: number;
 }
 
-export type ProbeKind = 'passkey' | 'copy' | 'loss';
+export type ProbeKind = 'passkey' | 'copy' | 'multikey' | 'loss';
 
 export interface RecallPoint {
   arch: Arch;
-  probe: 'passkey' | 'copy';
+  probe: 'passkey' | 'copy' | 'multikey';
   length: number;
-  /** 0 = fact/span at the start of the document, 1 = at the end (next to the question). */
+  /** 0 = fact/span at the start of the document, 1 = at the end (next to the question). multikey: where the asked
+   *  fact happened to fall (the facts' depths are random). */
   depth: number;
+  /** multikey only: K, the number of key-value facts in the document. */
+  keys?: number;
   trial: number;
-  /** 0..1: passkey exact match (0/1); copy: fraction of continuation tokens matched exactly. */
+  /** 0..1: passkey / multikey exact match (0/1); copy: fraction of continuation tokens matched exactly. */
   score: number;
   correct: boolean;
   expected: string;
   output: string;
   ms: number;
+}
+
+/** A probe cell that was not run, and why (e.g. K facts and the question do not fit in the length). */
+export interface ProbeSkip {
+  arch: Arch;
+  probe: 'multikey';
+  length: number;
+  /** multikey: K. */
+  keys: number;
+  message: string;
 }
 
 export interface LossCurve {

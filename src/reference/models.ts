@@ -10,6 +10,8 @@
  *   x ← x + Attn(LN₁(x)) + MLP(LN₂(x))   or sequential  x ← x + Attn(LN₁(x)); x ← x + MLP(LN₂(x)).
  */
 
+import type { GptNeoxConfig, MambaConfig } from '../hub/config';
+
 export type Weights = Map<string, Float32Array>;
 
 export interface RefMambaConfig {
@@ -19,7 +21,27 @@ export interface RefMambaConfig {
 
 export interface RefNeoxConfig {
   d: number; heads: number; layers: number; ffn: number; vocab: number; eps: number;
+  /** as in config.json: rot = floor(hd · rotaryPct), frequencies rotaryBase^(−2i/rot) */
   rotaryPct: number; rotaryBase: number; parallelResidual: boolean;
+  /** head = the input embedding (default false: `embed_out.weight`, or `lm_head.weight` as transformers ≥ 5.14 names it) */
+  tied?: boolean;
+}
+
+/** The reference config of a parsed Mamba config.json. */
+export function refMambaConfig(c: MambaConfig): RefMambaConfig {
+  return {
+    d: c.hiddenSize, dIn: c.intermediateSize, n: c.stateSize, r: c.timeStepRank, k: c.convKernel, layers: c.numHiddenLayers,
+    vocab: c.vocabSize, eps: c.layerNormEpsilon, tied: c.tieWordEmbeddings, useBias: c.useBias, useConvBias: c.useConvBias,
+  };
+}
+
+/** The reference config of a parsed GPT-NeoX config.json (rotary as the file gives it, not the kernels' form). */
+export function refNeoxConfig(c: GptNeoxConfig): RefNeoxConfig {
+  return {
+    d: c.hiddenSize, heads: c.numAttentionHeads, layers: c.numHiddenLayers, ffn: c.intermediateSize, vocab: c.vocabSize,
+    eps: c.layerNormEps, rotaryPct: c.rotaryPct, rotaryBase: c.ropeThetaConfig, parallelResidual: c.useParallelResidual,
+    tied: c.tieWordEmbeddings,
+  };
 }
 
 function get(w: Weights, name: string): Float32Array {
@@ -162,14 +184,17 @@ export function mambaForward(cfg: RefMambaConfig, w: Weights, ids: number[], dia
 export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[], diag?: Float64Array[]): Float64Array {
   const { d, heads, vocab, ffn } = cfg;
   const hd = d / heads;
+  // transformers: rot = int(hd · rotary_pct), frequencies θ_j = base^(−2j/rot) for j < ceil(rot/2), each used twice
+  // (rotate_half): the first 2·ceil(rot/2) dims rotate (rot + 1 when rot is odd), pairs (j, j + half).
   const rot = Math.floor(hd * cfg.rotaryPct);
+  const half = Math.ceil(rot / 2);
+  if (2 * half > hd) throw new Error(`reference model: rotary over ${2 * half} dims exceeds head dim ${hd}`);
   const l = ids.length;
   const emb = get(w, 'gpt_neox.embed_in.weight');
   const x = new Float64Array(l * d); // (l, d)
   ids.forEach((id, t) => { for (let i = 0; i < d; i++) x[t * d + i] = emb[id * d + i]; });
   const rope = (v: Float64Array, base: number, pos: number) => {
-    const half = rot / 2;
-    const out = new Float64Array(rot);
+    const out = new Float64Array(2 * half);
     for (let j = 0; j < half; j++) {
       const ang = pos * Math.pow(cfg.rotaryBase, (-2 * j) / rot);
       const c = Math.cos(ang), s = Math.sin(ang);
@@ -177,12 +202,12 @@ export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[], diag?
       out[j] = a * c - b * s;
       out[j + half] = b * c + a * s;
     }
-    for (let j = 0; j < rot; j++) v[base + j] = out[j];
+    for (let j = 0; j < 2 * half; j++) v[base + j] = out[j];
   };
   for (let li = 0; li < cfg.layers; li++) {
     const p = `gpt_neox.layers.${li}.`;
     const h1 = layerNorm(x, l, d, get(w, p + 'input_layernorm.weight'), get(w, p + 'input_layernorm.bias'), cfg.eps);
-    const qkv = linear(h1, l, d, get(w, p + 'attention.query_key_value.weight'), 3 * d, get(w, p + 'attention.query_key_value.bias')); // (l, H, 3, hd)
+    const qkv = linear(h1, l, d, get(w, p + 'attention.query_key_value.weight'), 3 * d, w.get(p + 'attention.query_key_value.bias')); // (l, H, 3, hd)
     for (let t = 0; t < l; t++) for (let hh = 0; hh < heads; hh++) {
       rope(qkv, t * 3 * d + hh * 3 * hd, t); // q
       rope(qkv, t * 3 * d + hh * 3 * hd + hd, t); // k
@@ -210,7 +235,7 @@ export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[], diag?
       }
     }
     diag?.push(lastRow);
-    const attnOut = linear(att, l, d, get(w, p + 'attention.dense.weight'), d, get(w, p + 'attention.dense.bias'));
+    const attnOut = linear(att, l, d, get(w, p + 'attention.dense.weight'), d, w.get(p + 'attention.dense.bias'));
     const mlp = (inp: Float64Array) => {
       const h2 = layerNorm(inp, l, d, get(w, p + 'post_attention_layernorm.weight'), get(w, p + 'post_attention_layernorm.bias'), cfg.eps);
       const up = linear(h2, l, d, get(w, p + 'mlp.dense_h_to_4h.weight'), ffn, get(w, p + 'mlp.dense_h_to_4h.bias'));
@@ -227,5 +252,6 @@ export function neoxForward(cfg: RefNeoxConfig, w: Weights, ids: number[], diag?
     }
   }
   const xf = layerNorm(x, l, d, get(w, 'gpt_neox.final_layer_norm.weight'), get(w, 'gpt_neox.final_layer_norm.bias'), cfg.eps);
-  return linear(xf, l, d, get(w, 'embed_out.weight'), vocab);
+  const head = cfg.tied ? emb : w.get('embed_out.weight') ?? get(w, 'lm_head.weight');
+  return linear(xf, l, d, head, vocab);
 }

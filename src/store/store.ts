@@ -5,6 +5,7 @@ import type { Arch, GenerateStats, ModelMemory } from '../models/types';
 import type { GpuInfo, LoadProgress, MemoryReport, ModelInfo, SelectivityResult } from '../worker/protocol';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { DEFAULT_SETTINGS, type Settings } from './url';
+import type { ProbeSkip } from '../recall/types';
 
 export type GpuStatus =
   | { kind: 'starting' }
@@ -77,8 +78,8 @@ export interface AppState {
   memory: MemoryReport | null;
   compare: JobState & { outputs: Partial<Record<Arch, StreamOutput>>; prompt: string };
   sweep: JobState & { points: SweepPoint[]; limits: LimitNote[] };
-  recall: JobState & { points: RecallPoint[]; curves: LossCurve[]; limits: LimitNote[] };
-  claims: JobState & { sweep: SweepPoint[]; recall: RecallPoint[]; limits: LimitNote[]; stage: string | null };
+  recall: JobState & { points: RecallPoint[]; curves: LossCurve[]; limits: LimitNote[]; skips: ProbeSkip[] };
+  claims: JobState & { sweep: SweepPoint[]; recall: RecallPoint[]; limits: LimitNote[]; skips: ProbeSkip[]; stage: string | null };
   selectivity: JobState & { results: SelectivityResult[] };
   document: { text: string; source: string; tokens: Partial<Record<Arch, number>> };
   runs: RunRecord[];
@@ -94,8 +95,8 @@ export const useStore = create<AppState>(() => ({
   memory: null,
   compare: { ...idleJob, outputs: {}, prompt: '' },
   sweep: { ...idleJob, points: [], limits: [] },
-  recall: { ...idleJob, points: [], curves: [], limits: [] },
-  claims: { ...idleJob, sweep: [], recall: [], limits: [], stage: null },
+  recall: { ...idleJob, points: [], curves: [], limits: [], skips: [] },
+  claims: { ...idleJob, sweep: [], recall: [], limits: [], skips: [], stage: null },
   selectivity: { ...idleJob, results: [] },
   document: { text: '', source: '', tokens: {} },
   runs: [],

@@ -31,6 +31,8 @@ export interface Settings {
   lengths: number[];
   depths: number[];
   trials: number;
+  /** Multikey probe: the numbers of facts K (a cell per length and K). */
+  keys: number[];
   doc: string;
   /** 1: on first open, load the built-in demo pair by itself (when it is the chosen pair); 0: wait for a click. */
   autoload: number;
@@ -61,20 +63,21 @@ export const DEFAULT_SETTINGS: Settings = {
   lengths: [256, 512, 1024],
   depths: [0, 0.5, 1],
   trials: 1,
+  keys: [1, 4, 16, 64, 256],
   doc: 'harbour-ledger',
   autoload: 1,
   memCap: 0,
 };
 
 const TABS: Tab[] = ['compare', 'scaling', 'recall', 'claims', 'benchmarks'];
-const PROBES: ProbeKind[] = ['passkey', 'copy', 'loss'];
+const PROBES: ProbeKind[] = ['passkey', 'copy', 'multikey', 'loss'];
 
 type Kind = 'string' | 'number' | 'numbers' | 'probes';
 const KINDS: Record<keyof Settings, Kind> = {
   tab: 'string', pair: 'string', hub: 'string', arch: 'string', scan: 'string', attn: 'string', prompt: 'string',
   maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string',
   sweepMin: 'number', sweepMax: 'number', sweepFactor: 'number', sweepDecode: 'number', sweepRepeats: 'number',
-  probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', doc: 'string',
+  probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', keys: 'numbers', doc: 'string',
   autoload: 'number', memCap: 'number',
 };
 

@@ -13,7 +13,7 @@ import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { TextTokenizer } from '../hub/tokenizer';
 import type { Arch, GenerateStats, KernelChoice, LanguageModel, ModelMemory } from '../models/types';
 import { buildPasskey } from '../recall/passkey';
-import { probeSeed, runCopyProbe, runPasskeyProbe } from '../recall/run';
+import { multikeyCell, probeSeed, runCopyProbe, runMultikeyProbe, runPasskeyProbe } from '../recall/run';
 import { tileTokens } from '../recall/haystack';
 import { mean, tokenNll } from '../recall/loss';
 import { mulberry32 } from '../recall/rng';
@@ -388,8 +388,11 @@ async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise
     }),
   );
   const lastOk = new Map<Arch, number | null>(p.slots.map((s) => [s, null]));
-  const qa = p.probes.filter((x) => x !== 'loss') as ('passkey' | 'copy')[];
-  const perLength = (qa.length * p.depths.length * p.trials + (p.probes.includes('loss') ? 1 : 0)) * active.size;
+  const qa = p.probes.filter((x) => x === 'passkey' || x === 'copy');
+  const keys = p.probes.includes('multikey') ? (p.keys ?? []) : [];
+  if (p.probes.includes('multikey') && !keys.length) throw new RangeError('The multikey probe needs at least one K (number of facts)');
+  const perCell = p.depths.length * p.trials;
+  const perLength = (qa.length * perCell + keys.length * perCell + (p.probes.includes('loss') ? 1 : 0)) * active.size;
   const total = perLength * p.lengths.length;
   let done = 0;
   const stop = (slot: Arch, length: number, e: unknown) => {
@@ -419,6 +422,35 @@ async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise
           } catch (e) {
             if (isAbort(e) || !isCapacityError(e)) throw e;
             stop(slot, length, e);
+          }
+        }
+        continue;
+      }
+      if (probe === 'multikey') {
+        // K facts per probe, depths × trials probes per (length, K) cell; a cell that does not fit is skipped.
+        for (const k of keys) {
+          const cells = new Map([...active].map(([slot, s]) => [slot, multikeyCell(s.tok, s.docIds, length, k, p.seed, perCell)] as const));
+          for (const [slot, c] of cells) {
+            if (c.skipped === null) continue;
+            post({ id, type: 'recall-skip', skip: { arch: slot, probe: 'multikey', length, keys: k, message: c.skipped } });
+            done += perCell;
+          }
+          for (let trial = 0; trial < perCell; trial++) {
+            for (const [slot, s] of [...active]) {
+              const q = cells.get(slot)?.probes?.[trial];
+              if (!q) continue;
+              checkAbort(signal);
+              post({ id, type: 'progress', done: done++, total, label: `multikey, ${slot}, L=${length}, K=${k}` });
+              try {
+                const r = await ctx.checked(probe, () => runMultikeyProbe(s.model, s.tok, q, signal));
+                post({ id, type: 'recall-point', point: { arch: slot, probe, length, trial, ...r } });
+                checkAbort(signal);
+                lastOk.set(slot, length);
+              } catch (e) {
+                if (isAbort(e) || !isCapacityError(e)) throw e;
+                stop(slot, length, e);
+              }
+            }
           }
         }
         continue;

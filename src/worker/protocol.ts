@@ -9,9 +9,9 @@
  */
 import type { Arch, GenerateStats, KernelChoice, ModelMemory } from '../models/types';
 import type { ModelSource } from '../hub/hub';
-import type { LossCurve, ProbeKind, RecallPoint, SweepPoint } from '../recall/types';
+import type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint } from '../recall/types';
 
-export type { LossCurve, ProbeKind, RecallPoint, SweepPoint };
+export type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint };
 
 export interface GpuInfo {
   vendor: string;
@@ -83,6 +83,8 @@ export interface RecallParams {
   depths: number[];
   trials: number;
   seed: number;
+  /** multikey: the numbers of facts K; each (length, K) cell runs depths × trials probes. */
+  keys?: number[];
 }
 
 export interface DiagnosticsParams {
@@ -147,6 +149,8 @@ export type WorkerEvent =
   | { id: number; type: 'sweep-point'; point: SweepPoint }
   | { id: number; type: 'recall-point'; point: RecallPoint }
   | { id: number; type: 'loss-curve'; curve: LossCurve }
+  /** A probe cell that was not run (e.g. K facts do not fit in the length); the run goes on. */
+  | { id: number; type: 'recall-skip'; skip: ProbeSkip }
   /** A model stopped early in a sweep/recall run: out of memory, a device limit, or its context limit. */
   | { id: number; type: 'limit'; slot: Arch; length: number; lastOk: number | null; reason: string; message: string }
   | { id: number; type: 'selectivity'; result: SelectivityResult }

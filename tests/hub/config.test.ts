@@ -55,7 +55,7 @@ describe('GPT-NeoX configs', () => {
     const c = parseConfig(load('EleutherAI__pythia-160m'));
     expect(c).toEqual({
       arch: 'gpt-neox', modelType: 'gpt_neox', hiddenSize: 768, numAttentionHeads: 12, headDim: 64, numHiddenLayers: 12,
-      intermediateSize: 3072, rotaryPct: 0.25, rotaryDims: 16, ropeTheta: 10000, useParallelResidual: true,
+      intermediateSize: 3072, rotaryPct: 0.25, rotaryDims: 16, rotaryDimsConfig: 16, ropeTheta: 10000, ropeThetaConfig: 10000, useParallelResidual: true,
       layerNormEps: 1e-5, hiddenAct: 'gelu', tieWordEmbeddings: false, vocabSize: 50304, maxPositionEmbeddings: 2048,
       attentionBias: true, bosTokenId: 0, eosTokenId: 0,
     });
@@ -80,6 +80,24 @@ describe('GPT-NeoX configs', () => {
     expect([c2.rotaryPct, c2.rotaryDims, c2.ropeTheta]).toEqual([1, 64, 20000]);
   });
 
+  it('odd rotary dims: rotates rot + 1 dims with transformers\' frequencies base^(−2i/rot); odd head counts', () => {
+    // d = 60, 3 heads of 20, rot = int(20 · 0.25) = 5: transformers' cos/sin hold ceil(5/2) = 3 frequencies twice
+    const c = parseGptNeoxConfig({ ...load('transformers5-gpt-neox'), hidden_size: 60, num_attention_heads: 3 });
+    expect([c.headDim, c.rotaryDimsConfig, c.rotaryDims, c.ropeThetaConfig]).toEqual([20, 5, 6, 10000]);
+    for (let i = 0; i < 3; i++) {
+      const transformers = Math.pow(10000, (-2 * i) / 5);
+      expect(Math.pow(c.ropeTheta, (-2 * i) / c.rotaryDims)).toBeCloseTo(transformers, 12);
+    }
+    // d = 80, 5 heads of 16: even rot, the base is kept as is
+    const e = parseGptNeoxConfig({ ...load('transformers5-gpt-neox'), hidden_size: 80, num_attention_heads: 5 });
+    expect([e.headDim, e.rotaryDims, e.ropeTheta]).toEqual([16, 4, 10000]);
+    // no rotary at all is a valid transformers config
+    expect(parseGptNeoxConfig({ ...load('EleutherAI__pythia-160m'), rotary_pct: 0 }).rotaryDims).toBe(0);
+    // an odd head dim fully rotated would need head_dim + 1 dims: transformers itself fails there
+    expect(() => parseGptNeoxConfig({ ...load('EleutherAI__pythia-160m'), hidden_size: 75, num_attention_heads: 5, rotary_pct: 1 }))
+      .toThrow(/int\(head_dim 15 · rotary_pct 1\) = 15 is odd and equal to the head dim/);
+  });
+
   it('rejects unsupported GPT-NeoX settings naming field and value', () => {
     const base = load('EleutherAI__pythia-160m');
     expect(() => parseConfig({ ...base, hidden_act: 'relu' })).toThrow(/field "hidden_act" is "relu"; only "gelu"/);
@@ -89,7 +107,8 @@ describe('GPT-NeoX configs', () => {
     expect(() => parseConfig({ ...base, num_attention_heads: 7 })).toThrow(/hidden_size" 768 is not divisible by num_attention_heads 7/);
     expect(() => parseConfig({ ...base, intermediate_size: undefined })).toThrow(/missing required field "intermediate_size"/);
     expect(() => parseConfig({ ...base, vocab_size: '50304' })).toThrow(/"vocab_size" must be an integer, got "50304"/);
-    expect(() => parseConfig({ ...base, rotary_pct: 0 })).toThrow(/rotary_pct/);
+    expect(() => parseConfig({ ...base, rotary_pct: 1.5 })).toThrow(/"rotary_pct" \(partial_rotary_factor\) must be in \[0, 1\], got 1.5/);
+    expect(() => parseConfig({ ...base, rotary_pct: -0.25 })).toThrow(/must be in \[0, 1\], got -0.25/);
   });
 });
 

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, rng, poisoned, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
+import { SelectiveScan, SCAN_VARIANTS, planOnePass, type FusedImpl, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
 import { SsmStep } from '../../src/kernels/ssm_step';
 import { packSsmParams, SsmParamsPacker, ssmParamsLength } from '../../src/kernels/ssm_params';
 import { aFromALog, selectiveScanRef, type View } from '../../src/reference/scan';
+import { GpuFiller } from '../../src/bench/fill';
 
 const TOL = 1e-4;
 
@@ -133,28 +134,60 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
       const g = upload(ctx, p);
       const ref = reference(p);
       const outs: Record<string, { y: Float32Array; h: Float32Array }> = {};
-      for (const variant of variants) {
-        const out = await runScan(ctx, p, g, { variant, yOff: 2, yStride: D + 1 });
-        outs[variant] = out;
-        expect(relErr(out.y, ref.y), `${variant} y`).toBeLessThan(TOL);
-        expect(relErr(out.h, ref.hL), `${variant} hL`).toBeLessThan(TOL);
+      // 'fused' twice: its default (chunked three-pass) and the one-pass subgroup kernel where the device has it.
+      const runs: [string, ScanVariant, Partial<ScanOptions>][] = variants.map((v) => [v, v, {}]);
+      if (ctx.has('subgroups')) runs.push(['fused (one pass)', 'fused', { fused: 'onepass', onepass: { assertFast: true } }]);
+      for (const [name, variant, scanOpts] of runs) {
+        const out = await runScan(ctx, p, g, { variant, yOff: 2, yStride: D + 1, scanOpts });
+        outs[name] = out;
+        expect(relErr(out.y, ref.y), `${name} y`).toBeLessThan(TOL);
+        expect(relErr(out.h, ref.hL), `${name} hL`).toBeLessThan(TOL);
       }
       // The variants agree with each other.
-      for (const v of variants.slice(1)) {
-        expect(relErr(outs[v].y, outs[variants[0]].y), `${v} vs ${variants[0]}`).toBeLessThan(TOL);
-        expect(relErr(outs[v].h, outs[variants[0]].h), `${v} vs ${variants[0]} state`).toBeLessThan(TOL);
+      for (const [v] of runs.slice(1)) {
+        expect(relErr(outs[v].y, outs[runs[0][0]].y), `${v} vs ${runs[0][0]}`).toBeLessThan(TOL);
+        expect(relErr(outs[v].h, outs[runs[0][0]].h), `${v} vs ${runs[0][0]} state`).toBeLessThan(TOL);
       }
       g.release();
     });
   }
 
-  it('fused: chunk boundaries (forced chunk 32, L=131 → 5 chunks, last has 3 tokens), no gate', async () => {
+  it('fused is chunked by default; one pass on request, refused with a clear error without subgroups', async () => {
+    const ctx = await gpu();
+    const scan = new SelectiveScan(ctx, { D: 48, N: 16 });
+    expect(scan.fusedImpl).toBe('chunked');
+    scan.destroy();
+    if (ctx.has('subgroups')) {
+      const one = new SelectiveScan(ctx, { D: 48, N: 16, fused: 'onepass' });
+      expect(one.fusedImpl).toBe('onepass');
+      one.destroy();
+    } else {
+      expect(() => new SelectiveScan(ctx, { D: 48, N: 16, fused: 'onepass' })).toThrow(/one-pass kernel unavailable: no subgroups/);
+    }
+  });
+
+  it('fused (chunked): many chunks (L=1500, chunk 16 → 94 chunks, several combine batches), odd D, N=13', async () => {
+    const ctx = await gpu();
+    const p = makeProblem(1500, 37, 13, 21, true);
+    const g = upload(ctx, p);
+    const ref = reference(p, { init: true });
+    const h0 = ctx.upload(p.h0, 'ssm-state');
+    for (const chunk of [16, 32, 112]) {
+      const out = await runScan(ctx, p, g, { variant: 'fused', h0, scanOpts: { chunk, fused: 'chunked' } });
+      expect(relErr(out.y, ref.y), `chunk ${chunk} y`).toBeLessThan(TOL);
+      expect(relErr(out.h, ref.hL), `chunk ${chunk} hL`).toBeLessThan(TOL);
+    }
+    ctx.pool.release(h0);
+    g.release();
+  });
+
+  it('fused (chunked): chunk boundaries (forced chunk 32, L=131 → 5 chunks, last has 3 tokens), no gate', async () => {
     const ctx = await gpu();
     const p = makeProblem(131, 48, 16, 11);
     const g = upload(ctx, p);
     const ref = reference(p, { gate: false });
     for (const chunk of [32, 48, 130, 131]) {
-      const out = await runScan(ctx, p, g, { variant: 'fused', gate: false, scanOpts: { chunk } });
+      const out = await runScan(ctx, p, g, { variant: 'fused', gate: false, scanOpts: { chunk, fused: 'chunked' } });
       expect(relErr(out.y, ref.y), `chunk ${chunk} y`).toBeLessThan(TOL);
       expect(relErr(out.h, ref.hL), `chunk ${chunk} hL`).toBeLessThan(TOL);
     }
@@ -167,15 +200,17 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
       const p = makeProblem(L, 48, 8, 100 + L);
       const g = upload(ctx, p);
       const ref = reference(p, { init: true });
-      for (const variant of SCAN_VARIANTS) {
+      const impls: [ScanVariant, FusedImpl][] = [...SCAN_VARIANTS.map((v) => [v, 'chunked'] as [ScanVariant, FusedImpl])];
+      if (ctx.has('subgroups')) impls.push(['fused', 'onepass']);
+      for (const [variant, fused] of impls) {
         const h0 = ctx.upload(p.h0, 'ssm-state');
-        const sep = await runScan(ctx, p, g, { variant, h0, scanOpts: { chunk, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
-        expect(relErr(sep.y, ref.y), `${variant} L=${L} y (separate h0)`).toBeLessThan(TOL);
-        expect(relErr(sep.h, ref.hL), `${variant} L=${L} hL (separate h0)`).toBeLessThan(TOL);
+        const sep = await runScan(ctx, p, g, { variant, h0, scanOpts: { chunk, fused, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
+        expect(relErr(sep.y, ref.y), `${variant}/${fused} L=${L} y (separate h0)`).toBeLessThan(TOL);
+        expect(relErr(sep.h, ref.hL), `${variant}/${fused} L=${L} hL (separate h0)`).toBeLessThan(TOL);
         expect(await ctx.readF32(h0, p.D * p.N)).toEqual(p.h0); // h0 untouched
-        const inPlace = await runScan(ctx, p, g, { variant, h0, hFinal: h0, scanOpts: { chunk, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
-        expect(relErr(inPlace.y, ref.y), `${variant} L=${L} y (in place)`).toBeLessThan(TOL);
-        expect(relErr(inPlace.h, ref.hL), `${variant} L=${L} hL (in place)`).toBeLessThan(TOL);
+        const inPlace = await runScan(ctx, p, g, { variant, h0, hFinal: h0, scanOpts: { chunk, fused, unfusedMaxBytes: 48 * 8 * 4 * 50 } });
+        expect(relErr(inPlace.y, ref.y), `${variant}/${fused} L=${L} y (in place)`).toBeLessThan(TOL);
+        expect(relErr(inPlace.h, ref.hL), `${variant}/${fused} L=${L} hL (in place)`).toBeLessThan(TOL);
         ctx.pool.release(h0);
       }
       g.release();
@@ -222,6 +257,82 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
     scan.destroy();
     ctx.pool.release(small);
     ctx.pool.release(xp);
+  });
+});
+
+/**
+ * The one-pass subgroup kernel in its configurations. On SwiftShader (subgroup size 4) sv = 1 gives Q = 4 state lanes
+ * and P = 1 time lane; sv = 2 and 4 give P = 2 and 4, so the shuffle scan over time lanes runs. assertFast makes the
+ * in-kernel sequential fallback poison h_L, so a pass proves the subgroup path ran; forceSlow checks that fallback.
+ */
+describe('one-pass fused scan (subgroups) vs CPU oracle', () => {
+  const configs: [string, OnePassConfig][] = [
+    ['default', {}],
+    ['sv=2 (2 time lanes on SwiftShader)', { sv: 2 }],
+    ['sv=4 (4 time lanes), s=3', { sv: 4, s: 3 }],
+    ['sv=4, recompute exp, wc=3', { sv: 4, storeA: false, wc: 3 }],
+    ['wc=1, s=5', { wc: 1, s: 5, sv: 2 }],
+    ['transposing y reduction', { ybf: true, s: 8 }],
+    ['transposing y reduction, sv=2, recompute', { ybf: true, sv: 2, s: 6, storeA: false }],
+  ];
+  // [L, D, N, configs]: odd D, N < 16, N not a multiple of 4, N = 64, long L with many chunks.
+  const all = configs.map((c) => c[0]);
+  const shapes: [number, number, number, string[]][] = [
+    [1, 48, 16, all], [131, 45, 16, all], [37, 40, 5, all], [300, 33, 13, [...all.slice(0, 3), all[5]]], [64, 8, 64, all.slice(0, 2)],
+    [2053, 20, 16, [...all.slice(1, 3), all[6]]],
+  ];
+
+  it('configs x shapes, strided views, gate', async () => {
+    const ctx = await gpu();
+    if (!ctx.has('subgroups')) return; // fused = chunked there, covered above
+    for (const [L, D, N, names] of shapes) {
+      const p = makeProblem(L, D, N, L * 13 + D + N, true);
+      const g = upload(ctx, p);
+      const ref = reference(p);
+      for (const [name, cfg] of configs.filter((c) => names.includes(c[0]))) {
+        const out = await runScan(ctx, p, g, { variant: 'fused', yOff: 5, yStride: D + 3, scanOpts: { fused: 'onepass', onepass: { ...cfg, assertFast: true } } });
+        expect(relErr(out.y, ref.y), `${name} L=${L} D=${D} N=${N} y`).toBeLessThan(TOL);
+        expect(relErr(out.h, ref.hL), `${name} L=${L} D=${D} N=${N} hL`).toBeLessThan(TOL);
+      }
+      g.release();
+    }
+  });
+
+  it('initial state (separate and in place), no gate, and the in-kernel sequential fallback', async () => {
+    const ctx = await gpu();
+    if (!ctx.has('subgroups')) return;
+    const p = makeProblem(203, 36, 16, 909);
+    const g = upload(ctx, p);
+    for (const gate of [true, false]) {
+      const ref = reference(p, { init: true, gate });
+      for (const cfg of [{ sv: 4, s: 4, assertFast: true }, { assertFast: true }, { forceSlow: true }] as OnePassConfig[]) {
+        const tag = `${JSON.stringify(cfg)} gate=${gate}`;
+        const h0 = ctx.upload(p.h0, 'ssm-state');
+        const sep = await runScan(ctx, p, g, { variant: 'fused', gate, h0, scanOpts: { fused: 'onepass', onepass: cfg } });
+        expect(relErr(sep.y, ref.y), `${tag} y (separate h0)`).toBeLessThan(TOL);
+        expect(relErr(sep.h, ref.hL), `${tag} hL (separate h0)`).toBeLessThan(TOL);
+        expect(await ctx.readF32(h0, p.D * p.N)).toEqual(p.h0);
+        const inPlace = await runScan(ctx, p, g, { variant: 'fused', gate, h0, hFinal: h0, scanOpts: { fused: 'onepass', onepass: cfg } });
+        expect(relErr(inPlace.y, ref.y), `${tag} y (in place)`).toBeLessThan(TOL);
+        expect(relErr(inPlace.h, ref.hL), `${tag} hL (in place)`).toBeLessThan(TOL);
+        ctx.pool.release(h0);
+      }
+    }
+    g.release();
+  });
+
+  it('the plan fits the device limits and refuses what cannot run', () => {
+    const dev = { hasSubgroups: true, sgMin: 32, sgMax: 32, maxInvocations: 1024, maxWgStorage: 48 << 10 };
+    const plan = planOnePass(16, { wc: 8, s: 16 }, dev);
+    if (typeof plan === 'string') throw new Error(plan);
+    expect(plan).toMatchObject({ q: 4, nv4: 4, tcMax: 128, wgs: 256 });
+    expect(plan.smemBytes).toBeLessThanOrEqual(48 << 10);
+    const small = planOnePass(16, { wc: 8, s: 16 }, { ...dev, maxWgStorage: 16 << 10 });
+    if (typeof small === 'string') throw new Error(small);
+    expect(small.smemBytes).toBeLessThanOrEqual(16 << 10);
+    expect(planOnePass(16, {}, { ...dev, hasSubgroups: false })).toMatch(/no subgroups/);
+    // N = 64 on 4-wide subgroups: sv is raised to 4 so Q = 4 lanes fit.
+    expect(planOnePass(64, { sv: 1 }, { ...dev, sgMin: 4, sgMax: 4, maxInvocations: 256 })).toMatchObject({ sv: 4, q: 4 });
   });
 });
 
@@ -282,4 +393,35 @@ describe('ssm_step (decode) equals the scan one token at a time', () => {
       g.release();
     });
   }
+});
+
+describe('bench input fill (GPU random, used by the scan benches)', () => {
+  it('writes every element, ~N(offset, scale²), deterministic per seed, also on a 2-D grid', async () => {
+    const ctx = await gpu();
+    const n = 300_001;
+    // maxDim 7: 1172 workgroups become a 7 × 168 grid with a grid-stride loop.
+    for (const fill of [new GpuFiller(ctx), new GpuFiller(ctx, 7)]) {
+      const a = poisoned(ctx, n);
+      const b = poisoned(ctx, n);
+      const c = poisoned(ctx, n);
+      fill.fill(a, n, 5, 2, 1);
+      fill.fill(b, n, 5, 2, 1);
+      fill.fill(c, n, 6, 2, 1);
+      const [x, y, z] = await Promise.all([ctx.readF32(a, n), ctx.readF32(b, n), ctx.readF32(c, n)]);
+      expect(x.every(Number.isFinite)).toBe(true);
+      expect(y).toEqual(x);
+      expect(relErr(z, x)).toBeGreaterThan(0.5);
+      let mean = 0;
+      for (const v of x) mean += v / n;
+      let vari = 0;
+      for (const v of x) vari += (v - mean) ** 2 / n;
+      expect(Math.abs(mean - 1)).toBeLessThan(0.02);
+      expect(Math.abs(Math.sqrt(vari) - 2)).toBeLessThan(0.05);
+      // No two neighbours equal (every index hashed) and the last element written.
+      let same = 0;
+      for (let i = 1; i < n; i++) if (x[i] === x[i - 1]) same++;
+      expect(same).toBeLessThan(5);
+      [a, b, c].forEach((buf) => ctx.pool.release(buf));
+    }
+  });
 });

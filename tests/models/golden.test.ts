@@ -2,10 +2,11 @@
  * Both model kinds on WebGPU (Dawn) against transformers' float64 logits for tiny random models served from a
  * local server in the hub's URL layout (tests/fixtures/hub, made by tools/make_golden.py on the GPU machine).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { LoadedModel } from '../../src/models/load';
 import { relErr } from '../gpu';
-import { tinyGolden, tinyHub } from './tiny';
+import { tinyDir, tinyGolden, tinyHub } from './tiny';
 
 interface Golden {
   prompt_text: string;
@@ -27,7 +28,16 @@ const row = (flat: ArrayLike<number>, r: number, V: number) => Array.from(flat).
 
 // f32 weights: the kernels compute in f32 against a float64 reference: 1e-3 relative is the issue's bar (seen: ~1e-6).
 // f16/bf16 weights: the golden logits were computed from the same rounded weights in float64, so the bar stays 1e-3.
-const REPOS = ['mamba', 'mamba-f16', 'mamba-bf16', 'pythia', 'pythia-f16', 'pythia-bf16', 'pythia-seq', 'pythia-sharded'];
+// Every repo is transformers 5.17's own output (tools/make_golden.py): save_pretrained, except pythia-state-dict
+// (save_file(model.state_dict()): the head as lm_head.weight). Shapes beyond the tiles: mamba-odd (d 80, dt_rank 5,
+// conv 3, untied), mamba-ragged (d 50, dt_rank 3, N 5, conv 2, biases, no conv bias, tied), pythia-odd (5 heads of 16,
+// full rotary, MLP 180, tied), pythia-odd-rot (3 heads of 20, rotary int(20·0.25) = 5, MLP 150, sequential, 3 layers),
+// pythia-hd10 (5 heads of 10).
+const REPOS = [
+  'mamba', 'mamba-f16', 'mamba-bf16', 'mamba-bias', 'mamba-odd', 'mamba-ragged',
+  'pythia', 'pythia-f16', 'pythia-bf16', 'pythia-seq', 'pythia-sharded', 'pythia-state-dict',
+  'pythia-odd', 'pythia-odd-rot', 'pythia-hd10',
+];
 
 describe.each(REPOS)('tiny-random/%s', (name) => {
   it('prefill logits match transformers (float64) within 1e-3 relative; tokenizer ids match Python', async () => {
@@ -109,6 +119,25 @@ describe('longer sequences and kernel variants', () => {
     } finally {
       mamba.dispose();
       pythia.dispose();
+    }
+  });
+
+  it('pythia-state-dict names its head lm_head.weight (transformers 5.17 module name) and gives the same logits as pythia', async () => {
+    const header = (repo: string) => {
+      const buf = readFileSync(`${tinyDir(repo)}/model.safetensors`);
+      return Object.keys(JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString('utf8')));
+    };
+    expect(header('pythia-state-dict')).toContain('lm_head.weight');
+    expect(header('pythia-state-dict')).not.toContain('embed_out.weight');
+    expect(header('pythia')).toContain('embed_out.weight'); // save_pretrained writes the older name back
+    const a = await load('pythia-state-dict');
+    const b = await load('pythia');
+    try {
+      const ids = golden('pythia').prompt_ids;
+      expect(Array.from(await a.prefill(ids))).toEqual(Array.from(await b.prefill(ids)));
+    } finally {
+      a.dispose();
+      b.dispose();
     }
   });
 

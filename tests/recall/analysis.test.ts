@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { binMeans, mean, tokenNll } from '../../src/recall/loss';
 import { checkDocument } from '../../src/recall/document';
 import {
-  crossover, fitPowerLaw, recallByLength, recallGrid, verdictCrossover, verdictDecode, verdictMemory, verdictPrefillScaling, verdictRecall,
+  capacityByKeys, capacityGrid, capacityLength, crossover, fitPowerLaw, recallByLength, recallGrid, verdictCrossover, verdictDecode, verdictForget,
+  verdictMemory, verdictPrefillScaling, verdictRecall,
 } from '../../src/recall/analysis';
 import type { RecallPoint, SweepPoint } from '../../src/recall/types';
 import type { Arch } from '../../src/models/types';
@@ -95,5 +96,69 @@ describe('recall aggregation', () => {
   it('judges the recall claim', () => {
     expect(verdictRecall(pts).status).toBe('supported');
     expect(verdictRecall([]).status).toBe('no-data');
+  });
+});
+
+describe('capacity (multikey) aggregation and the "must forget" verdict', () => {
+  /** `n` probes of one (arch, length, K) cell with `correct` of them right. */
+  const cell = (arch: Arch, length: number, keys: number, correct: number, n = 4): RecallPoint[] =>
+    Array.from({ length: n }, (_, i) => ({
+      arch, probe: 'multikey' as const, length, depth: 0.5, keys, trial: i, score: i < correct ? 1 : 0, correct: i < correct, expected: '1234', output: '', ms: 1,
+    }));
+  const passkey = (arch: Arch, length: number, score: number): RecallPoint => ({
+    arch, probe: 'passkey', length, depth: 0.5, trial: 0, score, correct: score === 1, expected: '1', output: '', ms: 1,
+  });
+  /** Accuracy (in quarters) per K at L=1024 for Mamba and the Transformer, plus a cell at L=256 with one K only. */
+  const sweep = (m: number[], t: number[], ks = [1, 4, 16, 64]) => [
+    ...ks.flatMap((k, i) => [...cell('mamba', 1024, k, m[i]), ...cell('transformer', 1024, k, t[i])]),
+    ...cell('mamba', 256, 1, 4), ...cell('transformer', 256, 1, 4),
+  ];
+
+  it('averages per (length, K) and picks the length with the most K values in common', () => {
+    const pts = sweep([4, 3, 1, 0], [4, 4, 4, 3]);
+    expect(capacityGrid(pts, 'mamba').filter((c) => c.length === 1024)).toEqual([
+      { length: 1024, keys: 1, score: 1, n: 4 },
+      { length: 1024, keys: 4, score: 0.75, n: 4 },
+      { length: 1024, keys: 16, score: 0.25, n: 4 },
+      { length: 1024, keys: 64, score: 0, n: 4 },
+    ]);
+    expect(capacityLength(pts, ['mamba', 'transformer'])).toEqual({ length: 1024, keys: [1, 4, 16, 64] });
+    expect(capacityByKeys(pts, 'transformer', 1024).map((c) => c.score)).toEqual([1, 1, 1, 0.75]);
+    // a K measured for one model only does not count as common; one K per length is not a curve
+    expect(capacityLength([...cell('mamba', 512, 1, 1), ...cell('transformer', 512, 4, 1)], ['mamba', 'transformer'])).toBeNull();
+    // passkey points are not capacity points
+    expect(capacityGrid([passkey('mamba', 1024, 1)], 'mamba')).toEqual([]);
+  });
+
+  it('holds when the state loses facts as K grows and attention keeps them', () => {
+    const v = verdictForget([...sweep([4, 3, 1, 0], [4, 4, 4, 3]), passkey('mamba', 2048, 0.5), passkey('transformer', 2048, 1)]);
+    expect(v.status).toBe('supported');
+    expect(v.numbers).toMatchObject({ length: 1024, kMin: 1, kMax: 64, mambaAtKMin: 1, mambaAtKMax: 0, transformerAtKMax: 0.75, passkeyLength: 2048, mambaPasskey: 0.5 });
+    expect(v.summary).toContain('Mamba 100% → 0%, Transformer 100% → 75%');
+    expect(v.summary).toContain('Passkey (one fact) at L=2048: Mamba 50%, Transformer 100%');
+  });
+
+  it('does not hold when the state keeps as many facts as attention', () => {
+    expect(verdictForget(sweep([4, 4, 4, 4], [4, 4, 4, 4])).status).toBe('contradicted');
+    expect(verdictForget(sweep([4, 4, 4, 4], [4, 4, 3, 3])).status).toBe('contradicted');
+  });
+
+  it('is inconclusive when nothing is recalled at small K, or when both forget alike', () => {
+    const none = verdictForget(sweep([0, 0, 0, 0], [1, 0, 0, 0]));
+    expect(none.status).toBe('inconclusive');
+    expect(none.summary).toContain('Neither model recalls even 1 fact reliably');
+    const noLookup = verdictForget(sweep([1, 0, 0, 0], [4, 4, 4, 4]));
+    expect(noLookup.status).toBe('inconclusive');
+    expect(noLookup.summary).toContain('not a capacity limit');
+    const both = verdictForget(sweep([4, 2, 0, 0], [4, 2, 0, 0]));
+    expect(both.status).toBe('inconclusive');
+    expect(both.summary).toContain('Both models lose facts');
+  });
+
+  it('needs two K values at one length for both models', () => {
+    expect(verdictForget([]).status).toBe('no-data');
+    expect(verdictForget([...cell('mamba', 1024, 1, 4), ...cell('transformer', 1024, 1, 4)]).status).toBe('no-data');
+    // the passkey verdict ignores multikey points
+    expect(verdictRecall(sweep([0, 0, 0, 0], [4, 4, 4, 4])).status).toBe('no-data');
   });
 });

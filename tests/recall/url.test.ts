@@ -8,6 +8,12 @@ describe('shareable URL state', () => {
     const q = serializeSettings(s);
     expect(parseSettings('?' + q)).toEqual(s);
   });
+  it('carries the multikey probe and its K values', () => {
+    const s = parseSettings('?probes=passkey,multikey&keys=1,8,32');
+    expect(s.probes).toEqual(['passkey', 'multikey']);
+    expect(s.keys).toEqual([1, 8, 32]);
+    expect(serializeSettings(s)).toBe('probes=passkey%2Cmultikey&keys=1%2C8%2C32');
+  });
   it('ignores invalid values', () => {
     const s = parseSettings('?tab=evil&scan=nope&maxNew=abc&lengths=x,,&probes=bad');
     expect(s).toEqual(DEFAULT_SETTINGS);

@@ -1,7 +1,8 @@
 /** Claims check: each claim from the debate as a one-click experiment with a measured verdict on this GPU. */
 import type { ReactNode } from 'react';
 import {
-  crossover, recallByLength, verdictCrossover, verdictDecode, verdictMemory, verdictPrefillScaling, verdictRecall, type Verdict,
+  capacityByKeys, capacityLength, crossover, recallByLength, verdictCrossover, verdictDecode, verdictForget, verdictMemory, verdictPrefillScaling, verdictRecall,
+  type Verdict,
 } from '../../recall/analysis';
 import type { RecallPoint, SweepPoint } from '../../recall/types';
 import { useActiveSlots, useStore } from '../../store/store';
@@ -9,6 +10,7 @@ import { cancelJob, runClaims, sweepLengths } from '../controller';
 import { fmtBytes, fmtLen, fmtMs, fmtPct, fmtRate } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
 import { LimitNotes } from './ScalingPanel';
+import { SkipNotes } from './RecallPanel';
 import { Badge, Card, Notice, Progress, RunButton } from './ui';
 
 const STATUS: Record<Verdict['status'], { kind: 'ok' | 'bad' | 'warn' | 'muted'; label: string }> = {
@@ -77,6 +79,7 @@ export function ClaimsPanel() {
   const sw = claims.sweep;
   const rc: RecallPoint[] = claims.recall;
   const x = crossover(sw);
+  const mkAt = capacityLength(rc, ['mamba', 'transformer']);
   const lengths = sweepLengths(settings).map(fmtLen).join(', ');
   return (
     <div className="panel" data-testid="panel-claims">
@@ -87,9 +90,9 @@ export function ClaimsPanel() {
         }
       >
         <p>
-          The public debate in five claims, each tested on <b>your</b> GPU with the loaded pair. The scaling claims share one context sweep (L = {lengths || '—'}; set
-          it in the Scaling tab); the recall claim runs passkey probes over the Recall lab's lengths and depths on its document. Verdicts are about these models, this
-          device and these lengths — small models and short contexts can hide asymptotic effects.
+          The public debate in six claims, each tested on <b>your</b> GPU with the loaded pair. The scaling claims share one context sweep (L = {lengths || '—'}; set
+          it in the Scaling tab); the recall claims run passkey and multikey probes over the Recall lab's lengths, depths and numbers of facts K on its document.
+          Verdicts are about these models, this device and these lengths — small models and short contexts can hide asymptotic effects.
         </p>
         {!canRun && <Notice kind="info">Load a model pair and choose “Both” architectures to run the claims.</Notice>}
         {claims.progress && (
@@ -102,6 +105,7 @@ export function ClaimsPanel() {
         )}
         {claims.error && <Notice kind="error">{claims.error}</Notice>}
         <LimitNotes limits={claims.limits} />
+        <SkipNotes skips={claims.skips} />
       </Card>
       <div className="claims-grid">
         <Claim
@@ -136,18 +140,38 @@ export function ClaimsPanel() {
         />
         <Claim
           id="recall"
-          claim="Attention can recall any detail in its context; a fixed-size state must forget."
+          claim="Attention can recall any detail in its context."
           who="For Transformers: exact retrieval"
           how="passkey probes: a random key at several depths, asked at the end; exact-match accuracy per length."
           verdict={verdictRecall(rc)}
           kind="recall"
-          points={rc.length}
+          points={rc.filter((p) => p.probe === 'passkey').length}
           chart={
             <ArchLineChart
               series={(['mamba', 'transformer'] as const).map((arch) => ({ arch, points: recallByLength(rc, arch, 'passkey').map((r) => ({ x: r.length, y: r.score })) }))}
               xLabel="L"
               yLabel="accuracy"
               logX
+              yFormat={fmtPct}
+              yDomain={[0, 1]}
+            />
+          }
+        />
+        <Claim
+          id="forget"
+          claim="A fixed-size state must forget: the more facts it has to hold, the fewer it recalls."
+          who="For Transformers: a KV cache keeps every fact; an SSM compresses them into a fixed state"
+          how={`multikey probes: K = ${settings.keys.join(', ')} facts (“The code for word is 1234.”) at random depths, one asked at the end; exact-match accuracy vs K at one length, beside passkey (one fact, forgetting by distance).`}
+          verdict={verdictForget(rc)}
+          kind="recall"
+          points={mkAt ? rc.filter((p) => p.probe === 'multikey' && p.length === mkAt.length).length : 0}
+          chart={
+            <ArchLineChart
+              series={(['mamba', 'transformer'] as const).map((arch) => ({ arch, points: mkAt ? capacityByKeys(rc, arch, mkAt.length).map((r) => ({ x: r.keys, y: r.score })) : [] }))}
+              xLabel={mkAt ? `facts K (L = ${fmtLen(mkAt.length)})` : 'facts K'}
+              yLabel="accuracy"
+              logX
+              xFormat={(k) => String(k)}
               yFormat={fmtPct}
               yDomain={[0, 1]}
             />

@@ -1,6 +1,6 @@
 /**
- * What the built-in demo pair can do: held-out loss and passkey accuracy vs context length, measured with this
- * project's recall lab (public/models/demo-results.json, written by tools/demo-card.mjs). Shown under the model
+ * What the built-in demo pair can do: held-out loss, passkey accuracy vs context length and (when measured) the
+ * multikey capacity sweep (accuracy vs the number of facts K), measured with this project's recall lab (public/models/demo-results.json, written by tools/demo-card.mjs). Shown under the model
  * picker while the demo pair is chosen.
  */
 import { useEffect, useState } from 'react';
@@ -15,9 +15,22 @@ interface ArchResults {
   copy: (number | null)[];
 }
 
+/** The capacity sweep: accuracy[length index][K index] per model; null = not measured (the K facts do not fit in L). */
+interface CapacityResults {
+  keys: number[];
+  lengths: number[];
+  /** The headline length: the most K values measured for both models. */
+  length: number;
+  probesPerCell: number;
+  mamba: (number | null)[][];
+  transformer: (number | null)[][];
+}
+
 interface DemoResultsFile {
   format: string;
   trainLength: number;
+  /** The training sequence lengths (a curriculum), when there were several. */
+  trainLengths?: number[];
   steps: number;
   trainTokens: number;
   /** Share of the training sequences that were synthetic recall tasks. */
@@ -28,6 +41,7 @@ interface DemoResultsFile {
   probesPerCell: number;
   mamba: ArchResults;
   transformer: ArchResults;
+  multikey?: CapacityResults;
 }
 
 export function DemoResults() {
@@ -76,9 +90,82 @@ export function DemoResults() {
         </table>
       </div>
       <p className="fine">
-        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of {data.trainLength}-token sequences,{' '}
+        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of{' '}
+        {data.trainLengths && data.trainLengths.length > 1 ? `${data.trainLengths.map(fmtLen).join(' / ')}-token` : `${data.trainLength}-token`} sequences,{' '}
         {fmtPct(data.synthFrac)} of them synthetic recall tasks). Passkey: exact match over {data.probesPerCell} probes per length ({data.depths.length} depths), measured with this page's recall lab on an {data.device};
         lengths past {data.trainLength} were never seen in training. Run the Recall lab to measure it on your GPU.
+      </p>
+      {data.multikey && <Capacity mk={data.multikey} trainLength={data.trainLength} />}
+    </div>
+  );
+}
+
+/** The multikey capacity sweep: accuracy vs K at the headline length, and the whole length × K grid on demand. */
+function Capacity({ mk, trainLength }: { mk: CapacityResults; trainLength: number }) {
+  const rows = [['mamba', 'Mamba'], ['transformer', 'Transformer']] as const;
+  const li = mk.lengths.indexOf(mk.length);
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : fmtPct(v));
+  return (
+    <div data-testid="demo-multikey">
+      <div className="table-wrap">
+        <table className="table compact">
+          <thead>
+            <tr>
+              <th title="K key-value facts in the document, one asked at the end">Multikey at {fmtLen(mk.length)}</th>
+              {mk.keys.map((k) => (
+                <th key={k}>K={k}</th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([arch, label]) => (
+              <tr key={arch} data-testid={`demo-multikey-${arch}`}>
+                <td>
+                  <ArchDot arch={arch} /> {label}
+                </td>
+                {mk.keys.map((k, ki) => (
+                  <td key={k}>{pct(mk[arch][li]?.[ki])}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <details className="fine">
+        <summary>Capacity by length and K</summary>
+        <div className="table-wrap">
+          <table className="table compact" data-testid="demo-multikey-grid">
+            <thead>
+              <tr>
+                <th>Model</th>
+                <th>L</th>
+                {mk.keys.map((k) => (
+                  <th key={k}>K={k}</th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.flatMap(([arch, label]) =>
+                mk.lengths.map((l, i) => (
+                  <tr key={`${arch}-${l}`}>
+                    <td>
+                      <ArchDot arch={arch} /> {label}
+                    </td>
+                    <td title={l > trainLength ? 'longer than any training sequence' : ''}>{l > trainLength ? <i>{fmtLen(l)}</i> : fmtLen(l)}</td>
+                    {mk.keys.map((k, ki) => (
+                      <td key={k}>{pct(mk[arch][i]?.[ki])}</td>
+                    ))}
+                  </tr>
+                )),
+              )}
+            </tbody>
+          </table>
+        </div>
+      </details>
+      <p className="fine">
+        Multikey: K facts “The code for <i>word</i> is <i>1234</i>.” spread through the document, one asked at the end; exact match over {mk.probesPerCell} probes per
+        cell (— : the K facts do not fit in that length; lengths past {fmtLen(trainLength)} were never seen in training). A fixed-size state has to hold all K at
+        once; attention keeps every one in its cache.
       </p>
     </div>
   );

@@ -1,4 +1,4 @@
-/** Accuracy heatmap (context length × depth) as a plain SVG, so it exports to PNG like the charts. */
+/** Accuracy heatmap (context length × depth, or × another row value such as K facts) as a plain SVG, so it exports to PNG like the charts. */
 import type { RecallCell } from '../../recall/analysis';
 import { fmtLen, fmtPct } from '../format';
 
@@ -16,7 +16,17 @@ function color(score: number): string {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
-export function Heatmap(props: { cells: RecallCell[]; lengths: number[]; depths: number[]; testId?: string }) {
+export function Heatmap(props: {
+  cells: RecallCell[];
+  lengths: number[];
+  depths: number[];
+  testId?: string;
+  /** Rows other than depth (cells carry the row value in `depth`): axis title and label format. */
+  rowTitle?: string;
+  rowFormat?: (v: number) => string;
+}) {
+  const rowFmt = props.rowFormat ?? ((d: number) => `${Math.round(d * 100)}%`);
+  const rowTitle = props.rowTitle ?? 'depth';
   const lengths = [...new Set([...props.lengths, ...props.cells.map((c) => c.length)])].sort((a, b) => a - b);
   const depths = [...new Set([...props.depths, ...props.cells.map((c) => c.depth)])].sort((a, b) => a - b);
   const cw = 66;
@@ -31,7 +41,7 @@ export function Heatmap(props: { cells: RecallCell[]; lengths: number[]; depths:
     <svg className="chart-svg heatmap" width={w} height={h} viewBox={`0 0 ${w} ${h}`} data-testid={props.testId} role="img" aria-label="accuracy heatmap">
       {depths.map((d, r) => (
         <text key={`d${d}`} x={left - 8} y={top + r * ch + ch / 2 + 4} textAnchor="end" fontSize={11} fill="#8a8fa3">
-          {Math.round(d * 100)}%
+          {rowFmt(d)}
         </text>
       ))}
       {lengths.map((l, c) => (
@@ -43,7 +53,7 @@ export function Heatmap(props: { cells: RecallCell[]; lengths: number[]; depths:
         context length
       </text>
       <text x={12} y={top + (depths.length * ch) / 2} textAnchor="middle" fontSize={11} fill="#8a8fa3" transform={`rotate(-90 12 ${top + (depths.length * ch) / 2})`}>
-        depth
+        {rowTitle}
       </text>
       {depths.map((d, r) =>
         lengths.map((l, c) => {
@@ -56,7 +66,7 @@ export function Heatmap(props: { cells: RecallCell[]; lengths: number[]; depths:
                   {fmtPct(cell.score)}
                 </text>
               )}
-              <title>{cell ? `L=${l}, depth ${Math.round(d * 100)}%: ${fmtPct(cell.score)} over ${cell.n} trial(s)` : 'not measured'}</title>
+              <title>{cell ? `L=${l}, ${rowTitle} ${rowFmt(d)}: ${fmtPct(cell.score)} over ${cell.n} trial(s)` : 'not measured'}</title>
             </g>
           );
         }),

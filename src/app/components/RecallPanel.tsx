@@ -1,10 +1,11 @@
 /** Recall lab: a document (pasted or bundled), passkey / copy-span / loss-by-position probes, heatmaps and curves. */
 import { useEffect, useMemo, useState } from 'react';
 import type { Arch } from '../../models/types';
-import { recallByLength, recallGrid } from '../../recall/analysis';
+import { capacityByKeys, capacityGrid, capacityLength, recallByLength, recallGrid } from '../../recall/analysis';
 import { checkDocument } from '../../recall/document';
+import { MULTIKEY_WORDS } from '../../recall/multikey';
 import { binMeans } from '../../recall/loss';
-import type { ProbeKind } from '../../recall/types';
+import type { ProbeKind, ProbeSkip, RecallPoint } from '../../recall/types';
 import { useActiveSlots, patchSettings, setState, useStore } from '../../store/store';
 import { ARCH_LABEL, cancelJob, countTokens, maxTokens, runRecall } from '../controller';
 import { fmtLen, fmtPct } from '../format';
@@ -17,7 +18,7 @@ import { ArchDot, Card, ListField, Notice, NumberField, Progress, RunButton } fr
 /** Paste larger than this is refused outright (kept out of the page). */
 const MAX_PASTE_CHARS = 8_000_000;
 const ARCHS: Arch[] = ['mamba', 'transformer'];
-const PROBE_LABEL: Record<ProbeKind, string> = { passkey: 'Passkey (needle)', copy: 'Copy span', loss: 'Loss by position' };
+const PROBE_LABEL: Record<ProbeKind, string> = { passkey: 'Passkey (needle)', copy: 'Copy span', multikey: 'Multikey (capacity)', loss: 'Loss by position' };
 
 export interface BundledDoc {
   id: string;
@@ -175,7 +176,7 @@ export function RecallPanel() {
           }
         >
           <div className="checks">
-            {(['passkey', 'copy', 'loss'] as ProbeKind[]).map((p) => (
+            {(['passkey', 'copy', 'multikey', 'loss'] as ProbeKind[]).map((p) => (
               <label key={p} className="check">
                 <input type="checkbox" checked={settings.probes.includes(p)} onChange={() => toggleProbe(p)} data-testid={`probe-${p}`} /> {PROBE_LABEL[p]}
               </label>
@@ -185,6 +186,12 @@ export function RecallPanel() {
             <ListField label="Context lengths" value={settings.lengths} onChange={(lengths) => patchSettings({ lengths: lengths.map(Math.round).filter((x) => x > 0) })} testId="recall-lengths" />
             <ListField label="Depths (0–1)" value={settings.depths} onChange={(depths) => patchSettings({ depths: depths.filter((d) => d <= 1) })} testId="recall-depths" />
             <NumberField label="Trials" value={settings.trials} min={1} max={20} onChange={(trials) => patchSettings({ trials: Math.max(1, Math.round(trials)) })} />
+            <ListField
+              label="Facts K (multikey)"
+              value={settings.keys}
+              onChange={(keys) => patchSettings({ keys: [...new Set(keys.map(Math.round).filter((k) => k >= 1 && k <= MULTIKEY_WORDS.length))].sort((a, b) => a - b) })}
+              testId="recall-keys"
+            />
           </div>
           <ul className="fine probe-help">
             <li>
@@ -193,6 +200,11 @@ export function RecallPanel() {
             <li>
               <b>Copy span</b>: the first 16 tokens of a span from earlier in the document are repeated at the end; the model must continue with the next 16. Score:
               exact-match tokens.
+            </li>
+            <li>
+              <b>Multikey</b>: K facts “The code for <i>word</i> is <i>1234</i>.” at random depths; the question asks for one of them. Score: exact match. A cell per
+              length and K, with depths × trials probes; a cell whose facts do not fit in the length is skipped. Passkey tests forgetting by distance, this tests
+              forgetting by capacity.
             </li>
             <li>
               <b>Loss by position</b>: per-token loss over the document; a model that uses long context keeps lowering it as it reads.
@@ -204,6 +216,7 @@ export function RecallPanel() {
           )}
           {recall.error && <Notice kind="error">{recall.error}</Notice>}
           <LimitNotes limits={recall.limits} />
+          <SkipNotes skips={recall.skips} />
         </Card>
       </div>
 
@@ -236,6 +249,8 @@ export function RecallPanel() {
         ) : null,
       )}
 
+      {recall.points.some((p) => p.probe === 'multikey') && <CapacityResults points={recall.points} lengths={settings.lengths} keys={settings.keys} />}
+
       {recall.curves.length > 0 && (
         <ChartFigure title="Loss by position (nats per token, binned)" name="loss-by-position" points={recall.curves.length} height={260}>
           <ArchLineChart series={lossSeries} xLabel="token position" yLabel="loss (nats)" xFormat={(v) => fmtLen(Math.round(v))} dots={false} yDomain={undefined} />
@@ -263,7 +278,7 @@ export function RecallPanel() {
                     <td>
                       <ArchDot arch={p.arch} /> {ARCH_LABEL[p.arch]}
                     </td>
-                    <td>{p.probe}</td>
+                    <td>{p.probe === 'multikey' ? `multikey K=${p.keys}` : p.probe}</td>
                     <td>{fmtLen(p.length)}</td>
                     <td>{Math.round(p.depth * 100)}%</td>
                     <td className={p.correct ? 'good' : p.score > 0 ? 'meh' : 'bad'}>{fmtPct(p.score)}</td>
@@ -279,5 +294,69 @@ export function RecallPanel() {
 
       <SelectivityView />
     </div>
+  );
+}
+
+/** Multikey cells that were not run (the K facts and the question do not fit in the length), one line per cell. */
+export function SkipNotes({ skips }: { skips: ProbeSkip[] }) {
+  if (!skips.length) return null;
+  const byCell = new Map<string, { s: ProbeSkip; archs: string[] }>();
+  for (const s of skips) {
+    const key = `${s.probe}|${s.length}|${s.keys}`;
+    const e = byCell.get(key) ?? { s, archs: [] };
+    e.archs.push(ARCH_LABEL[s.arch]);
+    byCell.set(key, e);
+  }
+  return (
+    <Notice kind="info" testId="skip-notes">
+      Skipped (does not fit):{' '}
+      {[...byCell.values()].map(({ s, archs }, i) => (
+        <span key={i} className="skip-note" data-testid="skip-note">
+          {i > 0 && '; '}
+          L={fmtLen(s.length)}, K={s.keys} ({archs.join(', ')}): {s.message}
+        </span>
+      ))}
+      .
+    </Notice>
+  );
+}
+
+/** Multikey results: a K × length heatmap per model and accuracy vs K at one length. */
+function CapacityResults({ points, lengths, keys }: { points: RecallPoint[]; lengths: number[]; keys: number[] }) {
+  const archs = ARCHS.filter((a) => points.some((p) => p.arch === a && p.probe === 'multikey'));
+  const mk = points.filter((p) => p.probe === 'multikey');
+  const at = capacityLength(mk, archs)?.length ?? Math.max(...mk.map((p) => p.length));
+  return (
+    <Card title={`${PROBE_LABEL.multikey}: accuracy`} testId="results-multikey">
+      <div className="heatmaps">
+        {archs.map((arch) => (
+          <figure className="chart heat" key={arch} data-testid={`heatmap-multikey-${arch}`}>
+            <figcaption>
+              <span>
+                <ArchDot arch={arch} /> {ARCH_LABEL[arch]} — length × facts K
+              </span>
+            </figcaption>
+            <Heatmap
+              cells={capacityGrid(mk, arch).map((c) => ({ length: c.length, depth: c.keys, score: c.score, n: c.n }))}
+              lengths={lengths}
+              depths={keys}
+              rowTitle="facts K"
+              rowFormat={(k) => `K=${k}`}
+            />
+          </figure>
+        ))}
+        <ChartFigure title={`Recall vs number of facts (L = ${fmtLen(at)})`} name="recall-multikey" points={mk.filter((p) => p.length === at).length}>
+          <ArchLineChart
+            series={archs.map((arch) => ({ arch, points: capacityByKeys(mk, arch, at).map((r) => ({ x: r.keys, y: r.score })) }))}
+            xLabel="facts K"
+            yLabel="accuracy"
+            logX
+            xFormat={(k) => String(k)}
+            yFormat={fmtPct}
+            yDomain={[0, 1]}
+          />
+        </ChartFigure>
+      </div>
+    </Card>
   );
 }
