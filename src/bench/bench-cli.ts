@@ -1,48 +1,70 @@
 /**
- * `npm run bench [-- --quick] [--json FILE] [--csv FILE] [--pairs 130m,370m] [--contexts 256,1024,...]`
+ * `npm run bench [-- --quick] [--json FILE] [--csv FILE] [--pairs 130m,370m] [--contexts 256,1024,...]
+ *   [--contexts-large 1024,8192] [--dtype f32,f16] [--decode N] [--steps-per-submit N] [--layers auto|on|off]`
  *
  * Whole models with random weights in the real shapes (mamba-130m-hf vs pythia-160m, mamba-370m-hf vs pythia-410m),
- * through the same loader path (WeightStore), kernels and generate() as the page. At each context length: prefill
- * time (the whole context, in chunks of 1024), decode tokens/s continuing from that context (GPU-side argmax,
- * `stepsPerSubmit` steps per submit, one readback per batch), and GPU memory (weights, KV cache vs SSM state,
- * activations). The figures are wall clock, awaited on the GPU. --quick: tiny shapes for SwiftShader.
+ * through the same loader path (WeightStore), kernels and decode path as the page. At each context length:
+ *   prefill of the context (chunks of 1024) and its time;
+ *   decode continuing from it: greedy on the GPU, `--steps-per-submit` steps per submit, the next batch submitted
+ *     before the previous one is read back (as generate() does): tokens/s (wall clock), GPU time per token
+ *     (timestamp queries on every decode pass), CPU time per token spent encoding and submitting, dispatches per
+ *     token, and the bandwidth floor: weight bytes / the copy kernel's GB/s measured in the same run (the tok/s a
+ *     decode that only streams its weights once would reach);
+ *   GPU memory (weights, KV cache vs SSM state, activations).
+ * `--dtype f32,f16` runs every model with f32 and with f16 matrices (default f32). --contexts applies to the 130m
+ * pair, --contexts-large to the 370m pair. Before the models: the encode microbench (our JS per dispatch, measured by
+ * replaying the recorded decode step into a pass whose methods do nothing, vs the same replay into a real Dawn pass).
+ * (The recorded step skips setPipeline / setBindGroup when they repeat: a layer is one pipeline and one bind group;
+ * --layers off records the separate fused kernels instead, for comparison.)
+ * --quick: tiny shapes for SwiftShader. Set WEBGPU_DAWN_OPTIONS=disable-dawn-features=timestamp_quantization for
+ * unquantised timestamps.
  */
 import { writeFileSync } from 'node:fs';
 import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
+import { PassTimer, timeGpu } from '../gpu/timing';
 import { parseConfig, type ModelConfig } from '../hub/config';
 import { GptNeoxModel, gptNeoxTensorSpecs } from '../models/gptneox';
 import { KernelOps } from '../models/kernel-ops';
 import { MambaModel, mambaTensorSpecs } from '../models/mamba';
 import { WeightStore } from '../models/weights';
 import type { CausalLM } from '../models/base';
+import { CopyKernel } from '../kernels/copy';
 import mamba130m from '../../tests/hub/configs/state-spaces__mamba-130m-hf.json';
 import mamba370m from '../../tests/hub/configs/state-spaces__mamba-370m-hf.json';
 import pythia160m from '../../tests/hub/configs/EleutherAI__pythia-160m.json';
 import pythia410m from '../../tests/hub/configs/EleutherAI__pythia-410m.json';
 
 const now = () => performance.now();
+type DType = 'f32' | 'f16';
 
 interface Row {
-  model: string; arch: string; context: number;
-  prefillMs: number; prefillTokPerS: number; decodeTokPerS: number; decodeMsPerToken: number;
-  weightsMiB: number; kvCacheMiB: number; ssmStateMiB: number; activationsMiB: number; error?: string;
+  model: string; arch: string; dtype: DType; context: number;
+  prefillMs: number; prefillTokPerS: number;
+  decodeTokPerS: number; decodeMsPerToken: number; gpuMsPerToken: number; cpuMsPerToken: number; submitMsPerToken: number; dispatchesPerToken: number;
+  floorTokPerS: number; weightsMiB: number; kvCacheMiB: number; ssmStateMiB: number; activationsMiB: number; error?: string;
 }
 
-/** Random weights (uniform, small) through WeightStore, as if streamed from a checkpoint. */
-function randomModel(ctx: GpuContext, ops: KernelOps, cfg: ModelConfig, name: string): CausalLM {
+/** Random weights (uniform, small) through WeightStore, as if streamed from a checkpoint: F32 bytes for f32 runs,
+ *  F16 bytes (kept packed as the loader keeps f16 checkpoints) for f16 runs. */
+function randomModel(ctx: GpuContext, ops: KernelOps, cfg: ModelConfig, name: string, dtype: DType): CausalLM {
   const specs = cfg.arch === 'mamba' ? mambaTensorSpecs(cfg) : gptNeoxTensorSpecs(cfg);
-  const store = new WeightStore(ctx, specs);
+  const store = new WeightStore(ctx, specs, { matrixDType: dtype });
   let seed = 12345;
+  const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
   for (const s of specs) {
     if (s.optional) continue;
     const n = s.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const scale = s.name.endsWith('A_log') ? 0 : s.name.includes('norm') || s.name.endsWith('.D') ? 0 : 0.04;
-    for (let i = 0; i < n; i++) {
-      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      data[i] = (seed / 4294967296 - 0.5) * scale;
+    const special = s.name.endsWith('A_log') || s.name.includes('norm') || s.name.endsWith('.D') || s.name.endsWith('dt_proj.bias');
+    if (dtype === 'f16' && s.kind === 'matrix') {
+      // f16 bits of ±(0.5 .. 1) · 2^-5 straight away: no f32 → f16 conversion of hundreds of millions of values
+      const h = new Uint16Array(n);
+      for (let i = 0; i < n; i++) h[i] = ((next() >>> 16) & 0x83ff) | 0x2800;
+      store.accept(s.name, 'F16', s.shape, new Uint8Array(h.buffer));
+      continue;
     }
+    const data = new Float32Array(n);
+    if (!special) for (let i = 0; i < n; i++) data[i] = (next() / 4294967296 - 0.5) * 0.04;
     if (s.name.endsWith('A_log')) { const N = s.shape[1]; for (let i = 0; i < n; i++) data[i] = Math.log(1 + (i % N)); }
     if (s.name.includes('norm') && s.name.endsWith('weight')) data.fill(1);
     if (s.name.endsWith('.D')) data.fill(1);
@@ -53,7 +75,49 @@ function randomModel(ctx: GpuContext, ops: KernelOps, cfg: ModelConfig, name: st
   return cfg.arch === 'mamba' ? new MambaModel(ctx, ops, store, cfg, name) : new GptNeoxModel(ctx, ops, store, cfg, name);
 }
 
-async function measure(ctx: GpuContext, model: CausalLM, context: number, decodeTokens: number): Promise<Row> {
+/** The vec4 copy kernel's bandwidth (read + write) in GB/s, best of two sizes (as kernels-cli measures it). */
+async function copyGbps(ctx: GpuContext, quick: boolean): Promise<number> {
+  const maxFloats = Math.floor(Math.min(ctx.limits.maxStorageBufferBindingSize, 256 << 20) / 16) * 4;
+  const k = new CopyKernel(ctx);
+  let best = 0;
+  for (const n of (quick ? [1 << 16, 1 << 20] : [1 << 24, 1 << 26]).filter((x) => x <= maxFloats)) {
+    const src = ctx.buffer(n * 4, 'scratch', 'copy.src'), dst = ctx.buffer(n * 4, 'scratch', 'copy.dst');
+    const t = await timeGpu(ctx, (pass) => k.encode(pass, src, dst, n));
+    best = Math.max(best, (8 * n) / (t.ms / 1e3) / 1e9);
+    ctx.pool.release(src);
+    ctx.pool.release(dst);
+  }
+  return best;
+}
+
+interface DecodeMeasure { tokPerS: number; gpuMsPerToken: number; cpuMsPerToken: number; submitMsPerToken: number; dispatchesPerToken: number }
+
+/** Greedy decode of `n` tokens after the current state, batches pipelined two deep (as generate() does). */
+async function decodeRun(model: CausalLM, timer: PassTimer, last: number, n: number): Promise<DecodeMeasure> {
+  const k = model.stepsPerSubmit;
+  await model.decodeBatch(last, k); // warm-up (first recording of the step)
+  await timer.read();
+  model.resetDecodeStats();
+  const t0 = now();
+  const inflight: Promise<Uint32Array>[] = [];
+  for (let done = 0; done < n; done += k) {
+    inflight.push(model.decodeBatch(-1, Math.min(k, n - done)));
+    if (inflight.length >= 2) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  const wall = now() - t0;
+  const gpu = await timer.read();
+  const st = model.decodeStats;
+  return {
+    tokPerS: st.tokens / (wall / 1e3),
+    gpuMsPerToken: gpu.length ? gpu.reduce((a, b) => a + b, 0) / st.tokens : NaN,
+    cpuMsPerToken: st.encodeMs / st.tokens,
+    submitMsPerToken: st.submitMs / st.tokens,
+    dispatchesPerToken: st.dispatches / st.tokens,
+  };
+}
+
+async function measure(ctx: GpuContext, model: CausalLM, timer: PassTimer, context: number, decodeTokens: number, dtype: DType, copyGbps: number): Promise<Row> {
   const V = model.vocabSize;
   const ids = Array.from({ length: context }, (_, i) => (i * 7919) % Math.min(V, 50000));
   const mib = (b: number) => b / 2 ** 20;
@@ -61,27 +125,61 @@ async function measure(ctx: GpuContext, model: CausalLM, context: number, decode
   await model.prefill(ids.slice(0, 16)); // warm pipelines for this shape family
   model.reset();
   const t0 = now();
-  await model.prefill(ids);
+  await model.prefill(ids.slice(0, context - 1));
   await ctx.finish();
   const prefillMs = now() - t0;
-  // decode continuing from the context: greedy on the GPU, stepsPerSubmit steps per submit
-  model.reset();
-  await model.prefill(ids.slice(0, context - 1));
-  const out = await continueDecode(model, ids[context - 1], decodeTokens);
+  const d = await decodeRun(model, timer, ids[context - 1], decodeTokens);
   const m = model.memory();
   return {
-    model: model.name, arch: model.arch, context, prefillMs, prefillTokPerS: context / (prefillMs / 1e3),
-    decodeTokPerS: out, decodeMsPerToken: 1e3 / out,
+    model: model.name, arch: model.arch, dtype, context, prefillMs, prefillTokPerS: (context - 1) / (prefillMs / 1e3),
+    decodeTokPerS: d.tokPerS, decodeMsPerToken: 1e3 / d.tokPerS, gpuMsPerToken: d.gpuMsPerToken, cpuMsPerToken: d.cpuMsPerToken,
+    submitMsPerToken: d.submitMsPerToken,
+    dispatchesPerToken: d.dispatchesPerToken, floorTokPerS: (copyGbps * 1e9) / m.weights,
     weightsMiB: mib(m.weights), kvCacheMiB: mib(m.kvCache), ssmStateMiB: mib(m.ssmState), activationsMiB: mib(m.activations),
   };
 }
 
-/** Decodes `n` greedy tokens after the current state (first token fed = `last`); tokens/s after an 8-token warm-up. */
-async function continueDecode(model: CausalLM, last: number, n: number): Promise<number> {
-  await model.decodeBatch(last, 8);
-  const t0 = now();
-  for (let done = 0; done < n; done += model.stepsPerSubmit) await model.decodeBatch(-1, Math.min(model.stepsPerSubmit, n - done));
-  return n / ((now() - t0) / 1e3);
+export interface EncodeBench { model: string; dispatchesPerStep: number; dawnCallsPerStep: number; jsUsPerDispatch: number; dawnUsPerDispatch: number; batchUsPerDispatch: number; submitUsPerDispatch: number }
+
+/**
+ * Our JS per dispatch: the recorded step replayed `steps` times into a pass whose methods do nothing (only our
+ * loop), vs into a real compute pass (our loop + Dawn's setPipeline / setBindGroup / dispatchWorkgroups), and the
+ * whole decodeBatch (encoder, state upload, submit, readback copy) per dispatch.
+ */
+export async function encodeBench(ctx: GpuContext, model: CausalLM, steps = 200): Promise<EncodeBench> {
+  model.reset();
+  await model.decodeBatch(1, 4);
+  const list = model.decodeList!;
+  let calls = 0;
+  const count = { setPipeline: () => void calls++, setBindGroup: () => void calls++, dispatchWorkgroups: () => void calls++ } as unknown as GPUComputePassEncoder;
+  list.replay(count, 0);
+  const dawnCallsPerStep = calls;
+  const nop = () => {};
+  const mock = { setPipeline: nop, setBindGroup: nop, dispatchWorkgroups: nop } as unknown as GPUComputePassEncoder;
+  const time = (pass: GPUComputePassEncoder) => {
+    const t0 = now();
+    for (let i = 0; i < steps; i++) list.replay(pass, i);
+    return ((now() - t0) * 1e3) / (steps * list.length);
+  };
+  const best = (f: () => number) => Math.min(...Array.from({ length: 5 }, f));
+  const js = best(() => time(mock));
+  const dawn = best(() => {
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    const us = time(pass);
+    pass.end();
+    enc.finish(); // recorded, never submitted
+    return us;
+  });
+  model.reset();
+  await model.decodeBatch(1, 1);
+  model.resetDecodeStats();
+  for (let r = 0; r < 5; r++) await model.decodeBatch(-1, 16);
+  const st = model.decodeStats;
+  return {
+    model: model.name, dispatchesPerStep: list.length, dawnCallsPerStep, jsUsPerDispatch: js, dawnUsPerDispatch: dawn,
+    batchUsPerDispatch: (st.encodeMs * 1e3) / st.dispatches, submitUsPerDispatch: (st.submitMs * 1e3) / st.dispatches,
+  };
 }
 
 async function main(): Promise<void> {
@@ -89,51 +187,77 @@ async function main(): Promise<void> {
   const flag = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
   const quick = argv.includes('--quick');
   const pairs = (flag('--pairs') ?? (quick ? 'tiny' : '130m,370m')).split(',');
-  const contexts = (flag('--contexts') ?? (quick ? '64,256' : '256,1024,2048,4096,8192,16384,32768')).split(',').map(Number);
-  const decodeTokens = Number(flag('--decode') ?? (quick ? 8 : 128));
+  const contexts = (flag('--contexts') ?? (quick ? '64,256' : '256,1024,4096,16384,32768')).split(',').map(Number);
+  const contextsLarge = (flag('--contexts-large') ?? (quick ? '64' : '1024,8192')).split(',').map(Number);
+  const dtypes = (flag('--dtype') ?? 'f32').split(',') as DType[];
+  for (const d of dtypes) if (d !== 'f32' && d !== 'f16') throw new Error(`--dtype ${d}: f32 or f16`);
+  const decodeTokens = Number(flag('--decode') ?? (quick ? 8 : 256));
+  const stepsPerSubmit = Number(flag('--steps-per-submit') ?? (quick ? 4 : 16));
+  const layers = (flag('--layers') ?? 'auto') as CausalLM['decodeLayers'];
+  if (!['auto', 'on', 'off'].includes(layers)) throw new Error(`--layers ${layers}: auto, on or off`);
+  const tStart = now();
   const ctx = new GpuContext(await acquireNodeDevice());
   const info = ctx.acquired.adapterInfo;
-  console.log(`device: ${info.vendor} ${info.architecture} ${info.description}; features: ${[...ctx.features].join(', ')}`);
+  console.log(`device: ${info.vendor} ${info.architecture} ${info.description}; features: ${[...ctx.features].join(', ')}; WEBGPU_DAWN_OPTIONS=${process.env.WEBGPU_DAWN_OPTIONS ?? ''}`);
+  const copy = { gbps: await copyGbps(ctx, quick) };
+  console.log(`copy kernel: ${copy.gbps.toFixed(1)} GB/s (read + write; the bandwidth floor below divides the weight bytes by it)`);
   const tiny = {
     mamba: { model_type: 'mamba', hidden_size: 64, state_size: 16, num_hidden_layers: 2, expand: 2, conv_kernel: 4, vocab_size: 512, time_step_rank: 'auto', use_bias: false, use_conv_bias: true, layer_norm_epsilon: 1e-5, tie_word_embeddings: true },
     neox: { model_type: 'gpt_neox', hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 256, rotary_pct: 0.25, rotary_emb_base: 10000, vocab_size: 512, max_position_embeddings: 2048, use_parallel_residual: true, layer_norm_eps: 1e-5, hidden_act: 'gelu', tie_word_embeddings: false },
   };
-  const table: Record<string, [unknown, unknown, string, string]> = {
-    tiny: [tiny.mamba, tiny.neox, 'tiny-mamba', 'tiny-pythia'],
-    '130m': [mamba130m, pythia160m, 'mamba-130m', 'pythia-160m'],
-    '370m': [mamba370m, pythia410m, 'mamba-370m', 'pythia-410m'],
+  const table: Record<string, [unknown, unknown, string, string, number[]]> = {
+    tiny: [tiny.mamba, tiny.neox, 'tiny-mamba', 'tiny-pythia', contexts],
+    '130m': [mamba130m, pythia160m, 'mamba-130m', 'pythia-160m', contexts],
+    '370m': [mamba370m, pythia410m, 'mamba-370m', 'pythia-410m', contextsLarge],
   };
   const ops = new KernelOps(ctx);
+  const timer = new PassTimer(ctx, 1024);
   const rows: Row[] = [];
-  console.log('model         ctx    prefill ms   prefill tok/s  decode tok/s  weights MiB  KV MiB   SSM MiB  act MiB');
-  for (const p of pairs) {
-    const entry = table[p];
-    if (!entry) throw new Error(`unknown pair ${p} (known: ${Object.keys(table).join(', ')})`);
-    for (const [cfgJson, name] of [[entry[0], entry[2]], [entry[1], entry[3]]] as const) {
-      const model = randomModel(ctx, ops, parseConfig(cfgJson), name);
-      model.stepsPerSubmit = 16;
-      for (const c of contexts) {
-        let r: Row;
-        try {
-          r = await measure(ctx, model, c, decodeTokens);
-        } catch (e) {
-          r = { model: name, arch: model.arch, context: c, prefillMs: NaN, prefillTokPerS: NaN, decodeTokPerS: NaN, decodeMsPerToken: NaN, weightsMiB: NaN, kvCacheMiB: NaN, ssmStateMiB: NaN, activationsMiB: NaN, error: (e as Error).message };
+  const encode: EncodeBench[] = [];
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const header = 'model         dtype    ctx  prefill ms  prefill tok/s  decode tok/s  GPU ms/tok  encode ms/tok  submit ms/tok  disp/tok  floor tok/s  weights MiB   KV MiB  SSM MiB';
+  for (const dtype of dtypes) {
+    for (const p of pairs) {
+      const entry = table[p];
+      if (!entry) throw new Error(`unknown pair ${p} (known: ${Object.keys(table).join(', ')})`);
+      for (const [cfgJson, name] of [[entry[0], entry[2]], [entry[1], entry[3]]] as const) {
+        const t0 = now();
+        const model = randomModel(ctx, ops, parseConfig(cfgJson), name, dtype);
+        model.stepsPerSubmit = stepsPerSubmit;
+        model.passTimer = timer;
+        model.decodeLayers = layers;
+        const e = await encodeBench(ctx, model);
+        encode.push(e);
+        console.log(`\n${name} ${dtype}: loaded in ${((now() - t0) / 1e3).toFixed(1)} s; encode: ${e.dispatchesPerStep} dispatches and ${e.dawnCallsPerStep} Dawn pass calls per token; per dispatch: our JS ${f(e.jsUsPerDispatch, 3)} us, with the Dawn calls ${f(e.dawnUsPerDispatch, 2)} us, whole decodeBatch ${f(e.batchUsPerDispatch, 2)} us + submit ${f(e.submitUsPerDispatch, 2)} us`);
+        console.log(header);
+        for (const c of entry[4]) {
+          let r: Row;
+          try {
+            r = await measure(ctx, model, timer, c, decodeTokens, dtype, copy.gbps);
+          } catch (err) {
+            r = {
+              model: name, arch: model.arch, dtype, context: c, prefillMs: NaN, prefillTokPerS: NaN, decodeTokPerS: NaN, decodeMsPerToken: NaN,
+              gpuMsPerToken: NaN, cpuMsPerToken: NaN, submitMsPerToken: NaN, dispatchesPerToken: NaN, floorTokPerS: NaN, weightsMiB: NaN, kvCacheMiB: NaN,
+              ssmStateMiB: NaN, activationsMiB: NaN, error: (err as Error).message,
+            };
+          }
+          rows.push(r);
+          console.log(`${name.padEnd(13)} ${dtype.padEnd(5)} ${String(c).padStart(6)} ${f(r.prefillMs).padStart(11)} ${f(r.prefillTokPerS, 0).padStart(14)} ${f(r.decodeTokPerS).padStart(13)} ${f(r.gpuMsPerToken, 3).padStart(11)} ${f(r.cpuMsPerToken, 3).padStart(14)} ${f(r.submitMsPerToken, 3).padStart(14)} ${f(r.dispatchesPerToken, 0).padStart(9)} ${f(r.floorTokPerS, 0).padStart(12)} ${f(r.weightsMiB).padStart(12)} ${f(r.kvCacheMiB, 1).padStart(8)} ${f(r.ssmStateMiB, 2).padStart(8)}${r.error ? '  ' + r.error : ''}`);
         }
-        rows.push(r);
-        const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-        console.log(`${name.padEnd(13)} ${String(c).padStart(6)} ${f(r.prefillMs).padStart(12)} ${f(r.prefillTokPerS, 0).padStart(15)} ${f(r.decodeTokPerS).padStart(13)} ${f(r.weightsMiB).padStart(12)} ${f(r.kvCacheMiB, 2).padStart(7)} ${f(r.ssmStateMiB, 2).padStart(9)} ${f(r.activationsMiB).padStart(8)}${r.error ? '  ' + r.error : ''}`);
+        model.dispose();
+        ctx.pool.trim();
       }
-      model.dispose();
-      ctx.pool.trim();
     }
   }
+  console.log(`\ndone in ${((now() - tStart) / 1e3).toFixed(1)} s`);
   const json = flag('--json');
-  if (json) writeFileSync(json, JSON.stringify({ device: info, rows }, null, 1));
+  if (json) writeFileSync(json, JSON.stringify({ device: info, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, stepsPerSubmit, decodeTokens, layers, encode, rows }, null, 1));
   const csv = flag('--csv');
   if (csv) {
     const keys = Object.keys(rows[0]) as (keyof Row)[];
     writeFileSync(csv, [keys.join(','), ...rows.map((r) => keys.map((k) => r[k] ?? '').join(','))].join('\n') + '\n');
   }
+  timer.destroy();
   ctx.destroy();
 }
 

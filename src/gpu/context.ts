@@ -15,6 +15,11 @@ export class GpuContext {
   readonly pool: BufferPool;
   readonly uniforms: UniformArena;
   readonly acquired: AcquiredDevice;
+  /**
+   * A software adapter (SwiftShader, llvmpipe/lavapipe, WARP): every workgroup runs on the CPU, so work shapes that
+   * only pay off against per-call overhead on a real GPU (e.g. one pipeline per decode layer) are slower there.
+   */
+  readonly cpuAdapter: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
 
@@ -25,6 +30,8 @@ export class GpuContext {
     this.features = acquired.features;
     this.pool = new BufferPool(this.device, this.limits);
     this.uniforms = new UniformArena(this.device);
+    const info = acquired.adapterInfo;
+    this.cpuAdapter = /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
   }
 
   has(feature: OptionalFeature): boolean {

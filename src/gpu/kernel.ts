@@ -43,6 +43,32 @@ export class ComputeKernel {
     this.layout = this.pipeline.getBindGroupLayout(0);
   }
 
+  /**
+   * A bind group made now and not cached: for dispatches recorded once and replayed (DispatchList). `uniform`
+   * (a static block, see StaticUniforms) goes to binding 0 when given, then the storage buffers.
+   */
+  bindGroup(uniform: GPUBufferBinding | null, buffers: Binding[]): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (uniform) entries.push({ binding: binding++, resource: uniform });
+    for (const b of buffers) {
+      const r = 'mapState' in b ? { buffer: b, offset: 0, size: undefined } : b;
+      const res: GPUBufferBinding = { buffer: r.buffer };
+      if (r.offset) res.offset = r.offset;
+      if (r.size !== undefined) res.size = r.size;
+      entries.push({ binding: binding++, resource: res });
+    }
+    return this.ctx.device.createBindGroup({ layout: this.layout, entries, label: this.label });
+  }
+
+  /** Throws when a grid exceeds maxComputeWorkgroupsPerDimension. */
+  checkGrid(x: number, y = 1, z = 1): void {
+    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new Error(`${this.label}: dispatch (${x}, ${y}, ${z}) exceeds maxComputeWorkgroupsPerDimension ${max}`);
+    }
+  }
+
   /** Records one dispatch into `pass`. `uniforms` (if the shader has a Params struct) goes to binding 0. */
   dispatch(pass: GPUComputePassEncoder, uniforms: Uniforms, buffers: Binding[], workgroups: [number, number?, number?]): void {
     const entries: GPUBindGroupEntry[] = [];
@@ -69,10 +95,7 @@ export class ComputeKernel {
       this.groups.set(key, group);
     }
     const [x, y = 1, z = 1] = workgroups;
-    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    if (x > max || y > max || z > max) {
-      throw new Error(`${this.label}: dispatch (${x}, ${y}, ${z}) exceeds maxComputeWorkgroupsPerDimension ${max}`);
-    }
+    this.checkGrid(x, y, z);
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
@@ -146,4 +169,103 @@ export function packUniforms(fields: ([ 'u32' | 'i32' | 'f32', number ])[]): Arr
     else dv.setFloat32(i * 4, v, true);
   });
   return buf;
+}
+
+/**
+ * Uniform blocks written once and kept (a recorded decode step binds the same ones every token), packed at
+ * 256-byte offsets into 64 KiB buffers. destroy() frees them with the program that owns them.
+ */
+export class StaticUniforms {
+  private static readonly CHUNK = 64 * 1024;
+  private chunks: GPUBuffer[] = [];
+  private offset = StaticUniforms.CHUNK;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  /** Uploads `data` now and returns its binding. */
+  add(data: ArrayBuffer): GPUBufferBinding {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    if (this.offset + size > StaticUniforms.CHUNK) {
+      this.chunks.push(this.device.createBuffer({ size: StaticUniforms.CHUNK, usage: 0x40 | 0x08, label: 'static-uniforms' }));
+      this.offset = 0;
+    }
+    const buffer = this.chunks[this.chunks.length - 1];
+    const padded = new Uint8Array(size);
+    padded.set(new Uint8Array(data));
+    this.device.queue.writeBuffer(buffer, this.offset, padded);
+    const b = { buffer, offset: this.offset, size };
+    this.offset += Math.ceil(size / 256) * 256;
+    return b;
+  }
+
+  destroy(): void {
+    for (const b of this.chunks) b.destroy();
+    this.chunks = [];
+    this.offset = StaticUniforms.CHUNK;
+  }
+}
+
+/** Grid x of a replayed dispatch that depends on the token position (e.g. decode attention's key splits). */
+export type DynamicX = (pos: number) => number;
+
+/**
+ * A decode step recorded once: pipelines, bind groups and grid sizes made when the step is first built, replayed
+ * every token with at most three Dawn calls per dispatch and nothing else (no keys, no allocation, no uniform
+ * packing; setPipeline / setBindGroup are skipped when they repeat the previous dispatch's). What
+ * changes per token lives on the GPU (the decode state buffer); a grid that depends on the position gets it from
+ * `dynamicX`, computed from the position the CPU passes to replay().
+ */
+export class DispatchList {
+  private readonly pipelines: GPUComputePipeline[] = [];
+  private readonly groups: GPUBindGroup[] = [];
+  private readonly grid: number[] = [];
+  private readonly dyn: (DynamicX | null)[] = [];
+  readonly labels: string[] = [];
+
+  get length(): number {
+    return this.pipelines.length;
+  }
+
+  add(kernel: ComputeKernel, group: GPUBindGroup, workgroups: [number, number?, number?], dynamicX: DynamicX | null = null): void {
+    const [x, y = 1, z = 1] = workgroups;
+    kernel.checkGrid(x, y, z);
+    this.pipelines.push(kernel.pipeline);
+    this.groups.push(group);
+    this.grid.push(x, y, z);
+    this.dyn.push(dynamicX);
+    this.labels.push(kernel.label);
+  }
+
+  /** Appends another list's dispatches. */
+  append(other: DispatchList): void {
+    for (let i = 0; i < other.length; i++) {
+      this.pipelines.push(other.pipelines[i]);
+      this.groups.push(other.groups[i]);
+      this.grid.push(other.grid[3 * i], other.grid[3 * i + 1], other.grid[3 * i + 2]);
+      this.dyn.push(other.dyn[i]);
+      this.labels.push(other.labels[i]);
+    }
+  }
+
+  /** Records every dispatch into `pass`; `pos` is the position of the token this step consumes. */
+  replay(pass: GPUComputePassEncoder, pos: number): void {
+    const { pipelines, groups, grid, dyn } = this;
+    let last: GPUComputePipeline | null = null;
+    let lastGroup: GPUBindGroup | null = null;
+    for (let i = 0, n = pipelines.length; i < n; i++) {
+      const p = pipelines[i];
+      if (p !== last) {
+        pass.setPipeline(p);
+        last = p;
+        lastGroup = null;
+      }
+      const g = groups[i];
+      if (g !== lastGroup) {
+        pass.setBindGroup(0, g);
+        lastGroup = g;
+      }
+      const d = dyn[i];
+      pass.dispatchWorkgroups(d === null ? grid[3 * i] : d(pos), grid[3 * i + 1], grid[3 * i + 2]);
+    }
+  }
 }

@@ -89,3 +89,59 @@ export async function timeWall(fn: () => Promise<void>, iters = 5, warmup = 1): 
   }
   return { ms: median(samples), samples, method: 'wall' };
 }
+
+/**
+ * GPU time of whole compute passes (e.g. each submitted decode batch) from timestamp queries: writes() gives the
+ * timestampWrites of the next pass, resolve(encoder) records its resolve after the pass, read() returns the
+ * durations in ms of the passes so far (and starts over). Without timestamp-query every call is a no-op and read()
+ * returns []. Dawn quantises timestamps unless started with `disable-dawn-features=timestamp_quantization`
+ * (WEBGPU_DAWN_OPTIONS, see src/gpu/node.ts).
+ */
+export class PassTimer {
+  private readonly querySet: GPUQuerySet | null;
+  private readonly resolveBuf: GPUBuffer | null;
+  private used = 0;
+  private pending = -1;
+
+  readonly capacity: number;
+
+  constructor(private readonly ctx: GpuContext, capacity = 1024) {
+    this.capacity = Math.min(capacity, 2048); // WebGPU caps a query set at 4096 queries
+    const ok = ctx.has('timestamp-query');
+    this.querySet = ok ? ctx.device.createQuerySet({ type: 'timestamp', count: 2 * this.capacity }) : null;
+    this.resolveBuf = ok ? ctx.device.createBuffer({ size: 256 * this.capacity, usage: 0x200 | 0x04, label: 'pass-timer' }) : null; // QUERY_RESOLVE | COPY_SRC
+  }
+
+  get available(): boolean {
+    return this.querySet !== null;
+  }
+
+  /** Timestamp writes for the next pass (undefined when unavailable or full). */
+  writes(): GPUComputePassTimestampWrites | undefined {
+    if (!this.querySet || this.used >= this.capacity) return undefined;
+    this.pending = this.used++;
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * this.pending, endOfPassWriteIndex: 2 * this.pending + 1 };
+  }
+
+  /** Records the resolve of the pass that took the last writes(); call after that pass ended. */
+  resolve(encoder: GPUCommandEncoder): void {
+    if (!this.querySet || this.pending < 0) return;
+    encoder.resolveQuerySet(this.querySet, 2 * this.pending, 2, this.resolveBuf!, 256 * this.pending);
+    this.pending = -1;
+  }
+
+  /** Durations (ms) of the timed passes since the last read, in order. */
+  async read(): Promise<number[]> {
+    if (!this.resolveBuf || this.used === 0) return [];
+    const raw = new BigUint64Array(await this.ctx.read(this.resolveBuf, 256 * this.used));
+    const out: number[] = [];
+    for (let i = 0; i < this.used; i++) out.push(Number(raw[32 * i + 1] - raw[32 * i]) / 1e6);
+    this.used = 0;
+    return out;
+  }
+
+  destroy(): void {
+    this.querySet?.destroy();
+    this.resolveBuf?.destroy();
+  }
+}

@@ -50,3 +50,43 @@ export class EmbeddingKernel {
     });
   }
 }
+
+/**
+ * The decode form (shaders/decode_embed.wgsl): out[0, :] = E[history[state[0]], :], the token at the position the
+ * GPU-side decode state holds. One kernel per table block (the block's rows are override constants), made once and
+ * recorded into a decode step.
+ */
+export class DecodeEmbedding {
+  private readonly kernels: ComputeKernel[];
+
+  constructor(ctx: GpuContext, readonly table: LinearWeights) {
+    checkWeights('decode embedding', table);
+    let r0 = 0;
+    this.kernels = table.blocks.map((b, i) => {
+      const k = new ComputeKernel(ctx, 'decode_embed', 'main', {
+        D: table.cols, ROW_START: r0, BLOCK_ROWS: b.rows, VOCAB: table.rows, ZERO_OOR: i === 0 ? 1 : 0, W_F16: table.dtype === 'f16' ? 1 : 0,
+      });
+      r0 += b.rows;
+      return k;
+    });
+  }
+
+  private io(history: GPUBuffer, state: GPUBuffer, out: GPUBuffer): void {
+    if (out.size < this.table.cols * 4) throw new Error(`decode embedding: out needs ${this.table.cols} floats`);
+    if (state.size < 4) throw new Error('decode embedding: state buffer is empty');
+    if (out === history || out === state) throw new Error('decode embedding: out must be its own buffer');
+  }
+
+  encode(pass: GPUComputePassEncoder, history: GPUBuffer, state: GPUBuffer, out: GPUBuffer): void {
+    this.io(history, state, out);
+    this.table.blocks.forEach((b, i) => this.kernels[i].dispatch(pass, null, [history, state, b.buffer, out], [Math.ceil(this.table.cols / 256)]));
+  }
+
+  /** One (kernel, bind group, grid) per table block, for a DispatchList. */
+  bind(history: GPUBuffer, state: GPUBuffer, out: GPUBuffer): { kernel: ComputeKernel; group: GPUBindGroup; grid: [number] }[] {
+    this.io(history, state, out);
+    return this.table.blocks.map((b, i) => ({
+      kernel: this.kernels[i], group: this.kernels[i].bindGroup(null, [history, state, b.buffer, out]), grid: [Math.ceil(this.table.cols / 256)] as [number],
+    }));
+  }
+}

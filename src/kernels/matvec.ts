@@ -1,92 +1,74 @@
 /**
- * Decode-time dense layer (M = 1): y[N] = W[N, K] · x[K] (+ bias) (+ residual | += y) (shaders/matvec.wgsl), and
- * LinearKernel, which picks matvec for M = 1 and the tiled matmul otherwise. Weights as in matmul.ts
- * (LinearWeights: f32 or packed f16, possibly split into row blocks: one dispatch per block).
+ * Decode-time dense layer (M = 1): y[N] = W[N, K] · x[K] (+ bias) (+ residual | += y) (shaders/decode_matvec.wgsl
+ * through DecodeMatvec), and LinearKernel, which picks matvec for M = 1 and the tiled matmul otherwise. Weights as in
+ * matmul.ts (LinearWeights: f32 or packed f16, possibly split into row blocks: one dispatch per block).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { DecodeMatvec, EPI_ADD, EPI_BIAS, EPI_RESIDUAL } from './decode_matvec';
 import {
-  MatmulKernel, asView, checkLinearArgs, checkView, dummyBuffer, epilogueFlags, FLAG_BIAS,
+  MatmulKernel, asView, checkView, checkWeights, epilogueFlags, FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RESIDUAL,
   type LinearEpilogue, type LinearWeights, type ViewLike,
 } from './matmul';
 
 export interface MatvecOptions {
-  /** Threads per workgroup (default 256, capped by the device). */
-  workgroupSize?: number;
-  /**
-   * Row slots per workgroup (default 8, i.e. 32 threads per slot); workgroupSize / rows must be a power of two.
-   * Without rowsPerWorkgroup / rowsPerThread, blocks of fewer than 8192 rows use 4 slots × 1 row (more workgroups).
-   */
+  /** Threads per output row (power of two ≤ 256); default from the shape (see DecodeMatvec). */
+  lanes?: number;
+  /** Row slots per workgroup (= 256 / lanes), the older spelling of `lanes`. */
   rowsPerWorkgroup?: number;
-  /** Rows each slot handles at once (1 to 4, default 2): more weight loads in flight, x loads shared. */
+  /** Accepted for compatibility (1..4); the kernel keeps four weight loads in flight per thread instead. */
   rowsPerThread?: number;
 }
 
+/**
+ * y[N] = W[N, K] · x[K] (+ bias) (+ residual | += y) with shaders/decode_matvec.wgsl (no prologue): any K, any x
+ * offset, f32 or packed f16 weights split into row blocks (one dispatch per block).
+ */
 export class MatvecKernel {
-  private readonly kernels = new Map<string, ComputeKernel>();
-  readonly wg: number;
-  /** Configuration for blocks of at least NARROW_BELOW rows (or always, when the caller chose one). */
-  readonly rows: number;
-  readonly rpt: number;
-  private readonly auto: boolean;
-  /** Below this many rows a block uses 4 slots × 1 row per workgroup, so small N still fills the GPU. */
-  static readonly NARROW_BELOW = 8192;
+  private readonly kernels = new Map<string, DecodeMatvec>();
+  private readonly lanes: number | undefined;
 
   constructor(private readonly ctx: GpuContext, opts: MatvecOptions = {}) {
-    this.wg = Math.min(opts.workgroupSize ?? 256, ctx.limits.maxComputeInvocationsPerWorkgroup);
-    this.auto = opts.rowsPerWorkgroup === undefined && opts.rowsPerThread === undefined;
-    this.rows = opts.rowsPerWorkgroup ?? 8;
-    this.rpt = opts.rowsPerThread ?? 2;
-    this.check(this.rows, this.rpt);
-    if (this.auto) this.check(4, 1);
+    if (opts.rowsPerThread !== undefined && !(Number.isInteger(opts.rowsPerThread) && opts.rowsPerThread >= 1 && opts.rowsPerThread <= 4)) {
+      throw new Error(`matvec: rowsPerThread = ${opts.rowsPerThread} must be 1..4`);
+    }
+    this.lanes = opts.lanes ?? (opts.rowsPerWorkgroup !== undefined ? DecodeMatvec.WG / opts.rowsPerWorkgroup : undefined);
+    if (this.lanes !== undefined && !(Number.isInteger(this.lanes) && this.lanes >= 1 && (this.lanes & (this.lanes - 1)) === 0)) {
+      throw new Error(`matvec: 256 / rowsPerWorkgroup = ${this.lanes} must be a power of two`);
+    }
   }
 
-  private check(rows: number, rpt: number): void {
-    const tpr = this.wg / rows;
-    if (!Number.isInteger(tpr) || tpr < 1 || (tpr & (tpr - 1))) throw new Error(`matvec: workgroupSize / rowsPerWorkgroup = ${tpr} must be a power of two`);
-    if (!(rpt >= 1 && rpt <= 4 && Number.isInteger(rpt)) || rpt > tpr) throw new Error(`matvec: rowsPerThread = ${rpt} must be 1..4 and ≤ threads per row`);
-  }
-
-  private kernel(f16: boolean, rows: number, rpt: number): ComputeKernel {
-    const key = `${f16}|${rows}|${rpt}`;
+  private kernel(K: number, N: number, dtype: 'f32' | 'f16'): DecodeMatvec {
+    const key = `${K}|${N}|${dtype}`;
     let k = this.kernels.get(key);
     if (!k) {
-      k = new ComputeKernel(this.ctx, 'matvec', 'main', { WG: this.wg, ROWS: rows, RPT: rpt, W_F16: f16 ? 1 : 0 });
+      k = new DecodeMatvec(this.ctx, { K, N, dtype, lanes: this.lanes });
       this.kernels.set(key, k);
     }
     return k;
   }
 
-  /** y[yOff + n] = Σ_k W[n, k] x[xOff + k] (+ ...). x: buffer or {buffer, offset} (offset % 4 == 0). */
+  /** y[yOff + n] = Σ_k W[n, k] x[xOff + k] (+ ...). x, y: buffers or {buffer, offset}. */
   encode(pass: GPUComputePassEncoder, x: ViewLike, w: LinearWeights, y: ViewLike, ep: LinearEpilogue = {}): void {
     const K = w.cols;
     const N = w.rows;
     const what = `matvec K=${K} N=${N}`;
-    checkLinearArgs(what, w);
+    checkWeights(what, w);
     const xv = asView(x, K);
     const yv = asView(y, N);
-    if (xv.offset % 4) throw new Error(`${what}: x offset ${xv.offset} must be a multiple of 4 (vec4 loads)`);
     checkView(`${what} x`, xv, 1, K);
     checkView(`${what} y`, yv, 1, N);
     if (xv.buffer === yv.buffer) throw new Error(`${what}: x and y must be different buffers`);
     const flags = epilogueFlags(what, w, ep, yv.buffer);
-    const rv = ep.residual ? asView(ep.residual, N) : { buffer: dummyBuffer(this.ctx), offset: 0, rowStride: 0 };
-    if (ep.residual) checkView(`${what} residual`, rv, 1, N);
-    const bias = flags & FLAG_BIAS ? w.bias! : dummyBuffer(this.ctx);
+    const rv = ep.residual ? asView(ep.residual, N) : null;
+    if (rv) checkView(`${what} residual`, rv, 1, N);
+    const epi = (flags & FLAG_BIAS ? EPI_BIAS : 0) | (flags & FLAG_ACCUMULATE ? EPI_ADD : 0) | (flags & FLAG_RESIDUAL ? EPI_RESIDUAL : 0);
     let r0 = 0;
     for (const b of w.blocks) {
-      const narrow = this.auto && b.rows < MatvecKernel.NARROW_BELOW;
-      const rows = narrow ? 4 : this.rows;
-      const rpt = narrow ? 1 : this.rpt;
-      const k = this.kernel(w.dtype === 'f16', rows, rpt);
-      const groups = Math.ceil(b.rows / (rows * rpt));
-      const gx = Math.min(groups, 32768);
-      const gy = Math.ceil(groups / gx);
-      const u = packUniforms([
-        ['u32', b.rows], ['u32', K], ['u32', xv.offset],
-        ['u32', yv.offset + r0], ['u32', rv.offset + r0], ['u32', r0], ['u32', flags],
-      ]);
-      k.dispatch(pass, u, [xv.buffer, b.buffer, bias, rv.buffer, yv.buffer], [gx, gy]);
+      this.kernel(K, b.rows, w.dtype).encode(pass, {
+        x: xv.buffer, xOff: xv.offset, rowStart: r0, y: yv.buffer,
+        seg1: { w: b.buffer, yOff: yv.offset, epi, biasOff: 0 },
+        pack: flags & FLAG_BIAS ? w.bias! : null, res: rv?.buffer ?? null, resOff: rv?.offset ?? 0,
+      });
       r0 += b.rows;
     }
   }
@@ -102,11 +84,7 @@ export class LinearKernel {
   }
 
   encode(pass: GPUComputePassEncoder, x: ViewLike, w: LinearWeights, y: ViewLike, M: number, ep: LinearEpilogue = {}): void {
-    if (M === 1) {
-      const xv = asView(x, w.cols);
-      const yv = asView(y, w.rows);
-      if (xv.offset % 4 === 0) return this.matvec.encode(pass, xv, w, yv, ep);
-    }
+    if (M === 1) return this.matvec.encode(pass, x, w, y, ep);
     this.matmul.encode(pass, x, w, y, M, ep);
   }
 }

@@ -4,16 +4,61 @@
  * steps are encoded per submit with no readback in between (`stepsPerSubmit`).
  */
 import type { GpuContext } from '../gpu/context';
+import { DispatchList, StaticUniforms } from '../gpu/kernel';
+import type { PassTimer } from '../gpu/timing';
+import { decodePartFloats, NON_FINITE_TOKEN } from '../kernels/sampling';
 import type { Ops } from './ops';
 import type {
   Arch, GenerateOptions, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, SamplingOptions, TokenEvent,
 } from './types';
-import { view, type View } from './tensor';
+import { view, type View, type Weight } from './tensor';
+import { DecodeMatvec, type NormKind } from '../kernels/decode_matvec';
+import type { LinearWeights } from '../kernels/matmul';
 import type { WeightStore } from './weights';
 import type { Category } from '../gpu/pool';
 
 const now = () => (globalThis.performance ?? Date).now();
 const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
+
+/** Logits that are NaN or ±Inf (e.g. NaN weights): a clear error naming the model instead of a silent token. */
+export class NonFiniteLogitsError extends Error {
+  constructor(readonly model: string, readonly position: number) {
+    super(`${model}: the logits for position ${position} are not finite (NaN or Inf): the model's weights or activations ` +
+      'hold NaN or overflowed, so no token can be chosen. Check the checkpoint (its weights may contain NaN/Inf).');
+    this.name = 'NonFiniteLogitsError';
+  }
+}
+
+/** Where a recorded step leaves its logits [V] and the LM head's argmax partials (3 floats each). */
+export interface DecodeHead {
+  logits: GPUBuffer;
+  headPartials: number;
+  headGroups: number;
+}
+
+/** One recorded decode step: the forward (step) and the forward + sampler (list), with what they bind. */
+interface DecodeProgram {
+  key: string;
+  samplingKey: string;
+  step: DispatchList;
+  list: DispatchList;
+  uniforms: StaticUniforms;
+  samplerUniforms: StaticUniforms;
+  head: DecodeHead;
+  part: GPUBuffer | null;
+}
+
+/** A model weight as the kernels' LinearWeights. */
+export function lw(W: Weight, bias: GPUBuffer | null = null): LinearWeights {
+  return { dtype: W.dtype, rows: W.rows, cols: W.cols, blocks: W.blocks, bias };
+}
+
+function checkFinite(name: string, logits: Float32Array, V: number, firstPos: number): void {
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    if (v - v !== 0) throw new NonFiniteLogitsError(name, firstPos + Math.floor(i / V));
+  }
+}
 
 export abstract class CausalLM implements LanguageModel {
   abstract readonly arch: Arch;
@@ -143,10 +188,11 @@ export abstract class CausalLM implements LanguageModel {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new RangeError(`token id ${id} outside the vocabulary [0, ${this.vocabSize})`);
     }
     this.checkContext(ids.length);
+    const all = opts.allLogits === true;
+    if (ids.length === 1 && !all && !this.diag && this.fusedDecodeBlocker() === null) return this.stepFused(ids[0]);
     const history = this.ensureHistory();
     this.ctx.device.queue.writeBuffer(history, this.pos * 4, new Uint32Array(ids));
     const V = this.vocabSize;
-    const all = opts.allLogits === true;
     const out = new Float32Array((all ? ids.length : 1) * V);
     for (let start = 0; start < ids.length; start += this.prefillChunk) {
       const n = Math.min(this.prefillChunk, ids.length - start);
@@ -155,70 +201,307 @@ export abstract class CausalLM implements LanguageModel {
       const logits = this.ensureLogits(rows);
       this.reserve(this.pos + n, n);
       this.ctx.run((pass) => this.encodeForward(pass, n, this.pos, all ? 'all' : 'last', logits), `${this.name}.prefill`);
+      const p0 = this.pos;
       this.pos += n;
       if (all) out.set(await this.ctx.readF32(logits.buffer, n * V), start * V);
       else if (last) out.set(await this.ctx.readF32(logits.buffer, V));
+      if (all || last) checkFinite(this.name, all ? out.subarray(start * V, (start + n) * V) : out, V, all ? p0 : p0 + n - 1);
     }
     return out;
+  }
+
+  /** One token through the recorded decode step (no sampling), logits [V] read back. */
+  private async stepFused(id: number): Promise<Float32Array> {
+    const pos = this.pos;
+    this.ctx.device.queue.writeBuffer(this.ensureHistory(), pos * 4, new Uint32Array([id]));
+    this.reserve(pos + 1, 1);
+    const p = this.program(this.decodeProgram ? this.lastSampling : GREEDY);
+    this.ctx.device.queue.writeBuffer(this.ensureDecodeState(), 0, new Uint32Array([pos, 0, this.decodeCapacity(), 0]));
+    this.ctx.run((pass) => p.step.replay(pass, pos), `${this.name}.step`);
+    this.pos += 1;
+    const logits = await this.ctx.readF32(p.head.logits, this.vocabSize);
+    checkFinite(this.name, logits, this.vocabSize, pos);
+    return logits;
   }
 
   async step(id: number): Promise<Float32Array> {
     return this.prefill([id]);
   }
 
-  /** Encodes one decode step: forward of history[pos], then samples history[pos+1] on the GPU. */
-  private sampleStep = 0;
+  // ---------------------------------------------------------------------------------------------------------------
+  // Decode: one token per step, recorded once and replayed (see recordDecodeStep). Per token nothing is allocated,
+  // keyed, packed or uploaded: the token id and the position live on the GPU (history buffer, decode state), the
+  // sampler writes history[pos + 1] and advances the position, and several steps go into one submit.
 
-  private encodeDecodeStep(pass: GPUComputePassEncoder, s: SamplingOptions, step: number): void {
-    const logits = this.ensureLogits(1);
-    this.encodeForward(pass, 1, this.pos, 'last', logits);
-    this.ops.sample(pass, logits, this.ensureHistory(), this.pos + 1, s, step);
-    this.pos += 1;
+  /** Counters of decodeBatch since resetDecodeStats() (the bench reads them): CPU time recording the steps
+   *  (encodeMs: uploads, encoder, replay, readback copy) and in queue.submit (submitMs). */
+  readonly decodeStats = { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 };
+  /** When set, every decode submit's compute pass is timed with timestamp queries. */
+  passTimer: PassTimer | null = null;
+  /**
+   * Record each layer as one pipeline + one bind group (mamba_decode_layer / neox_decode_layer: fewer Dawn calls per
+   * token) or as its separate fused kernels. 'auto': one pipeline per layer except on a software adapter, where the
+   * separate kernels run faster. Read when the step is first recorded.
+   */
+  decodeLayers: 'auto' | 'on' | 'off' = 'auto';
+
+  /** Whether to record the one-pipeline layers (decodeLayers resolved against the adapter). */
+  protected useLayerKernels(): boolean {
+    return this.decodeLayers === 'on' || (this.decodeLayers === 'auto' && !this.ctx.cpuAdapter);
   }
 
-  /** Decodes `n` tokens after the current state, sampling on the GPU, in one submit and one readback. `first` ≥ 0
-   *  is fed first (written at history[pos]); −1 feeds the token already there (the previous batch's last sample). */
-  async decodeBatch(first: number, n: number, s: SamplingOptions = GREEDY): Promise<Uint32Array> {
-    if (this.pos + n + 1 > this.maxContext) throw new RangeError(`${this.name}: decoding past the context limit of ${this.maxContext}`);
+  /** u32 [pos, nsplit, KV capacity, 0], read and advanced by the recorded step's kernels. */
+  private decodeState: GPUBuffer | null = null;
+  private decodeProgram: DecodeProgram | null = null;
+  private readonly stagingFree: GPUBuffer[] = [];
+
+  resetDecodeStats(): void {
+    Object.assign(this.decodeStats, { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 });
+  }
+
+  /**
+   * Why the fused, recorded decode step cannot run for this model on this device (a layer matrix split into row
+   * blocks, a hidden size too large for workgroup memory), or null. When set, decode records the model's per-op
+   * forward for each step instead (same results, more dispatches).
+   */
+  protected abstract fusedDecodeBlocker(): string | null;
+
+  /**
+   * Records the forward of one token into `list`: the embedding of history[state[0]], every layer, the final norm
+   * and the LM head writing logits [V] plus the head's argmax partials into the returned buffer. Called once (and
+   * again after decodeKey() changes); kernels, buffers and bind groups made here are reused for every token.
+   */
+  protected abstract recordDecodeStep(list: DispatchList, uniforms: StaticUniforms, io: { history: GPUBuffer; state: GPUBuffer }): DecodeHead;
+
+  /** What recorded bind groups depend on besides the weights (GPT-NeoX: the KV cache buffers). */
+  protected decodeKey(): string {
+    return '';
+  }
+
+  /** KV capacity written into the decode state (GPT-NeoX; 0 for Mamba). */
+  protected decodeCapacity(): number {
+    return 0;
+  }
+
+  /** The recorded step (forward + sampler) of the last decode, for encode benchmarks; null before the first. */
+  get decodeList(): DispatchList | null {
+    return this.decodeProgram?.list ?? null;
+  }
+
+  /** Dispatches one recorded decode step replays (0 before the first decode). */
+  get decodeDispatchesPerStep(): number {
+    return this.decodeProgram ? this.decodeProgram.list.length : 0;
+  }
+
+  private ensureDecodeState(): GPUBuffer {
+    this.decodeState ??= this.alloc(16, 'activations', 'decode-state');
+    return this.decodeState;
+  }
+
+  /** The recorded step for these sampling settings, rebuilt only when decodeKey() or the settings change. */
+  private lastSampling: SamplingOptions = GREEDY;
+
+  private program(s: SamplingOptions): DecodeProgram {
+    this.lastSampling = s;
+    const key = this.decodeKey();
+    const skey = `${s.temperature}|${s.topK}|${s.topP}|${s.seed}`;
+    let p = this.decodeProgram;
+    if (p && p.key === key && p.samplingKey === skey) return p;
+    if (p && p.key === key) {
+      // same step, other sampling settings: record only the sampler again
+      p.samplerUniforms.destroy();
+      this.decodeProgram = null;
+      const list = new DispatchList();
+      list.append(p.step);
+      const su = new StaticUniforms(this.ctx.device);
+      this.recordSampler(list, su, p, s);
+      p = { ...p, list, samplerUniforms: su, samplingKey: skey };
+      this.decodeProgram = p;
+      return p;
+    }
+    const oldPart = p?.part ?? null;
+    if (p) {
+      p.uniforms.destroy();
+      p.samplerUniforms.destroy();
+      this.decodeProgram = null;
+    }
+    const history = this.ensureHistory(), state = this.ensureDecodeState();
+    const uniforms = new StaticUniforms(this.ctx.device);
+    const step = new DispatchList();
+    const out = this.recordDecodeStep(step, uniforms, { history, state });
+    const list = new DispatchList();
+    list.append(step);
+    const samplerUniforms = new StaticUniforms(this.ctx.device);
+    p = { key, samplingKey: skey, step, list, uniforms, samplerUniforms, head: out, part: oldPart };
+    this.recordSampler(list, samplerUniforms, p, s);
+    this.decodeProgram = p;
+    return p;
+  }
+
+  private recordSampler(list: DispatchList, su: StaticUniforms, p: DecodeProgram, s: SamplingOptions): void {
+    const sampler = this.ops.sampler();
+    const floats = decodePartFloats(this.vocabSize, s);
+    if (floats > 0 && (!p.part || p.part.size < floats * 4)) {
+      this.free(p.part);
+      p.part = this.alloc(floats * 4, 'scratch', 'decode-sampler-partials');
+    }
+    sampler.bindDecode(list, su, { ...p.head, V: this.vocabSize, history: this.ensureHistory(), state: this.ensureDecodeState(), part: p.part }, s, s.seed);
+  }
+
+  /** Final norm + LM head kernels of the recorded decode step, one per row block of the head, with argmax partials. */
+  protected headKernels(head: Weight, norm: NormKind, eps: number): DecodeMatvec[] {
+    return head.blocks.map((b) => new DecodeMatvec(this.ctx, { K: head.cols, N: b.rows, dtype: head.dtype, norm, eps, argmax: true }));
+  }
+
+  private decodeLogits: GPUBuffer | null = null;
+
+  /** Records the final norm + LM head (block by block) reading x; logits [V] then the argmax partials. */
+  protected recordHead(list: DispatchList, uniforms: StaticUniforms, kernels: DecodeMatvec[], x: GPUBuffer, pack: GPUBuffer, off: { gOff: number; bOff: number }, head: Weight, xOff = 0): DecodeHead {
+    const V = this.vocabSize;
+    const partials = kernels.reduce((t, k) => t + k.partialFloats, 0);
+    const headPartials = Math.ceil(V / 4) * 4;
+    if (!this.decodeLogits || this.decodeLogits.size < (headPartials + partials) * 4) {
+      this.free(this.decodeLogits);
+      this.decodeLogits = this.alloc((headPartials + partials) * 4, 'activations', 'decode.logits');
+    }
+    const logits = this.decodeLogits;
+    let r0 = 0, p0 = headPartials;
+    head.blocks.forEach((b, i) => {
+      const k = kernels[i];
+      const g = k.bind(uniforms, { x, xOff, rowStart: r0, pack, y: logits, partOff: p0, seg1: { w: b.buffer, yOff: 0, epi: 0, gOff: off.gOff, bOff: off.bOff } });
+      list.add(k.kernel, g.group, g.grid);
+      r0 += b.rows;
+      p0 += k.partialFloats;
+    });
+    return { logits, headPartials, headGroups: (p0 - headPartials) / 3 };
+  }
+
+  /** A MAP_READ buffer for `bytes` of tokens (reused across batches). */
+  private staging(bytes: number): GPUBuffer {
+    const i = this.stagingFree.findIndex((b) => b.size >= bytes);
+    if (i >= 0) return this.stagingFree.splice(i, 1)[0];
+    return this.ctx.device.createBuffer({ size: Math.max(256, Math.ceil(bytes / 256) * 256), usage: 0x01 | 0x08, label: `${this.name}.token-readback` });
+  }
+
+  /** Throws a NonFiniteLogitsError naming the model when tokens hold the sampler's non-finite sentinel. */
+  private checkTokens(tokens: Uint32Array, firstPos: number): void {
+    const i = tokens.indexOf(NON_FINITE_TOKEN);
+    if (i >= 0) throw new NonFiniteLogitsError(this.name, firstPos + i);
+  }
+
+  /**
+   * Encodes `n` decode steps after the current state and submits them at once: token history[pos] (or `first`,
+   * written there first when ≥ 0; −1 feeds the token already there, i.e. the previous batch's last sample) is
+   * consumed, the next token is sampled on the GPU into history[pos + 1], and so on. Everything is submitted before
+   * this returns its promise, so a caller may start the next batch before awaiting this one (CPU encoding overlaps
+   * the GPU); the promise resolves with the n sampled ids (one readback per batch).
+   */
+  decodeBatch(first: number, n: number, s: SamplingOptions = GREEDY): Promise<Uint32Array> {
+    if (!(Number.isInteger(n) && n >= 1)) return Promise.reject(new RangeError(`${this.name}: decodeBatch needs n ≥ 1, got ${n}`));
+    if (this.pos + n + 1 > this.maxContext) return Promise.reject(new RangeError(`${this.name}: decoding past the context limit of ${this.maxContext}`));
+    if (first >= this.vocabSize || (first < 0 && first !== -1) || !Number.isInteger(first)) return Promise.reject(new RangeError(`token id ${first} outside the vocabulary [0, ${this.vocabSize})`));
+    if (first === -1 && this.pos === 0) return Promise.reject(new Error(`${this.name}: decodeBatch(-1) needs a token at position 0; pass the first id`));
+    const t0 = now();
+    const pos0 = this.pos;
     const history = this.ensureHistory();
-    if (first >= 0) this.ctx.device.queue.writeBuffer(history, this.pos * 4, new Uint32Array([first]));
-    const start = this.pos + 1;
-    this.ensureLogits(1);
-    this.reserve(this.pos + n, 1);
-    this.ctx.run((pass) => { for (let i = 0; i < n; i++) this.encodeDecodeStep(pass, s, this.sampleStep++); }, `${this.name}.decode`);
-    return this.ctx.readU32(history, n, start);
+    if (first >= 0) this.ctx.device.queue.writeBuffer(history, pos0 * 4, new Uint32Array([first]));
+    this.reserve(pos0 + n, 1);
+    const fused = this.fusedDecodeBlocker() === null;
+    const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode` });
+    const pass = enc.beginComputePass({ label: `${this.name}.decode`, timestampWrites: this.passTimer?.writes() });
+    let dispatches = 0;
+    if (fused) {
+      const p = this.program(s);
+      this.ctx.device.queue.writeBuffer(this.ensureDecodeState(), 0, new Uint32Array([pos0, 0, this.decodeCapacity(), 0]));
+      for (let i = 0; i < n; i++) p.list.replay(pass, pos0 + i);
+      dispatches = n * p.list.length;
+    } else {
+      const logits = this.ensureLogits(1);
+      for (let i = 0; i < n; i++) {
+        this.encodeForward(pass, 1, pos0 + i, 'last', logits);
+        this.ops.sample(pass, logits, history, pos0 + i + 1, s, pos0 + i);
+      }
+    }
+    pass.end();
+    this.passTimer?.resolve(enc);
+    const staging = this.staging(n * 4);
+    enc.copyBufferToBuffer(history, (pos0 + 1) * 4, staging, 0, n * 4);
+    const t1 = now();
+    this.ctx.submit(enc);
+    this.pos += n;
+    const st = this.decodeStats;
+    st.tokens += n;
+    st.submits += 1;
+    st.dispatches += dispatches;
+    st.encodeMs += t1 - t0;
+    st.submitMs += now() - t1;
+    return staging.mapAsync(0x0001).then(() => {
+      const ids = new Uint32Array(staging.getMappedRange(0, n * 4).slice(0));
+      staging.unmap();
+      this.stagingFree.push(staging);
+      this.checkTokens(ids, pos0 + 1);
+      return ids;
+    }, (e) => {
+      staging.destroy();
+      throw e;
+    });
   }
 
+  /**
+   * Prompt then sampled tokens, streamed through onToken; the state is reset first. The prompt (all but its last
+   * token) is prefilled in chunks; decode then runs in batches of stepsPerSubmit tokens (the first batch is one
+   * token: time to first token), with the next batch submitted before the current one is read back, so the CPU
+   * encodes while the GPU runs. After a stop token the batch already in flight is discarded: the model state then
+   * lies past the returned tokens (generate() resets it on the next call). Sampling draws with u = hash(seed, pos).
+   */
   async generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }> {
     this.reset();
     const out: number[] = [];
     const stop = new Set(opts.stopIds ?? []);
     const t0 = now();
-    // Prefill all but the last prompt token in chunks, then the last token together with the first sample.
+    if (ids.length === 0) throw new Error('generate needs at least one prompt token');
     if (ids.length > 1) await this.prefill(ids.slice(0, -1));
     else this.checkContext(1);
+    const last = ids[ids.length - 1];
+    if (!Number.isInteger(last) || last < 0 || last >= this.vocabSize) throw new RangeError(`token id ${last} outside the vocabulary [0, ${this.vocabSize})`);
     let stopReason: GenerateStats['stopReason'] = 'length';
     let tFirst = 0;
     let tPrev = t0;
-    this.sampleStep = 0;
-    while (out.length < opts.maxNewTokens) {
-      if (opts.signal?.aborted) { stopReason = 'aborted'; break; }
-      const room = this.maxContext - this.pos - 1;
-      if (room <= 0) { stopReason = 'context'; break; }
-      const n = Math.min(out.length === 0 ? 1 : this.stepsPerSubmit, opts.maxNewTokens - out.length, room);
-      const got = await this.decodeBatch(out.length === 0 ? ids[ids.length - 1] : -1, n, opts);
-      const t = now();
-      if (out.length === 0) tFirst = t;
-      let ended = false;
-      for (let i = 0; i < n; i++) {
-        const id = got[i];
-        out.push(id);
-        onToken?.({ id, index: out.length - 1, ms: (t - tPrev) / n });
-        if (stop.has(id)) { stopReason = 'eos'; ended = true; break; }
+    const inflight: Promise<Uint32Array>[] = [];
+    let submitted = 0;
+    const submitMore = () => {
+      while (inflight.length < 2 && submitted < opts.maxNewTokens && !opts.signal?.aborted) {
+        const room = this.maxContext - this.pos - 1;
+        if (room <= 0) break;
+        const n = Math.min(submitted === 0 ? 1 : this.stepsPerSubmit, opts.maxNewTokens - submitted, room);
+        inflight.push(this.decodeBatch(submitted === 0 ? last : -1, n, opts));
+        submitted += n;
       }
-      tPrev = t;
-      if (ended) break;
+    };
+    try {
+      submitMore();
+      while (inflight.length > 0) {
+        const got = await inflight.shift()!;
+        const t = now();
+        if (out.length === 0) tFirst = t;
+        let ended = false;
+        for (let i = 0; i < got.length; i++) {
+          const id = got[i];
+          out.push(id);
+          onToken?.({ id, index: out.length - 1, ms: (t - tPrev) / got.length });
+          if (stop.has(id)) { stopReason = 'eos'; ended = true; break; }
+        }
+        tPrev = t;
+        if (ended) break;
+        if (opts.signal?.aborted) { stopReason = 'aborted'; break; }
+        submitMore();
+        if (inflight.length === 0 && out.length < opts.maxNewTokens) stopReason = 'context';
+      }
+    } finally {
+      // batches still in flight after a stop: wait for them (their errors no longer matter)
+      await Promise.allSettled(inflight);
     }
+    if (opts.signal?.aborted && stopReason === 'length' && out.length < opts.maxNewTokens) stopReason = 'aborted';
     const tEnd = now();
     const prefillMs = tFirst - t0;
     const decodeMs = tEnd - tFirst;
@@ -240,7 +523,8 @@ export abstract class CausalLM implements LanguageModel {
   memory(): ModelMemory {
     const m: ModelMemory = { weights: this.weights.bytes(), kvCache: 0, ssmState: 0, activations: 0, scratch: 0 };
     for (const [b, cat] of this.own) {
-      if (cat === 'kv-cache') m.kvCache += b.size;
+      if (cat === 'weights') m.weights += b.size; // decode parameter packs
+      else if (cat === 'kv-cache') m.kvCache += b.size;
       else if (cat === 'ssm-state') m.ssmState += b.size;
       else if (cat === 'activations') m.activations += b.size;
       else if (cat === 'scratch') m.scratch += b.size;
@@ -249,8 +533,13 @@ export abstract class CausalLM implements LanguageModel {
   }
 
   dispose(): void {
+    this.decodeProgram?.uniforms.destroy();
+    this.decodeProgram?.samplerUniforms.destroy();
+    this.decodeProgram = null;
+    for (const b of this.stagingFree.splice(0)) b.destroy();
     for (const b of [...this.own.keys()]) this.free(b);
-    this.history = this.logits = null;
+    this.history = this.logits = this.decodeState = this.decodeLogits = null;
+    this.ops.destroy();
     this.weights.destroy();
   }
 }

@@ -12,8 +12,14 @@
  * Attn(h) = Dense(softmax(Q Kᵀ/√hd + causal mask) V) with [Q|K|V] = QKV(h), RoPE on Q, K;  MLP(h) = W₂ GELU(W₁ h)
  */
 import type { GpuContext } from '../gpu/context';
+import type { Category } from '../gpu/pool';
 import type { GptNeoxConfig } from '../hub/config';
-import { CausalLM } from './base';
+import { DispatchList, StaticUniforms } from '../gpu/kernel';
+import { AttentionDecodeOut, AttentionDecodeSplit } from '../kernels/attention_decode_fused';
+import { DecodeMatvec, EPI_ADD, EPI_BIAS, EPI_GELU } from '../kernels/decode_matvec';
+import { DecodeEmbedding } from '../kernels/embedding';
+import { NeoxDecodeLayer, neoxPackLayout, type NeoxDecodeShape } from '../kernels/neox_decode';
+import { CausalLM, lw, type DecodeHead } from './base';
 import type { Ops } from './ops';
 import { rowSlice, view, type View } from './tensor';
 import type { TensorSpec, WeightStore } from './weights';
@@ -44,6 +50,29 @@ export function gptNeoxTensorSpecs(c: GptNeoxConfig): TensorSpec[] {
     );
   }
   return specs;
+}
+
+/** The recorded decode step's kernels and buffers (made on the first decode, kept until dispose). */
+interface NeoxDecode {
+  packs: GPUBuffer[];
+  off: Record<string, number>;
+  finalPack: GPUBuffer;
+  // the one-pipeline layer binds one buffer (acts: x | qkv | m | partials); the separate kernels bind these:
+  acts?: GPUBuffer;
+  layer: NeoxDecodeLayer | null;
+  x: GPUBuffer;      // (d)        residual stream
+  qkvm: GPUBuffer;   // (3d | f)   fused QKV [H, 3, hd], then the MLP hidden at mOff
+  mOff: number;
+  part: GPUBuffer;   // attention split partials
+  embed: DecodeEmbedding;
+  sep: {
+    inK: DecodeMatvec;        // LN₁ + QKV (+ LN₂ + dense_h_to_4h + GELU when the residual is parallel)
+    upK: DecodeMatvec | null; // sequential residual: LN₂ + dense_h_to_4h + GELU
+    split: AttentionDecodeSplit;
+    out: AttentionDecodeOut;
+    down: DecodeMatvec;
+  } | null;
+  head: DecodeMatvec[];
 }
 
 interface Acts {
@@ -108,6 +137,157 @@ export class GptNeoxModel extends CausalLM {
     this.kCache = k;
     this.vCache = v;
     this.capacity = cap;
+  }
+
+  protected decodeKey(): string {
+    return `cap${this.capacity}`;
+  }
+
+  protected decodeCapacity(): number {
+    return this.capacity;
+  }
+
+  private blocker: string | null | undefined;
+
+  protected fusedDecodeBlocker(): string | null {
+    if (this.blocker !== undefined) return this.blocker;
+    const c = this.config;
+    this.blocker = null;
+    if (4 * c.hiddenSize + 8 * c.numAttentionHeads + 2048 > this.ctx.limits.maxComputeWorkgroupStorageSize) {
+      this.blocker = `hidden size ${c.hiddenSize} does not fit the attention merge in workgroup memory`;
+    }
+    if (Math.ceil(c.headDim / 4) > AttentionDecodeSplit.WG) this.blocker = `head dim ${c.headDim} > ${4 * AttentionDecodeSplit.WG}`;
+    for (let i = 0; i < c.numHiddenLayers && !this.blocker; i++) {
+      for (const m of ['attention.query_key_value', 'attention.dense', 'mlp.dense_h_to_4h', 'mlp.dense_4h_to_h']) {
+        const w = this.weights.matrix(`gpt_neox.layers.${i}.${m}.weight`);
+        if (w.blocks.length > 1) { this.blocker = `${w.name} is split into ${w.blocks.length} buffers`; break; }
+      }
+    }
+    const qkv = this.weights.matrix('gpt_neox.layers.0.attention.query_key_value.weight');
+    const up = this.weights.matrix('gpt_neox.layers.0.mlp.dense_h_to_4h.weight');
+    if (!this.blocker && qkv.dtype !== up.dtype) this.blocker = 'QKV and MLP weights differ in precision';
+    return this.blocker;
+  }
+
+  /**
+   * One token: per layer (parallel residual, Pythia) four dispatches:
+   *   1. decode_matvec (two segments): qkv = QKV(LN₁(x)) and m = GELU(W₁ LN₂(x)) (LN statistics computed once per workgroup)
+   *   2. attention_decode_rope_split:  RoPE(q, k), K/V → cache[pos], split-K softmax(q Kᵀ/√hd) V partials
+   *   3. attention_decode_out:         x += Dense(merge(partials))
+   *   4. decode_matvec:                x += W₂ m
+   * Sequential residual: 1. LN₁ + QKV, 2. split, 3. out, 4. LN₂ + W₁ + GELU, 5. W₂ + residual. Then the final
+   * LayerNorm + LM head (+ argmax partials), after the embedding gather.
+   */
+  protected recordDecodeStep(list: DispatchList, uniforms: StaticUniforms, io: { history: GPUBuffer; state: GPUBuffer }): DecodeHead {
+    const c = this.config;
+    const W = this.weights;
+    const d = c.hiddenSize;
+    const k = this.dec ??= this.makeDecode();
+    const M = (i: number, m: string) => W.matrix(`gpt_neox.layers.${i}.${m}.weight`).blocks[0].buffer;
+    const has = (i: number, name: string) => W.has(`gpt_neox.layers.${i}.${name}`);
+    if (k.layer) {
+      // one pipeline, one bind group per layer; the grid of each dispatch selects its stage
+      const acts = k.acts!;
+      for (const e of k.embed.bind(io.history, io.state, acts)) list.add(e.kernel, e.group, e.grid);
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        k.layer.record(list, k.layer.bind({
+          acts, wQkv: M(i, 'attention.query_key_value'), wDense: M(i, 'attention.dense'), wUp: M(i, 'mlp.dense_h_to_4h'),
+          wDown: M(i, 'mlp.dense_4h_to_h'), pack: k.packs[i], kCache: this.kCache[i], vCache: this.vCache[i], state: io.state,
+        }));
+      }
+      return this.recordHead(list, uniforms, k.head, acts, k.finalPack, { gOff: 0, bOff: Math.ceil(d / 4) * 4 }, this.headWeight(), k.layer.acts.x);
+    }
+    const { x, qkvm, part, off } = k;
+    const sep = k.sep!;
+    for (const e of k.embed.bind(io.history, io.state, x)) list.add(e.kernel, e.group, e.grid);
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const pack = k.packs[i];
+      const qkvSeg = { w: M(i, 'attention.query_key_value'), yOff: 0, epi: has(i, 'attention.query_key_value.bias') ? EPI_BIAS : 0, biasOff: off.qkvB, gOff: off.ln1g, bOff: off.ln1b };
+      const upSeg = { w: M(i, 'mlp.dense_h_to_4h'), yOff: k.mOff, epi: EPI_BIAS | EPI_GELU, biasOff: off.upB, gOff: off.ln2g, bOff: off.ln2b };
+      const a = sep.inK.bind(uniforms, { x, pack, y: qkvm, seg1: qkvSeg, seg2: c.useParallelResidual ? upSeg : undefined });
+      list.add(sep.inK.kernel, a.group, a.grid);
+      const sp = sep.split.bind({ qkv: qkvm, kCache: this.kCache[i], vCache: this.vCache[i], part, state: io.state });
+      list.add(sep.split.kernel, sp.group, sp.grid, sp.dynamicX);
+      const o = sep.out.bind({ part, state: io.state, w: M(i, 'attention.dense'), pack, x });
+      list.add(sep.out.kernel, o.group, o.grid);
+      if (sep.upK) {
+        const u = sep.upK.bind(uniforms, { x, pack, y: qkvm, seg1: upSeg });
+        list.add(sep.upK.kernel, u.group, u.grid);
+      }
+      const dn = sep.down.bind(uniforms, { x: qkvm, xOff: k.mOff, pack, y: x, seg1: { w: M(i, 'mlp.dense_4h_to_h'), yOff: 0, epi: EPI_ADD | EPI_BIAS, biasOff: off.downB } });
+      list.add(sep.down.kernel, dn.group, dn.grid);
+    }
+    return this.recordHead(list, uniforms, k.head, x, k.finalPack, { gOff: 0, bOff: Math.ceil(d / 4) * 4 }, this.headWeight());
+  }
+
+  private dec: NeoxDecode | undefined;
+
+  private headWeight() {
+    return this.weights.matrix(this.config.tieWordEmbeddings ? 'gpt_neox.embed_in.weight' : 'embed_out.weight');
+  }
+
+  private makeDecode(): NeoxDecode {
+    const c = this.config;
+    const W = this.weights;
+    const d = c.hiddenSize, f = c.intermediateSize, H = c.numAttentionHeads, hd = c.headDim;
+    const up4 = (n: number) => Math.ceil(n / 4) * 4;
+    const L0 = (m: string) => W.matrix(`gpt_neox.layers.0.${m}.weight`);
+    const dtype = L0('attention.query_key_value').dtype;
+    const eps = c.layerNormEps;
+    const has = (name: string) => W.has(`gpt_neox.layers.0.${name}`);
+    const shape: NeoxDecodeShape = {
+      d, f, H, hd, rot: c.rotaryDims, base: c.ropeTheta, eps, parallel: c.useParallelResidual, dtype,
+      qkvBias: has('attention.query_key_value.bias'), denseBias: has('attention.dense.bias'),
+    };
+    const others = ['attention.dense', 'mlp.dense_h_to_4h', 'mlp.dense_4h_to_h'].map((m) => L0(m).dtype);
+    const layer = this.useLayerKernels() && NeoxDecodeLayer.blocker(this.ctx, shape, others) === null ? new NeoxDecodeLayer(this.ctx, shape) : null;
+    // per-layer pack: LayerNorm weights and every bias, copied once into one buffer
+    const P = neoxPackLayout(shape);
+    const parts: [keyof typeof P, string, number][] = [
+      ['ln1g', 'input_layernorm.weight', d], ['ln1b', 'input_layernorm.bias', d],
+      ['ln2g', 'post_attention_layernorm.weight', d], ['ln2b', 'post_attention_layernorm.bias', d],
+      ['qkvB', 'attention.query_key_value.bias', 3 * d], ['denseB', 'attention.dense.bias', d],
+      ['upB', 'mlp.dense_h_to_4h.bias', f], ['downB', 'mlp.dense_4h_to_h.bias', d],
+    ];
+    const off: Record<string, number> = { ...P };
+    const split = layer ? null : new AttentionDecodeSplit(this.ctx, { H, hd, rot: c.rotaryDims, base: c.ropeTheta });
+    const mOff = up4(3 * d);
+    // all or none: out of memory here leaves nothing behind
+    const specs: Record<string, [number, Category, string]> = layer
+      ? { acts: [layer.acts.total * 4, 'activations', 'decode.acts'] }
+      : {
+        x: [d * 4, 'activations', 'decode.x'], qkvm: [(mOff + f) * 4, 'activations', 'decode.qkvm'],
+        part: [split!.partFloats * 4, 'activations', 'decode.attention-partials'],
+      };
+    specs.finalPack = [2 * up4(d) * 4, 'weights', 'decode_pack.final'];
+    for (let i = 0; i < c.numHiddenLayers; i++) specs[`pack${i}`] = [P.total * 4, 'weights', `decode_pack.${i}`];
+    const b = this.allocAll(specs);
+    const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode-packs` });
+    const packs: GPUBuffer[] = [];
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const pack = b[`pack${i}`];
+      for (const [key, name, n] of parts) {
+        const full = `gpt_neox.layers.${i}.${name}`;
+        if (W.has(full)) enc.copyBufferToBuffer(W.param(full).buffer, 0, pack, off[key] * 4, n * 4);
+      }
+      packs.push(pack);
+    }
+    const finalPack = b.finalPack;
+    enc.copyBufferToBuffer(W.param('gpt_neox.final_layer_norm.weight').buffer, 0, finalPack, 0, d * 4);
+    enc.copyBufferToBuffer(W.param('gpt_neox.final_layer_norm.bias').buffer, 0, finalPack, up4(d) * 4, d * 4);
+    this.ctx.submit(enc);
+    return {
+      packs, off, finalPack, mOff, x: b.x, qkvm: b.qkvm, part: b.part, acts: b.acts, layer,
+      embed: new DecodeEmbedding(this.ctx, lw(W.matrix('gpt_neox.embed_in.weight'))),
+      sep: layer ? null : {
+        inK: new DecodeMatvec(this.ctx, { K: d, N: 3 * d, N2: c.useParallelResidual ? f : 0, dtype, norm: 'ln', eps }),
+        upK: c.useParallelResidual ? null : new DecodeMatvec(this.ctx, { K: d, N: f, dtype: L0('mlp.dense_h_to_4h').dtype, norm: 'ln', eps }),
+        split: split!,
+        out: new AttentionDecodeOut(this.ctx, { H, hd, rot: c.rotaryDims, base: c.ropeTheta, dtype: L0('attention.dense').dtype, bias: shape.denseBias, biasOff: off.denseB }),
+        down: new DecodeMatvec(this.ctx, { K: f, N: d, dtype: L0('mlp.dense_4h_to_h').dtype }),
+      },
+      head: this.headKernels(this.headWeight(), 'ln', eps),
+    };
   }
 
   protected reserve(end: number, rows: number): void {

@@ -27,16 +27,29 @@ export class KernelOps implements Ops {
   private readonly linearK: LinearKernel;
   private readonly elementwise: ElementwiseKernel;
   private readonly embedding: EmbeddingKernel;
-  private readonly sampler: SamplerKernel;
-  private readonly ssmParams: SsmParamsCache;
+  private readonly samplerK: SamplerKernel;
+  private ssmParams: SsmParamsCache;
   private readonly cache = new Map<string, unknown>();
 
   constructor(readonly ctx: GpuContext) {
     this.linearK = new LinearKernel(ctx);
     this.elementwise = new ElementwiseKernel(ctx);
     this.embedding = new EmbeddingKernel(ctx);
-    this.sampler = new SamplerKernel(ctx);
+    this.samplerK = new SamplerKernel(ctx);
     this.ssmParams = new SsmParamsCache(ctx);
+  }
+
+  /**
+   * Releases every buffer the kernel wrappers made (scratch, dummies, packed SSM parameters): called when the model
+   * is disposed, so the pool's live bytes return to where they were before the load. The ops stay usable (wrappers
+   * are made again on demand).
+   */
+  destroy(): void {
+    for (const v of this.cache.values()) (v as { destroy?: () => void }).destroy?.();
+    this.cache.clear();
+    this.samplerK.destroy();
+    this.ssmParams.destroy();
+    this.ssmParams = new SsmParamsCache(this.ctx);
   }
 
   private get<T>(key: string, make: () => T): T {
@@ -151,9 +164,13 @@ export class KernelOps implements Ops {
     k.encode(pass, { q: qkv.buffer, qOffset: last, qHeadStride: fusedQkvLayout(g.heads, g.headDim).headStride, kCache, maxLen: g.capacity, n: pos + qkv.rows, out });
   }
 
+  sampler(): SamplerKernel {
+    return this.samplerK;
+  }
+
   sample(pass: GPUComputePassEncoder, logits: View, ids: GPUBuffer, index: number, s: SamplingOptions, step: number): void {
     const lv = { buffer: logits.buffer, offset: logits.offset };
-    if (s.temperature <= 0 || s.topK === 1) this.sampler.argmax(pass, lv, logits.cols, ids, index);
-    else this.sampler.sample(pass, lv, logits.cols, ids, index, { temperature: s.temperature, topK: s.topK || undefined, topP: s.topP }, { seed: s.seed, step });
+    if (s.temperature <= 0 || s.topK === 1) this.samplerK.argmax(pass, lv, logits.cols, ids, index);
+    else this.samplerK.sample(pass, lv, logits.cols, ids, index, { temperature: s.temperature, topK: s.topK || undefined, topP: s.topP }, { seed: s.seed, step });
   }
 }

@@ -13,8 +13,13 @@
  * Figure 3 of the paper: x → Linear → (x, z); x → conv1d → SiLU → SSM(Δ, A, B, C, D) → y; out = Linear(y ⊙ SiLU(z)).
  */
 import type { GpuContext } from '../gpu/context';
+import type { Category } from '../gpu/pool';
 import type { MambaConfig } from '../hub/config';
-import { CausalLM } from './base';
+import { DispatchList, StaticUniforms } from '../gpu/kernel';
+import { DecodeMatvec, EPI_ADD, EPI_BIAS } from '../kernels/decode_matvec';
+import { DecodeEmbedding } from '../kernels/embedding';
+import { buildMambaPack, MambaDecodeIn, MambaDecodeLayer, MambaDecodeSsm, mambaActsLayout, mambaPackLayout, type MambaDecodeShape, type MambaPackLayout } from '../kernels/mamba_decode';
+import { CausalLM, lw, type DecodeHead } from './base';
 import type { Ops } from './ops';
 import { colSlice, rowSlice, view, type View } from './tensor';
 import type { TensorSpec, WeightStore } from './weights';
@@ -49,6 +54,24 @@ export function mambaTensorSpecs(c: MambaConfig): TensorSpec[] {
     }
   }
   return specs;
+}
+
+/** The recorded decode step's kernels and buffers (made on the first decode, kept until dispose). */
+interface MambaDecode {
+  layout: MambaPackLayout;
+  packs: GPUBuffer[];
+  packed: boolean;
+  // separate buffers for the four-kernel form, or one (acts: hidden | uz | dbc | y) for the one-pipeline layer
+  hidden: GPUBuffer; // (d)        residual stream
+  uz: GPUBuffer;     // (2·dIn)    u = SiLU(conv(x)) | z
+  dbc: GPUBuffer;    // (r + 2n)   Δ_low | B | C
+  y: GPUBuffer;      // (dIn)      gated SSM output
+  acts?: GPUBuffer;
+  layer: MambaDecodeLayer | null;
+  embed: DecodeEmbedding;
+  /** The four separate kernels, when the one-pipeline layer cannot be used. */
+  four: { inK: MambaDecodeIn; xproj: DecodeMatvec; ssm: MambaDecodeSsm; outp: DecodeMatvec } | null;
+  head: DecodeMatvec[];
 }
 
 /** Per-pass activation buffers, sized for `rows` tokens. */
@@ -89,6 +112,122 @@ export class MambaModel extends CausalLM {
 
   protected clearState(): void {
     for (const b of [...this.convState, ...this.ssmState]) this.zero(b);
+  }
+
+  private blocker: string | null | undefined;
+
+  protected fusedDecodeBlocker(): string | null {
+    if (this.blocker !== undefined) return this.blocker;
+    const c = this.config;
+    this.blocker = c.stateSize > 256 ? `state size ${c.stateSize} > 256` : null;
+    for (let i = 0; i < c.numHiddenLayers && !this.blocker; i++) {
+      for (const m of ['in_proj', 'x_proj', 'dt_proj', 'out_proj']) {
+        const w = this.weights.matrix(`backbone.layers.${i}.mixer.${m}.weight`);
+        if (w.blocks.length > 1) { this.blocker = `${w.name} is split into ${w.blocks.length} buffers`; break; }
+      }
+    }
+    return this.blocker;
+  }
+
+  /**
+   * One token, four dispatches per layer (Figure 3 fused):
+   *   1. mamba_decode_in:  (u, z) = (SiLU(conv_step(x)), z) with (x, z) = in_proj(RMSNorm(hidden))
+   *   2. decode_matvec:    (Δ_low, B, C) = x_proj(u)
+   *   3. mamba_decode_ssm: y = SSM_step(u; Δ = softplus(dt_proj(Δ_low) + b), A, B, C, D) ⊙ SiLU(z)
+   *   4. decode_matvec:    hidden += out_proj(y)
+   * then RMSNorm + LM head (+ argmax partials) in one dispatch. Plus the embedding gather in front.
+   */
+  protected recordDecodeStep(list: DispatchList, uniforms: StaticUniforms, io: { history: GPUBuffer; state: GPUBuffer }): DecodeHead {
+    const c = this.config;
+    const W = this.weights;
+    const d = c.hiddenSize, dIn = c.intermediateSize, n = c.stateSize, r = c.timeStepRank;
+    const L = (i: number, m: string) => W.matrix(`backbone.layers.${i}.mixer.${m}.weight`);
+    const shape: MambaDecodeShape = {
+      d, dIn, n, r, k: c.convKernel, eps: c.layerNormEpsilon, inDtype: L(0, 'in_proj').dtype, dtDtype: L(0, 'dt_proj').dtype,
+      inBias: c.useBias, convBias: c.useConvBias, outBias: c.useBias,
+    };
+    const k = this.dec ??= this.makeDecode(shape);
+    const param = (i: number, name: string) => W.param(`backbone.layers.${i}.${name}`).buffer;
+    if (!k.packed) {
+      const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode-packs` });
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        buildMambaPack(this.ctx, enc, shape, {
+          aLog: param(i, 'mixer.A_log'), D: param(i, 'mixer.D'), dtBias: param(i, 'mixer.dt_proj.bias'), norm: param(i, 'norm.weight'),
+          convW: param(i, 'mixer.conv1d.weight'), convB: c.useConvBias ? param(i, 'mixer.conv1d.bias') : null,
+          inBias: c.useBias ? param(i, 'mixer.in_proj.bias') : null, outBias: c.useBias ? param(i, 'mixer.out_proj.bias') : null,
+        }, k.packs[i]);
+      }
+      this.ctx.submit(enc);
+      k.packed = true;
+    }
+    if (k.layer) {
+      // one pipeline, one bind group per layer, four dispatches (the stage follows from the grid size)
+      const acts = k.acts!;
+      for (const e of k.embed.bind(io.history, io.state, acts)) list.add(e.kernel, e.group, e.grid);
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        k.layer.record(list, k.layer.bind({
+          acts, wIn: L(i, 'in_proj').blocks[0].buffer, wX: L(i, 'x_proj').blocks[0].buffer, wDt: L(i, 'dt_proj').blocks[0].buffer,
+          wOut: L(i, 'out_proj').blocks[0].buffer, pack: k.packs[i], convState: this.convState[i], ssmState: this.ssmState[i],
+        }));
+      }
+      return this.recordHead(list, uniforms, k.head, acts, W.param('backbone.norm_f.weight').buffer, { gOff: 0, bOff: 0 }, this.headWeight(), k.layer.acts.hidden);
+    }
+    const { hidden, uz, dbc, y } = k;
+    const f = k.four!;
+    for (const e of k.embed.bind(io.history, io.state, hidden)) list.add(e.kernel, e.group, e.grid);
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const pack = k.packs[i];
+      const a = f.inK.bind({ hidden, w: L(i, 'in_proj').blocks[0].buffer, pack, convState: this.convState[i], uz });
+      list.add(f.inK.kernel, a.group, a.grid);
+      const b = f.xproj.bind(uniforms, { x: uz, seg1: { w: L(i, 'x_proj').blocks[0].buffer, yOff: 0, epi: 0 }, y: dbc });
+      list.add(f.xproj.kernel, b.group, b.grid);
+      const s = f.ssm.bind({ dbc, wDt: L(i, 'dt_proj').blocks[0].buffer, pack, uz, state: this.ssmState[i], y });
+      list.add(f.ssm.kernel, s.group, s.grid);
+      const o = f.outp.bind(uniforms, {
+        x: y, pack, y: hidden, seg1: { w: L(i, 'out_proj').blocks[0].buffer, yOff: 0, epi: EPI_ADD | (c.useBias ? EPI_BIAS : 0), biasOff: k.layout.outBias },
+      });
+      list.add(f.outp.kernel, o.group, o.grid);
+    }
+    return this.recordHead(list, uniforms, k.head, hidden, W.param('backbone.norm_f.weight').buffer, { gOff: 0, bOff: 0 }, this.headWeight());
+  }
+
+  private dec: MambaDecode | undefined;
+
+  private headWeight() {
+    return this.weights.matrix(this.config.tieWordEmbeddings ? 'backbone.embeddings.weight' : 'lm_head.weight');
+  }
+
+  private makeDecode(shape: MambaDecodeShape): MambaDecode {
+    const c = this.config;
+    const W = this.weights;
+    const L0 = (m: string) => W.matrix(`backbone.layers.0.mixer.${m}.weight`);
+    const layout = mambaPackLayout(shape);
+    const xDtype = L0('in_proj').dtype;
+    const layer = this.useLayerKernels() && MambaDecodeLayer.blocker(this.ctx, shape, xDtype, [L0('x_proj').dtype, L0('out_proj').dtype]) === null
+      ? new MambaDecodeLayer(this.ctx, shape) : null;
+    // all or none: out of memory here leaves nothing behind
+    const specs: Record<string, [number, Category, string]> = layer
+      ? { acts: [mambaActsLayout(shape).total * 4, 'activations', 'decode.acts'] }
+      : {
+        hidden: [shape.d * 4, 'activations', 'decode.hidden'], uz: [2 * shape.dIn * 4, 'activations', 'decode.uz'],
+        dbc: [(shape.r + 2 * shape.n) * 4, 'activations', 'decode.dbc'], y: [shape.dIn * 4, 'activations', 'decode.y'],
+      };
+    for (let i = 0; i < c.numHiddenLayers; i++) specs[`pack${i}`] = [layout.total * 4, 'weights', `decode_pack.${i}`];
+    const b = this.allocAll(specs);
+    const head = this.headWeight();
+    return {
+      layout, packed: false,
+      packs: Array.from({ length: c.numHiddenLayers }, (_, i) => b[`pack${i}`]),
+      hidden: b.hidden, uz: b.uz, dbc: b.dbc, y: b.y, acts: b.acts, layer,
+      embed: new DecodeEmbedding(this.ctx, lw(W.matrix('backbone.embeddings.weight'))),
+      four: layer ? null : {
+        inK: new MambaDecodeIn(this.ctx, shape),
+        xproj: new DecodeMatvec(this.ctx, { K: shape.dIn, N: shape.r + 2 * shape.n, dtype: L0('x_proj').dtype }),
+        ssm: new MambaDecodeSsm(this.ctx, shape),
+        outp: new DecodeMatvec(this.ctx, { K: shape.dIn, N: shape.d, dtype: L0('out_proj').dtype }),
+      },
+      head: this.headKernels(head, 'rms', c.layerNormEpsilon),
+    };
   }
 
   protected reserve(_end: number, rows: number): void {

@@ -4,6 +4,7 @@
  * src/kernels (which know bindings, uniforms and dispatch sizes). KernelOps (./kernel-ops.ts) implements it.
  */
 import type { Param, View, Weight } from './tensor';
+import type { SamplerKernel } from '../kernels/sampling';
 import type { AttentionVariant, SamplingOptions, ScanVariant } from './types';
 
 export interface ScanArgs {
@@ -60,6 +61,10 @@ export interface Ops {
   /** Selectivity view: the attention weights of qkv's last query row (position pos + qkv.rows − 1) over the cache
    *  positions 0 .. pos + qkv.rows − 1, averaged over heads. */
   attentionRow(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, pos: number, g: CacheGeometry, out: VecOut): void;
-  /** Samples from logits (one row) and writes the id into ids[index]; step seeds the random draw. */
+  /** Samples from logits (one row) and writes the id into ids[index]; step seeds the random draw (u = hash(seed, step)). */
   sample(pass: GPUComputePassEncoder, logits: View, ids: GPUBuffer, index: number, s: SamplingOptions, step: number): void;
+  /** The sampler the recorded decode step binds (non-finite logits give its NON_FINITE_TOKEN). */
+  sampler(): SamplerKernel;
+  /** Releases the buffers the ops made for themselves (the model calls it from dispose()). */
+  destroy(): void;
 }

@@ -1,5 +1,5 @@
 /**
- * CPU oracle for next-token selection, mirroring shaders/argmax.wgsl and shaders/sample.wgsl: the same candidate
+ * CPU oracle for next-token selection, mirroring shaders/sample_partial.wgsl + sample_final.wgsl: the same candidate
  * set (top-k with ties to the lowest index, k capped at SAMPLE_KMAX when any truncation is used), the same
  * temperature softmax, the same top-p rule (HF TopPLogitsWarper: keep j while Σ_{i<j} p_i < top_p, ≥ 1 token) and
  * the same inverse-CDF draw from a uniform u (first candidate whose cumulative mass exceeds u · total), in float64.

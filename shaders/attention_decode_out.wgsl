@@ -1,0 +1,70 @@
+// attention_decode_out (GPT-NeoX decode, one token; decode_matvec_lib.wgsl prepended): merges the split-K partials
+// of attention_decode_rope_split per head (log-sum-exp) into the staged input of the attention output projection,
+// then the projection with its bias and the residual add:
+//   M_h = max_s m_{h,s};  att[h·HD + i] = Σ_s e^{m_{h,s} − M_h} acc_{h,s}[i] / Σ_s e^{m_{h,s} − M_h} l_{h,s}
+//   x[n] += Σ_k W_dense[n, k] · att[k] (+ bias[n])
+// Layout: part [H, nsplit, HD + 2] (acc, m, l) with nsplit = state[1]; W_dense [N, K = H·HD] (f32 or packed f16);
+// dense bias [N] at BIAS_OFF in pack; x [N] the residual stream, updated in place.
+// Tiling: decode_matvec_lib.wgsl; every workgroup merges all K attention outputs into workgroup memory (the merge
+// is K · nsplit reads from L2, small next to the weight rows it then streams).
+
+override N: u32 = 1u;
+override H: u32 = 1u;
+override HD: u32 = 1u;
+override HAS_BIAS: bool = false;
+override BIAS_OFF: u32 = 0u;
+
+@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read> state: array<u32>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> pack: array<f32>;
+@group(0) @binding(4) var<storage, read_write> x: array<f32>;
+
+var<workgroup> mh: array<f32, H>;
+var<workgroup> lh: array<f32, H>;
+
+fn wchunk(seg: u32, i: u32) -> vec4<u32> { return w[i]; }
+fn xraw(k: u32) -> f32 { return xsGet(k); }
+fn xglobal(k: u32) -> f32 { return xsGet(k); } // never used: the wrapper requires the staged path
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) t: u32) {
+  let g = wid.x + wid.y * nwg.x;
+  if (g * ROWS >= N) { return; } // whole workgroup
+  let ns = state[1];
+  let stride = HD + 2u;
+  for (var h = t; h < H; h += WG) {
+    var M = -0x1.fffffep+127f;
+    for (var s = 0u; s < ns; s++) { M = max(M, part[(h * ns + s) * stride + HD]); }
+    var L = 0.0;
+    for (var s = 0u; s < ns; s++) {
+      let b = (h * ns + s) * stride + HD;
+      L += exp(part[b] - M) * part[b + 1u];
+    }
+    mh[h] = M;
+    lh[h] = 1.0 / L;
+  }
+  workgroupBarrier();
+  for (var k = t; k < K; k += WG) {
+    let h = k / HD;
+    let i = k - h * HD;
+    var a = 0.0;
+    for (var s = 0u; s < ns; s++) {
+      let b = (h * ns + s) * stride;
+      a += exp(part[b + HD] - mh[h]) * part[b + i];
+    }
+    xsSet(k, a * lh[h]);
+  }
+  workgroupBarrier();
+
+  let slot = t / LANES;
+  let lane = t % LANES;
+  let row = g * ROWS + slot;
+  let acc = laneSum(t, laneDot(0u, min(row, N - 1u), lane));
+  if (lane == 0u && row < N) {
+    var v = acc;
+    if (HAS_BIAS) { v += pack[BIAS_OFF + row]; }
+    x[row] += v;
+  }
+}

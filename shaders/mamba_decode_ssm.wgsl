@@ -1,0 +1,94 @@
+// mamba_decode_ssm (Mamba decode, one token, third of a layer's four dispatches): dt_proj + softplus + SSM step + D
+// skip + SiLU(z) gate in one pass, O(1) in the context. Per channel d and state n:
+//   Δ[d] = softplus(Σ_{j<R} W_dt[d, j] · Δ_low[j] + dt_bias[d])
+//   h[d, n] = exp(Δ[d] · A[d, n]) · h[d, n] + Δ[d] · B[n] · u[d]           (state updated in place)
+//   y[d] = (Σ_n C[n] · h[d, n] + D[d] · u[d]) · SiLU(z[d])
+// Layout: dbc = x_proj output [R + 2·NS] (Δ_low | B | C); W_dt [DIN, R] (f32 or packed f16, element e at half e & 1
+// of word e >> 1; any R); pack (f32) holds A = −exp(A_log) [DIN, NS] at A_OFF, D [DIN] at D_OFF and dt_bias [DIN] at
+// DTB_OFF; uz = (u | z) [2·DIN]; state [DIN, NS]; y [DIN].
+// Tiling: 256 threads = CPW = floor(256 / NS) channels × NS states (thread c·NS + n; coalesced state rows). The NS
+// threads of a channel split the dt_proj dot (j ≡ n mod NS) and the C·h sum, both reduced in workgroup memory.
+
+override DIN: u32 = 1u;
+override NS: u32 = 16u;
+override R: u32 = 1u;
+override W_F16: bool = false;
+override A_OFF: u32 = 0u;
+override D_OFF: u32 = 0u;
+override DTB_OFF: u32 = 0u;
+override CPW: u32 = 16u;
+
+@group(0) @binding(0) var<storage, read> dbc: array<f32>;
+@group(0) @binding(1) var<storage, read> wdt: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> pack: array<f32>;
+@group(0) @binding(3) var<storage, read> uz: array<f32>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+var<workgroup> part: array<f32, 256>;
+var<workgroup> dts: array<f32, CPW>;
+
+fn welem(e: u32) -> f32 {
+  if (W_F16) {
+    let word = e >> 1u;
+    let p = unpack2x16float(wdt[word >> 2u][word & 3u]);
+    return select(p.x, p.y, (e & 1u) == 1u);
+  }
+  return bitcast<f32>(wdt[e >> 2u][e & 3u]);
+}
+
+// softplus(v) = log(1 + eᵛ) (v for v > 20, as torch), accurate where it is tiny.
+fn softplus(v: f32) -> f32 {
+  if (v > 20.0) { return v; }
+  let e = exp(-abs(v));
+  var l: f32;
+  if (e < 0.25) {
+    var p = 1.0 / 11.0;
+    p = 1.0 / 10.0 - e * p; p = 1.0 / 9.0 - e * p; p = 1.0 / 8.0 - e * p; p = 1.0 / 7.0 - e * p;
+    p = 1.0 / 6.0 - e * p; p = 1.0 / 5.0 - e * p; p = 1.0 / 4.0 - e * p; p = 1.0 / 3.0 - e * p;
+    p = 1.0 / 2.0 - e * p; p = 1.0 - e * p;
+    l = e * p;
+  } else {
+    l = log(1.0 + e);
+  }
+  return max(v, 0.0) + l;
+}
+
+fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = t / NS;
+  let n = t % NS;
+  let d = wid.x * CPW + c;
+  let live = c < CPW && d < DIN;
+  var acc = 0.0;
+  if (live) {
+    for (var j = n; j < R; j += NS) { acc += welem(d * R + j) * dbc[j]; }
+  }
+  part[t] = acc;
+  workgroupBarrier();
+  if (live && n == 0u) {
+    var s = pack[DTB_OFF + d];
+    for (var i = 0u; i < NS; i++) { s += part[t + i]; }
+    dts[c] = softplus(s);
+  }
+  workgroupBarrier();
+  var contrib = 0.0;
+  var u = 0.0;
+  if (live) {
+    let dt = dts[c];
+    u = uz[d];
+    let k = d * NS + n;
+    let h = exp(dt * pack[A_OFF + k]) * state[k] + dt * dbc[R + n] * u;
+    state[k] = h;
+    contrib = dbc[R + NS + n] * h;
+  }
+  part[t] = contrib;
+  workgroupBarrier();
+  if (live && n == 0u) {
+    var s = 0.0;
+    for (var i = 0u; i < NS; i++) { s += part[t + i]; }
+    y[d] = (s + pack[D_OFF + d] * u) * silu(uz[DIN + d]);
+  }
+}
