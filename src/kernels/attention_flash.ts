@@ -21,9 +21,10 @@
  * fits at all, with idle output accumulators for the dims past HD4) and that fits the device's
  * maxComputeWorkgroupStorageSize (or opts.maxWorkgroupStorage) and maxComputeInvocationsPerWorkgroup with >= 64
  * threads, plus, for calls whose grid would have fewer than SMALL_GRID workgroups, the first of SMALL_PREFERENCE with
- * a smaller BR (more workgroups for short prompts); 'rowwise' when no tiling fits. Measured on an H200 (hd 64, 12
- * heads, docs/flash-attention-notes.md): 96 x 32 is the fastest tiling at 8k and 32k, 64 x 32 at 2k. hd 64 at
- * 48 KiB -> 96 x 32 (192 threads) / 64 x 32; at 32 KiB -> 64 x 16 / 32 x 32; at the 16 KiB default -> rowwise.
+ * a smaller BR (more workgroups for short prompts) unless the large entry is marked allLengths; 'rowwise' when no
+ * tiling fits. Measured on an H200 (hd 64, 12 heads, final run in docs/benchmarks.md): 64 x 64 with subgroup
+ * reductions is the fastest tiling from 512 to 32k. hd 64 at 48 KiB with subgroups of >= 16 lanes -> 64 x 64 sg
+ * (256 threads); without -> 64 x 64 with reductions in V; at 32 KiB -> 64 x 16 / 32 x 32; at 16 KiB -> rowwise.
  * Options force a kernel or one tiling (tests, bench candidates).
  */
 import type { GpuContext } from '../gpu/context';
@@ -185,12 +186,17 @@ export interface TiledChoice {
   prefetch?: boolean;
   subgroups?: boolean;
   vGlobal?: boolean;
+  /** Also used for short prompts (no SMALL_PREFERENCE tiling): measured faster than them at 512 and 2k too. */
+  allLengths?: boolean;
 }
 
-/** Default tilings, in order of preference, for long prompts (the first that fits wins). */
+/** Default tilings, in order of preference, for long prompts (the first that fits wins). Final H200 run
+ * (docs/benchmarks.md): 64 x 64 with subgroup row reductions 4456 us at 8k / 68.1 ms at 32k, 64 x 64 with the
+ * reductions in the V tile 4617 us / 70.8 ms, 96 x 32 5795 us / 80.6 ms; both 64 x 64 tilings also beat 64 x 32 at 512
+ * and 2k. */
 export const LARGE_PREFERENCE: readonly TiledChoice[] = [
-  { BR: 96, BC: 32 }, { BR: 128, BC: 16 }, { BR: 64, BC: 64, redInV: true }, { BR: 64, BC: 32 }, { BR: 32, BC: 64 },
-  { BR: 64, BC: 16 }, { BR: 32, BC: 32 },
+  { BR: 64, BC: 64, subgroups: true, allLengths: true }, { BR: 64, BC: 64, redInV: true, allLengths: true },
+  { BR: 96, BC: 32 }, { BR: 128, BC: 16 }, { BR: 64, BC: 32 }, { BR: 32, BC: 64 }, { BR: 64, BC: 16 }, { BR: 32, BC: 32 },
 ];
 /** Tilings for calls whose grid with the large tiling would have fewer than SMALL_GRID workgroups. */
 export const SMALL_PREFERENCE: readonly TiledChoice[] = [
@@ -252,7 +258,7 @@ export function flashPlan(hd: number, maxStorage: number, maxInvocations: number
     if (opts.kernel === 'tiled') throw new Error(`flash attention: no tiled kernel tiling fits head dim ${hd} in ${maxStorage} bytes of workgroup storage`);
     return { large: rowwiseTiles(hd, maxStorage, maxInvocations, opts) };
   }
-  const small = first(SMALL_PREFERENCE, (c) => c.BR < large.BR && fits(c));
+  const small = large.allLengths ? undefined : first(SMALL_PREFERENCE, (c) => c.BR < large.BR && fits(c));
   return {
     large: tiled(hd, large.BR, large.BC, withOpts(large, opts)),
     small: small && tiled(hd, small.BR, small.BC, withOpts(small, opts)),
