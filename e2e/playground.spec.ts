@@ -56,10 +56,10 @@ test.describe('page structure (no models needed)', () => {
     await expect(page.getByTestId('bench-tab')).toBeVisible();
   });
 
-  test('the Benchmarks tab charts the committed H100 results', async ({ page }) => {
+  test('the Benchmarks tab charts the committed H200 results', async ({ page }) => {
     await ready(page, '/?tab=benchmarks');
     await expect(page.getByTestId('bench-tab')).toBeVisible();
-    await expect(page.getByTestId('bench-device')).toContainText('H100');
+    await expect(page.getByTestId('bench-device')).toContainText('H200');
     await expect(page.getByTestId('bench-device')).toContainText('docs/benchmarks.md');
     for (const id of ['models-prefill', 'models-decode', 'models-memory', 'scan', 'attention']) {
       const chart = page.getByTestId(`bench-chart-${id}`);
@@ -68,6 +68,8 @@ test.describe('page structure (no models needed)', () => {
       await expect(chart.locator('.recharts-surface').first()).toBeVisible();
       expect(await chart.locator('.recharts-line').count()).toBeGreaterThan(0);
     }
+    // decode: each of the four models with f32 and with f16 weights
+    expect(await page.getByTestId('bench-chart-models-decode').locator('.recharts-line').count()).toBeGreaterThanOrEqual(8);
     await shot(page, 'benchmarks');
   });
 

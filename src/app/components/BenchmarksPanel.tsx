@@ -1,5 +1,5 @@
 /**
- * Benchmarks: the committed reference results of one H100 run (docs/benchmarks/*.json) charted next to the user's own sweep.
+ * Benchmarks: the committed reference results of the H200 run (docs/benchmarks/*.json) charted next to the user's own sweep.
  * Whole models (prefill, decode, sequence memory vs context), the scan kernels vs the official CUDA selective scan,
  * and attention vs torch SDPA. The data is bundled at build time (Vite JSON imports).
  */
@@ -102,12 +102,14 @@ function BenchLineChart(props: { series: BenchSeries[]; xLabel: string; yLabel: 
 
 const MODEL_NAMES = [...new Set(models.rows.map((r) => r.model))];
 
-function modelSeries(y: (r: ModelRow) => number | null | undefined): BenchSeries[] {
+/** One line per model for f32 weights (dtype 'f16': the same models with f16 weights, dashed). */
+function modelSeries(y: (r: ModelRow) => number | null | undefined, dtype: 'f32' | 'f16' = 'f32'): BenchSeries[] {
   return MODEL_NAMES.map((m) => ({
-    key: m,
-    label: `${m} (H100)`,
+    key: dtype === 'f32' ? m : `${m}-${dtype}`,
+    label: dtype === 'f32' ? `${m} (H200)` : `${m} (H200, ${dtype} weights)`,
     color: MODEL_COLORS[m] ?? AXIS,
-    points: models.rows.filter((r) => r.model === m).map((r) => ({ x: r.context, y: y(r) })),
+    dashed: dtype !== 'f32',
+    points: models.rows.filter((r) => r.model === m && r.dtype === dtype).map((r) => ({ x: r.context, y: y(r) })),
   }));
 }
 
@@ -134,7 +136,7 @@ function kernelSeries(kernel: string, y: (r: KernelRow) => number | null, label:
   };
 }
 
-const official = torch.official_cuda_selective_scan_h100_us as Record<string, number | string>;
+const official = torch.official_cuda_selective_scan_h200_us as Record<string, number | string>;
 const SCAN_SERIES: BenchSeries[] = [
   kernelSeries('scan/fused', (r) => r.mtoks, 'fused (ours)', COLORS.mamba),
   kernelSeries('scan/unfused', (r) => r.mtoks, 'unfused (ours)', '#f59e0b'),
@@ -170,7 +172,7 @@ const driver = /:\s*([\d.]+)/.exec(models.device.description)?.[1];
 
 const ModelCharts = memo(function ModelCharts({ points }: { points: SweepPoint[] }) {
   const prefill = [...modelSeries((r) => r.prefillMs), ...yourSeries(points, (p) => p.prefillMs)];
-  const decode = [...modelSeries((r) => r.decodeTokPerS), ...yourSeries(points, (p) => p.decodeTokPerS)];
+  const decode = [...modelSeries((r) => r.decodeTokPerS), ...modelSeries((r) => r.decodeTokPerS, 'f16'), ...yourSeries(points, (p) => p.decodeTokPerS)];
   const memory = [...modelSeries((r) => (r.kvCacheMiB + r.ssmStateMiB) * MIB), ...yourSeries(points, (p) => p.stateBytes)];
   return (
     <div className="chart-grid">
@@ -198,7 +200,7 @@ export function BenchmarksPanel() {
   return (
     <div className="panel" data-testid="panel-benchmarks">
       <div className="panel" data-testid="bench-tab">
-        <Card title="Benchmarks: reference results from an H100">
+        <Card title="Benchmarks: reference results from an H200">
           <p className="fine" data-testid="bench-device">
             Measured on an {torch.device} (driver {driver ?? models.device.description}) through Dawn/WebGPU with this project's kernels; CUDA references from torch{' '}
             {torch.torch} (CUDA {torch.cuda}). Method, commands and raw logs: docs/benchmarks.md in the repository.{' '}
@@ -216,7 +218,7 @@ export function BenchmarksPanel() {
             name="bench-scan"
             testId="bench-chart-scan"
             points={count(SCAN_SERIES)}
-            note="Official CUDA kernel: mamba_ssm's selective_scan_fwd (fp32, batch 1, same shape), timed on an H100 in a separate measurement, not in the run above (docs/benchmarks.md). Mtok/s = L / µs."
+            note="Official CUDA kernel: mamba_ssm's selective_scan_fwd (fp32, batch 1, same shape), timed on the same H200 model in an earlier session, not in the run above (docs/benchmarks.md). Mtok/s = L / µs."
           >
             <BenchLineChart series={SCAN_SERIES} xLabel="sequence length L" yLabel="Mtok/s" logY />
           </ChartFigure>
