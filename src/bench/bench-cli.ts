@@ -95,7 +95,10 @@ interface DecodeMeasure { tokPerS: number; gpuMsPerToken: number; cpuMsPerToken:
 /** Greedy decode of `n` tokens after the current state, batches pipelined two deep (as generate() does). */
 async function decodeRun(model: CausalLM, timer: PassTimer, last: number, n: number): Promise<DecodeMeasure> {
   const k = model.stepsPerSubmit;
-  await model.decodeBatch(last, k); // warm-up (first recording of the step)
+  // warm-up: the first recording of the step, then ~50 ms of decode so that the GPU clocks are up again after the
+  // prefill / CPU-only gaps (the H200 run's first row per model was ~40% slower in GPU time with one warm-up batch)
+  await model.decodeBatch(last, k);
+  for (let t0 = now(); now() - t0 < 50; ) await model.decodeBatch(-1, k);
   await timer.read();
   model.resetDecodeStats();
   const t0 = now();
