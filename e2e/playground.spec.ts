@@ -262,10 +262,10 @@ test.describe('with the demo models', () => {
   });
 
   test('side by side decodes in batches (one readback per k tokens per model) as fast as each model alone', async ({ page }) => {
-    // SwiftShader decodes the demo pair at ~0.3-3 tok/s on this shared 2-core machine: few tokens, best of 3 rounds.
+    // SwiftShader decodes the demo pair at ~0.3-3 tok/s on this shared 2-core machine: few tokens, best batch of 2 rounds.
     test.setTimeout(1_500_000);
     // 4 tokens per readback: more batches to time than with the models' own 8, each still one submit and one readback.
-    const N = 17; // 1 first token + 16 decoded: 4 batches of 4
+    const N = 13; // 1 first token + 12 decoded: 3 batches of 4
     await ready(page, '/?temperature=0&maxNew=9&batch=4', true);
     await loadDemo(page);
     await page.getByTestId('prompt').fill('The harbour master opened the ledger and wrote');
@@ -291,8 +291,8 @@ test.describe('with the demo models', () => {
     await expect(page.getByTestId('trace-mamba')).toContainText('Decoded in batches of 4 tokens sampled on the GPU: 2 GPU readbacks for 8 tokens');
     await page.getByTestId('max-new').fill(String(N));
 
-    // Side by side, then each model alone, three times over (interleaved, so a busy moment of the machine hits all).
-    for (let r = 0; r < 3; r++) {
+    // Side by side, then each model alone, twice over (interleaved, so a busy moment of the machine hits all).
+    for (let r = 0; r < 2; r++) {
       const t = Date.now();
       await arch('Both');
       await generate(['mamba', 'transformer']);
@@ -310,7 +310,7 @@ test.describe('with the demo models', () => {
       tokens: { index: number; ms: number }[];
     };
     const runs = (JSON.parse(readFileSync((await dl.path())!, 'utf8')).runs as { settings: { arch: string }; data: { outputs: Record<string, Out> } }[]).slice(1);
-    expect(runs.length).toBe(9);
+    expect(runs.length).toBe(6);
     const outs = (arch: string, slot: string) => runs.filter((x) => x.settings.arch === arch).map((x) => x.data.outputs[slot]);
     // Decode tok/s of each run, and of each batch (k / its time): the best batch is the figure least touched by other
     // work on this shared machine, and the same decode path runs in both modes.
