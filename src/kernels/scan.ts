@@ -104,6 +104,8 @@ export interface ScanOptions {
   localThreads?: number;
   /** One-dispatch short-L path: channels per workgroup (default 8: 32-byte rows per chunk in the loads). */
   localChannels?: number;
+  /** One-dispatch short-L path: largest tile (tokens staged per step), a power of 2; default 4, halved to fit. */
+  localTile?: number;
   /** Chunked 'fused' aims for about this many threads (chunks × channels); default 49152 (H200 chunk sweep: chunk 64
    *  at L = 2048, 256 from 8192 on for D = 1536; see docs/scan-kernel-notes.md). */
   targetThreads?: number;
@@ -127,6 +129,9 @@ export interface ScanOptions {
 /** The dispatches of one scan call, for per-pass timing (bench): 'all' or one of them. */
 export type ScanStage = 'all' | 'state' | 'combine' | 'out' | 'onepass' | 'local';
 const BENCH_MODES = { normal: 0, noexp: 1, stream: 2 } as const;
+
+/** Default of ScanOptions.localMaxL: the chunked 'fused' runs as one dispatch up to this L. */
+export const LOCAL_MAX_L_DEFAULT = 1024;
 
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
@@ -191,10 +196,12 @@ export interface LocalPlan {
  * chunks of a channel in one workgroup of cw·nch ≤ maxInvocations (nch ≤ 64, a power of 2), tile halved until the
  * workgroup memory fits. Returns the reason as a string when it cannot run (then the three passes do).
  */
-export function planLocal(L: number, D: number, N: number, o: { threads?: number; cw?: number }, lim: { maxInvocations: number; maxWgStorage: number }): LocalPlan | string {
+export function planLocal(L: number, D: number, N: number, o: { threads?: number; cw?: number; tile?: number }, lim: { maxInvocations: number; maxWgStorage: number }): LocalPlan | string {
   const nv = Math.ceil(N / 4);
   const cw = o.cw ?? 8;
   if (!Number.isInteger(cw) || cw < 1) return `localChannels = ${cw} must be a positive integer`;
+  const tileMax = o.tile ?? 4;
+  if (![1, 2, 4, 8, 16].includes(tileMax)) return `localTile = ${tileMax} must be 1, 2, 4, 8 or 16`;
   let nchMax = 1;
   while (nchMax < 64 && 2 * nchMax * cw <= lim.maxInvocations) nchMax *= 2;
   if (nchMax < 2) return `${cw} channels × 2 chunks exceed ${lim.maxInvocations} invocations per workgroup`;
@@ -208,7 +215,7 @@ export function planLocal(L: number, D: number, N: number, o: { threads?: number
   const nc = Math.ceil(L / chunk);
   if (nc < 2) return `L = ${L}: one chunk`;
   const nch = nextPow2(nc);
-  let tt = Math.min(4, nextPow2(chunk));
+  let tt = Math.min(tileMax, nextPow2(chunk));
   while (tt > 1 && bytes(tt, nch) > lim.maxWgStorage) tt >>= 1;
   if (bytes(tt, nch) > lim.maxWgStorage) return `needs ${bytes(tt, nch)} bytes of workgroup memory, device has ${lim.maxWgStorage}`;
   const wgs = cw * nch;
@@ -314,12 +321,12 @@ export class SelectiveScan {
 
   /** The one-dispatch plan 'fused' (chunked) uses for L tokens, or why it runs the three passes instead. */
   localPlan(L: number): LocalPlan | string {
-    const maxL = this.opts.localMaxL ?? 1024;
+    const maxL = this.opts.localMaxL ?? LOCAL_MAX_L_DEFAULT;
     if (this.opts.chunk) return 'fixed chunk';
     if (L > maxL) return `L = ${L} > localMaxL = ${maxL}`;
     if (Math.ceil(L / this.chunkFor(L)) < 2) return `L = ${L}: one chunk`;
     const lim = this.ctx.limits;
-    return planLocal(L, this.D, this.N, { threads: this.opts.localThreads, cw: this.opts.localChannels }, {
+    return planLocal(L, this.D, this.N, { threads: this.opts.localThreads, cw: this.opts.localChannels, tile: this.opts.localTile }, {
       maxInvocations: lim.maxComputeInvocationsPerWorkgroup, maxWgStorage: lim.maxComputeWorkgroupStorageSize,
     });
   }

@@ -276,6 +276,7 @@ describe('fused (chunked), one dispatch for short L vs CPU oracle', () => {
     [33, 48, 16, { localThreads: 48 * 3, localChannels: 1 }],
     [1024, 24, 16, { localThreads: 24 * 7 }],
     [300, 8, 64, {}],
+    [777, 20, 16, { localTile: 8, localThreads: 20 * 6 }],
   ];
   for (const [L, D, N, o] of cases) {
     it(`L=${L} D=${D} N=${N} ${JSON.stringify(o)}: strided views, gate, equals the three passes`, async () => {
@@ -347,6 +348,9 @@ describe('fused (chunked), one dispatch for short L vs CPU oracle', () => {
       expect(pl.wgs).toBeLessThanOrEqual(lim.maxInvocations);
       expect(pl.nc * pl.chunk).toBeGreaterThanOrEqual(L);
     }
+    expect(planLocal(512, 1536, 16, { tile: 8 }, h200)).toMatchObject({ chunk: 16, tt: 8 });
+    expect(planLocal(512, 1536, 16, { tile: 8 }, { maxInvocations: 256, maxWgStorage: 32 << 10 })).toMatchObject({ tt: 4 });
+    expect(planLocal(512, 1536, 16, { tile: 3 }, h200)).toMatch(/localTile = 3/);
     expect(planLocal(512, 1536, 16, { cw: 1024 }, h200)).toMatch(/exceed 1024 invocations/);
     expect(planLocal(512, 1536, 64, {}, { maxInvocations: 256, maxWgStorage: 1024 })).toMatch(/workgroup memory/);
   });
