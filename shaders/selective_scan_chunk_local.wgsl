@@ -96,19 +96,22 @@ fn loadTile(k: u32, c: u32, dd: u32, lid: u32, hasZ: bool, rows: u32) -> TileReg
     r.u[j] = U[params.uOff + t * params.uStride + dd];
     if (rows == 2u) { r.z[j] = Z[select(0u, params.zOff + t * params.zStride + dd, hasZ)]; }
   }
-  for (var m = 0u; m < BPT * rows; m++) {
-    let e = rowElem(lid + m * WGS, rows);
-    let t = min(e.c * params.chunk + k * TT + e.j, last);
-    r.bc[m] = BC[select(params.bOff, params.cOff, e.s == 1u) + t * params.bcStride + min(e.n, NS - 1u)];
+  // Constant trip count (static register indices once unrolled); walk 1 uses the first BPT.
+  for (var m = 0u; m < BCPT; m++) {
+    if (m < BPT * rows) {
+      let e = rowElem(lid + m * WGS, rows);
+      let t = min(e.c * params.chunk + k * TT + e.j, last);
+      r.bc[m] = BC[select(params.bOff, params.cOff, e.s == 1u) + t * params.bcStride + min(e.n, NS - 1u)];
+    }
   }
   return r;
 }
 
 // Stages this thread's share of tile k's B (and C) rows into sm (zero where past a chunk's end, L or NS).
 fn stageRows(r: TileRegs, k: u32, lid: u32, rows: u32) {
-  for (var m = 0u; m < BPT * rows; m++) {
+  for (var m = 0u; m < BCPT; m++) {
     let idx = lid + m * WGS;
-    if (idx < NCH * TT * rows * NV * 4u) {
+    if (m < BPT * rows && idx < NCH * TT * rows * NV * 4u) {
       let e = rowElem(idx, rows);
       let inChunk = k * TT + e.j;
       let ok = inChunk < params.chunk && e.c * params.chunk + inChunk < params.L && e.n < NS;
