@@ -156,7 +156,7 @@ export function scanBenchCases(opts: {
   /** Also time 'fused' as the one-pass subgroup kernel (kernel scan/fused-onepass; default true). */
   fusedOnePass?: boolean;
   /** At L ≤ 2048 also time the chunked 'fused' in its other short-L forms (scan/fused-3pass or scan/fused-local, and
-   *  scan/fused-local98k, scan/fused-local-tt8); default true, only without options. */
+   *  scan/fused-local98k, scan/fused-local-tt8, scan/fused-local-cw4); default true, only without options. */
   shortForms?: boolean;
 }): BenchCase[] {
   const cases: BenchCase[] = [];
@@ -168,12 +168,14 @@ export function scanBenchCases(opts: {
       // Short L: the chunked form in its other shape too (one dispatch vs three passes), to compare in one run:
       // scan/fused-3pass where the default is the one-dispatch kernel, scan/fused-local where it is not; and the
       // one-dispatch kernel at ~98k threads (chunks half as long, 512-thread workgroups where the device allows) and
-      // with 8-token tiles (where the workgroup memory allows).
+      // with 8-token tiles (where the workgroup memory allows), and with 4 channels per workgroup (twice the
+      // workgroups: better balance over the SMs, 16-byte row segments).
       if (v === 'fused' && (opts.shortForms ?? true) && !opts.options && L <= 2048) {
         const local = L <= LOCAL_MAX_L_DEFAULT;
         cases.push(scanCase(v, L, opts.D, opts.N, local ? { localMaxL: 0 } : { localMaxL: L }, local ? '-3pass' : '-local'));
         cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localThreads: 98304 }, '-local98k'));
         cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localTile: 8 }, '-local-tt8'));
+        cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localChannels: 4 }, '-local-cw4'));
       }
     }
   }
