@@ -16,7 +16,7 @@
  */
 import type { BenchCase } from './harness';
 import type { GpuContext } from '../gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, type ScanOptions, type ScanVariant } from '../kernels/scan';
+import { SelectiveScan, SCAN_VARIANTS, LOCAL_MAX_L_DEFAULT, type ScanOptions, type ScanVariant } from '../kernels/scan';
 import { SsmStep } from '../kernels/ssm_step';
 import { CausalConv1d } from '../kernels/conv1d';
 import { packSsmParams, ssmParamsLength } from '../kernels/ssm_params';
@@ -155,6 +155,9 @@ export function scanBenchCases(opts: {
   step?: boolean;
   /** Also time 'fused' as the one-pass subgroup kernel (kernel scan/fused-onepass; default true). */
   fusedOnePass?: boolean;
+  /** At L ≤ 2048 also time the chunked 'fused' in its other short-L forms (scan/fused-3pass or scan/fused-local, and
+   *  scan/fused-local98k, scan/fused-local-tt8, scan/fused-local-cw4); default true, only without options. */
+  shortForms?: boolean;
 }): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const L of opts.L) {
@@ -162,6 +165,18 @@ export function scanBenchCases(opts: {
       cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
       // 'fused' is the chunked three-pass form: also time the one-pass subgroup kernel (skipped without subgroups).
       if (v === 'fused' && (opts.fusedOnePass ?? true) && !opts.options?.fused) cases.push(scanCase(v, L, opts.D, opts.N, { ...opts.options, fused: 'onepass' }, `${opts.tag ?? ''}-onepass`));
+      // Short L: the chunked form in its other shape too (one dispatch vs three passes), to compare in one run:
+      // scan/fused-3pass where the default is the one-dispatch kernel, scan/fused-local where it is not; and the
+      // one-dispatch kernel at ~98k threads (chunks half as long, 512-thread workgroups where the device allows) and
+      // with 8-token tiles (where the workgroup memory allows), and with 4 channels per workgroup (twice the
+      // workgroups: better balance over the SMs, 16-byte row segments).
+      if (v === 'fused' && (opts.shortForms ?? true) && !opts.options && L <= 2048) {
+        const local = L <= LOCAL_MAX_L_DEFAULT;
+        cases.push(scanCase(v, L, opts.D, opts.N, local ? { localMaxL: 0 } : { localMaxL: L }, local ? '-3pass' : '-local'));
+        cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localThreads: 98304 }, '-local98k'));
+        cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localTile: 8 }, '-local-tt8'));
+        cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localChannels: 4 }, '-local-cw4'));
+      }
     }
   }
   if (opts.step ?? true) cases.push(stepCase(opts.D, opts.N));

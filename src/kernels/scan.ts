@@ -7,7 +7,9 @@
  *    walks the chunks per (d, n) to get each chunk's incoming state (decay = exp(A·ΣΔ)); pass 3
  *    (selective_scan_chunk_out) re-runs each chunk from its incoming state with the fused readout, D skip and SiLU(z)
  *    gate, and the last chunk writes h_L. The expanded [L, D, N] state never touches global memory. With one chunk
- *    (short L) only pass 3 runs. With options.fused = 'onepass' (devices with subgroups) the one-pass kernel
+ *    (tiny L) only pass 3 runs. Short L (≤ options.localMaxL, default 1024) runs the same three steps in ONE dispatch
+ *    (selective_scan_chunk_local): a workgroup owns a few channels and all their chunks, and the combine is a scan
+ *    over the chunks in workgroup memory (no chunk states in global memory, no dependent dispatches). With options.fused = 'onepass' (devices with subgroups) the one-pass kernel
  *    (selective_scan_onepass) instead: each workgroup walks the sequence in chunks for a few channels, one subgroup
  *    per channel scanning each chunk in parallel over time and state, every exponential computed once. Both forms
  *    give the same result (tests check both).
@@ -92,8 +94,18 @@ export interface ScanOptions {
   D: number;
   N: number;
   variant?: ScanVariant;
-  /** Fixed chunk length for 'fused' (default: chosen from L and D, see chunkFor()). */
+  /** Fixed chunk length for 'fused' (default: chosen from L and D, see chunkFor()); a fixed chunk also turns the
+   *  one-dispatch short-L path off (the three passes run). */
   chunk?: number;
+  /** Chunked 'fused' runs as one dispatch (selective_scan_chunk_local) when L ≤ localMaxL and the three-pass form
+   *  would have more than one chunk; default 1024; 0 = always the three passes. See planLocal(). */
+  localMaxL?: number;
+  /** One-dispatch short-L path: aim for about this many threads (chunks × channels); default 49152. */
+  localThreads?: number;
+  /** One-dispatch short-L path: channels per workgroup (default 8: 32-byte rows per chunk in the loads). */
+  localChannels?: number;
+  /** One-dispatch short-L path: largest tile (tokens staged per step), a power of 2; default 4, halved to fit. */
+  localTile?: number;
   /** Chunked 'fused' aims for about this many threads (chunks × channels); default 49152 (H200 chunk sweep: chunk 64
    *  at L = 2048, 256 from 8192 on for D = 1536; see docs/scan-kernel-notes.md). */
   targetThreads?: number;
@@ -115,8 +127,11 @@ export interface ScanOptions {
 }
 
 /** The dispatches of one scan call, for per-pass timing (bench): 'all' or one of them. */
-export type ScanStage = 'all' | 'state' | 'combine' | 'out' | 'onepass';
+export type ScanStage = 'all' | 'state' | 'combine' | 'out' | 'onepass' | 'local';
 const BENCH_MODES = { normal: 0, noexp: 1, stream: 2 } as const;
+
+/** Default of ScanOptions.localMaxL: the chunked 'fused' runs as one dispatch up to this L. */
+export const LOCAL_MAX_L_DEFAULT = 1024;
 
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
@@ -166,6 +181,45 @@ function onePassPrelude(N: number, p: OnePassPlan, mode: number): string {
     c('NS', N) + c('SV', p.sv) + c('Q', p.q) + c('NV4', p.nv4) + c('S', p.s) + c('WC', p.wc) + c('WGS', p.wgs) +
     c('SGMAX', p.sgMax) + c('TCMAX', p.tcMax) + c('SA', p.storeA ? p.s : 1) + c('STORE_A', p.storeA) +
     c('YBF', p.ybf) + c('SY', p.ybf ? p.s : 1) + c('LOGQ', Math.log2(p.q)) + c('FORCE_SLOW', p.forceSlow) + c('ASSERT_FAST', p.assertFast) + c('PF1', p.pf1) + c('PF2', p.pf2) + c('MODE', mode);
+}
+
+/** Plan of the one-dispatch short-L path (selective_scan_chunk_local) for one L. */
+export interface LocalPlan {
+  /** Tokens per chunk, chunks, chunks per workgroup (power of 2 ≥ nc), channels per workgroup, tokens per tile. */
+  chunk: number; nc: number; nch: number; cw: number; tt: number;
+  /** Invocations per workgroup (cw·nch), B elements per thread per tile, vec4s and bytes of workgroup memory. */
+  wgs: number; bpt: number; smv: number; smemBytes: number;
+}
+
+/**
+ * Sizes the one-dispatch short-L kernel: about `threads` threads (chunks × channels) as for the three passes, all
+ * chunks of a channel in one workgroup of cw·nch ≤ maxInvocations (nch ≤ 64, a power of 2), tile halved until the
+ * workgroup memory fits. Returns the reason as a string when it cannot run (then the three passes do).
+ */
+export function planLocal(L: number, D: number, N: number, o: { threads?: number; cw?: number; tile?: number }, lim: { maxInvocations: number; maxWgStorage: number }): LocalPlan | string {
+  const nv = Math.ceil(N / 4);
+  const cw = o.cw ?? 8;
+  if (!Number.isInteger(cw) || cw < 1) return `localChannels = ${cw} must be a positive integer`;
+  const tileMax = o.tile ?? 4;
+  if (![1, 2, 4, 8, 16].includes(tileMax)) return `localTile = ${tileMax} must be 1, 2, 4, 8 or 16`;
+  let nchMax = 1;
+  while (nchMax < 64 && 2 * nchMax * cw <= lim.maxInvocations) nchMax *= 2;
+  if (nchMax < 2) return `${cw} channels × 2 chunks exceed ${lim.maxInvocations} invocations per workgroup`;
+  const want = Math.max(2, Math.ceil((o.threads ?? 49152) / D));
+  const smvFor = (tt: number, nch: number) => Math.max(tt * nch * 2 * nv, nch * cw * nv);
+  const bytes = (tt: number, nch: number) => 16 * smvFor(tt, nch) + 4 * cw * nch;
+  // Fewer, longer chunks when the scan's states (nch·cw·N floats) do not fit the workgroup memory (large N).
+  let nchTarget = Math.min(nchMax, nextPow2(want));
+  while (nchTarget > 2 && bytes(1, nchTarget) > lim.maxWgStorage) nchTarget >>= 1;
+  const chunk = Math.ceil(L / nchTarget);
+  const nc = Math.ceil(L / chunk);
+  if (nc < 2) return `L = ${L}: one chunk`;
+  const nch = nextPow2(nc);
+  let tt = Math.min(tileMax, nextPow2(chunk));
+  while (tt > 1 && bytes(tt, nch) > lim.maxWgStorage) tt >>= 1;
+  if (bytes(tt, nch) > lim.maxWgStorage) return `needs ${bytes(tt, nch)} bytes of workgroup memory, device has ${lim.maxWgStorage}`;
+  const wgs = cw * nch;
+  return { chunk, nc, nch, cw, tt, wgs, bpt: Math.ceil((tt * nch * nv * 4) / wgs), smv: smvFor(tt, nch), smemBytes: bytes(tt, nch) };
 }
 
 interface Resolved {
@@ -265,6 +319,18 @@ export class SelectiveScan {
     return typeof this.onePass === 'string' ? 'chunked' : 'onepass';
   }
 
+  /** The one-dispatch plan 'fused' (chunked) uses for L tokens, or why it runs the three passes instead. */
+  localPlan(L: number): LocalPlan | string {
+    const maxL = this.opts.localMaxL ?? LOCAL_MAX_L_DEFAULT;
+    if (this.opts.chunk) return 'fixed chunk';
+    if (L > maxL) return `L = ${L} > localMaxL = ${maxL}`;
+    if (Math.ceil(L / this.chunkFor(L)) < 2) return `L = ${L}: one chunk`;
+    const lim = this.ctx.limits;
+    return planLocal(L, this.D, this.N, { threads: this.opts.localThreads, cw: this.opts.localChannels, tile: this.opts.localTile }, {
+      maxInvocations: lim.maxComputeInvocationsPerWorkgroup, maxWgStorage: lim.maxComputeWorkgroupStorageSize,
+    });
+  }
+
   /** Chunk length the fused variant uses for a sequence of L tokens. */
   chunkFor(L: number): number {
     let chunk: number;
@@ -285,13 +351,20 @@ export class SelectiveScan {
     return this.scratchBuf('hfinal', this.D * this.N, 'ssm-state');
   }
 
-  private kernel(shader: string, usesPrelude: boolean): ComputeKernel {
-    let k = this.kernels.get(shader);
+  private kernel(shader: string, usesPrelude: boolean, local?: LocalPlan): ComputeKernel {
+    const key = local ? `${shader}:${local.cw}:${local.nch}:${local.tt}` : shader;
+    let k = this.kernels.get(key);
     if (!k) {
-      if (shader === 'selective_scan_onepass') k = new ComputeKernel(this.ctx, shader, 'main', {}, this.onePassPrelude);
+      if (local) {
+        const nv = Math.ceil(this.N / 4);
+        const prelude = `const NS: u32 = ${this.N}u;\nconst NV: u32 = ${nv}u;\nconst CW: u32 = ${local.cw}u;\nconst NCH: u32 = ${local.nch}u;\n` +
+          `const TT: u32 = ${local.tt}u;\nconst WGS: u32 = ${local.wgs}u;\nconst BPT: u32 = ${local.bpt}u;\nconst BCPT: u32 = ${2 * local.bpt}u;\n` +
+          `const SMV: u32 = ${local.smv}u;\n`;
+        k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { MODE: this.mode } : {}, prelude);
+      } else if (shader === 'selective_scan_onepass') k = new ComputeKernel(this.ctx, shader, 'main', {}, this.onePassPrelude);
       else if (!usesPrelude) k = new ComputeKernel(this.ctx, shader);
       else k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { MODE: this.mode } : {}, this.prelude);
-      this.kernels.set(shader, k);
+      this.kernels.set(key, k);
     }
     return k;
   }
@@ -352,6 +425,7 @@ export class SelectiveScan {
   /** The dispatches `variant` records for L tokens (bench: per-pass timing). */
   stagesFor(L: number, variant: ScanVariant = this.variant): ScanStage[] {
     if (variant === 'fused' && this.fusedImpl === 'onepass') return ['onepass'];
+    if (variant === 'fused' && typeof this.localPlan(L) !== 'string') return ['local'];
     if (variant === 'fused' && Math.ceil(L / this.chunkFor(L)) > 1) return ['state', 'combine', 'out'];
     return ['out'];
   }
@@ -367,6 +441,7 @@ export class SelectiveScan {
     const h0 = io.h0 ?? null;
     if (variant === 'unfused') this.encodeUnfused(pass, io, r, h0, hOut);
     else if (variant === 'fused' && typeof this.onePass !== 'string') this.encodeOnePass(pass, io, r, h0, hOut, this.onePass);
+    else if (variant === 'fused' && typeof this.localPlan(r.L) !== 'string') this.encodeLocal(pass, io, r, h0, hOut, this.localPlan(r.L) as LocalPlan);
     else if (variant === 'fused' || variant === 'sequential') this.encodeChunked(pass, io, r, h0, hOut, variant === 'sequential' ? r.L : this.chunkFor(r.L));
     else throw new Error(`selective scan: unknown variant '${variant as string}' (use ${SCAN_VARIANTS.join(' | ')})`);
   }
@@ -420,6 +495,22 @@ export class SelectiveScan {
       ]),
       [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, hin, io.y.buffer, hOut],
       [gx, nc],
+    );
+  }
+
+  private encodeLocal(pass: GPUComputePassEncoder, io: ScanIO, r: Resolved, h0: GPUBuffer | null, hOut: GPUBuffer, plan: LocalPlan): void {
+    const initMode = !h0 ? 0 : h0 === hOut ? 2 : 1;
+    if (!this.wants('local')) return;
+    this.kernel('selective_scan_chunk_local', true, plan).dispatch(
+      pass,
+      packUniforms([
+        ['u32', r.L], ['u32', this.D], ['u32', plan.chunk], ['u32', plan.nc],
+        ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
+        ['u32', r.zOff], ['u32', r.zStride], ['u32', r.bOff], ['u32', r.cOff],
+        ['u32', r.bcStride], ['u32', r.yOff], ['u32', r.yStride], ['u32', (r.z ? 1 : 0) | (initMode << 1)],
+      ]),
+      [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, initMode === 1 && h0 ? h0 : this.dummy, io.y.buffer, hOut],
+      [Math.ceil(this.D / plan.cw)],
     );
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, rng, poisoned, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, planOnePass, type FusedImpl, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
+import { SelectiveScan, SCAN_VARIANTS, planLocal, planOnePass, type FusedImpl, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
 import { SsmStep } from '../../src/kernels/ssm_step';
 import { packSsmParams, SsmParamsPacker, ssmParamsLength } from '../../src/kernels/ssm_params';
 import { aFromALog, selectiveScanRef, type View } from '../../src/reference/scan';
@@ -257,6 +257,102 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
     scan.destroy();
     ctx.pool.release(small);
     ctx.pool.release(xp);
+  });
+});
+
+/**
+ * The one-dispatch short-L form of the chunked kernel (selective_scan_chunk_local): all chunks of a few channels in one
+ * workgroup, the combine as a scan over chunks in workgroup memory. Each case checks that the plan really takes that
+ * path (stagesFor = ['local']) and compares with the CPU oracle and with the three passes (localMaxL = 0).
+ */
+describe('fused (chunked), one dispatch for short L vs CPU oracle', () => {
+  // [L, D, N, options]: chunk counts 2..32 (non-power-of-2, last chunk partial), chunks shorter than a tile, odd D
+  // (dead channels in the last workgroup), N not a multiple of 4, N = 64 (fewer chunks so the states fit), 1 and 3
+  // channels per workgroup.
+  const cases: [number, number, number, Partial<ScanOptions>][] = [
+    [512, 40, 16, {}],
+    [131, 45, 13, { localThreads: 45 * 5 }],
+    [100, 37, 5, { localChannels: 3 }],
+    [33, 48, 16, { localThreads: 48 * 3, localChannels: 1 }],
+    [1024, 24, 16, { localThreads: 24 * 7 }],
+    [300, 8, 64, {}],
+    [777, 20, 16, { localTile: 8, localThreads: 20 * 6 }],
+  ];
+  for (const [L, D, N, o] of cases) {
+    it(`L=${L} D=${D} N=${N} ${JSON.stringify(o)}: strided views, gate, equals the three passes`, async () => {
+      const ctx = await gpu();
+      const p = makeProblem(L, D, N, L * 3 + D + N, true);
+      const g = upload(ctx, p);
+      const ref = reference(p);
+      const scan = new SelectiveScan(ctx, { D, N, ...o });
+      const plan = scan.localPlan(L);
+      if (typeof plan === 'string') throw new Error(plan);
+      expect(scan.stagesFor(L)).toEqual(['local']);
+      expect(plan.nc).toBeGreaterThanOrEqual(2);
+      expect(plan.nc).toBeLessThanOrEqual(plan.nch);
+      scan.destroy();
+      const one = await runScan(ctx, p, g, { variant: 'fused', yOff: 3, yStride: D + 2, scanOpts: o });
+      expect(relErr(one.y, ref.y), 'one dispatch y').toBeLessThan(TOL);
+      expect(relErr(one.h, ref.hL), 'one dispatch hL').toBeLessThan(TOL);
+      const three = await runScan(ctx, p, g, { variant: 'fused', scanOpts: { ...o, localMaxL: 0 } });
+      expect(relErr(one.y, three.y), 'vs three passes y').toBeLessThan(TOL);
+      expect(relErr(one.h, three.h), 'vs three passes hL').toBeLessThan(TOL);
+      g.release();
+    });
+  }
+
+  it('initial state (separate buffer and in place h0 === hFinal), with and without gate', async () => {
+    const ctx = await gpu();
+    const p = makeProblem(203, 36, 16, 4242);
+    const g = upload(ctx, p);
+    for (const gate of [true, false]) {
+      const ref = reference(p, { init: true, gate });
+      for (const o of [{}, { localThreads: 36 * 3 }] as Partial<ScanOptions>[]) {
+        const tag = `${JSON.stringify(o)} gate=${gate}`;
+        const h0 = ctx.upload(p.h0, 'ssm-state');
+        const sep = await runScan(ctx, p, g, { variant: 'fused', gate, h0, scanOpts: o });
+        expect(relErr(sep.y, ref.y), `${tag} y (separate h0)`).toBeLessThan(TOL);
+        expect(relErr(sep.h, ref.hL), `${tag} hL (separate h0)`).toBeLessThan(TOL);
+        expect(await ctx.readF32(h0, p.D * p.N)).toEqual(p.h0);
+        const inPlace = await runScan(ctx, p, g, { variant: 'fused', gate, h0, hFinal: h0, scanOpts: o });
+        expect(relErr(inPlace.y, ref.y), `${tag} y (in place)`).toBeLessThan(TOL);
+        expect(relErr(inPlace.h, ref.hL), `${tag} hL (in place)`).toBeLessThan(TOL);
+        ctx.pool.release(h0);
+      }
+    }
+    g.release();
+  });
+
+  it('takes the one-dispatch path only for short L without a fixed chunk; the plan fits the limits', async () => {
+    const ctx = await gpu();
+    const scan = new SelectiveScan(ctx, { D: 1536, N: 16 });
+    expect(scan.stagesFor(512)).toEqual(['local']);
+    expect(scan.stagesFor(1024)).toEqual(['local']);
+    expect(scan.stagesFor(2048)).toEqual(['state', 'combine', 'out']);
+    expect(scan.stagesFor(20)).toEqual(['out']);
+    scan.destroy();
+    const fixed = new SelectiveScan(ctx, { D: 1536, N: 16, chunk: 32 });
+    expect(fixed.stagesFor(512)).toEqual(['state', 'combine', 'out']);
+    fixed.destroy();
+    const off = new SelectiveScan(ctx, { D: 1536, N: 16, localMaxL: 0 });
+    expect(off.stagesFor(512)).toEqual(['state', 'combine', 'out']);
+    off.destroy();
+    const h200 = { maxInvocations: 1024, maxWgStorage: 48 << 10 };
+    // L = 512 at D = 1536: 32 chunks of 16 tokens, 8 channels x 32 chunks = 256 threads, 192 workgroups.
+    expect(planLocal(512, 1536, 16, {}, h200)).toMatchObject({ chunk: 16, nc: 32, nch: 32, cw: 8, wgs: 256, tt: 4 });
+    expect(planLocal(512, 1536, 16, { threads: 98304 }, h200)).toMatchObject({ chunk: 8, nc: 64, nch: 64, wgs: 512 });
+    for (const [L, N, lim] of [[512, 16, h200], [1024, 64, h200], [512, 16, { maxInvocations: 256, maxWgStorage: 16 << 10 }]] as const) {
+      const pl = planLocal(L, 1536, N, { threads: 98304 }, lim);
+      if (typeof pl === 'string') throw new Error(pl);
+      expect(pl.smemBytes).toBeLessThanOrEqual(lim.maxWgStorage);
+      expect(pl.wgs).toBeLessThanOrEqual(lim.maxInvocations);
+      expect(pl.nc * pl.chunk).toBeGreaterThanOrEqual(L);
+    }
+    expect(planLocal(512, 1536, 16, { tile: 8 }, h200)).toMatchObject({ chunk: 16, tt: 8 });
+    expect(planLocal(512, 1536, 16, { tile: 8 }, { maxInvocations: 256, maxWgStorage: 32 << 10 })).toMatchObject({ tt: 4 });
+    expect(planLocal(512, 1536, 16, { tile: 3 }, h200)).toMatch(/localTile = 3/);
+    expect(planLocal(512, 1536, 16, { cw: 1024 }, h200)).toMatch(/exceed 1024 invocations/);
+    expect(planLocal(512, 1536, 64, {}, { maxInvocations: 256, maxWgStorage: 1024 })).toMatch(/workgroup memory/);
   });
 });
 
