@@ -98,7 +98,8 @@ export interface ScanOptions {
    *  one-dispatch short-L path off (the three passes run). */
   chunk?: number;
   /** Chunked 'fused' runs as one dispatch (selective_scan_chunk_local) when L ≤ localMaxL and the three-pass form
-   *  would have more than one chunk; default 1024; 0 = always the three passes. See planLocal(). */
+   *  would have more than one chunk; default 1024 (0 on a software adapter, where it is slower); 0 = always the three
+   *  passes. See planLocal(). */
   localMaxL?: number;
   /** One-dispatch short-L path: aim for about this many threads (chunks × channels); default 49152. */
   localThreads?: number;
@@ -321,7 +322,8 @@ export class SelectiveScan {
 
   /** The one-dispatch plan 'fused' (chunked) uses for L tokens, or why it runs the three passes instead. */
   localPlan(L: number): LocalPlan | string {
-    const maxL = this.opts.localMaxL ?? LOCAL_MAX_L_DEFAULT;
+    // Software adapters (SwiftShader) run the one-dispatch kernel 3-10x slower than the three passes: off there.
+    const maxL = this.opts.localMaxL ?? (this.ctx.cpuAdapter ? 0 : LOCAL_MAX_L_DEFAULT);
     if (this.opts.chunk) return 'fixed chunk';
     if (L > maxL) return `L = ${L} > localMaxL = ${maxL}`;
     if (Math.ceil(L / this.chunkFor(L)) < 2) return `L = ${L}: one chunk`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, rng, poisoned, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, planLocal, planOnePass, type FusedImpl, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
+import { LOCAL_MAX_L_DEFAULT, SelectiveScan, SCAN_VARIANTS, planLocal, planOnePass, type FusedImpl, type OnePassConfig, type ScanVariant, type ScanOptions } from '../../src/kernels/scan';
 import { SsmStep } from '../../src/kernels/ssm_step';
 import { packSsmParams, SsmParamsPacker, ssmParamsLength } from '../../src/kernels/ssm_params';
 import { aFromALog, selectiveScanRef, type View } from '../../src/reference/scan';
@@ -278,8 +278,10 @@ describe('fused (chunked), one dispatch for short L vs CPU oracle', () => {
     [300, 8, 64, {}],
     [777, 20, 16, { localTile: 8, localThreads: 20 * 6 }],
   ];
-  for (const [L, D, N, o] of cases) {
-    it(`L=${L} D=${D} N=${N} ${JSON.stringify(o)}: strided views, gate, equals the three passes`, async () => {
+  for (const [L, D, N, o0] of cases) {
+    // localMaxL given: the default is 0 on software adapters like the SwiftShader these tests run on.
+    const o: Partial<ScanOptions> = { localMaxL: 1024, ...o0 };
+    it(`L=${L} D=${D} N=${N} ${JSON.stringify(o0)}: strided views, gate, equals the three passes`, async () => {
       const ctx = await gpu();
       const p = makeProblem(L, D, N, L * 3 + D + N, true);
       const g = upload(ctx, p);
@@ -307,7 +309,7 @@ describe('fused (chunked), one dispatch for short L vs CPU oracle', () => {
     const g = upload(ctx, p);
     for (const gate of [true, false]) {
       const ref = reference(p, { init: true, gate });
-      for (const o of [{}, { localThreads: 36 * 3 }] as Partial<ScanOptions>[]) {
+      for (const o of [{ localMaxL: 1024 }, { localMaxL: 1024, localThreads: 36 * 3 }] as Partial<ScanOptions>[]) {
         const tag = `${JSON.stringify(o)} gate=${gate}`;
         const h0 = ctx.upload(p.h0, 'ssm-state');
         const sep = await runScan(ctx, p, g, { variant: 'fused', gate, h0, scanOpts: o });
@@ -325,7 +327,11 @@ describe('fused (chunked), one dispatch for short L vs CPU oracle', () => {
 
   it('takes the one-dispatch path only for short L without a fixed chunk; the plan fits the limits', async () => {
     const ctx = await gpu();
-    const scan = new SelectiveScan(ctx, { D: 1536, N: 16 });
+    // the default: 1024 on a GPU, 0 on a software adapter (slower there)
+    const auto = new SelectiveScan(ctx, { D: 1536, N: 16 });
+    expect(auto.stagesFor(512)).toEqual(ctx.cpuAdapter ? ['state', 'combine', 'out'] : ['local']);
+    auto.destroy();
+    const scan = new SelectiveScan(ctx, { D: 1536, N: 16, localMaxL: LOCAL_MAX_L_DEFAULT });
     expect(scan.stagesFor(512)).toEqual(['local']);
     expect(scan.stagesFor(1024)).toEqual(['local']);
     expect(scan.stagesFor(2048)).toEqual(['state', 'combine', 'out']);
