@@ -74,6 +74,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let N = select(N1, N2, seg == 1u);
   gOff = select(params.g1Off, params.g2Off, seg == 1u);
   bOff = select(params.nb1Off, params.nb2Off, seg == 1u);
+  let slot = t / LANES;
+  let lane = t % LANES;
+  let rl = grp * ROWS + slot;
+  let row = min(rl, N - 1u);
+
+  // Issue the loads that do not depend on x first, so their latency overlaps the prologue's (x, norm statistics,
+  // barriers): this lane's first weight chunks, and the row's epilogue operands (bias, residual, old y).
+  prefetch(seg, row, lane);
+  let n = params.rowStart + rl;
+  let epi = select(params.epi1, params.epi2, seg == 1u);
+  let o = select(params.y1Off, params.y2Off, seg == 1u) + n;
+  var eBias = 0.0;
+  var eRes = 0.0;
+  var eOld = 0.0;
+  if (lane == 0u && rl < N) {
+    if ((epi & 1u) != 0u) { eBias = pack[select(params.bias1Off, params.bias2Off, seg == 1u) + n]; }
+    if ((epi & 8u) != 0u) { eRes = res[params.resOff + n]; }
+    if ((epi & 4u) != 0u) { eOld = y[o]; }
+  }
 
   if (STAGED) {
     for (var k = t; k < K; k += WG) { xsSet(k, xin[params.xOff + k]); }
@@ -89,20 +108,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 
-  let slot = t / LANES;
-  let lane = t % LANES;
-  let rl = grp * ROWS + slot;
-  let acc = laneSum(t, laneDot(seg, min(rl, N - 1u), lane));
+  let acc = laneSum(t, laneDotPf(seg, row, lane));
   var v = LOWEST;
   if (lane == 0u && rl < N) {
-    let n = params.rowStart + rl;
-    let epi = select(params.epi1, params.epi2, seg == 1u);
     v = acc;
-    if ((epi & 1u) != 0u) { v += pack[select(params.bias1Off, params.bias2Off, seg == 1u) + n]; }
+    if ((epi & 1u) != 0u) { v += eBias; }
     if ((epi & 2u) != 0u) { v = gelu(v); }
-    if ((epi & 8u) != 0u) { v += res[params.resOff + n]; }
-    let o = select(params.y1Off, params.y2Off, seg == 1u) + n;
-    if ((epi & 4u) != 0u) { v += y[o]; }
+    if ((epi & 8u) != 0u) { v += eRes; }
+    if ((epi & 4u) != 0u) { v += eOld; }
     y[o] = v;
   }
   if (ARGMAX) {
