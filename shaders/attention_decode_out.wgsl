@@ -32,6 +32,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) t: u32) {
   let g = wid.x + wid.y * nwg.x;
   if (g * ROWS >= N) { return; } // whole workgroup
+  let slot = t / LANES;
+  let lane = t % LANES;
+  let row = g * ROWS + slot;
+  // this lane's first weight chunks and the row's bias, in flight while the merge prologue runs
+  prefetch(0u, min(row, N - 1u), lane);
+  var bias = 0.0;
+  if (HAS_BIAS && lane == 0u && row < N) { bias = pack[BIAS_OFF + row]; }
   let ns = state[1];
   let stride = HD + 2u;
   for (var h = t; h < H; h += WG) {
@@ -58,13 +65,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   workgroupBarrier();
 
-  let slot = t / LANES;
-  let lane = t % LANES;
-  let row = g * ROWS + slot;
-  let acc = laneSum(t, laneDot(0u, min(row, N - 1u), lane));
+  let acc = laneSum(t, laneDotPf(0u, min(row, N - 1u), lane));
   if (lane == 0u && row < N) {
     var v = acc;
-    if (HAS_BIAS) { v += pack[BIAS_OFF + row]; }
+    if (HAS_BIAS) { v += bias; }
     x[row] += v;
   }
 }
