@@ -94,6 +94,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if ((epi & 4u) != 0u) { eOld = y[o]; }
   }
 
+  // the norm weight (and bias) of this thread's first four staged inputs, loaded with x rather than after the
+  // statistics (the normalisation below then waits on no global load for K ≤ 4·WG)
+  var ng = vec4<f32>(1.0);
+  var nb = vec4<f32>(0.0);
+  if (STAGED && NORM != 0u) {
+    for (var i = 0u; i < 4u; i++) {
+      let k = t + i * WG;
+      if (k < K) {
+        ng[i] = pack[gOff + k];
+        if (NORM == 2u) { nb[i] = pack[bOff + k]; }
+      }
+    }
+  }
   if (STAGED) {
     for (var k = t; k < K; k += WG) { xsSet(k, xin[params.xOff + k]); }
     workgroupBarrier();
@@ -103,7 +116,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     nShift = st.x;
     nScale = st.y;
     if (STAGED) {
-      for (var k = t; k < K; k += WG) { xsSet(k, normed(k, xsGet(k))); }
+      for (var i = 0u; i < 4u; i++) {
+        let k = t + i * WG;
+        if (k < K) {
+          var o = (xsGet(k) - nShift) * nScale * ng[i];
+          if (NORM == 2u) { o += nb[i]; }
+          xsSet(k, o);
+        }
+      }
+      for (var k = t + 4u * WG; k < K; k += WG) { xsSet(k, normed(k, xsGet(k))); }
       workgroupBarrier();
     }
   }

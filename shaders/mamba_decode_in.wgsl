@@ -75,13 +75,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 
+  // the norm weight of this thread's first four staged inputs, loaded with x rather than after the statistics
+  var ng = vec4<f32>(1.0);
   if (STAGED) {
+    for (var i = 0u; i < 4u; i++) {
+      let k = t + i * WG;
+      if (k < K) { ng[i] = pack[NORM_OFF + k]; }
+    }
     for (var k = t; k < K; k += WG) { xsSet(k, hidden[k]); }
     workgroupBarrier();
   }
   nScale = normStats(t, 1u, EPS).y;
   if (STAGED) {
-    for (var k = t; k < K; k += WG) { xsSet(k, xsGet(k) * nScale * pack[NORM_OFF + k]); }
+    for (var i = 0u; i < 4u; i++) {
+      let k = t + i * WG;
+      if (k < K) { xsSet(k, xsGet(k) * nScale * ng[i]); }
+    }
+    for (var k = t + 4u * WG; k < K; k += WG) { xsSet(k, xsGet(k) * nScale * pack[NORM_OFF + k]); }
     workgroupBarrier();
   }
   let acc = laneSum(t, laneDotPf(0u, min(row, N - 1u), lane));
