@@ -87,14 +87,15 @@ describe('decode matvec (fused norm + matvec + epilogue)', () => {
     }
   });
 
-  it('LM head in row blocks with argmax partials (max, lowest index on ties, non-finite flag)', async () => {
+  it.each([undefined, 3, 7])('LM head in row blocks with argmax partials (max, lowest index on ties, non-finite flag), rep %s', async (rep) => {
     const ctx = await gpu();
     const K = 24, N = 3001;
     const x = randArray(K, 1);
     const w = randArray(N * K, 2, -0.5, 0.5);
     for (let r = 0; r < K; r++) { w[1500 * K + r] = w[2700 * K + r] = x[r] * 0.5; } // two equal maxima
     const lw = uploadLinear(ctx, w, N, K, { dtype: 'f32', blockRows: 1000 });
-    const kernels = lw.blocks.map((b) => new DecodeMatvec(ctx, { K, N: b.rows, dtype: 'f32', argmax: true }));
+    const kernels = lw.blocks.map((b) => new DecodeMatvec(ctx, { K, N: b.rows, dtype: 'f32', argmax: true, rep }));
+    if (rep) expect(kernels[0].groups1).toBe(Math.ceil(Math.ceil(1000 / kernels[0].rows) / rep));
     const parts = kernels.reduce((s, k) => s + k.partialFloats, 0);
     const xb = ctx.upload(x), yb = poisoned(ctx, N + parts);
     ctx.run((pass) => {
@@ -109,16 +110,30 @@ describe('decode matvec (fused norm + matvec + epilogue)', () => {
     const ref = decodeMatvecRef({ x, w, K, N });
     expect(relErr(got.subarray(0, N), ref)).toBeLessThan(TOL);
     // every partial is the max of a contiguous range of rows; together they cover the rows in order
-    let best = -Infinity, bi = -1;
+    let best = -Infinity, bi = -1, lo = 0;
     for (let p = N; p < N + parts; p += 3) {
       expect(got[p + 2]).toBe(0);
       const idx = got[p + 1];
+      expect(idx).toBeGreaterThanOrEqual(lo);
       expect(got[p]).toBe(got[idx]);
+      lo = idx + 1;
       if (got[p] > best) { best = got[p]; bi = idx; }
     }
     expect(bi).toBe(1500);
-    releaseLinear(ctx, lw);
-    ctx.pool.release(xb); ctx.pool.release(yb);
+    // a NaN row: flagged in its partial, counted as the lowest value
+    const wn = w.slice();
+    wn[10 * K] = NaN;
+    const ln = uploadLinear(ctx, wn, N, K, { dtype: 'f32' });
+    const kn = new DecodeMatvec(ctx, { K, N, dtype: 'f32', argmax: true, rep });
+    const yn = poisoned(ctx, N + kn.partialFloats);
+    ctx.run((pass) => kn.encode(pass, { x: xb, seg1: { w: ln.blocks[0].buffer, yOff: 0, epi: 0 }, y: yn, partOff: N }));
+    const gn = await ctx.readF32(yn, N + kn.partialFloats);
+    const flags = [];
+    for (let p = N; p < N + kn.partialFloats; p += 3) { flags.push(gn[p + 2]); expect(Number.isNaN(gn[gn[p + 1]])).toBe(false); }
+    expect(flags.filter((f) => f === 1).length).toBe(1);
+    expect(flags[0]).toBe(1);
+    releaseLinear(ctx, lw); releaseLinear(ctx, ln);
+    ctx.pool.release(xb); ctx.pool.release(yb); ctx.pool.release(yn);
   });
 
   it('rejects bad arguments with clear errors', async () => {
