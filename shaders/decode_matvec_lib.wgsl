@@ -163,9 +163,8 @@ fn laneSumL(t: u32, v: f32, lanes: u32) -> f32 {
   return s;
 }
 
-fn laneSum(t: u32, v: f32) -> f32 {
-  return laneSumL(t, v, LANES);
-}
+// laneSum(t, v) (the row sum with the module's LANES, to lane 0 of the row) comes from one of two snippets the
+// wrapper appends: decode_matvec_red_shared.wgsl (laneSumL above) or decode_matvec_red_subgroup.wgsl (shuffles).
 
 // Sum (or max) of v over the whole workgroup, returned to every thread: 16 threads each fold WG / 16 values, then
 // every thread folds the 16 partials. Two barriers. Call from uniform control flow.

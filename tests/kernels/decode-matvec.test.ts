@@ -13,7 +13,7 @@ import type { GpuContext } from '../../src/gpu/context';
 
 const TOL = 2e-5;
 
-interface Case { K: number; N: number; dtype: 'f32' | 'f16'; norm?: NormKind; bias?: boolean; gelu?: boolean; add?: 'residual' | 'inplace'; lanes?: number }
+interface Case { K: number; N: number; dtype: 'f32' | 'f16'; norm?: NormKind; bias?: boolean; gelu?: boolean; add?: 'residual' | 'inplace'; lanes?: number; subgroups?: boolean }
 
 async function runCase(ctx: GpuContext, c: Case, seed: number): Promise<number> {
   const { K, N, dtype } = c;
@@ -27,7 +27,7 @@ async function runCase(ctx: GpuContext, c: Case, seed: number): Promise<number> 
   const lw = uploadLinear(ctx, w, N, K, { dtype });
   const xb = ctx.upload(x), pb = ctx.upload(pack), rb = ctx.upload(new Float32Array([0, 0, ...old]));
   const yb = c.add === 'inplace' ? ctx.upload(new Float32Array([9, ...old])) : poisoned(ctx, N + 1);
-  const k = new DecodeMatvec(ctx, { K, N, dtype, norm: c.norm, eps: 1e-5, lanes: c.lanes });
+  const k = new DecodeMatvec(ctx, { K, N, dtype, norm: c.norm, eps: 1e-5, lanes: c.lanes, subgroups: c.subgroups });
   const epi = (c.bias ? EPI_BIAS : 0) | (c.gelu ? EPI_GELU : 0) | (c.add === 'residual' ? EPI_RESIDUAL : c.add === 'inplace' ? EPI_ADD : 0);
   ctx.run((pass) => k.encode(pass, {
     x: xb, xOff: 3, seg1: { w: lw.blocks[0].buffer, yOff: 1, epi, biasOff: 7 + 2 * K, gOff: 7, bOff: 7 + K }, pack: pb, res: rb, resOff: 2, y: yb,
@@ -57,6 +57,24 @@ describe('decode matvec (fused norm + matvec + epilogue)', () => {
       cases.push({ K: 96, N: 9, dtype, norm: 'rms', lanes: 256 });
     }
     let seed = 1;
+    for (const c of cases) expect(await runCase(ctx, c, seed += 10), JSON.stringify(c)).toBeLessThan(TOL);
+  });
+
+  it('row sums through workgroup memory and through subgroups (rows narrower and wider than a subgroup)', async () => {
+    const ctx = await gpu();
+    const cases: Case[] = [
+      { K: 64, N: 50, dtype: 'f32', norm: 'ln', add: 'residual', lanes: 8, subgroups: false },
+      { K: 96, N: 9, dtype: 'f32', norm: 'rms', lanes: 256, subgroups: false },
+      { K: 768, N: 300, dtype: 'f16', norm: 'ln', bias: true, gelu: true, subgroups: false },
+      { K: 1001, N: 65, dtype: 'f32', norm: 'rms', bias: true, add: 'inplace', subgroups: false },
+      { K: 100, N: 33, dtype: 'f32', bias: true, lanes: 2 },
+      { K: 100, N: 33, dtype: 'f32', bias: true, lanes: 4 },
+      { K: 200, N: 17, dtype: 'f16', norm: 'rms', lanes: 32 },
+    ];
+    // the default takes the subgroup sums wherever the adapter has subgroups (SwiftShader: size 4)
+    expect(new DecodeMatvec(ctx, { K: 8, N: 4, dtype: 'f32' }).sg).toBe(ctx.has('subgroups') ? ctx.acquired.adapterInfo.subgroupMinSize : 0);
+    expect(new DecodeMatvec(ctx, { K: 8, N: 4, dtype: 'f32', subgroups: false }).sg).toBe(0);
+    let seed = 500;
     for (const c of cases) expect(await runCase(ctx, c, seed += 10), JSON.stringify(c)).toBeLessThan(TOL);
   });
 
