@@ -32,14 +32,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) t: u32) {
   let g = wid.x + wid.y * nwg.x;
   if (g * ROWS >= N) { return; } // whole workgroup
+  let slot = t / LANES;
+  let lane = t % LANES;
+  let row = g * ROWS + slot;
+  // this lane's first weight chunks and the row's bias, in flight while the merge prologue runs
+  prefetch(0u, min(row, N - 1u), lane);
+  var bias = 0.0;
+  var xOld = 0.0;
+  if (lane == 0u && row < N) {
+    if (HAS_BIAS) { bias = pack[BIAS_OFF + row]; }
+    xOld = x[row];
+  }
+  // The merge reads the partials from L2 four splits at a time (loads first, then the same sums in split order), so a
+  // loop step waits on one batch of loads rather than on each load.
   let ns = state[1];
   let stride = HD + 2u;
   for (var h = t; h < H; h += WG) {
+    let b0 = h * ns * stride + HD;
     var M = -0x1.fffffep+127f;
-    for (var s = 0u; s < ns; s++) { M = max(M, part[(h * ns + s) * stride + HD]); }
+    var s = 0u;
+    for (; s + 4u <= ns; s += 4u) {
+      let m = vec4<f32>(part[b0 + s * stride], part[b0 + (s + 1u) * stride], part[b0 + (s + 2u) * stride], part[b0 + (s + 3u) * stride]);
+      M = max(M, max(max(m.x, m.y), max(m.z, m.w)));
+    }
+    for (; s < ns; s++) { M = max(M, part[b0 + s * stride]); }
     var L = 0.0;
-    for (var s = 0u; s < ns; s++) {
-      let b = (h * ns + s) * stride + HD;
+    s = 0u;
+    for (; s + 4u <= ns; s += 4u) {
+      let m = vec4<f32>(part[b0 + s * stride], part[b0 + (s + 1u) * stride], part[b0 + (s + 2u) * stride], part[b0 + (s + 3u) * stride]);
+      let l = vec4<f32>(part[b0 + s * stride + 1u], part[b0 + (s + 1u) * stride + 1u], part[b0 + (s + 2u) * stride + 1u], part[b0 + (s + 3u) * stride + 1u]);
+      L += exp(m.x - M) * l.x;
+      L += exp(m.y - M) * l.y;
+      L += exp(m.z - M) * l.z;
+      L += exp(m.w - M) * l.w;
+    }
+    for (; s < ns; s++) {
+      let b = b0 + s * stride;
       L += exp(part[b] - M) * part[b + 1u];
     }
     mh[h] = M;
@@ -49,22 +77,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var k = t; k < K; k += WG) {
     let h = k / HD;
     let i = k - h * HD;
+    let M = mh[h];
+    let b0 = h * ns * stride;
     var a = 0.0;
-    for (var s = 0u; s < ns; s++) {
-      let b = (h * ns + s) * stride;
-      a += exp(part[b + HD] - mh[h]) * part[b + i];
+    var s = 0u;
+    for (; s + 4u <= ns; s += 4u) {
+      let m = vec4<f32>(part[b0 + s * stride + HD], part[b0 + (s + 1u) * stride + HD], part[b0 + (s + 2u) * stride + HD], part[b0 + (s + 3u) * stride + HD]);
+      let v = vec4<f32>(part[b0 + s * stride + i], part[b0 + (s + 1u) * stride + i], part[b0 + (s + 2u) * stride + i], part[b0 + (s + 3u) * stride + i]);
+      a += exp(m.x - M) * v.x;
+      a += exp(m.y - M) * v.y;
+      a += exp(m.z - M) * v.z;
+      a += exp(m.w - M) * v.w;
+    }
+    for (; s < ns; s++) {
+      let b = b0 + s * stride;
+      a += exp(part[b + HD] - M) * part[b + i];
     }
     xsSet(k, a * lh[h]);
   }
   workgroupBarrier();
 
-  let slot = t / LANES;
-  let lane = t % LANES;
-  let row = g * ROWS + slot;
-  let acc = laneSum(t, laneDot(0u, min(row, N - 1u), lane));
+  let acc = laneSum(t, laneDotPf(0u, min(row, N - 1u), lane));
   if (lane == 0u && row < N) {
     var v = acc;
-    if (HAS_BIAS) { v += pack[BIAS_OFF + row]; }
-    x[row] += v;
+    if (HAS_BIAS) { v += bias; }
+    x[row] = xOld + v;
   }
 }

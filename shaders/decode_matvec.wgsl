@@ -7,10 +7,12 @@
 //   a second segment (N2 > 0): workgroups g ≥ G1 compute rows of w2 (own norm weights, bias, epilogue, output
 //     offset) from the same x: GPT-NeoX's QKV with LN₁ and dense_h_to_4h with LN₂ in one dispatch;
 //   ARGMAX: each workgroup also writes (max, argmax, non-finite) of its segment-1 rows as 3 floats at
-//     y[partOff + 3·g] (the LM head; argmax_final.wgsl finishes the reduction). NaN/±Inf count as −FLT_MAX
+//     y[partOff + 3·g] (the LM head; sample_final.wgsl finishes the reduction). NaN/±Inf count as −FLT_MAX
 //     and set the flag; ties keep the lowest row.
 // Layout: x at xin[xOff + k]; this block's rows are rows rowStart.. of the whole matrix (bias and output are
-// indexed by them). Tiling: decode_matvec_lib.wgsl; grid (x, y) of row groups, group = wid.x + wid.y · nwg.x.
+// indexed by them). Tiling: decode_matvec_lib.wgsl; grid (x, y) of workgroups, g = wid.x + wid.y · nwg.x; each
+// workgroup computes REP consecutive row groups of ROWS rows (one prologue for all of them, fewer argmax partials;
+// the next group's first weight chunks are loaded while the current group's lane sums run).
 
 override NORM: u32 = 0u;
 override EPS: f32 = 1e-5;
@@ -18,6 +20,7 @@ override N1: u32 = 1u;
 override N2: u32 = 0u;
 override G1: u32 = 1u;
 override ARGMAX: bool = false;
+override REP: u32 = 1u;
 
 struct Params {
   xOff: u32, rowStart: u32, resOff: u32, partOff: u32,
@@ -37,6 +40,8 @@ struct Params {
 const LOWEST: f32 = -0x1.fffffep+127f;
 
 var<workgroup> rv: array<f32, ROWS>;
+var<workgroup> ri: array<u32, ROWS>;
+var<workgroup> rb: array<f32, ROWS>;
 var<private> nShift: f32 = 0.0;
 var<private> nScale: f32 = 1.0;
 var<private> gOff: u32 = 0u;
@@ -63,18 +68,53 @@ fn xglobal(k: u32) -> f32 {
   return normed(k, xin[params.xOff + k]);
 }
 
+// Epilogue operands of row rl (< N) of segment seg: (bias, residual, old y), zero where the flags leave them out.
+fn epiLoad(seg: u32, rl: u32) -> vec3<f32> {
+  let n = params.rowStart + rl;
+  let epi = select(params.epi1, params.epi2, seg == 1u);
+  var e = vec3<f32>(0.0);
+  if ((epi & 1u) != 0u) { e.x = pack[select(params.bias1Off, params.bias2Off, seg == 1u) + n]; }
+  if ((epi & 8u) != 0u) { e.y = res[params.resOff + n]; }
+  if ((epi & 4u) != 0u) { e.z = y[select(params.y1Off, params.y2Off, seg == 1u) + n]; }
+  return e;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
   let g = wid.x + wid.y * nwg.x;
-  let G2 = (N2 + ROWS - 1u) / ROWS;
+  let G2 = ((N2 + ROWS - 1u) / ROWS + REP - 1u) / REP;
   if (g >= G1 + G2) { return; } // whole workgroup
   let seg = select(0u, 1u, g >= G1);
   let grp = select(g, g - G1, seg == 1u);
   let N = select(N1, N2, seg == 1u);
   gOff = select(params.g1Off, params.g2Off, seg == 1u);
   bOff = select(params.nb1Off, params.nb2Off, seg == 1u);
+  let slot = t / LANES;
+  let lane = t % LANES;
+  let epi = select(params.epi1, params.epi2, seg == 1u);
+  let yOff = select(params.y1Off, params.y2Off, seg == 1u);
 
+  // Issue the loads that do not depend on x first, so their latency overlaps the prologue's (x, norm statistics,
+  // barriers): this lane's first weight chunks of the first row group, and the row's epilogue operands.
+  var rl = grp * REP * ROWS + slot;
+  prefetch(seg, min(rl, N - 1u), lane);
+  var e = vec3<f32>(0.0);
+  if (lane == 0u && rl < N) { e = epiLoad(seg, rl); }
+
+  // the norm weight (and bias) of this thread's first four staged inputs, loaded with x rather than after the
+  // statistics (the normalisation below then waits on no global load for K ≤ 4·WG)
+  var ng = vec4<f32>(1.0);
+  var nb = vec4<f32>(0.0);
+  if (STAGED && NORM != 0u) {
+    for (var i = 0u; i < 4u; i++) {
+      let k = t + i * WG;
+      if (k < K) {
+        ng[i] = pack[gOff + k];
+        if (NORM == 2u) { nb[i] = pack[bOff + k]; }
+      }
+    }
+  }
   if (STAGED) {
     for (var k = t; k < K; k += WG) { xsSet(k, xin[params.xOff + k]); }
     workgroupBarrier();
@@ -84,45 +124,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     nShift = st.x;
     nScale = st.y;
     if (STAGED) {
-      for (var k = t; k < K; k += WG) { xsSet(k, normed(k, xsGet(k))); }
+      for (var i = 0u; i < 4u; i++) {
+        let k = t + i * WG;
+        if (k < K) {
+          var o = (xsGet(k) - nShift) * nScale * ng[i];
+          if (NORM == 2u) { o += nb[i]; }
+          xsSet(k, o);
+        }
+      }
+      for (var k = t + 4u * WG; k < K; k += WG) { xsSet(k, normed(k, xsGet(k))); }
       workgroupBarrier();
     }
   }
 
-  let slot = t / LANES;
-  let lane = t % LANES;
-  let rl = grp * ROWS + slot;
-  let acc = laneSum(t, laneDot(seg, min(rl, N - 1u), lane));
-  var v = LOWEST;
-  if (lane == 0u && rl < N) {
-    let n = params.rowStart + rl;
-    let epi = select(params.epi1, params.epi2, seg == 1u);
-    v = acc;
-    if ((epi & 1u) != 0u) { v += pack[select(params.bias1Off, params.bias2Off, seg == 1u) + n]; }
-    if ((epi & 2u) != 0u) { v = gelu(v); }
-    if ((epi & 8u) != 0u) { v += res[params.resOff + n]; }
-    let o = select(params.y1Off, params.y2Off, seg == 1u) + n;
-    if ((epi & 4u) != 0u) { v += y[o]; }
-    y[o] = v;
+  // argmax of this slot's rows (ascending, so a strict > keeps the lowest row on ties)
+  var best = LOWEST;
+  var bi = 0xffffffffu;
+  var bad = 0.0;
+  for (var r = 0u; r < REP; r++) {
+    let part = laneDotPf(seg, min(rl, N - 1u), lane);
+    let next = rl + ROWS;
+    if (r + 1u < REP) { prefetch(seg, min(next, N - 1u), lane); }
+    let acc = laneSum(t, part);
+    if (lane == 0u && rl < N) {
+      var v = acc;
+      if ((epi & 1u) != 0u) { v += e.x; }
+      if ((epi & 2u) != 0u) { v = gelu(v); }
+      if ((epi & 8u) != 0u) { v += e.y; }
+      if ((epi & 4u) != 0u) { v += e.z; }
+      y[yOff + params.rowStart + rl] = v;
+      if (ARGMAX) {
+        var x = v;
+        if (nonFinite(x)) { bad = 1.0; x = LOWEST; }
+        if (bi == 0xffffffffu || x > best) { best = x; bi = params.rowStart + rl; }
+      }
+    }
+    if (r + 1u < REP) {
+      if (lane == 0u && next < N) { e = epiLoad(seg, next); }
+      workgroupBarrier(); // lane 0 has read this group's lane sums before the next group writes them
+    }
+    rl = next;
   }
   if (ARGMAX) {
-    if (lane == 0u) { rv[slot] = v; }
+    if (lane == 0u) { rv[slot] = best; ri[slot] = bi; rb[slot] = bad; }
     workgroupBarrier();
     if (t == 0u) {
-      var best = LOWEST;
-      var bi = 0xffffffffu;
-      var bad = 0.0;
+      var mb = LOWEST;
+      var mi = 0xffffffffu;
+      var mbad = 0.0;
       for (var s = 0u; s < ROWS; s++) {
-        let r = grp * ROWS + s;
-        if (r >= N) { break; }
-        var x = rv[s];
-        if (nonFinite(x)) { bad = 1.0; x = LOWEST; }
-        if (bi == 0xffffffffu || x > best) { best = x; bi = params.rowStart + r; }
+        let i = ri[s];
+        if (i == 0xffffffffu) { continue; }
+        mbad = max(mbad, rb[s]);
+        let x = rv[s];
+        if (mi == 0xffffffffu || x > mb || (x == mb && i < mi)) { mb = x; mi = i; }
       }
       let p = params.partOff + 3u * g;
-      y[p] = best;
-      y[p + 1u] = f32(bi);
-      y[p + 2u] = bad;
+      y[p] = mb;
+      y[p + 1u] = f32(mi);
+      y[p + 2u] = mbad;
     }
   }
 }

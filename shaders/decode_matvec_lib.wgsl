@@ -87,6 +87,57 @@ fn laneDot(seg: u32, row: u32, lane: u32) -> f32 {
   return laneDotK(seg, row, lane, K, LANES, VEC);
 }
 
+// Weight prefetch (the decode kernels' prologue latency): prefetch() issues this lane's first four 16-byte chunks of
+// the row (module K / LANES / VEC) into registers before the kernel's prologue (staging x, norm statistics, its
+// barriers), so the weight loads are in flight while the prologue runs instead of starting after it; laneDotPf()
+// then sums exactly as laneDot() does (same chunks, same order, same rounding), taking the first four chunks from
+// the registers. Without VEC (any K) both fall back to laneDot's element loop.
+var<private> pf0: vec4<u32>;
+var<private> pf1: vec4<u32>;
+var<private> pf2: vec4<u32>;
+var<private> pf3: vec4<u32>;
+
+fn rowChunks() -> u32 { return select(K / 4u, K / 8u, W_F16); }
+
+fn prefetch(seg: u32, row: u32, lane: u32) {
+  if (!VEC) { return; }
+  let nc = rowChunks();
+  let base = row * nc;
+  let c = lane;
+  if (c < nc) { pf0 = wchunk(seg, base + c); }
+  if (c + LANES < nc) { pf1 = wchunk(seg, base + c + LANES); }
+  if (c + 2u * LANES < nc) { pf2 = wchunk(seg, base + c + 2u * LANES); }
+  if (c + 3u * LANES < nc) { pf3 = wchunk(seg, base + c + 3u * LANES); }
+}
+
+fn laneDotPf(seg: u32, row: u32, lane: u32) -> f32 {
+  if (!VEC) { return laneDot(seg, row, lane); }
+  let lanes = LANES;
+  let nc = rowChunks();
+  let base = row * nc;
+  var acc = 0.0;
+  var c = lane;
+  if (c + 3u * lanes < nc) {
+    acc += (chunkDot(pf0, c) + chunkDot(pf1, c + lanes)) + (chunkDot(pf2, c + 2u * lanes) + chunkDot(pf3, c + 3u * lanes));
+    c += 4u * lanes;
+    for (; c + 3u * lanes < nc; c += 4u * lanes) {
+      let q0 = wchunk(seg, base + c);
+      let q1 = wchunk(seg, base + c + lanes);
+      let q2 = wchunk(seg, base + c + 2u * lanes);
+      let q3 = wchunk(seg, base + c + 3u * lanes);
+      acc += (chunkDot(q0, c) + chunkDot(q1, c + lanes)) + (chunkDot(q2, c + 2u * lanes) + chunkDot(q3, c + 3u * lanes));
+    }
+  } else {
+    // fewer than four chunks for this lane: the tail, from the registers
+    if (c < nc) { acc += chunkDot(pf0, c); }
+    if (c + lanes < nc) { acc += chunkDot(pf1, c + lanes); }
+    if (c + 2u * lanes < nc) { acc += chunkDot(pf2, c + 2u * lanes); }
+    return acc;
+  }
+  for (; c < nc; c += lanes) { acc += chunkDot(wchunk(seg, base + c), c); }
+  return acc;
+}
+
 // Sum of v over the `lanes` threads of each row slot, returned to lane 0 of the slot (others get a partial sum).
 // Two levels with one or two barriers whatever `lanes` (a barrier tree would take log2(lanes)): lanes ≤ 32 are summed
 // by lane 0; wider slots first by 16 threads over contiguous chunks. Call from uniform control flow.
@@ -112,9 +163,8 @@ fn laneSumL(t: u32, v: f32, lanes: u32) -> f32 {
   return s;
 }
 
-fn laneSum(t: u32, v: f32) -> f32 {
-  return laneSumL(t, v, LANES);
-}
+// laneSum(t, v) (the row sum with the module's LANES, to lane 0 of the row) comes from one of two snippets the
+// wrapper appends: decode_matvec_red_shared.wgsl (laneSumL above) or decode_matvec_red_subgroup.wgsl (shuffles).
 
 // Sum (or max) of v over the whole workgroup, returned to every thread: 16 threads each fold WG / 16 values, then
 // every thread folds the 16 partials. Two barriers. Call from uniform control flow.

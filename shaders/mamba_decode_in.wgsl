@@ -36,38 +36,84 @@ fn xglobal(k: u32) -> f32 { return hidden[k] * nScale * pack[NORM_OFF + k]; }
 
 fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
+// Conv taps held in registers (the state rows and weights are loaded before the prologue); wider convs (KC > 9)
+// read them in the epilogue.
+const KPF: u32 = 8u;
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
   let g = wid.x + wid.y * nwg.x;
   let N = 2u * DIN;
   if (g * ROWS >= N) { return; } // whole workgroup
+  let slot = t / LANES;
+  let lane = t % LANES;
+  let row = g * ROWS + slot;
+  let owner = lane == 0u && row < N;
+
+  // Loads that do not depend on the normalised x, issued before the prologue so their latency overlaps it: this
+  // lane's first weight chunks, the in_proj bias, and (conv channels) the conv state rows, weights and bias.
+  prefetch(0u, min(row, N - 1u), lane);
+  var inB = 0.0;
+  var cb = 0.0;
+  var cwLast = 0.0;
+  var sv: array<f32, KPF>;
+  var cw: array<f32, KPF>;
+  let pfConv = KC - 1u <= KPF;
+  if (owner) {
+    if (HAS_IN_BIAS) { inB = pack[INB_OFF + row]; }
+    if (row < DIN) {
+      let c = row;
+      if (HAS_CONV_BIAS) { cb = pack[CONVB_OFF + c]; }
+      cwLast = pack[CONVW_OFF + c * KC + KC - 1u];
+      if (pfConv) {
+        for (var j = 0u; j + 1u < KC; j++) {
+          sv[j] = convState[j * DIN + c];
+          cw[j] = pack[CONVW_OFF + c * KC + j];
+        }
+      }
+    }
+  }
+
+  // the norm weight of this thread's first four staged inputs, loaded with x rather than after the statistics
+  var ng = vec4<f32>(1.0);
   if (STAGED) {
+    for (var i = 0u; i < 4u; i++) {
+      let k = t + i * WG;
+      if (k < K) { ng[i] = pack[NORM_OFF + k]; }
+    }
     for (var k = t; k < K; k += WG) { xsSet(k, hidden[k]); }
     workgroupBarrier();
   }
   nScale = normStats(t, 1u, EPS).y;
   if (STAGED) {
-    for (var k = t; k < K; k += WG) { xsSet(k, xsGet(k) * nScale * pack[NORM_OFF + k]); }
+    for (var i = 0u; i < 4u; i++) {
+      let k = t + i * WG;
+      if (k < K) { xsSet(k, xsGet(k) * nScale * ng[i]); }
+    }
+    for (var k = t + 4u * WG; k < K; k += WG) { xsSet(k, xsGet(k) * nScale * pack[NORM_OFF + k]); }
     workgroupBarrier();
   }
-  let slot = t / LANES;
-  let lane = t % LANES;
-  let row = g * ROWS + slot;
-  let acc = laneSum(t, laneDot(0u, min(row, N - 1u), lane));
-  if (lane == 0u && row < N) {
+  let acc = laneSum(t, laneDotPf(0u, min(row, N - 1u), lane));
+  if (owner) {
     var v = acc;
-    if (HAS_IN_BIAS) { v += pack[INB_OFF + row]; }
+    if (HAS_IN_BIAS) { v += inB; }
     if (row < DIN) {
       let c = row;
-      var a = 0.0;
-      if (HAS_CONV_BIAS) { a = pack[CONVB_OFF + c]; }
-      for (var j = 0u; j + 1u < KC; j++) {
-        let s = convState[j * DIN + c];
-        a += pack[CONVW_OFF + c * KC + j] * s;
-        if (j > 0u) { convState[(j - 1u) * DIN + c] = s; }
+      var a = cb;
+      if (pfConv) {
+        for (var j = 0u; j + 1u < KC; j++) {
+          a += cw[j] * sv[j];
+          if (j > 0u) { convState[(j - 1u) * DIN + c] = sv[j]; }
+        }
+      } else {
+        for (var j = 0u; j + 1u < KC; j++) {
+          let s = convState[j * DIN + c];
+          a += pack[CONVW_OFF + c * KC + j] * s;
+          if (j > 0u) { convState[(j - 1u) * DIN + c] = s; }
+        }
       }
-      a += pack[CONVW_OFF + c * KC + KC - 1u] * v;
+      a += cwLast * v;
       if (KC > 1u) { convState[(KC - 2u) * DIN + c] = v; }
       uz[c] = silu(a);
     } else {

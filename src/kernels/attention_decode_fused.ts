@@ -112,7 +112,7 @@ export class AttentionDecodeOut {
     this.grid = [gx, Math.ceil(groups / gx)];
     this.kernel = new ComputeKernel(ctx, 'attention_decode_out', 'main', {
       ...plan.constants, N: d, H, HD: hd, HAS_BIAS: shape.bias ? 1 : 0, BIAS_OFF: shape.biasOff ?? 0,
-    }, DecodeMatvec.lib());
+    }, DecodeMatvec.libFor(plan.sg));
   }
 
   private buffers(io: OutIO): Binding[] {

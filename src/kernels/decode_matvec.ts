@@ -37,6 +37,14 @@ export interface DecodeMatvecShape {
   argmax?: boolean;
   /** Threads per row (power of two ≤ 256); default from the shape. */
   lanes?: number;
+  /** Row sums with subgroup shuffles (default: when the adapter has subgroups); false forces workgroup memory. */
+  subgroups?: boolean;
+  /**
+   * Row groups per workgroup (one prologue for all; with argmax, one partial for all). Default 1, or for argmax
+   * enough to bring the workgroups down to about 1024 (at most 16): the LM head's ~12k row groups would otherwise
+   * each redo the norm prologue and leave ~6k partials for the sampler's single merging workgroup.
+   */
+  rep?: number;
 }
 
 export interface SegmentArgs {
@@ -76,11 +84,15 @@ export class DecodeMatvec {
   readonly N2: number;
   readonly lanes: number;
   readonly rows: number;
+  /** Row groups per workgroup. */
+  readonly rep: number;
   /** Workgroups of segment 1 and in all. */
   readonly groups1: number;
   readonly groups: number;
   readonly staged: boolean;
   readonly vec: boolean;
+  /** Subgroup size the row sums assume (0: sums through workgroup memory). */
+  readonly sg: number;
   readonly kernel: ComputeKernel;
   private readonly grid: [number, number];
   private readonly dummy: GPUBuffer;
@@ -98,20 +110,25 @@ export class DecodeMatvec {
     this.K = K;
     this.N = N;
     this.N2 = N2;
-    const plan = DecodeMatvec.plan(ctx, K, N + N2, dtype, { argmax: shape.argmax, lanes: shape.lanes });
+    const plan = DecodeMatvec.plan(ctx, K, N + N2, dtype, { lanes: shape.lanes, subgroups: shape.subgroups });
     this.vec = plan.vec;
     this.lanes = plan.lanes;
     this.rows = plan.rows;
     this.staged = plan.staged;
-    this.groups1 = Math.ceil(N / this.rows);
-    this.groups = this.groups1 + Math.ceil(N2 / this.rows);
+    this.sg = plan.sg;
+    const rowGroups1 = Math.ceil(N / this.rows);
+    const rep = shape.rep ?? (shape.argmax ? Math.min(16, Math.max(1, Math.ceil(rowGroups1 / 1024))) : 1);
+    if (!(Number.isInteger(rep) && rep >= 1)) throw new Error(`${what}: rep = ${rep} must be a positive integer`);
+    this.rep = rep;
+    this.groups1 = Math.ceil(rowGroups1 / rep);
+    this.groups = this.groups1 + Math.ceil(Math.ceil(N2 / this.rows) / rep);
     const max = ctx.limits.maxComputeWorkgroupsPerDimension;
     const gx = Math.min(this.groups, max);
     this.grid = [gx, Math.ceil(this.groups / gx)];
     const norm = shape.norm ?? 'none';
     this.kernel = new ComputeKernel(ctx, 'decode_matvec', 'main', {
-      ...plan.constants, NORM: NORM_CODE[norm], EPS: shape.eps ?? 1e-5, N1: N, N2, G1: this.groups1, ARGMAX: shape.argmax ? 1 : 0,
-    }, DecodeMatvec.lib());
+      ...plan.constants, NORM: NORM_CODE[norm], EPS: shape.eps ?? 1e-5, N1: N, N2, G1: this.groups1, ARGMAX: shape.argmax ? 1 : 0, REP: rep,
+    }, DecodeMatvec.libFor(plan.sg));
     this.dummy = dummyBuffer(ctx);
   }
 
@@ -121,28 +138,41 @@ export class DecodeMatvec {
    * reduction arrays (`reserveShared` more bytes for the caller's own workgroup arrays). Returns the library's
    * override constants too.
    */
-  static plan(ctx: GpuContext, K: number, rows: number, dtype: WeightDType, opts: { argmax?: boolean; lanes?: number; reserveShared?: number } = {}) {
+  static plan(ctx: GpuContext, K: number, rows: number, dtype: WeightDType, opts: { lanes?: number; reserveShared?: number; subgroups?: boolean } = {}) {
     const WG = Math.min(DecodeMatvec.WG, ctx.limits.maxComputeInvocationsPerWorkgroup);
     const vec = dtype === 'f16' ? K % 8 === 0 : K % 4 === 0;
     const per = vec ? (dtype === 'f16' ? 8 : 4) : 1;
     const chunks = Math.ceil(K / per);
     // no more lanes than chunks per row (idle lanes cost barriers, and whole workgroups on a CPU device)
     const most = Math.min(WG, Math.max(8, nextPow2(chunks)));
-    let lanes = opts.lanes ?? Math.min(most, Math.max(8, nextPow2(Math.ceil(chunks / (opts.argmax ? 8 : 4)))));
+    let lanes = opts.lanes ?? Math.min(most, Math.max(8, nextPow2(Math.ceil(chunks / 4))));
     if (opts.lanes === undefined) while (lanes < most && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
     if (!(lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) throw new Error(`decode matvec K=${K}: lanes = ${lanes} must be a power of two ≤ ${WG}`);
     const rowsPer = WG / lanes;
-    const shared = Math.ceil(K / 4) * 16 + 2 * WG * 4 + rowsPer * 4 + 64 + (opts.reserveShared ?? 0);
+    const shared = Math.ceil(K / 4) * 16 + 2 * WG * 4 + 3 * rowsPer * 4 + 64 + (opts.reserveShared ?? 0);
     const staged = shared <= ctx.limits.maxComputeWorkgroupStorageSize;
+    // subgroup row sums: the adapter's smallest subgroup size, 0 for the workgroup-memory sums
+    const sgMin = ctx.has('subgroups') ? ctx.acquired.adapterInfo.subgroupMinSize : 0;
+    const sg = opts.subgroups !== false && sgMin >= 1 && (sgMin & (sgMin - 1)) === 0 ? sgMin : 0;
+    if (opts.subgroups && !sg) throw new Error(`decode matvec K=${K}: subgroup row sums need the subgroups feature`);
     return {
-      lanes, rows: rowsPer, vec, staged,
-      constants: { WG, LANES: lanes, K, W_F16: dtype === 'f16' ? 1 : 0, VEC: vec ? 1 : 0, STAGED: staged ? 1 : 0, XS4: staged ? Math.max(1, Math.ceil(K / 4)) : 1 },
+      lanes, rows: rowsPer, vec, staged, sg,
+      constants: {
+        WG, LANES: lanes, K, W_F16: dtype === 'f16' ? 1 : 0, VEC: vec ? 1 : 0, STAGED: staged ? 1 : 0, XS4: staged ? Math.max(1, Math.ceil(K / 4)) : 1,
+        ...(sg ? { SG: sg } : {}),
+      },
     };
   }
 
-  /** The library every decode matvec shader starts with. */
+  /** The library every decode matvec shader starts with (row sums through workgroup memory). */
   static lib(): string {
-    return loadShader('decode_matvec_lib') + '\n';
+    return loadShader('decode_matvec_lib') + '\n' + loadShader('decode_matvec_red_shared') + '\n';
+  }
+
+  /** The library for a plan: subgroup row sums when plan.sg > 0 (the module then enables subgroups). */
+  static libFor(sg: number): string {
+    if (!sg) return DecodeMatvec.lib();
+    return 'enable subgroups;\n' + loadShader('decode_matvec_lib') + '\n' + loadShader('decode_matvec_red_subgroup') + '\n';
   }
 
   /** Floats of argmax partials this block writes (3 per workgroup). */

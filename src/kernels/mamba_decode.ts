@@ -124,7 +124,7 @@ export class MambaDecodeIn {
     this.kernel = new ComputeKernel(ctx, 'mamba_decode_in', 'main', {
       ...plan.constants, DIN: dIn, KC: k, EPS: shape.eps, HAS_IN_BIAS: shape.inBias ? 1 : 0, HAS_CONV_BIAS: shape.convBias ? 1 : 0,
       NORM_OFF: this.layout.norm, CONVW_OFF: this.layout.convW, CONVB_OFF: this.layout.convB, INB_OFF: this.layout.inBias,
-    }, DecodeMatvec.lib());
+    }, DecodeMatvec.libFor(plan.sg));
   }
 
   private buffers(io: MambaInIO): Binding[] {

@@ -17,6 +17,7 @@ const CASES: Case[] = [
   { H: 3, hd: 18, rot: 4, pos: 37, maxLen: 40, dtype: 'f32', bias: false },
   { H: 5, hd: 64, rot: 16, pos: 130, maxLen: 256, dtype: 'f16', bias: true },
   { H: 12, hd: 64, rot: 16, pos: 4000, maxLen: 4096, dtype: 'f32', bias: true },
+  { H: 2, hd: 8, rot: 4, pos: 400, maxLen: 512, dtype: 'f32', bias: true }, // 7 key chunks: merge batches of 4 plus a tail
 ];
 
 describe('fused decode attention (rotary + KV append + split-K, then merge + dense + residual)', () => {

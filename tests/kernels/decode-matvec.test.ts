@@ -13,7 +13,7 @@ import type { GpuContext } from '../../src/gpu/context';
 
 const TOL = 2e-5;
 
-interface Case { K: number; N: number; dtype: 'f32' | 'f16'; norm?: NormKind; bias?: boolean; gelu?: boolean; add?: 'residual' | 'inplace'; lanes?: number }
+interface Case { K: number; N: number; dtype: 'f32' | 'f16'; norm?: NormKind; bias?: boolean; gelu?: boolean; add?: 'residual' | 'inplace'; lanes?: number; subgroups?: boolean }
 
 async function runCase(ctx: GpuContext, c: Case, seed: number): Promise<number> {
   const { K, N, dtype } = c;
@@ -27,7 +27,7 @@ async function runCase(ctx: GpuContext, c: Case, seed: number): Promise<number> 
   const lw = uploadLinear(ctx, w, N, K, { dtype });
   const xb = ctx.upload(x), pb = ctx.upload(pack), rb = ctx.upload(new Float32Array([0, 0, ...old]));
   const yb = c.add === 'inplace' ? ctx.upload(new Float32Array([9, ...old])) : poisoned(ctx, N + 1);
-  const k = new DecodeMatvec(ctx, { K, N, dtype, norm: c.norm, eps: 1e-5, lanes: c.lanes });
+  const k = new DecodeMatvec(ctx, { K, N, dtype, norm: c.norm, eps: 1e-5, lanes: c.lanes, subgroups: c.subgroups });
   const epi = (c.bias ? EPI_BIAS : 0) | (c.gelu ? EPI_GELU : 0) | (c.add === 'residual' ? EPI_RESIDUAL : c.add === 'inplace' ? EPI_ADD : 0);
   ctx.run((pass) => k.encode(pass, {
     x: xb, xOff: 3, seg1: { w: lw.blocks[0].buffer, yOff: 1, epi, biasOff: 7 + 2 * K, gOff: 7, bOff: 7 + K }, pack: pb, res: rb, resOff: 2, y: yb,
@@ -60,6 +60,24 @@ describe('decode matvec (fused norm + matvec + epilogue)', () => {
     for (const c of cases) expect(await runCase(ctx, c, seed += 10), JSON.stringify(c)).toBeLessThan(TOL);
   });
 
+  it('row sums through workgroup memory and through subgroups (rows narrower and wider than a subgroup)', async () => {
+    const ctx = await gpu();
+    const cases: Case[] = [
+      { K: 64, N: 50, dtype: 'f32', norm: 'ln', add: 'residual', lanes: 8, subgroups: false },
+      { K: 96, N: 9, dtype: 'f32', norm: 'rms', lanes: 256, subgroups: false },
+      { K: 768, N: 300, dtype: 'f16', norm: 'ln', bias: true, gelu: true, subgroups: false },
+      { K: 1001, N: 65, dtype: 'f32', norm: 'rms', bias: true, add: 'inplace', subgroups: false },
+      { K: 100, N: 33, dtype: 'f32', bias: true, lanes: 2 },
+      { K: 100, N: 33, dtype: 'f32', bias: true, lanes: 4 },
+      { K: 200, N: 17, dtype: 'f16', norm: 'rms', lanes: 32 },
+    ];
+    // the default takes the subgroup sums wherever the adapter has subgroups (SwiftShader: size 4)
+    expect(new DecodeMatvec(ctx, { K: 8, N: 4, dtype: 'f32' }).sg).toBe(ctx.has('subgroups') ? ctx.acquired.adapterInfo.subgroupMinSize : 0);
+    expect(new DecodeMatvec(ctx, { K: 8, N: 4, dtype: 'f32', subgroups: false }).sg).toBe(0);
+    let seed = 500;
+    for (const c of cases) expect(await runCase(ctx, c, seed += 10), JSON.stringify(c)).toBeLessThan(TOL);
+  });
+
   it('two segments share x (QKV with LN₁ and dense_h_to_4h + GELU with LN₂ in one dispatch)', async () => {
     const ctx = await gpu();
     for (const [K, N1, N2, dtype] of [[48, 144, 200, 'f32'], [30, 90, 120, 'f16'], [40, 7, 3, 'f16']] as const) {
@@ -87,14 +105,15 @@ describe('decode matvec (fused norm + matvec + epilogue)', () => {
     }
   });
 
-  it('LM head in row blocks with argmax partials (max, lowest index on ties, non-finite flag)', async () => {
+  it.each([undefined, 3, 7])('LM head in row blocks with argmax partials (max, lowest index on ties, non-finite flag), rep %s', async (rep) => {
     const ctx = await gpu();
     const K = 24, N = 3001;
     const x = randArray(K, 1);
     const w = randArray(N * K, 2, -0.5, 0.5);
     for (let r = 0; r < K; r++) { w[1500 * K + r] = w[2700 * K + r] = x[r] * 0.5; } // two equal maxima
     const lw = uploadLinear(ctx, w, N, K, { dtype: 'f32', blockRows: 1000 });
-    const kernels = lw.blocks.map((b) => new DecodeMatvec(ctx, { K, N: b.rows, dtype: 'f32', argmax: true }));
+    const kernels = lw.blocks.map((b) => new DecodeMatvec(ctx, { K, N: b.rows, dtype: 'f32', argmax: true, rep }));
+    if (rep) expect(kernels[0].groups1).toBe(Math.ceil(Math.ceil(1000 / kernels[0].rows) / rep));
     const parts = kernels.reduce((s, k) => s + k.partialFloats, 0);
     const xb = ctx.upload(x), yb = poisoned(ctx, N + parts);
     ctx.run((pass) => {
@@ -109,16 +128,30 @@ describe('decode matvec (fused norm + matvec + epilogue)', () => {
     const ref = decodeMatvecRef({ x, w, K, N });
     expect(relErr(got.subarray(0, N), ref)).toBeLessThan(TOL);
     // every partial is the max of a contiguous range of rows; together they cover the rows in order
-    let best = -Infinity, bi = -1;
+    let best = -Infinity, bi = -1, lo = 0;
     for (let p = N; p < N + parts; p += 3) {
       expect(got[p + 2]).toBe(0);
       const idx = got[p + 1];
+      expect(idx).toBeGreaterThanOrEqual(lo);
       expect(got[p]).toBe(got[idx]);
+      lo = idx + 1;
       if (got[p] > best) { best = got[p]; bi = idx; }
     }
     expect(bi).toBe(1500);
-    releaseLinear(ctx, lw);
-    ctx.pool.release(xb); ctx.pool.release(yb);
+    // a NaN row: flagged in its partial, counted as the lowest value
+    const wn = w.slice();
+    wn[10 * K] = NaN;
+    const ln = uploadLinear(ctx, wn, N, K, { dtype: 'f32' });
+    const kn = new DecodeMatvec(ctx, { K, N, dtype: 'f32', argmax: true, rep });
+    const yn = poisoned(ctx, N + kn.partialFloats);
+    ctx.run((pass) => kn.encode(pass, { x: xb, seg1: { w: ln.blocks[0].buffer, yOff: 0, epi: 0 }, y: yn, partOff: N }));
+    const gn = await ctx.readF32(yn, N + kn.partialFloats);
+    const flags = [];
+    for (let p = N; p < N + kn.partialFloats; p += 3) { flags.push(gn[p + 2]); expect(Number.isNaN(gn[gn[p + 1]])).toBe(false); }
+    expect(flags.filter((f) => f === 1).length).toBe(1);
+    expect(flags[0]).toBe(1);
+    releaseLinear(ctx, lw); releaseLinear(ctx, ln);
+    ctx.pool.release(xb); ctx.pool.release(yb); ctx.pool.release(yn);
   });
 
   it('rejects bad arguments with clear errors', async () => {
