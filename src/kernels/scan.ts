@@ -7,7 +7,7 @@
  *    walks the chunks per (d, n) to get each chunk's incoming state (decay = exp(A·ΣΔ)); pass 3
  *    (selective_scan_chunk_out) re-runs each chunk from its incoming state with the fused readout, D skip and SiLU(z)
  *    gate, and the last chunk writes h_L. The expanded [L, D, N] state never touches global memory. With one chunk
- *    (tiny L) only pass 3 runs. Short L (≤ options.localMaxL, default 1024) runs the same three steps in ONE dispatch
+ *    (tiny L) only pass 3 runs. Short L (≤ options.localMaxL; opt-in, measured slower on the H200) can run the three steps in ONE dispatch
  *    (selective_scan_chunk_local): a workgroup owns a few channels and all their chunks, and the combine is a scan
  *    over the chunks in workgroup memory (no chunk states in global memory, no dependent dispatches). With options.fused = 'onepass' (devices with subgroups) the one-pass kernel
  *    (selective_scan_onepass) instead: each workgroup walks the sequence in chunks for a few channels, one subgroup
@@ -98,8 +98,8 @@ export interface ScanOptions {
    *  one-dispatch short-L path off (the three passes run). */
   chunk?: number;
   /** Chunked 'fused' runs as one dispatch (selective_scan_chunk_local) when L ≤ localMaxL and the three-pass form
-   *  would have more than one chunk; default 1024 (0 on a software adapter, where it is slower); 0 = always the three
-   *  passes. See planLocal(). */
+   *  would have more than one chunk; default 0 = always the three passes (opt-in: measured slower on the H200, 38.1 vs
+   *  32.9 us at L=512, 120 vs 68 us at 2k, and 3-10x slower on SwiftShader). See planLocal(). */
   localMaxL?: number;
   /** One-dispatch short-L path: aim for about this many threads (chunks × channels); default 49152. */
   localThreads?: number;
@@ -131,8 +131,10 @@ export interface ScanOptions {
 export type ScanStage = 'all' | 'state' | 'combine' | 'out' | 'onepass' | 'local';
 const BENCH_MODES = { normal: 0, noexp: 1, stream: 2 } as const;
 
-/** Default of ScanOptions.localMaxL: the chunked 'fused' runs as one dispatch up to this L. */
-export const LOCAL_MAX_L_DEFAULT = 1024;
+/** Default of ScanOptions.localMaxL (0: off). The one-dispatch path was slower than the three passes on the H200 at
+ * L = 512 and 2048 (final run, docs/benchmarks.md), so it is opt-in; 1024 is the length it was designed for. */
+export const LOCAL_MAX_L_DEFAULT = 0;
+export const LOCAL_MAX_L_DESIGN = 1024;
 
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
@@ -322,8 +324,7 @@ export class SelectiveScan {
 
   /** The one-dispatch plan 'fused' (chunked) uses for L tokens, or why it runs the three passes instead. */
   localPlan(L: number): LocalPlan | string {
-    // Software adapters (SwiftShader) run the one-dispatch kernel 3-10x slower than the three passes: off there.
-    const maxL = this.opts.localMaxL ?? (this.ctx.cpuAdapter ? 0 : LOCAL_MAX_L_DEFAULT);
+    const maxL = this.opts.localMaxL ?? LOCAL_MAX_L_DEFAULT;
     if (this.opts.chunk) return 'fixed chunk';
     if (L > maxL) return `L = ${L} > localMaxL = ${maxL}`;
     if (Math.ceil(L / this.chunkFor(L)) < 2) return `L = ${L}: one chunk`;
