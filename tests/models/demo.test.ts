@@ -30,5 +30,5 @@ describe.each(['demo-mamba', 'demo-pythia'])('%s', (name) => {
     } finally {
       m.dispose();
     }
-  });
+  }, 300_000); // ~1 min each on SwiftShader; more on a loaded machine
 });
