@@ -218,7 +218,7 @@ export function BenchmarksPanel() {
             name="bench-scan"
             testId="bench-chart-scan"
             points={count(SCAN_SERIES)}
-            note="Official CUDA kernel: mamba_ssm's selective_scan_fwd (fp32, batch 1, same shape), timed on the same H200 model in an earlier session, not in the run above (docs/benchmarks.md). Mtok/s = L / µs."
+            note="Official CUDA kernel: mamba_ssm's selective_scan_fwd (fp32, batch 1, same shape), timed on an H200 in a separate measurement (an earlier session), not in the run above (docs/benchmarks.md). Mtok/s = L / µs."
           >
             <BenchLineChart series={SCAN_SERIES} xLabel="sequence length L" yLabel="Mtok/s" logY />
           </ChartFigure>
