@@ -146,7 +146,8 @@ export class DecodeMatvec {
     // no more lanes than chunks per row (idle lanes cost barriers, and whole workgroups on a CPU device)
     const most = Math.min(WG, Math.max(8, nextPow2(chunks)));
     let lanes = opts.lanes ?? Math.min(most, Math.max(8, nextPow2(Math.ceil(chunks / 4))));
-    if (opts.lanes === undefined) while (lanes < most && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
+    // (on a CPU adapter every workgroup re-runs the prologue on a handful of cores: keep them few there)
+    if (opts.lanes === undefined && !ctx.cpuAdapter) while (lanes < most && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
     if (!(lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) throw new Error(`decode matvec K=${K}: lanes = ${lanes} must be a power of two ≤ ${WG}`);
     const rowsPer = WG / lanes;
     const shared = Math.ceil(K / 4) * 16 + 2 * WG * 4 + 3 * rowsPer * 4 + 64 + (opts.reserveShared ?? 0);
