@@ -265,7 +265,7 @@ test.describe('with the demo models', () => {
     // SwiftShader decodes the demo pair at ~0.3-3 tok/s on this shared 2-core machine: few tokens, best batch of 2 rounds.
     test.setTimeout(1_500_000);
     // 4 tokens per readback: more batches to time than with the models' own 8, each still one submit and one readback.
-    const N = 9; // 1 first token + 8 decoded: 2 batches of 4
+    const N = 17; // 1 first token + 16 decoded: 4 batches of 4 (fewer made the best-batch rate too noisy)
     await ready(page, '/?temperature=0&maxNew=9&batch=4', true);
     await loadDemo(page);
     await page.getByTestId('prompt').fill('The harbour master opened the ledger and wrote');
