@@ -200,8 +200,14 @@ def numpy_mamba2_logits(model, ids):
         S_t = exp(Δ_t A_h) S_{t−1} + Δ_t x_t B_tᵀ,   y_t = S_t C_t + D_h x_t    (S: (p, n) per head)
     then y ⊙ SiLU(z) normalised per group, out_proj; pre-norm blocks, final norm, head. Independent of transformers'
     chunked code: reads only the parameters."""
-    cfg = model.config
     sd = {k: v.detach().to(torch.float64).cpu().numpy() for k, v in model.state_dict().items()}
+    return numpy_mamba2_logits_sd(sd, model.config, ids)
+
+
+def numpy_mamba2_logits_sd(sd, cfg, ids):
+    """numpy_mamba2_logits on a state dict of float64 arrays and a config object with transformers' Mamba2Config
+    attribute names (hidden_size, num_heads, head_dim, state_size, n_groups, conv_kernel, layer_norm_epsilon,
+    time_step_limit, num_hidden_layers, tie_word_embeddings)."""
     d, H, P, N, Gr, K = cfg.hidden_size, cfg.num_heads, cfg.head_dim, cfg.state_size, cfg.n_groups, cfg.conv_kernel
     eps = cfg.layer_norm_epsilon
     lo, hi = (float(v) for v in cfg.time_step_limit)
