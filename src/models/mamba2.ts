@@ -19,8 +19,11 @@
 import type { GpuContext } from '../gpu/context';
 import type { Mamba2Config } from '../hub/config';
 import type { DispatchList, StaticUniforms } from '../gpu/kernel';
+import type { DecodeMatvec } from '../kernels/decode_matvec';
+import { DecodeEmbedding } from '../kernels/embedding';
+import { buildMamba2Pack, Mamba2DecodeIn, Mamba2DecodeOut, Mamba2DecodeSsm, mamba2ActsLayout, mamba2PackLayout, type Mamba2DecodeShape } from '../kernels/mamba2_decode';
 import { encodeSsdParams } from '../kernels/ssd';
-import { CausalLM, type DecodeHead } from './base';
+import { CausalLM, lw, type DecodeHead } from './base';
 import type { Ops } from './ops';
 import { colSlice, rowSlice, view, type View } from './tensor';
 import type { TensorSpec, WeightStore } from './weights';
@@ -55,6 +58,19 @@ export function mamba2TensorSpecs(c: Mamba2Config): TensorSpec[] {
     }
   }
   return specs;
+}
+
+/** The recorded decode step's kernels and buffers (made on the first decode, kept until dispose). */
+interface Mamba2Decode {
+  shape: Mamba2DecodeShape;
+  packs: GPUBuffer[];        // per layer, mamba2PackLayout
+  packed: boolean;
+  acts: GPUBuffer;           // mamba2ActsLayout: hidden | zxbcdt | y
+  embed: DecodeEmbedding;
+  inK: Mamba2DecodeIn;
+  ssm: Mamba2DecodeSsm;
+  out: Mamba2DecodeOut;
+  head: DecodeMatvec[];
 }
 
 /** Per-pass activation buffers, sized for `rows` tokens. */
@@ -104,12 +120,89 @@ export class Mamba2Model extends CausalLM {
     for (const b of [...this.convState, ...this.ssmState]) this.zero(b);
   }
 
+  private blocker: string | null | undefined;
+
   protected fusedDecodeBlocker(): string | null {
-    return 'the recorded Mamba-2 decode step is not built yet';
+    if (this.blocker !== undefined) return this.blocker;
+    const c = this.config;
+    this.blocker = null;
+    for (let i = 0; i < c.numHiddenLayers && !this.blocker; i++) {
+      for (const m of ['in_proj', 'out_proj']) {
+        const w = this.weights.matrix(`backbone.layers.${i}.mixer.${m}.weight`);
+        if (w.blocks.length > 1) { this.blocker = `${w.name} is split into ${w.blocks.length} buffers`; break; }
+      }
+    }
+    return this.blocker;
   }
 
-  protected recordDecodeStep(_list: DispatchList, _uniforms: StaticUniforms, _io: { history: GPUBuffer; state: GPUBuffer }): DecodeHead {
-    throw new Error(`${this.name}: ${this.fusedDecodeBlocker()}`);
+  private dec: Mamba2Decode | undefined;
+
+  private headWeight() {
+    return this.weights.matrix(this.config.tieWordEmbeddings ? 'backbone.embeddings.weight' : 'lm_head.weight');
+  }
+
+  /**
+   * One token, three dispatches per layer (Figure 6 fused):
+   *   1. mamba2_decode_in:  zxbcdt = in_proj(RMSNorm(hidden)), with (x, B, C) = SiLU(conv_step(xBC))
+   *   2. mamba2_decode_ssm: S = exp(Δ·A)·S + Δ·x·Bᵀ per head;  y = S·C + D·x
+   *   3. mamba2_decode_out: hidden += out_proj(RMSNorm_group(y ⊙ SiLU(z)) ⊙ w)
+   * then RMSNorm + LM head (+ argmax partials) in one dispatch. Plus the embedding gather in front.
+   */
+  protected recordDecodeStep(list: DispatchList, uniforms: StaticUniforms, io: { history: GPUBuffer; state: GPUBuffer }): DecodeHead {
+    const c = this.config;
+    const W = this.weights;
+    const L = (i: number, m: string) => W.matrix(`backbone.layers.${i}.mixer.${m}.weight`);
+    const k = this.dec ??= this.makeDecode();
+    const param = (i: number, name: string) => W.param(`backbone.layers.${i}.${name}`).buffer;
+    if (!k.packed) {
+      const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode-packs` });
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        buildMamba2Pack(enc, k.shape, {
+          aLog: param(i, 'mixer.A_log'), D: param(i, 'mixer.D'), dtBias: param(i, 'mixer.dt_bias'), norm: param(i, 'norm.weight'),
+          convW: param(i, 'mixer.conv1d.weight'), convB: c.useConvBias ? param(i, 'mixer.conv1d.bias') : null, gnorm: param(i, 'mixer.norm.weight'),
+          inBias: c.useBias ? param(i, 'mixer.in_proj.bias') : null, outBias: c.useBias ? param(i, 'mixer.out_proj.bias') : null,
+        }, k.packs[i]);
+      }
+      this.ctx.submit(enc);
+      k.packed = true;
+    }
+    const acts = k.acts;
+    for (const e of k.embed.bind(io.history, io.state, acts)) list.add(e.kernel, e.group, e.grid);
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const pack = k.packs[i];
+      const a = k.inK.bind({ acts, w: L(i, 'in_proj').blocks[0].buffer, pack, convState: this.convState[i] });
+      list.add(k.inK.kernel, a.group, a.grid);
+      const s = k.ssm.bind({ acts, pack, state: this.ssmState[i] });
+      list.add(k.ssm.kernel, s.group, s.grid);
+      const o = k.out.bind({ acts, w: L(i, 'out_proj').blocks[0].buffer, pack });
+      list.add(k.out.kernel, o.group, o.grid);
+    }
+    return this.recordHead(list, uniforms, k.head, acts, W.param('backbone.norm_f.weight').buffer, { gOff: 0, bOff: 0 }, this.headWeight(), mamba2ActsLayout(k.shape).hidden);
+  }
+
+  private makeDecode(): Mamba2Decode {
+    const c = this.config;
+    const W = this.weights;
+    const L0 = (m: string) => W.matrix(`backbone.layers.0.mixer.${m}.weight`);
+    const shape: Mamba2DecodeShape = {
+      d: c.hiddenSize, h: c.numHeads, p: c.headDim, n: c.stateSize, g: c.nGroups, k: c.convKernel, eps: c.layerNormEpsilon,
+      dtLimit: c.timeStepLimit, dtype: L0('in_proj').dtype, outDtype: L0('out_proj').dtype,
+      inBias: c.useBias, convBias: c.useConvBias, outBias: c.useBias,
+    };
+    const layout = mamba2PackLayout(shape);
+    // all or none: out of memory here leaves nothing behind
+    const specs: Record<string, [number, 'weights' | 'activations', string]> = { acts: [mamba2ActsLayout(shape).total * 4, 'activations', 'decode.acts'] };
+    for (let i = 0; i < c.numHiddenLayers; i++) specs[`pack${i}`] = [layout.total * 4, 'weights', `decode_pack.${i}`];
+    const b = this.allocAll(specs);
+    return {
+      shape, packed: false, acts: b.acts,
+      packs: Array.from({ length: c.numHiddenLayers }, (_, i) => b[`pack${i}`]),
+      embed: new DecodeEmbedding(this.ctx, lw(W.matrix('backbone.embeddings.weight'))),
+      inK: new Mamba2DecodeIn(this.ctx, shape),
+      ssm: new Mamba2DecodeSsm(this.ctx, shape),
+      out: new Mamba2DecodeOut(this.ctx, shape),
+      head: this.headKernels(this.headWeight(), 'rms', c.layerNormEpsilon),
+    };
   }
 
   protected reserve(_end: number, rows: number): void {

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHubServer, type HubServer } from '../../tools/hub-server.mjs';
 import type { Mamba2Config } from '../../src/hub/config';
 import { HubClient, hubSource } from '../../src/hub/hub';
+import type { CausalLM } from '../../src/models/base';
 import { loadModel, type LoadedModel } from '../../src/models/load';
 import { mamba2Forward, refMamba2Config } from '../../src/reference/mamba2';
 import { relErr, rng } from '../gpu';
@@ -83,7 +84,8 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const load = async (i: number): Promise<LoadedModel> => loadModel(await gpu(), hubSource(`m2/s${i}`, { baseUrl: server.url }), { client });
+const load = async (i: number, maxBlockBytes?: number): Promise<LoadedModel> =>
+  loadModel(await gpu(), hubSource(`m2/s${i}`, { baseUrl: server.url }), { client, maxBlockBytes });
 
 function reference(ck: RandomCheckpoint, ids: number[], diag?: Float64Array[]): Float64Array {
   if (ck.config.arch !== 'mamba2') throw new Error('not a Mamba-2 config');
@@ -135,6 +137,9 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('%s', (name, i) => {
       const prompt = seq.slice(0, 12);
       const out = await m.generate(prompt, { maxNewTokens: 8, temperature: 0, topK: 0, topP: 1, seed: 1 });
       expect(out.ids.length).toBe(8);
+      // the recorded, fused step ran: embedding + three dispatches per layer + head + sampler
+      const layers = (ck.config as Mamba2Config).numHiddenLayers;
+      expect((m as unknown as CausalLM).decodeDispatchesPerStep).toBeGreaterThanOrEqual(1 + 3 * layers + 2);
       const full = [...prompt, ...out.ids];
       const r = reference(ck, full);
       for (let j = 0; j < out.ids.length; j++) {
@@ -166,6 +171,25 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('%s', (name, i) => {
       expect(m.memory().kvCache).toBe(0);
     } finally {
       m.dispose();
+    }
+  });
+});
+
+describe('decode without the recorded step', () => {
+  it('in_proj split into row blocks: the per-op decode (prefill kernels at l = 1) gives the same greedy tokens', async () => {
+    const prompt = ids(10, 7);
+    const fused = await load(1);
+    const split = await load(1, 4096);
+    try {
+      expect((split as unknown as { fusedDecodeBlocker(): string | null }).fusedDecodeBlocker()).toMatch(/split into/);
+      const opts = { maxNewTokens: 6, temperature: 0, topK: 0, topP: 1, seed: 1 };
+      const a = await fused.generate(prompt, opts);
+      const b = await split.generate(prompt, opts);
+      expect(b.ids).toEqual(a.ids);
+      expect((split as unknown as CausalLM).decodeDispatchesPerStep).toBe(0);
+    } finally {
+      fused.dispose();
+      split.dispose();
     }
   });
 });
