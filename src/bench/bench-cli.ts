@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [--json FILE] [--csv FILE] [--pairs 130m,370m] [--contexts 256,1024,...]
  *   [--contexts-large 1024,8192] [--dtype f32,f16] [--decode N] [--steps-per-submit N] [--layers auto|on|off]`
  *
- * Whole models with random weights in the real shapes (mamba-130m-hf vs pythia-160m, mamba-370m-hf vs pythia-410m),
+ * Whole models with random weights in the real shapes (mamba-130m-hf vs pythia-160m, mamba-370m-hf vs pythia-410m;
+ * --pairs mamba2-130m: Mamba-2 at mamba2-130m's shapes alone, at the --contexts lengths; mamba2-tiny with --quick),
  * through the same loader path (WeightStore), kernels and decode path as the page. At each context length:
  *   prefill of the context (chunks of 1024) and its time;
  *   decode continuing from it: greedy on the GPU, `--steps-per-submit` steps per submit, the next batch submitted
@@ -211,8 +212,16 @@ async function main(): Promise<void> {
     mamba: { model_type: 'mamba', hidden_size: 64, state_size: 16, num_hidden_layers: 2, expand: 2, conv_kernel: 4, vocab_size: 512, time_step_rank: 'auto', use_bias: false, use_conv_bias: true, layer_norm_epsilon: 1e-5, tie_word_embeddings: true },
     neox: { model_type: 'gpt_neox', hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 256, rotary_pct: 0.25, rotary_emb_base: 10000, vocab_size: 512, max_position_embeddings: 2048, use_parallel_residual: true, layer_norm_eps: 1e-5, hidden_act: 'gelu', tie_word_embeddings: false },
   };
+  // mamba2-130m's shapes (AntonV/mamba2-130m-hf); time_step_limit left at transformers' default (0, ∞)
+  const mamba2 = (d: number, layers: number, heads: number, headDim: number, state: number, vocab: number) => ({
+    model_type: 'mamba2', hidden_size: d, num_heads: heads, head_dim: headDim, expand: (heads * headDim) / d, n_groups: 1,
+    state_size: state, num_hidden_layers: layers, conv_kernel: 4, chunk_size: 256, vocab_size: vocab, use_bias: false,
+    use_conv_bias: true, layer_norm_epsilon: 1e-5, tie_word_embeddings: true, rms_norm: true,
+  });
   const table: Record<string, [unknown, unknown, string, string, number[]]> = {
     tiny: [tiny.mamba, tiny.neox, 'tiny-mamba', 'tiny-pythia', contexts],
+    'mamba2-tiny': [mamba2(64, 2, 8, 16, 32, 512), null, 'tiny-mamba2', '', contexts],
+    'mamba2-130m': [mamba2(768, 24, 24, 64, 128, 50288), null, 'mamba2-130m', '', contexts],
     '130m': [mamba130m, pythia160m, 'mamba-130m', 'pythia-160m', contexts],
     '370m': [mamba370m, pythia410m, 'mamba-370m', 'pythia-410m', contextsLarge],
   };
@@ -226,7 +235,7 @@ async function main(): Promise<void> {
     for (const p of pairs) {
       const entry = table[p];
       if (!entry) throw new Error(`unknown pair ${p} (known: ${Object.keys(table).join(', ')})`);
-      for (const [cfgJson, name] of [[entry[0], entry[2]], [entry[1], entry[3]]] as const) {
+      for (const [cfgJson, name] of ([[entry[0], entry[2]], [entry[1], entry[3]]] as const).filter(([c]) => c !== null)) {
         const t0 = now();
         const model = randomModel(ctx, ops, parseConfig(cfgJson), name, dtype);
         model.stepsPerSubmit = stepsPerSubmit;
