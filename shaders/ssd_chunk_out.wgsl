@@ -81,6 +81,19 @@ fn chunkCumsum(lid: u32, t0: u32, len: u32, h: u32, A: f32, bias: f32) {
   workgroupBarrier();
 }
 
+// Every thread's outputs share one channel p when the workgroup size is a multiple of PD.
+const SAMEP: bool = (WG % PD) == 0u;
+
+// States n = 4v .. 4v + 3 of the row at `base` (zero past NS).
+fn loadState(base: u32, v: u32) -> vec4<f32> {
+  var s4 = vec4<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) {
+    let n = v * 4u + i;
+    if (n < NS) { s4[i] = Sin[base + n]; }
+  }
+  return s4;
+}
+
 // Stages rows s0 .. s0 + T of B (or C) of group g into `dst` (zero past len or NS).
 fn stageRows(which: u32, t0: u32, s0: u32, len: u32, g: u32, lid: u32) {
   let off = select(params.bOff, params.cOff, which == 1u);
@@ -110,27 +123,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   stageRows(1u, t0, r0, len, g, lid);
   workgroupBarrier();
 
-  // from the carried state: exp(cs_t) · S_in C_t
+  // from the carried state: exp(cs_t) · S_in C_t. State-outer: one vec4 of S_in row p (shared by all k when
+  // WG % PD == 0) feeds OPT dot products with the staged C rows.
   var acc: array<f32, OPT>;
+  var acc4: array<vec4<f32>, OPT>;
+  for (var k = 0u; k < OPT; k++) { acc4[k] = vec4<f32>(0.0); }
   let sBase = (c * HEADS + h) * PD * NS;
-  for (var k = 0u; k < OPT; k++) {
-    let o = lid + k * WG;
-    let r = o / PD;
-    let p = o % PD;
-    var a = 0.0;
-    if (o < T * PD && r0 + r < len) {
-      var v4 = vec4<f32>(0.0);
-      for (var v = 0u; v < NV; v++) {
-        var s4 = vec4<f32>(0.0);
-        for (var i = 0u; i < 4u; i++) {
-          let n = v * 4u + i;
-          if (n < NS) { s4[i] = Sin[sBase + p * NS + n]; }
-        }
-        v4 += s4 * sc[r * NV + v];
+  for (var v = 0u; v < NV; v++) {
+    let s0 = loadState(sBase + (lid % PD) * NS, v);
+    for (var k = 0u; k < OPT; k++) {
+      let o = lid + k * WG;
+      if (o < T * PD) {
+        var s4 = s0;
+        if (!SAMEP) { s4 = loadState(sBase + (o % PD) * NS, v); }
+        acc4[k] += s4 * sc[(o / PD) * NV + v];
       }
-      a = exp(scs[r0 + r]) * (v4.x + v4.y + v4.z + v4.w);
     }
-    acc[k] = a;
+  }
+  for (var k = 0u; k < OPT; k++) {
+    let r = (lid + k * WG) / PD;
+    let v4 = acc4[k];
+    acc[k] = select(0.0, exp(scs[min(r0 + r, QMAX - 1u)]) * (v4.x + v4.y + v4.z + v4.w), r0 + r < len);
   }
 
   // intra-chunk: key tiles s0 = 0, T, … up to and including the tile itself

@@ -25,6 +25,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> E: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Csum: array<f32>;
 
+// Every thread's outputs share one state column (n / 4) when the workgroup size is a multiple of NV.
+const SAMEV: bool = (WG % NV) == 0u;
+
 var<workgroup> sdt: array<f32, QMAX>;      // Δ_s
 var<workgroup> scs: array<f32, QMAX>;      // cs_s (inclusive cumulative Δ·A)
 var<workgroup> part: array<f32, WG>;       // scan partials
@@ -114,15 +117,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       sx[i] = v;
     }
     workgroupBarrier();
-    let cnt = min(TS, len - s0);
-    for (var k = 0u; k < OPT; k++) {
-      let o = lid + k * WG;
-      if (o < PD * NV) {
-        let p = o / NV;
-        let v = o % NV;
-        var a = acc[k];
-        for (var j = 0u; j < cnt; j++) { a += sx[j * PD + p] * sb[j * NV + v]; }
-        acc[k] = a;
+    // token-outer: per staged token one B vec4 (shared by all k when WG % NV == 0) and OPT x·w values feed OPT vec4
+    // FMAs; past the chunk end the staged rows are zero, so every thread runs the full tile.
+    for (var j = 0u; j < TS; j++) {
+      let bv = sb[j * NV + lid % NV];
+      for (var k = 0u; k < OPT; k++) {
+        let o = lid + k * WG;
+        if (o < PD * NV) {
+          let b = select(sb[j * NV + o % NV], bv, SAMEV);
+          acc[k] += sx[j * PD + o / NV] * b;
+        }
       }
     }
     workgroupBarrier();
