@@ -326,7 +326,8 @@ def make_golden(model, tok, repo_id, weights_dtype):
         _PATCH["on"] = True
     patch_effect = float((unpatched - logits).abs().max())
     if model.config.n_groups == 1:
-        assert patch_effect < 1e-6, f"{repo_id}: with one group the patched norm must equal transformers' ({patch_effect})"
+        # the same norm up to rounding (transformers' module computes in float32, the patch in float64)
+        assert patch_effect < 1e-4, f"{repo_id}: with one group the patched norm must equal transformers' ({patch_effect})"
     assert diff_ref < 1e-3 and diff_ref_long < 1e-3, \
         f"{repo_id}: transformers (group-wise norm) vs independent float64 impl differ by {diff_ref} / {diff_ref_long}"
 
