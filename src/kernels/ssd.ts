@@ -41,6 +41,8 @@ export interface SsdOptions extends SsdShape {
   tile?: number;
   /** Tokens staged per step in ssd_chunk_state (default 16, halved to fit). */
   stateTile?: number;
+  /** Threads per workgroup of ssd_chunk_state (a power of two; default 256, 32 on a software adapter). */
+  stateWorkgroup?: number;
   /** Cap on the chunk-state scratch [chunks, H, P, N] per segment, in bytes (default 128 MiB, ≤ the binding limit). */
   segmentBytes?: number;
   /** Channels per workgroup of 'sequential' (default 64) and its tokens per staged tile (default 8). */
@@ -95,13 +97,19 @@ export interface SsdPlan {
 
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
-/** Sizes the fused form for a device: the chunk, then the tiles, halved until the workgroup memory fits. */
-export function planSsd(s: SsdShape, o: Pick<SsdOptions, 'chunk' | 'tile' | 'stateTile'>, lim: { maxInvocations: number; maxWgStorage: number }): SsdPlan {
+/**
+ * Sizes the fused form for a device: the chunk, then the tiles, halved until the workgroup memory fits. On a software
+ * adapter (`cpu`: SwiftShader runs every invocation of a workgroup in turn at each barrier) smaller workgroups are
+ * preferred: token tile 4 and 32 threads in pass 1 (SwiftShader, 64 tokens, 8 heads × 16, N 16: 35 ms vs 218 ms with the
+ * GPU defaults; the sequential form takes 12 ms there).
+ */
+export function planSsd(s: SsdShape, o: Pick<SsdOptions, 'chunk' | 'tile' | 'stateTile' | 'stateWorkgroup'>, lim: { maxInvocations: number; maxWgStorage: number; cpu?: boolean }): SsdPlan {
   const nv = Math.ceil(s.N / 4);
-  const wg1 = Math.min(256, lim.maxInvocations);
+  const wg1 = Math.min(o.stateWorkgroup ?? (lim.cpu ? 32 : 256), lim.maxInvocations);
+  if (wg1 & (wg1 - 1)) throw new Error(`ssd: stateWorkgroup = ${wg1} must be a power of two`);
   const bytes1 = (q: number, ts: number) => 8 * q + 4 * wg1 + ts * (16 * nv + 4 * s.P);
   const bytes3 = (q: number, t: number) => 8 * q + 4 * t * t + t * (32 * nv + 4 * s.P) + 4 * t * t;
-  const tiles = (q: number) => (o.tile ? [o.tile] : [16, 8, 4, 2, 1]).filter((t) => q % t === 0 && t * t <= lim.maxInvocations);
+  const tiles = (q: number) => (o.tile ? [o.tile] : lim.cpu ? [4, 2, 1] : [16, 8, 4, 2, 1]).filter((t) => q % t === 0 && t * t <= lim.maxInvocations);
   const fits = (q: number) => bytes1(q, 1) <= lim.maxWgStorage && tiles(q).some((t) => bytes3(q, t) <= lim.maxWgStorage);
   let chunk = o.chunk ?? 64;
   if (!(Number.isInteger(chunk) && chunk >= 1)) throw new Error(`ssd: chunk = ${chunk} must be a positive integer`);
@@ -142,7 +150,7 @@ export class SsdScan {
     if (N > 256) throw new Error(`SsdScan: N = ${N} > 256 is not supported (a channel's state lives in registers)`);
     this.H = H; this.P = P; this.N = N; this.G = G;
     const lim = ctx.limits;
-    this.plan = planSsd(opts, opts, { maxInvocations: lim.maxComputeInvocationsPerWorkgroup, maxWgStorage: lim.maxComputeWorkgroupStorageSize });
+    this.plan = planSsd(opts, opts, { maxInvocations: lim.maxComputeInvocationsPerWorkgroup, maxWgStorage: lim.maxComputeWorkgroupStorageSize, cpu: ctx.cpuAdapter });
     const nv = Math.ceil(N / 4);
     this.seqWg = Math.min(opts.seqWorkgroup ?? 64, lim.maxComputeInvocationsPerWorkgroup, nextPow2((H / G) * P));
     let tt = opts.seqTile ?? 8;

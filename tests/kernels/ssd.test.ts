@@ -124,10 +124,12 @@ describe('SSD float64 oracles', () => {
 
 describe('SSD prefill on the GPU vs the float64 recurrence', () => {
   const cases: [string, Shape, Partial<SsdOptions>, [number, number] | undefined][] = [
+    // (software adapters get small workgroups by default; tile 16 / stateWorkgroup 256 force the GPU tiling)
     ['head dim 6, 2 groups, N 12, chunk 16 ∤ L', { L: 37, H: 4, P: 6, N: 12, G: 2 }, { chunk: 16 }, undefined],
+    ['head dim 6, 2 groups, N 12, chunk 16, GPU tiling', { L: 37, H: 4, P: 6, N: 12, G: 2 }, { chunk: 16, tile: 16, stateWorkgroup: 256 }, undefined],
     ['L = 1', { L: 1, H: 4, P: 6, N: 12, G: 2 }, {}, undefined],
-    ['head dim 5, N 7, chunk 8 (tile 8 or less), clamped Δ', { L: 50, H: 3, P: 5, N: 7, G: 1 }, { chunk: 8 }, [0.002, 0.08]],
-    ['realistic head (p 64, n 128), default chunk, 3 chunks', { L: 150, H: 2, P: 64, N: 128, G: 1 }, {}, undefined],
+    ['head dim 5, N 7, chunk 8 (tile 8), clamped Δ', { L: 50, H: 3, P: 5, N: 7, G: 1 }, { chunk: 8, tile: 8 }, [0.002, 0.08]],
+    ['realistic head (p 64, n 128), chunk 64, GPU tiling, 3 chunks', { L: 130, H: 2, P: 64, N: 128, G: 1 }, { tile: 16, stateWorkgroup: 256 }, undefined],
     ['4 groups of one head, chunk 12 (tile 4), 3 segments', { L: 70, H: 4, P: 8, N: 8, G: 4 }, { chunk: 12, segmentBytes: 2 * 4 * 8 * 8 * 4 }, undefined],
   ];
   for (const [name, s, opts, lim] of cases) {
@@ -175,7 +177,10 @@ describe('SSD prefill on the GPU vs the float64 recurrence', () => {
     expect(small.chunk).toBeLessThanOrEqual(big.chunk);
     expect(small.bytes3).toBeLessThanOrEqual(8192);
     const roomy = planSsd({ H: 24, P: 64, N: 128, G: 1 }, {}, { maxInvocations: 1024, maxWgStorage: 65536 });
-    expect(roomy.tile).toBe(16);
+    expect([roomy.tile, roomy.wg1]).toEqual([16, 256]);
+    const cpu = planSsd({ H: 24, P: 64, N: 128, G: 1 }, {}, { maxInvocations: 1024, maxWgStorage: 65536, cpu: true });
+    expect([cpu.tile, cpu.wg1]).toEqual([4, 32]);
+    expect(() => planSsd({ H: 2, P: 4, N: 8, G: 1 }, { stateWorkgroup: 48 }, { maxInvocations: 256, maxWgStorage: 16384 })).toThrow(/power of two/);
     const ctx = await gpu();
     expect(() => new SsdScan(ctx, { H: 3, P: 4, N: 8, G: 2 })).toThrow(/do not split into G = 2 groups/);
     const ssd = new SsdScan(ctx, { H: 2, P: 4, N: 8, G: 1 });
