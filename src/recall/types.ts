@@ -1,5 +1,6 @@
 /** Result records shared by the worker, the recall/claims logic and the UI. Plain data: they go through postMessage and JSON export. */
 import type { Arch, ModelMemory } from '../models/types';
+import type { MeasuredRooflines } from '../roofline/meter';
 
 /** Turns text into token ids and back; the worker adapts the model's tokenizer to this. */
 export interface TextTokenizer {
@@ -21,6 +22,8 @@ export interface SweepPoint {
   /** Bytes that hold the sequence: KV cache (Transformer) or SSM + conv state (Mamba). */
   stateBytes: number;
   totalBytes: number;
+  /** What bounds the prefill and the decode (src/roofline/): counts, floors, bound, gap; null without a calibration. */
+  roofline?: MeasuredRooflines | null;
 }
 
 export type ProbeKind = 'passkey' | 'copy' | 'multikey' | 'loss';

@@ -149,3 +149,16 @@ export function measuredRooflines(model: MeteredModel, o: Observed, wall: WallTi
     },
   };
 }
+
+/** Runs `fn` with the model metered (when it can be): the value and what each phase ran. */
+export async function metered<T>(model: unknown, cal: Calibration | null, fn: () => Promise<T>): Promise<{ value: T; observed: Observed | null }> {
+  if (!meterable(model)) return { value: await fn(), observed: null };
+  const m = new PhaseMeter(model, cal);
+  try {
+    m.start();
+    const value = await fn();
+    return { value, observed: await m.stop() };
+  } finally {
+    m.destroy();
+  }
+}

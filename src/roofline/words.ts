@@ -149,12 +149,11 @@ export function ifBytesBound(m: Roofline, t: Roofline, names = { m: 'Mamba', t: 
   const flips = measuredWinner !== bytesWinner;
   const name = (k: 'm' | 't') => names[k];
   const moved = `${name('m')} moves ${fmtBytes(m.bytes.total)}, ${name('t')} ${fmtBytes(t.bytes.total)}`;
-  const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   return {
     flips,
     sentence: flips
       ? `If bytes were the bound, the verdict would flip: ${moved}, so ${name(bytesWinner)} would be faster.`
-      : `If bytes were the bound, the verdict would stand: ${moved}; ${cap(name(bytesWinner))} would still be faster.`,
+      : `If bytes were the bound, the verdict would stand: ${moved}, so ${name(bytesWinner)} would still be faster.`,
   };
 }
 

@@ -8,10 +8,12 @@ import { acquireDevice } from '../gpu/device';
 import { GpuContext } from '../gpu/context';
 import { GpuError } from '../gpu/errors';
 import { CopyKernel } from '../kernels/copy';
+import { calibrated, calibrationOf } from '../gpu/calibrate';
+import { measuredRooflines, metered, meterable, PhaseMeter, type Observed } from '../roofline/meter';
 import { loadModel } from '../models/load';
 import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { TextTokenizer } from '../hub/tokenizer';
-import type { Arch, KernelChoice, LanguageModel, ModelArch, ModelMemory } from '../models/types';
+import type { Arch, GenerateStats, KernelChoice, LanguageModel, ModelArch, ModelMemory } from '../models/types';
 import { buildPasskey } from '../recall/passkey';
 import { multikeyCell, probeSeed, runCopyProbe, runMultikeyProbe, runPasskeyProbe } from '../recall/run';
 import { tileTokens } from '../recall/haystack';
@@ -219,6 +221,13 @@ async function generate(id: number, p: GenerateParams, signal: AbortSignal): Pro
       stopIds: eos === null ? [] : [eos],
     };
   });
+  // what bounds each model's prefill and decode: counted (and timed, with timestamps) while it generates
+  const meters = new Map(p.slots.map((slot) => {
+    const m = need(slot).model;
+    return [slot, meterable(m) ? new PhaseMeter(m, calibrationOf(ctx)) : null] as const;
+  }));
+  for (const m of meters.values()) m?.start();
+  const done = new Map<Arch, GenerateStats>();
   const label = (slot: Arch, phase: GenPhase) => `generate:${slot}:${phase}`;
   const before = readbacks(ctx).snapshot();
   const since = (slot: Arch, phase: GenPhase) => readbacks(ctx).count(label(slot, phase)) - (before[label(slot, phase)] ?? 0);
@@ -238,11 +247,30 @@ async function generate(id: number, p: GenerateParams, signal: AbortSignal): Pro
         const tail = o.decoder.flush();
         if (tail) post({ id, type: 'gen-tokens', slot, ids: [], index: stats.newTokens, text: tail, msEach: 0 });
         const rb = { prefill: since(slot, 'prefill'), first: since(slot, 'first'), decode: since(slot, 'decode') };
+        done.set(slot, stats);
         post({ id, type: 'gen-stats', slot, stats, memory: o.model.memory(), text: o.decoder.text, trace: { ...trace, readbacks: rb } });
       },
       around: (slot, phase, fn) => readbacks(ctx).during(label(slot, phase), fn),
     },
-  );
+  ).finally(async () => {
+    for (const [slot, meter] of meters) {
+      if (!meter) continue;
+      try {
+        const observed = await meter.stop();
+        const st = done.get(slot);
+        const model = models[slot]?.model;
+        if (!st || !meterable(model)) continue;
+        const roofline = measuredRooflines(model, observed, {
+          prefillMs: st.prefillMs, decodeMsPerToken: st.decodeTokPerS > 0 ? 1e3 / st.decodeTokPerS : null, decodeContext: st.promptTokens + st.newTokens / 2,
+        }, calibrationOf(ctx));
+        post({ id, type: 'gen-roofline', slot, roofline });
+      } catch {
+        // the roofline is an extra: a failed read (device lost) leaves the run's own result or error as it is
+      } finally {
+        meter.destroy();
+      }
+    }
+  });
   post({ id, type: 'done', cancelled: signal.aborted });
 }
 
@@ -286,7 +314,7 @@ async function sweep(id: number, p: SweepParams, signal: AbortSignal): Promise<v
         continue;
       }
       try {
-        const point = await ctx.checked(`${slot} at L=${length}`, () => measure(slot, model, ids, p, signal));
+        const point = await ctx.checked(`${slot} at L=${length}`, () => measure(ctx, slot, model, ids, p, signal));
         lastOk.set(slot, length);
         post({ id, type: 'sweep-point', point });
       } catch (e) {
@@ -308,24 +336,37 @@ async function sweep(id: number, p: SweepParams, signal: AbortSignal): Promise<v
   post({ id, type: 'done', cancelled: false });
 }
 
-async function measure(slot: Arch, model: Loaded, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
+async function measure(ctx: GpuContext, slot: Arch, model: Loaded, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
   let prefillMs = Infinity;
   let decodeTokPerS: number | null = null;
+  // what each phase ran in its fastest repeat (for the roofline)
+  const cal = calibrationOf(ctx);
+  const best: Partial<Observed> = {};
   for (let r = 0; r < Math.max(1, p.repeats); r++) {
     checkAbort(signal);
     if (p.decodeTokens > 0) {
       // The model's own generate(): prefill, first token (time to first token), then batched GPU-sampled decode.
-      const g = await model.generate(ids, { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: p.decodeTokens + 1, signal });
+      const { value: g, observed } = await metered(model, cal, () => model.generate(ids, { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: p.decodeTokens + 1, signal }));
       checkAbort(signal);
+      if (g.stats.prefillMs < prefillMs && observed) best.prefill = observed.prefill;
+      if (g.stats.decodeTokPerS > (decodeTokPerS ?? 0) && observed) best.decode = observed.decode;
       prefillMs = Math.min(prefillMs, g.stats.prefillMs);
       decodeTokPerS = Math.max(decodeTokPerS ?? 0, g.stats.decodeTokPerS);
     } else {
       model.reset();
       const t = now();
-      await model.prefill(ids);
-      prefillMs = Math.min(prefillMs, now() - t);
+      const { observed } = await metered(model, cal, () => model.prefill(ids));
+      const ms = now() - t;
+      if (ms < prefillMs && observed) best.prefill = observed.prefill;
+      prefillMs = Math.min(prefillMs, ms);
     }
   }
+  const none = { tokens: 0, passes: 0, dispatches: 0, gpuMs: null };
+  const roofline = meterable(model) && best.prefill
+    ? measuredRooflines(model, { prefill: best.prefill, decode: best.decode ?? none }, {
+      prefillMs, decodeMsPerToken: decodeTokPerS ? 1e3 / decodeTokPerS : null, decodeContext: ids.length + p.decodeTokens / 2,
+    }, cal)
+    : null;
   const memory = model.memory();
   return {
     arch: slot,
@@ -337,6 +378,7 @@ async function measure(slot: Arch, model: Loaded, ids: number[], p: SweepParams,
     memory,
     stateBytes: stateBytes(model.arch, memory),
     totalBytes: totalBytes(memory),
+    roofline,
   };
 }
 
@@ -508,6 +550,13 @@ async function handle(req: WorkerRequest): Promise<void> {
       post({ id: req.id, type: 'selftest-result', n: req.n, maxAbsError: err, sample: Array.from(y.slice(0, 4)) });
       return;
     }
+    case 'calibrate':
+      // queued like a GPU job, so that nothing else runs on the GPU while it measures
+      enqueue(req.id, async () => {
+        const calibration = await calibrated(await context());
+        post({ id: req.id, type: 'calibration', calibration });
+      });
+      return;
     case 'lose-device': {
       const ctx = ctxPromise ? await ctxPromise : null;
       ctx?.device.destroy();

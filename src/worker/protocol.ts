@@ -10,6 +10,8 @@
 import type { Arch, GenerateStats, KernelChoice, ModelMemory } from '../models/types';
 import type { ModelSource } from '../hub/hub';
 import type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint } from '../recall/types';
+import type { Calibration } from '../gpu/calibrate';
+import type { MeasuredRooflines } from '../roofline/meter';
 
 export type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint };
 
@@ -125,6 +127,8 @@ export interface SelectivityResult {
 export type WorkerRequest =
   | { id: number; type: 'init' }
   | { id: number; type: 'selftest'; n: number }
+  /** Measures the adapter's rates for the rooflines (src/gpu/calibrate.ts), once; queued like a GPU job. */
+  | { id: number; type: 'calibrate' }
   | { id: number; type: 'load'; slot: Arch; source: ModelSource }
   | { id: number; type: 'unload'; slot: Arch }
   | { id: number; type: 'kernels'; kernels: KernelChoice }
@@ -149,6 +153,9 @@ export interface MemoryReport {
 export type WorkerEvent =
   | { id: number; type: 'ready'; info: GpuInfo }
   | { id: number; type: 'selftest-result'; n: number; maxAbsError: number; sample: number[] }
+  | { id: number; type: 'calibration'; calibration: Calibration }
+  /** After a generate's stats: what bounded that model's prefill and decode. */
+  | { id: number; type: 'gen-roofline'; slot: Arch; roofline: MeasuredRooflines | null }
   | { id: number; type: 'load-progress'; progress: LoadProgress }
   | { id: number; type: 'loaded'; info: ModelInfo }
   | { id: number; type: 'tokens'; counts: Partial<Record<Arch, number>> }
