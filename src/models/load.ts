@@ -1,5 +1,5 @@
 /**
- * loadModel: config.json + tokenizer.json + safetensors from a hub-layout source (the Hugging Face hub, a local
+ * loadModel: config.json + tokenizer.json + weights (safetensors or PyTorch .bin) from a hub-layout source (the Hugging Face hub, a local
  * server, or the app's own /models/ folder) into a ready MambaModel or GptNeoxModel. Weights stream straight into
  * GPU buffers as they download (WeightStore), with name/shape checks against the config.
  */
@@ -18,12 +18,19 @@ export interface LoadOptions extends WeightStoreOptions {
   /** Per-file byte progress. */
   onProgress?: (p: { file: string; loaded: number; total: number | null; fromCache: boolean; done: boolean }) => void;
   client?: HubClient;
+  /** where to take the tokenizer from when the source has none (default: its companion repo, e.g. state-spaces/* → EleutherAI/gpt-neox-20b) */
+  tokenizerSource?: ModelSource;
 }
 
-export type LoadedModel = LanguageModel & { tokenizer: TextTokenizer; config: MambaModel['config'] | GptNeoxModel['config'] };
+export type LoadedModel = LanguageModel & {
+  tokenizer: TextTokenizer;
+  config: MambaModel['config'] | GptNeoxModel['config'];
+  /** the repo the tokenizer came from when the model's own repo has none, else null */
+  tokenizerFrom: string | null;
+};
 
 export async function loadModel(ctx: GpuContext, source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const files = await loadModelFiles(source, { client: opts.client, signal: opts.signal });
+  const files = await loadModelFiles(source, { client: opts.client, signal: opts.signal, tokenizerSource: opts.tokenizerSource });
   const { config } = files;
   const specs = config.arch === 'mamba' ? mambaTensorSpecs(config) : gptNeoxTensorSpecs(config);
   const store = new WeightStore(ctx, specs, opts);
@@ -44,5 +51,5 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, opts: Load
   const ops = new KernelOps(ctx);
   const name = sourceLabel(source);
   const model = config.arch === 'mamba' ? new MambaModel(ctx, ops, store, config, name) : new GptNeoxModel(ctx, ops, store, config, name);
-  return Object.assign(model, { tokenizer });
+  return Object.assign(model, { tokenizer, tokenizerFrom: files.tokenizerFrom });
 }
