@@ -4,7 +4,7 @@
  * GPU buffers as they download (WeightStore), with name/shape checks against the config.
  */
 import type { GpuContext } from '../gpu/context';
-import { HubClient, sourceLabel, type ModelSource } from '../hub/hub';
+import { HubClient, sourceLabel, type ModelSource, type WeightFormat } from '../hub/hub';
 import { TextTokenizer } from '../hub/tokenizer';
 import { loadModelFiles } from '../hub/weights';
 import { GptNeoxModel, gptNeoxTensorSpecs } from './gptneox';
@@ -27,6 +27,8 @@ export type LoadedModel = LanguageModel & {
   config: MambaModel['config'] | GptNeoxModel['config'];
   /** the repo the tokenizer came from when the model's own repo has none, else null */
   tokenizerFrom: string | null;
+  /** the weight files read: format (model.safetensors or PyTorch's pytorch_model.bin) and names */
+  weightFiles: { format: WeightFormat; files: string[] };
 };
 
 export async function loadModel(ctx: GpuContext, source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
@@ -51,5 +53,6 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, opts: Load
   const ops = new KernelOps(ctx);
   const name = sourceLabel(source);
   const model = config.arch === 'mamba' ? new MambaModel(ctx, ops, store, config, name) : new GptNeoxModel(ctx, ops, store, config, name);
-  return Object.assign(model, { tokenizer, tokenizerFrom: files.tokenizerFrom });
+  const weightFiles = { format: files.weightFiles.format, files: files.weightFiles.files.slice() };
+  return Object.assign(model, { tokenizer, tokenizerFrom: files.tokenizerFrom, weightFiles });
 }
