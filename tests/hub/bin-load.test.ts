@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHubServer, type HubServer } from '../../tools/hub-server.mjs';
 import { parseConfig, type MambaConfig } from '../../src/hub/config';
-import { HubClient, hubSource } from '../../src/hub/hub';
+import { HubClient, hubSource, type CacheLike, type CacheStorageLike } from '../../src/hub/hub';
 import { TextTokenizer } from '../../src/hub/tokenizer';
 import { expectedTensors, loadModelFiles, type LoadProgress, type WeightSink } from '../../src/hub/weights';
 import { encodeTensor, writeSafetensors, type WTensor } from './st-writer';
@@ -107,6 +107,27 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
+/** An in-memory Cache Storage (Node has none). */
+class MemCache implements CacheLike {
+  readonly entries = new Map<string, { body: Uint8Array; status: number; headers: [string, string][] }>();
+  async match(url: string) {
+    const e = this.entries.get(url);
+    return e ? new Response(e.body.slice(), { status: e.status, headers: e.headers }) : undefined;
+  }
+  async put(url: string, res: Response) {
+    this.entries.set(url, { body: new Uint8Array(await res.arrayBuffer()), status: res.status, headers: [...res.headers] });
+  }
+  async delete(url: string) {
+    return this.entries.delete(url);
+  }
+}
+class MemCacheStorage implements CacheStorageLike {
+  readonly cache = new MemCache();
+  async open() {
+    return this.cache;
+  }
+}
+
 function collect(): WeightSink & { got: Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }> } {
   const got = new Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>();
   return { got, accept: (name, dtype, shape, bytes) => void got.set(name, { dtype, shape, bytes: bytes.slice() }) };
@@ -173,6 +194,21 @@ describe('PyTorch .bin checkpoints through the hub loader', () => {
     const paths = server.requests.map((r) => r.path);
     expect(paths).toContain('/state-spaces/tiny-mamba/resolve/main/tokenizer.json');
     expect(paths).toContain('/EleutherAI/gpt-neox-20b/resolve/main/tokenizer.json');
+  });
+
+  it('a second open works offline from the cache: the .bin, the remembered missing tokenizer, the companion tokenizer', async () => {
+    const storage = new MemCacheStorage();
+    const online = new HubClient({ baseUrl: server.url, cache: storage });
+    const first = collect();
+    await loadModelFiles(online.source('state-spaces/tiny-mamba'), { client: online, sink: first });
+    const offline = new HubClient({ baseUrl: server.url, cache: storage, fetch: () => Promise.reject(new TypeError('fetch failed (offline)')) });
+    const second = collect();
+    const files = await loadModelFiles(offline.source('state-spaces/tiny-mamba'), { client: offline, sink: second });
+    expect(files.report!.fromCache).toBe(true);
+    expect(files.tokenizerFrom).toBe('EleutherAI/gpt-neox-20b');
+    expect(files.weightFiles.format).toBe('pytorch');
+    expect([...second.got.keys()]).toEqual([...first.got.keys()]);
+    for (const [k, v] of first.got) expect(Array.from(second.got.get(k)!.bytes), k).toEqual(Array.from(v.bytes));
   });
 
   it('a repo without a tokenizer and no known companion: a clear error; an explicit tokenizer source works', async () => {
