@@ -76,6 +76,9 @@ function allowGlobal(module: string, name: string, where: string): PyGlobal {
       `${where}: unsupported storage type torch.${name}; tensors must be stored as ${Object.keys(TORCH_STORAGE_DTYPES).map((s) => `torch.${s}`).join(', ')}`,
     );
   }
+  if (q === 'torch._utils._rebuild_tensor_v3') {
+    throw new TorchPickleError(`${where}: a tensor saved with torch._utils._rebuild_tensor_v3 (a dtype without a typed storage: uint16/32/64 or float8) is not supported`);
+  }
   throw new TorchPickleError(
     `${where}: refusing to load: the pickle names the global ${q}, which is not part of a torch.save'd state dict ` +
       `(allowed: collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch.*Storage). Nothing in the file was run.`,
