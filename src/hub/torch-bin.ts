@@ -11,7 +11,7 @@
 // zip's central directory (any entry order).
 
 import { DTYPE_BYTES, isFloatDtype, type FloatDtype, type SafetensorsDtype } from './dtype';
-import { ChunkReader, abortError, shapeSize } from './safetensors';
+import { abortError, shapeSize } from './safetensors';
 import { unpickleStateDict, type TorchStorageRef, type UnpickledStateDict } from './torch-pickle';
 import {
   CENTRAL_HEADER_SIG, LOCAL_HEADER_SIG, METHOD_DEFLATED, METHOD_STORED, ZipError, crc32, entryBytes, hex, inflateRaw,
@@ -226,22 +226,227 @@ export async function loadTorchBinFromBuffer(
   return { header, tensors };
 }
 
+/** Pulls bytes from a stream chunk by chunk; bytes read too far can be pushed back (unread). */
+class ByteStream {
+  private chunk: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+  private ended = false;
+  /** bytes handed out or skipped (= the archive offset of the next byte) */
+  consumed = 0;
+  /** bytes read from the stream */
+  received = 0;
+
+  constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    private readonly onChunk: (received: number) => void,
+    private readonly signal: AbortSignal | undefined,
+    private readonly what: string,
+  ) {}
+
+  private async fill(): Promise<boolean> {
+    while (this.pos >= this.chunk.byteLength) {
+      if (this.ended) return false;
+      if (this.signal?.aborted) throw abortError(this.signal, this.what);
+      const { value, done } = await this.reader.read();
+      if (done) {
+        this.ended = true;
+        return false;
+      }
+      if (!(value instanceof Uint8Array)) throw new TorchBinError(`${this.what}: the stream produced a non-byte chunk`);
+      this.chunk = value;
+      this.pos = 0;
+      this.received += value.byteLength;
+      this.onChunk(this.received);
+    }
+    return true;
+  }
+
+  /** Exactly n bytes, or fewer at the end of the stream. */
+  async read(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n && (await this.fill())) {
+      const take = Math.min(n - got, this.chunk.byteLength - this.pos);
+      out.set(this.chunk.subarray(this.pos, this.pos + take), got);
+      this.pos += take;
+      got += take;
+    }
+    this.consumed += got;
+    return got < n ? out.subarray(0, got) : out;
+  }
+
+  /** Whatever is buffered next (at least one byte), or null at the end of the stream. */
+  async some(): Promise<Uint8Array | null> {
+    if (!(await this.fill())) return null;
+    const out = this.chunk.subarray(this.pos);
+    this.pos = this.chunk.byteLength;
+    this.consumed += out.byteLength;
+    return out;
+  }
+
+  async skip(n: number): Promise<number> {
+    let got = 0;
+    while (got < n && (await this.fill())) {
+      const take = Math.min(n - got, this.chunk.byteLength - this.pos);
+      this.pos += take;
+      got += take;
+    }
+    this.consumed += got;
+    return got;
+  }
+
+  /** Give back bytes just read (they are read again next). */
+  unread(bytes: Uint8Array): void {
+    if (bytes.byteLength === 0) return;
+    const rest = this.chunk.subarray(this.pos);
+    const merged = new Uint8Array(bytes.byteLength + rest.byteLength);
+    merged.set(bytes);
+    merged.set(rest, bytes.byteLength);
+    this.chunk = merged;
+    this.pos = 0;
+    this.consumed -= bytes.byteLength;
+  }
+
+  async drain(): Promise<void> {
+    while (await this.fill()) {
+      this.consumed += this.chunk.byteLength - this.pos;
+      this.pos = this.chunk.byteLength;
+    }
+  }
+}
+
+const DESCRIPTOR_SIG = 0x08074b50;
+const NEXT_SIGS = new Set([LOCAL_HEADER_SIG, CENTRAL_HEADER_SIG, 0x06064b50, 0x06054b50]);
+/** The most a record of unknown size (data.pkl, small metadata records) may hold before we give up looking for its end. */
+const MAX_SCAN_BYTES = 256 * 1024 * 1024;
+
+const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+
 /**
  * Stream a torch.save zip: data.pkl (tensor list → onHeader, before any weights), then each storage; onTensor gets
  * every wanted tensor of a storage once its record has arrived (awaited: back-pressure for GPU uploads). Reads the
  * stream to its end (so a cache write completes) and checks that the zip's central directory follows the records.
+ *
+ * torch.save's writer streams its records: each local header has flag bit 3 and no sizes, and a data descriptor
+ * (signature, CRC-32, sizes; zip64 sizes for big records) follows the data. A storage's size is known from data.pkl
+ * (elements × element size); a record of unknown size (data.pkl itself, the small metadata records) ends at the first
+ * descriptor whose CRC and sizes match the bytes before it.
  */
 export async function streamTorchBin(stream: ReadableStream<Uint8Array>, opts: StreamTorchBinOptions): Promise<StreamTorchBinResult> {
   const fileName = opts.fileName ?? BIN_SINGLE_FILE;
   const total = opts.totalBytes ?? null;
   const reader = stream.getReader();
-  const r = new ChunkReader(reader, (received) => opts.onProgress?.(received, total), opts.signal, fileName);
+  const r = new ByteStream(reader, (received) => opts.onProgress?.(received, total), opts.signal, fileName);
   const truncated = (what: string) => new TorchBinError(`${fileName}: truncated: the file ends after ${r.consumed} bytes, ${what}`);
   const read = async (n: number, what: string): Promise<Uint8Array> => {
-    const b = new Uint8Array(n);
-    if ((await r.readInto(b, 0, n)) < n) throw truncated(what);
+    const b = await r.read(n);
+    if (b.byteLength < n) throw truncated(what);
     return b;
   };
+  const checkCrc = (e: ZipEntry, data: Uint8Array, expected: number) => {
+    const c = crc32(data);
+    if (c !== expected) throw new ZipError(`${fileName}: record ${e.name} is corrupt (CRC-32 ${hex(c)}, the archive says ${hex(expected)})`);
+  };
+
+  /** The data descriptor after `size` bytes of record e; returns its CRC-32. */
+  const readDescriptor = async (e: ZipEntry, size: number, why: string): Promise<number> => {
+    const where = `in the data descriptor of record ${e.name}`;
+    const bad = () => new TorchBinError(
+      `${fileName}: record ${e.name}: no data descriptor after its ${size} bytes (${why}); the record is longer or shorter than that, or the file is corrupt`,
+    );
+    let crc = u32(await read(4, where), 0);
+    if (crc === DESCRIPTOR_SIG) crc = u32(await read(4, where), 0);
+    const s = await read(8, where);
+    const a = u32(s, 0), b = u32(s, 4);
+    const lo = size >>> 0, hi = Math.floor(size / 2 ** 32);
+    if (size > 0 && hi === 0 && a === lo && b === lo) return crc; // 32-bit sizes
+    if (a === lo && b === hi) {
+      // zip64: compressed size (8) read; the uncompressed size (8) follows — or, for an empty record, 32-bit zeros
+      const next = await read(4, where);
+      if (size === 0 && NEXT_SIGS.has(u32(next, 0))) {
+        r.unread(next);
+        return crc;
+      }
+      const rest = await read(4, where);
+      if (u32(next, 0) !== lo || u32(rest, 0) !== hi) throw bad();
+      return crc;
+    }
+    throw bad();
+  };
+
+  /** A stored record of known size with a data descriptor after it (torch.save's records). */
+  const readKnown = async (e: ZipEntry, size: number, why: string): Promise<Uint8Array> => {
+    const data = await read(size, `inside record ${e.name} (${size} bytes from byte ${e.dataOffset})`);
+    checkCrc(e, data, await readDescriptor(e, size, why));
+    return data;
+  };
+
+  /** A stored record of unknown size: up to the first data descriptor whose CRC-32 and sizes match what precedes it. */
+  const readScanning = async (e: ZipEntry): Promise<Uint8Array> => {
+    let acc = new Uint8Array(64 * 1024);
+    let n = 0;
+    let p = 0; // candidates before p were rejected
+    const isSig = (q: number) => acc[q] === 0x50 && acc[q + 1] === 0x4b && acc[q + 2] === 0x07 && acc[q + 3] === 0x08;
+    for (;;) {
+      const piece = await r.some();
+      if (!piece) throw truncated(`inside record ${e.name} (no data descriptor found)`);
+      if (n + piece.byteLength > acc.byteLength) {
+        const grown = new Uint8Array(Math.max(acc.byteLength * 2, n + piece.byteLength));
+        grown.set(acc.subarray(0, n));
+        acc = grown;
+      }
+      acc.set(piece, n);
+      n += piece.byteLength;
+      let end = -1;
+      for (; p + 4 <= n; p++) {
+        if (!isSig(p)) continue;
+        if (p + 20 > n) break; // wait for the bytes that decide this candidate
+        const crc = u32(acc, p + 4);
+        const c = u32(acc, p + 8), d = u32(acc, p + 12);
+        // 32-bit sizes (p, p), or zip64 (p, 0, p, 0); an empty record: 32-bit iff a record header follows
+        const is32 = c === p && d === p && (p !== 0 || NEXT_SIGS.has(u32(acc, p + 16)));
+        if (!is32 && p + 24 > n) break;
+        const is64 = !is32 && c === p && d === 0 && u32(acc, p + 16) === p && u32(acc, p + 20) === 0;
+        if ((is32 || is64) && crc32(acc.subarray(0, p)) === crc) {
+          end = p + (is32 ? 16 : 24);
+          break;
+        }
+      }
+      if (end >= 0) {
+        r.unread(acc.slice(end, n));
+        return acc.slice(0, p);
+      }
+      if (n > MAX_SCAN_BYTES) throw new TorchBinError(`${fileName}: record ${e.name}: no data descriptor within ${MAX_SCAN_BYTES} bytes; corrupt file`);
+    }
+  };
+
+  /** A record's uncompressed bytes. `size`: its length when known from data.pkl (storages). */
+  const readRecord = async (e: ZipEntry & { sizesKnown: boolean }, size: number | null, why = ''): Promise<Uint8Array> => {
+    if (e.sizesKnown) {
+      const raw = await read(e.compressedSize, `inside record ${e.name} (${e.compressedSize} bytes from byte ${e.dataOffset})`);
+      let out = raw;
+      if (e.method === METHOD_DEFLATED) out = await inflateRaw(raw, e.size, `${fileName}: record ${e.name}`);
+      else if (e.method !== METHOD_STORED) throw new ZipError(`${fileName}: record ${e.name} uses compression method ${e.method}; only stored and deflated are supported`);
+      else if (e.size !== e.compressedSize) throw new ZipError(`${fileName}: stored record ${e.name} has compressed size ${e.compressedSize} ≠ size ${e.size}`);
+      checkCrc(e, out, e.crc32);
+      return out;
+    }
+    if (e.method !== METHOD_STORED) {
+      throw new TorchBinError(`${fileName}: record ${e.name} is compressed and has no sizes in its header (a data descriptor); torch.save does not write those`);
+    }
+    return size !== null ? readKnown(e, size, why) : readScanning(e);
+  };
+  const skipRecord = async (e: ZipEntry & { sizesKnown: boolean }, size: number | null, why = '') => {
+    if (e.sizesKnown) {
+      if ((await r.skip(e.compressedSize)) < e.compressedSize) throw truncated(`inside record ${e.name}`);
+    } else if (size !== null && e.method === METHOD_STORED) {
+      if ((await r.skip(size)) < size) throw truncated(`inside record ${e.name}`);
+      await readDescriptor(e, size, why); // its CRC is not checked: the bytes were not kept
+    } else {
+      await readRecord(e, null);
+    }
+  };
+
   try {
     let header: TorchBinHeader | null = null;
     let folder: string | null = null;
@@ -263,45 +468,32 @@ export async function streamTorchBin(stream: ReadableStream<Uint8Array>, opts: S
       }
     };
     const wanted = (key: string) => header!.tensors.some((t) => t.storageKey === key && (!opts.filter || opts.filter(t)));
-    /** An entry's uncompressed bytes, CRC-checked. */
-    const readEntry = async (e: ZipEntry): Promise<Uint8Array> => {
-      const raw = await read(e.compressedSize, `inside record ${e.name} (${e.compressedSize} bytes from byte ${e.dataOffset})`);
-      let out = raw;
-      if (e.method === METHOD_DEFLATED) out = await inflateRaw(raw, e.size, `${fileName}: record ${e.name}`);
-      else if (e.method !== METHOD_STORED) throw new ZipError(`${fileName}: record ${e.name} uses compression method ${e.method}; only stored and deflated are supported`);
-      else if (e.size !== e.compressedSize) throw new ZipError(`${fileName}: stored record ${e.name} has compressed size ${e.compressedSize} ≠ size ${e.size}`);
-      const c = crc32(out);
-      if (c !== e.crc32) throw new ZipError(`${fileName}: record ${e.name} is corrupt (CRC-32 ${hex(c)}, the archive says ${hex(e.crc32)})`);
-      return out;
-    };
 
     for (let first = true; ; first = false) {
       const at = r.consumed;
       const sigBytes = new Uint8Array(30);
-      const got = await r.readInto(sigBytes, 0, 4);
-      if (got < 4) {
-        if (first) throw new TorchBinError(`${fileName}: the file is ${got} bytes; not a torch.save archive`);
+      const got = await r.read(4);
+      sigBytes.set(got);
+      if (got.byteLength < 4) {
+        if (first) throw new TorchBinError(`${fileName}: the file is ${got.byteLength} bytes; not a torch.save archive`);
         throw truncated('before the zip central directory (the end of the archive is missing)');
       }
-      const sig = new DataView(sigBytes.buffer).getUint32(0, true);
+      const sig = u32(sigBytes, 0);
       if (sig === CENTRAL_HEADER_SIG && !first) break;
       if (sig !== LOCAL_HEADER_SIG) {
         if (first) throw notAZip(sigBytes.subarray(0, 4), fileName);
         throw new TorchBinError(`${fileName}: corrupt zip: no record header at byte ${at} (found ${hex(sig)})`);
       }
-      if ((await r.readInto(sigBytes, 4, 26)) < 26) throw truncated('inside a zip record header');
+      sigBytes.set(await read(26, 'inside a zip record header'), 4);
       const hdr = new Uint8Array(localHeaderLength(sigBytes));
       hdr.set(sigBytes);
-      if ((await r.readInto(hdr, 30, hdr.byteLength - 30)) < hdr.byteLength - 30) throw truncated('inside a zip record header');
+      hdr.set(await read(hdr.byteLength - 30, 'inside a zip record header'), 30);
       const e = readLocalHeader(hdr, at, fileName);
-      if (!e.sizesKnown) {
-        throw new TorchBinError(`${fileName}: record ${e.name} has no sizes in its header (a zip written as a stream, with data descriptors); torch.save does not write those`);
-      }
       folder ??= folderOf(e.name);
       const rec = recordName(e.name, folder);
       if (rec === 'data.pkl') {
         if (header) throw new TorchBinError(`${fileName}: two data.pkl records`);
-        header = describeStateDict(unpickleStateDict(await readEntry(e), `${fileName}: data.pkl`), fileName, folder);
+        header = describeStateDict(unpickleStateDict(await readRecord(e, null), `${fileName}: data.pkl`), fileName, folder);
         checkDtypes(header, opts.filter);
         await opts.onHeader?.(header);
         for (const [key, bytes] of early) {
@@ -310,18 +502,21 @@ export async function streamTorchBin(stream: ReadableStream<Uint8Array>, opts: S
         }
         early.clear();
       } else if (rec === 'byteorder') {
-        checkByteorder(await readEntry(e), fileName);
+        checkByteorder(await readRecord(e, null), fileName);
       } else if (rec !== null && rec.startsWith('data/')) {
         const key = rec.slice(5);
+        const s = header?.storages.get(key);
+        const size = s ? s.numel * DTYPE_BYTES[s.dtype] : null;
+        const why = s ? `data.pkl declares storage ${key} as ${s.numel} elements of ${s.dtype}` : '';
         if (!header) {
-          early.set(key, await readEntry(e));
+          early.set(key, await readRecord(e, null));
         } else {
           seen.add(key);
-          if (header.storages.has(key) && wanted(key)) await deliver(key, await readEntry(e));
-          else if ((await r.skip(e.compressedSize)) < e.compressedSize) throw truncated(`inside record ${e.name}`);
+          if (s && wanted(key)) await deliver(key, await readRecord(e, size, why));
+          else await skipRecord(e, size, why);
         }
-      } else if ((await r.skip(e.compressedSize)) < e.compressedSize) {
-        throw truncated(`inside record ${e.name}`);
+      } else {
+        await skipRecord(e, null);
       }
     }
     if (!header) throw new TorchBinError(`${fileName}: the archive has no data.pkl record; not a torch.save file`);

@@ -105,12 +105,14 @@ describe('torch.save files: what loads', () => {
     expectTensors(await buffered(file), TENSORS);
   });
 
-  it('any top-level folder name, deflated records, zip64 records, storages before data.pkl, a plain dict, nn.Parameter', async () => {
+  it('any top-level folder name, deflated records, zip64 records, sizes in the headers or in data descriptors, storages before data.pkl, a plain dict, nn.Parameter', async () => {
     const variants = {
       folder: torchSaveDense(TENSORS, { folder: 'my checkpoint.v2-ü' }),
       deflated: torchSaveDense(TENSORS, { deflate: true }),
       somedeflated: torchSaveDense(TENSORS, { deflate: ['data/1', 'data.pkl'] }),
       zip64: torchSaveDense(TENSORS, { zip64: true, folder: 'pytorch_model' }),
+      zip64SizesInHeaders: torchSaveDense(TENSORS, { zip64: true, descriptors: false }),
+      sizesInHeaders: torchSaveDense(TENSORS, { descriptors: false }),
       storagesFirst: torchSaveDense(TENSORS, { storagesFirst: true }),
       plainDict: torchSaveDense(TENSORS, { plainDict: true }),
     };
@@ -181,6 +183,31 @@ describe('torch.save files: what loads', () => {
         const g = got.get(t.name)!;
         expect([g.dtype, g.shape], t.name).toEqual([t.dtype, t.shape]);
         expect(Array.from(toF32(g.dtype as 'F32', g.bytes)), t.name).toEqual(t.values);
+      }
+    }
+  });
+
+  it('reads files torch.save itself wrote (tools/make_bin_fixtures.py: torch 2.11, records streamed with data descriptors), streamed = buffered', async () => {
+    const dir = 'tests/fixtures/hub/tiny-random';
+    for (const [repo, tied] of [['mamba-ssm', true], ['mamba-ssm-bf16', true], ['pythia-bin', false], ['mamba-ssm-sharded', false]] as const) {
+      const file = repo === 'mamba-ssm-sharded' ? 'pytorch_model-00003-of-00007.bin' : 'pytorch_model.bin';
+      const bytes = new Uint8Array(readFileSync(`${dir}/${repo}/resolve/main/${file}`));
+      expect(readZipDirectory(bytes).every((e) => (e.flags & 8) === 8), `${repo}: torch.save streams its records`).toBe(true);
+      const s = await stream(bytes, { chunk: 4093, filter: (t) => floats({ dtype: t.dtype } as WTensor) });
+      const b = await buffered(bytes);
+      expect([...s.got.keys()].sort(), repo).toEqual([...b.keys()].sort());
+      for (const [k, v] of b) expect(Array.from(s.got.get(k)!.bytes), `${repo}: ${k}`).toEqual(Array.from(v.bytes));
+      expect(s.headers[0].folder).toBe(file.replace(/\.bin$/, ''));
+      if (tied) {
+        const h = s.headers[0];
+        const key = (n: string) => h.tensors.find((t) => t.name === n)!.storageKey;
+        expect(key('lm_head.weight'), repo).toBe(key('backbone.embedding.weight')); // one storage, two keys
+      }
+      if (repo === 'pythia-bin') expect(s.res.skipped.filter((n) => n.endsWith('attention.bias'))).toHaveLength(2); // bool buffers
+      // cut short anywhere: a clear error
+      for (const f of [0.1, 0.5, 0.97]) {
+        const cut = bytes.slice(0, Math.floor(bytes.byteLength * f));
+        expect((await errorOf(stream(cut))).message, `${repo} cut at ${f}`).toMatch(/truncated: the file ends after \d+ bytes/);
       }
     }
   });
@@ -274,9 +301,14 @@ describe('torch.save files: bad input gets a clear error, and nothing runs', () 
     const pastView = torchSave([{ key: '0', type: 'FloatStorage', bytes }], [{ name: 'v', storage: '0', shape: [2, 2], stride: [1, 4], offset: 4 }]);
     expect((await errorOf(loadTorchBinFromBuffer(pastView))).message).toMatch(/tensor v .* runs past its storage data\/0: it needs element 9/);
     const short = torchSave([{ key: '0', type: 'FloatStorage', bytes, numel: 10 }], [{ name: 'x', storage: '0', shape: [10] }]);
-    for (const p of [stream(short), loadTorchBinFromBuffer(short)]) {
+    const shortSized = torchSave([{ key: '0', type: 'FloatStorage', bytes, numel: 10 }], [{ name: 'x', storage: '0', shape: [10] }], { descriptors: false });
+    for (const p of [stream(shortSized), loadTorchBinFromBuffer(short), loadTorchBinFromBuffer(shortSized)]) {
       expect((await errorOf(p)).message).toMatch(/storage data\/0 is 32 bytes, but data\.pkl declares 10 elements of F32 \(40 bytes\)/);
     }
+    // streamed with data descriptors (torch.save's way), the record ends where data.pkl says it does not
+    expect((await errorOf(stream(short))).message).toMatch(
+      /record archive\/data\/0: no data descriptor after its 40 bytes \(data\.pkl declares storage 0 as 10 elements of F32\)/,
+    );
     // data.pkl names a storage the archive lacks
     const sd = { storages: [{ key: '0', type: 'FloatStorage', bytes }, { key: '1', type: 'FloatStorage', bytes }], tensors: [{ name: 'x', storage: '0', shape: [8] }, { name: 'y', storage: '1', shape: [8] }] };
     const pkl = stateDictPickle(sd.storages, sd.tensors);

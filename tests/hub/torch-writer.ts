@@ -2,7 +2,8 @@
 // at protocol 2 for a state dict (GLOBAL + BINPUT/BINGET memo, BINUNICODE, BININT*, TUPLE1-3, MARK/TUPLE, BINPERSID,
 // REDUCE, SETITEMS, BUILD of _metadata), and a zip writer with torch.save's records (data.pkl, .format_version,
 // .storage_alignment, byteorder, data/<key>, version, .data/serialization_id), storage data aligned to 64 bytes with
-// a padding extra field as torch's writer does, stored or deflated records, and zip64 records on request.
+// a padding extra field, each stored record followed by a data descriptor (flag bit 3, no sizes in the local header)
+// as torch's streaming writer does, or with sizes in the header (descriptors: false); deflated records; zip64.
 import { crc32 as zlibCrc32, deflateRawSync } from 'node:zlib';
 import { encodeTensor, type WTensor } from './st-writer';
 
@@ -154,6 +155,11 @@ export interface ZipRecord {
   name: string;
   data: Uint8Array;
   deflate?: boolean;
+  /**
+   * As torch.save's streaming writer does: flag bit 3, no CRC or sizes in the local header, a data descriptor
+   * (signature, CRC-32, sizes: 8-byte ones in a zip64 archive) after the data.
+   */
+  descriptor?: boolean;
   /** align the data to this many bytes with a padding extra field (torch: 64 for storages) */
   align?: number;
 }
@@ -184,11 +190,16 @@ export function writeZip(records: ZipRecord[], opts: { zip64?: boolean } = {}): 
       extra = [...extra, ...u16(0x4246), ...u16(pad), ...new Array<number>(pad).fill(0x5a)];
     }
     const at = pos;
-    push([...u32(0x04034b50), ...u16(z64 ? 45 : 20), ...u16(0), ...u16(method), ...u16(0), ...u16(0x21), ...u32(crc),
-      ...u32(z64 ? 0xffffffff : body.length), ...u32(z64 ? 0xffffffff : r.data.length), ...u16(name.length), ...u16(extra.length), ...name, ...extra]);
+    const dd = !!r.descriptor;
+    const flags = dd ? 0x0808 : 0;
+    const hsize = (n: number) => (z64 ? 0xffffffff : dd ? 0 : n);
+    if (z64 && dd) extra.splice(4, 16, ...new Array<number>(16).fill(0)); // zip64 extra present, sizes unknown (0)
+    push([...u32(0x04034b50), ...u16(z64 ? 45 : 20), ...u16(flags), ...u16(method), ...u16(0), ...u16(0x21), ...u32(dd ? 0 : crc),
+      ...u32(hsize(body.length)), ...u32(hsize(r.data.length)), ...u16(name.length), ...u16(extra.length), ...name, ...extra]);
     push(body);
+    if (dd) push([...u32(0x08074b50), ...u32(crc), ...(z64 ? [...u64(body.length), ...u64(r.data.length)] : [...u32(body.length), ...u32(r.data.length)])]);
     const cextra = z64 ? [...u16(1), ...u16(24), ...u64(r.data.length), ...u64(body.length), ...u64(at)] : [];
-    central.push([...u32(0x02014b50), ...u16(z64 ? 45 : 20), ...u16(z64 ? 45 : 20), ...u16(0), ...u16(method), ...u16(0), ...u16(0x21), ...u32(crc),
+    central.push([...u32(0x02014b50), ...u16(z64 ? 45 : 20), ...u16(z64 ? 45 : 20), ...u16(flags), ...u16(method), ...u16(0), ...u16(0x21), ...u32(crc),
       ...u32(z64 ? 0xffffffff : body.length), ...u32(z64 ? 0xffffffff : r.data.length), ...u16(name.length), ...u16(cextra.length), ...u16(0),
       ...u16(0), ...u16(0), ...u32(0), ...u32(z64 ? 0xffffffff : at), ...name, ...cextra]);
   }
@@ -224,6 +235,8 @@ export interface TorchSaveOptions {
   plainDict?: boolean;
   /** replace data.pkl's bytes */
   pickle?: Uint8Array;
+  /** false: sizes in the local headers (as Python's zipfile writes a seekable file); default: data descriptors, as torch.save */
+  descriptors?: boolean;
 }
 
 /** A torch.save-format file of these storages and tensors. */
@@ -243,6 +256,7 @@ export function torchSave(storages: PStorage[], tensors: PTensor[], opts: TorchS
     { name: `${folder}/.data/serialization_id`, data: text('1234567890123456789012345678901234567890') },
   ];
   const records = opts.storagesFirst ? [...data, pkl, ...meta, ...tail] : [pkl, ...meta, ...data, ...tail];
+  for (const r of records) r.descriptor = opts.descriptors !== false && !r.deflate;
   return writeZip(records, { zip64: opts.zip64 });
 }
 
