@@ -1,6 +1,7 @@
 /**
- * loadModel: config.json + tokenizer.json + weights (safetensors or PyTorch .bin) from a hub-layout source (the Hugging Face hub, a local
- * server, or the app's own /models/ folder) into a ready MambaModel or GptNeoxModel. Weights stream straight into
+ * loadModel: config.json + tokenizer.json + weights (safetensors or PyTorch .bin) from a hub-layout source (the
+ * Hugging Face hub, a local server, or the app's own /models/ folder) into a ready MambaModel, Mamba2Model or
+ * GptNeoxModel. Weights stream straight into
  * GPU buffers as they download (WeightStore), with name/shape checks against the config.
  */
 import type { GpuContext } from '../gpu/context';
@@ -10,6 +11,7 @@ import { loadModelFiles } from '../hub/weights';
 import { GptNeoxModel, gptNeoxTensorSpecs } from './gptneox';
 import { KernelOps } from './kernel-ops';
 import { MambaModel, mambaTensorSpecs } from './mamba';
+import { Mamba2Model, mamba2TensorSpecs } from './mamba2';
 import type { LanguageModel } from './types';
 import { WeightStore, type WeightStoreOptions } from './weights';
 
@@ -24,7 +26,7 @@ export interface LoadOptions extends WeightStoreOptions {
 
 export type LoadedModel = LanguageModel & {
   tokenizer: TextTokenizer;
-  config: MambaModel['config'] | GptNeoxModel['config'];
+  config: MambaModel['config'] | Mamba2Model['config'] | GptNeoxModel['config'];
   /** the repo the tokenizer came from when the model's own repo has none, else null */
   tokenizerFrom: string | null;
   /** the weight files read: format (model.safetensors or PyTorch's pytorch_model.bin) and names */
@@ -34,7 +36,7 @@ export type LoadedModel = LanguageModel & {
 export async function loadModel(ctx: GpuContext, source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
   const files = await loadModelFiles(source, { client: opts.client, signal: opts.signal, tokenizerSource: opts.tokenizerSource });
   const { config } = files;
-  const specs = config.arch === 'mamba' ? mambaTensorSpecs(config) : gptNeoxTensorSpecs(config);
+  const specs = config.arch === 'mamba' ? mambaTensorSpecs(config) : config.arch === 'mamba2' ? mamba2TensorSpecs(config) : gptNeoxTensorSpecs(config);
   const store = new WeightStore(ctx, specs, opts);
   try {
     await files.loadWeights(store, {
@@ -52,7 +54,9 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, opts: Load
   const tokenizer = new TextTokenizer(files.tokenizerJson, files.tokenizerConfig, { eosTokenId: config.eosTokenId ?? undefined });
   const ops = new KernelOps(ctx);
   const name = sourceLabel(source);
-  const model = config.arch === 'mamba' ? new MambaModel(ctx, ops, store, config, name) : new GptNeoxModel(ctx, ops, store, config, name);
+  const model = config.arch === 'mamba' ? new MambaModel(ctx, ops, store, config, name)
+    : config.arch === 'mamba2' ? new Mamba2Model(ctx, ops, store, config, name)
+    : new GptNeoxModel(ctx, ops, store, config, name);
   const weightFiles = { format: files.weightFiles.format, files: files.weightFiles.files.slice() };
   return Object.assign(model, { tokenizer, tokenizerFrom: files.tokenizerFrom, weightFiles });
 }
