@@ -183,7 +183,7 @@ export function abortError(signal: AbortSignal | undefined, what: string): Error
 }
 
 /** Pulls bytes out of a ReadableStream reader chunk by chunk, never holding more than the current chunk. */
-export class ChunkReader {
+class ChunkReader {
   private chunk: Uint8Array = new Uint8Array(0);
   private pos = 0;
   consumed = 0; // bytes handed out or skipped
