@@ -26,7 +26,7 @@ import type {
 
 declare const self: DedicatedWorkerGlobalScope;
 
-type Loaded = LanguageModel & { tokenizer: TextTokenizer };
+type Loaded = LanguageModel & { tokenizer: TextTokenizer; tokenizerFrom?: string | null; weightFiles?: ModelInfo['weights'] };
 
 const now = () => performance.now();
 const models: Partial<Record<Arch, { model: Loaded; info: ModelInfo }>> = {};
@@ -176,6 +176,8 @@ async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSi
     arch: model.arch,
     name: model.name,
     source: sourceLabel(source),
+    tokenizerFrom: model.tokenizerFrom ?? null,
+    weights: model.weightFiles,
     vocabSize: model.vocabSize,
     maxContext: model.maxContext,
     kernels: { ...model.kernels },

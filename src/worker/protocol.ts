@@ -26,6 +26,10 @@ export interface ModelInfo {
   name: string;
   /** Where it came from (repo id or static folder), for display. */
   source: string;
+  /** The repo the tokenizer came from when the model's repo has none (state-spaces/* → EleutherAI/gpt-neox-20b). */
+  tokenizerFrom?: string | null;
+  /** The weight files read, e.g. ['pytorch_model.bin'], and their format. */
+  weights?: { format: 'safetensors' | 'pytorch'; files: string[] };
   vocabSize: number;
   maxContext: number;
   kernels: KernelChoice;

@@ -40,6 +40,18 @@ function SlotRow({ slot }: { slot: Arch }) {
         <div className="slot-info muted">
           {st.info.name} · vocab {st.info.vocabSize.toLocaleString('en-US')} · context ≤ {st.info.maxContext.toLocaleString('en-US')} · weights{' '}
           {fmtBytes(st.info.memory.weights)} on GPU · loaded in {(st.info.loadMs / 1000).toFixed(1)} s
+          {st.info.weights && (
+            <span data-testid={`weights-${slot}`}>
+              {' · '}
+              {st.info.weights.format === 'pytorch' ? 'PyTorch .bin' : 'safetensors'}
+              {st.info.weights.files.length > 1 ? ` (${st.info.weights.files.length} shards)` : ''}
+            </span>
+          )}
+          {st.info.tokenizerFrom && (
+            <span data-testid={`tokenizer-from-${slot}`} title="This repo has no tokenizer of its own; its authors name this one.">
+              {' · '}tokenizer from {st.info.tokenizerFrom}
+            </span>
+          )}
         </div>
       )}
       {st.status === 'error' && <div className="slot-error">{st.error}</div>}
@@ -81,6 +93,7 @@ export function ModelsCard() {
                   ) : (
                     <span className="pair-meta" title={`Mamba: ≈ ${fmtBytes(m.download)} download, ≈ ${fmtBytes(m.gpu)} GPU · Transformer: ≈ ${fmtBytes(t.download)} download, ≈ ${fmtBytes(t.gpu)} GPU`}>
                       ↓ ≈ {fmtBytes(m.download + t.download)} · GPU ≈ {fmtBytes(m.gpu + t.gpu)}
+                      {p.mamba.tokenizerRepo ? ` · tokenizer: ${p.mamba.tokenizerRepo}` : ''}
                     </span>
                   )}
                 </button>
