@@ -14,7 +14,7 @@
 //   by log2(e)/sqrt(hd), so p = exp2(s - m).
 // Workgroup memory: qt = Q^T [HD][BR] (staged once); kp = K^T [HD][BC] for the score phase, then P^T [BC][BR]
 //   (K is dead by then), followed in the same array by the V tile V [BC][HD] at VS_OFF. Row reductions (max per
-//   block, sum at the end) combine the NTX threads of a row through a snippet the wrapper prepends (red_put4 /
+//   block, sum at the end) combine the NTX threads of a row through the snippet the wrapper picks (include RED) (red_put4 /
 //   red_max4 / red_sum4 on vec4s of 4 rows): flash_attention_tiled_red_shared.wgsl (NTX vec4 slots per 4 rows,
 //   RED4 = NTX*BR/4 vec4s, after the K^T / P^T area, or with RED_IN_V in the V tile before V is staged) or
 //   flash_attention_tiled_red_subgroup.wgsl (shuffles).
@@ -26,10 +26,13 @@
 //   the NTY row groups of the workgroup read the same rows), rows >= kend clamped to kend-1 (their p is 0). Frees
 //   BC*HD floats of workgroup memory, e.g. 128 x 32 with 256 threads in 48 KiB. The reduction slots then sit in kp
 //   after K^T when they fit there (RED_IN_KP; one more barrier, before P^T overwrites them), else appended.
-// Consts in the prelude: HEAD_DIM, HD4, BR, BC (multiples of 4), PF, RED_IN_V, VG (bool).
+// Consts the wrapper sets: HEAD_DIM, HD4, BR, BC (multiples of 4), PF, RED_IN_V, VG (bool).
 //   Workgroup storage: 16*(HD*BR4 + max(HD*BC4, BC*BR4) + BC*HD4) bytes (no BC*HD4 with VG), + 16*RED4 unless
 //   RED_IN_V, RED_IN_KP or subgroups.
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x (heaviest first).
+
+#include "flash_attention_tiled_red_{RED}.wgsl"
+#include "flash_attention_io_{IO}.wgsl"
 
 const HD: u32 = HD4 * 4u;
 const NTY: u32 = BR / 4u;

@@ -1,4 +1,4 @@
-// mamba_decode_layer (Mamba decode, one token; decode_matvec_lib.wgsl prepended): one pipeline and one bind group
+// mamba_decode_layer (Mamba decode, one token; includes decode_matvec_lib.wgsl): one pipeline and one bind group
 // for a whole layer, dispatched four times; each dispatch runs one stage, told apart by its grid size (num_workgroups.x
 // is G_IN, G_X, G_SSM or G_OUT, made distinct by the wrapper with padding workgroups that exit at once), so
 // a layer costs one setBindGroup and four dispatchWorkgroups and no setPipeline at all (Dawn's per-call cost, not the
@@ -12,6 +12,9 @@
 // pack: the layer's small parameters (mambaPackLayout); conv state [KC − 1, DIN]; SSM state [DIN, NS].
 // Tiling: the matrix stages as decode_matvec_lib.wgsl with LANES_* threads per row (x staged in workgroup memory);
 // the SSM stage as mamba_decode_ssm.wgsl (CPW channels × NS states per workgroup).
+
+#include "decode_matvec_lib.wgsl"
+#include "decode_matvec_red_shared.wgsl"
 
 override D: u32 = 1u;
 override DIN: u32 = 1u;

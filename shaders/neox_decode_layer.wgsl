@@ -1,4 +1,4 @@
-// neox_decode_layer (GPT-NeoX decode, one token; decode_matvec_lib.wgsl and rotary_lib.wgsl prepended): one
+// neox_decode_layer (GPT-NeoX decode, one token; includes decode_matvec_lib.wgsl and rotary_lib.wgsl): one
 // pipeline and one bind group for a whole layer, dispatched four times (five with the sequential residual); the grid
 // selects the stage: a 2-D grid (nsplit, H) is the attention split, otherwise num_workgroups.x is G_IN, G_UP, G_OUT or
 // G_DOWN (made distinct by the wrapper with padding workgroups that exit at once). A layer thus costs one
@@ -13,6 +13,10 @@
 // k/v caches [H, maxLen, HD]; state u32 [pos, nsplit, maxLen, 0].
 // Tiling: matrix stages as decode_matvec_lib.wgsl (x staged in workgroup memory); the split as
 // attention_decode_rope_split.wgsl with WG = 256 (tiles of 256 keys).
+
+#include "decode_matvec_lib.wgsl"
+#include "decode_matvec_red_shared.wgsl"
+#include "rotary_lib.wgsl"
 
 override D: u32 = 1u;
 override F: u32 = 1u;

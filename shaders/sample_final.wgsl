@@ -1,4 +1,4 @@
-// sample_final (token selection, pass 2 of 2; sample_lib.wgsl prepended): one workgroup per row merges the G
+// sample_final (token selection, pass 2 of 2; includes sample_lib.wgsl): one workgroup per row merges the G
 // slice partials of sample_partial.wgsl (or of the decode LM head) and writes the chosen token id:
 //   entry argmax: the (max, lowest index) over the partials;
 //   entry topk:   the top k (≤ 256) of the G·KC candidates (radix select + gather in candidate order, which keeps
@@ -13,6 +13,8 @@
 // CHECK (decode): if any logit of the row was NaN or ±Inf the token is 0xffffffff (the CPU turns it into an error).
 // Randomness: u = params.u when ≥ 0, else u = pcg(seed ^ pcg(step + row)) / 2²⁴ (24 bits) with
 // step = params.step (+ pos in STATE_MODE): src/reference/sampling.ts hashUniform mirrors it.
+
+#include "sample_lib.wgsl"
 
 struct Params {
   V: u32,

@@ -1,5 +1,5 @@
-// sample_lib: what the token-selection passes share (sample_partial.wgsl, sample_final.wgsl). Not a kernel: the
-// wrapper (src/kernels/sampling.ts) prepends it. Everything runs in one workgroup of WG = 256 threads over a
+// sample_lib: what the token-selection passes share (sample_partial.wgsl, sample_final.wgsl). Not a kernel: both
+// `#include` it. Everything runs in one workgroup of WG = 256 threads over a
 // "source" of srcCount() values defined by the including shader through hooks: srcVal(i) (the cleaned logit),
 // srcKey(i) (its order-preserving u32 key; 0 for padding entries) and srcIdx(i) (its vocabulary index).
 //   radixSelect: the k-th largest key in 4 passes of 8 bits, each a 256-bin histogram in workgroup atomics

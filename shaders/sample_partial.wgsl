@@ -1,4 +1,4 @@
-// sample_partial (token selection, pass 1 of 2; sample_lib.wgsl prepended): many workgroups per logits row, one per
+// sample_partial (token selection, pass 1 of 2; includes sample_lib.wgsl): many workgroups per logits row, one per
 // slice of S logits (workgroup (g, row) takes indices [g·S, min((g + 1)·S, V)) of row `row`), each reducing its
 // slice to what sample_final.wgsl needs, so no pass walks 50k logits in one workgroup:
 //   entry argmax: (max, argmax, non-finite flag) of the slice, 3 floats at part[(row·G + g)·3]
@@ -10,6 +10,8 @@
 // Logits row `row` at logits[off + row·stride ..]; NaN/±Inf are cleaned as sample_lib.wgsl says and set the flag.
 // Tiling: 256 threads; argmax/full stride over the slice, then tree reductions in workgroup memory; topk: the
 // library's radix select and gather over the slice.
+
+#include "sample_lib.wgsl"
 
 struct Params {
   V: u32,

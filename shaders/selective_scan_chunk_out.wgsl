@@ -15,7 +15,7 @@
 // staging step) before computing the current tile, so a tile's ~3·TT + BCPT loads are in flight together and overlap
 // the recurrence. (Loads behind `if` and consumed at once, as before, were issued one at a time on the H200: each
 // waited a full memory latency; see docs/scan-kernel-notes.md.) Workgroup memory: TT·(3·WG·4 + 2·NV·16) bytes.
-// NS (state size), NV = ceil(NS/4), TT, WG and BCPT = ceil(TT·2·NV·4 / WG) come from a prelude; padded state lanes
+// NS (state size), NV = ceil(NS/4), TT, WG and BCPT = ceil(TT·2·NV·4 / WG) are consts the wrapper sets; padded state lanes
 // have A = B = C = 0 and stay zero.
 
 struct Params {

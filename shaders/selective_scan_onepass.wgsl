@@ -1,6 +1,6 @@
 // selective_scan_onepass: the fused selective scan in ONE pass (Mamba v1 with delta_softplus, D skip and SiLU(z) gate):
 // every exponential is computed once and nothing but y and the final state reaches global memory. Needs the
-// `subgroups` feature (the wrapper prepends `enable subgroups;` and the constants below in a prelude).
+// `subgroups` feature (enabled below; the wrapper sets the constants below).
 //   Δ_t = softplus(δ_t + bias);  h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·u_t)·B_t;  y_t = (C_t·h_t + Dskip·u_t)·SiLU(z_t)
 // Layouts as selective_scan_chunk_out (strided [L, D] views of u, δ, z, y; B and C [L, N] inside one buffer; packed
 // params w = [A (D·N) | Dskip (D) | bias (D)]; Hin / Hout [D, N]).
@@ -21,9 +21,12 @@
 // not full, its size is not a multiple of Q or exceeds SGMAX (or FORCE_SLOW), the whole workgroup takes a plain
 // sequential path (one thread per channel) instead: slow but correct for any subgroup behaviour.
 // Workgroup memory: 5·WC·(TCMAX+1)·4 + 2·TCMAX·NV4·16 bytes (the wrapper sizes WC and S to fit the device).
-// Prelude constants: NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
+// Constants (set by the wrapper): NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
 // STORE_A else 1), STORE_A, FORCE_SLOW, MODE (bench only, wrong results: 1 = exp2 replaced by 1 + x/1024, 2 = no
 // scan: y = Σ Δu·B·C), YBF (transposing y reduction; needs S % Q == 0), SY (S when YBF else 1), LOGQ, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
+
+enable subgroups;
+diagnostic(off, subgroup_uniformity);
 
 struct Params {
   L: u32, D: u32, uOff: u32, uStride: u32,

@@ -6,7 +6,7 @@
  * Binding convention for every shader in shaders/: `@group(0) @binding(0) var<uniform> params: Params;` when the
  * kernel has uniforms, then its storage buffers at bindings 1, 2, ... in the order the wrapper passes them.
  */
-import type { GpuContext } from './context';
+import type { GpuContext, PipelineOptions } from './context';
 
 export type Uniforms = ArrayBuffer | ArrayBufferView | null;
 
@@ -30,16 +30,14 @@ export class ComputeKernel {
   private readonly layout: GPUBindGroupLayout;
   private readonly groups = new Map<string, GPUBindGroup>();
 
+  /** `shader`: a file in shaders/; `opts`: its includes and consts, the entry point, override constants. */
   constructor(
     private readonly ctx: GpuContext,
     shader: string,
-    entryPoint = 'main',
-    constants: Record<string, number> = {},
-    /** Text prepended to the WGSL (e.g. `enable f16;`), part of the cache key. */
-    prelude = '',
+    opts: PipelineOptions = {},
   ) {
-    this.label = `${shader}:${entryPoint}`;
-    this.pipeline = ctx.pipeline(shader, entryPoint, constants, prelude);
+    this.label = `${shader}:${opts.entryPoint ?? 'main'}`;
+    this.pipeline = ctx.pipeline(shader, opts);
     this.layout = this.pipeline.getBindGroupLayout(0);
   }
 

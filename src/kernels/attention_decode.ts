@@ -25,9 +25,8 @@ export class DecodeAttention {
     const { hd } = dims;
     if (hd % 4 !== 0 || hd / 4 > 128) throw new Error(`decode attention: head dim ${hd} must be a multiple of 4 and <= 512`);
     if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1 || opts.chunk > 512)) throw new Error(`decode attention: chunk ${opts.chunk} not in 1..512`);
-    const prelude = `const HD4: u32 = ${hd / 4}u;\n`;
-    this.split = new ComputeKernel(ctx, 'attention_decode_split', 'main', {}, prelude);
-    this.combine = new ComputeKernel(ctx, 'attention_decode_combine', 'main', {}, prelude);
+    this.split = new ComputeKernel(ctx, 'attention_decode_split', { consts: { HD4: hd / 4 } });
+    this.combine = new ComputeKernel(ctx, 'attention_decode_combine', { consts: { HD4: hd / 4 } });
   }
 
   /** Chunk length and split count used for a query at position pos. */

@@ -12,7 +12,7 @@
  *   registers; fits the 16 KiB WebGPU default for every head dim up to 256 (see rowwiseTiles).
  *
  * Any head dim: both kernels work on HD4 = ceil(hd/4) vec4s per row (hd rounded up to a multiple of 4, the padding
- * read as zeros), through an IO snippet prepended to the kernel: flash_attention_io_vec4.wgsl (vec4 bindings, one
+ * read as zeros), through the IO snippet the kernel includes: flash_attention_io_vec4.wgsl (vec4 bindings, one
  * 16-byte load per vec4: the fast path) when hd and the call's offsets/strides are all multiples of 4, else
  * flash_attention_io_scalar.wgsl (f32 bindings, 4 masked scalar loads per vec4; e.g. hd 10, where q is read in
  * place from the fused qkv rows). A FlashAttention compiles each (tiles, IO) pair on first use.
@@ -30,7 +30,6 @@
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
-import { loadShader } from '../gpu/shaders';
 import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
 
 export type FlashKernel = 'tiled' | 'rowwise';
@@ -281,16 +280,14 @@ export type FlashIO = 'vec4' | 'scalar';
 function makeKernel(ctx: GpuContext, hd: number, t: FlashTiles, io: FlashIO): ComputeKernel {
   const HD4 = headVec4s(hd);
   if (io === 'vec4' && hd % 4 !== 0) throw new Error(`flash attention: vec4 IO needs a head dim multiple of 4, got ${hd}`);
-  const ioText = loadShader(io === 'vec4' ? 'flash_attention_io_vec4' : 'flash_attention_io_scalar');
-  const dims = `const HEAD_DIM: u32 = ${hd}u;\nconst HD4: u32 = ${HD4}u;\nconst BR: u32 = ${t.BR}u;\nconst BC: u32 = ${t.BC}u;\n`;
+  const dims = { HEAD_DIM: hd, HD4, BR: t.BR, BC: t.BC };
   if (t.kernel === 'tiled') {
-    // The reduction snippet goes first: the subgroup one starts with `enable subgroups;`.
-    const red = loadShader(t.sg ? 'flash_attention_tiled_red_subgroup' : 'flash_attention_tiled_red_shared');
-    const consts = `${dims}const PF: bool = ${t.pf};\nconst RED_IN_V: bool = ${t.redInV};\nconst VG: bool = ${t.vg};\n`;
-    return new ComputeKernel(ctx, 'flash_attention_tiled', 'main', {}, `${red}\n${ioText}\n${consts}`);
+    return new ComputeKernel(ctx, 'flash_attention_tiled', {
+      include: { IO: io, RED: t.sg ? 'subgroup' : 'shared' },
+      consts: { ...dims, PF: t.pf, RED_IN_V: t.redInV, VG: t.vg },
+    });
   }
-  const consts = `${dims}const G: u32 = ${t.G}u;\nconst DPT4: u32 = ${Math.ceil(HD4 / t.G)}u;\n`;
-  return new ComputeKernel(ctx, 'flash_attention', 'main', {}, `${ioText}\n${consts}`);
+  return new ComputeKernel(ctx, 'flash_attention', { include: { IO: io }, consts: { ...dims, G: t.G, DPT4: Math.ceil(HD4 / t.G) } });
 }
 
 export class FlashAttention {

@@ -10,7 +10,6 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms, type Binding } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
 import { dummyBuffer, type WeightDType } from './matmul';
 
 export type NormKind = 'none' | 'rms' | 'ln';
@@ -126,9 +125,9 @@ export class DecodeMatvec {
     const gx = Math.min(this.groups, max);
     this.grid = [gx, Math.ceil(this.groups / gx)];
     const norm = shape.norm ?? 'none';
-    this.kernel = new ComputeKernel(ctx, 'decode_matvec', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'decode_matvec', { include: DecodeMatvec.include(plan.sg), constants: {
       ...plan.constants, NORM: NORM_CODE[norm], EPS: shape.eps ?? 1e-5, N1: N, N2, G1: this.groups1, ARGMAX: shape.argmax ? 1 : 0, REP: rep,
-    }, DecodeMatvec.libFor(plan.sg));
+    } });
     this.dummy = dummyBuffer(ctx);
   }
 
@@ -165,15 +164,10 @@ export class DecodeMatvec {
     };
   }
 
-  /** The library every decode matvec shader starts with (row sums through workgroup memory). */
-  static lib(): string {
-    return loadShader('decode_matvec_lib') + '\n' + loadShader('decode_matvec_red_shared') + '\n';
-  }
-
-  /** The library for a plan: subgroup row sums when plan.sg > 0 (the module then enables subgroups). */
-  static libFor(sg: number): string {
-    if (!sg) return DecodeMatvec.lib();
-    return 'enable subgroups;\n' + loadShader('decode_matvec_lib') + '\n' + loadShader('decode_matvec_red_subgroup') + '\n';
+  /** Which row-sum snippet the decode matvec shaders include (decode_matvec_red_{RED}.wgsl): subgroup shuffles when
+   * plan.sg > 0, else workgroup memory. */
+  static include(sg: number): { RED: 'subgroup' | 'shared' } {
+    return { RED: sg ? 'subgroup' : 'shared' };
   }
 
   /** Floats of argmax partials this block writes (3 per workgroup). */

@@ -22,7 +22,7 @@ export class ElementwiseKernel {
     const key = `${op}|${inPlace}|${nin}`;
     let k = this.kernels.get(key);
     if (!k) {
-      k = new ComputeKernel(this.ctx, 'elementwise', 'main', { OP: op, IN_PLACE: inPlace ? 1 : 0, NIN: nin });
+      k = new ComputeKernel(this.ctx, 'elementwise', { constants: { OP: op, IN_PLACE: inPlace ? 1 : 0, NIN: nin } });
       this.kernels.set(key, k);
     }
     return k;

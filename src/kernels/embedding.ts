@@ -13,8 +13,8 @@ export class EmbeddingKernel {
   private readonly f16: ComputeKernel;
 
   constructor(ctx: GpuContext) {
-    this.f32 = new ComputeKernel(ctx, 'embedding', 'main', { W_F16: 0 });
-    this.f16 = new ComputeKernel(ctx, 'embedding', 'main', { W_F16: 1 });
+    this.f32 = new ComputeKernel(ctx, 'embedding', { constants: { W_F16: 0 } });
+    this.f16 = new ComputeKernel(ctx, 'embedding', { constants: { W_F16: 1 } });
   }
 
   /**
@@ -63,9 +63,9 @@ export class DecodeEmbedding {
     checkWeights('decode embedding', table);
     let r0 = 0;
     this.kernels = table.blocks.map((b, i) => {
-      const k = new ComputeKernel(ctx, 'decode_embed', 'main', {
+      const k = new ComputeKernel(ctx, 'decode_embed', { constants: {
         D: table.cols, ROW_START: r0, BLOCK_ROWS: b.rows, VOCAB: table.rows, ZERO_OOR: i === 0 ? 1 : 0, W_F16: table.dtype === 'f16' ? 1 : 0,
-      });
+      } });
       r0 += b.rows;
       return k;
     });

@@ -121,10 +121,10 @@ export class MambaDecodeIn {
     const groups = Math.ceil((2 * dIn) / this.rows);
     const gx = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
     this.grid = [gx, Math.ceil(groups / gx)];
-    this.kernel = new ComputeKernel(ctx, 'mamba_decode_in', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'mamba_decode_in', { include: DecodeMatvec.include(plan.sg), constants: {
       ...plan.constants, DIN: dIn, KC: k, EPS: shape.eps, HAS_IN_BIAS: shape.inBias ? 1 : 0, HAS_CONV_BIAS: shape.convBias ? 1 : 0,
       NORM_OFF: this.layout.norm, CONVW_OFF: this.layout.convW, CONVB_OFF: this.layout.convB, INB_OFF: this.layout.inBias,
-    }, DecodeMatvec.libFor(plan.sg));
+    } });
   }
 
   private buffers(io: MambaInIO): Binding[] {
@@ -167,10 +167,10 @@ export class MambaDecodeSsm {
     this.layout = mambaPackLayout(shape);
     const cpw = Math.floor(256 / shape.n);
     this.groups = Math.ceil(shape.dIn / cpw);
-    this.kernel = new ComputeKernel(ctx, 'mamba_decode_ssm', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'mamba_decode_ssm', { constants: {
       DIN: shape.dIn, NS: shape.n, R: shape.r, W_F16: shape.dtDtype === 'f16' ? 1 : 0, CPW: cpw,
       A_OFF: this.layout.A, D_OFF: this.layout.D, DTB_OFF: this.layout.dtBias,
-    });
+    } });
   }
 
   private buffers(io: MambaSsmIO): Binding[] {
@@ -260,7 +260,7 @@ export class MambaDecodeLayer {
     this.grids = g as [number, number, number, number];
     const vec = (K: number) => (t === 'f16' ? K % 8 === 0 : K % 4 === 0) ? 1 : 0;
     const L = this.layout, A = this.acts;
-    this.kernel = new ComputeKernel(ctx, 'mamba_decode_layer', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'mamba_decode_layer', { constants: {
       WG: 256, W_F16: t === 'f16' ? 1 : 0, STAGED: 1, XS4: Math.ceil(Math.max(d, dIn) / 4),
       D: d, DIN: dIn, NS: n, R: r, KC: k, EPS: shape.eps, DT_F16: shape.dtDtype === 'f16' ? 1 : 0,
       HAS_IN_BIAS: shape.inBias ? 1 : 0, HAS_CONV_BIAS: shape.convBias ? 1 : 0, HAS_OUT_BIAS: shape.outBias ? 1 : 0,
@@ -268,7 +268,7 @@ export class MambaDecodeLayer {
       HID_OFF: A.hidden, UZ_OFF: A.uz, DBC_OFF: A.dbc, Y_OFF: A.y,
       LANES_IN: pin.lanes, LANES_X: px.lanes, LANES_OUT: pout.lanes, VEC_IN: vec(d), VEC_DIN: vec(dIn), CPW: cpw,
       G_IN: g[0], G_X: g[1], G_SSM: g[2], G_OUT: g[3],
-    }, DecodeMatvec.lib());
+    } });
   }
 
   private buffers(io: MambaLayerIO): Binding[] {

@@ -8,7 +8,6 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, DispatchList, type Binding } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
 import { AttentionDecodeSplit } from './attention_decode_fused';
 import { DecodeMatvec } from './decode_matvec';
 import type { WeightDType } from './matmul';
@@ -105,7 +104,7 @@ export class NeoxDecodeLayer {
     this.grids = { in: g[0], up: g[1], out: g[2], down: g[3] };
     const vec = (K: number) => ((t === 'f16' ? K % 8 === 0 : K % 4 === 0) ? 1 : 0);
     const L = this.layout;
-    this.kernel = new ComputeKernel(ctx, 'neox_decode_layer', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'neox_decode_layer', { constants: {
       WG, W_F16: t === 'f16' ? 1 : 0, STAGED: 1, XS4: Math.ceil(Math.max(d, f) / 4),
       D: d, F: f, H, HD: hd, ROT: rot, LOG2BASE: Math.log2(shape.base), EPS: shape.eps, PARALLEL: shape.parallel ? 1 : 0,
       HAS_QKV_BIAS: shape.qkvBias ? 1 : 0, HAS_DENSE_BIAS: shape.denseBias ? 1 : 0,
@@ -113,7 +112,7 @@ export class NeoxDecodeLayer {
       X_OFF: this.acts.x, QKV_OFF: qkv, M_OFF: m, PART_OFF: part,
       LANES_IN: pin.lanes, LANES_OUT: pout.lanes, LANES_DOWN: pdown.lanes, VEC_D: vec(d), VEC_F: vec(f),
       G_IN: g[0], G_UP: g[1], G_OUT: g[2], G_DOWN: g[3],
-    }, DecodeMatvec.lib() + loadShader('rotary_lib') + '\n');
+    } });
   }
 
   /** Key chunks per head for the token at position pos (as AttentionDecodeSplit). */

@@ -23,8 +23,8 @@ abstract class RowNorm {
   protected readonly fused: ComputeKernel;
   constructor(protected readonly ctx: GpuContext, shader: string, readonly d: number, readonly eps: number, wg?: number) {
     const WG = wgFor(ctx, wg);
-    this.plain = new ComputeKernel(ctx, shader, 'main', { WG, ADD_RESIDUAL: 0 });
-    this.fused = new ComputeKernel(ctx, shader, 'main', { WG, ADD_RESIDUAL: 1 });
+    this.plain = new ComputeKernel(ctx, shader, { constants: { WG, ADD_RESIDUAL: 0 } });
+    this.fused = new ComputeKernel(ctx, shader, { constants: { WG, ADD_RESIDUAL: 1 } });
   }
 
   protected uniforms(L: number, xv: Required<MatView>, rv: Required<MatView>, yv: Required<MatView>): ArrayBuffer {

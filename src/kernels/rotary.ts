@@ -11,7 +11,6 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, packUniforms } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
 import { rotaryDims } from '../reference/rotary';
 import { checkBuffer, headsMajorLayout, type QLayout } from './attention_common';
 
@@ -56,9 +55,8 @@ export class RotaryKvKernel {
   constructor(private readonly ctx: GpuContext, readonly cfg: RotaryConfig) {
     this.rot = cfg.rot ?? rotaryDims(cfg.hd, cfg.rotaryPct ?? 1);
     if (this.rot % 2 !== 0 || this.rot < 0 || this.rot > cfg.hd) throw new Error(`rotary: rot ${this.rot} must be even and within 0..hd (${cfg.hd})`);
-    const lib = loadShader('rotary_lib') + '\n';
-    this.separate = new ComputeKernel(ctx, 'rotary_kv_write', 'main', {}, 'const Q_IN_PLACE: bool = false;\n' + lib);
-    this.inPlace = new ComputeKernel(ctx, 'rotary_kv_write', 'main', {}, 'const Q_IN_PLACE: bool = true;\n' + lib);
+    this.separate = new ComputeKernel(ctx, 'rotary_kv_write', { consts: { Q_IN_PLACE: false } });
+    this.inPlace = new ComputeKernel(ctx, 'rotary_kv_write', { consts: { Q_IN_PLACE: true } });
   }
 
   /** Positional form: qkv [L, H, 3, hd] -> qOut [H, L, hd] (or in place when qOut is null), caches rows pos0... */

@@ -17,7 +17,6 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, DispatchList, packUniforms, StaticUniforms } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
 import { dummyBuffer } from './matmul';
 import { SAMPLE_KMAX, effectiveK, type SamplingParams } from '../reference/sampling';
 
@@ -86,10 +85,9 @@ export class SamplerKernel {
   constructor(private readonly ctx: GpuContext, opts: SamplerOptions = {}) {
     if (ctx.limits.maxComputeInvocationsPerWorkgroup < 256) throw new Error('sampler needs 256 invocations per workgroup');
     this.check = opts.check ?? true;
-    const lib = loadShader('sample_lib') + '\n';
     const modes: Mode[] = ['argmax', 'topk', 'full'];
-    this.partial = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_partial', m, {}, lib)])) as Record<Mode, ComputeKernel>;
-    this.final = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_final', m, {}, lib)])) as Record<Mode, ComputeKernel>;
+    this.partial = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_partial', { entryPoint: m })])) as Record<Mode, ComputeKernel>;
+    this.final = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_final', { entryPoint: m })])) as Record<Mode, ComputeKernel>;
   }
 
   /** How a selection with these parameters runs over V logits. */

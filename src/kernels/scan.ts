@@ -63,7 +63,7 @@ export interface OnePassConfig {
   assertFast?: boolean;
 }
 
-/** Resolved one-pass plan: the prelude constants and the workgroup size. */
+/** Resolved one-pass plan: the kernel's consts and the workgroup size. */
 export interface OnePassPlan {
   wc: number; s: number; sv: number; q: number; nv4: number; sgMax: number; tcMax: number; wgs: number;
   storeA: boolean; ybf: boolean; forceSlow: boolean; assertFast: boolean; pf1: number; pf2: number; smemBytes: number;
@@ -178,12 +178,12 @@ export function planOnePass(N: number, cfg: OnePassConfig, dev: { hasSubgroups: 
   };
 }
 
-function onePassPrelude(N: number, p: OnePassPlan, mode: number): string {
-  const c = (name: string, v: number | boolean) => `const ${name}: ${typeof v === 'boolean' ? 'bool' : 'u32'} = ${typeof v === 'boolean' ? v : `${v}u`};\n`;
-  return 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' +
-    c('NS', N) + c('SV', p.sv) + c('Q', p.q) + c('NV4', p.nv4) + c('S', p.s) + c('WC', p.wc) + c('WGS', p.wgs) +
-    c('SGMAX', p.sgMax) + c('TCMAX', p.tcMax) + c('SA', p.storeA ? p.s : 1) + c('STORE_A', p.storeA) +
-    c('YBF', p.ybf) + c('SY', p.ybf ? p.s : 1) + c('LOGQ', Math.log2(p.q)) + c('FORCE_SLOW', p.forceSlow) + c('ASSERT_FAST', p.assertFast) + c('PF1', p.pf1) + c('PF2', p.pf2) + c('MODE', mode);
+function onePassConsts(N: number, p: OnePassPlan, mode: number): Record<string, number | boolean> {
+  return {
+    NS: N, SV: p.sv, Q: p.q, NV4: p.nv4, S: p.s, WC: p.wc, WGS: p.wgs, SGMAX: p.sgMax, TCMAX: p.tcMax,
+    SA: p.storeA ? p.s : 1, STORE_A: p.storeA, YBF: p.ybf, SY: p.ybf ? p.s : 1, LOGQ: Math.log2(p.q),
+    FORCE_SLOW: p.forceSlow, ASSERT_FAST: p.assertFast, PF1: p.pf1, PF2: p.pf2, MODE: mode,
+  };
 }
 
 /** Plan of the one-dispatch short-L path (selective_scan_chunk_local) for one L. */
@@ -263,10 +263,11 @@ export class SelectiveScan {
   /** Channels per workgroup and tokens per workgroup-memory tile of the chunk kernels. */
   readonly wg: number;
   readonly tt: number;
-  private readonly prelude: string;
+  /** Consts of the chunk kernels (state size, tile, workgroup, prefetch registers). */
+  private readonly consts: Record<string, number>;
   /** The one-pass plan when 'fused' runs as one pass on this device, else why not. */
   readonly onePass: OnePassPlan | string;
-  private readonly onePassPrelude: string;
+  private readonly onePassConsts: Record<string, number | boolean>;
   private readonly kernels = new Map<string, ComputeKernel>();
   private readonly mode: number;
   private stage: ScanStage = 'all';
@@ -300,8 +301,7 @@ export class SelectiveScan {
     // Per-thread B (and C) elements of a tile in the chunk kernels' prefetch registers.
     const bpt = Math.ceil((tt * nv * 4) / wg);
     const bcpt = Math.ceil((tt * 2 * nv * 4) / wg);
-    this.prelude = `const NS: u32 = ${N}u;\nconst NV: u32 = ${nv}u;\nconst TT: u32 = ${tt}u;\nconst WG: u32 = ${wg}u;\n` +
-      `const BPT: u32 = ${bpt}u;\nconst BCPT: u32 = ${bcpt}u;\n`;
+    this.consts = { NS: N, NV: nv, TT: tt, WG: wg, BPT: bpt, BCPT: bcpt };
     this.mode = BENCH_MODES[opts.benchMode ?? 'normal'];
     const impl = opts.fused ?? 'chunked';
     const info = ctx.acquired.adapterInfo;
@@ -313,7 +313,7 @@ export class SelectiveScan {
       maxWgStorage: lim.maxComputeWorkgroupStorageSize,
     });
     if (impl === 'onepass' && typeof this.onePass === 'string') throw new Error(`selective scan: one-pass kernel unavailable: ${this.onePass}`);
-    this.onePassPrelude = typeof this.onePass === 'string' ? '' : onePassPrelude(N, this.onePass, this.mode);
+    this.onePassConsts = typeof this.onePass === 'string' ? {} : onePassConsts(N, this.onePass, this.mode);
     this.dummy = ctx.buffer(16, 'scratch', 'scan-dummy');
   }
 
@@ -354,19 +354,20 @@ export class SelectiveScan {
     return this.scratchBuf('hfinal', this.D * this.N, 'ssm-state');
   }
 
-  private kernel(shader: string, usesPrelude: boolean, local?: LocalPlan): ComputeKernel {
+  private kernel(shader: string, usesConsts: boolean, local?: LocalPlan): ComputeKernel {
     const key = local ? `${shader}:${local.cw}:${local.nch}:${local.tt}` : shader;
     let k = this.kernels.get(key);
     if (!k) {
+      const constants: Record<string, number> = this.mode ? { MODE: this.mode } : {};
       if (local) {
-        const nv = Math.ceil(this.N / 4);
-        const prelude = `const NS: u32 = ${this.N}u;\nconst NV: u32 = ${nv}u;\nconst CW: u32 = ${local.cw}u;\nconst NCH: u32 = ${local.nch}u;\n` +
-          `const TT: u32 = ${local.tt}u;\nconst WGS: u32 = ${local.wgs}u;\nconst BPT: u32 = ${local.bpt}u;\nconst BCPT: u32 = ${2 * local.bpt}u;\n` +
-          `const SMV: u32 = ${local.smv}u;\n`;
-        k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { MODE: this.mode } : {}, prelude);
-      } else if (shader === 'selective_scan_onepass') k = new ComputeKernel(this.ctx, shader, 'main', {}, this.onePassPrelude);
-      else if (!usesPrelude) k = new ComputeKernel(this.ctx, shader);
-      else k = new ComputeKernel(this.ctx, shader, 'main', this.mode ? { MODE: this.mode } : {}, this.prelude);
+        const consts = {
+          NS: this.N, NV: Math.ceil(this.N / 4), CW: local.cw, NCH: local.nch, TT: local.tt, WGS: local.wgs,
+          BPT: local.bpt, BCPT: 2 * local.bpt, SMV: local.smv,
+        };
+        k = new ComputeKernel(this.ctx, shader, { constants, consts });
+      } else if (shader === 'selective_scan_onepass') k = new ComputeKernel(this.ctx, shader, { consts: this.onePassConsts });
+      else if (!usesConsts) k = new ComputeKernel(this.ctx, shader);
+      else k = new ComputeKernel(this.ctx, shader, { constants, consts: this.consts });
       this.kernels.set(key, k);
     }
     return k;

@@ -38,7 +38,7 @@ export class SsmStep {
     if (!Number.isInteger(N) || N < 1 || N > 256) throw new Error(`SsmStep: N = ${N} must be an integer in [1, 256]`);
     this.D = D;
     this.N = N;
-    this.k = new ComputeKernel(ctx, 'ssm_step', 'main', {}, `const NS: u32 = ${N}u;\n`);
+    this.k = new ComputeKernel(ctx, 'ssm_step', { consts: { NS: N } });
     this.dummy = ctx.buffer(16, 'scratch', 'ssm-step-dummy');
   }
 
