@@ -7,7 +7,7 @@
  * and grown on demand (outgrown ones are kept until destroy(), since an unsubmitted pass may still bind them).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { resolvePrefill, type AttentionDims, type DecodeArgs } from './attention_common';
 
 export interface DecodeOptions {
@@ -49,14 +49,14 @@ export class DecodeAttention {
     }
     this.split.dispatch(
       pass,
-      packUniforms([
-        ['u32', pos], ['u32', maxLen], ['u32', chunk], ['u32', nsplit], ['f32', 1 / Math.sqrt(hd)],
-        ['u32', r.q.offset / 4], ['u32', r.q.headStride / 4],
-      ]),
+      {
+        pos, maxLen, chunk, nsplit, scale: 1 / Math.sqrt(hd), qOffset4: r.q.offset / 4,
+        qHeadStride4: r.q.headStride / 4,
+      },
       [a.q, a.kCache, a.vCache, this.part],
       [nsplit, H],
     );
-    this.combine.dispatch(pass, packUniforms([['u32', nsplit], ['u32', r.out.offset / 4]]), [this.part, a.out], [H]);
+    this.combine.dispatch(pass, { nsplit, oOffset4: r.out.offset / 4 }, [this.part, a.out], [H]);
   }
 
   destroy(): void {

@@ -28,7 +28,7 @@
  * Options force a kernel or one tiling (tests, bench candidates).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
 import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
 
@@ -335,11 +335,10 @@ export class FlashAttention {
     const scale = (t.kernel === 'tiled' ? Math.LOG2E : 1) / Math.sqrt(r.hd);
     k.dispatch(
       pass,
-      packUniforms([
-        ['u32', r.L], ['u32', r.pos0], ['u32', r.maxLen], ['u32', r.H], ['f32', scale],
-        ['u32', r.q.offset], ['u32', r.q.rowStride], ['u32', r.q.headStride],
-        ['u32', r.out.offset], ['u32', r.out.rowStride], ['u32', nqb],
-      ]),
+      {
+        L: r.L, pos0: r.pos0, maxLen: r.maxLen, H: r.H, scale, qOffset: r.q.offset, qRowStride: r.q.rowStride,
+        qHeadStride: r.q.headStride, oOffset: r.out.offset, oRowStride: r.out.rowStride, nqb,
+      },
       [a.q, a.kCache, a.vCache, a.out],
       [nqb, r.H],
     );

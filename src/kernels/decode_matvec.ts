@@ -9,7 +9,8 @@
  * group once for a DispatchList that replays it every token.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms, type Binding } from '../gpu/kernel';
+import { ComputeKernel, type Binding } from '../gpu/kernel';
+import type { UniformValues } from '../gpu/uniforms';
 import { dummyBuffer, type WeightDType } from './matmul';
 
 export type NormKind = 'none' | 'rms' | 'ln';
@@ -215,14 +216,13 @@ export class DecodeMatvec {
     if (a.x === a.y) throw new Error(`${what}: x and y must be different buffers`);
   }
 
-  private uniforms(a: DecodeMatvecArgs): ArrayBuffer {
+  private uniforms(a: DecodeMatvecArgs): UniformValues {
     const s1 = a.seg1, s2 = a.seg2 ?? a.seg1;
-    return packUniforms([
-      ['u32', a.xOff ?? 0], ['u32', a.rowStart ?? 0], ['u32', a.resOff ?? 0], ['u32', a.partOff ?? 0],
-      ['u32', s1.yOff], ['u32', s1.epi], ['u32', s1.biasOff ?? 0], ['u32', s1.gOff ?? 0],
-      ['u32', s1.bOff ?? 0], ['u32', s2.yOff], ['u32', s2.epi], ['u32', s2.biasOff ?? 0],
-      ['u32', s2.gOff ?? 0], ['u32', s2.bOff ?? 0], ['u32', 0], ['u32', 0],
-    ]);
+    return {
+      xOff: a.xOff ?? 0, rowStart: a.rowStart ?? 0, resOff: a.resOff ?? 0, partOff: a.partOff ?? 0, y1Off: s1.yOff,
+      epi1: s1.epi, bias1Off: s1.biasOff ?? 0, g1Off: s1.gOff ?? 0, nb1Off: s1.bOff ?? 0, y2Off: s2.yOff,
+      epi2: s2.epi, bias2Off: s2.biasOff ?? 0, g2Off: s2.gOff ?? 0, nb2Off: s2.bOff ?? 0,
+    };
   }
 
   private buffers(a: DecodeMatvecArgs): Binding[] {
@@ -237,6 +237,6 @@ export class DecodeMatvec {
   /** Checks the arguments and makes the bind group once (uniforms in `uniforms`), for DispatchList.add. */
   bind(uniforms: { add(data: ArrayBuffer): GPUBufferBinding }, a: DecodeMatvecArgs): { group: GPUBindGroup; grid: [number, number] } {
     this.check(a);
-    return { group: this.kernel.bindGroup(uniforms.add(this.uniforms(a)), this.buffers(a)), grid: this.grid };
+    return { group: this.kernel.bindGroup(uniforms.add(this.kernel.uniforms(this.uniforms(a))), this.buffers(a)), grid: this.grid };
   }
 }

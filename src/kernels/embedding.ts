@@ -5,7 +5,7 @@
  * block). Ids ≥ vocab give a zero row; when the ids are known on the CPU, pass them to have them checked first.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { asView, checkView, checkWeights, type LinearWeights, type ViewLike } from './matmul';
 
 export class EmbeddingKernel {
@@ -41,10 +41,10 @@ export class EmbeddingKernel {
     const grid: [number, number, number] = [Math.ceil(d / 256), Math.min(L, 32768), Math.ceil(L / 32768)];
     let r0 = 0;
     table.blocks.forEach((b, i) => {
-      const u = packUniforms([
-        ['u32', L], ['u32', d], ['u32', idsOffset], ['u32', r0], ['u32', b.rows], ['u32', vocab],
-        ['u32', ov.offset], ['u32', ov.rowStride], ['u32', i === 0 ? 1 : 0],
-      ]);
+      const u = {
+        L, d, idsOff: idsOffset, rowStart: r0, blockRows: b.rows, vocab, outOff: ov.offset, outStride: ov.rowStride,
+        zeroOOR: i === 0 ? 1 : 0,
+      };
       k.dispatch(pass, u, [ids, b.buffer, ov.buffer], grid);
       r0 += b.rows;
     });

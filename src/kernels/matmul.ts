@@ -4,7 +4,7 @@
  * when the tensor exceeds maxStorageBufferBindingSize), strided views, and an uploader.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { f32ToF16Packed } from './f16';
 
 export type WeightDType = 'f32' | 'f16';
@@ -212,13 +212,10 @@ export class MatmulKernel {
     const gy = Math.ceil(M / MatmulKernel.TILE_M);
     let r0 = 0;
     for (const b of w.blocks) {
-      const u = packUniforms([
-        ['u32', M], ['u32', b.rows], ['u32', K],
-        ['u32', xv.offset], ['u32', xv.rowStride],
-        ['u32', yv.offset + r0], ['u32', yv.rowStride],
-        ['u32', rv.offset + r0], ['u32', rv.rowStride],
-        ['u32', r0], ['u32', flags],
-      ]);
+      const u = {
+        M, N: b.rows, K, xOff: xv.offset, xStride: xv.rowStride, yOff: yv.offset + r0, yStride: yv.rowStride,
+        rOff: rv.offset + r0, rStride: rv.rowStride, biasOff: r0, flags,
+      };
       k.dispatch(pass, u, [xv.buffer, b.buffer, bias, rv.buffer, yv.buffer], [Math.ceil(b.rows / MatmulKernel.TILE_N), gy]);
       r0 += b.rows;
     }

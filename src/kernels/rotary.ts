@@ -10,7 +10,7 @@
  * Oracle: src/reference/rotary.ts.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { rotaryDims } from '../reference/rotary';
 import { checkBuffer, headsMajorLayout, type QLayout } from './attention_common';
 
@@ -90,12 +90,10 @@ export class RotaryKvKernel {
     const groups = Math.ceil(total / 256);
     const gx = Math.min(groups, 4096);
     const gy = Math.min(Math.ceil(groups / gx), this.ctx.limits.maxComputeWorkgroupsPerDimension);
-    const u = packUniforms([
-      ['u32', L], ['u32', H], ['u32', hd], ['u32', this.rot],
-      ['u32', pos0], ['u32', maxLen], ['u32', gx * gy * 256], ['u32', qkvOffset],
-      ['u32', qkvRowStride], ['u32', ql.offset], ['u32', ql.rowStride], ['u32', ql.headStride],
-      ['f32', Math.log2(base)],
-    ]);
+    const u = {
+      L, H, hd, rot: this.rot, pos0, maxLen, stride: gx * gy * 256, qkvOffset, qkvRowStride, qOffset: ql.offset,
+      qRowStride: ql.rowStride, qHeadStride: ql.headStride, log2base: Math.log2(base),
+    };
     (a.qOut ? this.separate : this.inPlace).dispatch(pass, u, [a.qkv, qOut, a.kCache, a.vCache], [gx, gy]);
   }
 

@@ -31,7 +31,7 @@
  *   hFinal [D, N]  final state h_L (for decode); optional: without it an internal buffer receives it (finalState).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
 import { ssmParamsLength } from './ssm_params';
 
@@ -463,17 +463,16 @@ export class SelectiveScan {
       const dsum = this.scratchBuf('dsum', (nc - 1) * D);
       if (this.wants('state')) this.kernel('selective_scan_chunk_state', true).dispatch(
         pass,
-        packUniforms([
-          ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
-          ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
-          ['u32', r.bOff], ['u32', r.bcStride], ['u32', 0], ['u32', 0],
-        ]),
+        {
+          L: r.L, D, chunk, nChunks: nc, uOff: r.uOff, uStride: r.uStride, dOff: r.dOff, dStride: r.dStride,
+          bOff: r.bOff, bcStride: r.bcStride,
+        },
         [io.u.buffer, io.delta.buffer, r.bc, io.params, states, dsum],
         [gx, nc - 1],
       );
       if (this.wants('combine')) this.kernel('selective_scan_chunk_combine', false).dispatch(
         pass,
-        packUniforms([['u32', D], ['u32', N], ['u32', nc], ['u32', h0 ? 1 : 0]]),
+        { D, N, nChunks: nc, hasInit: h0 ? 1 : 0 },
         [io.params, dsum, h0 ?? this.dummy, states],
         [Math.ceil((D * N) / 256)],
       );
@@ -491,12 +490,11 @@ export class SelectiveScan {
     }
     if (this.wants('out')) this.kernel('selective_scan_chunk_out', true).dispatch(
       pass,
-      packUniforms([
-        ['u32', r.L], ['u32', D], ['u32', chunk], ['u32', nc],
-        ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
-        ['u32', r.zOff], ['u32', r.zStride], ['u32', r.bOff], ['u32', r.cOff],
-        ['u32', r.bcStride], ['u32', r.yOff], ['u32', r.yStride], ['u32', (r.z ? 1 : 0) | (initMode << 1)],
-      ]),
+      {
+        L: r.L, D, chunk, nChunks: nc, uOff: r.uOff, uStride: r.uStride, dOff: r.dOff, dStride: r.dStride,
+        zOff: r.zOff, zStride: r.zStride, bOff: r.bOff, cOff: r.cOff, bcStride: r.bcStride, yOff: r.yOff,
+        yStride: r.yStride, flags: (r.z ? 1 : 0) | (initMode << 1),
+      },
       [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, hin, io.y.buffer, hOut],
       [gx, nc],
     );
@@ -507,12 +505,11 @@ export class SelectiveScan {
     if (!this.wants('local')) return;
     this.kernel('selective_scan_chunk_local', true, plan).dispatch(
       pass,
-      packUniforms([
-        ['u32', r.L], ['u32', this.D], ['u32', plan.chunk], ['u32', plan.nc],
-        ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
-        ['u32', r.zOff], ['u32', r.zStride], ['u32', r.bOff], ['u32', r.cOff],
-        ['u32', r.bcStride], ['u32', r.yOff], ['u32', r.yStride], ['u32', (r.z ? 1 : 0) | (initMode << 1)],
-      ]),
+      {
+        L: r.L, D: this.D, chunk: plan.chunk, nChunks: plan.nc, uOff: r.uOff, uStride: r.uStride, dOff: r.dOff,
+        dStride: r.dStride, zOff: r.zOff, zStride: r.zStride, bOff: r.bOff, cOff: r.cOff, bcStride: r.bcStride,
+        yOff: r.yOff, yStride: r.yStride, flags: (r.z ? 1 : 0) | (initMode << 1),
+      },
       [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, initMode === 1 && h0 ? h0 : this.dummy, io.y.buffer, hOut],
       [Math.ceil(this.D / plan.cw)],
     );
@@ -523,12 +520,11 @@ export class SelectiveScan {
     if (!this.wants('onepass')) return;
     this.kernel('selective_scan_onepass', true).dispatch(
       pass,
-      packUniforms([
-        ['u32', r.L], ['u32', this.D], ['u32', r.uOff], ['u32', r.uStride],
-        ['u32', r.dOff], ['u32', r.dStride], ['u32', r.zOff], ['u32', r.zStride],
-        ['u32', r.bOff], ['u32', r.cOff], ['u32', r.bcStride], ['u32', r.yOff],
-        ['u32', r.yStride], ['u32', (r.z ? 1 : 0) | (initMode << 1)], ['u32', 0], ['u32', 0],
-      ]),
+      {
+        L: r.L, D: this.D, uOff: r.uOff, uStride: r.uStride, dOff: r.dOff, dStride: r.dStride, zOff: r.zOff,
+        zStride: r.zStride, bOff: r.bOff, cOff: r.cOff, bcStride: r.bcStride, yOff: r.yOff, yStride: r.yStride,
+        flags: (r.z ? 1 : 0) | (initMode << 1),
+      },
       [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, initMode === 1 && h0 ? h0 : this.dummy, io.y.buffer, hOut],
       [Math.ceil(this.D / plan.wc)],
     );
@@ -554,11 +550,10 @@ export class SelectiveScan {
       const g1 = grid2d(ls * D * N, maxDim);
       disc.dispatch(
         pass,
-        packUniforms([
-          ['u32', t0], ['u32', ls], ['u32', D], ['u32', N],
-          ['u32', r.uOff], ['u32', r.uStride], ['u32', r.dOff], ['u32', r.dStride],
-          ['u32', r.bOff], ['u32', r.bcStride], ['u32', g1.stride], ['u32', 0],
-        ]),
+        {
+          t0, Ls: ls, D, N, uOff: r.uOff, uStride: r.uStride, dOff: r.dOff, dStride: r.dStride, bOff: r.bOff,
+          bcStride: r.bcStride, stride: g1.stride,
+        },
         [io.u.buffer, io.delta.buffer, r.bc, io.params, dA, dBu],
         [g1.gx, g1.gy],
       );
@@ -566,19 +561,17 @@ export class SelectiveScan {
       if (t0 === 0) initMode = !h0 ? 0 : h0 === hOut ? 2 : 1;
       scan.dispatch(
         pass,
-        packUniforms([['u32', ls], ['u32', D * N], ['u32', initMode], ['u32', 0]]),
+        { Ls: ls, DN: D * N, initMode },
         [dA, dBu, initMode === 1 && h0 ? h0 : this.dummy, hOut],
         [Math.ceil((D * N) / 256)],
       );
       const g2 = grid2d(ls * D, maxDim);
       readout.dispatch(
         pass,
-        packUniforms([
-          ['u32', t0], ['u32', ls], ['u32', D], ['u32', N],
-          ['u32', r.uOff], ['u32', r.uStride], ['u32', r.zOff], ['u32', r.zStride],
-          ['u32', r.cOff], ['u32', r.bcStride], ['u32', r.yOff], ['u32', r.yStride],
-          ['u32', r.z ? 1 : 0], ['u32', g2.stride], ['u32', 0], ['u32', 0],
-        ]),
+        {
+          t0, Ls: ls, D, N, uOff: r.uOff, uStride: r.uStride, zOff: r.zOff, zStride: r.zStride, cOff: r.cOff,
+          bcStride: r.bcStride, yOff: r.yOff, yStride: r.yStride, hasZ: r.z ? 1 : 0, stride: g2.stride,
+        },
         [dBu, r.bc, io.u.buffer, r.z ?? this.dummy, io.params, io.y.buffer],
         [g2.gx, g2.gy],
       );
