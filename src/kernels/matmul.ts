@@ -5,7 +5,7 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel } from '../gpu/kernel';
-import { f32ToF16Packed } from './f16';
+import { f32ToF16Packed } from '../math/f16';
 
 export type WeightDType = 'f32' | 'f16';
 
@@ -17,7 +17,7 @@ export interface WeightBlock {
 
 /**
  * A row-major [rows, cols] weight (Linear: rows = N = out features, cols = K = in features; embedding: rows =
- * vocab, cols = d). f32: plain floats. f16: packed pairs (src/kernels/f16.ts: word j holds elements 2j | 2j+1 << 16),
+ * vocab, cols = d). f32: plain floats. f16: packed pairs (src/math/f16.ts: word j holds elements 2j | 2j+1 << 16),
  * packed per block. `blocks` cover rows [0, rows) in order (most tensors have one block).
  */
 export interface LinearWeights {

@@ -11,7 +11,7 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel } from '../gpu/kernel';
-import { rotaryDims } from '../reference/rotary';
+import { rotaryDims } from '../math/rotary';
 import { checkBuffer, headsMajorLayout, type QLayout } from './attention_common';
 
 export { rotaryDims };

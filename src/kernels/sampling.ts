@@ -19,7 +19,7 @@ import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, DispatchList, StaticUniforms } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
 import { dummyBuffer } from './matmul';
-import { SAMPLE_KMAX, effectiveK, type SamplingParams } from '../reference/sampling';
+import { SAMPLE_KMAX, effectiveK, type SamplingParams } from '../math/sampling';
 
 export { SAMPLE_KMAX, type SamplingParams };
 

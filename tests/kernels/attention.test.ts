@@ -4,10 +4,11 @@ import type { GpuContext } from '../../src/gpu/context';
 import { Attention, DecodeAttention, FlashAttention, ReferenceAttention, fusedQkvLayout, type PrefillArgs } from '../../src/kernels/attention';
 import { flashPlan, flashTiles, rowwiseTiles, subgroupMinSize, tiledExact, tiledProblem, tiledReductionSlots, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash';
 import { RotaryKvKernel } from '../../src/kernels/rotary';
-import { KvCache } from '../../src/kernels/kvcache';
+import { KvCache } from './kvcache';
 import { LimitExceededError } from '../../src/gpu/errors';
 import { attentionReference, decodeAttentionReference } from '../../src/reference/attention';
-import { rotaryDims, rotaryKvReference } from '../../src/reference/rotary';
+import { rotaryDims } from '../../src/math/rotary';
+import { rotaryKvReference } from '../../src/reference/rotary';
 
 const TOL = 1e-4;
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, randArray, relErr } from '../gpu';
 import { buildMambaPack, MambaDecodeIn, MambaDecodeLayer, MambaDecodeSsm, mambaPackLayout, type MambaDecodeShape } from '../../src/kernels/mamba_decode';
 import { uploadLinear, releaseLinear } from '../../src/kernels/matmul';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import { decodeMatvecRef, mambaDecodeInRef, mambaDecodeSsmRef } from '../../src/reference/decode';
 
 const SHAPES: MambaDecodeShape[] = [

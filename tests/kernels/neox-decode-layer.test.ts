@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, randArray, relErr } from '../gpu';
 import { NeoxDecodeLayer, neoxPackLayout, type NeoxDecodeShape } from '../../src/kernels/neox_decode';
 import { uploadLinear, releaseLinear } from '../../src/kernels/matmul';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import { attentionDecodeRef, decodeMatvecRef } from '../../src/reference/decode';
 
 const CASES: [NeoxDecodeShape, number][] = [

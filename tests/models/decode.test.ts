@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpu, relErr, rng } from '../gpu';
 import { parseConfig, type GptNeoxConfig, type MambaConfig } from '../../src/hub/config';
 import { f32ToF16Bits } from '../../src/hub/dtype';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import { GptNeoxModel, gptNeoxTensorSpecs } from '../../src/models/gptneox';
 import { KernelOps } from '../../src/models/kernel-ops';
 import { MambaModel, mambaTensorSpecs } from '../../src/models/mamba';
