@@ -151,27 +151,6 @@ describe('recorded fused decode step vs the float64 reference models', () => {
     }
   }, 300_000);
 
-  it.each([0, 2, 3])('one pipeline per layer (decodeLayers on) and the separate kernels (off) agree: case %i', async (ci) => {
-    const ctx = await gpu();
-    const [, json, f16] = CASES[ci];
-    const cfg = parseConfig(json);
-    const w = randomWeights(cfg, 11, f16);
-    const on = buildModel(ctx, cfg, w, f16, 'on');
-    const off = buildModel(ctx, cfg, w, f16, 'off');
-    on.decodeLayers = 'on';
-    off.decodeLayers = 'off';
-    try {
-      for (const id of [3, 7, 1, 9]) expect(relErr(await on.step(id), await off.step(id))).toBeLessThan(1e-5);
-      const perLayer = (on.decodeDispatchesPerStep - 3) / cfg.numHiddenLayers;
-      expect(perLayer).toBe((off.decodeDispatchesPerStep - 3) / cfg.numHiddenLayers);
-      const opts = { maxNewTokens: 5, temperature: 0.9, topK: 40, topP: 0.95, seed: 2 };
-      expect((await on.generate([4], opts)).ids).toEqual((await off.generate([4], opts)).ids);
-    } finally {
-      on.dispose();
-      off.dispose();
-    }
-  }, 300_000);
-
   it('falls back to the per-op decode when layer matrices are split into row blocks, same tokens', async () => {
     const ctx = await gpu();
     const cfg = parseConfig(CASES[0][1]);
