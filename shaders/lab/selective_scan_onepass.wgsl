@@ -1,4 +1,5 @@
-// selective_scan_onepass: the fused selective scan in ONE pass (Mamba v1 with delta_softplus, D skip and SiLU(z) gate):
+// selective_scan_onepass (kernel lab, src/bench/lab/scan-lab.ts: slower than the three passes on every GPU measured):
+// the fused selective scan in ONE pass (Mamba v1 with delta_softplus, D skip and SiLU(z) gate):
 // every exponential is computed once and nothing but y and the final state reaches global memory. Needs the
 // `subgroups` feature (enabled below; the wrapper sets the constants below).
 //   Δ_t = softplus(δ_t + bias);  h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·u_t)·B_t;  y_t = (C_t·h_t + Dskip·u_t)·SiLU(z_t)
@@ -22,8 +23,9 @@
 // sequential path (one thread per channel) instead: slow but correct for any subgroup behaviour.
 // Workgroup memory: 5·WC·(TCMAX+1)·4 + 2·TCMAX·NV4·16 bytes (the wrapper sizes WC and S to fit the device).
 // Constants (set by the wrapper): NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
-// STORE_A else 1), STORE_A, FORCE_SLOW, MODE (bench only, wrong results: 1 = exp2 replaced by 1 + x/1024, 2 = no
-// scan: y = Σ Δu·B·C), YBF (transposing y reduction; needs S % Q == 0), SY (S when YBF else 1), LOGQ, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
+// STORE_A else 1), STORE_A, FORCE_SLOW, YBF (transposing y reduction; needs S % Q == 0), SY (S when YBF else 1), LOGQ, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
+
+#include "ssm_lib.wgsl"
 
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
@@ -65,21 +67,8 @@ var<workgroup> sgSizes: atomic<u32>;
 var<workgroup> badCount: atomic<u32>;
 var<workgroup> badFlag: u32;
 
-fn softplus(x: f32) -> f32 {
-  let e = exp(min(x, 20.0));
-  // log1p(e): series for small e (WGSL's log is only absolutely accurate near 1), log(1 + e) otherwise.
-  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
-  let r = select(log(1.0 + e), series, e < 0.0625);
-  return select(r, x, x > 20.0);
-}
-
 fn ex2(x: vec4<f32>) -> vec4<f32> {
-  if (MODE == 1u) { return 1.0 + x * 0.0009765625; }
   return exp2(x);
-}
-
-fn silu(x: f32) -> f32 {
-  return x / (1.0 + exp(-x));
 }
 
 // Token r of a chunk (r = p·S + i) lives in slot i·P + p.
@@ -234,7 +223,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     loadChunk(t0 + TC, dBase, li, hasZ, &pfU, &pfD, &pfZ, &pfBC);
     workgroupBarrier();
 
-    // 2. Local scan of this lane's S tokens from zero state (MODE 2 skips steps 2 and 3).
+    // 2. Local scan of this lane's S tokens from zero state.
     var pv: array<vec4<f32>, SV>;
     var hv: array<vec4<f32>, SV>;
     var aS: array<array<vec4<f32>, SV>, SA>;
@@ -242,7 +231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       pv[v] = vec4<f32>(1.0);
       hv[v] = vec4<f32>(0.0);
     }
-    for (var i = 0u; i < select(S, 0u, MODE == 2u); i++) {
+    for (var i = 0u; i < S; i++) {
       let slot = i * P + p;
       let dt = sDt[rowBase + slot];
       let du = sDu[rowBase + slot];
@@ -255,7 +244,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // 3. Inclusive scan of (Π a, h) over the time lanes (stride Q), then each lane's incoming state and the carry.
-    for (var off = 1u; off < select(P, 1u, MODE == 2u); off <<= 1u) {
+    for (var off = 1u; off < P; off <<= 1u) {
       let take = p >= off;
       for (var v = 0u; v < SV; v++) {
         let pu = subgroupShuffleUp(pv[v], off * Q);
@@ -283,7 +272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var v = 0u; v < SV; v++) {
         var a: vec4<f32>;
         if (STORE_A) { a = aS[i][v]; } else { a = ex2(dt * a2[v]); }
-        if (MODE == 2u) { h[v] = du * sB[slot * NV4 + q * SV + v]; } else { h[v] = a * h[v] + du * sB[slot * NV4 + q * SV + v]; }
+        h[v] = a * h[v] + du * sB[slot * NV4 + q * SV + v];
         y += dot(h[v], sC[slot * NV4 + q * SV + v]);
       }
       if (YBF) {
