@@ -16,27 +16,11 @@
 //   (2*BC*HD4P*16 + BC*BR*G*4) bytes, chosen by the wrapper to fit maxComputeWorkgroupStorageSize.
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x.
 
+#include "flash_attention_params.wgsl"
 #include "flash_attention_io_{IO}.wgsl"
 
 const WG: u32 = BR * G;
 const HD4P: u32 = G * DPT4;
-
-struct Params {
-  L: u32,
-  pos0: u32,
-  maxLen: u32,
-  H: u32,
-  scale: f32,
-  qOffset: u32,      // f32 elements
-  qRowStride: u32,
-  qHeadStride: u32,
-  oOffset: u32,
-  oRowStride: u32,
-  nqb: u32,          // ceil(L / BR), the grid's x size
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-// Bindings 1-4 (q, k_cache, v_cache, out) and ld_q / ld_k / ld_v / st_out: in the IO snippet.
 
 var<workgroup> ks: array<vec4<f32>, BC * HD4P>;
 var<workgroup> vs: array<vec4<f32>, BC * HD4P>;

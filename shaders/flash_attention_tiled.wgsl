@@ -28,6 +28,7 @@
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x (heaviest first).
 
 #include "flash_attention_tiled_red_{RED}.wgsl"
+#include "flash_attention_params.wgsl"
 #include "flash_attention_io_{IO}.wgsl"
 
 const HD: u32 = HD4 * 4u;
@@ -42,23 +43,6 @@ const KP4: u32 = max(HD * BC4, BC * BR4);
 const KP_RED: u32 = select(RED4, 0u, RED_IN_V);                   // reduction slots appended to kp
 const VS_OFF: u32 = KP4 + KP_RED;                                  // V tile: kp[VS_OFF + c*HD4 + d4]
 const NPF: u32 = (BC * HD4 + WG - 1u) / WG;      // staged K (and V) vec4s per thread and block
-
-struct Params {
-  L: u32,
-  pos0: u32,
-  maxLen: u32,
-  H: u32,
-  scale: f32,        // log2(e) / sqrt(hd)
-  qOffset: u32,      // f32 elements
-  qRowStride: u32,
-  qHeadStride: u32,
-  oOffset: u32,
-  oRowStride: u32,
-  nqb: u32,          // ceil(L / BR), the grid's x size
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-// Bindings 1-4 (q, k_cache, v_cache, out) and ld_q / ld_k / ld_v / st_out: in the IO snippet.
 
 var<workgroup> qt: array<vec4<f32>, HD * BR4>;   // qt[d*BR4 + r/4][r%4] = q[r][d] * scale
 // K^T: kp[d*BC4 + c/4][c%4] = k[c][d]; then P^T: kp[c*BR4 + r/4][r%4]; reduction slots at KP4 (unless

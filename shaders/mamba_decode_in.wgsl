@@ -9,6 +9,7 @@
 // Tiling: decode_matvec_lib.wgsl over the 2·DIN rows; each row's lane 0 owns channel c = row (< DIN): no races on
 // the state. Every workgroup recomputes the RMSNorm statistics of the d_model inputs it reads anyway.
 
+#include "activations_lib.wgsl"
 #include "decode_matvec_lib.wgsl"
 #include "decode_matvec_red_{RED}.wgsl"
 
@@ -36,8 +37,6 @@ fn xraw(k: u32) -> f32 {
   return hidden[k];
 }
 fn xglobal(k: u32) -> f32 { return hidden[k] * nScale * pack[NORM_OFF + k]; }
-
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
 // Conv taps held in registers (the state rows and weights are loaded before the prologue); wider convs (KC > 9)
 // read them in the epilogue.

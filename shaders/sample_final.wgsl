@@ -41,10 +41,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
 @group(0) @binding(4) var<storage, read_write> state: array<u32>;
 
-var<workgroup> rv: array<f32, 256>;
-var<workgroup> ri: array<u32, 256>;
 var<workgroup> pr: array<f32, 256>;
-var<workgroup> bad: atomic<u32>;
 var<workgroup> counter: atomic<u32>;
 var<workgroup> counter2: atomic<u32>;
 var<workgroup> shf: array<f32, 2>;
@@ -108,21 +105,7 @@ fn argmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     flag = flag || part[p + 2u] != 0.0;
     if (i != 0xffffffffu && (idx == 0xffffffffu || v > best || (v == best && i < idx))) { best = v; idx = i; }
   }
-  if (flag) { atomicOr(&bad, 1u); }
-  rv[t] = best;
-  ri[t] = idx;
-  workgroupBarrier();
-  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
-    if (t < s) {
-      let v2 = rv[t + s];
-      let i2 = ri[t + s];
-      if (i2 != 0xffffffffu && (ri[t] == 0xffffffffu || v2 > rv[t] || (v2 == rv[t] && i2 < ri[t]))) {
-        rv[t] = v2;
-        ri[t] = i2;
-      }
-    }
-    workgroupBarrier();
-  }
+  argmaxReduce(t, best, idx, flag);
   if (t == 0u) { emit(row, ri[0]); }
 }
 
@@ -177,14 +160,7 @@ fn full(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     m = max(m, part[pb + 3u * g]);
     flag = flag || part[pb + 3u * g + 2u] != 0.0;
   }
-  if (flag) { atomicOr(&bad, 1u); }
-  rv[t] = m;
-  workgroupBarrier();
-  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
-    if (t < s) { rv[t] = max(rv[t], rv[t + s]); }
-    workgroupBarrier();
-  }
-  let M = rv[0];
+  let M = maxReduce(t, m, flag);
   if (t == 0u) {
     var total = 0.0;
     for (var g = 0u; g < G; g++) { total += part[pb + 3u * g + 1u] * exp((part[pb + 3u * g] - M) * params.invTemp); }

@@ -19,25 +19,8 @@
 // have A = B = C = 0 and stay zero.
 
 #include "ssm_lib.wgsl"
+#include "scan_out_io.wgsl"
 #include "scan_chunk_lib.wgsl"
-
-struct Params {
-  L: u32, D: u32, chunk: u32, nChunks: u32,
-  uOff: u32, uStride: u32, dOff: u32, dStride: u32,
-  zOff: u32, zStride: u32, bOff: u32, cOff: u32,
-  bcStride: u32, yOff: u32, yStride: u32,
-  flags: u32,   // bit 0: gate with SiLU(z); bits 1..2 initMode for chunk 0: 0 zeros, 1 from hin, 2 from hout (in place)
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read> Delta: array<f32>;
-@group(0) @binding(3) var<storage, read> Z: array<f32>;
-@group(0) @binding(4) var<storage, read> BC: array<f32>;
-@group(0) @binding(5) var<storage, read> W: array<f32>;
-@group(0) @binding(6) var<storage, read> Hin: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(8) var<storage, read_write> Hout: array<f32>;
 
 var<workgroup> bc: array<vec4<f32>, TT * 2u * NV>;
 var<workgroup> sdt: array<f32, TT * WG>;

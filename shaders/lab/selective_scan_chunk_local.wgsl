@@ -22,24 +22,7 @@
 // A = B = C = 0 and stay zero; chunks c ≥ nChunks and channels d ≥ D only take part in the barriers.
 
 #include "ssm_lib.wgsl"
-
-struct Params {
-  L: u32, D: u32, chunk: u32, nChunks: u32,
-  uOff: u32, uStride: u32, dOff: u32, dStride: u32,
-  zOff: u32, zStride: u32, bOff: u32, cOff: u32,
-  bcStride: u32, yOff: u32, yStride: u32,
-  flags: u32,   // bit 0: gate with SiLU(z); bits 1..2 initial state: 0 zeros, 1 from Hin, 2 from Hout (in place)
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read> Delta: array<f32>;
-@group(0) @binding(3) var<storage, read> Z: array<f32>;
-@group(0) @binding(4) var<storage, read> BC: array<f32>;
-@group(0) @binding(5) var<storage, read> W: array<f32>;
-@group(0) @binding(6) var<storage, read> Hin: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(8) var<storage, read_write> Hout: array<f32>;
+#include "scan_out_io.wgsl"
 
 // Walks 1 and 3: B (and C) rows of the current tile of every chunk, index ((c·TT + j)·2 + s)·NV + v (s = 0: B, 1: C).
 // Scan: the states (index lid·NV + v). One buffer for both (they are never live together).

@@ -26,28 +26,10 @@
 // STORE_A else 1), STORE_A, FORCE_SLOW, YBF (transposing y reduction; needs S % Q == 0), SY (S when YBF else 1), LOGQ, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
 
 #include "ssm_lib.wgsl"
+#include "scan_out_io.wgsl"
 
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
-
-struct Params {
-  L: u32, D: u32, uOff: u32, uStride: u32,
-  dOff: u32, dStride: u32, zOff: u32, zStride: u32,
-  bOff: u32, cOff: u32, bcStride: u32, yOff: u32,
-  yStride: u32,
-  flags: u32,   // bit 0: gate with SiLU(z); bits 1..2 initial state: 0 zeros, 1 from Hin, 2 from Hout (in place)
-  _p0: u32, _p1: u32,
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read> Delta: array<f32>;
-@group(0) @binding(3) var<storage, read> Z: array<f32>;
-@group(0) @binding(4) var<storage, read> BC: array<f32>;
-@group(0) @binding(5) var<storage, read> W: array<f32>;
-@group(0) @binding(6) var<storage, read> Hin: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(8) var<storage, read_write> Hout: array<f32>;
 
 const TCP: u32 = TCMAX + 1u;   // row of the per-channel arrays, odd so the transposed staging stores do not conflict
 const NP: u32 = NV4 * 4u;      // padded state size

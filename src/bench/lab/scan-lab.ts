@@ -169,7 +169,8 @@ export class OnePassScan implements ScanRunner {
     const init = initMode(h0, io.hFinal);
     this.kernel.dispatch(
       pass,
-      { L: r.L, D: this.D, ...r.views, flags: (r.z ? 1 : 0) | (init << 1) },
+      // chunk / nChunks (shared Params with the chunk kernels, scan_out_io.wgsl) are not read by this kernel.
+      { L: r.L, D: this.D, chunk: 0, nChunks: 0, ...r.views, flags: (r.z ? 1 : 0) | (init << 1) },
       [io.u.buffer, io.delta.buffer, r.z ?? this.dummy, r.bc, io.params, init === 1 ? h0! : this.dummy, io.y.buffer, io.hFinal],
       [Math.ceil(this.D / this.plan.wc)],
     );
