@@ -60,32 +60,33 @@ fn loadTile(tt: u32, dd: u32, lid: u32, hasZ: bool) -> TileRegs {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let D = params.D;
-  let ct = chunkThread(wid, lid.x);
+  let ch = channelOf(wid, lid.x);
+  let ck = chunkOf(wid);
   let hasZ = (params.flags & 1u) != 0u;
   let initMode = (params.flags >> 1u) & 3u;
 
-  var a = loadA(ct.dd);
+  var a = loadA(ch.dd);
   // The incoming state: the combined chunk states (pass 2), h0 (Hin) or hout itself (in place), else zeros.
   var h: array<vec4<f32>, NV>;
-  let hbase = ct.c * D * NS + ct.dd * NS;
+  let hbase = ck.c * D * NS + ch.dd * NS;
   for (var v = 0u; v < NV; v++) {
     for (var i = 0u; i < 4u; i++) {
       let n = v * 4u + i;
       if (n < NS) {
-        if (ct.c > 0u || initMode == 1u) {
+        if (ck.c > 0u || initMode == 1u) {
           h[v][i] = Hin[hbase + n];
         } else if (initMode == 2u) {
-          h[v][i] = Hout[ct.dd * NS + n];
+          h[v][i] = Hout[ch.dd * NS + n];
         }
       }
     }
   }
-  let dskip = W[D * NS + ct.dd];
-  let bias = W[D * NS + D + ct.dd];
+  let dskip = W[D * NS + ch.dd];
+  let bias = W[D * NS + D + ch.dd];
 
-  var regs = loadTile(ct.t0, ct.dd, lid.x, hasZ);
-  for (var tt = ct.t0; tt < ct.t1; tt += TT) {
-    let cnt = min(TT, ct.t1 - tt);
+  var regs = loadTile(ck.t0, ch.dd, lid.x, hasZ);
+  for (var tt = ck.t0; tt < ck.t1; tt += TT) {
+    let cnt = min(TT, ck.t1 - tt);
     workgroupBarrier();
     // Stage the tile whose loads were issued one step earlier.
     for (var k = 0u; k < BCPT; k++) {
@@ -100,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       sg[j * WG + lid.x] = select(1.0, silu(regs.z[j]), hasZ);
     }
     // Issue the next tile's loads (past the chunk's end they re-read valid rows and are never staged).
-    regs = loadTile(tt + TT, ct.dd, lid.x, hasZ);
+    regs = loadTile(tt + TT, ch.dd, lid.x, hasZ);
     workgroupBarrier();
     for (var j = 0u; j < TT; j++) {
       if (j < cnt) {
@@ -113,16 +114,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
           acc += h[v] * bc[(2u * j + 1u) * NV + v];
         }
         let y = (acc.x + acc.y + acc.z + acc.w + dskip * u) * sg[j * WG + lid.x];
-        if (ct.live) { Y[params.yOff + (tt + j) * params.yStride + ct.d] = y; }
+        if (ch.live) { Y[params.yOff + (tt + j) * params.yStride + ch.d] = y; }
       }
     }
   }
 
-  if (ct.live && ct.c == params.nChunks - 1u) {
+  if (ch.live && ck.c == params.nChunks - 1u) {
     for (var v = 0u; v < NV; v++) {
       for (var i = 0u; i < 4u; i++) {
         let n = v * 4u + i;
-        if (n < NS) { Hout[ct.d * NS + n] = h[v][i]; }
+        if (n < NS) { Hout[ch.d * NS + n] = h[v][i]; }
       }
     }
   }

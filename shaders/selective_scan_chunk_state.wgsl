@@ -56,16 +56,17 @@ fn loadTile(tt: u32, dd: u32, lid: u32) -> TileRegs {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let D = params.D;
-  let ct = chunkThread(wid, lid.x);
+  let ch = channelOf(wid, lid.x);
+  let ck = chunkOf(wid);
 
-  var a = loadA(ct.dd);
+  var a = loadA(ch.dd);
   var h: array<vec4<f32>, NV>;   // zero state
-  let bias = W[D * NS + D + ct.dd];
+  let bias = W[D * NS + D + ch.dd];
   var dsum = 0.0;
 
-  var regs = loadTile(ct.t0, ct.dd, lid.x);
-  for (var tt = ct.t0; tt < ct.t1; tt += TT) {
-    let cnt = min(TT, ct.t1 - tt);
+  var regs = loadTile(ck.t0, ch.dd, lid.x);
+  for (var tt = ck.t0; tt < ck.t1; tt += TT) {
+    let cnt = min(TT, ck.t1 - tt);
     workgroupBarrier();
     for (var k = 0u; k < BPT; k++) {
       let idx = lid.x + k * WG;
@@ -78,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       sdt[j * WG + lid.x] = dt;
       sdu[j * WG + lid.x] = dt * regs.u[j];
     }
-    regs = loadTile(tt + TT, ct.dd, lid.x);
+    regs = loadTile(tt + TT, ch.dd, lid.x);
     workgroupBarrier();
     for (var j = 0u; j < TT; j++) {
       if (j < cnt) {
@@ -92,14 +93,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 
-  if (ct.live) {
-    let base = ct.c * D * NS + ct.d * NS;
+  if (ch.live) {
+    let base = ck.c * D * NS + ch.d * NS;
     for (var v = 0u; v < NV; v++) {
       for (var i = 0u; i < 4u; i++) {
         let n = v * 4u + i;
         if (n < NS) { St[base + n] = h[v][i]; }
       }
     }
-    Dsum[ct.c * D + ct.d] = dsum;
+    Dsum[ck.c * D + ch.d] = dsum;
   }
 }

@@ -47,9 +47,9 @@ describe('selective scan (fused / unfused / sequential) vs CPU oracle', () => {
     });
     const scan = new SelectiveScan(ctx, { D: 48, N: 16, unfusedMaxBytes: 48 * 16 * 4 * 128 });
     const stages = (L: number, v: ScanVariant) => scan.dispatches(io(L), v).map((d) => d.stage);
-    expect(scan.chunkFor(300)).toBe(256); // 49152 threads / 48 channels: as long as chunks get
+    expect(scan.chunkFor(300)).toBe(32); // 49152 threads / 48 channels = 1024 chunks wanted: the shortest chunk, 32
     expect(stages(300, 'fused')).toEqual(['state', 'combine', 'out']);
-    expect(stages(200, 'fused')).toEqual(['out']);
+    expect(stages(32, 'fused')).toEqual(['out']);
     expect(stages(300, 'sequential')).toEqual(['out']);
     expect(stages(300, 'unfused')).toEqual(['discretize', 'scan', 'readout', 'discretize', 'scan', 'readout', 'discretize', 'scan', 'readout']);
     expect(new SelectiveScan(ctx, { D: 48, N: 16, chunk: 32 }).dispatches(io(300)).map((d) => d.grid)).toEqual([[1, 9], [3], [1, 10]]);
