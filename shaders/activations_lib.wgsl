@@ -1,6 +1,7 @@
-// activations_lib: SiLU and torch's softplus as the elementwise and decode kernels compute them (elementwise.wgsl,
-// delta_mean.wgsl, mamba_decode_in.wgsl, mamba_decode_ssm.wgsl). Not a kernel: they `#include` it. (The scan passes
-// and ssm_step use ssm_lib.wgsl's softplus, a shorter series; both are within the kernels' tolerances.)
+// activations_lib: SiLU and torch's softplus as the elementwise, decode and Mamba-2 kernels compute them
+// (elementwise.wgsl, delta_mean.wgsl, mamba_decode_*.wgsl, mamba2_decode_*.wgsl, ssd_*.wgsl). Not a kernel: they
+// `#include` it. (The Mamba-1 scan passes and ssm_step use ssm_lib.wgsl's softplus, a shorter series; both are within
+// the kernels' tolerances.)
 
 fn silu(v: f32) -> f32 {
   return v / (1.0 + exp(-v));

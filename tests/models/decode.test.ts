@@ -100,7 +100,7 @@ const CASES: [string, Record<string, unknown>, boolean][] = [
 describe('recorded fused decode step vs the float64 reference models', () => {
   it.each(CASES)('%s: step-by-step logits, greedy and sampled generate, overlapped batches', async (_, json, f16) => {
     const ctx = await gpu();
-    const cfg = parseConfig(json);
+    const cfg = parseConfig(json) as Cfg;
     const w = randomWeights(cfg, 7, f16);
     const m = buildModel(ctx, cfg, w, f16, 'odd');
     try {
@@ -153,7 +153,7 @@ describe('recorded fused decode step vs the float64 reference models', () => {
 
   it('falls back to the per-op decode when layer matrices are split into row blocks, same tokens', async () => {
     const ctx = await gpu();
-    const cfg = parseConfig(CASES[0][1]);
+    const cfg = parseConfig(CASES[0][1]) as Cfg;
     const w = randomWeights(cfg, 9, false);
     const fused = buildModel(ctx, cfg, w, false, 'fused');
     const split = buildModel(ctx, cfg, w, false, 'split', 8192);
@@ -176,7 +176,7 @@ describe('dispose', () => {
     const ctx = await gpu();
     const run = async () => {
       for (const [, json] of [CASES[0], CASES[3]]) {
-        const cfg = parseConfig(json);
+        const cfg = parseConfig(json) as Cfg;
         const w = randomWeights(cfg, 3, false);
         for (const maxBlockBytes of [undefined, 8192]) {
           const m = buildModel(ctx, cfg, w, false, 'soak', maxBlockBytes);
