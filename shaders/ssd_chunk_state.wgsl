@@ -13,6 +13,7 @@
 // QPT = ceil(QMAX / WG), OPT = ceil(PD·NV / WG).
 
 #include "activations_lib.wgsl"
+#include "ssd_lib.wgsl"
 
 struct Params {
   L: u32, chunk: u32, nChunks: u32, xOff: u32,
@@ -35,37 +36,6 @@ var<workgroup> scs: array<f32, QMAX>;      // cs_s (inclusive cumulative Δ·A)
 var<workgroup> part: array<f32, WG>;       // scan partials
 var<workgroup> sb: array<vec4<f32>, TS * NV>;
 var<workgroup> sx: array<f32, TS * PD>;
-
-// Δ_s and the inclusive scan of Δ_s·A over tokens [t0, t0 + len) into sdt / scs (zeros past len). Each thread scans
-// QPT consecutive entries, the WG segment totals are scanned (Hillis-Steele) in `part`, then added back.
-fn chunkCumsum(lid: u32, t0: u32, len: u32, h: u32, A: f32, bias: f32) {
-  var loc: array<f32, QPT>;
-  var run = 0.0;
-  for (var k = 0u; k < QPT; k++) {
-    let s = lid * QPT + k;
-    var dt = 0.0;
-    if (s < len) {
-      dt = clamp(softplus(DT[params.dtOff + (t0 + s) * params.dtStride + h] + bias), params.lo, params.hi);
-    }
-    if (s < QMAX) { sdt[s] = dt; }
-    run += dt * A;
-    loc[k] = run;
-  }
-  part[lid] = run;
-  workgroupBarrier();
-  for (var off = 1u; off < WG; off <<= 1u) {
-    let v = select(0.0, part[select(0u, lid - off, lid >= off)], lid >= off);
-    workgroupBarrier();
-    part[lid] += v;
-    workgroupBarrier();
-  }
-  let before = select(0.0, part[max(lid, 1u) - 1u], lid > 0u);
-  for (var k = 0u; k < QPT; k++) {
-    let s = lid * QPT + k;
-    if (s < QMAX) { scs[s] = loc[k] + before; }
-  }
-  workgroupBarrier();
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
