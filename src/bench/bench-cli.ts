@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--csv FILE] [--pairs 130m,370m] [--contexts 256,1024,...]
- *   [--contexts-large 1024,8192] [--dtype f32,f16] [--decode N] [--steps-per-submit N] [--layers auto|on|off]`
+ *   [--contexts-large 1024,8192] [--dtype f32,f16] [--decode N] [--steps-per-submit N]`
  *
  * Whole models with random weights in the real shapes (mamba-130m-hf vs pythia-160m, mamba-370m-hf vs pythia-410m;
  * --pairs mamba2-130m: Mamba-2 at mamba2-130m's shapes alone, at the --contexts lengths; mamba2-tiny with --quick),
@@ -15,8 +15,8 @@
  * `--dtype f32,f16` runs every model with f32 and with f16 matrices (default f32). --contexts applies to the 130m
  * pair, --contexts-large to the 370m pair. Before the models: the encode microbench (our JS per dispatch, measured by
  * replaying the recorded decode step into a pass whose methods do nothing, vs the same replay into a real Dawn pass).
- * (The recorded step skips setPipeline / setBindGroup when they repeat: a layer is one pipeline and one bind group;
- * --layers off records the separate fused kernels instead, for comparison.)
+ * (The recorded step skips setPipeline / setBindGroup when they repeat. The one-pipeline-per-layer decode that
+ * `--layers on` used to select was removed; its run is docs/benchmarks/models-layers-on.json.)
  * --quick: tiny shapes for SwiftShader. Set WEBGPU_DAWN_OPTIONS=disable-dawn-features=timestamp_quantization for
  * unquantised timestamps.
  */
@@ -200,8 +200,6 @@ async function main(): Promise<void> {
   for (const d of dtypes) if (d !== 'f32' && d !== 'f16') throw new Error(`--dtype ${d}: f32 or f16`);
   const decodeTokens = Number(flag('--decode') ?? (quick ? 8 : 256));
   const stepsPerSubmit = Number(flag('--steps-per-submit') ?? (quick ? 4 : 16));
-  const layers = (flag('--layers') ?? 'auto') as CausalLM['decodeLayers'];
-  if (!['auto', 'on', 'off'].includes(layers)) throw new Error(`--layers ${layers}: auto, on or off`);
   const tStart = now();
   const ctx = new GpuContext(await acquireNodeDevice());
   const info = ctx.acquired.adapterInfo;
@@ -240,7 +238,6 @@ async function main(): Promise<void> {
         const model = randomModel(ctx, ops, parseConfig(cfgJson), name, dtype);
         model.stepsPerSubmit = stepsPerSubmit;
         model.passTimer = timer;
-        model.decodeLayers = layers;
         const e = await encodeBench(ctx, model);
         encode.push(e);
         console.log(`\n${name} ${dtype}: loaded in ${((now() - t0) / 1e3).toFixed(1)} s; encode: ${e.dispatchesPerStep} dispatches and ${e.dawnCallsPerStep} Dawn pass calls per token; per dispatch: our JS ${f(e.jsUsPerDispatch, 3)} us, with the Dawn calls ${f(e.dawnUsPerDispatch, 2)} us, whole decodeBatch ${f(e.batchUsPerDispatch, 2)} us + submit ${f(e.submitUsPerDispatch, 2)} us`);
@@ -266,7 +263,7 @@ async function main(): Promise<void> {
   }
   console.log(`\ndone in ${((now() - tStart) / 1e3).toFixed(1)} s`);
   const json = flag('--json');
-  if (json) writeFileSync(json, JSON.stringify({ device: info, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, stepsPerSubmit, decodeTokens, layers, encode, rows }, null, 1));
+  if (json) writeFileSync(json, JSON.stringify({ device: info, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, stepsPerSubmit, decodeTokens, encode, rows }, null, 1));
   const csv = flag('--csv');
   if (csv) {
     const keys = Object.keys(rows[0]) as (keyof Row)[];

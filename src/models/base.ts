@@ -238,20 +238,6 @@ export abstract class CausalLM implements LanguageModel {
   readonly decodeStats = { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 };
   /** When set, every decode submit's compute pass is timed with timestamp queries. */
   passTimer: PassTimer | null = null;
-  /**
-   * Record each layer as one pipeline + one bind group (mamba_decode_layer / neox_decode_layer: fewer Dawn calls per
-   * token) or as its separate fused kernels. 'auto': the separate kernels, which were faster in GPU time on the H200
-   * (final run, docs/benchmarks.md: pythia-160m 0.885 vs 1.238 ms per token at 1k, mamba-130m 0.760 vs 0.815) and on
-   * SwiftShader; the saved Dawn calls are CPU time, which the pipelined batches hide. Read when the step is first
-   * recorded.
-   */
-  decodeLayers: 'auto' | 'on' | 'off' = 'auto';
-
-  /** Whether to record the one-pipeline layers (decodeLayers resolved against the adapter). */
-  protected useLayerKernels(): boolean {
-    return this.decodeLayers === 'on';
-  }
-
   /** u32 [pos, nsplit, KV capacity, 0], read and advanced by the recorded step's kernels. */
   private decodeState: GPUBuffer | null = null;
   private decodeProgram: DecodeProgram | null = null;

@@ -1,4 +1,5 @@
-// selective_scan_chunk_local: the fused chunked selective scan for short sequences in ONE dispatch (Mamba v1,
+// selective_scan_chunk_local (kernel lab, src/bench/lab/scan-lab.ts: slower than the three passes on every GPU
+// measured): the fused chunked selective scan for short sequences in ONE dispatch (Mamba v1,
 // delta_softplus=True). The three passes of the chunked form (chunk_state, chunk_combine, chunk_out) run inside one
 // workgroup that owns CW consecutive channels and ALL chunks of the sequence (nChunks ≤ NCH), so no chunk state goes
 // through global memory and no dependent dispatch is needed (each costs ~3 us on Dawn/Vulkan: at L = 512 the three
@@ -16,50 +17,20 @@
 // thread's own Δ, u, z stay in registers. Loads are software-pipelined as in chunk_out: the next tile's raw values
 // are loaded (unconditionally, clamped indices) before the current tile is computed; walk 3's first tile is loaded
 // before the scan. Workgroup memory: the tile buffer is reused for the scan's states (max(TT·NCH·2·NV, NCH·CW·NV)
-// vec4s) + NCH·CW floats for ΣΔ. Prelude: NS, NV = ceil(NS/4), CW, NCH (power of 2), TT, WGS = CW·NCH,
+// vec4s) + NCH·CW floats for ΣΔ. Consts: NS, NV = ceil(NS/4), CW, NCH (power of 2), TT, WGS = CW·NCH,
 // BPT = ceil(TT·NCH·NV·4 / WGS), BCPT = 2·BPT, SMV (vec4s of the shared buffer). Padded state lanes have
 // A = B = C = 0 and stay zero; chunks c ≥ nChunks and channels d ≥ D only take part in the barriers.
 
-struct Params {
-  L: u32, D: u32, chunk: u32, nChunks: u32,
-  uOff: u32, uStride: u32, dOff: u32, dStride: u32,
-  zOff: u32, zStride: u32, bOff: u32, cOff: u32,
-  bcStride: u32, yOff: u32, yStride: u32,
-  flags: u32,   // bit 0: gate with SiLU(z); bits 1..2 initial state: 0 zeros, 1 from Hin, 2 from Hout (in place)
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read> Delta: array<f32>;
-@group(0) @binding(3) var<storage, read> Z: array<f32>;
-@group(0) @binding(4) var<storage, read> BC: array<f32>;
-@group(0) @binding(5) var<storage, read> W: array<f32>;
-@group(0) @binding(6) var<storage, read> Hin: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(8) var<storage, read_write> Hout: array<f32>;
-
-// Bench only (wrong results): 1 and 2 replace exp(Δ·A) by 1 + x/1024 (cost of the exponentials).
-override MODE: u32 = 0u;
+#include "ssm_lib.wgsl"
+#include "scan_out_io.wgsl"
 
 // Walks 1 and 3: B (and C) rows of the current tile of every chunk, index ((c·TT + j)·2 + s)·NV + v (s = 0: B, 1: C).
 // Scan: the states (index lid·NV + v). One buffer for both (they are never live together).
 var<workgroup> sm: array<vec4<f32>, SMV>;
 var<workgroup> sp: array<f32, WGS>;
 
-fn softplus(x: f32) -> f32 {
-  let e = exp(min(x, 20.0));
-  // log1p(e): series for small e (WGSL's log is only absolutely accurate near 1), log(1 + e) otherwise.
-  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
-  let r = select(log(1.0 + e), series, e < 0.0625);
-  return select(r, x, x > 20.0);
-}
-
-fn silu(x: f32) -> f32 {
-  return x / (1.0 + exp(-x));
-}
-
 fn decay(x: vec4<f32>) -> vec4<f32> {
-  return select(exp(x), 1.0 + x * 0.0009765625, MODE != 0u);
+  return exp(x);
 }
 
 // This thread's raw loads for one tile: its channel's delta, u, z at TT tokens of its chunk and BCPT elements of the

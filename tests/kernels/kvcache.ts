@@ -1,11 +1,11 @@
 /**
- * KV cache for one attention layer: two buffers (K and V), each [H, maxLen, hd] f32 row-major, counted under the
+ * Test helper: a KV cache for one attention layer (the models allocate their caches themselves): two buffers (K and V), each [H, maxLen, hd] f32 row-major, counted under the
  * pool's 'kv-cache' category. Row (h, pos) of K holds the rotated key of head h at position pos (RotaryKvKernel
  * writes it); V likewise holds the raw value. `length` is how many positions are filled (0..length-1); the
  * attention kernels read rows 0..pos0+L-1 for a chunk at pos0, so the caller appends before attending.
  */
-import type { GpuContext } from '../gpu/context';
-import { LimitExceededError } from '../gpu/errors';
+import type { GpuContext } from '../../src/gpu/context';
+import { LimitExceededError } from '../../src/gpu/errors';
 
 export class KvCache {
   readonly k: GPUBuffer;

@@ -1,6 +1,7 @@
-// selective_scan_onepass: the fused selective scan in ONE pass (Mamba v1 with delta_softplus, D skip and SiLU(z) gate):
+// selective_scan_onepass (kernel lab, src/bench/lab/scan-lab.ts: slower than the three passes on every GPU measured):
+// the fused selective scan in ONE pass (Mamba v1 with delta_softplus, D skip and SiLU(z) gate):
 // every exponential is computed once and nothing but y and the final state reaches global memory. Needs the
-// `subgroups` feature (the wrapper prepends `enable subgroups;` and the constants below in a prelude).
+// `subgroups` feature (enabled below; the wrapper sets the constants below).
 //   Δ_t = softplus(δ_t + bias);  h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·u_t)·B_t;  y_t = (C_t·h_t + Dskip·u_t)·SiLU(z_t)
 // Layouts as selective_scan_chunk_out (strided [L, D] views of u, δ, z, y; B and C [L, N] inside one buffer; packed
 // params w = [A (D·N) | Dskip (D) | bias (D)]; Hin / Hout [D, N]).
@@ -21,28 +22,14 @@
 // not full, its size is not a multiple of Q or exceeds SGMAX (or FORCE_SLOW), the whole workgroup takes a plain
 // sequential path (one thread per channel) instead: slow but correct for any subgroup behaviour.
 // Workgroup memory: 5·WC·(TCMAX+1)·4 + 2·TCMAX·NV4·16 bytes (the wrapper sizes WC and S to fit the device).
-// Prelude constants: NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
-// STORE_A else 1), STORE_A, FORCE_SLOW, MODE (bench only, wrong results: 1 = exp2 replaced by 1 + x/1024, 2 = no
-// scan: y = Σ Δu·B·C), YBF (transposing y reduction; needs S % Q == 0), SY (S when YBF else 1), LOGQ, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
+// Constants (set by the wrapper): NS (N), SV, Q, NV4 = Q·SV, S, WC, WGS = workgroup size, SGMAX, TCMAX = (SGMAX/Q)·S, SA (S when
+// STORE_A else 1), STORE_A, FORCE_SLOW, YBF (transposing y reduction; needs S % Q == 0), SY (S when YBF else 1), LOGQ, ASSERT_FAST (tests: the fallback writes 1e30 into h_L), PF1 = ceil(TCMAX·WC/WGS), PF2 = ceil(TCMAX·2·NV4/WGS) (vec4 groups of B, C).
 
-struct Params {
-  L: u32, D: u32, uOff: u32, uStride: u32,
-  dOff: u32, dStride: u32, zOff: u32, zStride: u32,
-  bOff: u32, cOff: u32, bcStride: u32, yOff: u32,
-  yStride: u32,
-  flags: u32,   // bit 0: gate with SiLU(z); bits 1..2 initial state: 0 zeros, 1 from Hin, 2 from Hout (in place)
-  _p0: u32, _p1: u32,
-};
+#include "ssm_lib.wgsl"
+#include "scan_out_io.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read> Delta: array<f32>;
-@group(0) @binding(3) var<storage, read> Z: array<f32>;
-@group(0) @binding(4) var<storage, read> BC: array<f32>;
-@group(0) @binding(5) var<storage, read> W: array<f32>;
-@group(0) @binding(6) var<storage, read> Hin: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(8) var<storage, read_write> Hout: array<f32>;
+enable subgroups;
+diagnostic(off, subgroup_uniformity);
 
 const TCP: u32 = TCMAX + 1u;   // row of the per-channel arrays, odd so the transposed staging stores do not conflict
 const NP: u32 = NV4 * 4u;      // padded state size
@@ -62,21 +49,8 @@ var<workgroup> sgSizes: atomic<u32>;
 var<workgroup> badCount: atomic<u32>;
 var<workgroup> badFlag: u32;
 
-fn softplus(x: f32) -> f32 {
-  let e = exp(min(x, 20.0));
-  // log1p(e): series for small e (WGSL's log is only absolutely accurate near 1), log(1 + e) otherwise.
-  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
-  let r = select(log(1.0 + e), series, e < 0.0625);
-  return select(r, x, x > 20.0);
-}
-
 fn ex2(x: vec4<f32>) -> vec4<f32> {
-  if (MODE == 1u) { return 1.0 + x * 0.0009765625; }
   return exp2(x);
-}
-
-fn silu(x: f32) -> f32 {
-  return x / (1.0 + exp(-x));
 }
 
 // Token r of a chunk (r = p·S + i) lives in slot i·P + p.
@@ -231,7 +205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     loadChunk(t0 + TC, dBase, li, hasZ, &pfU, &pfD, &pfZ, &pfBC);
     workgroupBarrier();
 
-    // 2. Local scan of this lane's S tokens from zero state (MODE 2 skips steps 2 and 3).
+    // 2. Local scan of this lane's S tokens from zero state.
     var pv: array<vec4<f32>, SV>;
     var hv: array<vec4<f32>, SV>;
     var aS: array<array<vec4<f32>, SV>, SA>;
@@ -239,7 +213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       pv[v] = vec4<f32>(1.0);
       hv[v] = vec4<f32>(0.0);
     }
-    for (var i = 0u; i < select(S, 0u, MODE == 2u); i++) {
+    for (var i = 0u; i < S; i++) {
       let slot = i * P + p;
       let dt = sDt[rowBase + slot];
       let du = sDu[rowBase + slot];
@@ -252,7 +226,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // 3. Inclusive scan of (Π a, h) over the time lanes (stride Q), then each lane's incoming state and the carry.
-    for (var off = 1u; off < select(P, 1u, MODE == 2u); off <<= 1u) {
+    for (var off = 1u; off < P; off <<= 1u) {
       let take = p >= off;
       for (var v = 0u; v < SV; v++) {
         let pu = subgroupShuffleUp(pv[v], off * Q);
@@ -280,7 +254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var v = 0u; v < SV; v++) {
         var a: vec4<f32>;
         if (STORE_A) { a = aS[i][v]; } else { a = ex2(dt * a2[v]); }
-        if (MODE == 2u) { h[v] = du * sB[slot * NV4 + q * SV + v]; } else { h[v] = a * h[v] + du * sB[slot * NV4 + q * SV + v]; }
+        h[v] = a * h[v] + du * sB[slot * NV4 + q * SV + v];
         y += dot(h[v], sC[slot * NV4 + q * SV + v]);
       }
       if (YBF) {
