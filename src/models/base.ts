@@ -7,6 +7,7 @@ import type { GpuContext } from '../gpu/context';
 import { DispatchList, StaticUniforms } from '../gpu/kernel';
 import type { PassTimer } from '../gpu/timing';
 import { decodePartFloats, NON_FINITE_TOKEN } from '../kernels/sampling';
+import { DEFAULT_KERNELS } from './kernel-choice';
 import type { Ops } from './ops';
 import type {
   Arch, GenerateOptions, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, SamplingOptions, TokenEvent,
@@ -64,7 +65,7 @@ export abstract class CausalLM implements LanguageModel {
   abstract readonly arch: Arch;
   abstract readonly vocabSize: number;
   abstract readonly maxContext: number;
-  kernels: KernelChoice = { scan: 'fused', attention: 'flash' };
+  kernels: KernelChoice = { ...DEFAULT_KERNELS };
   /** Decode steps recorded per submit in generate() (one readback per batch). */
   stepsPerSubmit = 8;
   /** Longest chunk of tokens one prefill pass processes; longer prompts run as several chunks. */

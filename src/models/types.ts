@@ -2,14 +2,11 @@
  * What the worker, the CLI and the benchmarks need from a language model, whatever its architecture. Both
  * MambaModel (src/models/mamba.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
  */
-export type Arch = 'mamba' | 'transformer';
-export type ScanVariant = 'fused' | 'unfused' | 'sequential';
-export type AttentionVariant = 'flash' | 'reference';
+import type { GpuContext } from '../gpu/context';
+import type { KernelChoice } from './kernel-choice';
 
-export interface KernelChoice {
-  scan: ScanVariant;
-  attention: AttentionVariant;
-}
+export type Arch = 'mamba' | 'transformer';
+export type { AttentionVariant, KernelChoice, ScanVariant } from './kernel-choice';
 
 /** Bytes on the GPU by role. `state` is the SSM state + conv state (Mamba) or the KV cache (Transformer). */
 export interface ModelMemory {
@@ -62,9 +59,12 @@ export interface GenerateStats {
 export interface LanguageModel {
   readonly arch: Arch;
   readonly name: string;
+  /** The GPU context its buffers live on (error scopes, the buffer pool). */
+  readonly ctx: GpuContext;
   readonly vocabSize: number;
   /** Largest context the model + device can take (positions for GPT-NeoX; device limits for both). */
   readonly maxContext: number;
+  /** The prefill kernels the next forward passes use; an experiment sets it from its run's parameters. */
   kernels: KernelChoice;
 
   /** Clears the recurrent state / KV cache: the next prefill starts a new sequence. */
@@ -73,6 +73,11 @@ export interface LanguageModel {
   prefill(ids: number[], opts?: { allLogits?: boolean }): Promise<Float32Array>;
   /** One token after the current state; returns logits [V]. */
   step(id: number): Promise<Float32Array>;
+  /** Decode steps per submit it prefers (k). */
+  stepsPerSubmit: number;
+  /** Decodes n tokens, sampling on the GPU, in one submit and one readback; first ≥ 0 is fed first, −1 continues from
+   *  the token the previous batch sampled last. */
+  decodeBatch(first: number, n: number, sampling?: SamplingOptions): Promise<Uint32Array>;
   /** Prompt then sampled tokens, streamed through onToken; state is reset first. */
   generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }>;
   memory(): ModelMemory;
