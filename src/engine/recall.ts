@@ -98,7 +98,7 @@ export async function runRecall(models: Models, p: RecallParams, emit: Emit, sig
       const { length } = cell;
       const running = [...subjects].filter(([slot, s]) => stops.runs(slot, s.model, length));
       if (!running.length) continue;
-      if (p.maxMs !== undefined && now() - t0 > p.maxMs) {
+      if (p.maxMs !== undefined && now() - t0 >= p.maxMs) {
         for (const [slot] of running) {
           emit({
             type: 'limit', slot, length, lastOk: stops.largestFit(slot), reason: 'time',
