@@ -93,6 +93,9 @@ async function measure(model: LanguageModel, ids: number[], p: SweepParams, sign
     }
   }
   const memory = model.memory();
+  // The activations a long prefill held are released after it: count what the prefill needed.
+  const pass = model.lastPrefill;
+  if (pass) memory.activations = Math.max(memory.activations, pass.activationBytes);
   return {
     arch: model.arch,
     length: ids.length,
@@ -103,6 +106,7 @@ async function measure(model: LanguageModel, ids: number[], p: SweepParams, sign
     memory,
     stateBytes: model.arch === 'mamba' ? memory.ssmState : memory.kvCache,
     totalBytes: memory.weights + memory.kvCache + memory.ssmState + memory.activations + memory.scratch,
+    prefillPass: pass?.passTokens ?? ids.length,
     kernels: { ...model.kernels },
   };
 }

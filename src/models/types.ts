@@ -56,6 +56,17 @@ export interface GenerateStats {
   stopReason: 'length' | 'eos' | 'stop-string' | 'aborted' | 'context';
 }
 
+/** How a prefill() ran: long prompts go through the layers in passes sized from the device (src/models/base.ts). */
+export interface PrefillInfo {
+  tokens: number;
+  passes: number;
+  /** Tokens in the longest pass. */
+  passTokens: number;
+  /** Activation bytes the model held during its longest pass (after a prefill whose passes were longer than the
+   *  1024-token floor they are released). */
+  activationBytes: number;
+}
+
 export interface LanguageModel {
   readonly arch: Arch;
   readonly name: string;
@@ -73,6 +84,8 @@ export interface LanguageModel {
   prefill(ids: number[], opts?: { allLogits?: boolean }): Promise<Float32Array>;
   /** One token after the current state; returns logits [V]. */
   step(id: number): Promise<Float32Array>;
+  /** How the last prefill ran (null before any). */
+  readonly lastPrefill: PrefillInfo | null;
   /** Decode steps per submit it prefers (k). */
   stepsPerSubmit: number;
   /** Decodes n tokens, sampling on the GPU, in one submit and one readback; first ≥ 0 is fed first, −1 continues from

@@ -17,11 +17,14 @@ export interface SweepPoint {
   /** Milliseconds per decoded token after the prefill (mean over the decode steps); null when decode was skipped. */
   decodeMsPerToken: number | null;
   decodeTokPerS: number | null;
-  /** Model memory after the prefill (weights, KV cache / SSM state, activations, scratch). */
+  /** Model memory after the prefill and decode (weights, KV cache / SSM state, activations, scratch); activations:
+   *  what the prefill held at most. */
   memory: ModelMemory;
   /** Bytes that hold the sequence: KV cache (Transformer) or SSM + conv state (Mamba). */
   stateBytes: number;
   totalBytes: number;
+  /** Tokens in the prefill's longest pass (prefills run in passes sized from the device, src/models/base.ts). */
+  prefillPass: number;
   /** The kernels that produced it (the run's choice). */
   kernels: KernelChoice;
 }

@@ -12,7 +12,7 @@ import { DEFAULT_KERNELS } from '../../src/models/kernel-choice';
 const mem = { weights: 100, kvCache: 0, ssmState: 0, activations: 0, scratch: 0 };
 const kernels = DEFAULT_KERNELS;
 function pt(arch: Arch, length: number, prefillMs: number, stateBytes: number, decodeTokPerS: number): SweepPoint {
-  return { arch, length, prefillMs, prefillTokPerS: (length / prefillMs) * 1e3, decodeMsPerToken: 1e3 / decodeTokPerS, decodeTokPerS, memory: mem, stateBytes, totalBytes: stateBytes + 100, kernels };
+  return { arch, length, prefillMs, prefillTokPerS: (length / prefillMs) * 1e3, decodeMsPerToken: 1e3 / decodeTokPerS, decodeTokPerS, memory: mem, stateBytes, totalBytes: stateBytes + 100, prefillPass: length, kernels };
 }
 // Mamba: t = 0.01·L + 20, constant state, flat decode. Transformer: t = 1e-5·L² + 0.002·L + 1, KV ∝ L, falling decode.
 const lengths = [256, 512, 1024, 2048, 4096, 8192];
