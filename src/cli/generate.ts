@@ -16,6 +16,7 @@ import { HubClient, staticSource } from '../hub/hub';
 import { loadModel } from '../models/load';
 import { attentionVariants, DEFAULT_KERNELS, parseKernelChoice, scanVariants } from '../models/kernel-choice';
 import { runGenerate } from '../engine/generate';
+import { slotOf } from '../engine/run';
 
 const USAGE = 'usage: npm run generate -- MODEL_DIR "prompt" [--max N] [--temperature T] [--top-k K] [--top-p P] [--seed S]\n' +
   `                                  [--scan ${scanVariants.join('|')}] [--attention ${attentionVariants.join('|')}]`;
@@ -74,7 +75,8 @@ async function main(): Promise<number> {
     }
     process.stdout.write(prompt);
     // the page's Compare loop (src/engine/generate.ts) with this one model
-    await runGenerate({ [model.arch]: model }, { ...params, prompt, slots: [model.arch], mode: 'sequential', kernels, addSpecialTokens: false }, (e) => {
+    const slot = slotOf(model);
+    await runGenerate({ [slot]: model }, { ...params, prompt, slots: [slot], mode: 'sequential', kernels, addSpecialTokens: false }, (e) => {
       if (e.type === 'gen-tokens') process.stdout.write(e.text);
       if (e.type !== 'gen-stats') return;
       const { stats, memory: m } = e;

@@ -26,6 +26,7 @@ import { loadModel } from '../models/load';
 import { attentionVariants, DEFAULT_KERNELS, parseKernelChoice, scanVariants } from '../models/kernel-choice';
 import { MULTIKEY_WORDS } from '../recall/multikey';
 import { runRecall } from '../engine/recall';
+import { slotOf } from '../engine/run';
 
 type Probe = 'passkey' | 'copy' | 'multikey';
 const PROBES: Probe[] = ['passkey', 'copy', 'multikey'];
@@ -125,17 +126,18 @@ async function main(): Promise<number> {
         // each cell's line as soon as the next cell starts (a model's probes of a cell come one after another)
         let current: Row | null = null;
         const flush = () => current && report(name, current.probe, current.length, current.keys);
+        const slot = slotOf(model);
         await runRecall(
-          { [model.arch]: model },
+          { [slot]: model },
           {
-            slots: [model.arch], probes, document: doc, lengths, depths, trials, seed, keys, keyLengths, keyTrials, kernels,
+            slots: [slot], probes, document: doc, lengths, depths, trials, seed, keys, keyLengths, keyTrials, kernels,
             // the budget counts the load
             maxMs: Number.isFinite(maxSeconds) ? maxSeconds * 1e3 - (Date.now() - tModel) : undefined,
           },
           (e) => {
             if (e.type === 'recall-point') {
-              const { arch, probe, length, depth, trial, keys: k, score, correct, expected, output, ms } = e.point;
-              const row: Row = { model: name, arch, probe, length, depth, trial, ...(k === undefined ? {} : { keys: k }), score, correct, expected, output, ms };
+              const { probe, length, depth, trial, keys: k, score, correct, expected, output, ms } = e.point;
+              const row: Row = { model: name, arch: model.arch, probe, length, depth, trial, ...(k === undefined ? {} : { keys: k }), score, correct, expected, output, ms };
               if (current && (current.probe !== row.probe || current.length !== row.length || current.keys !== row.keys)) flush();
               current = row;
               rows.push(row);

@@ -2,7 +2,7 @@
  * Loss by position (a recall-lab probe): the model's negative log-likelihood of every next token of the document,
  * tiled to L tokens. Shows whether a model keeps using context further in (loss falling with position) or not.
  */
-import type { LanguageModel } from '../models/types';
+import type { Arch, LanguageModel } from '../models/types';
 import { tileTokens } from '../recall/haystack';
 import { mean, tokenNll } from '../recall/loss';
 import type { LossCurve, TextTokenizer } from '../recall/types';
@@ -25,8 +25,10 @@ export async function tokenLosses(model: LanguageModel, ids: number[], signal: A
   return out;
 }
 
-/** The loss curve of `model` over the document `docIds` tiled (blank-line separated) to `length` tokens. */
-export async function lossCurve(model: LanguageModel, tok: TextTokenizer, docIds: number[], length: number, signal: AbortSignal): Promise<LossCurve> {
+/** The loss curve of the model in `slot` over the document `docIds` tiled (blank-line separated) to `length` tokens. */
+export async function lossCurve(
+  slot: Arch, model: LanguageModel, tok: TextTokenizer, docIds: number[], length: number, signal: AbortSignal,
+): Promise<LossCurve> {
   const losses = await tokenLosses(model, tileTokens(docIds, length, tok.encode('\n\n')), signal);
-  return { arch: model.arch, length, losses, meanLoss: mean(losses), kernels: { ...model.kernels } };
+  return { arch: slot, length, losses, meanLoss: mean(losses), kernels: { ...model.kernels } };
 }

@@ -112,7 +112,7 @@ export async function runRecall(models: Models, p: RecallParams, emit: Emit, sig
           checkAbort(signal);
           if (!stops.runs(slot, s.model, length)) continue;
           emit({ type: 'progress', done: done++, total, label: `loss by position, ${slot}, L=${length}` });
-          const r = await stops.attempt(slot, s.model, length, `loss at L=${length}`, () => lossCurve(s.model, s.tok, s.docIds, length, signal));
+          const r = await stops.attempt(slot, s.model, length, `loss at L=${length}`, () => lossCurve(slot, s.model, s.tok, s.docIds, length, signal));
           checkAbort(signal);
           if (r.ok) emit({ type: 'loss-curve', curve: r.value });
         }

@@ -41,3 +41,8 @@ export async function settle(signal: AbortSignal, body: () => Promise<void>): Pr
 export function probeTokenizer(m: TokenizedModel): ProbeTokenizer {
   return { encode: (s) => m.tokenizer.encode(s, { addSpecialTokens: false }), decode: (ids) => m.tokenizer.decode(ids) };
 }
+
+/** The slot a model runs in: the Transformer's, or the recurrent one (Mamba, and Mamba-2 until it has its own). */
+export function slotOf(m: LanguageModel): Arch {
+  return m.arch === 'transformer' ? 'transformer' : 'mamba';
+}

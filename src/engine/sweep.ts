@@ -52,7 +52,7 @@ export async function runSweep(models: Models<LanguageModel>, p: SweepParams, em
         checkAbort(signal);
         if (!stops.runs(slot, model, length)) continue;
         emit({ type: 'progress', done, total, label: `${ARCH_NAME[slot]} at L=${length}` });
-        const r = await stops.attempt(slot, model, length, `${slot} at L=${length}`, () => measure(model, ids, p, signal));
+        const r = await stops.attempt(slot, model, length, `${slot} at L=${length}`, () => measure(slot, model, ids, p, signal));
         checkAbort(signal);
         if (r.ok) emit({ type: 'sweep-point', point: r.value });
         done++;
@@ -74,7 +74,7 @@ async function warmUp(model: LanguageModel, vocab: number, decode: boolean, sign
   }
 }
 
-async function measure(model: LanguageModel, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
+async function measure(slot: Arch, model: LanguageModel, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
   let prefillMs = Infinity;
   let decodeTokPerS: number | null = null;
   for (let r = 0; r < Math.max(1, p.repeats); r++) {
@@ -97,14 +97,14 @@ async function measure(model: LanguageModel, ids: number[], p: SweepParams, sign
   const pass = model.lastPrefill;
   if (pass) memory.activations = Math.max(memory.activations, pass.activationBytes);
   return {
-    arch: model.arch,
+    arch: slot,
     length: ids.length,
     prefillMs,
     prefillTokPerS: ids.length / (prefillMs / 1e3),
     decodeMsPerToken: decodeTokPerS ? 1e3 / decodeTokPerS : null,
     decodeTokPerS,
     memory,
-    stateBytes: model.arch === 'mamba' ? memory.ssmState : memory.kvCache,
+    stateBytes: model.arch === 'transformer' ? memory.kvCache : memory.ssmState,
     totalBytes: memory.weights + memory.kvCache + memory.ssmState + memory.activations + memory.scratch,
     prefillPass: pass?.passTokens ?? ids.length,
     kernels: { ...model.kernels },

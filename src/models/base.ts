@@ -10,7 +10,7 @@ import { decodePartFloats, NON_FINITE_TOKEN } from '../kernels/sampling';
 import { DEFAULT_KERNELS } from './kernel-choice';
 import type { Ops } from './ops';
 import type {
-  Arch, GenerateOptions, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, PrefillInfo, SamplingOptions, TokenEvent,
+  GenerateOptions, ModelArch, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, PrefillInfo, SamplingOptions, TokenEvent,
 } from './types';
 import { view, type View, type Weight } from './tensor';
 import { DecodeMatvec, type NormKind } from '../kernels/decode_matvec';
@@ -68,7 +68,7 @@ function checkFinite(name: string, logits: Float32Array, V: number, firstPos: nu
 }
 
 export abstract class CausalLM implements LanguageModel {
-  abstract readonly arch: Arch;
+  abstract readonly arch: ModelArch;
   abstract readonly vocabSize: number;
   abstract readonly maxContext: number;
   kernels: KernelChoice = { ...DEFAULT_KERNELS };

@@ -6,6 +6,8 @@ import type { GpuContext } from '../gpu/context';
 import type { KernelChoice } from './kernel-choice';
 
 export type Arch = 'mamba' | 'transformer';
+/** A model's architecture: the page's two slots (Arch) plus Mamba-2, which has no slot of its own yet. */
+export type ModelArch = Arch | 'mamba2';
 export type { AttentionVariant, KernelChoice, ScanVariant } from './kernel-choice';
 
 /** Bytes on the GPU by role. `state` is the SSM state + conv state (Mamba) or the KV cache (Transformer). */
@@ -68,7 +70,7 @@ export interface PrefillInfo {
 }
 
 export interface LanguageModel {
-  readonly arch: Arch;
+  readonly arch: ModelArch;
   readonly name: string;
   /** The GPU context its buffers live on (error scopes, the buffer pool). */
   readonly ctx: GpuContext;
