@@ -276,6 +276,25 @@ export class GptNeoxModel extends CausalLM {
     this.ensureActs(rows);
   }
 
+  /** Per token of a pass: the Acts below (x, h, qkv, att, mlp); the widest is qkv or mlp. */
+  protected passRowBytes(): { total: number; widest: number } {
+    const d = this.config.hiddenSize, f = this.config.intermediateSize;
+    return { total: (6 * d + f) * 4, widest: Math.max(3 * d, f) * 4 };
+  }
+
+  /** The reference attention materialises [H, n, pos + n] scores, which must fit one binding (and its softmax grid). */
+  protected passRowLimit(pos: number): number {
+    if (this.kernels.attention !== 'reference') return Infinity;
+    const lim = this.ctx.limits;
+    const perHead = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / (4 * this.config.numAttentionHeads);
+    return Math.min(lim.maxComputeWorkgroupsPerDimension, Math.floor((Math.sqrt(pos * pos + 4 * perHead) - pos) / 2));
+  }
+
+  protected releasePassBuffers(): void {
+    if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
+    this.acts = null;
+  }
+
   private ensureActs(rows: number): Acts {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);

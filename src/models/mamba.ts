@@ -214,6 +214,18 @@ export class MambaModel extends CausalLM {
     this.ensureActs(rows);
   }
 
+  /** Per token of a pass: the Acts below (hidden, normed, xz, u, dbc, delta, y); the widest is xz. */
+  protected passRowBytes(): { total: number; widest: number } {
+    const c = this.config;
+    const d = c.hiddenSize, dIn = c.intermediateSize;
+    return { total: (2 * d + 5 * dIn + c.timeStepRank + 2 * c.stateSize) * 4, widest: 2 * dIn * 4 };
+  }
+
+  protected releasePassBuffers(): void {
+    if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
+    this.acts = null;
+  }
+
   private ensureActs(rows: number): Acts {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);

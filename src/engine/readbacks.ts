@@ -5,13 +5,24 @@
  */
 const MAP_READ = 0x0001;
 
+/** The counter watching each device (one at most). */
+const watching = new WeakMap<GPUDevice, ReadbackCounter>();
+
 export class ReadbackCounter {
+  /** The counter watching `device`, or null. Make it with new ReadbackCounter(device) before anything creates a
+   *  buffer on the device: buffers made earlier are not seen. */
+  static of(device: GPUDevice): ReadbackCounter | null {
+    return watching.get(device) ?? null;
+  }
+
   private label: string | null = null;
   private readonly counts = new Map<string, number>();
   /** Readbacks made outside any labelled work. */
   unlabelled = 0;
 
   constructor(device: GPUDevice) {
+    if (watching.has(device)) throw new Error('a ReadbackCounter already watches this device');
+    watching.set(device, this);
     const create = device.createBuffer.bind(device);
     const counter = this;
     device.createBuffer = function (desc: GPUBufferDescriptor): GPUBuffer {

@@ -1,16 +1,16 @@
 /**
- * Compare's generation loop (src/worker/generation.ts) on a Mamba / GPT-NeoX pair (the tiny random fixtures: the
+ * Compare's generation loop (src/engine/generation.ts) on a Mamba / GPT-NeoX pair (the tiny random fixtures: the
  * loop's logic does not depend on the weights, and SwiftShader decodes them ~50x faster than the demo pair), on Dawn: side by side it makes the same tokens
  * as each model's own generate() (greedy and sampled), one readback per batch of k tokens, stops at EOS / maxNew /
- * the context limit, and stops on cancel. The readback counter (src/worker/readbacks.ts) counts what the GPU returns.
+ * the context limit, and stops on cancel. The readback counter (src/engine/readbacks.ts) counts what the GPU returns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHubServer } from '../../tools/hub-server.mjs';
 import { HubClient, staticSource } from '../../src/hub/hub';
 import { loadModel, type LoadedModel } from '../../src/models/load';
 import type { Arch, GenerateStats, SamplingOptions } from '../../src/models/types';
-import { generateStreams, type BatchDecoder, type GenOptions, type GenPhase, type GenStream, type GenTrace } from '../../src/worker/generation';
-import { ReadbackCounter } from '../../src/worker/readbacks';
+import { generateStreams, type BatchDecoder, type GenOptions, type GenPhase, type GenStream, type GenTrace } from '../../src/engine/generation';
+import { ReadbackCounter } from '../../src/engine/readbacks';
 import { gpu } from '../gpu';
 
 let server: Awaited<ReturnType<typeof startHubServer>>;

@@ -82,7 +82,7 @@ interface Run<K extends string> {
 /**
  * The sampler's random stream is keyed by (seed, step), and CausalLM counts steps from its generate() only. Restart
  * the count so that a seed gives the same tokens here as in model.generate() and from one run to the next.
- * (The lead is asked to make reset() do this; until then the counter is reached by name, and tests/worker checks it.)
+ * (The lead is asked to make reset() do this; until then the counter is reached by name, and tests/engine/generation.test.ts checks it.)
  */
 function restartSampling(model: BatchDecoder): void {
   const m = model as unknown as { sampleStep?: unknown };
