@@ -5,11 +5,13 @@
 import { GpuWorkerClient, WorkerError } from '../worker/client';
 import type { MemoryReport, WorkerEvent } from '../worker/protocol';
 import type { Arch } from '../models/types';
+import type { KernelChoice } from '../models/kernel-choice';
 import { allPairs, type ModelPair, type RegistryEntry } from '../hub/registry';
 import type { ModelSource } from '../hub/hub';
 import { contextLengths } from '../recall/haystack';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { activeSlots, getState, idleJob, patchSlot, setState, toast, type AppState, type JobState, type LimitNote, type RunKind } from '../store/store';
+import type { Settings } from '../store/url';
 
 let client: GpuWorkerClient | null = null;
 const loadJobs = new Map<Arch, number>();
@@ -64,7 +66,6 @@ export async function boot(): Promise<void> {
     const st = await mine.request({ type: 'selftest', n: 1 << 16 }, ['selftest-result']);
     if (client !== mine) return;
     setState({ gpu: { kind: 'ready', info: ready.info, selftest: { ok: st.maxAbsError === 0, maxAbsError: st.maxAbsError } } });
-    await pushKernels();
     await pushMemoryCap();
     void calibrate(mine); // queued before the demo's load: nothing else runs on the GPU while it measures
     autoloadDemo();
@@ -149,11 +150,6 @@ export async function pushMemoryCap(): Promise<void> {
   if (client) await client.request({ type: 'memory-cap', bytes: mib > 0 ? mib * 2 ** 20 : null }, ['done']);
 }
 
-export async function pushKernels(): Promise<void> {
-  const { scan, attn } = getState().settings;
-  if (client) await client.request({ type: 'kernels', kernels: { scan, attention: attn } }, ['done']);
-}
-
 async function loadSlot(slot: Arch, entry: RegistryEntry, pairId: string): Promise<boolean> {
   const c = need();
   const source = sourceFor(entry, getState().settings.hub);
@@ -229,13 +225,20 @@ export function maxTokens(s: AppState): number {
 // ---------------------------------------------------------------------------------------------------------------
 // runs
 
-function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, settingsKeys: (keyof AppState['settings'])[]): void {
+/** The kernels a run uses: the toggles' setting when it starts (a toggle during the run applies to the next one). */
+export function runKernels(s: Settings): KernelChoice {
+  return { scan: s.scan, attention: s.attn };
+}
+
+/** Records a finished run with the settings it started with (`at`) and the kernels it ran. */
+function record(kind: RunKind, startedAt: Date, at: Settings, job: JobState, data: unknown, settingsKeys: (keyof Settings)[]): void {
   const s = getState();
   const settings: Record<string, unknown> = {};
-  for (const k of settingsKeys) settings[k] = s.settings[k];
-  settings.arch = s.settings.arch;
-  settings.scan = s.settings.scan;
-  settings.attn = s.settings.attn;
+  for (const k of settingsKeys) settings[k] = at[k];
+  const kernels = runKernels(at);
+  settings.arch = at.arch;
+  settings.scan = kernels.scan;
+  settings.attn = kernels.attention;
   const models: Partial<Record<Arch, NonNullable<AppState['slots']['mamba']['info']>>> = {};
   for (const a of ['mamba', 'transformer'] as Arch[]) if (s.slots[a].info) models[a] = s.slots[a].info;
   const run = {
@@ -345,12 +348,15 @@ export async function runGenerate(): Promise<void> {
     'compare',
     {
       type: 'generate',
-      params: { prompt: s.prompt, slots, maxNewTokens: s.maxNew, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed, mode: s.mode, batch: s.batch },
+      params: {
+        prompt: s.prompt, slots, maxNewTokens: s.maxNew, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed, mode: s.mode, batch: s.batch,
+        kernels: runKernels(s),
+      },
     },
     (e) => batch.push(e),
   );
   batch.flush();
-  record('generate', started, job, { prompt: s.prompt, outputs: getState().compare.outputs }, ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode', 'batch']);
+  record('generate', started, s, job, { prompt: s.prompt, outputs: getState().compare.outputs }, ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode', 'batch']);
 }
 
 export function sweepLengths(s: AppState['settings']): number[] {
@@ -368,12 +374,12 @@ export async function runSweep(): Promise<void> {
   const lengths = sweepLengths(s);
   const started = new Date();
   patchJob('sweep', { points: [], limits: [] });
-  const job = await runJob('sweep', { type: 'sweep', params: { slots, lengths, decodeTokens: s.sweepDecode, repeats: s.sweepRepeats, seed: s.seed } }, (e) => {
+  const job = await runJob('sweep', { type: 'sweep', params: { slots, lengths, decodeTokens: s.sweepDecode, repeats: s.sweepRepeats, seed: s.seed, kernels: runKernels(s) } }, (e) => {
     if (e.type === 'sweep-point') setState((st) => ({ sweep: { ...st.sweep, points: [...st.sweep.points, e.point] } }));
     else if (e.type === 'limit') setState((st) => ({ sweep: { ...st.sweep, limits: [...st.sweep.limits, limitNote(e)] } }));
   });
   const st = getState().sweep;
-  record('sweep', started, job, { lengths, points: st.points, limits: st.limits }, ['sweepMin', 'sweepMax', 'sweepFactor', 'sweepDecode', 'sweepRepeats', 'seed']);
+  record('sweep', started, s, job, { lengths, points: st.points, limits: st.limits }, ['sweepMin', 'sweepMax', 'sweepFactor', 'sweepDecode', 'sweepRepeats', 'seed']);
 }
 
 export async function runRecall(): Promise<void> {
@@ -385,7 +391,7 @@ export async function runRecall(): Promise<void> {
   patchJob('recall', { points: [], curves: [], limits: [], skips: [] });
   const job = await runJob(
     'recall',
-    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys } },
+    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, kernels: runKernels(p) } },
     (e) => {
       if (e.type === 'recall-point') setState((st) => ({ recall: { ...st.recall, points: [...st.recall.points, e.point] } }));
       else if (e.type === 'recall-skip') setState((st) => ({ recall: { ...st.recall, skips: [...st.recall.skips, e.skip] } }));
@@ -394,7 +400,7 @@ export async function runRecall(): Promise<void> {
     },
   );
   const r = getState().recall;
-  record('recall', started, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits, skips: r.skips }, [
+  record('recall', started, p, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits, skips: r.skips }, [
     'probes', 'lengths', 'depths', 'trials', 'keys', 'seed', 'doc',
   ]);
 }
@@ -418,7 +424,7 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   };
   if (which !== 'recall') {
     patchJob('claims', { stage: 'Context sweep' });
-    job = await runJob('claims', { type: 'sweep', params: { slots, lengths: sweepLengths(p), decodeTokens: Math.max(4, p.sweepDecode), repeats: p.sweepRepeats, seed: p.seed } }, (e) => {
+    job = await runJob('claims', { type: 'sweep', params: { slots, lengths: sweepLengths(p), decodeTokens: Math.max(4, p.sweepDecode), repeats: p.sweepRepeats, seed: p.seed, kernels: runKernels(p) } }, (e) => {
       if (e.type === 'sweep-point') setState((st) => ({ claims: { ...st.claims, sweep: [...st.claims.sweep, e.point] } }));
       else onLimit(e);
     });
@@ -427,7 +433,10 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
     patchJob('claims', { stage: 'Passkey and multikey recall' });
     job = await runJob(
       'claims',
-      { type: 'recall', params: { slots, probes: ['passkey', 'multikey'], document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys } },
+      {
+        type: 'recall',
+        params: { slots, probes: ['passkey', 'multikey'], document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, kernels: runKernels(p) },
+      },
       (e) => {
         if (e.type === 'recall-point') setState((st) => ({ claims: { ...st.claims, recall: [...st.claims.recall, e.point] } }));
         else if (e.type === 'recall-skip') setState((st) => ({ claims: { ...st.claims, skips: [...st.claims.skips, e.skip] } }));
@@ -437,7 +446,7 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   }
   patchJob('claims', { stage: null });
   const c = getState().claims;
-  record('claims', started, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits, skips: c.skips }, ['sweepMin', 'sweepMax', 'sweepFactor', 'lengths', 'depths', 'trials', 'keys', 'seed']);
+  record('claims', started, p, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits, skips: c.skips }, ['sweepMin', 'sweepMax', 'sweepFactor', 'lengths', 'depths', 'trials', 'keys', 'seed']);
 }
 
 export async function runSelectivity(length: number, depth: number): Promise<void> {
@@ -446,10 +455,10 @@ export async function runSelectivity(length: number, depth: number): Promise<voi
   const s = getState();
   const started = new Date();
   patchJob('selectivity', { results: [] });
-  const job = await runJob('selectivity', { type: 'diagnostics', params: { slots, document: s.document.text, length, depth, seed: s.settings.seed } }, (e) => {
+  const job = await runJob('selectivity', { type: 'diagnostics', params: { slots, document: s.document.text, length, depth, seed: s.settings.seed, kernels: runKernels(s.settings) } }, (e) => {
     if (e.type === 'selectivity') setState((st) => ({ selectivity: { ...st.selectivity, results: [...st.selectivity.results, e.result] } }));
   });
-  record('selectivity', started, job, { length, depth, results: getState().selectivity.results }, ['seed']);
+  record('selectivity', started, s.settings, job, { length, depth, results: getState().selectivity.results }, ['seed']);
 }
 
 export type { LossCurve };

@@ -11,7 +11,7 @@
  * rounding), else with the wall clock over passes submitted together. Runs in Node (Dawn) and in the worker.
  */
 import type { GpuContext } from './context';
-import { ComputeKernel, DispatchList, packUniforms } from './kernel';
+import { ComputeKernel, DispatchList } from './kernel';
 import { MatmulKernel, type LinearWeights } from '../kernels/matmul';
 
 export interface Calibration {
@@ -150,7 +150,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
     const copy = new ComputeKernel(ctx, 'copy_vec4');
     const uniform = (n4: number, stride: number) => {
       const u = buffer(16, UNIFORM);
-      device.queue.writeBuffer(u, 0, packUniforms([['u32', n4], ['u32', stride]]));
+      device.queue.writeBuffer(u, 0, copy.uniforms({ n4, stride }));
       return { buffer: u, offset: 0, size: 16 };
     };
 

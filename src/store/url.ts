@@ -2,7 +2,8 @@
  * Settings that belong in a shareable link: read from / written to the page's query string (only values that
  * differ from the defaults). Pasted documents are never put in the URL.
  */
-import type { Arch, AttentionVariant, ScanVariant } from '../models/types';
+import type { Arch } from '../models/types';
+import { attentionVariants, DEFAULT_KERNELS, scanVariants, type AttentionVariant, type ScanVariant } from '../models/kernel-choice';
 import type { ProbeKind } from '../recall/types';
 
 export type Tab = 'compare' | 'scaling' | 'recall' | 'claims' | 'benchmarks';
@@ -47,8 +48,8 @@ export const DEFAULT_SETTINGS: Settings = {
   pair: 'demo',
   hub: 'https://huggingface.co',
   arch: 'both',
-  scan: 'fused',
-  attn: 'flash',
+  scan: DEFAULT_KERNELS.scan,
+  attn: DEFAULT_KERNELS.attention,
   prompt: 'The harbour master opened the ledger and wrote',
   maxNew: 48,
   temperature: 0,
@@ -87,8 +88,8 @@ const KINDS: Record<keyof Settings, Kind> = {
 const ALLOWED: Partial<Record<keyof Settings, readonly string[]>> = {
   tab: TABS,
   arch: ['both', 'mamba', 'transformer'],
-  scan: ['fused', 'unfused', 'sequential'],
-  attn: ['flash', 'reference'],
+  scan: scanVariants,
+  attn: attentionVariants,
   mode: ['interleaved', 'sequential'],
 };
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../src/hub/config';
 import type { Arch } from '../../src/models/types';
+import { DEFAULT_KERNELS } from '../../src/models/kernel-choice';
 import type { SweepPoint } from '../../src/recall/types';
 import { changesSentence, decodeBound, memoryBound, prefillScalingBound, shortContextBound } from '../../src/roofline/claims';
 import { decodeWork, outlook, prefillWork, roofline, type Rates } from '../../src/roofline';
@@ -32,7 +33,7 @@ function point(pair: Pair, arch: Arch, length: number, slow = 1.2): SweepPoint {
   return {
     arch, length, prefillMs: pr.boundMs * slow, prefillTokPerS: 0, decodeMsPerToken: dr.boundMs * slow, decodeTokPerS: 1e3 / (dr.boundMs * slow),
     memory: { weights: 0, kvCache: arch === 'mamba' ? 0 : state, ssmState: arch === 'mamba' ? state : 0, activations: 0, scratch: 0 },
-    stateBytes: state, totalBytes: state,
+    stateBytes: state, totalBytes: state, prefillPass: 1024, kernels: { ...DEFAULT_KERNELS },
     roofline: {
       prefill: roofline(p, rates, { ms: pr.boundMs * slow, timing: 'gpu' }),
       decode: roofline(d, rates, { ms: dr.boundMs * slow, timing: 'gpu' }),

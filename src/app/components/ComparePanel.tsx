@@ -97,7 +97,7 @@ function Output({ arch, out, prompt }: { arch: Arch; out: StreamOutput | undefin
         <Stat label="decode tok/s" value={fmtRate(st?.decodeTokPerS ?? liveDecodeRate(out))} testId={`decode-${arch}`} />
         <Stat label="tokens" value={out ? `${out.tokens.length}` : '—'} />
       </div>
-      {out?.trace && st && st.newTokens > 1 && (
+      {out?.trace?.readbacks && st && st.newTokens > 1 && (
         <p className="fine" data-testid={`trace-${arch}`}>
           Decoded in batches of {out.trace.batch} tokens sampled on the GPU: {out.trace.readbacks.decode} GPU readback{out.trace.readbacks.decode === 1 ? '' : 's'} for{' '}
           {st.newTokens - 1} tokens after the first.

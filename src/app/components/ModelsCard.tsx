@@ -1,8 +1,12 @@
-/** Model pair picker (demo pair + hub pairs, with sizes), hub URL setting, load progress, cancel, and the kernel toggles. */
+/**
+ * Model pair picker (demo pair + hub pairs, with sizes), hub URL setting, load progress, cancel, and the kernel toggles
+ * (a setting: each run takes the kernels chosen when it starts, src/app/controller.ts).
+ */
 import { useStore, patchSettings } from '../../store/store';
 import type { Arch } from '../../models/types';
 import type { RegistryEntry } from '../../hub/registry';
-import { cancelLoad, loadPair, pairs, pushKernels, unloadAll, ARCH_LABEL } from '../controller';
+import { ATTENTION_KERNELS, attentionVariants, SCAN_KERNELS, scanVariants } from '../../models/kernel-choice';
+import { cancelLoad, loadPair, pairs, unloadAll, ARCH_LABEL } from '../controller';
 import { fmtBytes } from '../format';
 import { ArchDot, Badge, Progress, Segmented } from './ui';
 import { DemoResults } from './DemoResults';
@@ -40,6 +44,18 @@ function SlotRow({ slot }: { slot: Arch }) {
         <div className="slot-info muted">
           {st.info.name} · vocab {st.info.vocabSize.toLocaleString('en-US')} · context ≤ {st.info.maxContext.toLocaleString('en-US')} · weights{' '}
           {fmtBytes(st.info.memory.weights)} on GPU · loaded in {(st.info.loadMs / 1000).toFixed(1)} s
+          {st.info.weights && (
+            <span data-testid={`weights-${slot}`}>
+              {' · '}
+              {st.info.weights.format === 'pytorch' ? 'PyTorch .bin' : 'safetensors'}
+              {st.info.weights.files.length > 1 ? ` (${st.info.weights.files.length} shards)` : ''}
+            </span>
+          )}
+          {st.info.tokenizerFrom && (
+            <span data-testid={`tokenizer-from-${slot}`} title="This repo has no tokenizer of its own; its authors name this one.">
+              {' · '}tokenizer from {st.info.tokenizerFrom}
+            </span>
+          )}
         </div>
       )}
       {st.status === 'error' && <div className="slot-error">{st.error}</div>}
@@ -81,6 +97,7 @@ export function ModelsCard() {
                   ) : (
                     <span className="pair-meta" title={`Mamba: ≈ ${fmtBytes(m.download)} download, ≈ ${fmtBytes(m.gpu)} GPU · Transformer: ≈ ${fmtBytes(t.download)} download, ≈ ${fmtBytes(t.gpu)} GPU`}>
                       ↓ ≈ {fmtBytes(m.download + t.download)} · GPU ≈ {fmtBytes(m.gpu + t.gpu)}
+                      {p.mamba.tokenizerRepo ? ` · tokenizer: ${p.mamba.tokenizerRepo}` : ''}
                     </span>
                   )}
                 </button>
@@ -137,28 +154,15 @@ export function ModelsCard() {
           label="Scan kernel"
           value={settings.scan}
           testId="toggle-scan"
-          options={[
-            { value: 'fused', label: 'Fused', title: 'Chunked fused selective scan' },
-            { value: 'unfused', label: 'Unfused', title: 'Separate discretize / scan / output passes' },
-            { value: 'sequential', label: 'Sequential', title: 'One thread walks the sequence per channel' },
-          ]}
-          onChange={(scan) => {
-            patchSettings({ scan });
-            void pushKernels();
-          }}
+          options={scanVariants.map((value) => ({ value, ...SCAN_KERNELS[value] }))}
+          onChange={(scan) => patchSettings({ scan })}
         />
         <Segmented
           label="Attention kernel"
           value={settings.attn}
           testId="toggle-attn"
-          options={[
-            { value: 'flash', label: 'Flash', title: 'Tiled online-softmax attention' },
-            { value: 'reference', label: 'Reference', title: 'Materialized scores, softmax, then P·V' },
-          ]}
-          onChange={(attn) => {
-            patchSettings({ attn });
-            void pushKernels();
-          }}
+          options={attentionVariants.map((value) => ({ value, ...ATTENTION_KERNELS[value] }))}
+          onChange={(attn) => patchSettings({ attn })}
         />
       </div>
     </section>

@@ -131,6 +131,10 @@ export function ScalingPanel() {
           Lengths: {lengths.map(fmtLen).join(' · ') || '—'}. Each point prefills L random tokens (fastest of the repeats), then decodes. A model that runs out of
           memory or hits a device limit stops at the largest length that fit; the other continues.
         </p>
+        <p className="fine" data-testid="prefill-path">
+          The prefill takes each layer over the whole context in one pass (several for contexts whose activations would pass 512 MiB or the GPU's buffer
+          limits), so Mamba runs the long-context scan the Benchmarks tab measures; activations therefore grow with L up to that budget.
+        </p>
         {!ready.length && <p className="fine">Load a model pair above to run a sweep.</p>}
         {(sweep.running || sweep.progress) && sweep.progress && (
           <Progress done={sweep.progress.done} total={sweep.progress.total} label={sweep.running ? sweep.progress.label : sweep.cancelled ? 'cancelled' : 'finished'} testId="sweep-progress" />
