@@ -61,7 +61,7 @@ test('the bound shows on the adapter chip and on every Compare, Scaling and Clai
     await expect(page.locator(`[data-testid="chart-scaling-prefill"] .floor-${a}`)).toHaveCount(1);
     await expect(page.locator(`[data-testid="chart-scaling-decode"] .floor-${a}`)).toHaveCount(1);
   }
-  await expect(page.getByTestId('scaling-bound-changes-prefill')).toContainText(/Mamba (dispatch|bandwidth|compute)-bound/);
+  await expect(page.getByTestId('scaling-bound-changes-prefill')).toContainText(/Mamba: (dispatch|bandwidth|compute)-bound .*; the Transformer: (dispatch|bandwidth|compute)-bound/);
   await expect(page.getByTestId('sweep-bound').first()).toContainText(/(dispatch|bandwidth|compute) \/ (dispatch|bandwidth|compute)/);
   await shot(page, 'roofline-scaling');
   lap('scaling');
