@@ -204,7 +204,7 @@ export async function calibrate(ctx: GpuContext, opts: CalibrateOptions = {}): P
     const copyGBps = (8 * n * copyReps) / (tc.ms / 1e3) / 1e9;
 
     // matmul: Y[S, S] = X[S, S] · W[S, S]ᵀ with f32 weights (zeros: the time does not depend on the values)
-    const S = small ? 128 : 1024;
+    const S = small ? 128 : 2048;
     const mm = new MatmulKernel(ctx);
     const X = buffer(S * S * 4), Wb = buffer(S * S * 4), Y = buffer(S * S * 4);
     const W: LinearWeights = { dtype: 'f32', rows: S, cols: S, blocks: [{ buffer: Wb, rows: S }], bias: null };
