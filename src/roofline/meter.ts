@@ -74,7 +74,7 @@ export class PhaseMeter {
     this.model.resetPrefillStats();
     this.model.resetDecodeStats();
     if (this.timer) {
-      void this.timer.read(); // drops what an earlier run left
+      this.timer.read().catch(() => []); // drops what an earlier run left
       if (!this.running) this.saved = this.model.passTimer;
       this.model.passTimer = this.timer;
     }
