@@ -6,6 +6,8 @@ import type { GenerateTrace, GpuInfo, LoadProgress, MemoryReport, ModelInfo, Sel
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { DEFAULT_SETTINGS, type Settings } from './url';
 import type { ProbeSkip } from '../recall/types';
+import type { Calibration } from '../gpu/calibrate';
+import type { MeasuredRooflines } from '../roofline/meter';
 
 export type GpuStatus =
   | { kind: 'starting' }
@@ -31,6 +33,8 @@ export interface StreamOutput {
   /** Decode batches and GPU readbacks of the run. */
   trace?: GenerateTrace;
   memory?: ModelMemory;
+  /** What bounded this model's prefill and decode (after the run). */
+  roofline?: MeasuredRooflines | null;
   done: boolean;
 }
 
@@ -70,12 +74,16 @@ export interface RunRecord {
   error: string | null;
   settings: Partial<Settings>;
   models: Partial<Record<Arch, ModelInfo>>;
+  /** The adapter's calibration the run's rooflines divide by (src/gpu/calibrate.ts). */
+  calibration?: Calibration | null;
   data: unknown;
 }
 
 export interface AppState {
   settings: Settings;
   gpu: GpuStatus;
+  /** The adapter's measured rates (copy GB/s, dispatch µs, matmul GFLOP/s, timestamps): null until measured. */
+  calibration: Calibration | null;
   slots: Record<Arch, SlotState>;
   memory: MemoryReport | null;
   compare: JobState & { outputs: Partial<Record<Arch, StreamOutput>>; prompt: string };
@@ -93,6 +101,7 @@ const emptySlot: SlotState = { status: 'empty' };
 export const useStore = create<AppState>(() => ({
   settings: DEFAULT_SETTINGS,
   gpu: { kind: 'starting' },
+  calibration: null,
   slots: { mamba: emptySlot, transformer: emptySlot },
   memory: null,
   compare: { ...idleJob, outputs: {}, prompt: '' },

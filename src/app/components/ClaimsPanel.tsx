@@ -12,12 +12,20 @@ import { ArchLineChart, ChartFigure } from './charts';
 import { LimitNotes } from './ScalingPanel';
 import { SkipNotes } from './RecallPanel';
 import { Badge, Card, Notice, Progress, RunButton } from './ui';
+import { ClaimBoundLine } from './Roofline';
+import { decodeBound, memoryBound, prefillScalingBound, shortContextBound, type ClaimBound } from '../../roofline/claims';
 
 const STATUS: Record<Verdict['status'], { kind: 'ok' | 'bad' | 'warn' | 'muted'; label: string }> = {
   supported: { kind: 'ok', label: 'Holds here' },
   contradicted: { kind: 'bad', label: 'Does not hold here' },
   inconclusive: { kind: 'warn', label: 'Inconclusive' },
   'no-data': { kind: 'muted', label: 'Not measured yet' },
+};
+
+/** Recall claims are about accuracy: no floor decides them. */
+const RECALL_BOUND: ClaimBound = {
+  decider: null,
+  text: 'Not a speed claim: no floor decides it. Accuracy follows the architecture (what the state or cache can hold) and what these models were trained on.',
 };
 
 function sweepSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null) {
@@ -35,6 +43,8 @@ function Claim(props: {
   kind: 'scaling' | 'recall';
   chart: ReactNode;
   points: number;
+  /** What decides it: the architecture, the implementation or model size (src/roofline/claims.ts). */
+  bound?: ClaimBound | null;
 }) {
   const claims = useStore((s) => s.claims);
   const canRun = useActiveSlots().length === 2;
@@ -54,6 +64,7 @@ function Claim(props: {
       <p className="claim-summary" data-status={props.verdict.status}>
         {props.verdict.summary}
       </p>
+      <ClaimBoundLine id={props.id} b={props.bound ?? null} />
       <ChartFigure title="Measured" name={`claim-${props.id}`} points={props.points} height={180}>
         {props.chart}
       </ChartFigure>
@@ -114,6 +125,7 @@ export function ClaimsPanel() {
           who="For SSMs: linear-time sequence modeling"
           how="prefill L random tokens for each L; fit time ∝ L^k over the longer half of the lengths."
           verdict={verdictPrefillScaling(sw)}
+          bound={prefillScalingBound(sw)}
           kind="scaling"
           points={sw.length}
           chart={<ArchLineChart series={sweepSeries(sw, (p) => p.prefillMs)} xLabel="L" yLabel="ms" logX logY yFormat={fmtMs} />}
@@ -124,6 +136,7 @@ export function ClaimsPanel() {
           who="For SSMs: a fixed-size state"
           how="read the GPU bytes held for the sequence (SSM + conv state vs KV cache) after each prefill."
           verdict={verdictMemory(sw)}
+          bound={memoryBound(sw)}
           kind="scaling"
           points={sw.length}
           chart={<ArchLineChart series={sweepSeries(sw, (p) => p.stateBytes)} xLabel="L" yLabel="bytes" logX yFormat={fmtBytes} />}
@@ -134,6 +147,7 @@ export function ClaimsPanel() {
           who="For SSMs: constant-time decoding"
           how="after each prefill, decode tokens (sampled on the GPU, several per readback) and measure tokens/s."
           verdict={verdictDecode(sw)}
+          bound={decodeBound(sw)}
           kind="scaling"
           points={sw.filter((p) => p.decodeTokPerS).length}
           chart={<ArchLineChart series={sweepSeries(sw, (p) => p.decodeTokPerS)} xLabel="L" yLabel="tok/s" logX yFormat={fmtRate} />}
@@ -144,6 +158,7 @@ export function ClaimsPanel() {
           who="For Transformers: exact retrieval"
           how="passkey probes: a random key at several depths, asked at the end; exact-match accuracy per length."
           verdict={verdictRecall(rc)}
+          bound={rc.length ? RECALL_BOUND : null}
           kind="recall"
           points={rc.filter((p) => p.probe === 'passkey').length}
           chart={
@@ -163,6 +178,7 @@ export function ClaimsPanel() {
           who="For Transformers: a KV cache keeps every fact; an SSM compresses them into a fixed state"
           how={`multikey probes: K = ${settings.keys.join(', ')} facts (“The code for word is 1234.”) at random depths, one asked at the end; exact-match accuracy vs K at one length, beside passkey (one fact, forgetting by distance).`}
           verdict={verdictForget(rc)}
+          bound={rc.length ? RECALL_BOUND : null}
           kind="recall"
           points={mkAt ? rc.filter((p) => p.probe === 'multikey' && p.length === mkAt.length).length : 0}
           chart={
@@ -183,6 +199,7 @@ export function ClaimsPanel() {
           who="For Transformers: well-optimized attention at everyday lengths"
           how="compare prefill times at each length and find where the faster model changes."
           verdict={verdictCrossover(sw)}
+          bound={shortContextBound(sw)}
           kind="scaling"
           points={sw.length}
           chart={

@@ -7,6 +7,7 @@ import { ARCH_LABEL, cancelJob, runGenerate } from '../controller';
 import { AXIS, GRID, fmtBytes, fmtMs, fmtRate } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
 import { ArchDot, Card, Notice, NumberField, RunButton, Segmented, Stat } from './ui';
+import { BoundLine } from './Roofline';
 
 const STOP_LABEL: Record<GenerateStats['stopReason'], string> = {
   length: 'token limit',
@@ -102,6 +103,8 @@ function Output({ arch, out, prompt }: { arch: Arch; out: StreamOutput | undefin
           {st.newTokens - 1} tokens after the first.
         </p>
       )}
+      <BoundLine r={out?.roofline?.prefill} phase="prefill" testId={`bound-prefill-${arch}`} />
+      <BoundLine r={out?.roofline?.decode} phase="decode" testId={`bound-decode-${arch}`} />
       {mem && (
         <div className="membar" title="GPU memory held by this model">
           <div className="membar-bar">

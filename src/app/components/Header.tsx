@@ -3,6 +3,7 @@ import { exportJson } from '../../export/json';
 import { runsToCsv } from '../../export/csv';
 import { downloadText, stamp } from '../../export/download';
 import { getState, toast, useStore } from '../../store/store';
+import { CalibrationTag } from './Roofline';
 
 export function Header() {
   const gpu = useStore((s) => s.gpu);
@@ -34,6 +35,7 @@ export function Header() {
           <span className="gpu-chip" data-testid="gpu-chip" title={`${gpu.info.features.join(', ') || 'no optional features'}`}>
             <span className={`led ${gpu.selftest.ok ? 'ok' : 'bad'}`} />
             {gpuName}
+            <CalibrationTag />
             <span data-testid="selftest" data-ok={String(gpu.selftest.ok)} className="sr-only">
               Self-test (copy kernel): {gpu.selftest.ok ? 'ok' : `max error ${gpu.selftest.maxAbsError}`}
             </span>

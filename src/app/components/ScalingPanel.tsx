@@ -8,6 +8,7 @@ import { ARCH_LABEL, cancelJob, pushMemoryCap, runSweep, sweepLengths } from '..
 import { fmtBytes, fmtLen, fmtMs, fmtRate } from '../format';
 import { ArchLineChart, ChartFigure, type Series } from './charts';
 import { ArchDot, Card, Notice, NumberField, Progress, RunButton } from './ui';
+import { ScalingBounds } from './Roofline';
 
 const ARCHS: Arch[] = ['mamba', 'transformer'];
 
@@ -16,6 +17,11 @@ function series(points: SweepPoint[], y: (p: SweepPoint) => number | null): Seri
     arch,
     points: points.filter((p) => p.arch === arch).map((p) => ({ x: p.length, y: y(p) })),
   })).filter((s) => s.points.length);
+}
+
+/** Each model's floor (its largest: src/roofline/) at the lengths measured, as dashed series. */
+function floorSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null): Series[] {
+  return series(points.filter((p) => p.roofline), y).map((s) => ({ ...s, floor: true }));
 }
 
 /** Memoized: re-renders only when the points change (not on progress events). */
@@ -33,6 +39,7 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
         points={n}
         note={
           <>
+            {points.some((p) => p.roofline?.prefill) && <span>Dashed: each model’s largest floor. </span>}
             {mExp && <span>Mamba ∝ L<sup>{mExp.exponent.toFixed(2)}</sup> </span>}
             {tExp && <span>· Transformer ∝ L<sup>{tExp.exponent.toFixed(2)}</sup> </span>}
             {x && (
@@ -43,10 +50,29 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
           </>
         }
       >
-        <ArchLineChart series={series(points, (p) => p.prefillMs)} xLabel="context length (tokens)" yLabel="prefill ms" logX logY yFormat={fmtMs} marker={marker} />
+        <ArchLineChart
+          series={[...series(points, (p) => p.prefillMs), ...floorSeries(points, (p) => p.roofline?.prefill?.boundMs ?? null)]}
+          xLabel="context length (tokens)"
+          yLabel="prefill ms"
+          logX
+          logY
+          yFormat={fmtMs}
+          marker={marker}
+        />
       </ChartFigure>
-      <ChartFigure title="Decode speed vs context length" name={`${prefix}-decode`} points={points.filter((p) => p.decodeTokPerS).length}>
-        <ArchLineChart series={series(points, (p) => p.decodeTokPerS)} xLabel="context length (tokens)" yLabel="tokens/s" logX yFormat={fmtRate} />
+      <ChartFigure
+        title="Decode speed vs context length"
+        name={`${prefix}-decode`}
+        points={points.filter((p) => p.decodeTokPerS).length}
+        note={points.some((p) => p.roofline?.decode) ? 'Dashed: the tokens/s each model’s largest floor allows on this GPU.' : undefined}
+      >
+        <ArchLineChart
+          series={[...series(points, (p) => p.decodeTokPerS), ...floorSeries(points, (p) => (p.roofline?.decode ? 1e3 / p.roofline.decode.boundMs : null))]}
+          xLabel="context length (tokens)"
+          yLabel="tokens/s"
+          logX
+          yFormat={fmtRate}
+        />
       </ChartFigure>
       <ChartFigure title="Sequence memory vs context length (KV cache / SSM state)" name={`${prefix}-state-memory`} points={n}>
         <ArchLineChart series={series(points, (p) => p.stateBytes)} xLabel="context length (tokens)" yLabel="bytes" logX yFormat={fmtBytes} />
@@ -117,6 +143,7 @@ export function ScalingPanel() {
         <LimitNotes limits={sweep.limits} />
       </Card>
       <ScalingCharts points={sweep.points} />
+      <ScalingBounds points={sweep.points} />
       <SweepTable points={sweep.points} />
     </div>
   );
@@ -138,6 +165,7 @@ const SweepTable = memo(function SweepTable({ points }: { points: SweepPoint[] }
                   <th>KV / state</th>
                   <th>Activations</th>
                   <th>Total</th>
+                  <th title="The largest of the bandwidth, compute and dispatch floors (prefill / decode)">Bound</th>
                 </tr>
               </thead>
               <tbody>
@@ -153,6 +181,7 @@ const SweepTable = memo(function SweepTable({ points }: { points: SweepPoint[] }
                     <td>{fmtBytes(p.stateBytes)}</td>
                     <td>{fmtBytes(p.memory.activations)}</td>
                     <td>{fmtBytes(p.totalBytes)}</td>
+                    <td data-testid="sweep-bound">{[p.roofline?.prefill?.bound, p.roofline?.decode?.bound].filter(Boolean).join(' / ') || '—'}</td>
                   </tr>
                 ))}
               </tbody>
