@@ -76,7 +76,7 @@ export async function boot(): Promise<void> {
   }
 }
 
-/** The adapter's rates for the rooflines (src/gpu/calibrate.ts), measured once per device by the worker. */
+/** The adapter's rates for the rooflines (src/roofline/calibrate.ts), measured once per device by the worker. */
 async function calibrate(c: GpuWorkerClient): Promise<void> {
   setState({ calibration: null });
   try {

@@ -15,7 +15,7 @@
  *     token, and the bandwidth floor: weight bytes / the copy kernel's GB/s measured in the same run (the tok/s a
  *     decode that only streams its weights once would reach);
  *   GPU memory (weights, KV cache vs SSM state, activations);
- *   the roofline of the prefill and of one decode step (src/roofline/, the rates from src/gpu/calibrate.ts measured
+ *   the roofline of the prefill and of one decode step (src/roofline/, the rates from src/roofline/calibrate.ts measured
  *     at the start): dispatches, bytes moved, FLOPs, the bandwidth / compute / dispatch floors, the bound (the largest
  *     floor), the measured time (GPU time from timestamps, else wall) and the gap (measured / bound): the columns the
  *     page shows for the same work.
@@ -35,7 +35,7 @@ import { parseConfig, type ModelConfig } from '../hub/config';
 import { KernelOps } from '../models/kernel-ops';
 import type { CausalLM } from '../models/base';
 import { parseKernelChoice } from '../models/kernel-choice';
-import { calibrate, type Calibration } from '../gpu/calibrate';
+import { calibrate, type Calibration } from '../roofline/calibrate';
 import { measuredRooflines, PhaseMeter, type MeasuredRooflines } from '../roofline/meter';
 import { randomModel } from './random-model';
 import { ROOFLINE_HEADER, rooflineColumns, rooflineLines, type RooflineColumns } from './roofline-columns';

@@ -8,7 +8,7 @@ import type { Emit, Models, RunEnd, TokenizedModel } from './events';
 import { generateStreams, type GenPhase, type GenStream } from './generation';
 import { ReadbackCounter } from './readbacks';
 import { runModels, settle } from './run';
-import { calibrationOf } from '../gpu/calibrate';
+import { calibrationOf } from '../roofline/calibrate';
 import type { GenerateStats } from '../models/types';
 import { measuredRooflines, meterable, PhaseMeter } from '../roofline/meter';
 

@@ -8,7 +8,7 @@ import type { Arch, LanguageModel } from '../models/types';
 import { mulberry32 } from '../recall/rng';
 import type { SweepPoint } from '../recall/types';
 import { CapacityStops } from './capacity';
-import { calibrationOf } from '../gpu/calibrate';
+import { calibrationOf } from '../roofline/calibrate';
 import { measuredRooflines, metered, meterable, type Observed } from '../roofline/meter';
 import { checkAbort } from './errors';
 import type { Emit, Models, RunEnd } from './events';

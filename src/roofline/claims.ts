@@ -5,7 +5,15 @@
  * changes (measured, then by the floors beyond the lengths measured). Pure.
  */
 import type { Arch } from '../models/types';
-import type { SweepPoint } from '../recall/types';
+import type { MeasuredRooflines } from './meter';
+
+/** What the claims read of a sweep point (src/recall/types.ts SweepPoint): structural, so roofline/ needs nothing from recall/. */
+export interface SweepPoint {
+  arch: Arch;
+  length: number;
+  stateBytes: number;
+  roofline?: MeasuredRooflines | null;
+}
 import type { Roofline } from './floors';
 import type { OutlookPoint } from './outlook';
 import { BOUND_LABEL, decidePair, DECIDER_LABEL, fmtBytes, fmtLength, ifBytesBound, runsPhrase, type Decider } from './words';

@@ -1,5 +1,5 @@
 /**
- * The three floors of a piece of work on a calibrated GPU (src/gpu/calibrate.ts), the bound they name, and the gap
+ * The three floors of a piece of work on a calibrated GPU (src/roofline/calibrate.ts), the bound they name, and the gap
  * to a measurement:
  *   bandwidth floor  bytes moved / copy bandwidth       (no kernel moves bytes faster than a plain copy)
  *   compute floor    FLOPs / matmul FMA throughput      (our best f32 kernel's rate)

@@ -3,7 +3,7 @@
  * dispatches) and, where timestamps allow, the GPU time of each phase, then turns them with the model's config and the
  * calibration into the rooflines that travel with a result (./floors). Used by the worker's experiments and the bench.
  */
-import type { Calibration } from '../gpu/calibrate';
+import type { Calibration } from './calibrate';
 import { PassTimer } from '../gpu/timing';
 import type { ModelConfig } from '../hub/config';
 import type { CausalLM } from '../models/base';

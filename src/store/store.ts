@@ -6,7 +6,7 @@ import type { GenerateTrace, GpuInfo, LoadProgress, MemoryReport, ModelInfo, Sel
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { DEFAULT_SETTINGS, type Settings } from './url';
 import type { ProbeSkip } from '../recall/types';
-import type { Calibration } from '../gpu/calibrate';
+import type { Calibration } from '../roofline/calibrate';
 import type { MeasuredRooflines } from '../roofline/meter';
 
 export type GpuStatus =
@@ -74,7 +74,7 @@ export interface RunRecord {
   error: string | null;
   settings: Partial<Settings>;
   models: Partial<Record<Arch, ModelInfo>>;
-  /** The adapter's calibration the run's rooflines divide by (src/gpu/calibrate.ts). */
+  /** The adapter's calibration the run's rooflines divide by (src/roofline/calibrate.ts). */
   calibration?: Calibration | null;
   data: unknown;
 }

@@ -8,7 +8,7 @@ import { acquireDevice } from '../gpu/device';
 import { GpuContext } from '../gpu/context';
 import { GpuError } from '../gpu/errors';
 import { CopyKernel } from '../kernels/copy';
-import { calibrated } from '../gpu/calibrate';
+import { calibrated } from '../roofline/calibrate';
 import { loadModel } from '../models/load';
 import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { Arch, ModelMemory } from '../models/types';

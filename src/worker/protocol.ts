@@ -16,7 +16,7 @@ import type { SweepParams } from '../engine/sweep';
 import type { RecallParams } from '../engine/recall';
 import type { DiagnosticsParams } from '../engine/diagnostics';
 import type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint } from '../recall/types';
-import type { Calibration } from '../gpu/calibrate';
+import type { Calibration } from '../roofline/calibrate';
 
 export type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint };
 export type { DiagnosticsParams, EngineEvent, GenerateParams, GenerateTrace, LimitEvent, RecallParams, SelectivityResult, SweepParams };
@@ -63,7 +63,7 @@ export interface LoadProgress {
 export type WorkerRequest =
   | { id: number; type: 'init' }
   | { id: number; type: 'selftest'; n: number }
-  /** Measures the adapter's rates for the rooflines (src/gpu/calibrate.ts), once; queued like a GPU job. */
+  /** Measures the adapter's rates for the rooflines (src/roofline/calibrate.ts), once; queued like a GPU job. */
   | { id: number; type: 'calibrate' }
   | { id: number; type: 'load'; slot: Arch; source: ModelSource }
   | { id: number; type: 'unload'; slot: Arch }

@@ -1,7 +1,7 @@
-/** The calibration (src/gpu/calibrate.ts) on this machine's adapter (SwiftShader without a GPU): every figure positive
+/** The calibration (src/roofline/calibrate.ts) on this machine's adapter (SwiftShader without a GPU): every figure positive
  *  and finite, timestamps detected or not, and the wall-clock path a device without timestamp-query takes. */
 import { describe, expect, test } from 'vitest';
-import { calibrate, calibrated, calibrationOf } from '../../src/gpu/calibrate';
+import { calibrate, calibrated, calibrationOf } from '../../src/roofline/calibrate';
 import { GpuContext } from '../../src/gpu/context';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { gpu } from '../gpu';

@@ -5,7 +5,7 @@
  * tiny random fixtures (Mamba f16 checkpoint, GPT-NeoX).
  */
 import { describe, expect, it } from 'vitest';
-import { calibrated } from '../../src/gpu/calibrate';
+import { calibrated } from '../../src/roofline/calibrate';
 import type { EngineEvent } from '../../src/engine/events';
 import { runGenerate } from '../../src/engine/generate';
 import { runSweep } from '../../src/engine/sweep';

@@ -6,7 +6,7 @@
  * passes and dispatches and times them, and the rooflines built from it are finite with a named bound.
  */
 import { describe, expect, test } from 'vitest';
-import { calibrated } from '../../src/gpu/calibrate';
+import { calibrated } from '../../src/roofline/calibrate';
 import { countingPass } from '../../src/gpu/count';
 import { parseConfig, type ModelConfig } from '../../src/hub/config';
 import { KernelOps } from '../../src/models/kernel-ops';

@@ -3,7 +3,7 @@
  * card of the Scaling tab, the "decided by" line of a claim, and the calibration in the adapter chip.
  */
 import type { ReactNode } from 'react';
-import type { Calibration } from '../../gpu/calibrate';
+import type { Calibration } from '../../roofline/calibrate';
 import type { Arch } from '../../models/types';
 import type { SweepPoint } from '../../recall/types';
 import type { ClaimBound, RooflinePhase } from '../../roofline/claims';

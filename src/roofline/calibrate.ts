@@ -10,8 +10,8 @@
  * Each figure is timed with timestamps when they are available and fine enough for it (the timed pass is ≥ 50× the
  * rounding), else with the wall clock over passes submitted together. Runs in Node (Dawn) and in the worker.
  */
-import type { GpuContext } from './context';
-import { ComputeKernel, DispatchList } from './kernel';
+import type { GpuContext } from '../gpu/context';
+import { ComputeKernel, DispatchList } from '../gpu/kernel';
 import { MatmulKernel, type LinearWeights } from '../kernels/matmul';
 
 export interface Calibration {
