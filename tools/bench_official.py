@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFF = os.path.join(ROOT, ".official")
 
 STUBS = r"""
+#include <cstdint>
 #include "selective_scan.h"
 #include <c10/util/complex.h>
 #include <cuda_bf16.h>
