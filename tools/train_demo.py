@@ -1020,6 +1020,7 @@ class Trainer:
         self.opt = make_optimizer(self.model, cfg)
         self.state = state  # json-able: step, plan, curve, evals, stages, ...
         self.rewarm_from = None
+        self.ignore_stop = False  # --ignore-stop: the stop rule neither ends an earlier stop nor fires again
         self.init_ref = {k: v.detach().clone() for k, v in self.model.state_dict().items() if self._tracked(k)}
         self.task_idx = torch.arange(len(TASKS), device=DEV)
 
@@ -1140,7 +1141,7 @@ class Trainer:
                 dl = ev["passkey"].get(str(probes.delta_length), {})
                 extra = f" Δ needle/filler {dl.get('delta_ratio')}" if self.arch == "mamba" else ""
                 log(f"{label}{self.arch} eval @{st['step']}: passkey (first, rest) {pk} multikey {mk} copy {(ev['copy'] or {}).get('exact')}{extra} ({ev['seconds']}s)")
-                reason = self.stop_rule()
+                reason = None if self.ignore_stop else self.stop_rule()
                 if reason:
                     st["stopped_by_rule"] = {"step": st["step"], "reason": reason}
                     log(f"{self.arch}: stop rule: {reason}")
@@ -1404,6 +1405,7 @@ def cmd_train(a):
         raise SystemExit(f"{arch}: nothing to resume (no {full}, no {state_path}); stage 1 needs --fresh")
     st = tr.state
     st["plan"]["total_steps"] = plan["total_steps"]
+    tr.ignore_stop = a.ignore_stop
     if st.get("stopped_by_rule") and not a.ignore_stop:
         log(f"{arch}: stopped by the stop rule earlier ({st['stopped_by_rule']}); exporting only (--ignore-stop to go on)")
         target = st["step"]
