@@ -10,14 +10,7 @@
 # SKIP_RECALL=1 leaves the recall lab out. QUICK=1: tiny settings, for a smoke test of the script itself (e.g. on SwiftShader with a stand-in .gpu/run.sh).
 T0=$(date +%s); DEADLINE=${DEADLINE:-555}; QUICK=${QUICK:-0}
 R=$OUT/r; mkdir -p $R
-left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
-step() { # step NAME CAP CMD...
-  local name=$1 cap=$2; shift 2; local l=$(left); local c=$(( cap < l ? cap : l ))
-  if [ $c -lt 8 ]; then echo "== $name: skipped (no time left)" | tee -a $R/steps.txt; return; fi
-  echo "== $name (cap ${c}s) at +$(( $(date +%s) - T0 ))s" | tee -a $R/steps.txt
-  local s=$(date +%s); timeout -k 5 $c "$@" > $R/$name.log 2>&1; local rc=$?
-  echo "   $name rc=$rc in $(( $(date +%s) - s ))s" | tee -a $R/steps.txt; tail -3 $R/$name.log
-}
+source "$(dirname "$0")/steps.sh"
 first() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; echo "$1"; }
 M=$PWD/public/models
 DOC=$(first $PWD/public/docs/harbour-ledger.txt $PWD/harbour-ledger.txt)
