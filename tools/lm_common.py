@@ -4,6 +4,7 @@
 * an independent, chunked-parallel implementation of the Mamba-1 forward pass that
   reads the parameters of a transformers MambaForCausalLM (used to train fast without
   the mamba-ssm CUDA kernels, and as a cross-check for the golden logits),
+* our own modules with transformers' parameter names: MambaLM, Mamba2LM (the chunked SSD in matmuls), NeoXLM,
 * JSON helpers.
 """
 import json
@@ -310,6 +311,221 @@ class MambaLM(torch.nn.Module):
 
     def forward(self, input_ids, scan=None, chunk=16, collect=None):
         return mamba_logits_fast(self, input_ids, chunk=chunk, scan=scan, collect=collect)
+
+
+# --------------------------------------------------------------------------- mamba-2 (SSD)
+# Mamba-2 (Dao & Gu 2024, "Transformers are SSMs": state space duality), transformers' Mamba2ForCausalLM parameters.
+# Glossary (code name: paper symbol, meaning):
+#   b: batch, l: sequence length (T in the paper), d: d_model (hidden_size), d_in = expand * d = h * p
+#   h: heads (num_heads), p: head dim (head_dim, P), n: state size per head channel (state_size, N)
+#   g: groups (n_groups): B and C are shared by the h / g heads of a group (head i uses group i // (h / g))
+#   Q: chunk length (chunk_size), c: chunks = ceil(l / Q), k: conv kernel (conv_kernel)
+#   x: X the SSM input, z: the gate, dt: Δ (one per head and step), A: a scalar per head (A = -exp(A_log) < 0),
+#   B, C: (b, l, g, n) the state's input / output maps, D: the skip per head, S: the state of a head, (p, n)
+# Recurrence per head (the SSM with a scalar A, "SSD"):
+#   S_t = exp(Δ_t A) S_{t-1} + Δ_t x_t B_tᵀ ,   y_t = S_t C_t + D x_t
+# Chunked form (the paper's block decomposition of the semiseparable matrix, section 6), per head, a_t = Δ_t A:
+#   1 diagonal blocks:    y_i = Σ_{j ≤ i, same chunk} (C_i · B_j) exp(a_{j+1} + … + a_i) Δ_j x_j
+#   2 chunk states:       S_c = Σ_{j in c} exp(a_{j+1} + … + a_end) Δ_j x_j B_jᵀ           (from a zero state)
+#   3 state passing:      H_c = state entering chunk c = Σ_{c' < c} exp(Σ of a over chunks c'+1 … c-1) S_c'
+#   4 off-diagonal:       y_i += exp(a_start + … + a_i) H_c C_i
+# Steps 1, 2 and 4 are batched matrix products; step 3 is a (c+1) x (c+1) decay matrix times the chunk states.
+def segsum(a):
+    """a (..., T) -> (..., T, T): out[i, j] = a_{j+1} + … + a_i for i >= j (0 on the diagonal), -inf above it.
+    Each segment's sum is accumulated directly (a cumulative sum of a masked copy), not taken as a difference of two
+    prefix sums, which loses digits once the prefix sums are large (long sequences, strong decay)."""
+    T = a.shape[-1]
+    x = a[..., :, None].expand(*a.shape, T)  # (..., T, T): x[k, j] = a_k
+    below = torch.ones(T, T, dtype=torch.bool, device=a.device).tril(-1)  # k > j
+    x = x.masked_fill(~below, 0.0).cumsum(-2)  # out[i, j] = Σ_{j < k ≤ i} a_k
+    return x.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=a.device).tril(), float("-inf"))
+
+
+def ssd_chunked(x, dt, A, B, C, chunk, initial_state=None):
+    """The SSD scan in chunks of Q = chunk steps, all in matrix products (see the comment above).
+    x (b, l, h, p), dt (b, l, h) (Δ after softplus and limits), A (h,), B, C (b, l, g, n), initial_state (b, h, p, n)
+    -> y (b, l, h, p) without the D skip, final state (b, h, p, n).
+    Runs in float32 (float64 stays float64) with autocast off, whatever the dtype of the inputs: the state, the decays
+    and their products never see bf16. Q need not divide l (zero Δ pads the last chunk: no decay, no input)."""
+    b, l, h, p = x.shape
+    g, n = B.shape[2], B.shape[3]
+    assert h % g == 0, (h, g)
+    r = h // g  # heads per group
+    Q = int(chunk)
+    f = torch.float64 if x.dtype == torch.float64 else torch.float32
+    with torch.autocast(x.device.type, enabled=False):
+        x, dt, A, B, C = x.to(f), dt.to(f), A.to(f), B.to(f), C.to(f)
+        pad = (-l) % Q
+        if pad:
+            F = torch.nn.functional
+            x = F.pad(x, (0, 0, 0, 0, 0, pad))
+            dt = F.pad(dt, (0, 0, 0, pad))
+            B = F.pad(B, (0, 0, 0, 0, 0, pad))
+            C = F.pad(C, (0, 0, 0, 0, 0, pad))
+        c = (l + pad) // Q
+        xdt = (x * dt[..., None]).reshape(b, c, Q, h, p).permute(0, 1, 3, 2, 4)  # (b, c, h, Q, p)  Δ x
+        a = (dt * A).reshape(b, c, Q, h).permute(0, 1, 3, 2)  # (b, c, h, Q)  Δ A, ≤ 0
+        Bc = B.reshape(b, c, Q, g, n).permute(0, 1, 3, 2, 4)  # (b, c, g, Q, n)
+        Cc = C.reshape(b, c, Q, g, n).permute(0, 1, 3, 2, 4)  # (b, c, g, Q, n)
+        acum = a.cumsum(-1)  # (b, c, h, Q)  a_start + … + a_i
+        Lm = torch.exp(segsum(a))  # (b, c, h, Q, Q)  decay from step j to step i, 0 for j > i
+        # 1 diagonal blocks: (C Bᵀ ∘ L) (Δ x), C Bᵀ once per group
+        CB = Cc @ Bc.transpose(-1, -2)  # (b, c, g, Q, Q)
+        M = (CB[:, :, :, None] * Lm.reshape(b, c, g, r, Q, Q)).reshape(b, c, h, Q, Q)  # (b, c, h, Q, Q)
+        y = M @ xdt  # (b, c, h, Q, p)
+        # 2 chunk states from zero: Σ_j decay(j -> chunk end) Δ_j x_j B_jᵀ
+        to_end = Lm[..., -1, :]  # (b, c, h, Q)  exp(a_{j+1} + … + a_end)
+        xw = (xdt * to_end[..., None]).transpose(-1, -2).reshape(b, c, g, r, p, Q)  # (b, c, g, r, p, Q)
+        S = (xw @ Bc[:, :, :, None]).reshape(b, c, h, p, n)  # (b, c, h, p, n)
+        # 3 state passing: H_z = Σ_{c' ≤ z} exp(segment sum of chunk totals) S_all[c'], S_all = [initial, S_0 … S_c-1]
+        S0 = x.new_zeros(b, 1, h, p, n) if initial_state is None else initial_state.to(f)[:, None]  # (b, 1, h, p, n)
+        S_all = torch.cat([S0, S], 1).permute(0, 2, 1, 3, 4).reshape(b, h, c + 1, p * n)  # (b, h, c+1, p n)
+        tot = torch.nn.functional.pad(acum[..., -1].transpose(1, 2), (1, 0))  # (b, h, c+1)  [0, total of each chunk]
+        Hs = (torch.exp(segsum(tot)) @ S_all).reshape(b, h, c + 1, p, n)  # (b, h, c+1, p, n)  state entering chunk z
+        H_in, final = Hs[:, :, :-1], Hs[:, :, -1]  # (b, h, c, p, n), (b, h, p, n)
+        # 4 off-diagonal blocks: exp(a_start + … + a_i) C_i · H_c
+        Hg = H_in.permute(0, 2, 1, 4, 3).reshape(b, c, g, r, n, p)  # (b, c, g, r, n, p)
+        y_off = (Cc[:, :, :, None] @ Hg).reshape(b, c, h, Q, p)  # (b, c, h, Q, p)
+        y = y + y_off * torch.exp(acum)[..., None]  # (b, c, h, Q, p)
+        y = y.permute(0, 1, 3, 2, 4).reshape(b, c * Q, h, p)[:, :l]  # (b, l, h, p)
+    return y, final
+
+
+def ssd_sequential(x, dt, A, B, C, initial_state=None):
+    """The SSD recurrence step by step (the oracle of ssd_chunked; slow): same arguments and results, float64 in,
+    float64 out."""
+    b, l, h, p = x.shape
+    g, n = B.shape[2], B.shape[3]
+    grp = torch.arange(h, device=x.device) // (h // g)  # (h,) group of each head
+    S = x.new_zeros(b, h, p, n) if initial_state is None else initial_state  # (b, h, p, n)
+    ys = []
+    for t in range(l):
+        Bt, Ct = B[:, t][:, grp], C[:, t][:, grp]  # (b, h, n)
+        dA = torch.exp(dt[:, t] * A)  # (b, h)
+        S = dA[..., None, None] * S + (dt[:, t, :, None] * x[:, t])[..., None] * Bt[:, :, None, :]  # (b, h, p, n)
+        ys.append((S * Ct[:, :, None, :]).sum(-1))  # (b, h, p)
+    return torch.stack(ys, 1), S
+
+
+def json_float(v):
+    """A float from config.json: transformers 5 writes infinity as {"__float__": "Infinity"}."""
+    if isinstance(v, dict) and "__float__" in v:
+        return float(v["__float__"])
+    return float(v)
+
+
+class GatedRMSNorm(torch.nn.Module):
+    """mamba_ssm's RMSNormGated(norm_before_gate=False, group_size = d_in / g): the gate first, y ⊙ SiLU(z), then an
+    RMS norm over each group of d_in / g channels, times weight; in float32 (float64 stays). With g = 1 it is
+    transformers' MambaRMSNormGated (which normalises over all of d_in whatever g is)."""
+
+    def __init__(self, d, groups, eps):
+        super().__init__()
+        assert d % groups == 0, (d, groups)
+        self.weight = torch.nn.Parameter(torch.ones(d))
+        self.groups, self.variance_epsilon = groups, eps
+
+    def forward(self, y, z):
+        dt = y.dtype
+        f = torch.float64 if dt == torch.float64 else torch.float32
+        hs = y.to(f) * torch.nn.functional.silu(z.to(f))  # (..., d_in)  gate before the norm
+        *lead, d = hs.shape
+        hs = hs.reshape(*lead, self.groups, d // self.groups)  # (..., g, d_in / g)
+        hs = hs * torch.rsqrt(hs.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+        return self.weight * hs.reshape(*lead, d).to(dt)
+
+
+class Mamba2Mixer(torch.nn.Module):
+    """Mamba-2 mixer, transformers' Mamba2Mixer parameters: in_proj -> (z, xBC, dt), depthwise causal conv1d over xBC
+    (+ SiLU), dt_bias, A_log (h,), D (h,), norm (gated, group-wise), out_proj."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        nn = torch.nn
+        d = cfg["hidden_size"]
+        self.h, self.p, self.n = cfg["num_heads"], cfg["head_dim"], cfg["state_size"]
+        self.g = cfg.get("n_groups", 1)
+        self.d_in = int(cfg.get("expand", 2) * d)
+        assert self.d_in == self.h * self.p, f"expand * hidden_size ({self.d_in}) != num_heads * head_dim ({self.h * self.p})"
+        assert self.h % self.g == 0, (self.h, self.g)
+        self.chunk_size = cfg.get("chunk_size", 256)
+        lim = cfg.get("time_step_limit", (0.0, float("inf")))
+        self.dt_min, self.dt_max = json_float(lim[0]), json_float(lim[1])
+        k = cfg.get("conv_kernel", 4)
+        bias, conv_bias = cfg.get("use_bias", False), cfg.get("use_conv_bias", True)
+        self.conv_dim = self.d_in + 2 * self.g * self.n
+        self.in_proj = nn.Linear(d, self.d_in + self.conv_dim + self.h, bias=bias)
+        self.conv1d = nn.Conv1d(self.conv_dim, self.conv_dim, k, groups=self.conv_dim, padding=k - 1, bias=conv_bias)
+        self.dt_bias = nn.Parameter(torch.zeros(self.h))
+        self.A_log = nn.Parameter(torch.zeros(self.h))
+        self.D = nn.Parameter(torch.ones(self.h))
+        self.norm = GatedRMSNorm(self.d_in, self.g, cfg.get("layer_norm_epsilon", 1e-5))
+        self.out_proj = nn.Linear(self.d_in, d, bias=bias)
+
+    def forward(self, u, chunk=None, collect=None):
+        """u (b, l, d) -> (b, l, d). collect: a list to which Δ averaged over heads, (b, l) float32, is appended."""
+        F = torch.nn.functional
+        b, l, _ = u.shape
+        h, p, n, g = self.h, self.p, self.n, self.g
+        zxbcdt = self.in_proj(u)  # (b, l, d_in + conv_dim + h)
+        z, xBC, dt = torch.split(zxbcdt, [self.d_in, self.conv_dim, h], dim=-1)  # (b, l, d_in), (b, l, conv_dim), (b, l, h)
+        xBC = F.silu(self.conv1d(xBC.transpose(1, 2))[..., :l]).transpose(1, 2)  # (b, l, conv_dim)  causal conv
+        x, B, C = torch.split(xBC, [self.d_in, g * n, g * n], dim=-1)  # (b, l, d_in), (b, l, g n), (b, l, g n)
+        f = torch.float64 if self.A_log.dtype == torch.float64 else torch.float32
+        dt = F.softplus(dt.to(f) + self.dt_bias.to(f)).clamp(self.dt_min, self.dt_max)  # (b, l, h)  Δ
+        if collect is not None:
+            collect.append(dt.detach().float().mean(-1))
+        A = -torch.exp(self.A_log.to(f))  # (h,)
+        xh = x.reshape(b, l, h, p)  # (b, l, h, p)
+        y, _ = ssd_chunked(xh, dt, A, B.reshape(b, l, g, n), C.reshape(b, l, g, n), chunk or self.chunk_size)  # (b, l, h, p)
+        y = y + xh.to(y.dtype) * self.D.to(y.dtype)[:, None]  # (b, l, h, p)  D skip
+        y = self.norm(y.reshape(b, l, self.d_in), z)  # (b, l, d_in)
+        return self.out_proj(y.to(self.out_proj.weight.dtype))  # (b, l, d)
+
+
+class Mamba2Block(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.norm = RMSNorm(cfg["hidden_size"], cfg.get("layer_norm_epsilon", 1e-5))
+        self.mixer = Mamba2Mixer(cfg)
+        self.residual_in_fp32 = cfg.get("residual_in_fp32", True)
+
+
+class Mamba2Backbone(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.embeddings = torch.nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
+        self.layers = torch.nn.ModuleList(Mamba2Block(cfg) for _ in range(cfg["num_hidden_layers"]))
+        self.norm_f = RMSNorm(cfg["hidden_size"], cfg.get("layer_norm_epsilon", 1e-5))
+
+
+class Mamba2LM(torch.nn.Module):
+    """Mamba2ForCausalLM (pre-norm blocks, residual in fp32, final norm, head tied unless tie_word_embeddings is false)
+    with the chunked SSD of ssd_chunked."""
+
+    arch = "mamba2"
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = dict(cfg)
+        self.backbone = Mamba2Backbone(cfg)
+        self.lm_head = torch.nn.Linear(cfg["hidden_size"], cfg["vocab_size"], bias=False)
+        self.tied = cfg.get("tie_word_embeddings", True)
+        if self.tied:
+            self.lm_head.weight = self.backbone.embeddings.weight
+
+    def forward(self, input_ids, chunk=None, collect=None, **_):
+        """input_ids (b, l) -> logits (b, l, V). chunk: Q (default: the config's chunk_size)."""
+        bb = self.backbone
+        hs = bb.embeddings(input_ids)  # (b, l, d)
+        for layer in bb.layers:
+            residual = hs
+            u = layer.norm(hs.to(layer.norm.weight.dtype))  # (b, l, d)
+            if layer.residual_in_fp32 and residual.dtype != torch.float64:
+                residual = residual.to(torch.float32)
+            hs = residual + layer.mixer(u, chunk=chunk, collect=collect)  # (b, l, d)
+        hs = bb.norm_f(hs)
+        return self.lm_head(hs.to(self.lm_head.weight.dtype))  # (b, l, V)
 
 
 def rotate_half(x):

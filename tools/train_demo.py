@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Trains the built-in demo pair, a small MambaForCausalLM and a GPTNeoXForCausalLM (Pythia style) of matched size, on
-the same offline English corpus (tools/make_corpus.sh -> .corpus/) mixed with synthetic recall tasks, with the same
-batches in the same order and the same schedule, over several GPU calls of at most 10 minutes each.
+"""Trains the built-in demo models, a small MambaForCausalLM and a GPTNeoXForCausalLM (Pythia style) of matched size
+(the pair), and a Mamba2ForCausalLM of the same size (demo-mamba2, issue 18), on the same offline English corpus
+(tools/make_corpus.sh -> .corpus/) mixed with synthetic recall tasks, with the same batches in the same order and the
+same schedule, over several GPU calls of at most 10 minutes each.
 
 Recipe (issue 13): per-token loss weights (1 on language-model tokens, --answer-weight on the answer of a synthetic
 task, 0 on tokens nobody can predict: the needle's own pass key, a fact's key and value); tasks passkey and copy-span
@@ -12,12 +13,17 @@ function of (seed, step) alone, so both models see the same tokens in the same o
 exactly.
 
 Mamba's selective scan in training: the chunked Triton kernels of tools/mamba_scan.py when they match the reference
-scan on the GPU at start-up (forward and all gradients), else torch.compile of lm_common's chunked scan.
+scan on the GPU at start-up (forward and all gradients), else torch.compile of lm_common's chunked scan. Mamba-2's
+SSD: lm_common.ssd_chunked (matrix products in fp32, autograd; no kernel of its own).
 
-Subcommands (tools/gpu/train.sh runs them; a GPU call is: plan once, then both `train` processes side by side):
+Subcommands (tools/gpu/train.sh runs them; a GPU call is: plan once, then one `train` process per model side by side):
   plan      stage 1 only: tokenizer, a smoke run of every code path on tiny models (train, full checkpoint and exact
             resume, export, golden, compact resume), parity of our modules with transformers (fp32) and of the bf16
-            training forward with the fp32 reference, step-time measurement at full size -> the plan (total steps)
+            training forward with the fp32 reference, step-time measurement at full size -> the plan (total steps).
+            --archs: the models of the run (default the pair mamba,pythia; the step budget is their summed step time).
+            --join: a model joins an existing plan (.ckpt/plan.json): the plan's settings, tokenizer, total steps and
+            so its batches are kept; the joining model gets its smoke run, parity checks, timing and its own per-call
+            step targets (arch_targets). This is how demo-mamba2 sees the very tokens of a pair trained before it.
   train     one model (--arch): fresh (stage 1) or resumed (full checkpoint in .ckpt-full/ when present, else the
             compact one: f16 weights from public/models + .ckpt/state-<arch>.json, optimizer re-warmed), trains until
             this call's step target or the deadline, then saves both checkpoints and exports the model folder
@@ -47,7 +53,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T_START = time.time()
 DEV = "cuda" if torch.cuda.is_available() else "cpu"  # CPU: local tests only
 TASKS = ("text", "passkey", "multikey", "copy")
-ARCHS = ("mamba", "pythia")
+ARCHS = ("mamba", "mamba2", "pythia")  # every model this trainer knows
+PAIR = ("mamba", "pythia")  # the default run (plan --archs)
+SSM = ("mamba", "mamba2")  # models with a step size Δ (the selectivity view, drift of A_log / dt bias / D)
 
 
 def log(*a):
@@ -86,9 +94,14 @@ FULL = {
     "heldout_frac": 0.02,
     "mamba": {"hidden_size": 384, "num_hidden_layers": 8, "state_size": 16, "expand": 2, "conv_kernel": 4},
     "pythia": {"hidden_size": 384, "num_hidden_layers": 4, "num_attention_heads": 6, "intermediate_size": 1280},
+    # demo-mamba2 (issue 18): demo-mamba's width and depth, 12 heads x 64, N = 128 (8x Mamba-1's state per channel),
+    # one group of B/C (so transformers' whole-d_inner gated norm equals the authors' group-wise one), chunk 64;
+    # 9,524,896 parameters with the 4096-token vocabulary (demo-mamba 9,287,040: +2.6%)
+    "mamba2": {"hidden_size": 384, "num_hidden_layers": 8, "state_size": 128, "expand": 2, "conv_kernel": 4,
+               "head_dim": 64, "n_groups": 1, "chunk_size": 64},
     "max_position_embeddings": 2048,
     "tokens_per_step": 16384,
-    "micro_tokens": {"mamba": 8192, "pythia": 16384},
+    "micro_tokens": {"mamba": 8192, "mamba2": 8192, "pythia": 16384},
     # curriculum: (from fraction of the run, lengths allowed, their weights); a step draws one length for all rows
     "curriculum": [
         [0.0, [256], [1]],
@@ -144,8 +157,10 @@ SMOKE.update(
         "tok_sample_chars": 400_000,
         "mamba": {"hidden_size": 64, "num_hidden_layers": 2, "state_size": 16, "expand": 2, "conv_kernel": 4},
         "pythia": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 1, "intermediate_size": 128},
+        "mamba2": {"hidden_size": 64, "num_hidden_layers": 2, "state_size": 16, "expand": 2, "conv_kernel": 4,
+                   "head_dim": 16, "n_groups": 1, "chunk_size": 48},
         "tokens_per_step": 512,
-        "micro_tokens": {"mamba": 256, "pythia": 512},
+        "micro_tokens": {"mamba": 256, "mamba2": 256, "pythia": 512},
         "curriculum": [[0.0, [128], [1]], [0.5, [128, 256], [1, 1]]],
         "warmup": 2,
         "rewarm": 2,
@@ -440,6 +455,21 @@ def model_config(cfg, arch, vocab):
             "time_step_rank": -(-m["hidden_size"] // 16),
             "layer_norm_epsilon": 1e-5,
         }
+    if arch == "mamba2":  # transformers' Mamba2Config names (lm_common.Mamba2LM reads the same dict)
+        m = cfg["mamba2"]
+        d_in = m["expand"] * m["hidden_size"]
+        assert d_in % m["head_dim"] == 0, f"expand * hidden_size = {d_in} is not a multiple of head_dim {m['head_dim']}"
+        return {
+            "vocab_size": vocab,
+            **m,
+            "num_heads": d_in // m["head_dim"],
+            "layer_norm_epsilon": 1e-5,
+            "time_step_limit": [0.0, float("inf")],
+            "use_bias": False,
+            "use_conv_bias": True,
+            "residual_in_fp32": True,
+            "tie_word_embeddings": True,
+        }
     p = cfg["pythia"]
     return {
         "vocab_size": vocab,
@@ -452,8 +482,8 @@ def model_config(cfg, arch, vocab):
 
 
 def build_model(cfg, arch, vocab):
-    """Our module with the reference initialisation (mamba_ssm's for Mamba; N(0, 0.02) and zero biases for
-    GPT-NeoX), on the CPU, seeded."""
+    """Our module with the reference initialisation (mamba_ssm's for Mamba and Mamba-2; N(0, 0.02) and zero biases
+    for GPT-NeoX), on the CPU, seeded."""
     mc = model_config(cfg, arch, vocab)
     torch.manual_seed(cfg["seed"])
     if arch == "mamba":
@@ -478,6 +508,28 @@ def build_model(cfg, arch, vocab):
                 m.D.fill_(1.0)
             model.backbone.norm_f.weight.fill_(1.0)
         assert model.lm_head.weight is model.backbone.embeddings.weight
+    elif arch == "mamba2":
+        # the authors' Mamba-2 init (mamba_ssm Mamba2 + MixerModel._init_weights): torch defaults for in_proj and the
+        # conv, out_proj / sqrt(n_layer), -A uniform in [1, 16], Δ = softplus(dt_bias) log-uniform in [1e-3, 0.1]
+        # (floor 1e-4), D = 1, norms 1, embeddings N(0, 0.02)
+        model = C.Mamba2LM(mc)
+        n_layer = mc["num_hidden_layers"]
+        with torch.no_grad():
+            torch.nn.init.normal_(model.backbone.embeddings.weight, std=0.02)
+            for layer in model.backbone.layers:
+                m = layer.mixer
+                layer.norm.weight.fill_(1.0)
+                m.in_proj.reset_parameters()
+                m.out_proj.reset_parameters()
+                m.conv1d.reset_parameters()
+                m.out_proj.weight /= math.sqrt(n_layer)
+                dt = torch.exp(torch.rand(m.h) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3)).clamp(min=1e-4)
+                m.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+                m.A_log.copy_(torch.log(torch.empty(m.h).uniform_(1.0, 16.0)))
+                m.D.fill_(1.0)
+                m.norm.weight.fill_(1.0)
+            model.backbone.norm_f.weight.fill_(1.0)
+        assert model.lm_head.weight is model.backbone.embeddings.weight
     else:
         model = C.NeoXLM(mc)
         with torch.no_grad():
@@ -489,6 +541,10 @@ def build_model(cfg, arch, vocab):
                 else:
                     torch.nn.init.normal_(p, std=0.02)
     return model
+
+
+HF_CLASS = {"mamba": "MambaForCausalLM", "mamba2": "Mamba2ForCausalLM", "pythia": "GPTNeoXForCausalLM"}
+HF_MODEL_TYPE = {"mamba": "mamba", "mamba2": "mamba2", "pythia": "gpt_neox"}
 
 
 def hf_model(cfg, arch, vocab, dtype=torch.float32):
@@ -517,6 +573,34 @@ def hf_model(cfg, arch, vocab, dtype=torch.float32):
             pad_token_id=0,
         )
         return MambaForCausalLM(hc).to(dtype)
+    if arch == "mamba2":
+        from transformers import Mamba2Config, Mamba2ForCausalLM
+
+        hc = Mamba2Config(
+            vocab_size=vocab,
+            hidden_size=mc["hidden_size"],
+            num_heads=mc["num_heads"],
+            head_dim=mc["head_dim"],
+            n_groups=mc["n_groups"],
+            state_size=mc["state_size"],
+            num_hidden_layers=mc["num_hidden_layers"],
+            expand=mc["expand"],
+            conv_kernel=mc["conv_kernel"],
+            chunk_size=mc["chunk_size"],
+            time_step_limit=tuple(mc["time_step_limit"]),
+            use_bias=mc["use_bias"],
+            use_conv_bias=mc["use_conv_bias"],
+            hidden_act="silu",
+            rms_norm=True,
+            layer_norm_epsilon=mc["layer_norm_epsilon"],
+            residual_in_fp32=True,
+            tie_word_embeddings=True,
+            initializer_range=0.02,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+        )
+        return Mamba2ForCausalLM(hc).to(dtype)
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
     hc = GPTNeoXConfig(
@@ -552,7 +636,7 @@ def to_hf(model, cfg, arch, vocab, dtype=torch.float32):
     if extra - {"lm_head.weight"} or (missing & params) - {"lm_head.weight"}:
         raise AssertionError(f"{arch}: parameter names differ from transformers': extra {sorted(extra)}, missing {sorted(missing)}")
     hf.load_state_dict({k: v for k, v in sd.items() if k in exp}, strict=False)
-    if arch == "mamba":  # tied at construction; load_state_dict copies in place
+    if arch in SSM:  # tied at construction; load_state_dict copies in place
         assert hf.lm_head.weight.data_ptr() == hf.backbone.embeddings.weight.data_ptr(), "lm_head not tied"
     return hf
 
@@ -605,6 +689,11 @@ def fallback_scan(e, where):
     select_scan(nxt)
 
 
+def scan_name(arch):
+    """What runs the state space part of `arch` in training (for the logs)."""
+    return {"mamba": SCAN["name"], "mamba2": "ssd_chunked"}.get(arch)
+
+
 def eval_fast():
     """Evals use the Triton scan (exact, any length, no compiles); a compiled scan would compile every eval shape."""
     return SCAN["name"] == "triton"
@@ -613,6 +702,8 @@ def eval_fast():
 def fwd(model, x, train_scan=True, collect=None):
     if model.arch == "mamba":
         return model(x, scan=SCAN["fn"] if train_scan else None, chunk=16, collect=collect)
+    if model.arch == "mamba2":  # the chunked SSD (chunk_size of the config) in training, evals and checks alike
+        return model(x, collect=collect)
     return model(x)
 
 
@@ -623,7 +714,7 @@ def param_groups(model, wd):
         if id(p) in seen:
             continue
         seen.add(id(p))
-        # no decay on A_log, D, dt_proj.bias, conv/linear biases, norms, embeddings (tied lm_head)
+        # no decay on A_log, D, dt_proj.bias / dt_bias, conv/linear biases, norms, embeddings (tied lm_head)
         if p.ndim < 2 or "A_log" in name or "embed" in name or "lm_head" in name or "norm" in name:
             no_decay.append(p)
         else:
@@ -683,7 +774,7 @@ def score_probes(model, probes, autocast=True, delta=False, tokens_per_fwd=16384
     """Teacher-forced exact match: the model's argmax at each answer position must be the answer token.
     first = the first informative answer token (the first digit; copy: the first token), rest = every answer token
     after it, exact = all of them. delta (Mamba): mean step size Δ over channels at needle tokens vs filler tokens
-    (not needle, not the question at the end), per layer and over layers."""
+    (not needle, not the question at the end), per layer and over layers (Mamba-2: Δ per head, averaged over heads)."""
     L = len(probes[0]["prompt"]) + len(probes[0]["answer"])
     bs = max(1, tokens_per_fwd // L)
     first = rest = exact = 0
@@ -730,7 +821,7 @@ def eval_now(model, probes, step):
     t = time.time()
     res = {"step": step, "passkey": {}, "multikey": {}}
     for L, pr in probes.passkey.items():
-        res["passkey"][str(L)] = score_probes(model, pr, delta=(model.arch == "mamba" and L == probes.delta_length))
+        res["passkey"][str(L)] = score_probes(model, pr, delta=(model.arch in SSM and L == probes.delta_length))
     for k, pr in probes.multikey.items():
         res["multikey"][str(k)] = score_probes(model, pr)
     res["copy"] = score_probes(model, probes.copy) if probes.copy else None
@@ -766,7 +857,7 @@ def final_eval(model, cfg, tasks, held, quick=False):
     for L in fe["passkey_lengths"]:
         pr = Probes.build(tasks, held, "passkey", L, nq(fe["passkey_n"]), 21)
         if pr:
-            res["passkey"][str(L)] = score_probes(model, pr, autocast=False, delta=model.arch == "mamba")
+            res["passkey"][str(L)] = score_probes(model, pr, autocast=False, delta=model.arch in SSM)
     res["multikey"] = {}
     for L, ks, n in fe["multikey"]:
         for k in ks:
@@ -866,14 +957,17 @@ def export_model(model, cfg, arch, tok, tok_path, out_dir, state, golden=True, s
         assert all(v[0] == "F16" for v in keys.values()), "exported weights must be float16"
     else:
         sd = {k: v.detach().cpu().half().numpy() for k, v in model.state_dict().items()}
-        if arch == "mamba":
+        if arch in SSM:  # tied head: not in the file, as save_pretrained writes it
             sd.pop("lm_head.weight")
         C.write_safetensors(sd, os.path.join(tmp, "model.safetensors"), {"format": "pt"})
         mc = model_config(cfg, arch, vocab)
-        mc["architectures"] = ["MambaForCausalLM" if arch == "mamba" else "GPTNeoXForCausalLM"]
+        mc["architectures"] = [HF_CLASS[arch]]
+        mc["model_type"] = HF_MODEL_TYPE[arch]
         mc["dtype"] = "float16"
+        if "time_step_limit" in mc:  # infinity as transformers 5 writes it (plain JSON has none)
+            mc["time_step_limit"] = [v if math.isfinite(v) else {"__float__": "Infinity"} for v in mc["time_step_limit"]]
         with open(os.path.join(tmp, "config.json"), "w") as f:
-            json.dump(mc, f, indent=2, sort_keys=True)
+            json.dump(mc, f, indent=2, sort_keys=True, allow_nan=False)
     shutil.copy(tok_path, os.path.join(tmp, "tokenizer.json"))
     C.save_tokenizer_config(tmp)
     write_json(tokenizer_check(tok), os.path.join(tmp, "tokenizer_check.json"))
@@ -893,7 +987,7 @@ def export_model(model, cfg, arch, tok, tok_path, out_dir, state, golden=True, s
 def load_f16_weights(model, model_dir):
     """Compact resume: the float16 weights of an exported model folder into our (fp32) module."""
     sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in C.read_safetensors(os.path.join(model_dir, "model.safetensors")).items()}
-    if model.arch == "mamba":
+    if model.arch in SSM:
         sd.setdefault("lm_head.weight", sd["backbone.embeddings.weight"])
     elif "lm_head.weight" in sd:  # saved by transformers 5 (see to_hf)
         sd["embed_out.weight"] = sd.pop("lm_head.weight")
@@ -947,6 +1041,10 @@ def golden_for(out_dir, arch, tok):
 
     if arch == "mamba":
         m = MambaForCausalLM.from_pretrained(out_dir)
+    elif arch == "mamba2":
+        from transformers import Mamba2ForCausalLM
+
+        m = Mamba2ForCausalLM.from_pretrained(out_dir)
     else:
         m = GPTNeoXForCausalLM.from_pretrained(out_dir, attn_implementation="eager")
     m = m.to(torch.float64).eval()
@@ -962,6 +1060,16 @@ def golden_for(out_dir, arch, tok):
     if arch == "mamba":
         ref = C.mamba_logits_fast(m, torch.tensor([ids]))[0]
         checks["max_abs_diff_vs_independent_impl"] = float((ref - logits).abs().max())
+    elif arch == "mamba2":  # our module (chunked SSD, group-wise gated norm) on the saved weights, float64
+        ours = C.Mamba2LM(m.config.to_dict()).to(torch.float64).eval()
+        sd = {k: v.to(torch.float64) for k, v in m.state_dict().items()}
+        sd.setdefault("lm_head.weight", sd["backbone.embeddings.weight"])
+        missing, unexpected = ours.load_state_dict(sd, strict=False)
+        if missing or unexpected:
+            checks["independent_impl_keys"] = {"missing": missing, "unexpected": unexpected}
+        else:
+            ref = ours(torch.tensor([ids]))[0]
+            checks["max_abs_diff_vs_independent_impl"] = float((ref - logits).abs().max())
     L = len(ids)
     return {
         "format": "mamba-vs-transformer golden v1 (demo)",
@@ -1024,15 +1132,18 @@ class Trainer:
         self.init_ref = {k: v.detach().clone() for k, v in self.model.state_dict().items() if self._tracked(k)}
         self.task_idx = torch.arange(len(TASKS), device=DEV)
 
-    @staticmethod
-    def _tracked(name):
-        return name.endswith("A_log") or name.endswith("dt_proj.bias") or name.endswith(".D")
+    DRIFT_KEYS = ("A_log", "dt_proj.bias", "dt_bias", ".D")  # Mamba: dt_proj.bias; Mamba-2: dt_bias
+
+    @classmethod
+    def _tracked(cls, name):
+        return any(name.endswith(k) for k in cls.DRIFT_KEYS)
 
     def drift(self):
-        """Mean |change| of A_log, dt_proj.bias, D since initialisation (they barely moved in the previous run)."""
+        """Mean |change| of A_log, dt_proj.bias (Mamba-2: dt_bias), D since initialisation (they barely moved in the
+        previous run)."""
         sd = self.model.state_dict()
         out = {}
-        for key in ("A_log", "dt_proj.bias", ".D"):
+        for key in self.DRIFT_KEYS:
             ks = [k for k in self.init_ref if k.endswith(key)]
             if ks:
                 out[key.strip(".")] = round(float(np.mean([float((sd[k] - self.init_ref[k].to(sd[k].device)).abs().mean()) for k in ks])), 5)
@@ -1134,12 +1245,12 @@ class Trainer:
                 acc, acc_gn, acc_n = None, 0.0, 0
             if st["step"] % cfg["eval_every"] == 0 or done:
                 ev = eval_now(self.model, probes, st["step"])
-                ev["drift"] = self.drift() if self.arch == "mamba" else None
+                ev["drift"] = self.drift() if self.arch in SSM else None
                 st["evals"].append(ev)
                 pk = {L: (r["first"], r["rest"]) for L, r in ev["passkey"].items()}
                 mk = {k: r["exact"] for k, r in ev["multikey"].items()}
                 dl = ev["passkey"].get(str(probes.delta_length), {})
-                extra = f" Δ needle/filler {dl.get('delta_ratio')}" if self.arch == "mamba" else ""
+                extra = f" Δ needle/filler {dl.get('delta_ratio')}" if self.arch in SSM else ""
                 log(f"{label}{self.arch} eval @{st['step']}: passkey (first, rest) {pk} multikey {mk} copy {(ev['copy'] or {}).get('exact')}{extra} ({ev['seconds']}s)")
                 reason = None if self.ignore_stop else self.stop_rule()
                 if reason:
@@ -1155,7 +1266,7 @@ class Trainer:
         secs = time.time() - t0
         return {"from": s0, "to": st["step"], "target": target, "seconds": round(secs, 1),
                 "steps_per_s": round((st["step"] - s0) / max(secs, 1e-9), 3), "stopped": stopped,
-                "lengths": {str(k): v for k, v in sorted(L_hist.items())}, "scan": SCAN["name"] if self.arch == "mamba" else None}
+                "lengths": {str(k): v for k, v in sorted(L_hist.items())}, "scan": scan_name(self.arch)}
 
     def stop_rule(self):
         sr, st = self.cfg["stop_rule"], self.state
@@ -1182,46 +1293,19 @@ def settings_for(a):
     return SMOKE if a.smoke else FULL
 
 
-def cmd_plan(a):
-    """Stage 1: tokenizer, smoke of every code path, parity checks, timing -> plan.json (+ tokenizer.json)."""
-    cfg = json.loads(json.dumps(settings_for(a)))
-    os.makedirs(a.full_dir, exist_ok=True)
-    os.makedirs(a.ckpt_dir, exist_ok=True)
-    device = torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu"
-    log(f"torch {torch.__version__}, device {device}")
-    tok_path = os.path.join(a.ckpt_dir, "tokenizer.json")
-    if a.tokenizer and a.tokenizer != "train" and not a.smoke and os.path.exists(a.tokenizer):
-        # the shipped tokenizer, byte for byte (v5: unchanged, the toy showed no need to change it)
-        shutil.copy(a.tokenizer, tok_path)
-        tok = load_tokenizer(tok_path)
-        check_digit_split(tok)
-        assert tok.get_vocab_size() == cfg["vocab"], (tok.get_vocab_size(), cfg["vocab"])
-        log(f"tokenizer: {a.tokenizer} (reused)")
-    else:
-        tok = train_tokenizer(cfg, a.corpus)
-        tok.save(tok_path)
-    shutil.copy(tok_path, os.path.join(a.full_dir, "tokenizer.json"))
-    log(f"tokenizer: vocab {tok.get_vocab_size()}, ' 71432' -> {[tok.id_to_token(i) for i in tok.encode(' 71432').ids]}")
-    data = Data(cfg, a.corpus, tok)
-    log(f"tokens: train {len(data.train)}, held-out {len(data.held)}; chars/token {data.chars / len(data.train):.2f}")
-    info = {"device": device, "torch": torch.__version__}
-    try:
-        import tokenizers
-        import transformers
+def parse_archs(s):
+    archs = [x for x in (s or "").replace(",", " ").split() if x]
+    bad = [x for x in archs if x not in ARCHS]
+    if bad or not archs or len(set(archs)) != len(archs):
+        raise SystemExit(f"--archs: a list of distinct models from {', '.join(ARCHS)} (got {s!r})")
+    return [x for x in ARCHS if x in archs]  # a fixed order: logs and plans read the same every time
 
-        info.update(transformers=transformers.__version__, tokenizers=tokenizers.__version__)
-    except ImportError:
-        pass
-    scan = select_scan(a.scan)
-    info["scan"] = scan
-    info["scan_check"] = SCAN.get("check")
-    info["scan_failed"] = SCAN.get("failed")
-    if not a.no_smoke:
-        info["smoke"] = smoke(a, tok, tok_path, data)
-    vocab = tok.get_vocab_size()
-    # full-size checks and timing
+
+def check_and_time(a, cfg, archs, data, vocab):
+    """Full size: parameter counts, parity with transformers (unless --no-hf), step times on the first stage's shape.
+    Returns (params, checks, timing) keyed by arch."""
     timing, checks, params = {}, {}, {}
-    for arch in ARCHS:
+    for arch in archs:
         st = {"step": 0, "plan": {"total_steps": 10**6}, "curve": [], "evals": []}
         tr = Trainer(cfg, arch, data, vocab, st)
         params[arch] = C.count_params(tr.model)
@@ -1229,6 +1313,8 @@ def cmd_plan(a):
         if not a.no_hf:
             checks[arch] = parity(tr.model, cfg, arch, vocab, x)
             log(f"{arch}: {params[arch]} params; parity with transformers (init): {checks[arch]}")
+        else:
+            log(f"{arch}: {params[arch]} params")
         times = []
         L0 = cfg["curriculum"][0][1][0]
         batch = make_batch(cfg, data.tasks, data.train, 0, 10**6)
@@ -1247,29 +1333,87 @@ def cmd_plan(a):
         del tr
         if DEV == "cuda":
             torch.cuda.empty_cache()
-    t_pair = timing["mamba"]["median_after_3"] + timing["pythia"]["median_after_3"]
-    # seconds of training per call: the first has the plan's time off; later calls their start-up (compiles)
+    return params, checks, timing
+
+
+def call_windows(a, archs):
+    """Seconds of training in the first call (this one: what is left of it) and in each later call. The processes
+    of one call share the GPU, so a step of the run costs the sum of their step times."""
     # torch.compile of the scan: one compile per new training shape (3 more in call 1, 4 in a cold later call)
-    comp = a.compile_overhead if SCAN["name"] == "compile" else 0.0
+    comp = a.compile_overhead if "mamba" in archs and SCAN["name"] == "compile" else 0.0
     w1 = a.deadline_epoch - time.time() - a.startup_s - a.export_reserve - comp
     wk = a.call_budget - a.startup_s - a.export_reserve - a.later_call_overhead - 1.5 * comp
-    budget = max(0.0, w1) + (a.calls - 1) * wk
+    return max(0.0, w1), wk
+
+
+def prepare_plan_dirs(a):
+    os.makedirs(a.full_dir, exist_ok=True)
+    os.makedirs(a.ckpt_dir, exist_ok=True)
+    device = torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu"
+    log(f"torch {torch.__version__}, device {device}")
+    info = {"device": device, "torch": torch.__version__}
+    try:
+        import tokenizers
+        import transformers
+
+        info.update(transformers=transformers.__version__, tokenizers=tokenizers.__version__)
+    except ImportError:
+        pass
+    return info
+
+
+def cmd_plan(a):
+    """Stage 1: tokenizer, smoke of every code path, parity checks, timing -> plan.json (+ tokenizer.json)."""
+    archs = parse_archs(a.archs)
+    if a.join:
+        return cmd_join(a, archs)
+    cfg = json.loads(json.dumps(settings_for(a)))
+    info = prepare_plan_dirs(a)
+    tok_path = os.path.join(a.ckpt_dir, "tokenizer.json")
+    if a.tokenizer and a.tokenizer != "train" and not a.smoke and os.path.exists(a.tokenizer):
+        # the shipped tokenizer, byte for byte (v5: unchanged, the toy showed no need to change it)
+        shutil.copy(a.tokenizer, tok_path)
+        tok = load_tokenizer(tok_path)
+        check_digit_split(tok)
+        assert tok.get_vocab_size() == cfg["vocab"], (tok.get_vocab_size(), cfg["vocab"])
+        log(f"tokenizer: {a.tokenizer} (reused)")
+    else:
+        tok = train_tokenizer(cfg, a.corpus)
+        tok.save(tok_path)
+    shutil.copy(tok_path, os.path.join(a.full_dir, "tokenizer.json"))
+    log(f"tokenizer: vocab {tok.get_vocab_size()}, ' 71432' -> {[tok.id_to_token(i) for i in tok.encode(' 71432').ids]}")
+    data = Data(cfg, a.corpus, tok)
+    log(f"tokens: train {len(data.train)}, held-out {len(data.held)}; chars/token {data.chars / len(data.train):.2f}")
+    if "mamba" in archs:
+        info["scan"] = select_scan(a.scan)
+        info["scan_check"] = SCAN.get("check")
+        info["scan_failed"] = SCAN.get("failed")
+    if not a.no_smoke:
+        info["smoke"] = smoke(a, tok, tok_path, data, archs)
+    vocab = tok.get_vocab_size()
+    # full-size checks and timing
+    params, checks, timing = check_and_time(a, cfg, archs, data, vocab)
+    t_pair = sum(timing[arch]["median_after_3"] for arch in archs)
+    # seconds of training per call: the first has the plan's time off; later calls their start-up (compiles)
+    w1, wk = call_windows(a, archs)
+    budget = w1 + (a.calls - 1) * wk
     # as many steps as the calls allow, at most --max-steps (the corpus is 6 M tokens: past ~100 M tokens more epochs
     # buy little); each call goes as far as it can, so a run that fits in fewer calls needs fewer
     total = a.total_steps or max(20, min(a.max_steps, int(a.safety * budget / t_pair)))
-    cum = np.cumsum([max(0.0, w1)] + [wk] * (a.calls - 1)) * a.safety / t_pair
+    cum = np.cumsum([w1] + [wk] * (a.calls - 1)) * a.safety / t_pair
     targets = [int(min(total, c)) for c in cum]
     if a.total_steps:  # fixed total (tests): spread over the calls in proportion to their time
-        targets = [min(total, int(total * (max(0.0, w1) + k * wk) / budget)) for k in range(a.calls)]
+        targets = [min(total, int(total * (w1 + k * wk) / budget)) for k in range(a.calls)]
     targets[-1] = total
     plan = {
         "total_steps": total,
         "targets": targets,
         "calls": a.calls,
+        "archs": archs,
         "settings": cfg,
         "params": params,
         "timing": timing,
-        "pair_step_s": round(t_pair, 4),
+        "pair_step_s": round(t_pair, 4),  # the summed step time of the run's models (the name is from the pair)
         "budget_s": round(budget, 1),
         "checks_init": checks,
         "tokenizer_sha256": sha256_file(tok_path),
@@ -1280,15 +1424,87 @@ def cmd_plan(a):
         "info": info,
         "made_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    write_plan(a, plan)
+    log(f"plan: {total} steps ({total * cfg['tokens_per_step'] / 1e6:.1f} M tokens) for {', '.join(archs)}, call targets "
+        f"{targets}, step of the run {t_pair:.3f}s, budget {budget:.0f}s")
+
+
+def write_plan(a, plan):
     write_json(plan, os.path.join(a.ckpt_dir, "plan.json"))
     shutil.copy(os.path.join(a.ckpt_dir, "plan.json"), os.path.join(a.full_dir, "plan.json"))
-    log(f"plan: {total} steps ({total * cfg['tokens_per_step'] / 1e6:.1f} M tokens), call targets {targets}, "
-        f"pair step {t_pair:.3f}s, budget {budget:.0f}s")
 
 
-def smoke(a, tok, tok_path, like=None):
-    """Every code path on tiny models in seconds: train, eval, full checkpoint + exact resume, export (+ golden),
-    compact resume. Raises on any problem."""
+def find_plan(a):
+    for d in (a.full_dir, a.ckpt_dir):
+        p = os.path.join(d, "plan.json")
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def cmd_join(a, archs):
+    """plan --join: `archs` join the existing plan. Kept: settings (the recipe), tokenizer, corpus, total steps, and
+    so every batch (a function of seed, step and total steps). Added: each joining model's own settings where the plan
+    has none (a plan made before the model existed), its smoke run, parity checks, timing, and its own per-call step
+    targets for the calls it trains alone or with the other joining models (arch_targets)."""
+    plan_path = find_plan(a)
+    if plan_path is None:
+        raise SystemExit(f"plan --join: no plan.json in {a.full_dir} or {a.ckpt_dir}: carry .ckpt of the run to join "
+                         "(unpack its <arch>.tgz.* in the repo root first)")
+    plan = C.read_json(plan_path)
+    if a.total_steps and a.total_steps != plan["total_steps"]:
+        raise SystemExit(f"plan --join keeps the plan's {plan['total_steps']} steps (the batches depend on it); "
+                         f"drop --total-steps {a.total_steps}")
+    cfg = plan["settings"]
+    base = settings_for(a)
+    for arch in archs:
+        if arch not in cfg:
+            cfg[arch] = json.loads(json.dumps(base[arch]))
+        cfg["micro_tokens"].setdefault(arch, base["micro_tokens"][arch])
+    info = prepare_plan_dirs(a)
+    tok_path = next((p for p in (os.path.join(a.ckpt_dir, "tokenizer.json"), os.path.join(a.full_dir, "tokenizer.json"))
+                     if os.path.exists(p) and sha256_file(p) == plan["tokenizer_sha256"]), None)
+    if tok_path is None:
+        raise SystemExit(f"plan --join: the plan's tokenizer.json (sha256 {plan['tokenizer_sha256'][:12]}…) is not in "
+                         f"{a.ckpt_dir} or {a.full_dir}")
+    if sha256_file(a.corpus) != plan["corpus_sha256"]:
+        raise SystemExit(f"{a.corpus} is not the corpus of the plan (sha256 differs)")
+    for d in (a.ckpt_dir, a.full_dir):
+        dst = os.path.join(d, "tokenizer.json")
+        if os.path.abspath(dst) != os.path.abspath(tok_path):
+            shutil.copy(tok_path, dst)
+    tok = load_tokenizer(tok_path)
+    data = Data(cfg, a.corpus, tok)
+    log(f"join {', '.join(archs)} to the plan of {plan.get('made_at')} ({plan['total_steps']} steps, "
+        f"models {', '.join(plan.get('archs', PAIR))})")
+    if "mamba" in archs:
+        info["scan"] = select_scan(a.scan)
+        info["scan_check"] = SCAN.get("check")
+    if not a.no_smoke:
+        info["smoke"] = smoke(a, tok, tok_path, data, archs)
+    params, checks, timing = check_and_time(a, cfg, archs, data, vocab=tok.get_vocab_size())
+    t_join = sum(timing[arch]["median_after_3"] for arch in archs)
+    w1, wk = call_windows(a, archs)
+    total = plan["total_steps"]
+    cum = np.cumsum([w1] + [wk] * (a.calls - 1)) * a.safety / t_join
+    targets = [int(min(total, c)) for c in cum]
+    targets[-1] = total
+    plan["settings"] = cfg
+    for key, val in (("params", params), ("timing", timing), ("checks_init", checks)):
+        plan.setdefault(key, {}).update(val)
+    plan.setdefault("arch_targets", {}).update({arch: targets for arch in archs})
+    plan.setdefault("archs", list(PAIR))
+    plan["archs"] = [x for x in ARCHS if x in set(plan["archs"]) | set(archs)]
+    plan.setdefault("joined", []).append({"archs": archs, "step_s": round(t_join, 4), "targets": targets,
+                                          "calls": a.calls, "info": info, "made_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+    write_plan(a, plan)
+    log(f"joined: {', '.join(archs)} train the plan's {total} steps, call targets {targets} "
+        f"(step {t_join:.3f}s, {plan['params']})")
+
+
+def smoke(a, tok, tok_path, like=None, archs=PAIR):
+    """Every code path on tiny models of `archs` in seconds: train, eval, full checkpoint + exact resume, export
+    (+ golden), compact resume. Raises on any problem."""
     t = time.time()
     cfg = json.loads(json.dumps(SMOKE))
     data = Data(cfg, a.corpus, tok, like=like)
@@ -1300,7 +1516,7 @@ def smoke(a, tok, tok_path, like=None):
     if os.path.exists(root):
         shutil.rmtree(root)
     out = {}
-    for arch in ARCHS:
+    for arch in archs:
         plan = {"total_steps": 8}
         mk = lambda: {"step": 0, "plan": plan, "curve": [], "evals": [], "stages": []}  # noqa: E731
         probes = Probes(cfg, data.tasks, data.held)
@@ -1367,6 +1583,11 @@ def cmd_train(a):
     plan = C.read_json(plan_path)
     cfg = plan["settings"]
     arch = a.arch
+    if arch not in cfg or arch not in plan.get("params", {}):
+        raise SystemExit(f"{arch} is not a model of the plan ({', '.join(plan.get('archs', PAIR))}): make one with "
+                         f"`plan --archs ...,{arch}` or join this one with `plan --join --archs {arch}`")
+    # this model's step targets per call: its own when it joined the plan, else the plan's
+    call_targets = plan.get("arch_targets", {}).get(arch, plan["targets"])
     tok_path = next((p for p in (os.path.join(a.full_dir, "tokenizer.json"), os.path.join(a.ckpt_dir, "tokenizer.json"),
                                  os.path.join(a.models, f"demo-{arch}", "tokenizer.json")) if os.path.exists(p)), None)
     if tok_path is None or sha256_file(tok_path) != plan["tokenizer_sha256"]:
@@ -1375,7 +1596,8 @@ def cmd_train(a):
     if sha256_file(a.corpus) != plan["corpus_sha256"]:
         raise SystemExit(f"{a.corpus} is not the corpus of the plan (sha256 differs)")
     device = torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu"
-    select_scan(a.scan)
+    if arch == "mamba":
+        select_scan(a.scan)
     data = Data(cfg, a.corpus, tok)
     vocab = tok.get_vocab_size()
     probes = Probes(cfg, data.tasks, data.held)
@@ -1387,7 +1609,7 @@ def cmd_train(a):
     if a.fresh:
         if cstate or fstep >= 0:
             log(f"{arch}: --fresh: ignoring the existing checkpoints")
-        st = {"step": 0, "plan": {"total_steps": plan["total_steps"], "targets": plan["targets"]}, "curve": [], "evals": [], "stages": []}
+        st = {"step": 0, "plan": {"total_steps": plan["total_steps"], "targets": call_targets}, "curve": [], "evals": [], "stages": []}
         tr = Trainer(cfg, arch, data, vocab, st)
         how = "fresh"
     elif fstep >= 0 and (cstate is None or fstep >= cstate["step"]):
@@ -1411,10 +1633,10 @@ def cmd_train(a):
         target = st["step"]
     else:
         call = len(st["stages"])
-        target = plan["targets"][min(call, len(plan["targets"]) - 1)] if a.target is None else a.target
+        target = call_targets[min(call, len(call_targets) - 1)] if a.target is None else a.target
         target = min(max(target, st["step"]), plan["total_steps"])
     log(f"{arch}: {how} start at step {st['step']}, this call's target {target} of {plan['total_steps']} "
-        f"(scan {SCAN['name'] if arch == 'mamba' else '-'}, device {device})")
+        f"(scan {scan_name(arch) or '-'}, device {device})")
     stop_at = a.deadline_epoch - a.export_reserve
     if DEV == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -1445,7 +1667,7 @@ def cmd_train(a):
         except Exception as e:  # noqa: BLE001
             log(f"{arch}: parity check failed: {e!r}")
             ev["parity_vs_transformers"] = {"error": repr(e)[:500]}
-    ev["drift"] = tr.drift() if arch == "mamba" else None
+    ev["drift"] = tr.drift() if arch in SSM else None
     ev["step"] = st["step"]
     info["eval"] = ev
     log(f"{arch} eval @{st['step']}: {json.dumps({k: v for k, v in ev.items() if k != 'parity_vs_transformers'})}")
@@ -1463,7 +1685,7 @@ def train_log(plan, st, arch, ev, device):
         "model": f"demo-{arch}",
         "params": plan["params"][arch],
         "settings": {
-            **{k: v for k, v in cfg.items() if k not in ("mamba", "pythia")},
+            **{k: v for k, v in cfg.items() if k not in ARCHS},
             "model": cfg[arch],
             "seq": max(lengths),
             "seq_lengths": lengths,
@@ -1478,7 +1700,8 @@ def train_log(plan, st, arch, ev, device):
             "optimizer": "AdamW, grad clip, bf16 autocast, fp32 master weights and scan",
             "schedule": "linear warm-up, constant, cosine decay over the last decay_frac to final_lr_frac (WSD)",
         },
-        "plan": {k: plan[k] for k in ("total_steps", "targets", "timing", "pair_step_s", "budget_s", "checks_init", "made_at")},
+        "plan": {**{k: plan[k] for k in ("total_steps", "targets", "timing", "pair_step_s", "budget_s", "checks_init", "made_at")},
+                 **{k: plan[k] for k in ("archs", "arch_targets", "joined") if k in plan}},
         "stages": st["stages"],
         "eval": ev,
         "evals": st["evals"],
@@ -1494,10 +1717,14 @@ def cmd_finalize(a):
         if os.path.exists(p):
             logs[arch] = (p, C.read_json(p))
     for arch, (p, lg) in logs.items():
-        other = "pythia" if arch == "mamba" else "mamba"
-        if other in logs:
-            lg["other_model_eval"] = logs[other][1]["eval"]
-            write_json(lg, p)
+        others = {o: logs[o][1]["eval"] for o in logs if o != arch}
+        if not others:
+            continue
+        pair_other = {"mamba": "pythia", "pythia": "mamba"}.get(arch)
+        if pair_other in others:  # the pair's field, as before
+            lg["other_model_eval"] = others[pair_other]
+        lg["other_models_eval"] = others  # every other demo model's final eval
+        write_json(lg, p)
     summary = {arch: {"steps": lg["settings"]["steps"], "planned": lg["settings"]["planned_steps"],
                       "eval": {k: v for k, v in lg["eval"].items() if k not in ("parity_vs_transformers",)},
                       "stages": [{k: s[k] for k in ("call", "from", "to", "seconds", "steps_per_s", "stopped", "resume")} for s in lg["stages"]]}
@@ -1511,6 +1738,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("cmd", choices=["plan", "train", "finalize"])
     ap.add_argument("--arch", choices=ARCHS)
+    ap.add_argument("--archs", default=",".join(PAIR), help="plan: the models of the run (comma or space separated)")
+    ap.add_argument("--join", action="store_true", help="plan: --archs join the existing plan (same settings, "
+                    "tokenizer, total steps and batches)")
     ap.add_argument("--corpus", default=os.path.join(ROOT, ".corpus/corpus.jsonl.xz"))
     ap.add_argument("--models", default=os.path.join(ROOT, "public/models"), help="where demo-<arch>/ folders go")
     ap.add_argument("--ckpt-dir", default=os.path.join(ROOT, ".ckpt"), help="compact state (returned, carried on a cold call)")
@@ -1518,7 +1748,8 @@ def main(argv=None):
     ap.add_argument("--deadline-epoch", type=float, default=None, help="unix time by which everything must be saved")
     ap.add_argument("--deadline", type=float, default=560, help="seconds from now (if --deadline-epoch is not given)")
     ap.add_argument("--export-reserve", type=float, default=75, help="seconds kept for checkpoint, eval and export")
-    ap.add_argument("--calls", type=int, default=2, help="GPU calls the plan spreads the run over")
+    ap.add_argument("--calls", type=int, default=2, help="GPU calls the plan spreads the run over (--join: the calls "
+                    "of the joining models)")
     ap.add_argument("--call-budget", type=float, default=560, help="seconds of a later call (its --deadline)")
     ap.add_argument("--startup-s", type=float, default=25, help="start-up of a train process (imports, data)")
     ap.add_argument("--later-call-overhead", type=float, default=10, help="other start-up of a later call")

@@ -43,13 +43,16 @@ def toy_cfg(a):
                     "conv_kernel": 4}
     cfg["pythia"] = {"hidden_size": a.d, "num_hidden_layers": a.layers, "num_attention_heads": max(1, a.d // 64),
                      "intermediate_size": 4 * a.d}
+    # Mamba-2: --state is N per head channel; heads of 64 (or fewer channels when 2d < 64), one group
+    cfg["mamba2"] = {"hidden_size": a.d, "num_hidden_layers": a.layers, "state_size": a.state, "expand": 2,
+                     "conv_kernel": 4, "head_dim": min(64, 2 * a.d), "n_groups": 1, "chunk_size": 64}
     cfg.update(
         seed=a.seed,
         synth_frac=1.0,
         task_shares={"passkey": a.passkey_share, "multikey": 1.0 - a.passkey_share},
         curriculum=[[0.0, [128, 256, 512], [1, 1, 1]]],
         tokens_per_step=a.tokens,
-        micro_tokens={"mamba": a.tokens, "pythia": a.tokens},
+        micro_tokens={arch: a.tokens for arch in T.ARCHS},
         lr=a.lr,
         warmup=a.warmup,
         decay_frac=0.0,  # constant after warm-up: the run length is a time budget
@@ -90,7 +93,7 @@ def cmd_toy(a):
         res = {"step": step, "tokens": step * cfg["tokens_per_step"], "t": round(time.time() - t_start, 1)}
         for name, pr in ev.items():
             if pr:
-                r = T.score_probes(tr.model, pr, delta=(a.arch == "mamba" and name == "passkey@512"))
+                r = T.score_probes(tr.model, pr, delta=(a.arch in T.SSM and name == "passkey@512"))
                 res[name] = r
         tr.model.train()
         out["evals"].append(res)

@@ -8,6 +8,7 @@ the trained BPE one (the real tokenizer's digit splitting is checked by tests/hu
 """
 import json
 import lzma
+import math
 import os
 import shutil
 import sys
@@ -272,7 +273,7 @@ class Pipeline(unittest.TestCase):
             plan["targets"] = [5, 10, 14]  # fixed targets for the test
             T.write_json(plan, os.path.join(tmp, "ckpt", "plan.json"))
             T.write_json(plan, os.path.join(tmp, "full", "plan.json"))
-            for arch in T.ARCHS:
+            for arch in T.PAIR:
                 with self.assertRaises(SystemExit):  # call 1 must say --fresh
                     T.main(["train", "--arch", arch, *common])
                 T.main(["train", "--arch", arch, "--fresh", *common])
@@ -285,16 +286,16 @@ class Pipeline(unittest.TestCase):
             self.assertTrue(all(v.dtype == np.float16 for v in f16.values()))
             self.assertNotIn("lm_head.weight", f16)
             # call 2, warm: exact resume from the full checkpoint
-            for arch in T.ARCHS:
+            for arch in T.PAIR:
                 T.main(["train", "--arch", arch, *common])
             st = C.read_json(os.path.join(tmp, "ckpt", "state-pythia.json"))
             self.assertEqual(st["step"], 10)
             self.assertEqual([s["resume"] for s in st["stages"]], ["fresh", "full"])
             # call 3, cold: no full checkpoint; f16 weights + state json, optimizer re-warmed
             shutil.rmtree(os.path.join(tmp, "full"))
-            for arch in T.ARCHS:
+            for arch in T.PAIR:
                 T.main(["train", "--arch", arch, *common])
-            for arch in T.ARCHS:
+            for arch in T.PAIR:
                 lg = C.read_json(os.path.join(tmp, "models", f"demo-{arch}", "train_log.json"))
                 self.assertEqual(lg["settings"]["steps"], 14)
                 self.assertEqual([s["resume"] for s in lg["stages"]], ["fresh", "full", "compact"])
@@ -310,6 +311,165 @@ class Pipeline(unittest.TestCase):
             lg = C.read_json(os.path.join(tmp, "models", "demo-mamba", "train_log.json"))
             self.assertIn("other_model_eval", lg)
             self.assertIn("delta_ratio", lg["eval"]["passkey"]["256"])
+        finally:
+            T.train_tokenizer, T.load_tokenizer = orig
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Mamba2Settings(unittest.TestCase):
+    """demo-mamba2: its size against demo-mamba's, the authors' init, the optimizer groups, transformers' names."""
+
+    def test_size_within_5_percent_of_demo_mamba(self):
+        m1 = T.build_model(T.FULL, "mamba", 4096)
+        m2 = T.build_model(T.FULL, "mamba2", 4096)
+        n1, n2 = C.count_params(m1), C.count_params(m2)
+        self.assertEqual(n1, 9_287_040)  # demo-mamba as shipped (docs/demo-models.md)
+        self.assertEqual(n2, 9_524_896)
+        self.assertLess(abs(n2 / n1 - 1), 0.05)
+        mc = T.model_config(T.FULL, "mamba2", 4096)
+        self.assertIn(mc["state_size"], (64, 128))
+        self.assertEqual((mc["num_heads"], mc["head_dim"], mc["n_groups"]), (12, 64, 1))
+        self.assertEqual(mc["hidden_size"], T.FULL["mamba"]["hidden_size"])
+        self.assertEqual(mc["num_hidden_layers"], T.FULL["mamba"]["num_hidden_layers"])
+        for key in ("vocab_size", "hidden_size", "num_heads", "head_dim", "n_groups", "state_size", "chunk_size",
+                    "conv_kernel", "expand", "time_step_limit", "use_bias", "use_conv_bias", "tie_word_embeddings",
+                    "layer_norm_epsilon", "num_hidden_layers"):
+            self.assertIn(key, mc)
+
+    def test_authors_init(self):
+        m = T.build_model(T.FULL, "mamba2", 4096)
+        n_layer = len(m.backbone.layers)
+        self.assertIs(m.lm_head.weight, m.backbone.embeddings.weight)
+        self.assertAlmostEqual(float(m.backbone.embeddings.weight.std()), 0.02, delta=0.001)
+        negA, dts = [], []
+        for layer in m.backbone.layers:
+            mx = layer.mixer
+            negA.append(torch.exp(mx.A_log.detach()))
+            dts.append(torch.nn.functional.softplus(mx.dt_bias.detach()))
+            self.assertTrue(bool((mx.D == 1).all()))
+            self.assertTrue(bool((mx.norm.weight == 1).all()) and bool((layer.norm.weight == 1).all()))
+            # torch's Linear init: |w| <= 1/sqrt(fan_in); out_proj then / sqrt(n_layer)
+            self.assertLessEqual(float(mx.in_proj.weight.abs().max()), 384**-0.5)
+            bound = mx.d_in**-0.5 / math.sqrt(n_layer)
+            self.assertLessEqual(float(mx.out_proj.weight.abs().max()), bound * 1.0001)
+            self.assertGreater(float(mx.out_proj.weight.abs().max()), bound * 0.9)
+        negA, dts = torch.cat(negA), torch.cat(dts)
+        self.assertTrue(bool(((negA >= 1) & (negA <= 16)).all()))
+        self.assertGreater(float(negA.max() - negA.min()), 7)  # uniform in [1, 16], not 1..h
+        self.assertTrue(bool(((dts >= 1e-3 * 0.999) & (dts <= 0.1 * 1.001)).all()))
+        self.assertGreater(float(dts.max() / dts.min()), 10)  # log-uniform over two decades
+
+    def test_weight_decay_groups(self):
+        m = T.build_model(T.SMOKE, "mamba2", 257)
+        decay, no_decay = T.param_groups(m, 0.1)
+        names = {id(p): n for n, p in m.named_parameters()}
+        nd = {names[id(p)] for p in no_decay["params"]}
+        d = {names[id(p)] for p in decay["params"]}
+        for want in ("mixer.A_log", "mixer.D", "mixer.dt_bias", "mixer.norm.weight", "layers.0.norm.weight", "conv1d.bias"):
+            self.assertTrue(any(n.endswith(want) for n in nd), want)
+        self.assertIn("backbone.embeddings.weight", nd)
+        self.assertEqual({n.split(".")[-2] for n in d}, {"in_proj", "conv1d", "out_proj"})
+
+    def test_training_forward_and_backward(self):
+        m = T.build_model(T.SMOKE, "mamba2", 257)
+        x = torch.randint(0, 257, (2, 100))  # 100 is not a multiple of the smoke chunk (48)
+        col = []
+        logits = T.fwd(m, x, collect=col)
+        self.assertEqual(tuple(logits.shape), (2, 100, 257))
+        self.assertEqual(len(col), 2)
+        torch.nn.functional.cross_entropy(logits.reshape(-1, 257), x.reshape(-1)).backward()
+        for n, p in m.named_parameters():
+            self.assertIsNotNone(p.grad, n)
+            self.assertTrue(bool(torch.isfinite(p.grad).all()), n)
+            self.assertGreater(float(p.grad.abs().sum()), 0.0, n)
+
+
+class Mamba2JoinsThePlan(unittest.TestCase):
+    """A plan made for another model (here demo-mamba alone, and without mamba2 settings, as a plan made before
+    mamba2 existed), then `plan --join --archs mamba2` (its smoke run included): the plan's steps, targets and
+    settings are kept, mamba2 trains the very batches mamba trained (the curve's lengths step by step), resumes warm
+    and cold, exports Mamba2ForCausalLM files, and finalize links the evals."""
+
+    def test_join(self):
+        tmp = tempfile.mkdtemp(prefix="train_demo_m2_")
+        orig = (T.train_tokenizer, T.load_tokenizer)
+        T.train_tokenizer = lambda cfg, corpus: ByteTokenizer()
+        T.load_tokenizer = ByteTokenizer
+        try:
+            corpus = os.path.join(tmp, "corpus.jsonl.xz")
+            make_corpus(corpus)
+            ck, full, models = os.path.join(tmp, "ckpt"), os.path.join(tmp, "full"), os.path.join(tmp, "models")
+            common = ["--corpus", corpus, "--models", models, "--ckpt-dir", ck, "--full-dir", full, "--no-hf"]
+            T.main(["plan", "--smoke", "--no-smoke", "--archs", "mamba", "--total-steps", "9", "--calls", "2",
+                    "--time-steps", "2", *common])
+            plan0 = C.read_json(os.path.join(ck, "plan.json"))
+            self.assertEqual(plan0["archs"], ["mamba"])
+            # as a plan written before mamba2 existed
+            del plan0["settings"]["mamba2"], plan0["settings"]["micro_tokens"]["mamba2"]
+            T.write_json(plan0, os.path.join(ck, "plan.json"))
+            T.write_json(plan0, os.path.join(full, "plan.json"))
+            with self.assertRaises(SystemExit):  # not a model of the plan: join it first
+                T.main(["train", "--arch", "mamba2", "--fresh", *common])
+            with self.assertRaises(SystemExit):  # the total steps define the batches: a join keeps them
+                T.main(["plan", "--smoke", "--join", "--archs", "mamba2", "--total-steps", "12", *common])
+            T.main(["plan", "--smoke", "--join", "--archs", "mamba2", "--calls", "2", "--time-steps", "2", *common])
+            plan = C.read_json(os.path.join(ck, "plan.json"))
+            self.assertEqual(plan, C.read_json(os.path.join(full, "plan.json")))
+            for k in ("total_steps", "targets", "tokenizer_sha256", "corpus_sha256"):
+                self.assertEqual(plan[k], plan0[k], k)
+            for k, v in plan0["settings"].items():
+                if k != "micro_tokens":
+                    self.assertEqual(plan["settings"][k], v, k)
+            self.assertEqual(plan["settings"]["mamba2"], T.SMOKE["mamba2"])
+            self.assertEqual(plan["settings"]["micro_tokens"]["mamba2"], T.SMOKE["micro_tokens"]["mamba2"])
+            self.assertEqual(plan["archs"], ["mamba", "mamba2"])
+            self.assertEqual(set(plan["params"]), {"mamba", "mamba2"})
+            self.assertEqual(plan["arch_targets"]["mamba2"][-1], 9)
+            smoke = plan["joined"][0]["info"]["smoke"]
+            self.assertEqual(smoke["mamba2_resume_max_abs_diff"], 0.0)  # CPU: the resumed run is the same run
+            self.assertIn("config.json", smoke["mamba2_files"])
+            # call 1: mamba (the plan's run) and mamba2 (joined) from step 0; mamba2 stops at 5 here
+            T.main(["train", "--arch", "mamba", "--fresh", *common])
+            T.main(["train", "--arch", "mamba2", "--fresh", "--target", "5", *common])
+            md = os.path.join(models, "demo-mamba2")
+            hc = C.read_json(os.path.join(md, "config.json"))
+            self.assertEqual(hc["architectures"], ["Mamba2ForCausalLM"])
+            self.assertEqual(hc["model_type"], "mamba2")
+            self.assertEqual(hc["time_step_limit"], [0.0, {"__float__": "Infinity"}])
+            self.assertEqual((hc["num_heads"], hc["head_dim"], hc["n_groups"]), (8, 16, 1))
+            f16 = C.read_safetensors(os.path.join(md, "model.safetensors"))
+            self.assertTrue(all(v.dtype == np.float16 for v in f16.values()))
+            self.assertNotIn("lm_head.weight", f16)
+            self.assertEqual(f16["backbone.layers.0.mixer.A_log"].shape, (8,))
+            self.assertEqual(f16["backbone.layers.0.mixer.in_proj.weight"].shape, (128 + 160 + 8, 64))
+            # the exported folder loads back into our module (as the page / transformers would read it)
+            back = C.Mamba2LM(hc)
+            sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in f16.items()}
+            sd["lm_head.weight"] = sd["backbone.embeddings.weight"]
+            back.load_state_dict(sd, strict=True)
+            # call 2 cold for mamba2 (f16 weights + state json), warm for mamba
+            os.remove(T.full_ckpt_path(full, "mamba2"))
+            for arch in ("mamba", "mamba2"):
+                T.main(["train", "--arch", arch, *common])
+            logs = {a: C.read_json(os.path.join(models, f"demo-{a}", "train_log.json")) for a in ("mamba", "mamba2")}
+            lg = logs["mamba2"]
+            self.assertEqual(lg["settings"]["steps"], 9)
+            self.assertEqual([s["resume"] for s in lg["stages"]], ["fresh", "compact"])
+            self.assertEqual([s["scan"] for s in lg["stages"]], ["ssd_chunked", "ssd_chunked"])
+            self.assertEqual(lg["params"], plan["params"]["mamba2"])
+            self.assertEqual(lg["settings"]["model"], T.SMOKE["mamba2"])
+            self.assertIn("delta_ratio", lg["eval"]["passkey"]["256"])
+            self.assertIn("dt_bias", lg["eval"]["drift"])
+            # the same batches: the length of every step's batch, step by step
+            lengths = {a: {e["step"]: e["L"] for e in logs[a]["curve"]} for a in logs}
+            self.assertEqual(sorted(lengths["mamba2"]), list(range(1, 10)))
+            self.assertEqual(lengths["mamba2"], lengths["mamba"])
+            self.assertGreater(len(set(lengths["mamba2"].values())), 1)  # the curriculum switched length mid-run
+            T.main(["finalize", *common])
+            lg = C.read_json(os.path.join(md, "train_log.json"))
+            self.assertEqual(set(lg["other_models_eval"]), {"mamba"})
+            self.assertNotIn("other_model_eval", lg)
+            self.assertEqual(set(C.read_json(os.path.join(models, "demo-mamba", "train_log.json"))["other_models_eval"]), {"mamba2"})
         finally:
             T.train_tokenizer, T.load_tokenizer = orig
             shutil.rmtree(tmp, ignore_errors=True)
