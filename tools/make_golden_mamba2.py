@@ -39,26 +39,18 @@ Repos (vocab 512, the tokenizer of tests/fixtures/hub/tiny-random/mamba):
 Needs torch, transformers 5.x (Mamba2ForCausalLM), tokenizers, safetensors, numpy. CPU only, well under a minute.
 Run from the repo root:  python3 tools/make_golden_mamba2.py --out $OUT/mamba2-golden.tgz
 """
-import argparse
 import copy
-import json
 import math
 import os
-import shutil
 import sys
-import tempfile
-import time
-import traceback
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lm_common as C  # noqa: E402
-import make_golden as G  # noqa: E402  (save_repo, repo_tokenizer, pack, check_tied, the prompt and sizes)
+import make_golden as G  # noqa: E402  (the prompt and sizes, the shared randomisation, golden and repo helpers)
 
-REPO_ROOT = G.REPO_ROOT
-ORG = G.ORG
 ARCH = "mamba2"
 INF = float("inf")
 
@@ -88,28 +80,8 @@ def mamba2_config(vocab, hidden, heads, head_dim, groups, state, layers, conv, c
     assert hidden * expand == heads * head_dim, (hidden, expand, heads, head_dim)
     assert heads % groups == 0, (heads, groups)
     return Mamba2Config(
-        num_heads=heads,
-        head_dim=head_dim,
-        vocab_size=vocab,
-        hidden_size=hidden,
-        state_size=state,
-        num_hidden_layers=layers,
-        layer_norm_epsilon=1e-5,
-        pad_token_id=0,
-        bos_token_id=0,
-        eos_token_id=0,
-        expand=expand,
-        conv_kernel=conv,
-        n_groups=groups,
-        use_bias=use_bias,
-        use_conv_bias=conv_bias,
-        hidden_act="silu",
-        residual_in_fp32=True,
-        time_step_limit=tuple(limit),
-        rms_norm=True,
-        chunk_size=chunk,
-        tie_word_embeddings=tie,
-    )
+        num_heads=heads, head_dim=head_dim, n_groups=groups, chunk_size=chunk, time_step_limit=tuple(limit),
+        rms_norm=True, **G.ssm_config_kwargs(vocab, hidden, state, layers, expand, conv, use_bias, conv_bias, tie))
 
 
 # ------------------------------------------------------------------------------------------------ the gated norm
@@ -148,37 +120,16 @@ def patch_group_norm(model):
 
 
 # ------------------------------------------------------------------------------------------------ weights
-@torch.no_grad()
 def randomize_mamba2(model, seed):
-    g = torch.Generator().manual_seed(seed)
-    n = lambda shape, std, mean=0.0: torch.randn(shape, generator=g) * std + mean  # noqa: E731
-    cfg = model.config
-    bb = model.backbone
-    bb.embeddings.weight.copy_(n(bb.embeddings.weight.shape, 0.3))
-    for layer in bb.layers:
-        m = layer.mixer
-        layer.norm.weight.copy_(n(layer.norm.weight.shape, 0.1, 1.0))
-        m.in_proj.weight.copy_(n(m.in_proj.weight.shape, 1.6 / math.sqrt(cfg.hidden_size)))
-        if m.in_proj.bias is not None:
-            m.in_proj.bias.copy_(n(m.in_proj.bias.shape, 0.1))
-        m.conv1d.weight.copy_(n(m.conv1d.weight.shape, 0.3))
-        if m.conv1d.bias is not None:
-            m.conv1d.bias.copy_(n(m.conv1d.bias.shape, 0.1))
+    def init_ssm(m, n, g):  # dt bias; A = −exp(A_log) with −A uniform in [1, 16]; D; the gated norm's weight
         h = m.num_heads
-        # dt bias: softplus(dt_bias) log-uniform in [1e-3, 1e-1] (the reference Mamba-2 init); A = −exp(A_log) with
-        # −A uniform in [1, 16]
-        dt = torch.exp(torch.rand(h, generator=g) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
-        m.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        m.dt_bias.copy_(G.dt_bias_init(h, g))
         m.A_log.copy_(torch.log(1.0 + 15.0 * torch.rand(h, generator=g)))
         m.D.copy_(n(m.D.shape, 0.1, 1.0))
         m.norm.weight.copy_(n(m.norm.weight.shape, 0.1, 1.0))
-        m.out_proj.weight.copy_(n(m.out_proj.weight.shape, 1.2 / math.sqrt(m.intermediate_size)))
-        if m.out_proj.bias is not None:
-            m.out_proj.bias.copy_(n(m.out_proj.bias.shape, 0.1))
-    bb.norm_f.weight.copy_(n(bb.norm_f.weight.shape, 0.1, 1.0))
-    if not cfg.tie_word_embeddings:
-        model.lm_head.weight.copy_(n(model.lm_head.weight.shape, 0.3))
-    G.check_tied(model)
+
+    G.randomize_mamba_like(model, seed, 1.6 / math.sqrt(model.config.hidden_size),
+                           1.2 / math.sqrt(model.backbone.layers[0].mixer.intermediate_size), init_ssm)
 
 
 # ------------------------------------------------------------------------------------------------ independent impl
@@ -259,37 +210,7 @@ def numpy_mamba2_logits_sd(sd, cfg, ids):
 
 # ------------------------------------------------------------------------------------------------ golden
 def forward(model, ids, **kw):
-    return C.hf_forward(model, "mamba", torch.tensor([ids]), **kw)  # base model + head, logits in float64
-
-
-@torch.no_grad()
-def greedy_nocache(model, ids, n):
-    seq, toks, steps = list(ids), [], []
-    for _ in range(n):
-        logits = forward(model, seq, use_cache=False)[0][0, -1]
-        t = int(torch.argmax(logits))
-        toks.append(t)
-        steps.append(logits.clone())
-        seq.append(t)
-    return toks, steps
-
-
-@torch.no_grad()
-def greedy_cache(model, ids, n):
-    logits, out = forward(model, ids, use_cache=True)
-    logits = logits[0, -1]
-    toks, steps, cur = [], [], len(ids)
-    for i in range(n):
-        t = int(torch.argmax(logits))
-        toks.append(t)
-        steps.append(logits.clone())
-        if i == n - 1:
-            break
-        logits, out = forward(model, [t], cache_params=out.cache_params, use_cache=True,
-                              cache_position=torch.tensor([cur]))
-        logits = logits[0, -1]
-        cur += 1
-    return toks, steps
+    return C.hf_forward(model, ARCH, torch.tensor([ids]), **kw)  # base model + head, logits in float64
 
 
 @torch.no_grad()
@@ -298,21 +219,9 @@ def make_golden(model, tok, repo_id, weights_dtype):
     prompt_ids = tok.encode(G.PROMPT_TEXT).ids
     logits = forward(model, prompt_ids, use_cache=False)[0][0]  # (L, V)
     assert logits.dtype == torch.float64, logits.dtype
-    n_ids, n_logits = greedy_nocache(model, prompt_ids, G.N_GREEDY)
-    cache_error, diff_cache = None, None
-    try:
-        c_ids, c_logits = greedy_cache(model, prompt_ids, G.N_GREEDY)
-        diff_cache = max(float((a - b).abs().max()) for a, b in zip(c_logits, n_logits))
-        assert c_ids == n_ids, f"{repo_id}: greedy with cache {c_ids} != without {n_ids}"
-        assert diff_cache < 1e-4, f"{repo_id}: cache/no-cache logits differ by {diff_cache}"
-    except Exception as e:  # keep the fixture; report loudly
-        traceback.print_exc()
-        cache_error = f"{type(e).__name__}: {e}"
-        print(f"WARNING {repo_id}: cached greedy disagrees or failed ({cache_error})", flush=True)
+    (n_ids, n_logits), _, cache_checks = G.checked_greedy(model, ARCH, prompt_ids, 1e-4, repo_id)
     assert torch.allclose(n_logits[0], logits[-1], atol=1e-10)
-    gen = torch.Generator().manual_seed(1234)
-    long_ids = torch.randint(1, V, (G.LONG_LEN,), generator=gen).tolist()
-    long_logits = forward(model, long_ids, use_cache=False)[0][0, -G.N_LONG_LAST:]
+    long_ids, long_logits = G.long_logits(model, ARCH, V)
 
     # independent float64 implementation; and what transformers' own (whole-d_inner) gated norm would give
     ref = numpy_mamba2_logits(model, prompt_ids)
@@ -332,158 +241,43 @@ def make_golden(model, tok, repo_id, weights_dtype):
         f"{repo_id}: transformers (group-wise norm) vs independent float64 impl differ by {diff_ref} / {diff_ref_long}"
 
     checks = {
-        "greedy_cache_equals_nocache": cache_error is None,
-        "greedy_cache_error": cache_error,
-        "max_abs_diff_cache_vs_nocache": diff_cache,
+        **cache_checks,
         "greedy_logits_source": "float64 recompute without cache",
         "group_norm": "mamba_ssm RMSNormGated semantics (group_size = d_inner / n_groups, norm after the gate), "
                       "patched into transformers' gated norm forward",
         "group_norm_patch_effect": patch_effect,
         "max_abs_diff_vs_independent_impl": diff_ref,
         "max_abs_diff_vs_independent_impl_long": diff_ref_long,
-        "prompt_logits_std": float(logits.std()),
-        "distinct_argmax_over_prompt": int(len(set(logits.argmax(-1).tolist()))),
-        "greedy_min_top1_top2_margin": min(float(v.topk(2).values[0] - v.topk(2).values[1]) for v in n_logits),
+        **G.logit_checks(logits, n_logits),
     }
-    return {
-        "format": "mamba-vs-transformer golden v1",
-        "model": repo_id,
-        "architecture": model.config.architectures[0] if model.config.architectures else type(model).__name__,
-        "weights_dtype": weights_dtype,
-        "reference_dtype": "float64",
-        "vocab_size": V,
-        "prompt_text": G.PROMPT_TEXT,
-        "prompt_ids": prompt_ids,
-        "logits_shape": list(logits.shape),
-        "logits": C.r7(logits.flatten().tolist()),
-        "greedy_ids": n_ids,
-        "greedy_logits_shape": [len(n_logits), V],
-        "greedy_logits": C.r7(torch.stack(n_logits).flatten().tolist()),
-        "long_ids": long_ids,
-        "long_last_positions": list(range(G.LONG_LEN - G.N_LONG_LAST, G.LONG_LEN)),
-        "long_last_logits_shape": [G.N_LONG_LAST, V],
-        "long_last_logits": C.r7(long_logits.flatten().tolist()),
-        "tokenizer_cases": C.tokenizer_cases(tok),
-        "checks": checks,
-    }
+    return G.golden_json(model, tok, repo_id, weights_dtype, prompt_ids, logits, n_ids, n_logits, long_ids,
+                         long_logits, checks)
 
 
 # ------------------------------------------------------------------------------------------------ main
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(REPO_ROOT, "tests/fixtures/hub"))
-    ap.add_argument("--tokenizer", default=os.path.join(REPO_ROOT, "tests/fixtures/hub/tiny-random/mamba/resolve/main/tokenizer.json"))
-    ap.add_argument("--text", default=os.path.join(REPO_ROOT, "tools/corpus/tiny_english.txt"))
-    ap.add_argument("--only", default="", help="comma-separated repo names (default: all)")
-    args = ap.parse_args()
-    t0 = time.time()
-    torch.set_num_threads(min(4, os.cpu_count() or 1))
-    import safetensors
-    import tokenizers
-    import transformers
+    run = G.GoldenRun(__doc__, REPOS, "golden-mamba2-", "golden-mamba2-summary.json", numpy=np.__version__)
     from transformers import Mamba2ForCausalLM
 
-    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "numpy": np.__version__,
-                "tokenizers": tokenizers.__version__, "safetensors": safetensors.__version__}
-    print(f"versions: {versions}", flush=True)
-    repos = [r for r in args.only.split(",") if r] or list(REPOS)
-    for r in repos:
-        if r not in REPOS:
-            sys.exit(f"unknown repo {r!r}; known: {', '.join(REPOS)}")
-
-    tok, tok_files = G.repo_tokenizer(args.tokenizer, args.text)
-    V = tok.get_vocab_size()
-    prompt = tok.encode(G.PROMPT_TEXT).ids
-    print(f"prompt -> {len(prompt)} tokens", flush=True)
-
-    to_tgz = args.out.endswith((".tgz", ".tar.gz"))
-    tmp = tempfile.mkdtemp(prefix="golden-mamba2-") if to_tgz else None
-    root = tmp if to_tgz else args.out
-    os.makedirs(root, exist_ok=True)
-
-    @torch.no_grad()
     def build(name):
-        """Random weights; among a few seeds take one whose greedy continuation is varied, with a safe top-1/top-2
-        margin (as tools/make_golden.py)."""
         kw, base_seed = MODELS[name]
-        cfg = mamba2_config(V, **kw)
-        best = None
-        for seed in range(base_seed, base_seed + 24):
-            torch.manual_seed(seed)
+        cfg = mamba2_config(run.vocab, **kw)
+
+        def make(seed):
             model = patch_group_norm(Mamba2ForCausalLM(copy.deepcopy(cfg)).eval())
             randomize_mamba2(model, seed)
-            seq, margin = list(prompt), float("inf")
-            for _ in range(G.N_GREEDY):
-                last = forward(model, seq, use_cache=False)[0][0, -1]
-                top2 = last.topk(2).values
-                margin = min(margin, float(top2[0] - top2[1]))
-                seq.append(int(last.argmax()))
-            n_distinct = len(set(seq[len(prompt):]))
-            score = n_distinct if margin >= 0.01 else n_distinct - 100
-            if best is None or score > best[0]:
-                best = (score, seed, model, n_distinct, margin)
-            if n_distinct >= 10 and margin >= 0.01:
-                break
-        print(f"model {name}: seed {best[1]}, {best[3]} distinct greedy tokens, min top1-top2 margin {best[4]:.4f}",
-              flush=True)
-        return best[2]
+            return model
 
-    models, summary, failures, done = {}, {}, {}, []
-    for repo in repos:
-        t1 = time.time()
+        return G.pick_seed(name, ARCH, base_seed, run.prompt_ids, make)
+
+    def write(repo):
         model_name, dtype, shard = REPOS[repo]
-        try:
-            if model_name not in models:
-                models[model_name] = build(model_name)
-            model = models[model_name]
-            repo_dir = G.save_repo(model, tok_files, root, repo, dtype, shard, "save_pretrained")
-            files = sorted(os.listdir(repo_dir))
-            if shard:
-                n_shards = len([f for f in files if f.startswith("model-") and f.endswith(".safetensors")])
-                assert n_shards >= 2 and "model.safetensors.index.json" in files, files
-            m64 = patch_group_norm(Mamba2ForCausalLM.from_pretrained(repo_dir).to(torch.float64).eval())
-            ref_sd = {k: v.to(dtype).to(torch.float64) for k, v in model.state_dict().items()}
-            for k, v in m64.state_dict().items():
-                assert torch.equal(v, ref_sd[k]), f"{repo}: reloaded tensor {k} differs"
-            golden = make_golden(m64, tok, f"{ORG}/{repo}", str(dtype).replace("torch.", ""))
-            C.dump_json(golden, os.path.join(repo_dir, "golden.json"))
-            with open(os.path.join(repo_dir, "config.json")) as f:
-                config_text = f.read()
-            config = json.loads(config_text)
-            summary[repo] = {
-                "params": C.count_params(model),
-                "config_dtype": config.get("dtype", config.get("torch_dtype")),
-                "time_step_limit_in_config_json": config.get("time_step_limit"),
-                "tensors": C.safetensors_keys(repo_dir),
-                "files": files,
-                "bytes": sum(os.path.getsize(os.path.join(repo_dir, f)) for f in files),
-                "greedy_ids": golden["greedy_ids"],
-                "checks": golden["checks"],
-                "seconds": round(time.time() - t1, 2),
-            }
-            done.append(repo)
-            s = summary[repo]
-            print(f"{ORG}/{repo}: {s['params']} params, config dtype {s['config_dtype']}, time_step_limit "
-                  f"{json.dumps(s['time_step_limit_in_config_json'])}, files {files}, {s['bytes']} bytes, greedy "
-                  f"{s['greedy_ids']}, checks {json.dumps(s['checks'])} ({s['seconds']} s)", flush=True)
-        except Exception as e:  # one bad shape must not cost the other fixtures
-            traceback.print_exc()
-            failures[repo] = f"{type(e).__name__}: {e}"
-            print(f"FAILED {ORG}/{repo}: {failures[repo]}", flush=True)
+        return run.write_repo(repo, model_name, build, dtype, shard, "save_pretrained",
+                              lambda d: patch_group_norm(Mamba2ForCausalLM.from_pretrained(d).to(torch.float64).eval()),
+                              lambda m64, repo_id, wd: make_golden(m64, run.tok, repo_id, wd),
+                              config_keys=("time_step_limit",))
 
-    result = {"versions": versions, "prompt_tokens": len(prompt), "repos": summary, "failures": failures,
-              "seconds": round(time.time() - t0, 1)}
-    if to_tgz:
-        out_dir = os.path.dirname(os.path.abspath(args.out))
-        os.makedirs(out_dir, exist_ok=True)
-        result["archives"] = [os.path.basename(p) for p in G.pack(root, args.out, done)]
-        with open(os.path.join(out_dir, "golden-mamba2-summary.json"), "w") as f:
-            json.dump(result, f, indent=1)
-        shutil.rmtree(tmp)
-        print(f"wrote {result['archives']} ({len(done)} repos) and golden-mamba2-summary.json to {out_dir}", flush=True)
-    print(f"{len(done)} repos written, {len(failures)} failed {sorted(failures)} ({time.time() - t0:.1f}s)", flush=True)
-    if failures:
-        sys.exit(1)
+    run.write_all(write)
 
 
 if __name__ == "__main__":
