@@ -544,83 +544,36 @@ def build_model(cfg, arch, vocab):
 
 
 HF_CLASS = {"mamba": "MambaForCausalLM", "mamba2": "Mamba2ForCausalLM", "pythia": "GPTNeoXForCausalLM"}
+HF_CONFIG = {"mamba": "MambaConfig", "mamba2": "Mamba2Config", "pythia": "GPTNeoXConfig"}
 HF_MODEL_TYPE = {"mamba": "mamba", "mamba2": "mamba2", "pythia": "gpt_neox"}
+# The transformers config of each arch: these model_config entries (same names), then the fixed settings below.
+HF_SHAPE_KEYS = {
+    "mamba": ("hidden_size", "state_size", "num_hidden_layers", "expand", "conv_kernel", "time_step_rank"),
+    "mamba2": ("hidden_size", "num_heads", "head_dim", "n_groups", "state_size", "num_hidden_layers", "expand",
+               "conv_kernel", "chunk_size", "time_step_limit", "use_bias", "use_conv_bias", "layer_norm_epsilon"),
+    "pythia": ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+               "max_position_embeddings", "rope_parameters"),
+}
+_HF_IDS = {"initializer_range": 0.02, "bos_token_id": 0, "eos_token_id": 0}
+_HF_SSM = {**_HF_IDS, "pad_token_id": 0, "hidden_act": "silu", "residual_in_fp32": True, "tie_word_embeddings": True}
+HF_FIXED = {
+    "mamba": {**_HF_SSM, "use_bias": False, "use_conv_bias": True, "layer_norm_epsilon": 1e-5},
+    "mamba2": {**_HF_SSM, "rms_norm": True},
+    "pythia": {**_HF_IDS, "hidden_act": "gelu", "layer_norm_eps": 1e-5, "use_parallel_residual": True,
+               "tie_word_embeddings": False, "attention_bias": True},
+}
 
 
 def hf_model(cfg, arch, vocab, dtype=torch.float32):
     """The transformers model of the same shape (for parity checks and export)."""
+    import transformers
+
     mc = model_config(cfg, arch, vocab)
-    if arch == "mamba":
-        from transformers import MambaConfig, MambaForCausalLM
-
-        hc = MambaConfig(
-            vocab_size=vocab,
-            hidden_size=mc["hidden_size"],
-            state_size=mc["state_size"],
-            num_hidden_layers=mc["num_hidden_layers"],
-            expand=mc["expand"],
-            conv_kernel=mc["conv_kernel"],
-            time_step_rank=mc["time_step_rank"],
-            use_bias=False,
-            use_conv_bias=True,
-            hidden_act="silu",
-            layer_norm_epsilon=1e-5,
-            residual_in_fp32=True,
-            tie_word_embeddings=True,
-            initializer_range=0.02,
-            bos_token_id=0,
-            eos_token_id=0,
-            pad_token_id=0,
-        )
-        return MambaForCausalLM(hc).to(dtype)
-    if arch == "mamba2":
-        from transformers import Mamba2Config, Mamba2ForCausalLM
-
-        hc = Mamba2Config(
-            vocab_size=vocab,
-            hidden_size=mc["hidden_size"],
-            num_heads=mc["num_heads"],
-            head_dim=mc["head_dim"],
-            n_groups=mc["n_groups"],
-            state_size=mc["state_size"],
-            num_hidden_layers=mc["num_hidden_layers"],
-            expand=mc["expand"],
-            conv_kernel=mc["conv_kernel"],
-            chunk_size=mc["chunk_size"],
-            time_step_limit=tuple(mc["time_step_limit"]),
-            use_bias=mc["use_bias"],
-            use_conv_bias=mc["use_conv_bias"],
-            hidden_act="silu",
-            rms_norm=True,
-            layer_norm_epsilon=mc["layer_norm_epsilon"],
-            residual_in_fp32=True,
-            tie_word_embeddings=True,
-            initializer_range=0.02,
-            bos_token_id=0,
-            eos_token_id=0,
-            pad_token_id=0,
-        )
-        return Mamba2ForCausalLM(hc).to(dtype)
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
-
-    hc = GPTNeoXConfig(
-        vocab_size=vocab,
-        hidden_size=mc["hidden_size"],
-        num_hidden_layers=mc["num_hidden_layers"],
-        num_attention_heads=mc["num_attention_heads"],
-        intermediate_size=mc["intermediate_size"],
-        hidden_act="gelu",
-        max_position_embeddings=mc["max_position_embeddings"],
-        layer_norm_eps=1e-5,
-        use_parallel_residual=True,
-        rope_parameters=mc["rope_parameters"],
-        tie_word_embeddings=False,
-        attention_bias=True,
-        initializer_range=0.02,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    return GPTNeoXForCausalLM(hc).to(dtype)
+    kw = {"vocab_size": vocab, **{k: mc[k] for k in HF_SHAPE_KEYS[arch]}, **HF_FIXED[arch]}
+    if "time_step_limit" in kw:
+        kw["time_step_limit"] = tuple(kw["time_step_limit"])
+    hc = getattr(transformers, HF_CONFIG[arch])(**kw)
+    return getattr(transformers, HF_CLASS[arch])(hc).to(dtype)
 
 
 def to_hf(model, cfg, arch, vocab, dtype=torch.float32):
