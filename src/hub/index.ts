@@ -2,6 +2,7 @@
 export * from './config';
 export * from './dtype';
 export * from './safetensors';
+export { abortError } from './byte-stream';
 export * from './hub';
 export * from './tokenizer';
 export * from './registry';

@@ -5,6 +5,7 @@
 // File layout: u64 little-endian header length n | n bytes of JSON header | data. The header maps tensor names to
 // {dtype, shape, data_offsets: [begin, end]} (offsets relative to the start of data); "__metadata__" holds strings.
 
+import { abortError, readStream } from './byte-stream';
 import { DTYPE_BYTES, isFloatDtype, isKnownDtype, type FloatDtype, type SafetensorsDtype } from './dtype';
 
 export class SafetensorsError extends Error {
@@ -174,84 +175,6 @@ function checkDtypes(header: SafetensorsHeader, filter?: (t: TensorInfo) => bool
   }
 }
 
-export function abortError(signal: AbortSignal | undefined, what: string): Error {
-  const reason = signal?.reason;
-  if (reason instanceof Error && reason.name === 'AbortError') return reason;
-  const err = new Error(`${what}: cancelled${reason !== undefined && !(reason instanceof DOMException) ? ` (${String(reason)})` : ''}`);
-  err.name = 'AbortError';
-  return err;
-}
-
-/** Pulls bytes out of a ReadableStream reader chunk by chunk, never holding more than the current chunk. */
-class ChunkReader {
-  private chunk: Uint8Array = new Uint8Array(0);
-  private pos = 0;
-  consumed = 0; // bytes handed out or skipped
-  received = 0; // bytes read from the stream
-  private done = false;
-
-  constructor(
-    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
-    private readonly onChunk: (received: number) => void,
-    private readonly signal: AbortSignal | undefined,
-    private readonly what: string,
-  ) {}
-
-  /** Make sure pos < chunk.length; false at end of stream. */
-  private async fill(): Promise<boolean> {
-    while (this.pos >= this.chunk.byteLength) {
-      if (this.done) return false;
-      if (this.signal?.aborted) throw abortError(this.signal, this.what);
-      const { value, done } = await this.reader.read();
-      if (done) {
-        this.done = true;
-        return false;
-      }
-      if (!(value instanceof Uint8Array)) throw new SafetensorsError(`${this.what}: stream produced a non-byte chunk`);
-      this.chunk = value;
-      this.pos = 0;
-      this.received += value.byteLength;
-      this.onChunk(this.received);
-    }
-    return true;
-  }
-
-  /** Copy up to n bytes into dst[off..]; returns the count copied (less only at end of stream). */
-  async readInto(dst: Uint8Array, off: number, n: number): Promise<number> {
-    let got = 0;
-    while (got < n && (await this.fill())) {
-      const take = Math.min(n - got, this.chunk.byteLength - this.pos);
-      dst.set(this.chunk.subarray(this.pos, this.pos + take), off + got);
-      this.pos += take;
-      got += take;
-    }
-    this.consumed += got;
-    return got;
-  }
-
-  async skip(n: number): Promise<number> {
-    let got = 0;
-    while (got < n && (await this.fill())) {
-      const take = Math.min(n - got, this.chunk.byteLength - this.pos);
-      this.pos += take;
-      got += take;
-    }
-    this.consumed += got;
-    return got;
-  }
-
-  /** Read to the end (so a teed cache write completes); returns the count of bytes drained. */
-  async drain(): Promise<number> {
-    let n = 0;
-    while (await this.fill()) {
-      n += this.chunk.byteLength - this.pos;
-      this.pos = this.chunk.byteLength;
-    }
-    this.consumed += n;
-    return n;
-  }
-}
-
 /**
  * Stream a safetensors file: parse the header as soon as it arrives, then hand each tensor to onTensor (awaited, so
  * an async GPU upload applies back-pressure) when its last byte has arrived. Only the bytes of the tensor being
@@ -263,11 +186,15 @@ export async function streamSafetensors(
 ): Promise<StreamSafetensorsResult> {
   const fileName = opts.fileName ?? 'model.safetensors';
   const total = opts.totalBytes ?? null;
-  const reader = stream.getReader();
-  const r = new ChunkReader(reader, (received) => opts.onProgress?.(received, total), opts.signal, fileName);
-  const truncated = (need: number) =>
-    new SafetensorsError(`${fileName}: truncated: the download ended after ${r.consumed} bytes, but the header says the file runs to byte ${need}`);
-  try {
+  const streamOpts = {
+    what: fileName,
+    error: (m: string) => new SafetensorsError(m),
+    onChunk: (received: number) => opts.onProgress?.(received, total),
+    signal: opts.signal,
+  };
+  return readStream(stream, streamOpts, async (r) => {
+    const truncated = (need: number) =>
+      new SafetensorsError(`${fileName}: truncated: the download ended after ${r.consumed} bytes, but the header says the file runs to byte ${need}`);
     const first8 = new Uint8Array(8);
     if ((await r.readInto(first8, 0, 8)) < 8) {
       throw new SafetensorsError(`${fileName}: file is ${r.consumed} bytes, too short for a safetensors header (needs ≥ 8)`);
@@ -309,16 +236,7 @@ export async function streamSafetensors(
     }
     await r.drain();
     return { header, delivered, skipped, bytesRead: r.received };
-  } catch (e) {
-    reader.cancel(e).catch(() => {});
-    throw e;
-  } finally {
-    try {
-      reader.releaseLock();
-    } catch {
-      /* already released */
-    }
-  }
+  });
 }
 
 export interface LoadedTensor {

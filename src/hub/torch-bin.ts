@@ -11,7 +11,8 @@
 // zip's central directory (any entry order).
 
 import { DTYPE_BYTES, isFloatDtype, type FloatDtype, type SafetensorsDtype } from './dtype';
-import { abortError, shapeSize } from './safetensors';
+import { ByteStream, abortError, readStream } from './byte-stream';
+import { shapeSize } from './safetensors';
 import { unpickleStateDict, type TorchStorageRef, type UnpickledStateDict } from './torch-pickle';
 import {
   CENTRAL_HEADER_SIG, LOCAL_HEADER_SIG, METHOD_DEFLATED, METHOD_STORED, ZipError, crc32, entryBytes, hex, inflateRaw,
@@ -226,95 +227,6 @@ export async function loadTorchBinFromBuffer(
   return { header, tensors };
 }
 
-/** Pulls bytes from a stream chunk by chunk; bytes read too far can be pushed back (unread). */
-class ByteStream {
-  private chunk: Uint8Array = new Uint8Array(0);
-  private pos = 0;
-  private ended = false;
-  /** bytes handed out or skipped (= the archive offset of the next byte) */
-  consumed = 0;
-  /** bytes read from the stream */
-  received = 0;
-
-  constructor(
-    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
-    private readonly onChunk: (received: number) => void,
-    private readonly signal: AbortSignal | undefined,
-    private readonly what: string,
-  ) {}
-
-  private async fill(): Promise<boolean> {
-    while (this.pos >= this.chunk.byteLength) {
-      if (this.ended) return false;
-      if (this.signal?.aborted) throw abortError(this.signal, this.what);
-      const { value, done } = await this.reader.read();
-      if (done) {
-        this.ended = true;
-        return false;
-      }
-      if (!(value instanceof Uint8Array)) throw new TorchBinError(`${this.what}: the stream produced a non-byte chunk`);
-      this.chunk = value;
-      this.pos = 0;
-      this.received += value.byteLength;
-      this.onChunk(this.received);
-    }
-    return true;
-  }
-
-  /** Exactly n bytes, or fewer at the end of the stream. */
-  async read(n: number): Promise<Uint8Array> {
-    const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n && (await this.fill())) {
-      const take = Math.min(n - got, this.chunk.byteLength - this.pos);
-      out.set(this.chunk.subarray(this.pos, this.pos + take), got);
-      this.pos += take;
-      got += take;
-    }
-    this.consumed += got;
-    return got < n ? out.subarray(0, got) : out;
-  }
-
-  /** Whatever is buffered next (at least one byte), or null at the end of the stream. */
-  async some(): Promise<Uint8Array | null> {
-    if (!(await this.fill())) return null;
-    const out = this.chunk.subarray(this.pos);
-    this.pos = this.chunk.byteLength;
-    this.consumed += out.byteLength;
-    return out;
-  }
-
-  async skip(n: number): Promise<number> {
-    let got = 0;
-    while (got < n && (await this.fill())) {
-      const take = Math.min(n - got, this.chunk.byteLength - this.pos);
-      this.pos += take;
-      got += take;
-    }
-    this.consumed += got;
-    return got;
-  }
-
-  /** Give back bytes just read (they are read again next). */
-  unread(bytes: Uint8Array): void {
-    if (bytes.byteLength === 0) return;
-    const rest = this.chunk.subarray(this.pos);
-    const merged = new Uint8Array(bytes.byteLength + rest.byteLength);
-    merged.set(bytes);
-    merged.set(rest, bytes.byteLength);
-    this.chunk = merged;
-    this.pos = 0;
-    this.consumed -= bytes.byteLength;
-  }
-
-  async drain(): Promise<void> {
-    while (await this.fill()) {
-      this.consumed += this.chunk.byteLength - this.pos;
-      this.pos = this.chunk.byteLength;
-    }
-  }
-}
-
 const DESCRIPTOR_SIG = 0x08074b50;
 const NEXT_SIGS = new Set([LOCAL_HEADER_SIG, CENTRAL_HEADER_SIG, 0x06064b50, 0x06054b50]);
 /** The most a record of unknown size (data.pkl, small metadata records) may hold before we give up looking for its end. */
@@ -335,8 +247,17 @@ const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] <<
 export async function streamTorchBin(stream: ReadableStream<Uint8Array>, opts: StreamTorchBinOptions): Promise<StreamTorchBinResult> {
   const fileName = opts.fileName ?? BIN_SINGLE_FILE;
   const total = opts.totalBytes ?? null;
-  const reader = stream.getReader();
-  const r = new ByteStream(reader, (received) => opts.onProgress?.(received, total), opts.signal, fileName);
+  const streamOpts = {
+    what: fileName,
+    error: (m: string) => new TorchBinError(m),
+    onChunk: (received: number) => opts.onProgress?.(received, total),
+    signal: opts.signal,
+  };
+  return readStream(stream, streamOpts, (r) => readTorchBin(r, fileName, opts));
+}
+
+/** streamTorchBin's reading, front to back over the download. */
+async function readTorchBin(r: ByteStream, fileName: string, opts: StreamTorchBinOptions): Promise<StreamTorchBinResult> {
   const truncated = (what: string) => new TorchBinError(`${fileName}: truncated: the file ends after ${r.consumed} bytes, ${what}`);
   const read = async (n: number, what: string): Promise<Uint8Array> => {
     const b = await r.read(n);
@@ -447,95 +368,84 @@ export async function streamTorchBin(stream: ReadableStream<Uint8Array>, opts: S
     }
   };
 
-  try {
-    let header: TorchBinHeader | null = null;
-    let folder: string | null = null;
-    const early = new Map<string, Uint8Array>(); // storages that came before data.pkl (not torch.save's order)
-    const seen = new Set<string>();
-    const delivered: string[] = [];
-    const skipped: string[] = [];
+  let header: TorchBinHeader | null = null;
+  let folder: string | null = null;
+  const early = new Map<string, Uint8Array>(); // storages that came before data.pkl (not torch.save's order)
+  const seen = new Set<string>();
+  const delivered: string[] = [];
+  const skipped: string[] = [];
 
-    /** Hand on the wanted tensors of one storage. */
-    const deliver = async (key: string, bytes: Uint8Array) => {
-      const h = header!;
-      const s = h.storages.get(key)!;
-      if (bytes.byteLength !== s.numel * DTYPE_BYTES[s.dtype]) throw storageSizeError(fileName, s, bytes.byteLength);
-      for (const t of h.tensors) {
-        if (t.storageKey !== key || (opts.filter && !opts.filter(t))) continue;
-        if (opts.signal?.aborted) throw abortError(opts.signal, fileName);
-        await opts.onTensor(t.name, t.dtype as FloatDtype, t.shape.slice(), tensorBytes(t, bytes));
-        delivered.push(t.name);
-      }
-    };
-    const wanted = (key: string) => header!.tensors.some((t) => t.storageKey === key && (!opts.filter || opts.filter(t)));
+  /** Hand on the wanted tensors of one storage. */
+  const deliver = async (key: string, bytes: Uint8Array) => {
+    const h = header!;
+    const s = h.storages.get(key)!;
+    if (bytes.byteLength !== s.numel * DTYPE_BYTES[s.dtype]) throw storageSizeError(fileName, s, bytes.byteLength);
+    for (const t of h.tensors) {
+      if (t.storageKey !== key || (opts.filter && !opts.filter(t))) continue;
+      if (opts.signal?.aborted) throw abortError(opts.signal, fileName);
+      await opts.onTensor(t.name, t.dtype as FloatDtype, t.shape.slice(), tensorBytes(t, bytes));
+      delivered.push(t.name);
+    }
+  };
+  const wanted = (key: string) => header!.tensors.some((t) => t.storageKey === key && (!opts.filter || opts.filter(t)));
 
-    for (let first = true; ; first = false) {
-      const at = r.consumed;
-      const sigBytes = new Uint8Array(30);
-      const got = await r.read(4);
-      sigBytes.set(got);
-      if (got.byteLength < 4) {
-        if (first) throw new TorchBinError(`${fileName}: the file is ${got.byteLength} bytes; not a torch.save archive`);
-        throw truncated('before the zip central directory (the end of the archive is missing)');
+  for (let first = true; ; first = false) {
+    const at = r.consumed;
+    const sigBytes = new Uint8Array(30);
+    const got = await r.read(4);
+    sigBytes.set(got);
+    if (got.byteLength < 4) {
+      if (first) throw new TorchBinError(`${fileName}: the file is ${got.byteLength} bytes; not a torch.save archive`);
+      throw truncated('before the zip central directory (the end of the archive is missing)');
+    }
+    const sig = u32(sigBytes, 0);
+    if (sig === CENTRAL_HEADER_SIG && !first) break;
+    if (sig !== LOCAL_HEADER_SIG) {
+      if (first) throw notAZip(sigBytes.subarray(0, 4), fileName);
+      throw new TorchBinError(`${fileName}: corrupt zip: no record header at byte ${at} (found ${hex(sig)})`);
+    }
+    sigBytes.set(await read(26, 'inside a zip record header'), 4);
+    const hdr = new Uint8Array(localHeaderLength(sigBytes));
+    hdr.set(sigBytes);
+    hdr.set(await read(hdr.byteLength - 30, 'inside a zip record header'), 30);
+    const e = readLocalHeader(hdr, at, fileName);
+    folder ??= folderOf(e.name);
+    const rec = recordName(e.name, folder);
+    if (rec === 'data.pkl') {
+      if (header) throw new TorchBinError(`${fileName}: two data.pkl records`);
+      header = describeStateDict(unpickleStateDict(await readRecord(e, null), `${fileName}: data.pkl`), fileName, folder);
+      checkDtypes(header, opts.filter);
+      await opts.onHeader?.(header);
+      for (const [key, bytes] of early) {
+        seen.add(key);
+        if (header.storages.has(key) && wanted(key)) await deliver(key, bytes);
       }
-      const sig = u32(sigBytes, 0);
-      if (sig === CENTRAL_HEADER_SIG && !first) break;
-      if (sig !== LOCAL_HEADER_SIG) {
-        if (first) throw notAZip(sigBytes.subarray(0, 4), fileName);
-        throw new TorchBinError(`${fileName}: corrupt zip: no record header at byte ${at} (found ${hex(sig)})`);
-      }
-      sigBytes.set(await read(26, 'inside a zip record header'), 4);
-      const hdr = new Uint8Array(localHeaderLength(sigBytes));
-      hdr.set(sigBytes);
-      hdr.set(await read(hdr.byteLength - 30, 'inside a zip record header'), 30);
-      const e = readLocalHeader(hdr, at, fileName);
-      folder ??= folderOf(e.name);
-      const rec = recordName(e.name, folder);
-      if (rec === 'data.pkl') {
-        if (header) throw new TorchBinError(`${fileName}: two data.pkl records`);
-        header = describeStateDict(unpickleStateDict(await readRecord(e, null), `${fileName}: data.pkl`), fileName, folder);
-        checkDtypes(header, opts.filter);
-        await opts.onHeader?.(header);
-        for (const [key, bytes] of early) {
-          seen.add(key);
-          if (header.storages.has(key) && wanted(key)) await deliver(key, bytes);
-        }
-        early.clear();
-      } else if (rec === 'byteorder') {
-        checkByteorder(await readRecord(e, null), fileName);
-      } else if (rec !== null && rec.startsWith('data/')) {
-        const key = rec.slice(5);
-        const s = header?.storages.get(key);
-        const size = s ? s.numel * DTYPE_BYTES[s.dtype] : null;
-        const why = s ? `data.pkl declares storage ${key} as ${s.numel} elements of ${s.dtype}` : '';
-        if (!header) {
-          early.set(key, await readRecord(e, null));
-        } else {
-          seen.add(key);
-          if (s && wanted(key)) await deliver(key, await readRecord(e, size, why));
-          else await skipRecord(e, size, why);
-        }
+      early.clear();
+    } else if (rec === 'byteorder') {
+      checkByteorder(await readRecord(e, null), fileName);
+    } else if (rec !== null && rec.startsWith('data/')) {
+      const key = rec.slice(5);
+      const s = header?.storages.get(key);
+      const size = s ? s.numel * DTYPE_BYTES[s.dtype] : null;
+      const why = s ? `data.pkl declares storage ${key} as ${s.numel} elements of ${s.dtype}` : '';
+      if (!header) {
+        early.set(key, await readRecord(e, null));
       } else {
-        await skipRecord(e, null);
+        seen.add(key);
+        if (s && wanted(key)) await deliver(key, await readRecord(e, size, why));
+        else await skipRecord(e, size, why);
       }
-    }
-    if (!header) throw new TorchBinError(`${fileName}: the archive has no data.pkl record; not a torch.save file`);
-    for (const t of header.tensors) {
-      if (!seen.has(t.storageKey)) {
-        throw new TorchBinError(`${fileName}: the archive has no record data/${t.storageKey} (the storage of tensor ${t.name}); truncated or corrupt`);
-      }
-      if (opts.filter && !opts.filter(t)) skipped.push(t.name);
-    }
-    await r.drain();
-    return { header, delivered, skipped, bytesRead: r.received };
-  } catch (e) {
-    reader.cancel(e).catch(() => {});
-    throw e;
-  } finally {
-    try {
-      reader.releaseLock();
-    } catch {
-      /* released */
+    } else {
+      await skipRecord(e, null);
     }
   }
+  if (!header) throw new TorchBinError(`${fileName}: the archive has no data.pkl record; not a torch.save file`);
+  for (const t of header.tensors) {
+    if (!seen.has(t.storageKey)) {
+      throw new TorchBinError(`${fileName}: the archive has no record data/${t.storageKey} (the storage of tensor ${t.name}); truncated or corrupt`);
+    }
+    if (opts.filter && !opts.filter(t)) skipped.push(t.name);
+  }
+  await r.drain();
+  return { header, delivered, skipped, bytesRead: r.received };
 }

@@ -9,7 +9,8 @@ import { parseConfig, type GptNeoxConfig, type Mamba2Config, type MambaConfig, t
 import { toF16Packed, toF32, type FloatDtype } from './dtype';
 import { companionTokenizerRepo } from './companion';
 import { HubClient, HubError, sourceLabel, type FileProgress, type ModelSource, type WeightFiles } from './hub';
-import { SafetensorsError, abortError, streamSafetensors } from './safetensors';
+import { abortError } from './byte-stream';
+import { SafetensorsError, streamSafetensors } from './safetensors';
 import { streamTorchBin } from './torch-bin';
 
 /** Receives each tensor as it streams in, under the model's name (canonicalTensorName). `bytes` is little-endian in the checkpoint's dtype, owned by the sink. */
