@@ -70,12 +70,16 @@ export interface LanguageModel {
   /** Clears the recurrent state / KV cache: the next prefill starts a new sequence. */
   reset(): void;
   /** Runs `ids` after what is already in the state/cache; returns logits [ids.length, V] if allLogits else [V] of the last. */
-  prefill(ids: number[], opts?: { allLogits?: boolean }): Promise<Float32Array>;
+  prefill(ids: number[], opts?: { allLogits?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<Float32Array>;
   /** One token after the current state; returns logits [V]. */
   step(id: number): Promise<Float32Array>;
   /** Prompt then sampled tokens, streamed through onToken; state is reset first. */
   generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }>;
+  /** Bytes the current sequence needs (since reset()): KV cache for its tokens, state, its activations; the same on a
+   *  fresh page and after any history. */
   memory(): ModelMemory;
+  /** Bytes of the buffers the model holds now, including capacity kept from earlier, longer runs for reuse. */
+  memoryHeld(): ModelMemory;
   /** Per-token diagnostics for the selectivity view (state is reset first): Mamba's mean Δ per token per layer, or
    *  the attention weights from the last position to every token per layer. */
   diagnostics(ids: number[]): Promise<ModelDiagnostics>;
