@@ -8,10 +8,10 @@ import { acquireDevice } from '../gpu/device';
 import { GpuContext } from '../gpu/context';
 import { GpuError } from '../gpu/errors';
 import { CopyKernel } from '../kernels/copy';
-import { loadModel } from '../models/load';
+import { loadModel, type LoadedModel } from '../models/load';
 import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { TextTokenizer } from '../hub/tokenizer';
-import type { Arch, KernelChoice, LanguageModel, ModelMemory } from '../models/types';
+import type { Arch, KernelChoice, ModelMemory } from '../models/types';
 import { buildPasskey } from '../recall/passkey';
 import { multikeyCell, probeSeed, runCopyProbe, runMultikeyProbe, runPasskeyProbe } from '../recall/run';
 import { tileTokens } from '../recall/haystack';
@@ -26,10 +26,12 @@ import type {
 
 declare const self: DedicatedWorkerGlobalScope;
 
-type Loaded = LanguageModel & { tokenizer: TextTokenizer };
+type Loaded = LoadedModel;
 
 const now = () => performance.now();
 const models: Partial<Record<Arch, { model: Loaded; info: ModelInfo }>> = {};
+/** Models loaded beside the live ones (a pair switch), swapped in by `commit`. */
+const staged: Partial<Record<Arch, { model: Loaded; info: ModelInfo }>> = {};
 const aborts = new Map<number, AbortController>();
 let kernels: KernelChoice = { scan: 'fused', attention: 'flash' };
 let ctxPromise: Promise<GpuContext> | null = null;
@@ -56,6 +58,7 @@ function context(): Promise<GpuContext> {
       if (ctxPromise !== mine) return; // an old device we replaced on purpose
       ctxPromise = null;
       for (const slot of Object.keys(models) as Arch[]) delete models[slot];
+      for (const slot of Object.keys(staged) as Arch[]) delete staged[slot];
       post({ id: 0, type: 'device-lost', message: err.message });
     });
     return ctx;
@@ -83,6 +86,11 @@ function errorCode(e: unknown): string {
   if (e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string') return (e as { code: string }).code;
   if (e instanceof RangeError) return 'range';
   return 'internal';
+}
+
+function httpStatus(e: unknown): number | undefined {
+  const st = e && typeof e === 'object' ? (e as { status?: unknown }).status : undefined;
+  return typeof st === 'number' ? st : undefined;
 }
 
 function message(e: unknown): string {
@@ -126,7 +134,7 @@ function enqueue(id: number, job: (signal: AbortSignal) => Promise<void>): void 
     .then(() => (ac.signal.aborted ? Promise.reject(new Cancelled()) : job(ac.signal)))
     .catch((e: unknown) => {
       if (isAbort(e)) post({ id, type: 'done', cancelled: true });
-      else post({ id, type: 'error', code: errorCode(e), message: message(e) });
+      else post({ id, type: 'error', code: errorCode(e), message: message(e), status: httpStatus(e) });
     })
     .finally(() => aborts.delete(id));
 }
@@ -134,11 +142,12 @@ function enqueue(id: number, job: (signal: AbortSignal) => Promise<void>): void 
 // ---------------------------------------------------------------------------------------------------------------
 // load
 
-async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSignal): Promise<void> {
+async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSignal, stage = false): Promise<void> {
   const ctx = await context();
-  const old = models[slot];
+  const into = stage ? staged : models;
+  const old = into[slot];
   if (old) {
-    delete models[slot];
+    delete into[slot];
     old.model.dispose();
   }
   const files = new Map<string, { loaded: number; total: number | null; fromCache: boolean }>();
@@ -180,11 +189,12 @@ async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSi
     maxContext: model.maxContext,
     kernels: { ...model.kernels },
     memory: model.memory(),
+    trainedContext: model.config.arch === 'gpt-neox' ? model.config.maxPositionEmbeddings : null,
     eosId: eosOf(model),
     loadMs: now() - t0,
     fromCache: files.size > 0 && [...files.values()].every((f) => f.fromCache),
   };
-  models[slot] = { model, info };
+  into[slot] = { model, info };
   post({ id, type: 'loaded', info });
 }
 
@@ -227,6 +237,7 @@ async function generate(id: number, p: GenerateParams, signal: AbortSignal): Pro
     { mode: p.mode, sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed }, batch: p.batch || undefined, signal },
     {
       onStart: (slot) => post({ id, type: 'gen-start', slot, promptTokens: outputs.get(slot)!.promptTokens }),
+      onPrefill: (slot, done, total, ms) => post({ id, type: 'gen-prefill', slot, done, total, ms }),
       onTokens: (slot, ids, index, ms) => {
         const o = outputs.get(slot)!;
         // One message per batch: the UI appends the text as the batch lands.
@@ -359,7 +370,8 @@ async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise
   const keys = p.probes.includes('multikey') ? (p.keys ?? []) : [];
   if (p.probes.includes('multikey') && !keys.length) throw new RangeError('The multikey probe needs at least one K (number of facts)');
   const perCell = p.depths.length * p.trials;
-  const perLength = (qa.length * perCell + keys.length * perCell + (p.probes.includes('loss') ? 1 : 0)) * active.size;
+  const perKeyCell = p.keyTrials ?? perCell;
+  const perLength = (qa.length * perCell + keys.length * perKeyCell + (p.probes.includes('loss') ? 1 : 0)) * active.size;
   const total = perLength * p.lengths.length;
   let done = 0;
   const stop = (slot: Arch, length: number, e: unknown) => {
@@ -396,13 +408,13 @@ async function recall(id: number, p: RecallParams, signal: AbortSignal): Promise
       if (probe === 'multikey') {
         // K facts per probe, depths × trials probes per (length, K) cell; a cell that does not fit is skipped.
         for (const k of keys) {
-          const cells = new Map([...active].map(([slot, s]) => [slot, multikeyCell(s.tok, s.docIds, length, k, p.seed, perCell)] as const));
+          const cells = new Map([...active].map(([slot, s]) => [slot, multikeyCell(s.tok, s.docIds, length, k, p.seed, perKeyCell)] as const));
           for (const [slot, c] of cells) {
             if (c.skipped === null) continue;
             post({ id, type: 'recall-skip', skip: { arch: slot, probe: 'multikey', length, keys: k, message: c.skipped } });
-            done += perCell;
+            done += perKeyCell;
           }
-          for (let trial = 0; trial < perCell; trial++) {
+          for (let trial = 0; trial < perKeyCell; trial++) {
             for (const [slot, s] of [...active]) {
               const q = cells.get(slot)?.probes?.[trial];
               if (!q) continue;
@@ -526,7 +538,7 @@ async function handle(req: WorkerRequest): Promise<void> {
     }
     case 'kernels':
       kernels = { ...req.kernels };
-      for (const m of Object.values(models)) {
+      for (const m of [...Object.values(models), ...Object.values(staged)]) {
         m.model.kernels = { ...kernels };
         m.info.kernels = { ...kernels };
       }
@@ -542,8 +554,12 @@ async function handle(req: WorkerRequest): Promise<void> {
       const ctx = ctxPromise ? await ctxPromise : null;
       const pool: Record<string, number> = { ...(ctx?.pool.bytesByCategory() ?? {}), cachedFree: ctx?.pool.cachedFreeBytes() ?? 0 };
       const ms: Partial<Record<Arch, ModelMemory>> = {};
-      for (const [slot, m] of Object.entries(models) as [Arch, { model: Loaded }][]) ms[slot] = m.model.memory();
-      post({ id: req.id, type: 'memory-report', report: { models: ms, pool } });
+      const held: Partial<Record<Arch, ModelMemory>> = {};
+      for (const [slot, m] of Object.entries(models) as [Arch, { model: Loaded }][]) {
+        ms[slot] = m.model.memory();
+        held[slot] = m.model.memoryHeld();
+      }
+      post({ id: req.id, type: 'memory-report', report: { models: ms, held, pool } });
       return;
     }
     case 'unload':
@@ -555,7 +571,28 @@ async function handle(req: WorkerRequest): Promise<void> {
       });
       return;
     case 'load':
-      enqueue(req.id, (signal) => load(req.id, req.slot, req.source, signal));
+      enqueue(req.id, (signal) => load(req.id, req.slot, req.source, signal, req.stage));
+      return;
+    case 'commit':
+    case 'discard':
+      // commit: the staged models replace the live ones (which are freed); discard: the staged ones are freed
+      enqueue(req.id, async () => {
+        for (const slot of req.slots) {
+          const s = staged[slot];
+          if (!s) continue;
+          delete staged[slot];
+          if (req.type === 'discard') {
+            s.model.dispose();
+            continue;
+          }
+          s.model.kernels = { ...kernels };
+          s.info.kernels = { ...kernels };
+          const old = models[slot];
+          models[slot] = s;
+          old?.model.dispose();
+        }
+        post({ id: req.id, type: 'done', cancelled: false });
+      });
       return;
     case 'generate':
       enqueue(req.id, (signal) => generate(req.id, req.params, signal));

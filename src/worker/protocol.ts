@@ -29,7 +29,11 @@ export interface ModelInfo {
   vocabSize: number;
   maxContext: number;
   kernels: KernelChoice;
+  /** Bytes the model needs with no sequence (weights, state). */
   memory: ModelMemory;
+  /** The longest context the model was trained on, where its config records it (GPT-NeoX max_position_embeddings);
+   *  null when it does not (Mamba configs). */
+  trainedContext: number | null;
   eosId: number | null;
   loadMs: number;
   /** Every file came from the browser cache (a cached reopen). */
@@ -95,8 +99,10 @@ export interface RecallParams {
   depths: number[];
   trials: number;
   seed: number;
-  /** multikey: the numbers of facts K; each (length, K) cell runs depths × trials probes. */
+  /** multikey: the numbers of facts K; each (length, K) cell runs keyTrials probes (default depths × trials). */
   keys?: number[];
+  /** multikey probes per (length, K) cell (its facts fall at random depths, so `depths` does not place them). */
+  keyTrials?: number;
 }
 
 export interface DiagnosticsParams {
@@ -125,7 +131,10 @@ export interface SelectivityResult {
 export type WorkerRequest =
   | { id: number; type: 'init' }
   | { id: number; type: 'selftest'; n: number }
-  | { id: number; type: 'load'; slot: Arch; source: ModelSource }
+  /** stage: load beside the model in the slot (which stays usable) until `commit` swaps it in or `discard` drops it. */
+  | { id: number; type: 'load'; slot: Arch; source: ModelSource; stage?: boolean }
+  | { id: number; type: 'commit'; slots: Arch[] }
+  | { id: number; type: 'discard'; slots: Arch[] }
   | { id: number; type: 'unload'; slot: Arch }
   | { id: number; type: 'kernels'; kernels: KernelChoice }
   /** Makes the buffer pool act like a GPU with this many bytes (null: no cap); allocations past it fail as out of memory. */
@@ -141,7 +150,10 @@ export type WorkerRequest =
   | { id: number; type: 'lose-device' };
 
 export interface MemoryReport {
+  /** What each model's current sequence needs (see LanguageModel.memory). */
   models: Partial<Record<Arch, ModelMemory>>;
+  /** What each model's buffers hold now, including capacity kept for reuse from earlier, longer runs. */
+  held?: Partial<Record<Arch, ModelMemory>>;
   /** Live bytes in the shared buffer pool by category, and cached free bytes. */
   pool: Record<string, number>;
 }
@@ -154,6 +166,8 @@ export type WorkerEvent =
   | { id: number; type: 'tokens'; counts: Partial<Record<Arch, number>> }
   | { id: number; type: 'memory-report'; report: MemoryReport }
   | { id: number; type: 'gen-start'; slot: Arch; promptTokens: number }
+  /** Prefill progress of a model in Compare: prompt tokens done of the total, ms since it started; after each chunk. */
+  | { id: number; type: 'gen-prefill'; slot: Arch; done: number; total: number; ms: number }
   /**
    * Generated tokens as a batch lands: `ids` from token `index` on, `text` the text they add (a multi-byte character
    * split across batches shows with the later one; the last event of a stream may carry only text), `msEach` each
@@ -172,4 +186,5 @@ export type WorkerEvent =
   | { id: number; type: 'selectivity'; result: SelectivityResult }
   | { id: number; type: 'done'; cancelled: boolean }
   | { id: number; type: 'device-lost'; message: string }
-  | { id: number; type: 'error'; code: string; message: string };
+  /** status: the HTTP status of a failed download, when there was one. */
+  | { id: number; type: 'error'; code: string; message: string; status?: number };
