@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
 import { setState, useStore } from '../store/store';
-import { parseSettings, serializeSettings, type Tab } from '../store/url';
-import { boot, recover, shutdown } from './controller';
+import { parseSettings, parseSharedDocument, serializeSettings, type Tab } from '../store/url';
+import { boot, checkLinkedPair, recover, shutdown } from './controller';
 import { Header } from './components/Header';
 import { NoWebGPU } from './components/NoWebGPU';
 import { ModelsCard } from './components/ModelsCard';
@@ -23,7 +23,12 @@ const TABS: { id: Tab; label: string; hint: string }[] = [
 /** Settings ↔ query string: read once at start, then every change is written back (replaceState). */
 function useUrlState(): void {
   useEffect(() => {
-    setState({ settings: parseSettings(location.search) });
+    const settings = parseSettings(location.search);
+    // a pasted document travels in a link only when its author ticked the share box
+    const doc = parseSharedDocument(location.search);
+    if (doc !== null) setState({ settings: { ...settings, doc: 'pasted' }, document: { text: doc, source: 'pasted', tokens: {} } });
+    else setState({ settings });
+    checkLinkedPair();
     return useStore.subscribe((s, prev) => {
       if (s.settings === prev.settings) return;
       const q = serializeSettings(s.settings);
@@ -110,7 +115,8 @@ export function App() {
         )}
       </main>
       <footer className="foot">
-        All GPU work runs in a Web Worker with this project's own WGSL kernels. Pasted text stays in your browser.
+        All GPU work runs in a Web Worker with this project's own WGSL kernels. Text you type or paste stays in your browser: a share link carries it only
+        if you tick the box that says so.
       </footer>
       <Toasts />
     </div>

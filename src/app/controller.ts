@@ -5,11 +5,16 @@
 import { GpuWorkerClient, WorkerError } from '../worker/client';
 import type { MemoryReport, WorkerEvent } from '../worker/protocol';
 import type { Arch } from '../models/types';
-import { allPairs, type ModelPair, type RegistryEntry } from '../hub/registry';
-import type { ModelSource } from '../hub/hub';
+import { allPairs, HUB_MODELS, type ModelPair, type RegistryEntry } from '../hub/registry';
+import { hubSource, type ModelSource } from '../hub/hub';
 import { contextLengths } from '../recall/haystack';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
-import { activeSlots, getState, idleJob, patchSlot, setState, toast, type AppState, type JobState, type LimitNote, type RunKind } from '../store/store';
+import {
+  activeSlots, getState, idleJob, patchSlot, setState, toast, type AppState, type JobState, type LimitNote, type PairNotice, type RunKind, type RunMeta, type SlotModel,
+} from '../store/store';
+import type { Settings } from '../store/url';
+import { explainLoadError } from './load-errors';
+import { inspectModel, type ModelCheck } from './inspect';
 
 let client: GpuWorkerClient | null = null;
 const loadJobs = new Map<Arch, number>();
@@ -33,8 +38,75 @@ export function pairs(): ModelPair[] {
   return allPairs(appBase());
 }
 
-export function findPair(id: string): ModelPair {
-  return pairs().find((p) => p.id === id) ?? pairs()[0];
+/** A hub repo id: owner/name (letters, digits, - _ .), as the hub spells them. */
+export const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
+
+function customEntry(repo: string, arch: RegistryEntry['arch']): RegistryEntry {
+  const known = HUB_MODELS.find((m) => m.repo === repo);
+  if (known) return known;
+  return {
+    id: repo, label: repo, arch, source: hubSource(repo), repo, params: 0, checkpointDtype: 'f32', approxDownloadBytes: null, approximate: true,
+    shape: { hiddenSize: 0, numLayers: 0, vocabSize: 0, extra: {} },
+  };
+}
+
+/** The pair with this id: the demo pair, a hub pair, or 'custom' (the repo ids typed in the settings); null if unknown. */
+export function findPair(id: string, s: Settings = getState().settings): ModelPair | null {
+  if (id === 'custom' || id.startsWith('custom:')) {
+    const [m, t] = id === 'custom' ? [s.mambaRepo.trim(), s.transformerRepo.trim()] : id.slice(7).split('|');
+    if (!REPO_ID.test(m) || !REPO_ID.test(t)) return null;
+    return { id: `custom:${m}|${t}`, label: `${m} vs ${t}`, mamba: customEntry(m, 'mamba'), transformer: customEntry(t, 'gpt-neox') };
+  }
+  return pairs().find((p) => p.id === id) ?? null;
+}
+
+/** What is wrong with a custom pair's repo ids (null when both look like owner/name). */
+export function customPairProblem(s: Settings): string | null {
+  const m = s.mambaRepo.trim(), t = s.transformerRepo.trim();
+  if (!m || !t) return 'Type a hub repo id for each side (owner/name).';
+  for (const [v, side] of [[m, 'Mamba'], [t, 'Transformer']]) {
+    if (!REPO_ID.test(v)) return `The ${side} id “${v}” is not a hub repo id: it should look like owner/name (e.g. ${side === 'Mamba' ? 'state-spaces/mamba-130m-hf' : 'EleutherAI/pythia-160m'}).`;
+  }
+  return null;
+}
+
+/** Checks the ?pair= of a link: an unknown pair says so and the demo pair stands in. */
+export function checkLinkedPair(): void {
+  const s = getState().settings;
+  if (s.pair === 'demo' || findPair(s.pair)) return;
+  const what = s.pair === 'custom' ? `a custom pair with ${customPairProblem(s) ? 'incomplete repo ids' : 'these repo ids'}` : `the model pair “${s.pair}”`;
+  setState((st) => ({
+    settings: { ...st.settings, pair: 'demo' },
+    pairNotice: {
+      kind: 'warn',
+      title: `This link asks for ${what}, which this page does not know.`,
+      advice: 'The demo pair is shown instead. Pick a listed pair, or type hub repo ids under “Your own pair”.',
+    },
+  }));
+}
+
+/** The demo pair's card (public/models/demo-results.json): what it can do, and the context it was trained on. */
+let demoCardPromise: Promise<{ trainLength?: number } & Record<string, unknown> | null> | null = null;
+export function demoCard(): Promise<{ trainLength?: number } & Record<string, unknown> | null> {
+  demoCardPromise ??= fetch(demoResultsUrl())
+    .then((r) => (r.ok ? r.json() : null))
+    .then((j) => (j && typeof j.format === 'string' && j.format.startsWith('mamba-vs-transformer demo results') ? j : null))
+    .catch(() => null);
+  return demoCardPromise;
+}
+
+/** The context a model was trained on, and where that figure comes from. */
+async function trainedContext(pairId: string, entry: RegistryEntry, info: SlotModel): Promise<Pick<SlotModel, 'trainedContext' | 'trainedContextSource'>> {
+  if (pairId === 'demo') {
+    const card = await demoCard();
+    if (card?.trainLength) return { trainedContext: card.trainLength, trainedContextSource: 'the demo card' };
+  }
+  if (info.trainedContext) return { trainedContext: info.trainedContext, trainedContextSource: 'max_position_embeddings in its config' };
+  // The Mamba paper's Pile models (state-spaces/mamba-*-hf) were trained on 2,048-token sequences.
+  if (entry.arch === 'mamba' && HUB_MODELS.some((m) => m.repo === entry.repo && m.arch === 'mamba')) {
+    return { trainedContext: 2048, trainedContextSource: 'the Mamba paper (2,048-token training sequences)' };
+  }
+  return { trainedContext: null, trainedContextSource: undefined };
 }
 
 function sourceFor(e: RegistryEntry, hub: string): ModelSource {
@@ -120,7 +192,7 @@ function onDeviceLost(message: string): void {
 export async function recover(): Promise<void> {
   setState({ gpu: { kind: 'starting' } });
   await boot();
-  if (getState().gpu.kind === 'ready' && lastPair) await loadPair(lastPair.id);
+  if (getState().gpu.kind === 'ready' && lastPair) await loadPair(lastPair);
 }
 
 function need(): GpuWorkerClient {
@@ -142,38 +214,160 @@ export async function pushKernels(): Promise<void> {
   if (client) await client.request({ type: 'kernels', kernels: { scan, attention: attn } }, ['done']);
 }
 
-async function loadSlot(slot: Arch, entry: RegistryEntry, pairId: string): Promise<boolean> {
+interface SlotResult {
+  ok: boolean;
+  cancelled?: boolean;
+  error?: { code: string; message: string; status?: number };
+}
+
+/** Loads one model into its slot (stage: beside the model there, which stays usable until commit). */
+async function loadSlot(slot: Arch, entry: RegistryEntry, pairId: string, stage: boolean): Promise<SlotResult> {
   const c = need();
   const source = sourceFor(entry, getState().settings.hub);
-  patchSlot(slot, { status: 'loading', sourceId: pairId, progress: undefined, error: undefined }, true);
-  const job = c.start({ type: 'load', slot, source }, ['loaded', 'done'], (e) => {
+  const prev = getState().slots[slot];
+  const previous = stage && prev.status === 'ready' ? prev.info : undefined;
+  patchSlot(slot, { status: 'loading', sourceId: pairId, progress: undefined, error: undefined, previous }, true);
+  const job = c.start({ type: 'load', slot, source, stage }, ['loaded', 'done'], (e) => {
     if (e.type === 'load-progress') patchSlot(slot, { progress: e.progress });
   });
   loadJobs.set(slot, job.id);
   try {
     const r = await job.result;
-    if (r.type === 'done') {
-      patchSlot(slot, { status: 'empty', error: 'Loading cancelled' }, true);
-      return false;
-    }
-    patchSlot(slot, { status: 'ready', info: r.info, progress: undefined, sourceId: pairId });
-    return true;
+    if (r.type === 'done') return { ok: false, cancelled: true };
+    const info: SlotModel = { ...r.info };
+    Object.assign(info, await trainedContext(pairId, entry, info));
+    patchSlot(slot, { status: stage ? 'loading' : 'ready', info, progress: undefined, sourceId: pairId, previous });
+    return { ok: true };
   } catch (e) {
-    patchSlot(slot, { status: 'error', error: describe(e), sourceId: pairId });
-    return false;
+    const w = e as WorkerError;
+    return { ok: false, error: { code: w.code ?? 'internal', message: describe(e), status: w.status } };
   } finally {
     loadJobs.delete(slot);
   }
 }
 
-/** Loads both models of a pair (Mamba first), with progress; cancel with cancelLoad(). */
-export async function loadPair(pairId: string): Promise<void> {
-  const pair = findPair(pairId);
+function failureNotice(r: SlotResult, what: string, after: string): PairNotice {
+  const f = explainLoadError(r.error ?? { code: 'internal', message: 'unknown error' }, { what, hub: getState().settings.hub, online: navigator.onLine });
+  return { kind: 'error', title: f.title, advice: `${f.advice} ${after}`.trim(), detail: f.detail };
+}
+
+/** The slots back as they were before a staged load (the previous models never left the worker). */
+function restoreSlots(before: AppState['slots']): void {
+  setState((s) => ({ slots: { ...s.slots, mamba: { ...before.mamba, previous: undefined }, transformer: { ...before.transformer, previous: undefined } } }));
+}
+
+async function loadInPlace(pair: ModelPair): Promise<SlotResult> {
+  const m = await loadSlot('mamba', pair.mamba, pair.id, false);
+  if (m.cancelled) {
+    patchSlot('mamba', { status: 'empty', error: 'Loading cancelled' }, true);
+    return m;
+  }
+  // After a failure the other model still loads (one working model beats none).
+  const t = await loadSlot('transformer', pair.transformer, pair.id, false);
+  for (const [slot, r, e] of [['mamba', m, pair.mamba], ['transformer', t, pair.transformer]] as const) {
+    if (r.cancelled) patchSlot(slot, { status: 'empty', error: 'Loading cancelled' }, true);
+    else if (!r.ok) {
+      const f = explainLoadError(r.error!, { what: e.repo, hub: getState().settings.hub, online: navigator.onLine });
+      patchSlot(slot, { status: 'error', error: `${f.title} ${f.advice}`, sourceId: pair.id }, true);
+    }
+  }
+  return !m.ok ? m : t;
+}
+
+/**
+ * Loads both models of a pair (Mamba first), with progress; cancel with cancelLoad(). With a pair already loaded,
+ * the new one loads beside it and replaces it only once both models are in: if loading fails or is cancelled, the
+ * previous pair stays. When the GPU cannot hold both pairs at once, the previous pair is freed first, and reloaded
+ * (from the browser cache) if the new one then fails. Returns whether the pair loaded.
+ */
+export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
+  const pair = typeof pairId === 'string' ? findPair(pairId) : pairId;
+  if (!pair) {
+    setState({ pairNotice: { kind: 'error', title: 'Choose a model pair first.', advice: customPairProblem(getState().settings) ?? '' } });
+    return false;
+  }
+  setState({ pairNotice: null });
+  const before = getState().slots;
+  const previous = lastPair;
+  const held = (['mamba', 'transformer'] as Arch[]).filter((a) => before[a].status === 'ready');
+  if (!held.length || !previous) {
+    lastPair = pair;
+    const r = await loadInPlace(pair);
+    await refreshMemory();
+    if (!r.ok && !r.cancelled) setState({ pairNotice: failureNotice(r, pair.label, '') });
+    return r.ok;
+  }
+  const c = need();
+  const staged: Arch[] = [];
+  let failed: SlotResult | null = null;
+  let failedEntry: RegistryEntry = pair.mamba;
+  for (const slot of ['mamba', 'transformer'] as Arch[]) {
+    const entry = slot === 'mamba' ? pair.mamba : pair.transformer;
+    const r = await loadSlot(slot, entry, pair.id, true);
+    if (!r.ok) {
+      failed = r;
+      failedEntry = entry;
+      break;
+    }
+    staged.push(slot);
+  }
+  if (!failed) {
+    await c.request({ type: 'commit', slots: staged }, ['done']);
+    setState((s) => ({
+      slots: {
+        mamba: { ...s.slots.mamba, status: 'ready', previous: undefined },
+        transformer: { ...s.slots.transformer, status: 'ready', previous: undefined },
+      },
+    }));
+    lastPair = pair;
+    await refreshMemory();
+    return true;
+  }
+  await c.request({ type: 'discard', slots: ['mamba', 'transformer'] }, ['done']);
+  restoreSlots(before);
+  if (failed.cancelled) {
+    setState({ pairNotice: { kind: 'info', title: 'Loading cancelled.', advice: `${previous.label} is still loaded.` } });
+    await refreshMemory();
+    return false;
+  }
+  if (failed.error?.code !== 'out-of-memory') {
+    setState({ pairNotice: failureNotice(failed, failedEntry.repo, `Nothing was changed: ${previous.label} is still loaded.`) });
+    await refreshMemory();
+    return false;
+  }
+  // Not enough GPU memory for both pairs at once: free the previous pair, then load the new one on its own.
+  await unloadAll();
   lastPair = pair;
-  await loadSlot('mamba', pair.mamba, pair.id);
-  // After a failure the other model still loads (one working model beats none); after a cancel, stop.
-  if (getState().slots.mamba.error !== 'Loading cancelled') await loadSlot('transformer', pair.transformer, pair.id);
+  const r = await loadInPlace(pair);
+  if (r.ok) {
+    await refreshMemory();
+    return true;
+  }
+  await unloadAll();
+  lastPair = previous;
+  await loadInPlace(previous);
   await refreshMemory();
+  setState({ pairNotice: failureNotice(r.cancelled ? { ok: false, error: { code: 'out-of-memory', message: 'cancelled' } } : r, failedEntry.repo, `${previous.label} was loaded again.`) });
+  return false;
+}
+
+/** Sizes and checks a pair before anything large is downloaded: each model's config.json (a supported architecture
+ *  on the right side), the download size, and whether its files are cached already. */
+export async function checkPair(pairId: string): Promise<{ ok: true; checks: Record<Arch, ModelCheck> } | { ok: false; notice: PairNotice }> {
+  const pair = findPair(pairId);
+  if (!pair) return { ok: false, notice: { kind: 'error', title: 'Choose a model pair first.', advice: customPairProblem(getState().settings) ?? '' } };
+  const hub = getState().settings.hub;
+  const out: Partial<Record<Arch, ModelCheck>> = {};
+  for (const [slot, entry] of [['mamba', pair.mamba], ['transformer', pair.transformer]] as const) {
+    try {
+      out[slot] = await inspectModel(sourceFor(entry, hub), slot);
+    } catch (e) {
+      const f = explainLoadError(e as { code?: string; status?: number; message?: string; name?: string }, { what: entry.repo, hub, online: navigator.onLine });
+      const keep = activeSlots(getState()).length ? ' Nothing was changed: the loaded models stay.' : '';
+      return { ok: false, notice: { kind: 'error', title: f.title, advice: `${f.advice}${keep}`, detail: f.detail } };
+    }
+  }
+  return { ok: true, checks: out as Record<Arch, ModelCheck> };
 }
 
 export function cancelLoad(): void {
@@ -217,13 +411,17 @@ export function maxTokens(s: AppState): number {
 // ---------------------------------------------------------------------------------------------------------------
 // runs
 
-function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, settingsKeys: (keyof AppState['settings'])[]): void {
-  const s = getState();
+/** The settings a run starts with (these keys, the architecture choice and the kernels), to label its results. */
+function runMeta(settingsKeys: (keyof Settings)[]): RunMeta {
+  const s = getState().settings;
   const settings: Record<string, unknown> = {};
-  for (const k of settingsKeys) settings[k] = s.settings[k];
-  settings.arch = s.settings.arch;
-  settings.scan = s.settings.scan;
-  settings.attn = s.settings.attn;
+  for (const k of [...settingsKeys, 'arch', 'scan', 'attn'] as (keyof Settings)[]) settings[k] = s[k];
+  return { startedAt: new Date().toISOString(), settings: settings as Partial<Settings> };
+}
+
+function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, meta: RunMeta): void {
+  const s = getState();
+  const settings = { ...meta.settings };
   const models: Partial<Record<Arch, NonNullable<AppState['slots']['mamba']['info']>>> = {};
   for (const a of ['mamba', 'transformer'] as Arch[]) if (s.slots[a].info) models[a] = s.slots[a].info;
   const run = {
@@ -312,13 +510,15 @@ export async function runGenerate(): Promise<void> {
   if (!slots) return;
   const s = getState().settings;
   const started = new Date();
+  const meta = runMeta(GENERATE_KEYS);
   const outputs = Object.fromEntries(slots.map((a) => [a, { promptTokens: 0, text: '', tokens: [], done: false }]));
-  patchJob('compare', { outputs, prompt: s.prompt });
+  patchJob('compare', { outputs, prompt: s.prompt, meta });
   const batch = frameBatcher<WorkerEvent>((events) =>
     setState((st) => {
       const out = { ...st.compare.outputs };
       for (const e of events) {
-        if (e.type === 'gen-start') out[e.slot] = { ...out[e.slot]!, promptTokens: e.promptTokens };
+        if (e.type === 'gen-start') out[e.slot] = { ...out[e.slot]!, promptTokens: e.promptTokens, startedAt: performance.now() };
+        else if (e.type === 'gen-prefill') out[e.slot] = { ...out[e.slot]!, prefill: { done: e.done, total: e.total, ms: e.ms } };
         else if (e.type === 'gen-tokens') {
           const o = out[e.slot]!;
           out[e.slot] = { ...o, text: o.text + e.text, tokens: [...o.tokens, ...e.ids.map((_, i) => ({ index: e.index + i, ms: e.msEach }))] };
@@ -336,8 +536,12 @@ export async function runGenerate(): Promise<void> {
     (e) => batch.push(e),
   );
   batch.flush();
-  record('generate', started, job, { prompt: s.prompt, outputs: getState().compare.outputs }, ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode', 'batch']);
+  record('generate', started, job, { prompt: s.prompt, outputs: getState().compare.outputs }, meta);
 }
+
+const GENERATE_KEYS: (keyof Settings)[] = ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode', 'batch'];
+const SWEEP_KEYS: (keyof Settings)[] = ['sweepMin', 'sweepMax', 'sweepFactor', 'sweepDecode', 'sweepRepeats', 'seed', 'memCap'];
+const RECALL_KEYS: (keyof Settings)[] = ['probes', 'lengths', 'depths', 'trials', 'keys', 'seed', 'doc'];
 
 export function sweepLengths(s: AppState['settings']): number[] {
   return contextLengths(Math.max(1, Math.round(s.sweepMin)), Math.max(1, Math.round(s.sweepMax)), Math.max(1.1, s.sweepFactor));
@@ -353,13 +557,14 @@ export async function runSweep(): Promise<void> {
   const s = getState().settings;
   const lengths = sweepLengths(s);
   const started = new Date();
-  patchJob('sweep', { points: [], limits: [] });
+  const meta = runMeta(SWEEP_KEYS);
+  patchJob('sweep', { points: [], limits: [], meta });
   const job = await runJob('sweep', { type: 'sweep', params: { slots, lengths, decodeTokens: s.sweepDecode, repeats: s.sweepRepeats, seed: s.seed } }, (e) => {
     if (e.type === 'sweep-point') setState((st) => ({ sweep: { ...st.sweep, points: [...st.sweep.points, e.point] } }));
     else if (e.type === 'limit') setState((st) => ({ sweep: { ...st.sweep, limits: [...st.sweep.limits, limitNote(e)] } }));
   });
   const st = getState().sweep;
-  record('sweep', started, job, { lengths, points: st.points, limits: st.limits }, ['sweepMin', 'sweepMax', 'sweepFactor', 'sweepDecode', 'sweepRepeats', 'seed']);
+  record('sweep', started, job, { lengths, points: st.points, limits: st.limits }, meta);
 }
 
 export async function runRecall(): Promise<void> {
@@ -368,10 +573,12 @@ export async function runRecall(): Promise<void> {
   const s = getState();
   const started = new Date();
   const p = s.settings;
-  patchJob('recall', { points: [], curves: [], limits: [], skips: [] });
+  const meta = runMeta(RECALL_KEYS);
+  patchJob('recall', { points: [], curves: [], limits: [], skips: [], meta });
   const job = await runJob(
     'recall',
-    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys } },
+    // multikey's facts fall at random depths: a (length, K) cell runs `trials` probes, whatever the depths
+    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, keyTrials: p.trials } },
     (e) => {
       if (e.type === 'recall-point') setState((st) => ({ recall: { ...st.recall, points: [...st.recall.points, e.point] } }));
       else if (e.type === 'recall-skip') setState((st) => ({ recall: { ...st.recall, skips: [...st.recall.skips, e.skip] } }));
@@ -380,9 +587,7 @@ export async function runRecall(): Promise<void> {
     },
   );
   const r = getState().recall;
-  record('recall', started, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits, skips: r.skips }, [
-    'probes', 'lengths', 'depths', 'trials', 'keys', 'seed', 'doc',
-  ]);
+  record('recall', started, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits, skips: r.skips }, meta);
 }
 
 /** Claims: 'scaling' runs a context sweep (prefill, memory, decode, crossover); 'recall' runs passkey and multikey probes. */
@@ -397,7 +602,10 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   const p = s.settings;
   const sweep: SweepPoint[] = which === 'recall' ? s.claims.sweep : [];
   const recall: RecallPoint[] = which === 'scaling' ? s.claims.recall : [];
-  patchJob('claims', { sweep, recall, limits: [], skips: [] });
+  const meta = runMeta([...SWEEP_KEYS, 'lengths', 'depths', 'trials', 'keys', 'doc']);
+  // the claims' sweep always decodes (the decode claim needs it)
+  meta.settings.sweepDecode = Math.max(4, p.sweepDecode);
+  patchJob('claims', { sweep, recall, limits: [], skips: [], which });
   let job: JobState = idleJob;
   const onLimit = (e: WorkerEvent) => {
     if (e.type === 'limit') setState((st) => ({ claims: { ...st.claims, limits: [...st.claims.limits, limitNote(e)] } }));
@@ -423,7 +631,8 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   }
   patchJob('claims', { stage: null });
   const c = getState().claims;
-  record('claims', started, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits, skips: c.skips }, ['sweepMin', 'sweepMax', 'sweepFactor', 'lengths', 'depths', 'trials', 'keys', 'seed']);
+  patchJob('claims', { which: null });
+  record('claims', started, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits, skips: c.skips }, meta);
 }
 
 export async function runSelectivity(length: number, depth: number): Promise<void> {
@@ -431,11 +640,12 @@ export async function runSelectivity(length: number, depth: number): Promise<voi
   if (!slots) return;
   const s = getState();
   const started = new Date();
+  const meta = runMeta(['seed', 'doc']);
   patchJob('selectivity', { results: [] });
   const job = await runJob('selectivity', { type: 'diagnostics', params: { slots, document: s.document.text, length, depth, seed: s.settings.seed } }, (e) => {
     if (e.type === 'selectivity') setState((st) => ({ selectivity: { ...st.selectivity, results: [...st.selectivity.results, e.result] } }));
   });
-  record('selectivity', started, job, { length, depth, results: getState().selectivity.results }, ['seed']);
+  record('selectivity', started, job, { length, depth, results: getState().selectivity.results }, meta);
 }
 
 export type { LossCurve };

@@ -233,8 +233,12 @@ export abstract class CausalLM implements LanguageModel {
     this.ctx.device.queue.writeBuffer(history, this.pos * 4, new Uint32Array(ids));
     const V = this.vocabSize;
     const out = new Float32Array((all ? ids.length : 1) * V);
-    for (let start = 0; start < ids.length; start += this.prefillChunk) {
-      const n = Math.min(this.prefillChunk, ids.length - start);
+    // With progress wanted for a longer prompt: about 8 reports (chunks of a power of two, 128 up to prefillChunk).
+    const chunk = opts.onProgress && ids.length > 256
+      ? Math.min(this.prefillChunk, Math.max(128, 2 ** Math.ceil(Math.log2(ids.length / 8))))
+      : this.prefillChunk;
+    for (let start = 0; start < ids.length; start += chunk) {
+      const n = Math.min(chunk, ids.length - start);
       const last = start + n === ids.length;
       const rows = all ? n : 1;
       const logits = this.ensureLogits(rows);

@@ -14,13 +14,35 @@ export type GpuStatus =
   | { kind: 'lost'; message: string; info?: GpuInfo }
   | { kind: 'error'; message: string };
 
+/** The model a slot holds, as the page shows it: the worker's info plus what the page knows about its training. */
+export interface SlotModel extends ModelInfo {
+  /** Where trainedContext comes from, for display (e.g. "max_position_embeddings"). */
+  trainedContextSource?: string;
+}
+
 export interface SlotState {
   status: 'empty' | 'loading' | 'ready' | 'error';
   progress?: LoadProgress;
-  info?: ModelInfo;
+  info?: SlotModel;
   error?: string;
   /** Which pair / source the slot holds or is loading. */
   sourceId?: string;
+  /** While a new model loads beside it: the model still in the slot (it stays if the new one fails). */
+  previous?: SlotModel;
+}
+
+/** A message about the model pair (a failed load, an unknown ?pair=), in words for users. */
+export interface PairNotice {
+  kind: 'error' | 'warn' | 'info';
+  title: string;
+  advice?: string;
+  detail?: string;
+}
+
+/** The settings a run started with (kernels, lengths, sampling, …), to label its results. */
+export interface RunMeta {
+  startedAt: string;
+  settings: Partial<Settings>;
 }
 
 export interface StreamOutput {
@@ -32,6 +54,10 @@ export interface StreamOutput {
   trace?: GenerateTrace;
   memory?: ModelMemory;
   done: boolean;
+  /** Prefill progress (prompt tokens done of the total, ms since the model started), until the first token. */
+  prefill?: { done: number; total: number; ms: number };
+  /** performance.now() on the page when the model started (its prefill). */
+  startedAt?: number;
 }
 
 export interface LimitNote {
@@ -77,11 +103,12 @@ export interface AppState {
   settings: Settings;
   gpu: GpuStatus;
   slots: Record<Arch, SlotState>;
+  pairNotice: PairNotice | null;
   memory: MemoryReport | null;
-  compare: JobState & { outputs: Partial<Record<Arch, StreamOutput>>; prompt: string };
-  sweep: JobState & { points: SweepPoint[]; limits: LimitNote[] };
-  recall: JobState & { points: RecallPoint[]; curves: LossCurve[]; limits: LimitNote[]; skips: ProbeSkip[] };
-  claims: JobState & { sweep: SweepPoint[]; recall: RecallPoint[]; limits: LimitNote[]; skips: ProbeSkip[]; stage: string | null };
+  compare: JobState & { outputs: Partial<Record<Arch, StreamOutput>>; prompt: string; meta: RunMeta | null };
+  sweep: JobState & { points: SweepPoint[]; limits: LimitNote[]; meta: RunMeta | null };
+  recall: JobState & { points: RecallPoint[]; curves: LossCurve[]; limits: LimitNote[]; skips: ProbeSkip[]; meta: RunMeta | null };
+  claims: JobState & { sweep: SweepPoint[]; recall: RecallPoint[]; limits: LimitNote[]; skips: ProbeSkip[]; stage: string | null; which: 'scaling' | 'recall' | 'all' | null };
   selectivity: JobState & { results: SelectivityResult[] };
   document: { text: string; source: string; tokens: Partial<Record<Arch, number>> };
   runs: RunRecord[];
@@ -94,11 +121,12 @@ export const useStore = create<AppState>(() => ({
   settings: DEFAULT_SETTINGS,
   gpu: { kind: 'starting' },
   slots: { mamba: emptySlot, transformer: emptySlot },
+  pairNotice: null,
   memory: null,
-  compare: { ...idleJob, outputs: {}, prompt: '' },
-  sweep: { ...idleJob, points: [], limits: [] },
-  recall: { ...idleJob, points: [], curves: [], limits: [], skips: [] },
-  claims: { ...idleJob, sweep: [], recall: [], limits: [], skips: [], stage: null },
+  compare: { ...idleJob, outputs: {}, prompt: '', meta: null },
+  sweep: { ...idleJob, points: [], limits: [], meta: null },
+  recall: { ...idleJob, points: [], curves: [], limits: [], skips: [], meta: null },
+  claims: { ...idleJob, sweep: [], recall: [], limits: [], skips: [], stage: null, which: null },
   selectivity: { ...idleJob, results: [] },
   document: { text: '', source: '', tokens: {} },
   runs: [],

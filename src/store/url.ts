@@ -1,6 +1,7 @@
 /**
  * Settings that belong in a shareable link: read from / written to the page's query string (only values that
- * differ from the defaults). Pasted documents are never put in the URL.
+ * differ from the defaults). Typed and pasted text (the prompt, a pasted Recall document) stays out of the URL; a
+ * share link carries it only when the user ticks the box that says so (shareText).
  */
 import type { Arch, AttentionVariant, ScanVariant } from '../models/types';
 import type { ProbeKind } from '../recall/types';
@@ -10,7 +11,11 @@ export type ArchChoice = 'both' | Arch;
 
 export interface Settings {
   tab: Tab;
+  /** A pair id (demo, 130m, …) or 'custom' (mambaRepo + transformerRepo). */
   pair: string;
+  /** Custom pair: any supported hub repo id per side. */
+  mambaRepo: string;
+  transformerRepo: string;
   hub: string;
   arch: ArchChoice;
   scan: ScanVariant;
@@ -45,15 +50,19 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Settings = {
   tab: 'compare',
   pair: 'demo',
+  mambaRepo: '',
+  transformerRepo: '',
   hub: 'https://huggingface.co',
   arch: 'both',
   scan: 'fused',
   attn: 'flash',
   prompt: 'The harbour master opened the ledger and wrote',
   maxNew: 48,
-  temperature: 0,
-  topK: 0,
-  topP: 1,
+  // Sampling that reads well with small models (greedy decoding loops: "the ledge of the ledge of …"); the recall
+  // probes and sweeps always decode greedily.
+  temperature: 0.8,
+  topK: 40,
+  topP: 0.95,
   seed: 1,
   mode: 'interleaved',
   batch: 0,
@@ -77,7 +86,7 @@ const PROBES: ProbeKind[] = ['passkey', 'copy', 'multikey', 'loss'];
 
 type Kind = 'string' | 'number' | 'numbers' | 'probes';
 const KINDS: Record<keyof Settings, Kind> = {
-  tab: 'string', pair: 'string', hub: 'string', arch: 'string', scan: 'string', attn: 'string', prompt: 'string',
+  tab: 'string', pair: 'string', mambaRepo: 'string', transformerRepo: 'string', hub: 'string', arch: 'string', scan: 'string', attn: 'string', prompt: 'string',
   maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string', batch: 'number',
   sweepMin: 'number', sweepMax: 'number', sweepFactor: 'number', sweepDecode: 'number', sweepRepeats: 'number',
   probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', keys: 'numbers', doc: 'string',
@@ -118,15 +127,32 @@ export function parseSettings(search: string): Settings {
   return s;
 }
 
-/** The query string for `s` (without '?'), listing only non-default values. */
-export function serializeSettings(s: Settings): string {
+/** Settings that hold text the user typed or pasted: in a link only when asked for (serializeSettings' `text`). */
+const TEXT_KEYS: (keyof Settings)[] = ['prompt'];
+
+/** The pasted Recall document in a share link (only with the user's consent). */
+export const DOC_TEXT_KEY = 'docText';
+
+/** The pasted document a link carries, if any. */
+export function parseSharedDocument(search: string): string | null {
+  const v = new URLSearchParams(search).get(DOC_TEXT_KEY);
+  return v === null || !v.trim() ? null : v;
+}
+
+/**
+ * The query string for `s` (without '?'), listing only non-default values. Typed text (the prompt) and a pasted
+ * document only with `text` (the share dialog's "include my text" box).
+ */
+export function serializeSettings(s: Settings, text: { include: boolean; document?: string } = { include: false }): string {
   const q = new URLSearchParams();
   for (const key of Object.keys(KINDS) as (keyof Settings)[]) {
+    if (!text.include && TEXT_KEYS.includes(key)) continue;
     const v = s[key];
     const d = DEFAULT_SETTINGS[key];
     const str = Array.isArray(v) ? v.join(',') : String(v);
     const dstr = Array.isArray(d) ? d.join(',') : String(d);
     if (str !== dstr) q.set(key, str);
   }
+  if (text.include && text.document && s.doc === 'pasted') q.set(DOC_TEXT_KEY, text.document);
   return q.toString();
 }

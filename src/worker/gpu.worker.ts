@@ -85,6 +85,7 @@ function errorCode(e: unknown): string {
   if (e instanceof GpuError) return e.code;
   if (e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string') return (e as { code: string }).code;
   if (e instanceof RangeError) return 'range';
+  if (e instanceof Error && e.name === 'ConfigError') return 'config';
   return 'internal';
 }
 

@@ -1,10 +1,16 @@
-/** Model pair picker (demo pair + hub pairs, with sizes), hub URL setting, load progress, cancel, and the kernel toggles. */
-import { useStore, patchSettings } from '../../store/store';
+/**
+ * Model pair picker (demo pair, hub pairs with sizes, or any hub repo id per side), load progress and cancel, the
+ * size confirmed before a download, load failures in words for users, and the architecture / kernel toggles.
+ * A new pair loads beside the old one, which stays if the new one fails (controller.loadPair).
+ */
+import { useState } from 'react';
+import { useStore, patchSettings, setState } from '../../store/store';
 import type { Arch } from '../../models/types';
-import type { RegistryEntry } from '../../hub/registry';
-import { cancelLoad, loadPair, pairs, pushKernels, unloadAll, ARCH_LABEL } from '../controller';
+import type { ModelPair, RegistryEntry } from '../../hub/registry';
+import { cancelLoad, checkPair, customPairProblem, findPair, loadPair, pairs, pushKernels, unloadAll, ARCH_LABEL } from '../controller';
+import type { ModelCheck } from '../inspect';
 import { fmtBytes } from '../format';
-import { ArchDot, Badge, Progress, Segmented } from './ui';
+import { ArchDot, Badge, Notice, Progress, Segmented } from './ui';
 import { DemoResults } from './DemoResults';
 
 /** Approximate download bytes and GPU weight bytes (weights keep the checkpoint's precision on the GPU). */
@@ -16,12 +22,13 @@ function sizes(e: RegistryEntry): { download: number; gpu: number } {
 function SlotRow({ slot }: { slot: Arch }) {
   const st = useStore((s) => s.slots[slot]);
   const p = st.progress;
+  const info = st.status === 'loading' ? st.previous : st.info;
   return (
     <div className="slot" data-testid={`slot-${slot}`} data-status={st.status}>
       <div className="slot-head">
         <ArchDot arch={slot} />
         <strong>{ARCH_LABEL[slot]}</strong>
-        <span className="muted mono">{st.info?.source ?? ''}</span>
+        <span className="muted mono small clip">{st.info?.source ?? st.previous?.source ?? ''}</span>
         <span className="grow" />
         {st.status === 'ready' && <Badge kind="ok">{st.info?.fromCache ? 'ready · from cache' : 'ready'}</Badge>}
         {st.status === 'loading' && <Badge kind="info">loading</Badge>}
@@ -32,14 +39,22 @@ function SlotRow({ slot }: { slot: Arch }) {
         <Progress
           done={p?.loaded ?? 0}
           total={p?.total ?? 0}
-          label={p ? `${p.file} · ${fmtBytes(p.loaded)}${p.total ? ` / ${fmtBytes(p.total)}` : ''}${p.fromCache ? ' (cache)' : ''}` : 'starting…'}
+          label={
+            (p ? `${p.file} · ${fmtBytes(p.loaded)}${p.total ? ` / ${fmtBytes(p.total)}` : ''}${p.fromCache ? ' (cache)' : ''}` : 'starting…') +
+            (st.previous ? ` — ${st.previous.name} stays loaded until this is in` : '')
+          }
           testId={`progress-${slot}`}
         />
       )}
-      {st.status === 'ready' && st.info && (
-        <div className="slot-info muted">
-          {st.info.name} · vocab {st.info.vocabSize.toLocaleString('en-US')} · context ≤ {st.info.maxContext.toLocaleString('en-US')} · weights{' '}
-          {fmtBytes(st.info.memory.weights)} on GPU · loaded in {(st.info.loadMs / 1000).toFixed(1)} s
+      {info && st.status !== 'error' && st.status !== 'empty' && (
+        <div className="slot-info muted" data-testid={`slot-info-${slot}`}>
+          <span data-testid={`trained-${slot}`}>
+            {info.trainedContext
+              ? <>trained on ≤ <b>{info.trainedContext.toLocaleString('en-US')}</b> tokens</>
+              : 'training length unknown'}
+          </span>
+          {' · '}runs up to {info.maxContext.toLocaleString('en-US')} here · weights {fmtBytes(info.memory.weights)}
+          {info.trainedContextSource && <span className="sr-only"> (from {info.trainedContextSource})</span>}
         </div>
       )}
       {st.status === 'error' && <div className="slot-error">{st.error}</div>}
@@ -48,17 +63,86 @@ function SlotRow({ slot }: { slot: Arch }) {
   );
 }
 
+function PairNoticeView() {
+  const n = useStore((s) => s.pairNotice);
+  if (!n) return null;
+  return (
+    <Notice kind={n.kind} testId="pair-notice">
+      <b>{n.title}</b> {n.advice}
+      {n.detail && (
+        <details className="fine">
+          <summary>Details</summary>
+          <span className="mono">{n.detail}</span>
+        </details>
+      )}
+      <button type="button" className="btn btn-ghost btn-small notice-close" onClick={() => setState({ pairNotice: null })} title="Dismiss this message">
+        ×
+      </button>
+    </Notice>
+  );
+}
+
+/** "Download ≈ 896 MB?" before a hub pair loads (skipped when its files are all in the browser's cache). */
+function ConfirmDownload({ pair, checks, onYes, onNo }: { pair: ModelPair; checks: Record<Arch, ModelCheck>; onYes: () => void; onNo: () => void }) {
+  const m = checks.mamba, t = checks.transformer;
+  const dl = (c: ModelCheck) => (c.cached ? 'in your browser’s cache' : `${c.sizeExact ? '' : '≈ '}${fmtBytes(c.downloadBytes)}`);
+  const total = (m.cached ? 0 : m.downloadBytes) + (t.cached ? 0 : t.downloadBytes);
+  return (
+    <div className="confirm" role="dialog" aria-label="Confirm download" data-testid="confirm-download">
+      <div>
+        <b>Download {fmtBytes(total)} for {pair.label}?</b>
+        <div className="fine">
+          Mamba {m.label}: {dl(m)} · {ARCH_LABEL.transformer} {t.label}: {dl(t)} · GPU memory for the weights ≈ {fmtBytes(m.gpuBytes + t.gpuBytes)}. Your browser keeps
+          the files, so the next load works offline. The loaded pair stays usable until the new one is in.
+        </div>
+      </div>
+      <div className="row gap">
+        <button type="button" className="btn btn-primary" onClick={onYes} data-testid="confirm-load">
+          Download and load
+        </button>
+        <button type="button" className="btn btn-ghost" onClick={onNo} data-testid="confirm-cancel">
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
 export function ModelsCard() {
   const settings = useStore((s) => s.settings);
   const slots = useStore((s) => s.slots);
+  const [checking, setChecking] = useState(false);
+  const [confirm, setConfirm] = useState<{ pair: ModelPair; checks: Record<Arch, ModelCheck> } | null>(null);
   const loading = slots.mamba.status === 'loading' || slots.transformer.status === 'loading';
   const loaded = slots.mamba.status === 'ready' || slots.transformer.status === 'ready';
   const list = pairs();
+  const chosen = findPair(settings.pair);
+  const isLoaded = !!chosen && (slots.mamba.sourceId === chosen.id || slots.transformer.sourceId === chosen.id) && loaded;
+  const busy = loading || checking;
+  const customProblem = settings.pair === 'custom' ? customPairProblem(settings) : null;
+  const loadWhy = busy ? 'Wait for the current load to finish' : customProblem;
+
+  const onLoad = async () => {
+    if (!chosen) return;
+    setState({ pairNotice: null });
+    setConfirm(null);
+    if (chosen.id === 'demo') return void loadPair(chosen);
+    setChecking(true);
+    const r = await checkPair(settings.pair);
+    setChecking(false);
+    if (!r.ok) return setState({ pairNotice: r.notice });
+    if (r.checks.mamba.cached && r.checks.transformer.cached) return void loadPair(chosen);
+    setConfirm({ pair: chosen, checks: r.checks });
+  };
+  const pick = (pair: string) => {
+    setConfirm(null);
+    patchSettings({ pair });
+  };
+
   return (
     <section className="card models" data-testid="models-card">
       <div className="models-grid">
         <div>
-          <div className="section-title">Model pair</div>
           <div className="pairs" role="radiogroup" aria-label="Model pair">
             {list.map((p) => {
               const m = sizes(p.mamba);
@@ -72,60 +156,119 @@ export function ModelsCard() {
                   key={p.id}
                   className={`pair ${on ? 'on' : ''}`}
                   data-testid={`pair-${p.id}`}
-                  disabled={loading}
-                  onClick={() => patchSettings({ pair: p.id })}
+                  disabled={busy}
+                  title={busy ? 'Wait for the current load to finish' : p.id === 'demo' ? undefined : `Mamba: ≈ ${fmtBytes(m.download)} download, ≈ ${fmtBytes(m.gpu)} GPU · Transformer: ≈ ${fmtBytes(t.download)} download, ≈ ${fmtBytes(t.gpu)} GPU`}
+                  onClick={() => pick(p.id)}
                 >
-                  <span className="pair-label">{p.label}</span>
-                  {p.id === 'demo' ? (
-                    <span className="pair-meta">served by this page · works offline</span>
-                  ) : (
-                    <span className="pair-meta" title={`Mamba: ≈ ${fmtBytes(m.download)} download, ≈ ${fmtBytes(m.gpu)} GPU · Transformer: ≈ ${fmtBytes(t.download)} download, ≈ ${fmtBytes(t.gpu)} GPU`}>
-                      ↓ ≈ {fmtBytes(m.download + t.download)} · GPU ≈ {fmtBytes(m.gpu + t.gpu)}
-                    </span>
-                  )}
+                  <span className="pair-label">{p.id === 'demo' ? 'Demo pair (built in)' : p.label}</span>
+                  <span className="pair-meta">
+                    {p.id === 'demo' ? 'tiny models · 19 MB · works offline' : `↓ ≈ ${fmtBytes(m.download + t.download)} · GPU ≈ ${fmtBytes(m.gpu + t.gpu)}`}
+                  </span>
                 </button>
               );
             })}
+            <button
+              type="button"
+              role="radio"
+              aria-checked={settings.pair === 'custom'}
+              className={`pair ${settings.pair === 'custom' ? 'on' : ''}`}
+              data-testid="pair-custom"
+              disabled={busy}
+              title={busy ? 'Wait for the current load to finish' : undefined}
+              onClick={() => pick('custom')}
+            >
+              <span className="pair-label">Your own pair</span>
+              <span className="pair-meta">any Mamba and GPT-NeoX repo on the hub</span>
+            </button>
           </div>
-          <div className="row gap">
+          {settings.pair === 'custom' && (
+            <div className="row gap wrap custom-pair">
+              <label className="field">
+                <span className="field-label">Mamba repo</span>
+                <input
+                  type="text"
+                  value={settings.mambaRepo}
+                  placeholder="state-spaces/mamba-130m-hf"
+                  spellCheck={false}
+                  data-testid="repo-mamba"
+                  onChange={(e) => { setConfirm(null); patchSettings({ mambaRepo: e.target.value.trim() }); }}
+                />
+                <span className="field-help">owner/name of a Mamba model (MambaForCausalLM)</span>
+              </label>
+              <label className="field">
+                <span className="field-label">Transformer repo</span>
+                <input
+                  type="text"
+                  value={settings.transformerRepo}
+                  placeholder="EleutherAI/pythia-160m"
+                  spellCheck={false}
+                  data-testid="repo-transformer"
+                  onChange={(e) => { setConfirm(null); patchSettings({ transformerRepo: e.target.value.trim() }); }}
+                />
+                <span className="field-help">owner/name of a GPT-NeoX model, e.g. a Pythia</span>
+              </label>
+              <span className="fine">Each is checked from its config.json before any weights are downloaded.</span>
+            </div>
+          )}
+          <div className="row gap load-row">
             {loading ? (
               <button type="button" className="btn btn-danger" onClick={cancelLoad} data-testid="load-cancel">
                 Cancel loading
               </button>
             ) : (
-              <button type="button" className="btn btn-primary" onClick={() => void loadPair(settings.pair)} data-testid="load-models">
-                {loaded ? 'Reload pair' : 'Load pair'}
-              </button>
+              <span className="run-button">
+                {loadWhy && !busy && <span className="why">{loadWhy}</span>}
+                <button
+                  type="button"
+                  className="btn btn-primary"
+                  onClick={() => void onLoad()}
+                  disabled={busy || !chosen}
+                  title={loadWhy ?? undefined}
+                  data-testid="load-models"
+                >
+                  {checking ? 'Checking…' : isLoaded ? 'Reload pair' : loaded ? 'Load this pair' : 'Load pair'}
+                </button>
+              </span>
             )}
-            {loaded && !loading && (
+            {loaded && !busy && (
               <button type="button" className="btn btn-ghost" onClick={() => void unloadAll()} data-testid="unload-models">
                 Unload
               </button>
             )}
-            <label className="field inline hub">
-              <span className="field-label">Hub URL</span>
-              <input
-                type="url"
-                value={settings.hub}
-                onChange={(e) => patchSettings({ hub: e.target.value })}
-                data-testid="hub-url"
-                spellCheck={false}
-              />
-            </label>
           </div>
-          <p className="fine">Downloads are cached by the browser: reopening a pair loads it from the cache, offline.</p>
-          {settings.pair === 'demo' && <DemoResults />}
+          {confirm && (
+            <ConfirmDownload
+              pair={confirm.pair}
+              checks={confirm.checks}
+              onYes={() => {
+                setConfirm(null);
+                void loadPair(confirm.pair);
+              }}
+              onNo={() => setConfirm(null)}
+            />
+          )}
+          <PairNoticeView />
         </div>
         <div className="slots">
           <SlotRow slot="mamba" />
           <SlotRow slot="transformer" />
         </div>
       </div>
+      <details className="fold" data-testid="models-more">
+        <summary>{settings.pair === 'demo' ? 'What the demo pair can do · hub server' : 'Hub server'}</summary>
+        <label className="field inline hub">
+          <span className="field-label">Hub URL</span>
+          <input type="url" value={settings.hub} onChange={(e) => patchSettings({ hub: e.target.value })} data-testid="hub-url" spellCheck={false} />
+          <span className="field-help wide">Where hub models download from (the Hugging Face hub, or a mirror with the same layout). Downloads are cached by your browser.</span>
+        </label>
+        {settings.pair === 'demo' && <DemoResults />}
+      </details>
       <div className="toolbar" data-testid="toolbar">
         <Segmented
           label="Architecture"
           value={settings.arch}
           testId="toggle-arch"
+          help="Which models the tools run"
           options={[
             { value: 'both', label: 'Both' },
             { value: 'mamba', label: 'Mamba' },
@@ -137,6 +280,7 @@ export function ModelsCard() {
           label="Scan kernel"
           value={settings.scan}
           testId="toggle-scan"
+          help="How Mamba's prefill runs its selective scan"
           options={[
             { value: 'fused', label: 'Fused', title: 'Chunked fused selective scan' },
             { value: 'unfused', label: 'Unfused', title: 'Separate discretize / scan / output passes' },
@@ -151,6 +295,7 @@ export function ModelsCard() {
           label="Attention kernel"
           value={settings.attn}
           testId="toggle-attn"
+          help="How the Transformer's prefill runs attention"
           options={[
             { value: 'flash', label: 'Flash', title: 'Tiled online-softmax attention' },
             { value: 'reference', label: 'Reference', title: 'Materialized scores, softmax, then P·V' },

@@ -3,9 +3,10 @@ import { memo } from 'react';
 import type { Arch } from '../../models/types';
 import { crossover, prefillExponent } from '../../recall/analysis';
 import type { SweepPoint } from '../../recall/types';
-import { useActiveSlots, patchSettings, useStore, type LimitNote } from '../../store/store';
+import { useShallow } from 'zustand/react/shallow';
+import { activeSlots, useActiveSlots, patchSettings, useStore, type LimitNote, type RunMeta } from '../../store/store';
 import { ARCH_LABEL, cancelJob, pushMemoryCap, runSweep, sweepLengths } from '../controller';
-import { fmtBytes, fmtLen, fmtMs, fmtRate } from '../format';
+import { fmtBytes, fmtLen, fmtMs, fmtRate, fmtTick } from '../format';
 import { ArchLineChart, ChartFigure, type Series } from './charts';
 import { ArchDot, Card, Notice, NumberField, Progress, RunButton } from './ui';
 
@@ -25,6 +26,7 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
   const mExp = prefillExponent(points, 'mamba');
   const tExp = prefillExponent(points, 'transformer');
   const n = points.length;
+  const L = 'context length (tokens)';
   return (
     <div className="chart-grid">
       <ChartFigure
@@ -43,20 +45,60 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
           </>
         }
       >
-        <ArchLineChart series={series(points, (p) => p.prefillMs)} xLabel="context length (tokens)" yLabel="prefill ms" logX logY yFormat={fmtMs} marker={marker} />
+        <ArchLineChart series={series(points, (p) => p.prefillMs)} xLabel={L} yLabel="prefill time (log)" yQuantity="time" logX logY marker={marker} />
       </ChartFigure>
       <ChartFigure title="Decode speed vs context length" name={`${prefix}-decode`} points={points.filter((p) => p.decodeTokPerS).length}>
-        <ArchLineChart series={series(points, (p) => p.decodeTokPerS)} xLabel="context length (tokens)" yLabel="tokens/s" logX yFormat={fmtRate} />
+        <ArchLineChart series={series(points, (p) => p.decodeTokPerS)} xLabel={L} yLabel="new tokens per second" logX yFormat={fmtTick} />
       </ChartFigure>
-      <ChartFigure title="Sequence memory vs context length (KV cache / SSM state)" name={`${prefix}-state-memory`} points={n}>
-        <ArchLineChart series={series(points, (p) => p.stateBytes)} xLabel="context length (tokens)" yLabel="bytes" logX yFormat={fmtBytes} />
+      <ChartFigure
+        title="Sequence memory vs context length (KV cache / SSM state)"
+        name={`${prefix}-state-memory`}
+        points={n}
+        note="What each length needed: the KV cache for its tokens, or Mamba's fixed state. The same on a fresh page and after longer runs."
+      >
+        <ArchLineChart series={series(points, (p) => p.stateBytes)} xLabel={L} yLabel="KV cache / state" yQuantity="bytes" logX />
       </ChartFigure>
-      <ChartFigure title="Total GPU memory vs context length" name={`${prefix}-total-memory`} points={n}>
-        <ArchLineChart series={series(points, (p) => p.totalBytes)} xLabel="context length (tokens)" yLabel="bytes" logX yFormat={fmtBytes} />
+      <ChartFigure title="Total GPU memory vs context length" name={`${prefix}-total-memory`} points={n} note="Weights + sequence memory + the activations of the widest pass, for that length.">
+        <ArchLineChart series={series(points, (p) => p.totalBytes)} xLabel={L} yLabel="total" yQuantity="bytes" logX />
       </ChartFigure>
     </div>
   );
 });
+
+/** "Measured with …": the kernels and settings a run recorded when it started; flags kernel toggles changed since. */
+export function RunMetaLine({ meta, what, testId }: { meta: RunMeta | null; what: string; testId?: string }) {
+  const now = useStore((s) => s.settings);
+  if (!meta) return null;
+  const s = meta.settings;
+  const parts = [`Mamba scan: ${s.scan}`, `attention: ${s.attn}`];
+  if (s.sweepMin !== undefined) {
+    parts.push(`L ${fmtLen(s.sweepMin)}–${fmtLen(s.sweepMax ?? s.sweepMin)} (× ${s.sweepFactor})`, `${s.sweepDecode} decode tokens`, `best of ${s.sweepRepeats}`);
+    if (s.memCap) parts.push(`memory cap ${s.memCap} MiB`);
+  }
+  if (s.lengths && s.probes) parts.push(`probes ${s.probes.join(', ')}`, `L ${s.lengths.map(fmtLen).join(', ')}`, `depths ${s.depths?.join(', ')}`, `${s.trials} trial(s)`);
+  if (s.keys && s.probes?.includes('multikey')) parts.push(`K ${s.keys.join(', ')}`);
+  if (s.arch && s.arch !== 'both') parts.push(`${s.arch} only`);
+  const changed = s.scan !== now.scan || s.attn !== now.attn;
+  return (
+    <p className="fine run-meta" data-testid={testId}>
+      {what} measured with {parts.join(' · ')} · started {new Date(meta.startedAt).toLocaleTimeString()}.
+      {changed && <b> The kernel toggles have changed since: run again to measure the new choice.</b>}
+    </p>
+  );
+}
+
+/** Lengths past what a loaded model was trained on: a warning, not a refusal. */
+export function ContextWarning({ lengths, testId = 'context-warning' }: { lengths: number[]; testId?: string }) {
+  const models = useStore(useShallow((s) => activeSlots(s).map((a) => s.slots[a].info!)));
+  const over = models.filter((i) => i.trainedContext && lengths.some((l) => l > i.trainedContext!));
+  if (!over.length) return null;
+  return (
+    <Notice kind="warn" testId={testId}>
+      Lengths past training: {over.map((i) => `${i.name} was trained on ≤ ${i.trainedContext!.toLocaleString('en-US')} tokens`).join('; ')}. Beyond that its
+      output may degrade (speed and memory are still measured). The run goes ahead.
+    </Notice>
+  );
+}
 
 export function LimitNotes({ limits }: { limits: LimitNote[] }) {
   if (!limits.length) return null;
@@ -77,23 +119,25 @@ export function ScalingPanel() {
   const sweep = useStore((s) => s.sweep);
   const ready = useActiveSlots();
   const lengths = sweepLengths(settings);
+  const why = !ready.length ? 'Load a model pair first (above)' : !lengths.length ? 'Set lengths: From L up to To L' : null;
   return (
     <div className="panel" data-testid="panel-scaling">
       <Card
         title="Context-length sweep"
         actions={
-          <RunButton running={sweep.running} label="Run sweep" onRun={() => void runSweep()} onCancel={() => cancelJob('sweep')} disabled={!ready.length || !lengths.length} testId="run-sweep" />
+          <RunButton running={sweep.running} label="Run sweep" onRun={() => void runSweep()} onCancel={() => cancelJob('sweep')} disabled={!!why} why={why} testId="run-sweep" />
         }
       >
         <div className="row gap wrap">
-          <NumberField label="From L" value={settings.sweepMin} min={1} onChange={(sweepMin) => patchSettings({ sweepMin })} testId="sweep-min" />
-          <NumberField label="To L" value={settings.sweepMax} min={1} onChange={(sweepMax) => patchSettings({ sweepMax })} testId="sweep-max" />
-          <NumberField label="× per step" value={settings.sweepFactor} min={1.1} step={0.5} onChange={(sweepFactor) => patchSettings({ sweepFactor })} />
-          <NumberField label="Decode tokens" value={settings.sweepDecode} min={0} max={256} onChange={(sweepDecode) => patchSettings({ sweepDecode })} testId="sweep-decode" />
-          <NumberField label="Repeats" value={settings.sweepRepeats} min={1} max={10} onChange={(sweepRepeats) => patchSettings({ sweepRepeats })} />
+          <NumberField label="From L" value={settings.sweepMin} min={1} onChange={(sweepMin) => patchSettings({ sweepMin })} testId="sweep-min" help="Shortest context, in tokens" />
+          <NumberField label="To L" value={settings.sweepMax} min={1} onChange={(sweepMax) => patchSettings({ sweepMax })} testId="sweep-max" help="Longest context, in tokens" />
+          <NumberField label="× per step" value={settings.sweepFactor} min={1.1} step={0.5} onChange={(sweepFactor) => patchSettings({ sweepFactor })} help="Each length is this many times the last" />
+          <NumberField label="Decode tokens" value={settings.sweepDecode} min={0} max={256} onChange={(sweepDecode) => patchSettings({ sweepDecode })} testId="sweep-decode" help="New tokens timed after each prefill (0 = none)" />
+          <NumberField label="Repeats" value={settings.sweepRepeats} min={1} max={10} onChange={(sweepRepeats) => patchSettings({ sweepRepeats })} help="Runs per length; the fastest counts" />
           <NumberField
-            label="GPU memory cap (MiB, 0 = none)"
+            label="GPU memory cap (MiB)"
             title="Act like a smaller GPU: allocations past this many MiB fail as out of memory, and the sweep stops there"
+            help="Act like a smaller GPU (0 = this GPU's own)"
             value={settings.memCap}
             min={0}
             step={64}
@@ -105,12 +149,13 @@ export function ScalingPanel() {
           Lengths: {lengths.map(fmtLen).join(' · ') || '—'}. Each point prefills L random tokens (fastest of the repeats), then decodes. A model that runs out of
           memory or hits a device limit stops at the largest length that fit; the other continues.
         </p>
-        {!ready.length && <p className="fine">Load a model pair above to run a sweep.</p>}
+        <ContextWarning lengths={lengths} />
         {(sweep.running || sweep.progress) && sweep.progress && (
           <Progress done={sweep.progress.done} total={sweep.progress.total} label={sweep.running ? sweep.progress.label : sweep.cancelled ? 'cancelled' : 'finished'} testId="sweep-progress" />
         )}
         {sweep.error && <Notice kind="error">{sweep.error}</Notice>}
         <LimitNotes limits={sweep.limits} />
+        <RunMetaLine meta={sweep.meta} what={sweep.running ? 'Being' : 'These results were'} testId="sweep-meta" />
       </Card>
       <ScalingCharts points={sweep.points} />
       <SweepTable points={sweep.points} />
@@ -131,9 +176,9 @@ const SweepTable = memo(function SweepTable({ points }: { points: SweepPoint[] }
                   <th>Prefill</th>
                   <th>Prefill tok/s</th>
                   <th>Decode tok/s</th>
-                  <th>KV / state</th>
-                  <th>Activations</th>
-                  <th>Total</th>
+                  <th title="KV cache for the tokens of this length (Transformer) or the fixed state (Mamba)">KV / state</th>
+                  <th title="Activations of the widest pass at this length">Activations</th>
+                  <th title="Weights + KV / state + activations">Total</th>
                 </tr>
               </thead>
               <tbody>
