@@ -11,7 +11,7 @@ export interface LoadFailure {
   advice: string;
   /** The technical message. */
   detail: string;
-  kind: 'offline' | 'unreachable' | 'not-found' | 'no-weights' | 'gated' | 'busy' | 'server' | 'unsupported' | 'wrong-side' | 'memory' | 'other';
+  kind: 'offline' | 'unreachable' | 'interrupted' | 'not-found' | 'no-weights' | 'gated' | 'busy' | 'server' | 'unsupported' | 'wrong-side' | 'memory' | 'other';
 }
 
 export interface FailureContext {
@@ -42,6 +42,15 @@ export function explainLoadError(e: { code?: string; status?: number; message?: 
         kind: 'offline', detail,
         title: 'You are offline, so the model files could not be downloaded.',
         advice: 'Connect to the internet and try again. The demo pair and models you opened before load from your browser’s cache without a connection.',
+      };
+    }
+    // a weight file that broke off mid-way (the server answered for the config before)
+    const file = /(?:fetching|downloading) (\S+) from/.exec(detail)?.[1];
+    if (file && file !== 'config.json') {
+      return {
+        kind: 'interrupted', detail,
+        title: `The download of ${c.what} (${file}) from ${server} failed.`,
+        advice: 'The connection broke or was refused. Check your connection and try again: files that arrived whole stay in your browser’s cache.',
       };
     }
     return {

@@ -71,6 +71,8 @@ describe('load failures in words for users', () => {
     const cors = explainLoadError({ code: 'network', message: 'Failed to fetch' }, c);
     expect(cors.kind).toBe('unreachable');
     expect(cors.advice).toContain('CORS');
+    const broke = explainLoadError({ code: 'network', message: 'network error fetching model.safetensors from a/b (https://x/a/b/resolve/main/model.safetensors): Failed to fetch' }, c);
+    expect(broke.kind).toBe('interrupted');
     expect(explainLoadError({ code: 'not-found', status: 404, message: 'x' }, c).title).toBe('someone/model was not found on huggingface.co.');
     expect(explainLoadError({ code: 'http', status: 401, message: 'HTTP 401' }, c).kind).toBe('gated');
     expect(explainLoadError({ code: 'http', message: 'HTTP 403 Forbidden fetching config.json' }, c).kind).toBe('gated');

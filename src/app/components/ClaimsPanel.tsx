@@ -190,7 +190,7 @@ export function ClaimsPanel() {
           judged={jPrefill}
           kind="scaling"
           points={(p) => p.length}
-          chart={(p) => <ArchLineChart series={sweepSeries(p, (x) => x.prefillMs)} xLabel="context length L" yLabel="prefill time (log)" yQuantity="time" logX logY />}
+          chart={(p) => <ArchLineChart series={sweepSeries(p, (x) => x.prefillMs)} xLabel="context length L" yLabel="prefill time, log scale" yQuantity="time" logX logY />}
         />
         <Claim
           id="memory"
@@ -271,7 +271,7 @@ export function ClaimsPanel() {
               <ArchLineChart
                 series={sweepSeries(p, (q) => q.prefillMs)}
                 xLabel="context length L"
-                yLabel="prefill time (log)"
+                yLabel="prefill time, log scale"
                 yQuantity="time"
                 logX
                 logY

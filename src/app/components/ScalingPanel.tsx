@@ -45,7 +45,7 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
           </>
         }
       >
-        <ArchLineChart series={series(points, (p) => p.prefillMs)} xLabel={L} yLabel="prefill time (log)" yQuantity="time" logX logY marker={marker} />
+        <ArchLineChart series={series(points, (p) => p.prefillMs)} xLabel={L} yLabel="prefill time, log scale" yQuantity="time" logX logY marker={marker} />
       </ChartFigure>
       <ChartFigure title="Decode speed vs context length" name={`${prefix}-decode`} points={points.filter((p) => p.decodeTokPerS).length}>
         <ArchLineChart series={series(points, (p) => p.decodeTokPerS)} xLabel={L} yLabel="new tokens per second" logX yFormat={fmtTick} />

@@ -94,6 +94,14 @@ export function ArchLineChart(props: {
   const yTick = unit ? unit.tick : (props.yFormat ?? fmtTick);
   const yFull = props.yQuantity === 'time' ? fmtMs : props.yQuantity === 'bytes' ? fmtBytes : yTick;
   const yTitle = unit ? `${props.yLabel} (${unit.unit})` : props.yLabel;
+  // The marker's label goes on the side of its line with more room (never over the y tick labels).
+  const xs = data.map((r) => r.x as number);
+  const frac = (x: number) => {
+    const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+    if (!(hi > lo)) return 0.5;
+    return props.logX && lo > 0 ? Math.log(x / lo) / Math.log(hi / lo) : (x - lo) / (hi - lo);
+  };
+  const markerSide = props.marker && frac(props.marker.x) < 0.5 ? 'insideTopLeft' : 'insideTopRight';
   return (
     <div className="xy">
       <div className="xy-top">
@@ -153,7 +161,7 @@ export function ArchLineChart(props: {
                 x={props.marker.x}
                 stroke="#e5484d"
                 strokeDasharray="5 4"
-                label={{ value: props.marker.label, position: 'insideTopRight', fill: '#e5484d', fontSize: 11 }}
+                label={{ value: props.marker.label, position: markerSide, fill: '#e5484d', fontSize: 11 }}
               />
             )}
           </LineChart>
