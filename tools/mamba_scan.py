@@ -218,10 +218,6 @@ if triton is not None:
         tl.store(dap_ptr + oc, dAacc)
 
 
-def _grid_ok(L, D, N, T, BD):
-    return L % T == 0 and D % BD == 0 and N & (N - 1) == 0
-
-
 def _triton_forward(u, dt, A, Bm, Cm, T, BD):
     Bsz, L, D = u.shape
     N = A.shape[1]
@@ -282,26 +278,43 @@ class _ChunkedScan(torch.autograd.Function):
                 None, None, None)
 
 
+def _pad_to(x, dim, size, value=0.0):
+    n = x.shape[dim]
+    if n == size:
+        return x
+    pad = [0, 0] * (x.ndim - 1 - dim) + [0, size - n]
+    return torch.nn.functional.pad(x, pad, value=value)
+
+
 def make_scan(backend="triton", T=64, BD=16, fallback=None):
     """A drop-in for lm_common.selective_scan(u, dt, A, Bm, Cm, chunk) -> y: u, dt (B, D, L); A (D, N); Bm, Cm
-    (B, L, N). Shapes the chunked kernels do not cover (L % T, D % BD) go to `fallback` (lm_common's scan)."""
-    import lm_common as C
-
-    fb = fallback or C.selective_scan
+    (B, L, N). Any shape: L is padded to a multiple of T, D to a multiple of BD and N to a power of two, with
+    entries that change nothing (u = Δ = 0 after the end and in the extra channels: exp(0·A) = 1 keeps the state,
+    Δ·B·u = 0 adds nothing; B = C = 0 and A = -1 in the extra states), and the outputs and gradients are sliced
+    back, so the padded scan is exact. `fallback` is unused (kept for callers of the older signature)."""
 
     def scan(u, dt, A, Bm, Cm, chunk=16):
         Bsz, D, L = u.shape
-        if not _grid_ok(L, D, A.shape[1], T, BD):
-            return fb(u, dt, A, Bm, Cm, chunk=chunk)
-        return _ChunkedScan.apply(u, dt, A, Bm, Cm, T, BD, backend)
+        N = A.shape[1]
+        Lp, Dp, Np = -(-L // T) * T, -(-D // BD) * BD, 1 << max(0, (N - 1).bit_length())
+        if (Lp, Dp, Np) == (L, D, N):
+            return _ChunkedScan.apply(u, dt, A, Bm, Cm, T, BD, backend)
+        u_ = _pad_to(_pad_to(u, 2, Lp), 1, Dp)
+        dt_ = _pad_to(_pad_to(dt, 2, Lp), 1, Dp)
+        A_ = _pad_to(_pad_to(A, 1, Np, -1.0), 0, Dp, -1.0)
+        B_ = _pad_to(_pad_to(Bm, 2, Np), 1, Lp)
+        C_ = _pad_to(_pad_to(Cm, 2, Np), 1, Lp)
+        y = _ChunkedScan.apply(u_, dt_, A_, B_, C_, T, BD, backend)
+        return y[:, :D, :L]
 
     scan.backend = backend
     return scan
 
 
-def check_against_reference(scan, shapes, device, tol=2e-3, seed=0):
-    """Forward and every gradient of `scan` vs lm_common.selective_scan (autograd through the reference) on random
-    inputs of realistic ranges. Returns {shape: max relative error}; raises AssertionError past tol."""
+def check_against_reference(scan, shapes, device, tol=2e-3, seed=0, ref_dtype=torch.float64):
+    """Forward and every gradient of `scan` (fp32 inputs) vs lm_common.selective_scan computed in `ref_dtype`
+    (float64 by default; autograd through the reference) on random inputs of realistic ranges.
+    Returns {shape: max relative error}; raises AssertionError past tol."""
     import lm_common as C
 
     out = {}
@@ -313,11 +326,11 @@ def check_against_reference(scan, shapes, device, tol=2e-3, seed=0):
         Bm, Cm = torch.randn(Bsz, L, N, generator=g), torch.randn(Bsz, L, N, generator=g)
         dy = torch.randn(Bsz, D, L, generator=g)
         res = []
-        for fn in (C.selective_scan, scan):
-            xs = [t.clone().to(device).requires_grad_(True) for t in (u, dt, A, Bm, Cm)]
+        for fn, dtype in ((C.selective_scan, ref_dtype), (scan, torch.float32)):
+            xs = [t.clone().to(device=device, dtype=dtype).requires_grad_(True) for t in (u, dt, A, Bm, Cm)]
             y = fn(*xs, chunk=16)
-            y.backward(dy.to(device))
-            res.append([y.detach().cpu()] + [x.grad.detach().cpu() for x in xs])
+            y.backward(dy.to(device=device, dtype=dtype))
+            res.append([y.detach().double().cpu()] + [x.grad.detach().double().cpu() for x in xs])
         errs = {}
         for name, a, b in zip(("y", "du", "ddt", "dA", "dB", "dC"), res[0], res[1]):
             errs[name] = float((a - b).abs().max() / a.abs().max().clamp_min(1e-12))
