@@ -12,6 +12,7 @@ import type { SweepPoint } from '../../recall/types';
 import { useStore } from '../../store/store';
 import { AXIS, COLORS, GRID, axisUnit, fmtBytes, fmtLen, fmtMs, fmtTick, type AxisQuantity } from '../format';
 import { ChartFigure } from './charts';
+import { RunMetaLine } from './ScalingPanel';
 import { Card } from './ui';
 
 type Pt = { x: number; y: number | null | undefined };
@@ -206,6 +207,7 @@ const ModelCharts = memo(function ModelCharts({ points }: { points: SweepPoint[]
 
 export function BenchmarksPanel() {
   const points = useStore((s) => s.sweep.points);
+  const meta = useStore((s) => s.sweep.meta);
   return (
     <div className="panel" data-testid="panel-benchmarks">
       <div className="panel" data-testid="bench-tab">
@@ -219,6 +221,7 @@ export function BenchmarksPanel() {
           </p>
         </Card>
         <div className="section-title">Whole models: mamba-130m/370m vs pythia-160m/410m</div>
+        {points.length > 0 && <RunMetaLine meta={meta} what='"Your GPU" was' testId="bench-your-meta" />}
         <ModelCharts points={points} />
         <div className="section-title">Kernels</div>
         <div className="chart-grid">

@@ -15,7 +15,7 @@ import { cancelJob, runClaims, sweepLengths } from '../controller';
 import { pickRun, recallRuns, sweepRuns, type MeasuredRun, type PairKey } from '../claims-source';
 import { fmtLen, fmtPct, fmtTick } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
-import { LimitNotes } from './ScalingPanel';
+import { ContextWarning, LimitNotes } from './ScalingPanel';
 import { SkipNotes } from './RecallPanel';
 import { Badge, Card, Notice, Progress, RunButton } from './ui';
 
@@ -177,6 +177,7 @@ export function ClaimsPanel() {
             testId="claims-progress"
           />
         )}
+        <ContextWarning lengths={[...sweepLengths(settings), ...settings.lengths]} />
         {claims.error && <Notice kind="error">{claims.error}</Notice>}
         <LimitNotes limits={claims.limits} />
         <SkipNotes skips={claims.skips} />

@@ -79,11 +79,13 @@ function fmtSeconds(ms: number): string {
 /** While a model reads its prompt: tokens done of the total, time so far, an estimate of the rest. */
 function PrefillStatus({ arch, out, first }: { arch: Arch; out: StreamOutput; first: Arch | null }) {
   const waiting = out.startedAt === undefined;
+  const sequential = useStore((s) => s.compare.meta?.settings.mode === 'sequential');
   useTicker(!waiting);
   if (waiting) {
+    const other = first && first !== arch ? ARCH_LABEL[first] : null;
     return (
       <div className="prefill muted small" data-testid={`prefill-${arch}`} data-state="waiting">
-        Waiting{first && first !== arch ? ` for ${ARCH_LABEL[first]} to read its prompt first` : ''}…
+        Waiting{other ? (sequential ? ` for ${other} to finish` : ` for ${other} to read its prompt first`) : ''}…
       </div>
     );
   }

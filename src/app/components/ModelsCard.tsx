@@ -93,7 +93,7 @@ function ConfirmDownload({ pair, checks, onYes, onNo }: { pair: ModelPair; check
         <b>Download {fmtBytes(total)} for {pair.label}?</b>
         <div className="fine">
           Mamba {m.label}: {dl(m)} · {ARCH_LABEL.transformer} {t.label}: {dl(t)} · GPU memory for the weights ≈ {fmtBytes(m.gpuBytes + t.gpuBytes)}. Your browser keeps
-          the files, so the next load works offline. The loaded pair stays usable until the new one is in.
+          the files, so the next load works offline. The loaded pair stays loaded until the new one is in, and stays if loading fails.
         </div>
       </div>
       <div className="row gap">
