@@ -98,6 +98,7 @@ test.describe('before any model loads', () => {
     const other = await context.newPage();
     await open(other, `${link}&autoload=0`);
     await expect(other.getByTestId('prompt')).toHaveValue('my private prompt');
+    await expect(other).not.toHaveURL(/private/); // the text moved into the page, out of the address bar
     await other.getByTestId('tab-recall').click();
     await expect(other.getByTestId('doc-text')).toHaveValue(doc);
     await other.close();
@@ -192,6 +193,7 @@ test.describe.serial('with the demo pair (one page)', () => {
     await expect(page.getByTestId('claim-source-memory')).toContainText('the Scaling tab’s sweep');
     await expect(page.getByTestId('claim-source-memory')).toContainText('L 16–32');
     await expect(page.getByTestId('claim-verdict-prefill')).toHaveText('Not measured yet'); // needs 3 lengths
+    await shot(page, 'new-user-claims');
     await sweep(16, 32); // after the longer run
     await finished();
     // the kernel that made a result is on it; a changed toggle is flagged

@@ -23,18 +23,21 @@ const TABS: { id: Tab; label: string; hint: string }[] = [
 /** Settings ↔ query string: read once at start, then every change is written back (replaceState). */
 function useUrlState(): void {
   useEffect(() => {
-    const settings = parseSettings(location.search);
-    // a pasted document travels in a link only when its author ticked the share box
-    const doc = parseSharedDocument(location.search);
-    if (doc !== null) setState({ settings: { ...settings, doc: 'pasted' }, document: { text: doc, source: 'pasted', tokens: {} } });
-    else setState({ settings });
-    checkLinkedPair();
-    return useStore.subscribe((s, prev) => {
+    const search = location.search;
+    // The address bar then shows the settings only: text a link carried moves into the page.
+    const stop = useStore.subscribe((s, prev) => {
       if (s.settings === prev.settings) return;
       const q = serializeSettings(s.settings);
       const url = `${location.pathname}${q ? `?${q}` : ''}${location.hash}`;
       if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', url);
     });
+    const settings = parseSettings(search);
+    // a pasted document travels in a link only when its author ticked the share box
+    const doc = parseSharedDocument(search);
+    if (doc !== null) setState({ settings: { ...settings, doc: 'pasted' }, document: { text: doc, source: 'pasted', tokens: {} } });
+    else setState({ settings });
+    checkLinkedPair();
+    return stop;
   }, []);
 }
 
