@@ -1,5 +1,6 @@
 // delta_mean (selectivity view, Mamba): out[outOff + t] = (1/D) · Σ_c softplus(delta[t, c] + bias[c]), the step size
-// Δ of token t averaged over the D channels (what the model chose to write into its state at that token).
+// Δ of token t averaged over the D channels (what the model chose to write into its state at that token); with
+// clampDt (Mamba-2's time_step_limit) each Δ is clamped into [lo, hi] first.
 // Layout: delta rows of D floats in a strided view (delta[xOff + t·xStride + c]); bias[D]; out[outOff + t], f32.
 // Tiling: one workgroup of 64 threads per token (grid (min(L, 32768), ceil(L / 32768))); each thread strides over the
 // channels, partial sums reduced in workgroup memory.
@@ -10,9 +11,9 @@ struct Params {
   xOff: u32,
   xStride: u32,
   outOff: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
+  clampDt: u32,
+  lo: f32,
+  hi: f32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -48,7 +49,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let i = lid.x;
   let row = params.xOff + t * params.xStride;
   var s = 0.0;
-  for (var c = i; c < params.D; c += 64u) { s += softplus(delta[row + c] + bias[c]); }
+  for (var c = i; c < params.D; c += 64u) {
+    var dt = softplus(delta[row + c] + bias[c]);
+    if (params.clampDt != 0u) { dt = clamp(dt, params.lo, params.hi); }
+    s += dt;
+  }
   red[i] = s;
   workgroupBarrier();
   for (var w = 32u; w > 0u; w >>= 1u) {

@@ -184,11 +184,36 @@ def cmd_check(a):
         json.dump(res, f, indent=1)
 
 
+def cmd_breakdown(a):
+    """What bounds the Mamba step (goal 1): the step with the Triton scan, with the scan replaced by a stand-in of
+    the same inputs and output that costs ~nothing (y = Δ·u), and the GPT-NeoX step, at L = 2048."""
+    res = {"device": torch.cuda.get_device_name() if T.DEV == "cuda" else "cpu"}
+    cfg = copy.deepcopy(T.FULL)
+    T.select_scan("triton" if T.DEV == "cuda" else "eager")
+    fast = T.SCAN["fn"]
+    for name, arch, fn in (("pythia", "pythia", None), ("mamba", "mamba", fast),
+                           ("mamba_no_scan", "mamba", lambda u, dt, A, Bm, Cm, chunk=16: u * dt)):
+        T.SCAN["fn"] = fn
+        s, peak = step_time(arch, cfg, cfg["vocab"], 2048, n=a.steps)
+        res[name] = {"s": round(s, 5), "peak_gib": round(peak, 2)}
+        log(f"{name}: {s * 1e3:.1f} ms per step")
+    T.SCAN["fn"] = fast
+    res["scan_share"] = round(1 - res["mamba_no_scan"]["s"] / res["mamba"]["s"], 3)
+    res["ratio"] = round(res["mamba"]["s"] / res["pythia"]["s"], 3)
+    res["ratio_no_scan"] = round(res["mamba_no_scan"]["s"] / res["pythia"]["s"], 3)
+    log(json.dumps(res))
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=1)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check")
     c.add_argument("--out", default="scan_check.json")
+    b = sub.add_parser("breakdown")
+    b.add_argument("--steps", type=int, default=10)
+    b.add_argument("--out", default="breakdown.json")
     t = sub.add_parser("toy")
     t.add_argument("--name", default="toy")
     t.add_argument("--arch", default="mamba", choices=T.ARCHS)
@@ -210,7 +235,7 @@ def main(argv=None):
     t.add_argument("--save", default=None, help="torch.save the final state dict here")
     t.add_argument("--out", default="toy.json")
     a = ap.parse_args(argv)
-    {"check": cmd_check, "toy": cmd_toy}[a.cmd](a)
+    {"check": cmd_check, "toy": cmd_toy, "breakdown": cmd_breakdown}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ export async function inspectModel(source: ModelSource, side: Arch, opts: { sign
   const label = sourceLabel(source);
   const json = await client.fetchJson<Record<string, unknown>>(source, 'config.json', { signal: opts.signal });
   const config = parseConfig(json, `config.json of ${label}`);
+  if (config.arch === 'mamba2') {
+    throw Object.assign(new Error(`${label} is a Mamba-2 model; the pairs on this page take Mamba (v1) and GPT-NeoX models.`), { code: 'config' });
+  }
   if ((config.arch === 'mamba') !== (side === 'mamba')) throw wrongSide(label, config.arch, side);
   const params = countParams(config);
   const dtype = typeof json.torch_dtype === 'string' ? json.torch_dtype : typeof json.dtype === 'string' ? json.dtype : null;

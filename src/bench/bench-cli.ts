@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [--json FILE] [--csv FILE] [--pairs 130m,370m] [--contexts 256,1024,...]
  *   [--contexts-large 1024,8192] [--dtype f32,f16] [--decode N] [--steps-per-submit N] [--layers auto|on|off]`
  *
- * Whole models with random weights in the real shapes (mamba-130m-hf vs pythia-160m, mamba-370m-hf vs pythia-410m),
+ * Whole models with random weights in the real shapes (mamba-130m-hf vs pythia-160m, mamba-370m-hf vs pythia-410m;
+ * --pairs mamba2-130m: Mamba-2 at mamba2-130m's shapes alone, at the --contexts lengths; mamba2-tiny with --quick),
  * through the same loader path (WeightStore), kernels and decode path as the page. At each context length:
  *   prefill of the context (chunks of 1024) and its time;
  *   decode continuing from it: greedy on the GPU, `--steps-per-submit` steps per submit, the next batch submitted
@@ -27,6 +28,7 @@ import { parseConfig, type ModelConfig } from '../hub/config';
 import { GptNeoxModel, gptNeoxTensorSpecs } from '../models/gptneox';
 import { KernelOps } from '../models/kernel-ops';
 import { MambaModel, mambaTensorSpecs } from '../models/mamba';
+import { Mamba2Model, mamba2TensorSpecs } from '../models/mamba2';
 import { WeightStore } from '../models/weights';
 import type { CausalLM } from '../models/base';
 import { CopyKernel } from '../kernels/copy';
@@ -48,14 +50,14 @@ interface Row {
 /** Random weights (uniform, small) through WeightStore, as if streamed from a checkpoint: F32 bytes for f32 runs,
  *  F16 bytes (kept packed as the loader keeps f16 checkpoints) for f16 runs. */
 function randomModel(ctx: GpuContext, ops: KernelOps, cfg: ModelConfig, name: string, dtype: DType): CausalLM {
-  const specs = cfg.arch === 'mamba' ? mambaTensorSpecs(cfg) : gptNeoxTensorSpecs(cfg);
+  const specs = cfg.arch === 'mamba' ? mambaTensorSpecs(cfg) : cfg.arch === 'mamba2' ? mamba2TensorSpecs(cfg) : gptNeoxTensorSpecs(cfg);
   const store = new WeightStore(ctx, specs, { matrixDType: dtype });
   let seed = 12345;
   const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
   for (const s of specs) {
     if (s.optional) continue;
     const n = s.shape.reduce((a, b) => a * b, 1);
-    const special = s.name.endsWith('A_log') || s.name.includes('norm') || s.name.endsWith('.D') || s.name.endsWith('dt_proj.bias');
+    const special = s.name.endsWith('A_log') || s.name.includes('norm') || s.name.endsWith('.D') || s.name.endsWith('dt_proj.bias') || s.name.endsWith('dt_bias');
     if (dtype === 'f16' && s.kind === 'matrix') {
       // f16 bits of ±(0.5 .. 1) · 2^-5 straight away: no f32 → f16 conversion of hundreds of millions of values
       const h = new Uint16Array(n);
@@ -65,14 +67,16 @@ function randomModel(ctx: GpuContext, ops: KernelOps, cfg: ModelConfig, name: st
     }
     const data = new Float32Array(n);
     if (!special) for (let i = 0; i < n; i++) data[i] = (next() / 4294967296 - 0.5) * 0.04;
-    if (s.name.endsWith('A_log')) { const N = s.shape[1]; for (let i = 0; i < n; i++) data[i] = Math.log(1 + (i % N)); }
+    if (s.name.endsWith('A_log')) { const N = s.shape[1] ?? 16; for (let i = 0; i < n; i++) data[i] = Math.log(1 + (i % N)); }
     if (s.name.includes('norm') && s.name.endsWith('weight')) data.fill(1);
     if (s.name.endsWith('.D')) data.fill(1);
-    if (s.name.endsWith('dt_proj.bias')) data.fill(-4);
+    if (s.name.endsWith('dt_proj.bias') || s.name.endsWith('dt_bias')) data.fill(-4);
     store.accept(s.name, 'F32', s.shape, new Uint8Array(data.buffer));
   }
   store.finish();
-  return cfg.arch === 'mamba' ? new MambaModel(ctx, ops, store, cfg, name) : new GptNeoxModel(ctx, ops, store, cfg, name);
+  if (cfg.arch === 'mamba') return new MambaModel(ctx, ops, store, cfg, name);
+  if (cfg.arch === 'mamba2') return new Mamba2Model(ctx, ops, store, cfg, name);
+  return new GptNeoxModel(ctx, ops, store, cfg, name);
 }
 
 /** The vec4 copy kernel's bandwidth (read + write) in GB/s, best of two sizes (as kernels-cli measures it). */
@@ -208,8 +212,16 @@ async function main(): Promise<void> {
     mamba: { model_type: 'mamba', hidden_size: 64, state_size: 16, num_hidden_layers: 2, expand: 2, conv_kernel: 4, vocab_size: 512, time_step_rank: 'auto', use_bias: false, use_conv_bias: true, layer_norm_epsilon: 1e-5, tie_word_embeddings: true },
     neox: { model_type: 'gpt_neox', hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 256, rotary_pct: 0.25, rotary_emb_base: 10000, vocab_size: 512, max_position_embeddings: 2048, use_parallel_residual: true, layer_norm_eps: 1e-5, hidden_act: 'gelu', tie_word_embeddings: false },
   };
+  // mamba2-130m's shapes (AntonV/mamba2-130m-hf); time_step_limit left at transformers' default (0, ∞)
+  const mamba2 = (d: number, layers: number, heads: number, headDim: number, state: number, vocab: number) => ({
+    model_type: 'mamba2', hidden_size: d, num_heads: heads, head_dim: headDim, expand: (heads * headDim) / d, n_groups: 1,
+    state_size: state, num_hidden_layers: layers, conv_kernel: 4, chunk_size: 256, vocab_size: vocab, use_bias: false,
+    use_conv_bias: true, layer_norm_epsilon: 1e-5, tie_word_embeddings: true, rms_norm: true,
+  });
   const table: Record<string, [unknown, unknown, string, string, number[]]> = {
     tiny: [tiny.mamba, tiny.neox, 'tiny-mamba', 'tiny-pythia', contexts],
+    'mamba2-tiny': [mamba2(64, 2, 8, 16, 32, 512), null, 'tiny-mamba2', '', contexts],
+    'mamba2-130m': [mamba2(768, 24, 24, 64, 128, 50288), null, 'mamba2-130m', '', contexts],
     '130m': [mamba130m, pythia160m, 'mamba-130m', 'pythia-160m', contexts],
     '370m': [mamba370m, pythia410m, 'mamba-370m', 'pythia-410m', contextsLarge],
   };
@@ -223,7 +235,7 @@ async function main(): Promise<void> {
     for (const p of pairs) {
       const entry = table[p];
       if (!entry) throw new Error(`unknown pair ${p} (known: ${Object.keys(table).join(', ')})`);
-      for (const [cfgJson, name] of [[entry[0], entry[2]], [entry[1], entry[3]]] as const) {
+      for (const [cfgJson, name] of ([[entry[0], entry[2]], [entry[1], entry[3]]] as const).filter(([c]) => c !== null)) {
         const t0 = now();
         const model = randomModel(ctx, ops, parseConfig(cfgJson), name, dtype);
         model.stepsPerSubmit = stepsPerSubmit;

@@ -8,7 +8,7 @@
  *
  * Acquires a Node WebGPU device (Dawn), measures the vec4 copy kernel's bandwidth (best of a few sizes: the ceiling
  * every other row is compared against), then runs every kernel family's bench cases — dense (cases-dense), scan and
- * conv1d (cases-scan), attention (cases-attention; a family whose case list fails to build is skipped with a note) — and prints one table. --quick uses small shapes so the whole run finishes in a minute or two on
+ * conv1d (cases-scan), Mamba-2's SSD (cases-ssd), attention (cases-attention; a family whose case list fails to build is skipped with a note) — and prints one table. --quick uses small shapes so the whole run finishes in a minute or two on
  * SwiftShader; the default uses the real model shapes and is meant for a GPU (WEBGPU_NATIVE=1).
  *
  * Each timed pass records `rep` calls of the kernel back to back and the table shows time per call. With --quick rep
@@ -31,6 +31,7 @@ import { denseBenchCases } from './cases-dense';
 // Static imports (not import()) so the bench bundle is one self-contained .mjs for the GPU machine.
 import * as scanCases from './cases-scan';
 import * as attentionCases from './cases-attention';
+import * as ssdCases from './cases-ssd';
 import { exploreScan, summarizeExplore, exploreCsv, type ExploreRow } from './explore-scan';
 
 interface CliArgs {
@@ -166,6 +167,15 @@ function caseSources(quick: boolean): CaseSource[] {
       },
     },
     {
+      name: 'ssd',
+      load: async () => {
+        // Issue 18's shapes: mamba2-130m's SSD (24 heads × 64, N = 128, one group), L = 512 .. 131k.
+        const L = quick ? [64, 256] : [512, 2048, 8192, 32768, 131072];
+        const shape = quick ? { H: 4, P: 16, N: 32, G: 1 } : { H: 24, P: 64, N: 128, G: 1 };
+        return ssdCases.ssdBenchCases({ L, shape, chunks: quick ? [] : [32, 128, 256] });
+      },
+    },
+    {
       name: 'attention',
       load: async () => {
         const m = attentionCases;
@@ -186,7 +196,7 @@ export type KernelResult = BenchResult & {
 };
 
 /** Kernel families timed three times in one call (issue 11: each row within ±15% across three repeats). */
-const REPEATED = ['scan/', 'attention/'];
+const REPEATED = ['scan/', 'ssd/', 'attention/'];
 const REPEATS = 3;
 const isRepeated = (kernel: string) => REPEATED.some((p) => kernel.startsWith(p));
 

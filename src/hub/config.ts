@@ -1,9 +1,12 @@
 // Model config.json parsing into typed, normalized configs (camelCase, every field resolved, no defaults left for
 // the model code to guess). Supported: Mamba v1 (MambaForCausalLM, the *-hf repos, plus the original mamba_ssm key
-// spelling) and GPT-NeoX (GPTNeoXForCausalLM / Pythia, old and transformers-5 key spellings). Anything we can't run
-// exactly is rejected with an Error naming the field and its value.
+// spelling), Mamba-2 (transformers' Mamba2ForCausalLM, e.g. AntonV/mamba2-*-hf) and GPT-NeoX (GPTNeoXForCausalLM /
+// Pythia, old and transformers-5 key spellings). Anything we can't run exactly is rejected with an Error naming the
+// field and its value.
 
-export type Arch = 'mamba' | 'gpt-neox';
+import { nonFiniteFloat, parseJson } from './json';
+
+export type Arch = 'mamba' | 'mamba2' | 'gpt-neox';
 
 export interface MambaConfig {
   arch: 'mamba';
@@ -26,6 +29,49 @@ export interface MambaConfig {
   tieWordEmbeddings: boolean;
   vocabSize: number;
   padVocabSizeMultiple: number;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+  padTokenId: number | null;
+}
+
+/**
+ * Mamba-2 (Dao & Gu 2024) as transformers' Mamba2Config: h = numHeads heads of p = headDim channels (d_inner = h·p =
+ * expand·d), a state of n = stateSize per channel, g = nGroups groups of B/C shared by h/g heads each.
+ */
+export interface Mamba2Config {
+  arch: 'mamba2';
+  modelType: 'mamba2';
+  /** d_model */
+  hiddenSize: number;
+  /** h */
+  numHeads: number;
+  /** p */
+  headDim: number;
+  /** n (N) */
+  stateSize: number;
+  /** g */
+  nGroups: number;
+  numHiddenLayers: number;
+  expand: number;
+  /** d_inner = h·p = expand·hiddenSize */
+  intermediateSize: number;
+  /** channels of the causal conv: x, B, C = d_inner + 2·g·n */
+  convDim: number;
+  /** conv width */
+  convKernel: number;
+  /** the chunk length the checkpoint was trained with (informational: the chunked form gives the same result for any) */
+  chunkSize: number;
+  /** Δ is clamped into [lo, hi] after softplus (transformers' default (0, ∞): no clamp) */
+  timeStepLimit: [number, number];
+  timeStepMin: number;
+  timeStepMax: number;
+  timeStepFloor: number;
+  /** in_proj / out_proj biases */
+  useBias: boolean;
+  useConvBias: boolean;
+  layerNormEpsilon: number;
+  tieWordEmbeddings: boolean;
+  vocabSize: number;
   bosTokenId: number | null;
   eosTokenId: number | null;
   padTokenId: number | null;
@@ -69,7 +115,7 @@ export interface GptNeoxConfig {
   eosTokenId: number | null;
 }
 
-export type ModelConfig = MambaConfig | GptNeoxConfig;
+export type ModelConfig = MambaConfig | Mamba2Config | GptNeoxConfig;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -158,7 +204,7 @@ class Reader {
 function asObject(json: unknown, what: string): Json {
   if (typeof json === 'string') {
     try {
-      json = JSON.parse(json);
+      json = parseJson(json);
     } catch (e) {
       throw new ConfigError(`${what}: not valid JSON (${(e as Error).message})`);
     }
@@ -176,7 +222,10 @@ export function parseMambaConfig(json: unknown, what = 'config.json'): MambaConf
   const ssmCfg = obj.ssm_cfg && typeof obj.ssm_cfg === 'object' && !Array.isArray(obj.ssm_cfg) ? (obj.ssm_cfg as Json) : {};
   const ssmLayer = ssmCfg.layer;
   if (ssmLayer !== undefined && ssmLayer !== 'Mamba1') {
-    throw new ConfigError(`${what}: field "ssm_cfg.layer" is ${show(ssmLayer)}; only Mamba1 (Mamba v1) is supported`);
+    throw new ConfigError(
+      `${what}: field "ssm_cfg.layer" is ${show(ssmLayer)}; only Mamba1 (Mamba v1) is supported in mamba_ssm's own format ` +
+        '(for Mamba-2 use a transformers Mamba2ForCausalLM checkpoint, e.g. AntonV/mamba2-130m-hf)',
+    );
   }
   // mamba_ssm keeps d_state / d_conv / expand / dt_rank / bias / conv_bias in ssm_cfg; look there as a fallback.
   const r2 = new Reader({ ...ssmCfg, ...obj }, what);
@@ -230,6 +279,77 @@ export function parseMambaConfig(json: unknown, what = 'config.json'): MambaConf
     tieWordEmbeddings: r.bool(['tie_word_embeddings', 'tie_embeddings'], true),
     vocabSize,
     padVocabSizeMultiple,
+    bosTokenId: r.tokenId('bos_token_id'),
+    eosTokenId: r.tokenId('eos_token_id'),
+    padTokenId: r.tokenId('pad_token_id'),
+  };
+}
+
+/**
+ * time_step_limit as config.json spells it: [lo, hi] with numbers, or non-finite values the way transformers 5 writes
+ * them ({"__float__": "Infinity"}), or as Python's json writes them (bare Infinity, read by ./json.ts into the same
+ * object form).
+ */
+function timeStepLimit(obj: Json, what: string): [number, number] {
+  const v = obj.time_step_limit;
+  if (v === undefined || v === null) return [0, Infinity];
+  const bad = () => new ConfigError(`${what}: field "time_step_limit" must be [lo, hi] with 0 ≤ lo < hi (hi may be Infinity), got ${show(v)}`);
+  if (!Array.isArray(v) || v.length !== 2) throw bad();
+  const [lo, hi] = v.map((x) => (typeof x === 'number' ? x : nonFiniteFloat(x)));
+  if (lo === undefined || hi === undefined || Number.isNaN(lo) || Number.isNaN(hi) || !Number.isFinite(lo) || lo < 0 || !(hi > lo)) throw bad();
+  return [lo, hi];
+}
+
+/** Parse a Mamba-2 config (transformers' Mamba2Config keys; defaults as transformers 5's Mamba2Config). */
+export function parseMamba2Config(json: unknown, what = 'config.json'): Mamba2Config {
+  const obj = asObject(json, what);
+  const r = new Reader(obj, what);
+  const hiddenSize = r.int(['hidden_size']);
+  const numHeads = r.int(['num_heads'], { default: 128 });
+  const headDim = r.int(['head_dim'], { default: 64 });
+  const expand = r.int(['expand'], { default: 2 });
+  const intermediateSize = numHeads * headDim;
+  if (expand * hiddenSize !== intermediateSize) {
+    throw new ConfigError(
+      `${what}: fields "num_heads" ${numHeads} × "head_dim" ${headDim} = ${intermediateSize} must equal "expand" ${expand} × "hidden_size" ${hiddenSize} = ${expand * hiddenSize}`,
+    );
+  }
+  const nGroups = r.int(['n_groups'], { default: 8 });
+  if (numHeads % nGroups) throw new ConfigError(`${what}: field "n_groups" ${nGroups} must divide "num_heads" ${numHeads}`);
+  const stateSize = r.int(['state_size'], { default: 128 });
+  if (obj.rms_norm === false) {
+    throw new ConfigError(`${what}: field "rms_norm" is false; only Mamba-2 models with the gated RMSNorm (rms_norm: true) are supported`);
+  }
+  if (obj.norm_before_gate === true) {
+    throw new ConfigError(`${what}: field "norm_before_gate" is true; only the norm after the gate (norm_before_gate: false, as transformers' Mamba2) is supported`);
+  }
+  const hiddenAct = obj.hidden_act;
+  if (hiddenAct !== undefined && hiddenAct !== 'silu' && hiddenAct !== 'swish') {
+    throw new ConfigError(`${what}: field "hidden_act" is ${show(hiddenAct)}; Mamba-2 supports only "silu"`);
+  }
+  return {
+    arch: 'mamba2',
+    modelType: 'mamba2',
+    hiddenSize,
+    numHeads,
+    headDim,
+    stateSize,
+    nGroups,
+    numHiddenLayers: r.int(['num_hidden_layers']),
+    expand,
+    intermediateSize,
+    convDim: intermediateSize + 2 * nGroups * stateSize,
+    convKernel: r.int(['conv_kernel'], { default: 4 }),
+    chunkSize: r.int(['chunk_size'], { default: 256 }),
+    timeStepLimit: timeStepLimit(obj, what),
+    timeStepMin: r.num(['time_step_min'], { default: 0.001, positive: true }),
+    timeStepMax: r.num(['time_step_max'], { default: 0.1, positive: true }),
+    timeStepFloor: r.num(['time_step_floor'], { default: 1e-4 }),
+    useBias: r.bool(['use_bias'], false),
+    useConvBias: r.bool(['use_conv_bias'], true),
+    layerNormEpsilon: r.num(['layer_norm_epsilon', 'norm_epsilon', 'rms_norm_eps'], { default: 1e-5, positive: true, max: 1 }),
+    tieWordEmbeddings: r.bool(['tie_word_embeddings'], false),
+    vocabSize: r.int(['vocab_size']),
     bosTokenId: r.tokenId('bos_token_id'),
     eosTokenId: r.tokenId('eos_token_id'),
     padTokenId: r.tokenId('pad_token_id'),
@@ -316,6 +436,7 @@ export function parseGptNeoxConfig(json: unknown, what = 'config.json'): GptNeox
 }
 
 const MAMBA_ARCHS = ['MambaForCausalLM', 'MambaModel', 'MambaLMHeadModel'];
+const MAMBA2_ARCHS = ['Mamba2ForCausalLM', 'Mamba2Model'];
 const NEOX_ARCHS = ['GPTNeoXForCausalLM', 'GPTNeoXModel'];
 
 /** Which architecture a config.json describes (by model_type, else architectures), or throw. */
@@ -323,15 +444,17 @@ export function detectArch(json: unknown, what = 'config.json'): Arch {
   const obj = asObject(json, what);
   const mt = obj.model_type;
   if (mt === 'mamba') return 'mamba';
+  if (mt === 'mamba2') return 'mamba2';
   if (mt === 'gpt_neox') return 'gpt-neox';
   if (mt !== undefined) {
-    throw new ConfigError(`${what}: field "model_type" is ${show(mt)}; supported model types are "mamba" and "gpt_neox"`);
+    throw new ConfigError(`${what}: field "model_type" is ${show(mt)}; supported model types are "mamba", "mamba2" and "gpt_neox"`);
   }
   const archs = obj.architectures;
   if (Array.isArray(archs) && archs.length) {
     if (archs.some((a) => MAMBA_ARCHS.includes(a as string))) return 'mamba';
+    if (archs.some((a) => MAMBA2_ARCHS.includes(a as string))) return 'mamba2';
     if (archs.some((a) => NEOX_ARCHS.includes(a as string))) return 'gpt-neox';
-    throw new ConfigError(`${what}: field "architectures" is ${show(archs)}; supported: MambaForCausalLM, GPTNeoXForCausalLM`);
+    throw new ConfigError(`${what}: field "architectures" is ${show(archs)}; supported: MambaForCausalLM, Mamba2ForCausalLM, GPTNeoXForCausalLM`);
   }
   // mamba_ssm's original config.json has neither key.
   if ('d_model' in obj && 'n_layer' in obj) return 'mamba';
@@ -341,5 +464,8 @@ export function detectArch(json: unknown, what = 'config.json'): Arch {
 /** Parse any supported config.json (object or JSON text). */
 export function parseConfig(json: unknown, what = 'config.json'): ModelConfig {
   const obj = asObject(json, what);
-  return detectArch(obj, what) === 'mamba' ? parseMambaConfig(obj, what) : parseGptNeoxConfig(obj, what);
+  const arch = detectArch(obj, what);
+  if (arch === 'mamba') return parseMambaConfig(obj, what);
+  if (arch === 'mamba2') return parseMamba2Config(obj, what);
+  return parseGptNeoxConfig(obj, what);
 }

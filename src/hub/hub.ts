@@ -4,6 +4,7 @@
 // caching there: `caches` is undefined).
 
 import { INDEX_FILE, SINGLE_FILE, parseShardIndex, readHeaderLength, parseSafetensorsHeader, type SafetensorsHeader, type ShardIndex } from './safetensors';
+import { parseJson } from './json';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 export const CACHE_NAME = 'hub-v1';
@@ -395,7 +396,7 @@ export class HubClient {
   async fetchJson<T = unknown>(src: string | ModelSource, file: string, opts: FetchOptions = {}): Promise<T> {
     const text = await this.fetchText(src, file, opts);
     try {
-      return JSON.parse(text) as T;
+      return parseJson(text) as T;
     } catch (e) {
       const s = this.resolve(src);
       throw new HubError(

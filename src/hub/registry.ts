@@ -3,7 +3,7 @@
 // dtype, plus the GPT-NeoX causal-mask buffers old Pythia checkpoints carry); probeDownloadBytes() asks the server
 // for the real size. estimateGpuMemory() sizes weights + KV cache / SSM state from a parsed config.
 
-import type { GptNeoxConfig, MambaConfig, ModelConfig } from './config';
+import type { GptNeoxConfig, Mamba2Config, MambaConfig, ModelConfig } from './config';
 import { HubClient, fileUrl, hubSource, staticSource, type ModelSource } from './hub';
 
 export type WeightDtype = 'f32' | 'f16';
@@ -12,7 +12,7 @@ export interface RegistryEntry {
   /** stable id, e.g. 'mamba-130m' */
   id: string;
   label: string;
-  arch: 'mamba' | 'gpt-neox';
+  arch: 'mamba' | 'mamba2' | 'gpt-neox';
   source: ModelSource;
   /** repo id for hub entries, folder name for demo entries */
   repo: string;
@@ -48,6 +48,20 @@ export function mambaParams(c: Pick<MambaConfig, 'hiddenSize' | 'intermediateSiz
   return c.vocabSize * d * (c.tieWordEmbeddings ? 1 : 2) + c.numHiddenLayers * layer + d;
 }
 
+/** Mamba-2 parameter count from the architecture (tied embeddings: lm_head not counted). */
+export function mamba2Params(c: Pick<Mamba2Config, 'hiddenSize' | 'intermediateSize' | 'convDim' | 'numHeads' | 'convKernel' | 'numHiddenLayers' | 'vocabSize' | 'useBias' | 'useConvBias' | 'tieWordEmbeddings'>): number {
+  const d = c.hiddenSize, dIn = c.intermediateSize, cd = c.convDim, h = c.numHeads, K = c.convKernel;
+  const proj = dIn + cd + h;
+  const layer =
+    proj * d + (c.useBias ? proj : 0) + // in_proj: z | x, B, C | dt
+    cd * K + (c.useConvBias ? cd : 0) + // conv1d over x, B, C
+    3 * h + // dt_bias, A_log, D (one per head)
+    dIn + // gated norm
+    d * dIn + (c.useBias ? d : 0) + // out_proj
+    d; // block norm
+  return c.vocabSize * d * (c.tieWordEmbeddings ? 1 : 2) + c.numHiddenLayers * layer + d;
+}
+
 /** GPT-NeoX parameter count from the architecture. */
 export function gptNeoxParams(c: Pick<GptNeoxConfig, 'hiddenSize' | 'intermediateSize' | 'numHiddenLayers' | 'vocabSize' | 'attentionBias' | 'tieWordEmbeddings'>): number {
   const d = c.hiddenSize, F = c.intermediateSize;
@@ -57,7 +71,9 @@ export function gptNeoxParams(c: Pick<GptNeoxConfig, 'hiddenSize' | 'intermediat
 }
 
 export function countParams(config: ModelConfig): number {
-  return config.arch === 'mamba' ? mambaParams(config) : gptNeoxParams(config);
+  if (config.arch === 'mamba') return mambaParams(config);
+  if (config.arch === 'mamba2') return mamba2Params(config);
+  return gptNeoxParams(config);
 }
 
 const SMALL_FILES_BYTES = 2_200_000; // tokenizer.json (~2.1 MB for the GPT-NeoX tokenizer) + config files
@@ -72,6 +88,21 @@ function mambaEntry(id: string, repo: string, d: number, layers: number): Regist
     id, label: repo.split('/')[1], arch: 'mamba', source: hubSource(repo), repo, params, checkpointDtype: 'f32',
     approxDownloadBytes: params * 4 + SMALL_FILES_BYTES, approximate: true,
     shape: { hiddenSize: d, numLayers: layers, vocabSize: V, extra: { intermediateSize: D, stateSize: 16, timeStepRank: R } },
+  };
+}
+
+/** A transformers Mamba2ForCausalLM conversion of the authors' checkpoints (head dim 64, N 128, one group). */
+function mamba2Entry(id: string, repo: string, d: number, layers: number): RegistryEntry {
+  const dIn = 2 * d, h = dIn / 64, n = 128, V = 50288;
+  const convDim = dIn + 2 * n;
+  const params = mamba2Params({
+    hiddenSize: d, intermediateSize: dIn, convDim, numHeads: h, convKernel: 4, numHiddenLayers: layers, vocabSize: V,
+    useBias: false, useConvBias: true, tieWordEmbeddings: true,
+  });
+  return {
+    id, label: repo.split('/')[1], arch: 'mamba2', source: hubSource(repo), repo, params, checkpointDtype: 'f32',
+    approxDownloadBytes: params * 4 + SMALL_FILES_BYTES, approximate: true,
+    shape: { hiddenSize: d, numLayers: layers, vocabSize: V, extra: { intermediateSize: dIn, numHeads: h, headDim: 64, stateSize: n, nGroups: 1 } },
   };
 }
 
@@ -99,9 +130,20 @@ export const HUB_MODELS: readonly RegistryEntry[] = [
   pythiaEntry('pythia-1.4b', 'EleutherAI/pythia-1.4b', 2048, 16, 24),
 ];
 
+/** Mamba-2 (the third architecture family), at the Mamba sizes: AntonV's transformers conversions of
+ *  state-spaces/mamba2-*. */
+export const HUB_MAMBA2_MODELS: readonly RegistryEntry[] = [
+  mamba2Entry('mamba2-130m', 'AntonV/mamba2-130m-hf', 768, 24),
+  mamba2Entry('mamba2-370m', 'AntonV/mamba2-370m-hf', 1024, 48),
+  mamba2Entry('mamba2-780m', 'AntonV/mamba2-780m-hf', 1536, 48),
+  mamba2Entry('mamba2-1.3b', 'AntonV/mamba2-1.3b-hf', 2048, 48),
+  mamba2Entry('mamba2-2.7b', 'AntonV/mamba2-2.7b-hf', 2560, 64),
+];
+
 export function registryEntry(id: string): RegistryEntry {
-  const e = HUB_MODELS.find((m) => m.id === id || m.repo === id);
-  if (!e) throw new Error(`unknown model "${id}"; known: ${HUB_MODELS.map((m) => m.id).join(', ')}`);
+  const all = [...HUB_MODELS, ...HUB_MAMBA2_MODELS];
+  const e = all.find((m) => m.id === id || m.repo === id);
+  if (!e) throw new Error(`unknown model "${id}"; known: ${all.map((m) => m.id).join(', ')}`);
   return e;
 }
 
@@ -166,7 +208,7 @@ export async function probeDownloadBytes(client: HubClient, source: ModelSource,
 export interface GpuMemoryEstimate {
   /** weight bytes as uploaded (f32 or packed f16; 1-D params such as norms/biases kept in f32) */
   weightsBytes: number;
-  /** per-sequence recurrent state (Mamba: SSM state + conv state, f32); 0 for GPT-NeoX */
+  /** per-sequence recurrent state (Mamba, Mamba-2: SSM state + conv state, f32); 0 for GPT-NeoX */
   stateBytes: number;
   /** KV cache bytes per token of context (GPT-NeoX: 2·layers·hidden, f32); 0 for Mamba */
   kvBytesPerToken: number;
@@ -204,6 +246,15 @@ export function estimateGpuMemory(
     stateBytes = L * (D * N + D * (K - 1)) * F32;
     // in_proj out [T, 2D], x_proj out [T, R+2N], dt [T, D], y [T, D], logits [1, V]
     activationBytes = prefill * (2 * D + R + 2 * N + 2 * D + 2 * d) * F32 + config.vocabSize * F32;
+  } else if (config.arch === 'mamba2') {
+    const dIn = config.intermediateSize, cd = config.convDim, h = config.numHeads, N = config.stateSize, K = config.convKernel, L = config.numHiddenLayers;
+    const total = mamba2Params(config);
+    vectorParams = L * (cd * K + (config.useConvBias ? cd : 0) + 3 * h + dIn + d + (config.useBias ? dIn + cd + h + d : 0)) + d;
+    matrixParams = total - vectorParams;
+    // layers × (h·p·n + conv state (k−1)·conv_dim)
+    stateBytes = L * (dIn * N + (K - 1) * cd) * F32;
+    // in_proj out [T, d_inner + conv_dim + h], conv out [T, conv_dim], y [T, d_inner] twice, residual, logits [1, V]
+    activationBytes = prefill * (2 * dIn + 2 * cd + h + 2 * dIn + 2 * d) * F32 + config.vocabSize * F32;
   } else {
     const L = config.numHiddenLayers, F = config.intermediateSize;
     const total = gptNeoxParams(config);

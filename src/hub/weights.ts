@@ -5,7 +5,7 @@
 // model code uses (canonicalTensorName: the GPT-NeoX head saved as `lm_head.weight` or `embed_out.weight`, base
 // models saved without their prefix, mamba_ssm's `embedding`), so every layout transformers itself loads is accepted.
 
-import { parseConfig, type GptNeoxConfig, type MambaConfig, type ModelConfig } from './config';
+import { parseConfig, type GptNeoxConfig, type Mamba2Config, type MambaConfig, type ModelConfig } from './config';
 import { toF16Packed, toF32, type FloatDtype } from './dtype';
 import { HubClient, HubError, sourceLabel, type FileProgress, type ModelSource, type WeightFiles } from './hub';
 import { SafetensorsError, abortError, streamSafetensors, type SafetensorsHeader, type TensorInfo } from './safetensors';
@@ -33,7 +33,34 @@ export class WeightError extends Error {
  * head as `embed_out.weight`). A tied head is not listed: it is the input embedding (a copy in the file is ignored).
  */
 export function expectedTensors(config: ModelConfig): Map<string, TensorSpec> {
-  return config.arch === 'mamba' ? mambaTensors(config) : gptNeoxTensors(config);
+  if (config.arch === 'mamba') return mambaTensors(config);
+  if (config.arch === 'mamba2') return mamba2Tensors(config);
+  return gptNeoxTensors(config);
+}
+
+/** Mamba2ForCausalLM: in_proj → [z (d_inner) | x, B, C (conv_dim) | dt (h)]; per-head A_log, D, dt_bias. */
+function mamba2Tensors(c: Mamba2Config): Map<string, TensorSpec> {
+  const m = new Map<string, TensorSpec>();
+  const d = c.hiddenSize, dIn = c.intermediateSize, cd = c.convDim, h = c.numHeads, K = c.convKernel, V = c.vocabSize;
+  const proj = dIn + cd + h;
+  m.set('backbone.embeddings.weight', { shape: [V, d] });
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `backbone.layers.${i}`;
+    m.set(`${p}.norm.weight`, { shape: [d] });
+    m.set(`${p}.mixer.in_proj.weight`, { shape: [proj, d] });
+    if (c.useBias) m.set(`${p}.mixer.in_proj.bias`, { shape: [proj] });
+    m.set(`${p}.mixer.conv1d.weight`, { shape: [cd, 1, K] });
+    if (c.useConvBias) m.set(`${p}.mixer.conv1d.bias`, { shape: [cd] });
+    m.set(`${p}.mixer.dt_bias`, { shape: [h] });
+    m.set(`${p}.mixer.A_log`, { shape: [h] });
+    m.set(`${p}.mixer.D`, { shape: [h] });
+    m.set(`${p}.mixer.norm.weight`, { shape: [dIn] });
+    m.set(`${p}.mixer.out_proj.weight`, { shape: [d, dIn] });
+    if (c.useBias) m.set(`${p}.mixer.out_proj.bias`, { shape: [d] });
+  }
+  m.set('backbone.norm_f.weight', { shape: [d] });
+  if (!c.tieWordEmbeddings) m.set('lm_head.weight', { shape: [V, d] });
+  return m;
 }
 
 function mambaTensors(c: MambaConfig): Map<string, TensorSpec> {
@@ -191,7 +218,7 @@ export class WeightExpectations {
   assertComplete(where = 'checkpoint'): void {
     const missing = this.missing();
     if (missing.length) {
-      const arch = this.config.arch === 'mamba' ? 'Mamba' : 'GPT-NeoX';
+      const arch = { mamba: 'Mamba', mamba2: 'Mamba-2', 'gpt-neox': 'GPT-NeoX' }[this.config.arch];
       const alias = (n: string) => (n === 'embed_out.weight' ? 'embed_out.weight (or lm_head.weight)' : n);
       throw new WeightError(
         `${where}: ${missing.length} tensor(s) the ${arch} config needs are missing: ${missing.slice(0, 6).map(alias).join(', ')}` +

@@ -27,15 +27,19 @@ export class DeltaMeanKernel {
     this.k = new ComputeKernel(ctx, 'delta_mean');
   }
 
-  /** delta: [L, D] view (before bias and softplus); bias: [D]; out: L floats. */
-  encode(pass: GPUComputePassEncoder, delta: ViewLike, bias: GPUBuffer, out: VecOut, L: number): void {
+  /** delta: [L, D] view (before bias and softplus); bias: [D]; out: L floats; limit: clamp each Δ into [lo, hi]
+   *  (Mamba-2's time_step_limit). */
+  encode(pass: GPUComputePassEncoder, delta: ViewLike, bias: GPUBuffer, out: VecOut, L: number, limit?: [number, number]): void {
     const v = asView(delta, this.D);
     checkView('delta_mean delta', v, L, this.D);
     checkOut('delta_mean', out, L);
     if (bias.size < this.D * 4) throw new Error(`delta_mean: bias holds ${bias.size / 4} floats, expected D = ${this.D}`);
     this.k.dispatch(
       pass,
-      packUniforms([['u32', L], ['u32', this.D], ['u32', v.offset], ['u32', v.rowStride], ['u32', out.offset], ['u32', 0], ['u32', 0], ['u32', 0]]),
+      packUniforms([
+        ['u32', L], ['u32', this.D], ['u32', v.offset], ['u32', v.rowStride], ['u32', out.offset],
+        ['u32', limit ? 1 : 0], ['f32', limit?.[0] ?? 0], ['f32', Math.min(limit?.[1] ?? 0, 3.0e38)],
+      ]),
       [v.buffer, bias, out.buffer],
       [Math.min(L, 32768), Math.ceil(L / 32768)],
     );

@@ -9,7 +9,7 @@ import type { PassTimer } from '../gpu/timing';
 import { decodePartFloats, NON_FINITE_TOKEN } from '../kernels/sampling';
 import type { Ops } from './ops';
 import type {
-  Arch, GenerateOptions, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, SamplingOptions, TokenEvent,
+  GenerateOptions, ModelArch, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, SamplingOptions, TokenEvent,
 } from './types';
 import { view, type View, type Weight } from './tensor';
 import { DecodeMatvec, type NormKind } from '../kernels/decode_matvec';
@@ -69,7 +69,7 @@ function checkFinite(name: string, logits: Float32Array, V: number, firstPos: nu
 }
 
 export abstract class CausalLM implements LanguageModel {
-  abstract readonly arch: Arch;
+  abstract readonly arch: ModelArch;
   abstract readonly vocabSize: number;
   abstract readonly maxContext: number;
   kernels: KernelChoice = { scan: 'fused', attention: 'flash' };

@@ -17,7 +17,8 @@ import { SamplerKernel } from '../kernels/sampling';
 import { SelectiveScan } from '../kernels/scan';
 import { SsmParamsCache } from '../kernels/ssm_params';
 import { SsmStep } from '../kernels/ssm_step';
-import type { CacheGeometry, Ops, ScanArgs, VecOut } from './ops';
+import { SsdGatedNorm, SsdScan } from '../kernels/ssd';
+import type { CacheGeometry, Ops, ScanArgs, SsdArgs, VecOut } from './ops';
 import type { Param, View, Weight } from './tensor';
 import type { AttentionVariant, SamplingOptions, ScanVariant } from './types';
 
@@ -129,6 +130,20 @@ export class KernelOps implements Ops {
     k.encode(pass, { x: v(a.u), delta: v(a.delta), B: v(a.B), C: v(a.C), z: v(a.z), params, state: a.state, y: v(a.y) });
   }
 
+  ssd(pass: GPUComputePassEncoder, variant: ScanVariant, a: SsdArgs): void {
+    const { heads: H, headDim: P, n: N, groups: G } = a;
+    const k = this.get(`ssd:${H}:${P}:${N}:${G}`, () => new SsdScan(this.ctx, { H, P, N, G }));
+    k.encode(pass, {
+      L: a.x.rows, x: sv(a.x), B: sv(a.B), C: sv(a.C), dt: sv(a.dt), params: a.params, dtLimit: a.dtLimit, y: sv(a.y),
+      h0: a.state, hFinal: a.state,
+    }, variant === 'fused' ? 'fused' : 'sequential');
+  }
+
+  gatedNorm(pass: GPUComputePassEncoder, y: View, z: View, w: Param, out: View, groups: number, eps: number): void {
+    const k = this.get(`gnorm:${y.cols}:${groups}:${eps}`, () => new SsdGatedNorm(this.ctx, y.cols, groups, eps));
+    k.encode(pass, y.rows, sv(y), sv(z), w.buffer, sv(out));
+  }
+
   rotaryKv(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry): void {
     const k = this.get(`rot:${g.heads}:${g.headDim}:${g.rotaryDims}:${g.ropeTheta}`,
       () => new RotaryKvKernel(this.ctx, { H: g.heads, hd: g.headDim, rot: g.rotaryDims, base: g.ropeTheta }));
@@ -153,9 +168,9 @@ export class KernelOps implements Ops {
     });
   }
 
-  deltaMean(pass: GPUComputePassEncoder, delta: View, bias: Param, out: VecOut): void {
+  deltaMean(pass: GPUComputePassEncoder, delta: View, bias: Param, out: VecOut, limit?: [number, number]): void {
     const k = this.get(`dmean:${delta.cols}`, () => new DeltaMeanKernel(this.ctx, delta.cols));
-    k.encode(pass, sv(delta), bias.buffer, out, delta.rows);
+    k.encode(pass, sv(delta), bias.buffer, out, delta.rows, limit);
   }
 
   attentionRow(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, pos: number, g: CacheGeometry, out: VecOut): void {

@@ -1,6 +1,6 @@
 /**
  * loadModel: config.json + tokenizer.json + safetensors from a hub-layout source (the Hugging Face hub, a local
- * server, or the app's own /models/ folder) into a ready MambaModel or GptNeoxModel. Weights stream straight into
+ * server, or the app's own /models/ folder) into a ready MambaModel, Mamba2Model or GptNeoxModel. Weights stream straight into
  * GPU buffers as they download (WeightStore), with name/shape checks against the config.
  */
 import type { GpuContext } from '../gpu/context';
@@ -10,6 +10,7 @@ import { loadModelFiles } from '../hub/weights';
 import { GptNeoxModel, gptNeoxTensorSpecs } from './gptneox';
 import { KernelOps } from './kernel-ops';
 import { MambaModel, mambaTensorSpecs } from './mamba';
+import { Mamba2Model, mamba2TensorSpecs } from './mamba2';
 import type { LanguageModel } from './types';
 import { WeightStore, type WeightStoreOptions } from './weights';
 
@@ -20,12 +21,12 @@ export interface LoadOptions extends WeightStoreOptions {
   client?: HubClient;
 }
 
-export type LoadedModel = LanguageModel & { tokenizer: TextTokenizer; config: MambaModel['config'] | GptNeoxModel['config'] };
+export type LoadedModel = LanguageModel & { tokenizer: TextTokenizer; config: MambaModel['config'] | Mamba2Model['config'] | GptNeoxModel['config'] };
 
 export async function loadModel(ctx: GpuContext, source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
   const files = await loadModelFiles(source, { client: opts.client, signal: opts.signal });
   const { config } = files;
-  const specs = config.arch === 'mamba' ? mambaTensorSpecs(config) : gptNeoxTensorSpecs(config);
+  const specs = config.arch === 'mamba' ? mambaTensorSpecs(config) : config.arch === 'mamba2' ? mamba2TensorSpecs(config) : gptNeoxTensorSpecs(config);
   const store = new WeightStore(ctx, specs, opts);
   try {
     await files.loadWeights(store, {
@@ -43,6 +44,8 @@ export async function loadModel(ctx: GpuContext, source: ModelSource, opts: Load
   const tokenizer = new TextTokenizer(files.tokenizerJson, files.tokenizerConfig, { eosTokenId: config.eosTokenId ?? undefined });
   const ops = new KernelOps(ctx);
   const name = sourceLabel(source);
-  const model = config.arch === 'mamba' ? new MambaModel(ctx, ops, store, config, name) : new GptNeoxModel(ctx, ops, store, config, name);
+  const model = config.arch === 'mamba' ? new MambaModel(ctx, ops, store, config, name)
+    : config.arch === 'mamba2' ? new Mamba2Model(ctx, ops, store, config, name)
+    : new GptNeoxModel(ctx, ops, store, config, name);
   return Object.assign(model, { tokenizer });
 }

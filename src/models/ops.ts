@@ -21,6 +21,19 @@ export interface ScanArgs {
   n: number;
 }
 
+/** Mamba-2's SSM over l tokens (src/kernels/ssd.ts). */
+export interface SsdArgs {
+  x: View;        // (l, h·p)   views of ONE buffer with one row stride (the conv output x | B | C)
+  B: View;        // (l, g·n)
+  C: View;        // (l, g·n)
+  dt: View;       // (l, h)     raw Δ, before dt_bias, softplus and the clamp
+  params: GPUBuffer; // [A_log (h) | D (h) | dt_bias (h)]
+  dtLimit: [number, number];
+  y: View;        // (l, h·p)   output (before the gate and norm)
+  state: GPUBuffer; // (h, p, n) read as the initial state, overwritten with the final state
+  heads: number; headDim: number; n: number; groups: number;
+}
+
 /** A run of floats in a buffer, from `offset` (in floats). */
 export interface VecOut {
   buffer: GPUBuffer;
@@ -51,13 +64,18 @@ export interface Ops {
   conv1dStep(pass: GPUComputePassEncoder, x: View, w: Param, b: Param | null, out: View, state: GPUBuffer, k: number): void;
   scan(pass: GPUComputePassEncoder, variant: ScanVariant, a: ScanArgs): void;
   ssmStep(pass: GPUComputePassEncoder, a: ScanArgs): void;
+  /** Mamba-2: y = SSD(x, Δ, A, B, C) + D·x, the state carried in a.state ('unfused' runs the sequential form). */
+  ssd(pass: GPUComputePassEncoder, variant: ScanVariant, a: SsdArgs): void;
+  /** Mamba-2's gated norm: out = rmsnorm_group(y ⊙ SiLU(z)) ⊙ w over `groups` groups of y.cols / groups channels. */
+  gatedNorm(pass: GPUComputePassEncoder, y: View, z: View, w: Param, out: View, groups: number, eps: number): void;
   /** Rotary on q and k of qkv rows (positions pos ..), writes K and V into the caches at those positions. */
   rotaryKv(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry): void;
   /** Causal attention of the l query rows (positions pos ..) over cache positions [0, pos + l). */
   attention(pass: GPUComputePassEncoder, variant: AttentionVariant, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry, out: View): void;
   decodeAttention(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, vCache: GPUBuffer, pos: number, g: CacheGeometry, out: View): void;
-  /** Selectivity view: out[t] = mean_c softplus(delta[t, c] + bias[c]) for the rows of delta. */
-  deltaMean(pass: GPUComputePassEncoder, delta: View, bias: Param, out: VecOut): void;
+  /** Selectivity view: out[t] = mean_c softplus(delta[t, c] + bias[c]) for the rows of delta (each clamped into
+   *  limit when given: Mamba-2's time_step_limit). */
+  deltaMean(pass: GPUComputePassEncoder, delta: View, bias: Param, out: VecOut, limit?: [number, number]): void;
   /** Selectivity view: the attention weights of qkv's last query row (position pos + qkv.rows − 1) over the cache
    *  positions 0 .. pos + qkv.rows − 1, averaged over heads. */
   attentionRow(pass: GPUComputePassEncoder, qkv: View, kCache: GPUBuffer, pos: number, g: CacheGeometry, out: VecOut): void;

@@ -3,6 +3,8 @@
  * MambaModel (src/models/mamba.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
  */
 export type Arch = 'mamba' | 'transformer';
+/** A model's architecture: the page's two slots (Arch) plus Mamba-2, which has no slot of its own yet. */
+export type ModelArch = Arch | 'mamba2';
 export type ScanVariant = 'fused' | 'unfused' | 'sequential';
 export type AttentionVariant = 'flash' | 'reference';
 
@@ -60,7 +62,7 @@ export interface GenerateStats {
 }
 
 export interface LanguageModel {
-  readonly arch: Arch;
+  readonly arch: ModelArch;
   readonly name: string;
   readonly vocabSize: number;
   /** Largest context the model + device can take (positions for GPT-NeoX; device limits for both). */

@@ -11,7 +11,7 @@ import { CopyKernel } from '../kernels/copy';
 import { loadModel, type LoadedModel } from '../models/load';
 import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { TextTokenizer } from '../hub/tokenizer';
-import type { Arch, KernelChoice, ModelMemory } from '../models/types';
+import type { Arch, KernelChoice, ModelArch, ModelMemory } from '../models/types';
 import { buildPasskey } from '../recall/passkey';
 import { multikeyCell, probeSeed, runCopyProbe, runMultikeyProbe, runPasskeyProbe } from '../recall/run';
 import { tileTokens } from '../recall/haystack';
@@ -119,8 +119,8 @@ function eosOf(m: Loaded): number | null {
   return m.tokenizer.eosId ?? (m as { config?: { eosTokenId?: number | null } }).config?.eosTokenId ?? null;
 }
 
-function stateBytes(arch: Arch, mem: ModelMemory): number {
-  return arch === 'mamba' ? mem.ssmState : mem.kvCache;
+function stateBytes(arch: ModelArch, mem: ModelMemory): number {
+  return arch === 'transformer' ? mem.kvCache : mem.ssmState;
 }
 
 function totalBytes(mem: ModelMemory): number {
@@ -298,7 +298,7 @@ async function sweep(id: number, p: SweepParams, signal: AbortSignal): Promise<v
         continue;
       }
       try {
-        const point = await ctx.checked(`${slot} at L=${length}`, () => measure(model, ids, p, signal));
+        const point = await ctx.checked(`${slot} at L=${length}`, () => measure(slot, model, ids, p, signal));
         lastOk.set(slot, length);
         post({ id, type: 'sweep-point', point });
       } catch (e) {
@@ -320,7 +320,7 @@ async function sweep(id: number, p: SweepParams, signal: AbortSignal): Promise<v
   post({ id, type: 'done', cancelled: false });
 }
 
-async function measure(model: Loaded, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
+async function measure(slot: Arch, model: Loaded, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
   let prefillMs = Infinity;
   let decodeTokPerS: number | null = null;
   for (let r = 0; r < Math.max(1, p.repeats); r++) {
@@ -340,7 +340,7 @@ async function measure(model: Loaded, ids: number[], p: SweepParams, signal: Abo
   }
   const memory = model.memory();
   return {
-    arch: model.arch,
+    arch: slot,
     length: ids.length,
     prefillMs,
     prefillTokPerS: ids.length / (prefillMs / 1e3),

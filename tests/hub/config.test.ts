@@ -120,7 +120,7 @@ describe('parseConfig dispatch', () => {
   });
 
   it('rejects other models and malformed input clearly', () => {
-    expect(() => parseConfig({ model_type: 'llama', hidden_size: 4096 })).toThrow(/field "model_type" is "llama"; supported model types are "mamba" and "gpt_neox"/);
+    expect(() => parseConfig({ model_type: 'llama', hidden_size: 4096 })).toThrow(/field "model_type" is "llama"; supported model types are "mamba", "mamba2" and "gpt_neox"/);
     expect(() => parseConfig({ architectures: ['LlamaForCausalLM'] })).toThrow(/field "architectures" is \["LlamaForCausalLM"\]/);
     expect(() => parseConfig({ hidden_size: 8 })).toThrow(/missing field "model_type"/);
     expect(() => parseConfig('<!doctype html>')).toThrow(ConfigError);

@@ -37,9 +37,10 @@ function values(name: string, shape: number[], r: () => number): Float32Array {
   const fill = (f: (i: number) => number) => { for (let i = 0; i < count; i++) out[i] = f(i); };
   const n = (std: number, mean = 0) => () => mean + std * gaussian(r);
   if (/norm(_f)?\.weight$|layernorm\.weight$|layer_norm\.weight$/.test(name)) fill(n(0.1, 1));
+  else if (name.endsWith('A_log') && shape.length === 1) fill(() => Math.log(1 + 15 * r())); // Mamba-2: one A per head
   else if (name.endsWith('A_log')) fill((i) => Math.log((i % shape[1]) + 1) + 0.1 * gaussian(r));
   else if (name.endsWith('mixer.D')) fill(n(0.1, 1));
-  else if (name.endsWith('dt_proj.bias')) {
+  else if (name.endsWith('dt_proj.bias') || name.endsWith('mixer.dt_bias')) {
     fill(() => {
       const dt = Math.exp(Math.log(1e-3) + r() * (Math.log(0.1) - Math.log(1e-3)));
       return dt + Math.log(-Math.expm1(-dt)); // softplus⁻¹(dt)

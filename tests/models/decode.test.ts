@@ -100,7 +100,7 @@ const CASES: [string, Record<string, unknown>, boolean][] = [
 describe('recorded fused decode step vs the float64 reference models', () => {
   it.each(CASES)('%s: step-by-step logits, greedy and sampled generate, overlapped batches', async (_, json, f16) => {
     const ctx = await gpu();
-    const cfg = parseConfig(json);
+    const cfg = parseConfig(json) as Cfg;
     const w = randomWeights(cfg, 7, f16);
     const m = buildModel(ctx, cfg, w, f16, 'odd');
     try {
@@ -154,7 +154,7 @@ describe('recorded fused decode step vs the float64 reference models', () => {
   it.each([0, 2, 3])('one pipeline per layer (decodeLayers on) and the separate kernels (off) agree: case %i', async (ci) => {
     const ctx = await gpu();
     const [, json, f16] = CASES[ci];
-    const cfg = parseConfig(json);
+    const cfg = parseConfig(json) as Cfg;
     const w = randomWeights(cfg, 11, f16);
     const on = buildModel(ctx, cfg, w, f16, 'on');
     const off = buildModel(ctx, cfg, w, f16, 'off');
@@ -174,7 +174,7 @@ describe('recorded fused decode step vs the float64 reference models', () => {
 
   it('falls back to the per-op decode when layer matrices are split into row blocks, same tokens', async () => {
     const ctx = await gpu();
-    const cfg = parseConfig(CASES[0][1]);
+    const cfg = parseConfig(CASES[0][1]) as Cfg;
     const w = randomWeights(cfg, 9, false);
     const fused = buildModel(ctx, cfg, w, false, 'fused');
     const split = buildModel(ctx, cfg, w, false, 'split', 8192);
@@ -197,7 +197,7 @@ describe('dispose', () => {
     const ctx = await gpu();
     const run = async () => {
       for (const [, json] of [CASES[0], CASES[3]]) {
-        const cfg = parseConfig(json);
+        const cfg = parseConfig(json) as Cfg;
         const w = randomWeights(cfg, 3, false);
         for (const maxBlockBytes of [undefined, 8192]) {
           const m = buildModel(ctx, cfg, w, false, 'soak', maxBlockBytes);

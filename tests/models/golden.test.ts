@@ -37,6 +37,10 @@ const REPOS = [
   'mamba', 'mamba-f16', 'mamba-bf16', 'mamba-bias', 'mamba-odd', 'mamba-ragged',
   'pythia', 'pythia-f16', 'pythia-bf16', 'pythia-seq', 'pythia-sharded', 'pythia-state-dict',
   'pythia-odd', 'pythia-odd-rot', 'pythia-hd10',
+  // Mamba2ForCausalLM (tools/make_golden_mamba2.py, transformers 5.17 with its gated norm patched to mamba_ssm's
+  // group-wise semantics): mamba2 (1 group, tied), -f16, -bf16, mamba2-g2 (head dim 6, 2 groups, N 12, biases, untied,
+  // Δ clamped to 0.002-0.08), mamba2-chunk (4 groups, chunk 7, 3 layers, sharded)
+  'mamba2', 'mamba2-f16', 'mamba2-bf16', 'mamba2-g2', 'mamba2-chunk',
 ];
 
 describe.each(REPOS)('tiny-random/%s', (name) => {
@@ -80,6 +84,7 @@ describe.each(REPOS)('tiny-random/%s', (name) => {
 describe('longer sequences and kernel variants', () => {
   it.each([
     ['mamba', 'fused'], ['mamba', 'unfused'], ['mamba', 'sequential'], ['pythia', 'flash'], ['pythia', 'reference'],
+    ['mamba2', 'fused'], ['mamba2', 'sequential'],
   ] as const)('%s (%s): last logits of a 300-token prompt, also in prefill chunks of 128', async (name, variant) => {
       const g = golden(name);
     const m = await load(name);

@@ -56,6 +56,7 @@ const load = async (i: number): Promise<LoadedModel> => loadModel(await gpu(), h
 /** float64 reference logits [l, V] for ids. */
 function reference(ck: RandomCheckpoint, ids: number[]): Float64Array {
   const c = ck.config;
+  if (c.arch === 'mamba2') throw new Error('shapes.test covers Mamba-1 and GPT-NeoX (Mamba-2: tests/models/mamba2.test.ts)');
   return c.arch === 'mamba' ? mambaForward(refMambaConfig(c), ck.weights, ids) : neoxForward(refNeoxConfig(c), ck.weights, ids);
 }
 const row = (flat: ArrayLike<number>, r: number) => Array.from(flat).slice(r * V, (r + 1) * V);
