@@ -314,6 +314,8 @@ test.describe.serial('with the demo pair (one page)', () => {
     }
     await expect(page.getByTestId('trained-transformer')).toContainText('2,048'); // max_position_embeddings
     await expect(page.getByTestId('trained-mamba')).toContainText('training length unknown');
+    // the Compare output of before is labelled with the model that made it
+    await expect(page.getByTestId('output-stale-mamba')).toContainText('Made by demo-mamba');
     await expect(notice).toHaveCount(0);
     await shot(page, 'new-user-custom-pair');
   });

@@ -416,7 +416,9 @@ function runMeta(settingsKeys: (keyof Settings)[]): RunMeta {
   const s = getState().settings;
   const settings: Record<string, unknown> = {};
   for (const k of [...settingsKeys, 'arch', 'scan', 'attn'] as (keyof Settings)[]) settings[k] = s[k];
-  return { startedAt: new Date().toISOString(), settings: settings as Partial<Settings> };
+  const models: RunMeta['models'] = {};
+  for (const a of activeSlots(getState())) models[a] = getState().slots[a].info!.name;
+  return { startedAt: new Date().toISOString(), settings: settings as Partial<Settings>, models };
 }
 
 function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, meta: RunMeta): void {

@@ -43,6 +43,8 @@ export interface PairNotice {
 export interface RunMeta {
   startedAt: string;
   settings: Partial<Settings>;
+  /** The models it ran on (their names). */
+  models: Partial<Record<Arch, string>>;
 }
 
 export interface StreamOutput {

@@ -123,6 +123,9 @@ function Output({ arch, out, prompt, first }: { arch: Arch; out: StreamOutput | 
   const mem = out?.memory ?? info?.memory;
   const scroll = useStickToBottom(`${prompt.length}:${out?.text.length ?? -1}`);
   const label = out ? runLabel(arch, meta) : null;
+  // the model that made this output (the loaded one may have changed since)
+  const madeBy = out ? meta?.models[arch] : undefined;
+  const stale = !!madeBy && madeBy !== info?.name;
   const prefilling = !!out && running && !out.done && out.tokens.length === 0;
   const total = (m: ModelMemory) => MEM_PARTS.reduce((a, p) => a + m[p.key], 0) + m.scratch;
   const extra = held && mem ? total(held) - total(mem) : 0;
@@ -132,7 +135,7 @@ function Output({ arch, out, prompt, first }: { arch: Arch; out: StreamOutput | 
       testId={`output-card-${arch}`}
       title={
         <>
-          <ArchDot arch={arch} /> {ARCH_LABEL[arch]} <span className="muted mono small">{info?.name}</span>
+          <ArchDot arch={arch} /> {ARCH_LABEL[arch]} <span className="muted mono small">{madeBy ?? info?.name}</span>
           {label && (
             <span className="run-label" data-testid={`output-label-${arch}`} title="The kernel and sampling settings this output was made with">
               {label}
@@ -142,6 +145,11 @@ function Output({ arch, out, prompt, first }: { arch: Arch; out: StreamOutput | 
       }
       actions={out && !out.done && running ? <span className="live">● live</span> : st ? <span className="muted small">stopped: {STOP_LABEL[st.stopReason]}</span> : null}
     >
+      {stale && (
+        <p className="fine run-meta" data-testid={`output-stale-${arch}`}>
+          <b>Made by {madeBy}; the loaded model has changed since.</b>
+        </p>
+      )}
       {prefilling && <PrefillStatus arch={arch} out={out!} first={first} />}
       <div className="output" data-testid={`output-${arch}`} data-done={out?.done ? 'true' : 'false'} aria-live="polite" ref={scroll.ref} onScroll={scroll.onScroll}>
         {out ? (

@@ -68,6 +68,7 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
 /** "Measured with …": the kernels and settings a run recorded when it started; flags kernel toggles changed since. */
 export function RunMetaLine({ meta, what, testId }: { meta: RunMeta | null; what: string; testId?: string }) {
   const now = useStore((s) => s.settings);
+  const loaded = useStore(useShallow((s) => (['mamba', 'transformer'] as const).map((a) => s.slots[a].info?.name ?? null)));
   if (!meta) return null;
   const s = meta.settings;
   const parts = [`Mamba scan: ${s.scan}`, `attention: ${s.attn}`];
@@ -79,10 +80,13 @@ export function RunMetaLine({ meta, what, testId }: { meta: RunMeta | null; what
   if (s.keys && s.probes?.includes('multikey')) parts.push(`K ${s.keys.join(', ')}`);
   if (s.arch && s.arch !== 'both') parts.push(`${s.arch} only`);
   const changed = s.scan !== now.scan || s.attn !== now.attn;
+  const names = Object.values(meta.models ?? {});
+  const otherModels = names.some((n) => !loaded.includes(n));
   return (
     <p className="fine run-meta" data-testid={testId}>
-      {what} measured with {parts.join(' · ')} · started {new Date(meta.startedAt).toLocaleTimeString()}.
+      {what} measured{names.length ? ` on ${names.join(' and ')}` : ''} with {parts.join(' · ')} · started {new Date(meta.startedAt).toLocaleTimeString()}.
       {changed && <b> The kernel toggles have changed since: run again to measure the new choice.</b>}
+      {otherModels && <b> The loaded models have changed since.</b>}
     </p>
   );
 }
