@@ -2,7 +2,7 @@
 // (log-sum-exp rescaling): M = max_s m_s, out = sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s.
 // Layout: part [H, nsplit, HD4 + 1] vec4s (see attention_decode_split); out [H*hd] (merged heads) at vec4 index oOffset4.
 // Tiling: one workgroup of 64 threads per head, each thread on vec4 columns t, t+64, ...; every thread loops over
-//   the splits itself (nsplit is small). HD4 comes from the prelude. Grid: (H).
+//   the splits itself (nsplit is small). HD4 is a const the wrapper sets. Grid: (H).
 
 struct Params {
   nsplit: u32,

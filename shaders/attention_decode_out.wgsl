@@ -1,4 +1,4 @@
-// attention_decode_out (GPT-NeoX decode, one token; decode_matvec_lib.wgsl prepended): merges the split-K partials
+// attention_decode_out (GPT-NeoX decode, one token; includes decode_matvec_lib.wgsl): merges the split-K partials
 // of attention_decode_rope_split per head (log-sum-exp) into the staged input of the attention output projection,
 // then the projection with its bias and the residual add:
 //   M_h = max_s m_{h,s};  att[h·HD + i] = Σ_s e^{m_{h,s} − M_h} acc_{h,s}[i] / Σ_s e^{m_{h,s} − M_h} l_{h,s}
@@ -7,6 +7,9 @@
 // dense bias [N] at BIAS_OFF in pack; x [N] the residual stream, updated in place.
 // Tiling: decode_matvec_lib.wgsl; every workgroup merges all K attention outputs into workgroup memory (the merge
 // is K · nsplit reads from L2, small next to the weight rows it then streams).
+
+#include "decode_matvec_lib.wgsl"
+#include "decode_matvec_red_{RED}.wgsl"
 
 override N: u32 = 1u;
 override H: u32 = 1u;

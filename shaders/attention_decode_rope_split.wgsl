@@ -1,4 +1,4 @@
-// attention_decode_rope_split (GPT-NeoX decode, one token; rotary_lib.wgsl prepended): rotary + KV-cache append +
+// attention_decode_rope_split (GPT-NeoX decode, one token; includes rotary_lib.wgsl): rotary + KV-cache append +
 // split-K attention ("flash-decoding") in one pass. The token at position pos = state[0] attends to cache rows 0..pos;
 // the n = pos + 1 keys are cut into nsplit = num_workgroups.x chunks of ceil(n / nsplit) and workgroup (s, h)
 // handles chunk s of head h:
@@ -13,6 +13,8 @@
 // (rotate_half pairs (u, u + ROT/2)), the rest pass through.
 // Tiling: WG = 128 threads; scores: one key per thread (q in workgroup memory, vec4 dot over the row); P·V: thread t on
 // vec4 column t % HD4 and key group t / HD4 (coalesced V rows), groups summed at the end. Grid (nsplit, H).
+
+#include "rotary_lib.wgsl"
 
 override H: u32 = 1u;
 override HD: u32 = 64u;

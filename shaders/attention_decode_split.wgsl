@@ -5,7 +5,7 @@
 //   sum_j exp(s_j - m) v_j over the chunk, then vec4(m, l, 0, 0) with l = sum_j exp(s_j - m).
 // Tiling: 128 threads; scores one key per thread (q in workgroup memory, full-row dot over vec4s) into
 //   sc[chunk]; tree max / sum; P V with thread t on vec4 column t % HD4 and key group t / HD4 (coalesced V rows),
-//   groups summed in workgroup memory. HD4 = hd/4 comes from the prelude (HD4 <= 128); chunk <= CHUNK_MAX.
+//   groups summed in workgroup memory. HD4 = hd/4 is a const the wrapper sets (HD4 <= 128); chunk <= CHUNK_MAX.
 //   Grid: (nsplit, H).
 
 const WG: u32 = 128u;

@@ -1,4 +1,4 @@
-// decode_matvec (decode, one token; decode_matvec_lib.wgsl is prepended): y = W · prologue(x), for one row block of
+// decode_matvec (decode, one token; includes decode_matvec_lib.wgsl): y = W · prologue(x), for one row block of
 // W [N, K] (f32 or packed f16, any K), with
 //   prologue (NORM): none, RMSNorm (1) or LayerNorm (2) of x over its K values, weights g (and b) from `pack`;
 //     every workgroup recomputes the statistics of the K inputs it reads anyway (no separate norm dispatch);
@@ -13,6 +13,9 @@
 // indexed by them). Tiling: decode_matvec_lib.wgsl; grid (x, y) of workgroups, g = wid.x + wid.y · nwg.x; each
 // workgroup computes REP consecutive row groups of ROWS rows (one prologue for all of them, fewer argmax partials;
 // the next group's first weight chunks are loaded while the current group's lane sums run).
+
+#include "decode_matvec_lib.wgsl"
+#include "decode_matvec_red_{RED}.wgsl"
 
 override NORM: u32 = 0u;
 override EPS: f32 = 1e-5;

@@ -1,9 +1,11 @@
-// decode_matvec row sum with subgroup shuffles (appended to decode_matvec_lib.wgsl, the module starting with
-// `enable subgroups;`, when the adapter has subgroups). SG = the adapter's smallest subgroup size (a power of two): a
+// decode_matvec row sum with subgroup shuffles (included after decode_matvec_lib.wgsl as RED = subgroup,
+// when the adapter has subgroups; it enables them). SG = the adapter's smallest subgroup size (a power of two): a
 // row's LANES threads are consecutive invocations, so within each aligned run of min(LANES, SG) of them a butterfly of
 // subgroupShuffleXor sums the run; when LANES > SG, lane 0 of the row adds the LANES / SG run sums through workgroup
 // memory (one barrier instead of laneSumL's two and its serial folds). The result is in lane 0 of the slot. Call from
 // uniform control flow.
+enable subgroups;
+
 override SG: u32 = 32u;
 
 fn laneSum(t: u32, v: f32) -> f32 {

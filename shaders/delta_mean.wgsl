@@ -5,6 +5,8 @@
 // Tiling: one workgroup of 64 threads per token (grid (min(L, 32768), ceil(L / 32768))); each thread strides over the
 // channels, partial sums reduced in workgroup memory.
 
+#include "activations_lib.wgsl"
+
 struct Params {
   L: u32,
   D: u32,
@@ -22,25 +24,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, 64>;
-
-// log(1 + e) for e in (0, 1]: a series below 0.25 (relative accuracy where log(1 + e) ≈ e), else log.
-fn log1pSmall(e: f32) -> f32 {
-  if (e < 0.25) {
-    var p = 1.0 / 11.0;
-    p = 1.0 / 10.0 - e * p; p = 1.0 / 9.0 - e * p; p = 1.0 / 8.0 - e * p; p = 1.0 / 7.0 - e * p;
-    p = 1.0 / 6.0 - e * p; p = 1.0 / 5.0 - e * p; p = 1.0 / 4.0 - e * p; p = 1.0 / 3.0 - e * p;
-    p = 1.0 / 2.0 - e * p; p = 1.0 - e * p;
-    return e * p;
-  }
-  return log(1.0 + e);
-}
-
-// torch.nn.functional.softplus (threshold 20), as in elementwise.wgsl: Δ is often ~1e-3, where log(1 + eᵛ) in f32
-// would lose digits
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  return max(v, 0.0) + log1pSmall(exp(-abs(v)));
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -10,6 +10,8 @@
 // Tiling: one element per thread, 256 threads per workgroup, grid-stride over a 2-D grid.
 // Inputs a, b, c are read-only bindings (unused ones get a dummy buffer); out must be a different buffer.
 
+#include "activations_lib.wgsl"
+
 override OP: u32 = 0u;
 override IN_PLACE: bool = false;
 override NIN: u32 = 1u;
@@ -34,27 +36,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> c: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-fn silu(v: f32) -> f32 {
-  return v / (1.0 + exp(-v));
-}
-
-// log(1 + e) for e in (0, 1]: a series below 0.25 (relative accuracy where log(1 + e) ≈ e), else log.
-fn log1pSmall(e: f32) -> f32 {
-  if (e < 0.25) {
-    var p = 1.0 / 11.0;
-    p = 1.0 / 10.0 - e * p; p = 1.0 / 9.0 - e * p; p = 1.0 / 8.0 - e * p; p = 1.0 / 7.0 - e * p;
-    p = 1.0 / 6.0 - e * p; p = 1.0 / 5.0 - e * p; p = 1.0 / 4.0 - e * p; p = 1.0 / 3.0 - e * p;
-    p = 1.0 / 2.0 - e * p; p = 1.0 - e * p;
-    return e * p;
-  }
-  return log(1.0 + e);
-}
-
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  return max(v, 0.0) + log1pSmall(exp(-abs(v)));
-}
 
 fn erfcPos(z: f32) -> f32 {
   let t = 1.0 / (1.0 + 0.5 * z);

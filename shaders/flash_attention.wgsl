@@ -2,8 +2,8 @@
 // Layout (f32 elements, any head dim hd): q row (h, i) at qOffset + i*qRowStride + h*qHeadStride (e.g. [H, L, hd],
 //   or in place in the fused qkv [L, H, 3, hd]) for queries at positions pos0..pos0+L-1; k_cache, v_cache
 //   [H, maxLen, hd] (keys 0..pos0+L-1 valid); out row (i, h) at oOffset + i*oRowStride + h*hd (merged heads, e.g.
-//   [L, H*hd]). The bindings and the loads/stores come from an IO snippet the wrapper prepends
-//   (flash_attention_io_vec4.wgsl when hd and the call's offsets/strides are multiples of 4, else
+//   [L, H*hd]). The bindings and the loads/stores come from the IO snippet the wrapper picks
+//   (include IO: flash_attention_io_vec4.wgsl when hd and the call's offsets/strides are multiples of 4, else
 //   flash_attention_io_scalar.wgsl); the kernel works on HD4 = ceil(hd/4) vec4s per row, padded dims read as 0.
 // Tiling: one workgroup per (block of BR queries, head). Each query row is owned by G threads; thread g of a row
 //   holds the head-dim vec4s d4 = k*G + g (k < DPT4 = ceil(HD4/G)) of q (pre-scaled by 1/sqrt(hd)) and of the
@@ -12,29 +12,15 @@
 //   -> sp [BC][BR][G], reduced over G (+ causal mask) in place, then the online-softmax update
 //   o = o*exp(m-m') + sum_c exp(s_c-m') v_c. Key blocks past the block's last query are never visited (causal
 //   skipping); only the diagonal blocks are masked element-wise.
-// Sizes: HEAD_DIM, HD4, G, DPT4, BR, BC are consts in the prelude the wrapper prepends; workgroup storage is
+// Sizes: HEAD_DIM, HD4, G, DPT4, BR, BC are consts the wrapper sets; workgroup storage is
 //   (2*BC*HD4P*16 + BC*BR*G*4) bytes, chosen by the wrapper to fit maxComputeWorkgroupStorageSize.
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x.
 
+#include "flash_attention_params.wgsl"
+#include "flash_attention_io_{IO}.wgsl"
+
 const WG: u32 = BR * G;
 const HD4P: u32 = G * DPT4;
-
-struct Params {
-  L: u32,
-  pos0: u32,
-  maxLen: u32,
-  H: u32,
-  scale: f32,
-  qOffset: u32,      // f32 elements
-  qRowStride: u32,
-  qHeadStride: u32,
-  oOffset: u32,
-  oRowStride: u32,
-  nqb: u32,          // ceil(L / BR), the grid's x size
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-// Bindings 1-4 (q, k_cache, v_cache, out) and ld_q / ld_k / ld_v / st_out: in the IO snippet.
 
 var<workgroup> ks: array<vec4<f32>, BC * HD4P>;
 var<workgroup> vs: array<vec4<f32>, BC * HD4P>;

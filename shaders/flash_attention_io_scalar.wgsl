@@ -1,9 +1,9 @@
-// flash_attention IO, scalar form (a snippet the wrapper prepends to flash_attention.wgsl / flash_attention_tiled.wgsl):
+// flash_attention IO, scalar form (included by flash_attention.wgsl / flash_attention_tiled.wgsl as IO = scalar):
 // the storage bindings as arrays of f32, for head dims that are not a multiple of 4 (e.g. 10) or calls whose
 // offsets / strides are not. The kernels still work on vec4s of the head dim, zero-padded to HD4 = ceil(HEAD_DIM/4):
 // ld_* gathers the 4 elements of vec4 d4 of a row and returns 0 for the dims >= HEAD_DIM (so padded dims add
 // nothing to q.k and leave padded output dims at 0); st_out writes only the dims < HEAD_DIM.
-// Addresses are in f32 elements (base: the row's first element); HEAD_DIM and HD4 come from the consts prelude.
+// Addresses are in f32 elements (base: the row's first element); HEAD_DIM and HD4 are consts the wrapper sets.
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k_cache: array<f32>;

@@ -1,8 +1,8 @@
-// flash_attention IO, vec4 form (a snippet the wrapper prepends to flash_attention.wgsl / flash_attention_tiled.wgsl):
+// flash_attention IO, vec4 form (included by flash_attention.wgsl / flash_attention_tiled.wgsl as IO = vec4):
 // the storage bindings as arrays of vec4 and the loads/stores the kernels use. Selected when the head dim and every
 // offset and stride of the call are multiples of 4, so a row's head-dim vec4 d4 is one aligned 16-byte access.
 // Addresses are in f32 elements (base: the row's first element); HEAD_DIM (the real head dim) and HD4 come from
-// the consts prelude. Here HEAD_DIM == 4*HD4.
+// consts the wrapper sets. Here HEAD_DIM == 4*HD4.
 
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> k_cache: array<vec4<f32>>;

@@ -14,22 +14,22 @@
 //   by log2(e)/sqrt(hd), so p = exp2(s - m).
 // Workgroup memory: qt = Q^T [HD][BR] (staged once); kp = K^T [HD][BC] for the score phase, then P^T [BC][BR]
 //   (K is dead by then), followed in the same array by the V tile V [BC][HD] at VS_OFF. Row reductions (max per
-//   block, sum at the end) combine the NTX threads of a row through a snippet the wrapper prepends (red_put4 /
+//   block, sum at the end) combine the NTX threads of a row through the snippet the wrapper picks (include RED) (red_put4 /
 //   red_max4 / red_sum4 on vec4s of 4 rows): flash_attention_tiled_red_shared.wgsl (NTX vec4 slots per 4 rows,
 //   RED4 = NTX*BR/4 vec4s, after the K^T / P^T area, or with RED_IN_V in the V tile before V is staged) or
 //   flash_attention_tiled_red_subgroup.wgsl (shuffles).
 // Per key block (causal: blocks past the block's last query are never visited; only diagonal blocks are masked):
 //   stage K^T (and V) | S tile, mask, partial row max -> red | row max, p, alpha, l; P^T -> kp |
 //   [RED_IN_V: stage V |] o = o*alpha + P V | (barriers at each "|": 4, or 5 with RED_IN_V).
-//   K and V pass through registers (pk, pv); with PF the next block's loads are issued during this block's math.
-// VG (V from global memory): no V tile; the PV loop reads each V row straight from v_cache (through the L1 cache:
-//   the NTY row groups of the workgroup read the same rows), rows >= kend clamped to kend-1 (their p is 0). Frees
-//   BC*HD floats of workgroup memory, e.g. 128 x 32 with 256 threads in 48 KiB. The reduction slots then sit in kp
-//   after K^T when they fit there (RED_IN_KP; one more barrier, before P^T overwrites them), else appended.
-// Consts in the prelude: HEAD_DIM, HD4, BR, BC (multiples of 4), PF, RED_IN_V, VG (bool).
-//   Workgroup storage: 16*(HD*BR4 + max(HD*BC4, BC*BR4) + BC*HD4) bytes (no BC*HD4 with VG), + 16*RED4 unless
-//   RED_IN_V, RED_IN_KP or subgroups.
+//   K and V pass through registers (pk, pv). (A register prefetch of the next block and V read from global memory
+//   instead of a V tile were measured and never won: docs/flash-attention-notes.md.)
+// Consts the wrapper sets: HEAD_DIM, HD4, BR, BC (multiples of 4), RED_IN_V (bool).
+//   Workgroup storage: 16*(HD*BR4 + max(HD*BC4, BC*BR4) + BC*HD4) bytes, + 16*RED4 unless RED_IN_V or subgroups.
 //   Grid: (ceil(L/BR), H); workgroup x takes query block ceil(L/BR)-1-x (heaviest first).
+
+#include "flash_attention_tiled_red_{RED}.wgsl"
+#include "flash_attention_params.wgsl"
+#include "flash_attention_io_{IO}.wgsl"
 
 const HD: u32 = HD4 * 4u;
 const NTY: u32 = BR / 4u;
@@ -40,44 +40,24 @@ const BC4: u32 = BC / 4u;
 const DV4: u32 = (HD4 + NTX - 1u) / NTX;
 const EXACT: bool = DV4 * NTX == HD4;            // every output accumulator is a real head dim
 const KP4: u32 = max(HD * BC4, BC * BR4);
-const RED_IN_KP: bool = VG && !RED_IN_V && RED4 > 0u && HD * BC4 + RED4 <= KP4;
-const RED_OFF: u32 = select(KP4, HD * BC4, RED_IN_KP);              // first reduction slot in kp
-const KP_RED: u32 = select(RED4, 0u, RED_IN_V || RED_IN_KP);      // reduction slots appended to kp
-const VS4: u32 = select(BC * HD4, 0u, VG);                         // the V tile (none with VG)
+const KP_RED: u32 = select(RED4, 0u, RED_IN_V);                   // reduction slots appended to kp
 const VS_OFF: u32 = KP4 + KP_RED;                                  // V tile: kp[VS_OFF + c*HD4 + d4]
 const NPF: u32 = (BC * HD4 + WG - 1u) / WG;      // staged K (and V) vec4s per thread and block
 
-struct Params {
-  L: u32,
-  pos0: u32,
-  maxLen: u32,
-  H: u32,
-  scale: f32,        // log2(e) / sqrt(hd)
-  qOffset: u32,      // f32 elements
-  qRowStride: u32,
-  qHeadStride: u32,
-  oOffset: u32,
-  oRowStride: u32,
-  nqb: u32,          // ceil(L / BR), the grid's x size
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-// Bindings 1-4 (q, k_cache, v_cache, out) and ld_q / ld_k / ld_v / st_out: in the IO snippet.
-
 var<workgroup> qt: array<vec4<f32>, HD * BR4>;   // qt[d*BR4 + r/4][r%4] = q[r][d] * scale
-// K^T: kp[d*BC4 + c/4][c%4] = k[c][d]; then P^T: kp[c*BR4 + r/4][r%4]; reduction slots at RED_OFF (unless
-// RED_IN_V); the V tile at VS_OFF (one array, so that VG leaves no V tile at all).
-var<workgroup> kp: array<vec4<f32>, KP4 + KP_RED + VS4>;
+// K^T: kp[d*BC4 + c/4][c%4] = k[c][d]; then P^T: kp[c*BR4 + r/4][r%4]; reduction slots at KP4 (unless
+// RED_IN_V); the V tile at VS_OFF.
+var<workgroup> kp: array<vec4<f32>, KP4 + KP_RED + BC * HD4>;
 
 const NEG: f32 = -3.0e38;
 
 // Reduction slot i (i < RED4) for the snippets.
 fn red_store(i: u32, v: vec4<f32>) {
-  if (RED_IN_V) { kp[VS_OFF + i] = v; } else { kp[RED_OFF + i] = v; }
+  if (RED_IN_V) { kp[VS_OFF + i] = v; } else { kp[KP4 + i] = v; }
 }
 fn red_load(i: u32) -> vec4<f32> {
   if (RED_IN_V) { return kp[VS_OFF + i]; }
-  return kp[RED_OFF + i];
+  return kp[KP4 + i];
 }
 
 fn hmax(x: vec4<f32>) -> f32 { return max(max(x.x, x.y), max(x.z, x.w)); }
@@ -94,7 +74,7 @@ fn fetch_kv(pk: ptr<function, array<vec4<f32>, NPF>>, pv: ptr<function, array<ve
       let c = e % BC;
       if (kb + c < kend) { kx = ld_k(kvbase + (kb + c) * HEAD_DIM, e / BC); }
       let cv = e / HD4;
-      if (!VG && kb + cv < kend) { vx = ld_v(kvbase + (kb + cv) * HEAD_DIM, e % HD4); }
+      if (kb + cv < kend) { vx = ld_v(kvbase + (kb + cv) * HEAD_DIM, e % HD4); }
     }
     (*pk)[t] = kx;
     (*pv)[t] = vx;
@@ -162,14 +142,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   var pk: array<vec4<f32>, NPF>;
   var pv: array<vec4<f32>, NPF>;
-  if (PF) { fetch_kv(&pk, &pv, tid, kvbase, 0u, kend); }
 
   for (var kb = 0u; kb < kend; kb += BC) {
-    if (!PF) { fetch_kv(&pk, &pv, tid, kvbase, kb, kend); }
+    fetch_kv(&pk, &pv, tid, kvbase, kb, kend);
     put_k(&pk, tid);
-    if (!RED_IN_V && !VG) { put_v(&pv, tid); }
+    if (!RED_IN_V) { put_v(&pv, tid); }
     workgroupBarrier();
-    if (PF && !RED_IN_V && kb + BC < kend) { fetch_kv(&pk, &pv, tid, kvbase, kb + BC, kend); }
 
     // S tile (log2 units): s_i = scores of row 4*ty + i against keys kb + 4*tx .. +3.
     var s0 = vec4<f32>(0.0);
@@ -205,7 +183,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let p2 = exp2(s2 - vec4<f32>(mx.z));
     let p3 = exp2(s3 - vec4<f32>(mx.w));
     l = l * alpha + vec4<f32>(hsum(p0), hsum(p1), hsum(p2), hsum(p3));
-    if (RED_IN_KP) { workgroupBarrier(); }         // every thread has read the slots P^T overwrites
     let pa = 4u * tx * BR4 + ty;
     kp[pa] = vec4<f32>(p0.x, p1.x, p2.x, p3.x);
     kp[pa + BR4] = vec4<f32>(p0.y, p1.y, p2.y, p3.y);
@@ -213,10 +190,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     kp[pa + 3u * BR4] = vec4<f32>(p0.w, p1.w, p2.w, p3.w);
     workgroupBarrier();
     if (RED_IN_V) {
-      // The reduction slots in the V tile are dead now: stage V, then prefetch the next block.
+      // The reduction slots in the V tile are dead now: stage V.
       put_v(&pv, tid);
       workgroupBarrier();
-      if (PF && kb + BC < kend) { fetch_kv(&pk, &pv, tid, kvbase, kb + BC, kend); }
     }
 
     // O tile: o = o * alpha + P V.
@@ -228,11 +204,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     for (var c = 0u; c < BC; c++) {
       let a = kp[c * BR4 + ty];
-      let vrow = kvbase + min(kb + c, kend - 1u) * HEAD_DIM;   // VG only
       for (var k = 0u; k < DV4; k++) {
         if (EXACT || tx + NTX * k < HD4) {
-          var b: vec4<f32>;
-          if (VG) { b = ld_v(vrow, tx + NTX * k); } else { b = kp[VS_OFF + c * HD4 + tx + NTX * k]; }
+          let b = kp[VS_OFF + c * HD4 + tx + NTX * k];
           o[4u * k] += a.x * b;
           o[4u * k + 1u] += a.y * b;
           o[4u * k + 2u] += a.z * b;

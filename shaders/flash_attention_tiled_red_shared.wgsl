@@ -1,5 +1,5 @@
-// flash_attention_tiled row reductions through workgroup memory (a snippet the wrapper prepends to
-// flash_attention_tiled.wgsl, which declares NTX, BR4 and red_store / red_load over its reduction slots).
+// flash_attention_tiled row reductions through workgroup memory (included by
+// flash_attention_tiled.wgsl as RED = shared; which declares NTX, BR4 and red_store / red_load over its reduction slots).
 // Slot t*BR4 + r4 holds thread t's partials for rows 4*r4 .. 4*r4+3 as one vec4. red_put4 writes this thread's
 // vec4; after a workgroupBarrier, red_max4 / red_sum4 combine the NTX vec4s of the 4 rows (NTX broadcast loads).
 

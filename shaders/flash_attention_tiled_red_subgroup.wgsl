@@ -1,11 +1,12 @@
-enable subgroups;
-// flash_attention_tiled row reductions with subgroup shuffles (a snippet the wrapper prepends to
-// flash_attention_tiled.wgsl). The NTX threads of a row group are consecutive invocations (tid = ty*NTX + tx), so
+// flash_attention_tiled row reductions with subgroup shuffles (included by flash_attention_tiled.wgsl as
+// RED = subgroup; the `enable` below moves to the top of the module). The NTX threads of a row group are consecutive invocations (tid = ty*NTX + tx), so
 // with NTX a power of two no larger than the subgroup size they sit in one subgroup at lanes that differ only in the
 // low log2(NTX) bits; an xor butterfly over those bits combines them (vec4: 4 rows per shuffle). The steps are
 // straight-line code under constant conditions, not a loop, so the compiler never has to unroll around a shuffle.
 // The wrapper selects this snippet only when the adapter has subgroups and subgroupMinSize >= NTX.
 // No workgroup memory (RED4 = 0); red_put4 is a no-op.
+
+enable subgroups;
 
 const RED4: u32 = 0u;
 

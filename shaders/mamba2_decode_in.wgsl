@@ -1,4 +1,4 @@
-// mamba2_decode_in (Mamba-2 decode, one token, first of a layer's three dispatches; decode_matvec_lib.wgsl prepended):
+// mamba2_decode_in (Mamba-2 decode, one token, first of a layer's three dispatches; includes decode_matvec_lib.wgsl):
 //   u = RMSNorm(hidden) · g;   zxbcdt = in_proj(u) (+ in_proj bias) = z (DIN) | xBC (CD) | dt (heads)
 //   for the CD conv channels c (rows CONV_OFF + c): xBC[c] = SiLU(conv_b[c] + Σ_{j<KC−1} conv_w[c, j] · state[j, c]
 //   + conv_w[c, KC−1] · xBC_raw[c]), then the conv state shifts up one row and xBC_raw[c] becomes its last row
@@ -9,6 +9,10 @@
 // causal_conv1d_state.wgsl).
 // Tiling: decode_matvec_lib.wgsl over the ROWS rows; each conv row's lane 0 owns its channel (no races on the state).
 // Every workgroup recomputes the RMSNorm statistics of the d_model inputs it reads anyway.
+
+#include "activations_lib.wgsl"
+#include "decode_matvec_lib.wgsl"
+#include "decode_matvec_red_{RED}.wgsl"
 
 override ROWS_ALL: u32 = 1u;
 override CD: u32 = 1u;
@@ -37,8 +41,6 @@ fn xraw(k: u32) -> f32 {
   return acts[HID_OFF + k];
 }
 fn xglobal(k: u32) -> f32 { return acts[HID_OFF + k] * nScale * pack[NORM_OFF + k]; }
-
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
 // Conv taps held in registers (the state rows and weights are loaded before the prologue); wider convs read them in
 // the epilogue.

@@ -1,5 +1,5 @@
-// mamba2_decode_out (Mamba-2 decode, one token, third of a layer's three dispatches; decode_matvec_lib.wgsl
-// prepended): the gated group norm folded into out_proj's prologue, and the residual add:
+// mamba2_decode_out (Mamba-2 decode, one token, third of a layer's three dispatches; includes
+// decode_matvec_lib.wgsl): the gated group norm folded into out_proj's prologue, and the residual add:
 //   v = y ⊙ SiLU(z);  v ← v / sqrt(mean_{group}(v²) + eps) ⊙ w  (GR groups of K / GR channels, as mamba_ssm);
 //   hidden += out_proj(v) (+ out_proj bias)
 // Layout: acts (f32) holds hidden [D] at HID_OFF, z (the first K values of zxbcdt) at ZX_OFF, y [K] at Y_OFF; w =
@@ -7,6 +7,10 @@
 // bias [D] at OUTB_OFF.
 // Tiling: decode_matvec_lib.wgsl over the D rows; every workgroup recomputes the GR group statistics of the K inputs
 // it reads anyway (no separate norm dispatch).
+
+#include "activations_lib.wgsl"
+#include "decode_matvec_lib.wgsl"
+#include "decode_matvec_red_{RED}.wgsl"
 
 override D: u32 = 1u;
 override GR: u32 = 1u;
@@ -25,7 +29,6 @@ override Y_OFF: u32 = 0u;
 var<workgroup> ginv: array<f32, GR>;
 
 fn wchunk(seg: u32, i: u32) -> vec4<u32> { return w[i]; }
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 fn gated(k: u32) -> f32 { return acts[Y_OFF + k] * silu(acts[ZX_OFF + k]); }
 fn xraw(k: u32) -> f32 {
   if (STAGED) { return xsGet(k); }

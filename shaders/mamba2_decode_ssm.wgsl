@@ -9,6 +9,8 @@
 // Tiling: 256 threads = CPW channels × LANES threads; thread (c, lane) owns states n = lane + j·LANES (coalesced
 // across lanes); the C·S partial sums are reduced over the LANES threads of a channel in workgroup memory.
 
+#include "activations_lib.wgsl"
+
 override NS: u32 = 16u;
 override HEADS: u32 = 1u;
 override PD: u32 = 1u;
@@ -27,23 +29,6 @@ override HI: f32 = 3.0e38;
 @group(0) @binding(2) var<storage, read_write> state: array<f32>;
 
 var<workgroup> part: array<f32, 256>;
-
-// softplus(v) = log(1 + eᵛ) (v for v > 20, as torch), accurate where it is tiny.
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(-abs(v));
-  var l: f32;
-  if (e < 0.25) {
-    var q = 1.0 / 11.0;
-    q = 1.0 / 10.0 - e * q; q = 1.0 / 9.0 - e * q; q = 1.0 / 8.0 - e * q; q = 1.0 / 7.0 - e * q;
-    q = 1.0 / 6.0 - e * q; q = 1.0 / 5.0 - e * q; q = 1.0 / 4.0 - e * q; q = 1.0 / 3.0 - e * q;
-    q = 1.0 / 2.0 - e * q; q = 1.0 - e * q;
-    l = e * q;
-  } else {
-    l = log(1.0 + e);
-  }
-  return max(v, 0.0) + l;
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {

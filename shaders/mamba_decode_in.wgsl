@@ -1,4 +1,4 @@
-// mamba_decode_in (Mamba decode, one token, first of a layer's four dispatches; decode_matvec_lib.wgsl prepended):
+// mamba_decode_in (Mamba decode, one token, first of a layer's four dispatches; includes decode_matvec_lib.wgsl):
 //   x_norm = RMSNorm(hidden) · g;   (x | z) = in_proj(x_norm) (+ in_proj bias)
 //   u[c] = SiLU(conv_b[c] + Σ_{j<KC−1} conv_w[c, j] · state[j, c] + conv_w[c, KC−1] · x[c]), then the conv state
 //   shifts up one row and x[c] becomes its last row (causal_conv1d_step folded into the projection's epilogue);
@@ -8,6 +8,10 @@
 // conv state [KC−1, DIN] token-major, oldest row first (as causal_conv1d_state.wgsl); uz [2·DIN].
 // Tiling: decode_matvec_lib.wgsl over the 2·DIN rows; each row's lane 0 owns channel c = row (< DIN): no races on
 // the state. Every workgroup recomputes the RMSNorm statistics of the d_model inputs it reads anyway.
+
+#include "activations_lib.wgsl"
+#include "decode_matvec_lib.wgsl"
+#include "decode_matvec_red_{RED}.wgsl"
 
 override DIN: u32 = 1u;
 override KC: u32 = 4u;
@@ -33,8 +37,6 @@ fn xraw(k: u32) -> f32 {
   return hidden[k];
 }
 fn xglobal(k: u32) -> f32 { return hidden[k] * nScale * pack[NORM_OFF + k]; }
-
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
 // Conv taps held in registers (the state rows and weights are loaded before the prologue); wider convs (KC > 9)
 // read them in the epilogue.

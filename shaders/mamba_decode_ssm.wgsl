@@ -9,6 +9,8 @@
 // Tiling: 256 threads = CPW = floor(256 / NS) channels × NS states (thread c·NS + n; coalesced state rows). The NS
 // threads of a channel split the dt_proj dot (j ≡ n mod NS) and the C·h sum, both reduced in workgroup memory.
 
+#include "activations_lib.wgsl"
+
 override DIN: u32 = 1u;
 override NS: u32 = 16u;
 override R: u32 = 1u;
@@ -36,25 +38,6 @@ fn welem(e: u32) -> f32 {
   }
   return bitcast<f32>(wdt[e >> 2u][e & 3u]);
 }
-
-// softplus(v) = log(1 + eᵛ) (v for v > 20, as torch), accurate where it is tiny.
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(-abs(v));
-  var l: f32;
-  if (e < 0.25) {
-    var p = 1.0 / 11.0;
-    p = 1.0 / 10.0 - e * p; p = 1.0 / 9.0 - e * p; p = 1.0 / 8.0 - e * p; p = 1.0 / 7.0 - e * p;
-    p = 1.0 / 6.0 - e * p; p = 1.0 / 5.0 - e * p; p = 1.0 / 4.0 - e * p; p = 1.0 / 3.0 - e * p;
-    p = 1.0 / 2.0 - e * p; p = 1.0 - e * p;
-    l = e * p;
-  } else {
-    l = log(1.0 + e);
-  }
-  return max(v, 0.0) + l;
-}
-
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {

@@ -2,7 +2,7 @@
 // Layout: qkv [L, H, 3, hd] (token t, head h, part q|k|v, dim i at qkvOffset + t*qkvRowStride + h*3*hd + p*hd + i)
 //   for positions pos0..pos0+L-1; k_cache, v_cache [H, maxLen, hd] each: rows pos0..pos0+L-1 get rotated k and
 //   raw v. Rotated q goes to q_out at qOffset + t*qRowStride + h*qHeadStride + i (e.g. [H, L, hd]), or, when the
-//   prelude sets Q_IN_PLACE = true, back into the q part of qkv (q_out is then an unused dummy binding). Dims
+//   wrapper sets the const Q_IN_PLACE = true, back into the q part of qkv (q_out is then an unused dummy binding). Dims
 //   i >= rot pass through unrotated.
 // Rotary: inv_freq_j = base^(-2j/rot) computed in-kernel as exp2(-(2j/rot) * log2(base)) (log2(base) comes in
 //   from the host in f32); angle = f32(pos) * inv_freq_j rounded to f32 like transformers' float32 path;
@@ -13,6 +13,8 @@
 // Tiling: one thread per (t, h, u), u < hd - rot/2: u < rot/2 handles the rotated pair (u, u + rot/2) (so the
 //   in-place write never races with a partner read), u >= rot/2 the pass-through dim u + rot/2. 256 threads per
 //   workgroup, grid-stride over a 2-D grid.
+
+#include "rotary_lib.wgsl"
 
 struct Params {
   L: u32,
@@ -36,7 +38,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> k_cache: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v_cache: array<f32>;
 
-// sincos(a) comes from rotary_lib.wgsl (prepended by src/kernels/rotary.ts).
+// sincos(a) comes from rotary_lib.wgsl (included above).
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

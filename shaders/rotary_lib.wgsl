@@ -1,5 +1,5 @@
 // rotary_lib: the precise sin/cos the rotary kernels share (rotary_kv_write, attention_decode_rope_split). Not a
-// kernel: the TS wrappers prepend it. GPT-NeoX rotary angle for pair j of `rot` rotated dims at position pos:
+// kernel: they `#include` it. GPT-NeoX rotary angle for pair j of `rot` rotated dims at position pos:
 // inv_freq_j = base^(−2j/rot) = exp2(−(2j/rot) · log2(base)) (log2(base) from the host in f32), angle =
 // f32(pos) · inv_freq_j rounded to f32 like transformers' float32 path.
 

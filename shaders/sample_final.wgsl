@@ -1,4 +1,4 @@
-// sample_final (token selection, pass 2 of 2; sample_lib.wgsl prepended): one workgroup per row merges the G
+// sample_final (token selection, pass 2 of 2; includes sample_lib.wgsl): one workgroup per row merges the G
 // slice partials of sample_partial.wgsl (or of the decode LM head) and writes the chosen token id:
 //   entry argmax: the (max, lowest index) over the partials;
 //   entry topk:   the top k (≤ 256) of the G·KC candidates (radix select + gather in candidate order, which keeps
@@ -13,6 +13,8 @@
 // CHECK (decode): if any logit of the row was NaN or ±Inf the token is 0xffffffff (the CPU turns it into an error).
 // Randomness: u = params.u when ≥ 0, else u = pcg(seed ^ pcg(step + row)) / 2²⁴ (24 bits) with
 // step = params.step (+ pos in STATE_MODE): src/reference/sampling.ts hashUniform mirrors it.
+
+#include "sample_lib.wgsl"
 
 struct Params {
   V: u32,
@@ -39,10 +41,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
 @group(0) @binding(4) var<storage, read_write> state: array<u32>;
 
-var<workgroup> rv: array<f32, 256>;
-var<workgroup> ri: array<u32, 256>;
 var<workgroup> pr: array<f32, 256>;
-var<workgroup> bad: atomic<u32>;
 var<workgroup> counter: atomic<u32>;
 var<workgroup> counter2: atomic<u32>;
 var<workgroup> shf: array<f32, 2>;
@@ -106,21 +105,7 @@ fn argmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     flag = flag || part[p + 2u] != 0.0;
     if (i != 0xffffffffu && (idx == 0xffffffffu || v > best || (v == best && i < idx))) { best = v; idx = i; }
   }
-  if (flag) { atomicOr(&bad, 1u); }
-  rv[t] = best;
-  ri[t] = idx;
-  workgroupBarrier();
-  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
-    if (t < s) {
-      let v2 = rv[t + s];
-      let i2 = ri[t + s];
-      if (i2 != 0xffffffffu && (ri[t] == 0xffffffffu || v2 > rv[t] || (v2 == rv[t] && i2 < ri[t]))) {
-        rv[t] = v2;
-        ri[t] = i2;
-      }
-    }
-    workgroupBarrier();
-  }
+  argmaxReduce(t, best, idx, flag);
   if (t == 0u) { emit(row, ri[0]); }
 }
 
@@ -175,14 +160,7 @@ fn full(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     m = max(m, part[pb + 3u * g]);
     flag = flag || part[pb + 3u * g + 2u] != 0.0;
   }
-  if (flag) { atomicOr(&bad, 1u); }
-  rv[t] = m;
-  workgroupBarrier();
-  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
-    if (t < s) { rv[t] = max(rv[t], rv[t + s]); }
-    workgroupBarrier();
-  }
-  let M = rv[0];
+  let M = maxReduce(t, m, flag);
   if (t == 0u) {
     var total = 0.0;
     for (var g = 0u; g < G; g++) { total += part[pb + 3u * g + 1u] * exp((part[pb + 3u * g] - M) * params.invTemp); }

@@ -1,5 +1,5 @@
-// sample_lib: what the token-selection passes share (sample_partial.wgsl, sample_final.wgsl). Not a kernel: the
-// wrapper (src/kernels/sampling.ts) prepends it. Everything runs in one workgroup of WG = 256 threads over a
+// sample_lib: what the token-selection passes share (sample_partial.wgsl, sample_final.wgsl). Not a kernel: both
+// `#include` it. Everything runs in one workgroup of WG = 256 threads over a
 // "source" of srcCount() values defined by the including shader through hooks: srcVal(i) (the cleaned logit),
 // srcKey(i) (its order-preserving u32 key; 0 for padding entries) and srcIdx(i) (its vocabulary index).
 //   radixSelect: the k-th largest key in 4 passes of 8 bits, each a 256-bin histogram in workgroup atomics
@@ -24,6 +24,10 @@ var<workgroup> ci: array<u32, 256>;
 var<workgroup> cntA: array<u32, 256>;
 var<workgroup> sh: array<u32, 2>;
 var<workgroup> wcount: u32;
+// argmaxReduce's slots, and the non-finite flag every entry point raises.
+var<workgroup> rv: array<f32, 256>;
+var<workgroup> ri: array<u32, 256>;
+var<workgroup> bad: atomic<u32>;
 
 fn nonFinite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
@@ -179,4 +183,37 @@ fn topK(t: u32, k: u32, sorted: bool) {
   let sel = radixSelect(t, k);
   gather(t, sel.x, sel.y, k);
   if (sorted) { bitonicSort(t); }
+}
+
+// The workgroup's (max, lowest index on ties) over every thread's candidate (best, idx) (idx 0xffffffff: none) into
+// rv[0], ri[0]; raises `bad` when any thread saw a non-finite logit. Uniform control flow.
+fn argmaxReduce(t: u32, best: f32, idx: u32, flag: bool) {
+  if (flag) { atomicOr(&bad, 1u); }
+  rv[t] = best;
+  ri[t] = idx;
+  workgroupBarrier();
+  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      let v2 = rv[t + s];
+      let i2 = ri[t + s];
+      if (i2 != 0xffffffffu && (ri[t] == 0xffffffffu || v2 > rv[t] || (v2 == rv[t] && i2 < ri[t]))) {
+        rv[t] = v2;
+        ri[t] = i2;
+      }
+    }
+    workgroupBarrier();
+  }
+}
+
+// The workgroup's max over every thread's m (returned to all threads; rv is free again after a barrier); raises
+// `bad` like argmaxReduce. Uniform control flow.
+fn maxReduce(t: u32, m: f32, flag: bool) -> f32 {
+  if (flag) { atomicOr(&bad, 1u); }
+  rv[t] = m;
+  workgroupBarrier();
+  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
+    if (t < s) { rv[t] = max(rv[t], rv[t + s]); }
+    workgroupBarrier();
+  }
+  return rv[0];
 }

@@ -1,4 +1,4 @@
-// sample_partial (token selection, pass 1 of 2; sample_lib.wgsl prepended): many workgroups per logits row, one per
+// sample_partial (token selection, pass 1 of 2; includes sample_lib.wgsl): many workgroups per logits row, one per
 // slice of S logits (workgroup (g, row) takes indices [g·S, min((g + 1)·S, V)) of row `row`), each reducing its
 // slice to what sample_final.wgsl needs, so no pass walks 50k logits in one workgroup:
 //   entry argmax: (max, argmax, non-finite flag) of the slice, 3 floats at part[(row·G + g)·3]
@@ -10,6 +10,8 @@
 // Logits row `row` at logits[off + row·stride ..]; NaN/±Inf are cleaned as sample_lib.wgsl says and set the flag.
 // Tiling: 256 threads; argmax/full stride over the slice, then tree reductions in workgroup memory; topk: the
 // library's radix select and gather over the slice.
+
+#include "sample_lib.wgsl"
 
 struct Params {
   V: u32,
@@ -25,10 +27,6 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
-
-var<workgroup> rv: array<f32, 256>;
-var<workgroup> ri: array<u32, 256>;
-var<workgroup> bad: atomic<u32>;
 
 var<private> srcBase: u32;
 var<private> srcLo: u32;
@@ -57,21 +55,7 @@ fn argmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     let v = clean(raw);
     if (idx == 0xffffffffu || v > best) { best = v; idx = srcLo + i; }
   }
-  if (flag) { atomicOr(&bad, 1u); }
-  rv[t] = best;
-  ri[t] = idx;
-  workgroupBarrier();
-  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
-    if (t < s) {
-      let v2 = rv[t + s];
-      let i2 = ri[t + s];
-      if (i2 != 0xffffffffu && (ri[t] == 0xffffffffu || v2 > rv[t] || (v2 == rv[t] && i2 < ri[t]))) {
-        rv[t] = v2;
-        ri[t] = i2;
-      }
-    }
-    workgroupBarrier();
-  }
+  argmaxReduce(t, best, idx, flag);
   if (t == 0u) {
     let p = (wid.y * params.G + wid.x) * 3u;
     part[p] = rv[0];
@@ -109,14 +93,7 @@ fn full(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     flag = flag || nonFinite(raw);
     m = max(m, clean(raw));
   }
-  if (flag) { atomicOr(&bad, 1u); }
-  rv[t] = m;
-  workgroupBarrier();
-  for (var s = WG >> 1u; s > 0u; s >>= 1u) {
-    if (t < s) { rv[t] = max(rv[t], rv[t + s]); }
-    workgroupBarrier();
-  }
-  let vmax = rv[0];
+  let vmax = maxReduce(t, m, flag);
   workgroupBarrier();
   var sum = 0.0;
   for (var i = t; i < srcN; i += WG) { sum += exp((srcVal(i) - vmax) * params.invTemp); }

@@ -15,47 +15,17 @@
 // staging step) before computing the current tile, so a tile's ~3·TT + BCPT loads are in flight together and overlap
 // the recurrence. (Loads behind `if` and consumed at once, as before, were issued one at a time on the H200: each
 // waited a full memory latency; see docs/scan-kernel-notes.md.) Workgroup memory: TT·(3·WG·4 + 2·NV·16) bytes.
-// NS (state size), NV = ceil(NS/4), TT, WG and BCPT = ceil(TT·2·NV·4 / WG) come from a prelude; padded state lanes
+// NS (state size), NV = ceil(NS/4), TT, WG and BCPT = ceil(TT·2·NV·4 / WG) are consts the wrapper sets; padded state lanes
 // have A = B = C = 0 and stay zero.
 
-struct Params {
-  L: u32, D: u32, chunk: u32, nChunks: u32,
-  uOff: u32, uStride: u32, dOff: u32, dStride: u32,
-  zOff: u32, zStride: u32, bOff: u32, cOff: u32,
-  bcStride: u32, yOff: u32, yStride: u32,
-  flags: u32,   // bit 0: gate with SiLU(z); bits 1..2 initMode for chunk 0: 0 zeros, 1 from hin, 2 from hout (in place)
-};
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read> Delta: array<f32>;
-@group(0) @binding(3) var<storage, read> Z: array<f32>;
-@group(0) @binding(4) var<storage, read> BC: array<f32>;
-@group(0) @binding(5) var<storage, read> W: array<f32>;
-@group(0) @binding(6) var<storage, read> Hin: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(8) var<storage, read_write> Hout: array<f32>;
-
-// Bench only (wrong results): 1 replaces exp(Δ·A) by 1 + x/1024 (cost of the exponentials), 2 drops the recurrence
-// (y = Δu·B·C: cost of loads, staging, loop and stores).
-override MODE: u32 = 0u;
+#include "ssm_lib.wgsl"
+#include "scan_out_io.wgsl"
+#include "scan_chunk_lib.wgsl"
 
 var<workgroup> bc: array<vec4<f32>, TT * 2u * NV>;
 var<workgroup> sdt: array<f32, TT * WG>;
 var<workgroup> su: array<f32, TT * WG>;
 var<workgroup> sg: array<f32, TT * WG>;
-
-fn softplus(x: f32) -> f32 {
-  let e = exp(min(x, 20.0));
-  // log1p(e): series for small e (WGSL's log is only absolutely accurate near 1), log(1 + e) otherwise.
-  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
-  let r = select(log(1.0 + e), series, e < 0.0625);
-  return select(r, x, x > 20.0);
-}
-
-fn silu(x: f32) -> f32 {
-  return x / (1.0 + exp(-x));
-}
 
 // This thread's raw loads for one tile: its channel's delta, u, z at TT tokens and BCPT elements of the B, C rows.
 struct TileRegs {
@@ -90,41 +60,33 @@ fn loadTile(tt: u32, dd: u32, lid: u32, hasZ: bool) -> TileRegs {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let D = params.D;
-  let d = wid.x * WG + lid.x;
-  let live = d < D;
-  let dd = min(d, D - 1u);
-  let c = wid.y;
-  let t0 = c * params.chunk;
-  let t1 = min(t0 + params.chunk, params.L);
+  let ch = channelOf(wid, lid.x);
+  let ck = chunkOf(wid);
   let hasZ = (params.flags & 1u) != 0u;
   let initMode = (params.flags >> 1u) & 3u;
 
-  var a: array<vec4<f32>, NV>;
+  var a = loadA(ch.dd);
+  // The incoming state: the combined chunk states (pass 2), h0 (Hin) or hout itself (in place), else zeros.
   var h: array<vec4<f32>, NV>;
-  let hbase = c * D * NS + dd * NS;
+  let hbase = ck.c * D * NS + ch.dd * NS;
   for (var v = 0u; v < NV; v++) {
-    var av = vec4<f32>(0.0);
-    var hv = vec4<f32>(0.0);
     for (var i = 0u; i < 4u; i++) {
       let n = v * 4u + i;
       if (n < NS) {
-        av[i] = W[dd * NS + n];
-        if (c > 0u || initMode == 1u) {
-          hv[i] = Hin[hbase + n];
+        if (ck.c > 0u || initMode == 1u) {
+          h[v][i] = Hin[hbase + n];
         } else if (initMode == 2u) {
-          hv[i] = Hout[dd * NS + n];
+          h[v][i] = Hout[ch.dd * NS + n];
         }
       }
     }
-    a[v] = av;
-    h[v] = hv;
   }
-  let dskip = W[D * NS + dd];
-  let bias = W[D * NS + D + dd];
+  let dskip = W[D * NS + ch.dd];
+  let bias = W[D * NS + D + ch.dd];
 
-  var regs = loadTile(t0, dd, lid.x, hasZ);
-  for (var tt = t0; tt < t1; tt += TT) {
-    let cnt = min(TT, t1 - tt);
+  var regs = loadTile(ck.t0, ch.dd, lid.x, hasZ);
+  for (var tt = ck.t0; tt < ck.t1; tt += TT) {
+    let cnt = min(TT, ck.t1 - tt);
     workgroupBarrier();
     // Stage the tile whose loads were issued one step earlier.
     for (var k = 0u; k < BCPT; k++) {
@@ -139,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       sg[j * WG + lid.x] = select(1.0, silu(regs.z[j]), hasZ);
     }
     // Issue the next tile's loads (past the chunk's end they re-read valid rows and are never staged).
-    regs = loadTile(tt + TT, dd, lid.x, hasZ);
+    regs = loadTile(tt + TT, ch.dd, lid.x, hasZ);
     workgroupBarrier();
     for (var j = 0u; j < TT; j++) {
       if (j < cnt) {
@@ -148,25 +110,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let du = dt * u;
         var acc = vec4<f32>(0.0);
         for (var v = 0u; v < NV; v++) {
-          if (MODE == 2u) {
-            acc += du * bc[(2u * j) * NV + v] * bc[(2u * j + 1u) * NV + v];
-          } else {
-            let x = dt * a[v];
-            h[v] = select(exp(x), 1.0 + x * 0.0009765625, MODE == 1u) * h[v] + du * bc[(2u * j) * NV + v];
-            acc += h[v] * bc[(2u * j + 1u) * NV + v];
-          }
+          h[v] = exp(dt * a[v]) * h[v] + du * bc[(2u * j) * NV + v];
+          acc += h[v] * bc[(2u * j + 1u) * NV + v];
         }
         let y = (acc.x + acc.y + acc.z + acc.w + dskip * u) * sg[j * WG + lid.x];
-        if (live) { Y[params.yOff + (tt + j) * params.yStride + d] = y; }
+        if (ch.live) { Y[params.yOff + (tt + j) * params.yStride + ch.d] = y; }
       }
     }
   }
 
-  if (live && c == params.nChunks - 1u) {
+  if (ch.live && ck.c == params.nChunks - 1u) {
     for (var v = 0u; v < NV; v++) {
       for (var i = 0u; i < 4u; i++) {
         let n = v * 4u + i;
-        if (n < NS) { Hout[d * NS + n] = h[v][i]; }
+        if (n < NS) { Hout[ch.d * NS + n] = h[v][i]; }
       }
     }
   }

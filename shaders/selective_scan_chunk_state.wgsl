@@ -8,7 +8,10 @@
 // per thread in registers (NV vec4s); per tile of TT tokens, B (vec4s) and each channel's Δ and Δ·u are staged in
 // workgroup memory first (TT·(2·WG·4 + NV·16) bytes), then the recurrence reads only workgroup memory. Loads are
 // software-pipelined as in chunk_out: the next tile's raw values are loaded into registers, unconditionally with
-// clamped indices, before the current tile is computed. Prelude: NS, NV, TT, WG, BPT = ceil(TT·NV·4 / WG).
+// clamped indices, before the current tile is computed. Consts: NS, NV, TT, WG, BPT = ceil(TT·NV·4 / WG).
+
+#include "ssm_lib.wgsl"
+#include "scan_chunk_lib.wgsl"
 
 struct Params {
   L: u32, D: u32, chunk: u32, nChunks: u32,
@@ -24,20 +27,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> St: array<f32>;
 @group(0) @binding(6) var<storage, read_write> Dsum: array<f32>;
 
-// Bench only (wrong results): 1 replaces exp by 1 + x/1024 (cost of the exponentials), 2 drops the recurrence and
-// just accumulates Δu·B (cost of loads, staging and loop).
-override MODE: u32 = 0u;
-
 var<workgroup> bs: array<vec4<f32>, TT * NV>;
 var<workgroup> sdt: array<f32, TT * WG>;
 var<workgroup> sdu: array<f32, TT * WG>;
-
-fn softplus(x: f32) -> f32 {
-  let e = exp(min(x, 20.0));
-  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
-  let r = select(log(1.0 + e), series, e < 0.0625);
-  return select(r, x, x > 20.0);
-}
 
 struct TileRegs {
   d: array<f32, TT>,
@@ -64,30 +56,17 @@ fn loadTile(tt: u32, dd: u32, lid: u32) -> TileRegs {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let D = params.D;
-  let d = wid.x * WG + lid.x;
-  let live = d < D;
-  let dd = min(d, D - 1u);
-  let c = wid.y;
-  let t0 = c * params.chunk;
-  let t1 = min(t0 + params.chunk, params.L);
+  let ch = channelOf(wid, lid.x);
+  let ck = chunkOf(wid);
 
-  var a: array<vec4<f32>, NV>;
-  var h: array<vec4<f32>, NV>;
-  for (var v = 0u; v < NV; v++) {
-    var av = vec4<f32>(0.0);
-    for (var i = 0u; i < 4u; i++) {
-      let n = v * 4u + i;
-      if (n < NS) { av[i] = W[dd * NS + n]; }
-    }
-    a[v] = av;
-    h[v] = vec4<f32>(0.0);
-  }
-  let bias = W[D * NS + D + dd];
+  var a = loadA(ch.dd);
+  var h: array<vec4<f32>, NV>;   // zero state
+  let bias = W[D * NS + D + ch.dd];
   var dsum = 0.0;
 
-  var regs = loadTile(t0, dd, lid.x);
-  for (var tt = t0; tt < t1; tt += TT) {
-    let cnt = min(TT, t1 - tt);
+  var regs = loadTile(ck.t0, ch.dd, lid.x);
+  for (var tt = ck.t0; tt < ck.t1; tt += TT) {
+    let cnt = min(TT, ck.t1 - tt);
     workgroupBarrier();
     for (var k = 0u; k < BPT; k++) {
       let idx = lid.x + k * WG;
@@ -100,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       sdt[j * WG + lid.x] = dt;
       sdu[j * WG + lid.x] = dt * regs.u[j];
     }
-    regs = loadTile(tt + TT, dd, lid.x);
+    regs = loadTile(tt + TT, ch.dd, lid.x);
     workgroupBarrier();
     for (var j = 0u; j < TT; j++) {
       if (j < cnt) {
@@ -108,25 +87,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let du = sdu[j * WG + lid.x];
         dsum += dt;
         for (var v = 0u; v < NV; v++) {
-          if (MODE == 2u) {
-            h[v] += du * bs[j * NV + v];
-          } else {
-            let x = dt * a[v];
-            h[v] = select(exp(x), 1.0 + x * 0.0009765625, MODE == 1u) * h[v] + du * bs[j * NV + v];
-          }
+          h[v] = exp(dt * a[v]) * h[v] + du * bs[j * NV + v];
         }
       }
     }
   }
 
-  if (live) {
-    let base = c * D * NS + d * NS;
+  if (ch.live) {
+    let base = ck.c * D * NS + ch.d * NS;
     for (var v = 0u; v < NV; v++) {
       for (var i = 0u; i < 4u; i++) {
         let n = v * 4u + i;
         if (n < NS) { St[base + n] = h[v][i]; }
       }
     }
-    Dsum[c * D + d] = dsum;
+    Dsum[ck.c * D + ch.d] = dsum;
   }
 }

@@ -5,6 +5,8 @@
 // dA, dBu [Ls, D, N]. Tiling: one thread per output element (flat, n fastest), 256 per workgroup, 2-D grid with a
 // grid-stride loop.
 
+#include "ssm_lib.wgsl"
+
 struct Params {
   t0: u32, Ls: u32, D: u32, N: u32,
   uOff: u32, uStride: u32, dOff: u32, dStride: u32,
@@ -18,13 +20,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> W: array<f32>;
 @group(0) @binding(5) var<storage, read_write> DA: array<f32>;
 @group(0) @binding(6) var<storage, read_write> DBU: array<f32>;
-
-fn softplus(x: f32) -> f32 {
-  let e = exp(min(x, 20.0));
-  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
-  let r = select(log(1.0 + e), series, e < 0.0625);
-  return select(r, x, x > 20.0);
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -3,6 +3,8 @@
 // Layouts: H [Ls, D, N] (scan output); C [L, N] view in `bc`; u, z, y [L, D] views; w packed SSM params.
 // Tiling: one thread per output element (d fastest), 256 per workgroup, 2-D grid with a grid-stride loop.
 
+#include "ssm_lib.wgsl"
+
 struct Params {
   t0: u32, Ls: u32, D: u32, N: u32,
   uOff: u32, uStride: u32, zOff: u32, zStride: u32,
@@ -17,10 +19,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> Z: array<f32>;
 @group(0) @binding(5) var<storage, read> W: array<f32>;
 @group(0) @binding(6) var<storage, read_write> Y: array<f32>;
-
-fn silu(x: f32) -> f32 {
-  return x / (1.0 + exp(-x));
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

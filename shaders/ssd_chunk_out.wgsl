@@ -10,8 +10,11 @@
 // Tiling like our flash attention, in fp32 FMAs: the tile's C rows stay in workgroup memory; the earlier tokens of
 // the chunk go by in key tiles of T (B rows, x·Δ rows staged); per key tile the T×T decayed, causally masked scores
 // C_t·B_s (one per thread: WG = T·T) go to workgroup memory, then each thread adds OPT = ceil(T·PD / WG) outputs
-// (o = lid + k·WG: token o / PD, channel o % PD) Σ_s score·x·Δ. Prelude: NS, NV, PD, HEADS, HPG, T, WG = T·T,
+// (o = lid + k·WG: token o / PD, channel o % PD) Σ_s score·x·Δ. Consts: NS, NV, PD, HEADS, HPG, T, WG = T·T,
 // QMAX (≥ chunk), QPT = ceil(QMAX / WG), OPT.
+
+#include "activations_lib.wgsl"
+#include "ssd_lib.wgsl"
 
 struct Params {
   L: u32, chunk: u32, nChunks: u32, xOff: u32,
@@ -34,52 +37,6 @@ var<workgroup> sc: array<vec4<f32>, T * NV>;   // C rows of the tile
 var<workgroup> sb: array<vec4<f32>, T * NV>;   // B rows of the key tile
 var<workgroup> sx: array<f32, T * PD>;         // x·Δ rows of the key tile
 var<workgroup> sw: array<f32, T * T>;          // decayed, masked scores
-
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(-abs(v));
-  var l: f32;
-  if (e < 0.25) {
-    var q = 1.0 / 11.0;
-    q = 1.0 / 10.0 - e * q; q = 1.0 / 9.0 - e * q; q = 1.0 / 8.0 - e * q; q = 1.0 / 7.0 - e * q;
-    q = 1.0 / 6.0 - e * q; q = 1.0 / 5.0 - e * q; q = 1.0 / 4.0 - e * q; q = 1.0 / 3.0 - e * q;
-    q = 1.0 / 2.0 - e * q; q = 1.0 - e * q;
-    l = e * q;
-  } else {
-    l = log(1.0 + e);
-  }
-  return max(v, 0.0) + l;
-}
-
-// As ssd_chunk_state: Δ and the inclusive scan of Δ·A over tokens [t0, t0 + len).
-fn chunkCumsum(lid: u32, t0: u32, len: u32, h: u32, A: f32, bias: f32) {
-  var loc: array<f32, QPT>;
-  var run = 0.0;
-  for (var k = 0u; k < QPT; k++) {
-    let s = lid * QPT + k;
-    var dt = 0.0;
-    if (s < len) {
-      dt = clamp(softplus(DT[params.dtOff + (t0 + s) * params.dtStride + h] + bias), params.lo, params.hi);
-    }
-    if (s < QMAX) { sdt[s] = dt; }
-    run += dt * A;
-    loc[k] = run;
-  }
-  part[lid] = run;
-  workgroupBarrier();
-  for (var off = 1u; off < WG; off <<= 1u) {
-    let v = select(0.0, part[select(0u, lid - off, lid >= off)], lid >= off);
-    workgroupBarrier();
-    part[lid] += v;
-    workgroupBarrier();
-  }
-  let before = select(0.0, part[max(lid, 1u) - 1u], lid > 0u);
-  for (var k = 0u; k < QPT; k++) {
-    let s = lid * QPT + k;
-    if (s < QMAX) { scs[s] = loc[k] + before; }
-  }
-  workgroupBarrier();
-}
 
 // Every thread's outputs share one channel p when the workgroup size is a multiple of PD.
 const SAMEP: bool = (WG % PD) == 0u;

@@ -9,8 +9,11 @@
 // E [nChunks, HEADS, PD, NS]; Csum [nChunks, HEADS]. Head h reads group h / HPG of B.
 // Tiling: tokens in tiles of TS: the workgroup stages B rows (TS × NV vec4, zero past the chunk / NS) and x·w rows
 // (TS × PD) in workgroup memory, then each thread accumulates OPT outputs (p, 4 states) of the flat P·NV grid
-// (o = lid + k·WG) from workgroup memory. Prelude: NS, NV = ceil(NS/4), PD, HEADS, HPG, WG, TS, QMAX (≥ chunk),
+// (o = lid + k·WG) from workgroup memory. Consts: NS, NV = ceil(NS/4), PD, HEADS, HPG, WG, TS, QMAX (≥ chunk),
 // QPT = ceil(QMAX / WG), OPT = ceil(PD·NV / WG).
+
+#include "activations_lib.wgsl"
+#include "ssd_lib.wgsl"
 
 struct Params {
   L: u32, chunk: u32, nChunks: u32, xOff: u32,
@@ -33,54 +36,6 @@ var<workgroup> scs: array<f32, QMAX>;      // cs_s (inclusive cumulative Δ·A)
 var<workgroup> part: array<f32, WG>;       // scan partials
 var<workgroup> sb: array<vec4<f32>, TS * NV>;
 var<workgroup> sx: array<f32, TS * PD>;
-
-// torch.nn.functional.softplus (threshold 20), accurate where Δ is tiny (log1p by a series).
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(-abs(v));
-  var l: f32;
-  if (e < 0.25) {
-    var q = 1.0 / 11.0;
-    q = 1.0 / 10.0 - e * q; q = 1.0 / 9.0 - e * q; q = 1.0 / 8.0 - e * q; q = 1.0 / 7.0 - e * q;
-    q = 1.0 / 6.0 - e * q; q = 1.0 / 5.0 - e * q; q = 1.0 / 4.0 - e * q; q = 1.0 / 3.0 - e * q;
-    q = 1.0 / 2.0 - e * q; q = 1.0 - e * q;
-    l = e * q;
-  } else {
-    l = log(1.0 + e);
-  }
-  return max(v, 0.0) + l;
-}
-
-// Δ_s and the inclusive scan of Δ_s·A over tokens [t0, t0 + len) into sdt / scs (zeros past len). Each thread scans
-// QPT consecutive entries, the WG segment totals are scanned (Hillis-Steele) in `part`, then added back.
-fn chunkCumsum(lid: u32, t0: u32, len: u32, h: u32, A: f32, bias: f32) {
-  var loc: array<f32, QPT>;
-  var run = 0.0;
-  for (var k = 0u; k < QPT; k++) {
-    let s = lid * QPT + k;
-    var dt = 0.0;
-    if (s < len) {
-      dt = clamp(softplus(DT[params.dtOff + (t0 + s) * params.dtStride + h] + bias), params.lo, params.hi);
-    }
-    if (s < QMAX) { sdt[s] = dt; }
-    run += dt * A;
-    loc[k] = run;
-  }
-  part[lid] = run;
-  workgroupBarrier();
-  for (var off = 1u; off < WG; off <<= 1u) {
-    let v = select(0.0, part[select(0u, lid - off, lid >= off)], lid >= off);
-    workgroupBarrier();
-    part[lid] += v;
-    workgroupBarrier();
-  }
-  let before = select(0.0, part[max(lid, 1u) - 1u], lid > 0u);
-  for (var k = 0u; k < QPT; k++) {
-    let s = lid * QPT + k;
-    if (s < QMAX) { scs[s] = loc[k] + before; }
-  }
-  workgroupBarrier();
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -7,6 +7,8 @@
 // strides over the group's channels, the sum of squares is reduced in workgroup memory, the second pass recomputes
 // v (cache-hot).
 
+#include "activations_lib.wgsl"
+
 override WG: u32 = 256u;
 
 struct Params {
@@ -22,8 +24,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, WG>;
-
-fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {

@@ -5,7 +5,9 @@
 // dt_bias]; Y [L, HEADS·PD] strided view); Hin, Hout [HEADS, PD, NS]; initMode 0: zero state, 1: from Hin, 2: from
 // Hout (in place). Tiling: a workgroup owns WG consecutive channels of ONE group (grid (ceil(HPG·PD / WG), G)), so
 // all its threads share the B, C rows, which are staged per tile of TT tokens in workgroup memory (2·TT·NV vec4).
-// Prelude: NS, NV, PD, HEADS, HPG, WG, TT.
+// Consts: NS, NV, PD, HEADS, HPG, WG, TT.
+
+#include "activations_lib.wgsl"
 
 struct Params {
   L: u32, xOff: u32, bOff: u32, cOff: u32,
@@ -23,22 +25,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> Hout: array<f32>;
 
 var<workgroup> sbc: array<vec4<f32>, 2u * TT * NV>;  // token j: B at (2j)·NV, C at (2j + 1)·NV
-
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) { return v; }
-  let e = exp(-abs(v));
-  var l: f32;
-  if (e < 0.25) {
-    var q = 1.0 / 11.0;
-    q = 1.0 / 10.0 - e * q; q = 1.0 / 9.0 - e * q; q = 1.0 / 8.0 - e * q; q = 1.0 / 7.0 - e * q;
-    q = 1.0 / 6.0 - e * q; q = 1.0 / 5.0 - e * q; q = 1.0 / 4.0 - e * q; q = 1.0 / 3.0 - e * q;
-    q = 1.0 / 2.0 - e * q; q = 1.0 - e * q;
-    l = e * q;
-  } else {
-    l = log(1.0 + e);
-  }
-  return max(v, 0.0) + l;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

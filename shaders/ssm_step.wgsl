@@ -5,6 +5,8 @@
 // w packed SSM params [A (D·N) | Dskip (D) | deltaBias (D)]; state [D, N].
 // Tiling: 256 threads per workgroup = CPW = 256/NS channels × NS states (lid = c·NS + n; coalesced state access).
 
+#include "ssm_lib.wgsl"
+
 struct Params {
   D: u32, xOff: u32, dOff: u32, zOff: u32,
   bOff: u32, cOff: u32, yOff: u32, hasZ: u32,
@@ -21,17 +23,6 @@ struct Params {
 
 const CPW: u32 = 256u / NS;
 var<workgroup> part: array<f32, 256>;
-
-fn softplus(x: f32) -> f32 {
-  let e = exp(min(x, 20.0));
-  let series = e * (1.0 - e * (0.5 - e * (0.33333334 - e * (0.25 - e * (0.2 - e * (0.16666667 - e * 0.14285715))))));
-  let r = select(log(1.0 + e), series, e < 0.0625);
-  return select(r, x, x > 20.0);
-}
-
-fn silu(x: f32) -> f32 {
-  return x / (1.0 + exp(-x));
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -5,6 +5,7 @@
 import { GpuWorkerClient, WorkerError } from '../worker/client';
 import type { MemoryReport, WorkerEvent } from '../worker/protocol';
 import type { Arch } from '../models/types';
+import type { KernelChoice } from '../models/kernel-choice';
 import { allPairs, HUB_MODELS, type ModelPair, type RegistryEntry } from '../hub/registry';
 import { hubSource, type ModelSource } from '../hub/hub';
 import { contextLengths } from '../recall/haystack';
@@ -45,7 +46,7 @@ function customEntry(repo: string, arch: RegistryEntry['arch']): RegistryEntry {
   const known = HUB_MODELS.find((m) => m.repo === repo);
   if (known) return known;
   return {
-    id: repo, label: repo, arch, source: hubSource(repo), repo, params: 0, checkpointDtype: 'f32', approxDownloadBytes: null, approximate: true,
+    id: repo, label: repo, arch, source: hubSource(repo), repo, params: 0, checkpointDtype: 'f32', format: 'safetensors', approxDownloadBytes: null, approximate: true,
     shape: { hiddenSize: 0, numLayers: 0, vocabSize: 0, extra: {} },
   };
 }
@@ -136,7 +137,6 @@ export async function boot(): Promise<void> {
     const st = await mine.request({ type: 'selftest', n: 1 << 16 }, ['selftest-result']);
     if (client !== mine) return;
     setState({ gpu: { kind: 'ready', info: ready.info, selftest: { ok: st.maxAbsError === 0, maxAbsError: st.maxAbsError } } });
-    await pushKernels();
     await pushMemoryCap();
     autoloadDemo();
   } catch (e) {
@@ -207,11 +207,6 @@ function need(): GpuWorkerClient {
 export async function pushMemoryCap(): Promise<void> {
   const mib = getState().settings.memCap;
   if (client) await client.request({ type: 'memory-cap', bytes: mib > 0 ? mib * 2 ** 20 : null }, ['done']);
-}
-
-export async function pushKernels(): Promise<void> {
-  const { scan, attn } = getState().settings;
-  if (client) await client.request({ type: 'kernels', kernels: { scan, attention: attn } }, ['done']);
 }
 
 interface SlotResult {
@@ -411,6 +406,11 @@ export function maxTokens(s: AppState): number {
 // ---------------------------------------------------------------------------------------------------------------
 // runs
 
+/** The kernels a run uses: the toggles' setting when it starts (a toggle during the run applies to the next one). */
+export function runKernels(s: Settings): KernelChoice {
+  return { scan: s.scan, attention: s.attn };
+}
+
 /** The settings a run starts with (these keys, the architecture choice and the kernels), to label its results. */
 function runMeta(settingsKeys: (keyof Settings)[]): RunMeta {
   const s = getState().settings;
@@ -421,6 +421,7 @@ function runMeta(settingsKeys: (keyof Settings)[]): RunMeta {
   return { startedAt: new Date().toISOString(), settings: settings as Partial<Settings>, models };
 }
 
+/** Records a finished run with the settings it started with (its meta: the kernels it ran among them). */
 function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, meta: RunMeta): void {
   const s = getState();
   const settings = { ...meta.settings };
@@ -524,7 +525,7 @@ export async function runGenerate(): Promise<void> {
         else if (e.type === 'gen-tokens') {
           const o = out[e.slot]!;
           out[e.slot] = { ...o, text: o.text + e.text, tokens: [...o.tokens, ...e.ids.map((_, i) => ({ index: e.index + i, ms: e.msEach }))] };
-        } else if (e.type === 'gen-stats') out[e.slot] = { ...out[e.slot]!, stats: e.stats, memory: e.memory, text: e.text, trace: e.trace, done: true };
+        } else if (e.type === 'gen-stats') out[e.slot] = { ...out[e.slot]!, stats: e.stats, memory: e.memory, text: e.text, trace: e.trace, kernels: e.kernels, done: true };
       }
       return { compare: { ...st.compare, outputs: out } };
     }),
@@ -533,7 +534,10 @@ export async function runGenerate(): Promise<void> {
     'compare',
     {
       type: 'generate',
-      params: { prompt: s.prompt, slots, maxNewTokens: s.maxNew, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed, mode: s.mode, batch: s.batch },
+      params: {
+        prompt: s.prompt, slots, maxNewTokens: s.maxNew, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed, mode: s.mode, batch: s.batch,
+        kernels: runKernels(s),
+      },
     },
     (e) => batch.push(e),
   );
@@ -561,7 +565,7 @@ export async function runSweep(): Promise<void> {
   const started = new Date();
   const meta = runMeta(SWEEP_KEYS);
   patchJob('sweep', { points: [], limits: [], meta });
-  const job = await runJob('sweep', { type: 'sweep', params: { slots, lengths, decodeTokens: s.sweepDecode, repeats: s.sweepRepeats, seed: s.seed } }, (e) => {
+  const job = await runJob('sweep', { type: 'sweep', params: { slots, lengths, decodeTokens: s.sweepDecode, repeats: s.sweepRepeats, seed: s.seed, kernels: runKernels(s) } }, (e) => {
     if (e.type === 'sweep-point') setState((st) => ({ sweep: { ...st.sweep, points: [...st.sweep.points, e.point] } }));
     else if (e.type === 'limit') setState((st) => ({ sweep: { ...st.sweep, limits: [...st.sweep.limits, limitNote(e)] } }));
   });
@@ -580,7 +584,7 @@ export async function runRecall(): Promise<void> {
   const job = await runJob(
     'recall',
     // multikey's facts fall at random depths: a (length, K) cell runs `trials` probes, whatever the depths
-    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, keyTrials: p.trials } },
+    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, keyTrials: p.trials, kernels: runKernels(p) } },
     (e) => {
       if (e.type === 'recall-point') setState((st) => ({ recall: { ...st.recall, points: [...st.recall.points, e.point] } }));
       else if (e.type === 'recall-skip') setState((st) => ({ recall: { ...st.recall, skips: [...st.recall.skips, e.skip] } }));
@@ -614,7 +618,7 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   };
   if (which !== 'recall') {
     patchJob('claims', { stage: 'Context sweep' });
-    job = await runJob('claims', { type: 'sweep', params: { slots, lengths: sweepLengths(p), decodeTokens: Math.max(4, p.sweepDecode), repeats: p.sweepRepeats, seed: p.seed } }, (e) => {
+    job = await runJob('claims', { type: 'sweep', params: { slots, lengths: sweepLengths(p), decodeTokens: Math.max(4, p.sweepDecode), repeats: p.sweepRepeats, seed: p.seed, kernels: runKernels(p) } }, (e) => {
       if (e.type === 'sweep-point') setState((st) => ({ claims: { ...st.claims, sweep: [...st.claims.sweep, e.point] } }));
       else onLimit(e);
     });
@@ -623,7 +627,10 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
     patchJob('claims', { stage: 'Passkey and multikey recall' });
     job = await runJob(
       'claims',
-      { type: 'recall', params: { slots, probes: ['passkey', 'multikey'], document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys } },
+      {
+        type: 'recall',
+        params: { slots, probes: ['passkey', 'multikey'], document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, kernels: runKernels(p) },
+      },
       (e) => {
         if (e.type === 'recall-point') setState((st) => ({ claims: { ...st.claims, recall: [...st.claims.recall, e.point] } }));
         else if (e.type === 'recall-skip') setState((st) => ({ claims: { ...st.claims, skips: [...st.claims.skips, e.skip] } }));
@@ -644,7 +651,7 @@ export async function runSelectivity(length: number, depth: number): Promise<voi
   const started = new Date();
   const meta = runMeta(['seed', 'doc']);
   patchJob('selectivity', { results: [] });
-  const job = await runJob('selectivity', { type: 'diagnostics', params: { slots, document: s.document.text, length, depth, seed: s.settings.seed } }, (e) => {
+  const job = await runJob('selectivity', { type: 'diagnostics', params: { slots, document: s.document.text, length, depth, seed: s.settings.seed, kernels: runKernels(s.settings) } }, (e) => {
     if (e.type === 'selectivity') setState((st) => ({ selectivity: { ...st.selectivity, results: [...st.selectivity.results, e.result] } }));
   });
   record('selectivity', started, job, { length, depth, results: getState().selectivity.results }, meta);

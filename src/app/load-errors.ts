@@ -60,11 +60,11 @@ export function explainLoadError(e: { code?: string; status?: number; message?: 
     };
   }
   if (code === 'not-found' || status === 404) {
-    if (/no safetensors weights/.test(detail)) {
+    if (/no (safetensors )?weights in/.test(detail)) {
       return {
         kind: 'no-weights', detail,
-        title: `${c.what} has no weights in the safetensors format.`,
-        advice: 'This page reads model.safetensors (or its shards) only; pick a repo that has them.',
+        title: `${c.what} has no weights this page can read.`,
+        advice: 'This page reads model.safetensors or pytorch_model.bin (or their shards); pick a repo that has them.',
       };
     }
     return {

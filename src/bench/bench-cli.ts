@@ -1,11 +1,14 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--csv FILE] [--pairs 130m,370m] [--contexts 256,1024,...]
- *   [--contexts-large 1024,8192] [--dtype f32,f16] [--decode N] [--steps-per-submit N] [--layers auto|on|off]`
+ *   [--contexts-large 1024,8192] [--dtype f32,f16] [--decode N] [--steps-per-submit N]
+ *   [--prefill-chunk N] [--scan fused|unfused|sequential] [--attention flash|reference]`
  *
  * Whole models with random weights in the real shapes (mamba-130m-hf vs pythia-160m, mamba-370m-hf vs pythia-410m;
  * --pairs mamba2-130m: Mamba-2 at mamba2-130m's shapes alone, at the --contexts lengths; mamba2-tiny with --quick),
  * through the same loader path (WeightStore), kernels and decode path as the page. At each context length:
- *   prefill of the context (chunks of 1024) and its time;
+ *   prefill of the context and its time, in passes sized as the page sizes them (CausalLM.passRows: the whole
+ *     context per layer where the activations fit 512 MiB and the device's bindings; columns passes, passTokens),
+ *     or in fixed passes of --prefill-chunk N tokens (1024: the page's prefill before issue 20);
  *   decode continuing from it: greedy on the GPU, `--steps-per-submit` steps per submit, the next batch submitted
  *     before the previous one is read back (as generate() does): tokens/s (wall clock), GPU time per token
  *     (timestamp queries on every decode pass), CPU time per token spent encoding and submitting, dispatches per
@@ -15,8 +18,8 @@
  * `--dtype f32,f16` runs every model with f32 and with f16 matrices (default f32). --contexts applies to the 130m
  * pair, --contexts-large to the 370m pair. Before the models: the encode microbench (our JS per dispatch, measured by
  * replaying the recorded decode step into a pass whose methods do nothing, vs the same replay into a real Dawn pass).
- * (The recorded step skips setPipeline / setBindGroup when they repeat: a layer is one pipeline and one bind group;
- * --layers off records the separate fused kernels instead, for comparison.)
+ * (The recorded step skips setPipeline / setBindGroup when they repeat. The one-pipeline-per-layer decode that
+ * `--layers on` used to select was removed; its run is docs/benchmarks/models-layers-on.json.)
  * --quick: tiny shapes for SwiftShader. Set WEBGPU_DAWN_OPTIONS=disable-dawn-features=timestamp_quantization for
  * unquantised timestamps.
  */
@@ -31,6 +34,7 @@ import { MambaModel, mambaTensorSpecs } from '../models/mamba';
 import { Mamba2Model, mamba2TensorSpecs } from '../models/mamba2';
 import { WeightStore } from '../models/weights';
 import type { CausalLM } from '../models/base';
+import { parseKernelChoice } from '../models/kernel-choice';
 import { CopyKernel } from '../kernels/copy';
 import mamba130m from '../../tests/hub/configs/state-spaces__mamba-130m-hf.json';
 import mamba370m from '../../tests/hub/configs/state-spaces__mamba-370m-hf.json';
@@ -44,7 +48,10 @@ interface Row {
   model: string; arch: string; dtype: DType; context: number;
   prefillMs: number; prefillTokPerS: number;
   decodeTokPerS: number; decodeMsPerToken: number; gpuMsPerToken: number; cpuMsPerToken: number; submitMsPerToken: number; dispatchesPerToken: number;
-  floorTokPerS: number; weightsMiB: number; kvCacheMiB: number; ssmStateMiB: number; activationsMiB: number; error?: string;
+  floorTokPerS: number; weightsMiB: number; kvCacheMiB: number; ssmStateMiB: number; activationsMiB: number;
+  /** Prefill passes and the tokens of the longest. */
+  passes: number; passTokens: number;
+  error?: string;
 }
 
 /** Random weights (uniform, small) through WeightStore, as if streamed from a checkpoint: F32 bytes for f32 runs,
@@ -135,14 +142,17 @@ async function measure(ctx: GpuContext, model: CausalLM, timer: PassTimer, conte
   await model.prefill(ids.slice(0, context - 1));
   await ctx.finish();
   const prefillMs = now() - t0;
+  const pf = model.lastPrefill;
   const d = await decodeRun(model, timer, ids[context - 1], decodeTokens);
   const m = model.memory();
+  m.activations = Math.max(m.activations, pf?.activationBytes ?? 0); // what the prefill held (released after a long one)
   return {
     model: model.name, arch: model.arch, dtype, context, prefillMs, prefillTokPerS: (context - 1) / (prefillMs / 1e3),
     decodeTokPerS: d.tokPerS, decodeMsPerToken: 1e3 / d.tokPerS, gpuMsPerToken: d.gpuMsPerToken, cpuMsPerToken: d.cpuMsPerToken,
     submitMsPerToken: d.submitMsPerToken,
     dispatchesPerToken: d.dispatchesPerToken, floorTokPerS: (copyGbps * 1e9) / m.weights,
     weightsMiB: mib(m.weights), kvCacheMiB: mib(m.kvCache), ssmStateMiB: mib(m.ssmState), activationsMiB: mib(m.activations),
+    passes: pf?.passes ?? 0, passTokens: pf?.passTokens ?? 0,
   };
 }
 
@@ -200,8 +210,9 @@ async function main(): Promise<void> {
   for (const d of dtypes) if (d !== 'f32' && d !== 'f16') throw new Error(`--dtype ${d}: f32 or f16`);
   const decodeTokens = Number(flag('--decode') ?? (quick ? 8 : 256));
   const stepsPerSubmit = Number(flag('--steps-per-submit') ?? (quick ? 4 : 16));
-  const layers = (flag('--layers') ?? 'auto') as CausalLM['decodeLayers'];
-  if (!['auto', 'on', 'off'].includes(layers)) throw new Error(`--layers ${layers}: auto, on or off`);
+  const prefillChunk = flag('--prefill-chunk') === undefined ? null : Number(flag('--prefill-chunk'));
+  if (prefillChunk !== null && !(Number.isInteger(prefillChunk) && prefillChunk > 0)) throw new Error(`--prefill-chunk ${flag('--prefill-chunk')}: a positive integer`);
+  const kernels = parseKernelChoice({ scan: flag('--scan'), attention: flag('--attention') });
   const tStart = now();
   const ctx = new GpuContext(await acquireNodeDevice());
   const info = ctx.acquired.adapterInfo;
@@ -230,7 +241,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const encode: EncodeBench[] = [];
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  const header = 'model         dtype    ctx  prefill ms  prefill tok/s  decode tok/s  GPU ms/tok  encode ms/tok  submit ms/tok  disp/tok  floor tok/s  weights MiB   KV MiB  SSM MiB';
+  const header = 'model         dtype    ctx  prefill ms  prefill tok/s  decode tok/s  GPU ms/tok  encode ms/tok  submit ms/tok  disp/tok  floor tok/s  weights MiB   KV MiB  SSM MiB  passes x tokens';
   for (const dtype of dtypes) {
     for (const p of pairs) {
       const entry = table[p];
@@ -240,7 +251,8 @@ async function main(): Promise<void> {
         const model = randomModel(ctx, ops, parseConfig(cfgJson), name, dtype);
         model.stepsPerSubmit = stepsPerSubmit;
         model.passTimer = timer;
-        model.decodeLayers = layers;
+        model.prefillChunk = prefillChunk;
+        model.kernels = { ...kernels };
         const e = await encodeBench(ctx, model);
         encode.push(e);
         console.log(`\n${name} ${dtype}: loaded in ${((now() - t0) / 1e3).toFixed(1)} s; encode: ${e.dispatchesPerStep} dispatches and ${e.dawnCallsPerStep} Dawn pass calls per token; per dispatch: our JS ${f(e.jsUsPerDispatch, 3)} us, with the Dawn calls ${f(e.dawnUsPerDispatch, 2)} us, whole decodeBatch ${f(e.batchUsPerDispatch, 2)} us + submit ${f(e.submitUsPerDispatch, 2)} us`);
@@ -253,11 +265,11 @@ async function main(): Promise<void> {
             r = {
               model: name, arch: model.arch, dtype, context: c, prefillMs: NaN, prefillTokPerS: NaN, decodeTokPerS: NaN, decodeMsPerToken: NaN,
               gpuMsPerToken: NaN, cpuMsPerToken: NaN, submitMsPerToken: NaN, dispatchesPerToken: NaN, floorTokPerS: NaN, weightsMiB: NaN, kvCacheMiB: NaN,
-              ssmStateMiB: NaN, activationsMiB: NaN, error: (err as Error).message,
+              ssmStateMiB: NaN, activationsMiB: NaN, passes: NaN, passTokens: NaN, error: (err as Error).message,
             };
           }
           rows.push(r);
-          console.log(`${name.padEnd(13)} ${dtype.padEnd(5)} ${String(c).padStart(6)} ${f(r.prefillMs).padStart(11)} ${f(r.prefillTokPerS, 0).padStart(14)} ${f(r.decodeTokPerS).padStart(13)} ${f(r.gpuMsPerToken, 3).padStart(11)} ${f(r.cpuMsPerToken, 3).padStart(14)} ${f(r.submitMsPerToken, 3).padStart(14)} ${f(r.dispatchesPerToken, 0).padStart(9)} ${f(r.floorTokPerS, 0).padStart(12)} ${f(r.weightsMiB).padStart(12)} ${f(r.kvCacheMiB, 1).padStart(8)} ${f(r.ssmStateMiB, 2).padStart(8)}${r.error ? '  ' + r.error : ''}`);
+          console.log(`${name.padEnd(13)} ${dtype.padEnd(5)} ${String(c).padStart(6)} ${f(r.prefillMs).padStart(11)} ${f(r.prefillTokPerS, 0).padStart(14)} ${f(r.decodeTokPerS).padStart(13)} ${f(r.gpuMsPerToken, 3).padStart(11)} ${f(r.cpuMsPerToken, 3).padStart(14)} ${f(r.submitMsPerToken, 3).padStart(14)} ${f(r.dispatchesPerToken, 0).padStart(9)} ${f(r.floorTokPerS, 0).padStart(12)} ${f(r.weightsMiB).padStart(12)} ${f(r.kvCacheMiB, 1).padStart(8)} ${f(r.ssmStateMiB, 2).padStart(8)}  ${r.passes} x ${r.passTokens}${r.error ? '  ' + r.error : ''}`);
         }
         model.dispose();
         ctx.pool.trim();
@@ -266,7 +278,7 @@ async function main(): Promise<void> {
   }
   console.log(`\ndone in ${((now() - tStart) / 1e3).toFixed(1)} s`);
   const json = flag('--json');
-  if (json) writeFileSync(json, JSON.stringify({ device: info, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, stepsPerSubmit, decodeTokens, layers, encode, rows }, null, 1));
+  if (json) writeFileSync(json, JSON.stringify({ device: info, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, stepsPerSubmit, decodeTokens, prefillChunk, kernels, encode, rows }, null, 1));
   const csv = flag('--csv');
   if (csv) {
     const keys = Object.keys(rows[0]) as (keyof Row)[];

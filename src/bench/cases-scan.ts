@@ -1,6 +1,7 @@
 /**
  * Benchmark cases for the Mamba kernels: the selective scan prefill in its three variants (fused: the chunked
- * three-pass kernel, and also the one-pass subgroup kernel as scan/fused-onepass; unfused; sequential) at each L, the
+ * three-pass kernel; unfused; sequential) at each L, with the kernel lab's fused forms beside it (./lab/scan-lab.ts:
+ * the one-pass subgroup kernel as scan/fused-onepass, the one-dispatch short-L kernel as scan/fused-local*), the
  * ssm_step decode kernel, and the causal conv1d prefill and step.
  *
  * Inputs are laid out the way the model has them (z inside an in_proj-like [L, 2D] buffer, B and C inside an
@@ -16,11 +17,12 @@
  */
 import type { BenchCase } from './harness';
 import type { GpuContext } from '../gpu/context';
-import { SelectiveScan, SCAN_VARIANTS, LOCAL_MAX_L_DEFAULT, type ScanOptions, type ScanVariant } from '../kernels/scan';
+import { SelectiveScan, SCAN_VARIANTS, type ScanIO, type ScanOptions, type ScanVariant } from '../kernels/scan';
 import { SsmStep } from '../kernels/ssm_step';
 import { CausalConv1d } from '../kernels/conv1d';
 import { packSsmParams, ssmParamsLength } from '../kernels/ssm_params';
 import { GpuFiller } from './fill';
+import { LocalScan, OnePassScan, type LocalScanOptions, type ScanRunner } from './lab/scan-lab';
 
 /** Deterministic pseudo-normal values (sum of uniforms), scaled. */
 function randn(n: number, seed: number, scale = 1): Float32Array {
@@ -34,7 +36,8 @@ function randn(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-function ssmParams(D: number, N: number): Float32Array {
+/** Packed SSM params like mamba's init: A = −(1..N), Dskip = 1, Δ bias = softplus⁻¹(dt), dt log-uniform in [1e-3, 1e-1]. */
+export function ssmParams(D: number, N: number): Float32Array {
   const aLog = new Float32Array(D * N);
   for (let d = 0; d < D; d++) for (let n = 0; n < N; n++) aLog[d * N + n] = Math.log(n + 1);
   const Dskip = new Float32Array(D).fill(1);
@@ -54,45 +57,50 @@ function scanFlops(L: number, D: number, N: number): number {
   return L * D * (7 * N + 20);
 }
 
-function scanCase(variant: ScanVariant, L: number, D: number, N: number, options: Partial<ScanOptions> = {}, tag = ''): BenchCase {
+/** Scan inputs laid out as the model has them, filled on the GPU (no multi-second CPU gap, GPU idle and clocks dropping,
+ * before timed calls): z inside an in_proj-like [L, 2D] buffer, B and C inside an x_proj-like [L, R+2N] buffer. */
+export function scanInputs(ctx: GpuContext, L: number, D: number, N: number, fill = new GpuFiller(ctx)): { io: ScanIO; y: GPUBuffer; h: GPUBuffer; release(): void } {
   const R = Math.ceil(D / 32);
   const W = R + 2 * N;
+  const bufs = [
+    fill.buffer(L * 2 * D, 1, 1, 'bench-xz'),
+    fill.buffer(L * W, 2, 1, 'bench-dbc'),
+    fill.buffer(L * D, 3, 1, 'bench-u'),
+    fill.buffer(L * D, 4, 0.5, 'bench-delta'),
+    ctx.upload(ssmParams(D, N), 'weights', 'bench-ssm-params'),
+    ctx.buffer(L * D * 4, 'activations', 'bench-y'),
+    ctx.buffer(D * N * 4, 'ssm-state', 'bench-h'),
+  ];
+  const [xz, dbc, u, delta, params, y, h] = bufs;
+  const io: ScanIO = {
+    L,
+    u: { buffer: u },
+    delta: { buffer: delta },
+    B: { buffer: dbc, offset: R, rowStride: W },
+    C: { buffer: dbc, offset: R + N, rowStride: W },
+    z: { buffer: xz, offset: D, rowStride: 2 * D },
+    params,
+    y: { buffer: y },
+    hFinal: h,
+  };
+  return { io, y, h, release: () => bufs.forEach((b) => ctx.pool.release(b)) };
+}
+
+function scanCase(kernel: string, L: number, D: number, N: number, make: (ctx: GpuContext) => ScanRunner): BenchCase {
   return {
-    kernel: `scan/${variant}${tag}`,
+    kernel,
     shape: `L=${L} D=${D} N=${N}`,
     bytes: scanBytes(L, D, N),
     flops: scanFlops(L, D, N),
     tokens: L,
     setup(ctx: GpuContext) {
-      // Inputs filled on the GPU: no multi-second CPU gap (GPU idle, clocks dropping) before the timed calls.
-      const fill = new GpuFiller(ctx);
-      const bufs = [
-        fill.buffer(L * 2 * D, 1, 1, 'bench-xz'),
-        fill.buffer(L * W, 2, 1, 'bench-dbc'),
-        fill.buffer(L * D, 3, 1, 'bench-u'),
-        fill.buffer(L * D, 4, 0.5, 'bench-delta'),
-        ctx.upload(ssmParams(D, N), 'weights', 'bench-ssm-params'),
-        ctx.buffer(L * D * 4, 'activations', 'bench-y'),
-        ctx.buffer(D * N * 4, 'ssm-state', 'bench-h'),
-      ];
-      const [xz, dbc, u, delta, params, y, h] = bufs;
-      const scan = new SelectiveScan(ctx, { ...options, D, N, variant });
-      const io = {
-        L,
-        u: { buffer: u },
-        delta: { buffer: delta },
-        B: { buffer: dbc, offset: R, rowStride: W },
-        C: { buffer: dbc, offset: R + N, rowStride: W },
-        z: { buffer: xz, offset: D, rowStride: 2 * D },
-        params,
-        y: { buffer: y },
-        hFinal: h,
-      };
+      const scan = make(ctx);
+      const inp = scanInputs(ctx, L, D, N);
       return {
-        encode: (pass: GPUComputePassEncoder) => scan.encode(pass, io),
+        encode: (pass: GPUComputePassEncoder) => scan.encode(pass, inp.io),
         cleanup: () => {
           scan.destroy();
-          for (const b of bufs) ctx.pool.release(b);
+          inp.release();
         },
       };
     },
@@ -153,29 +161,26 @@ export function scanBenchCases(opts: {
   tag?: string;
   /** Include the decode step case (default true). */
   step?: boolean;
-  /** Also time 'fused' as the one-pass subgroup kernel (kernel scan/fused-onepass; default true). */
+  /** Also time the lab's one-pass subgroup kernel (scan/fused-onepass; default true; skipped without subgroups). */
   fusedOnePass?: boolean;
-  /** At L ≤ 2048 also time the chunked 'fused' in its other short-L forms (scan/fused-3pass or scan/fused-local, and
-   *  scan/fused-local98k, scan/fused-local-tt8, scan/fused-local-cw4); default true, only without options. */
+  /** At L ≤ 2048 also time the lab's one-dispatch short-L kernel (scan/fused-local, and scan/fused-local98k,
+   *  scan/fused-local-tt8, scan/fused-local-cw4); default true, only without options. */
   shortForms?: boolean;
 }): BenchCase[] {
   const cases: BenchCase[] = [];
+  const { D, N } = opts;
+  const local = (tag: string, o: LocalScanOptions) => (L: number) => scanCase(`scan/fused-local${tag}`, L, D, N, (ctx) => new LocalScan(ctx, D, N, o));
   for (const L of opts.L) {
     for (const v of opts.variants ?? SCAN_VARIANTS) {
-      cases.push(scanCase(v, L, opts.D, opts.N, opts.options, opts.tag));
-      // 'fused' is the chunked three-pass form: also time the one-pass subgroup kernel (skipped without subgroups).
-      if (v === 'fused' && (opts.fusedOnePass ?? true) && !opts.options?.fused) cases.push(scanCase(v, L, opts.D, opts.N, { ...opts.options, fused: 'onepass' }, `${opts.tag ?? ''}-onepass`));
-      // Short L: the chunked form in its other shape too (one dispatch vs three passes), to compare in one run:
-      // scan/fused-3pass where the default is the one-dispatch kernel, scan/fused-local where it is not; and the
-      // one-dispatch kernel at ~98k threads (chunks half as long, 512-thread workgroups where the device allows) and
-      // with 8-token tiles (where the workgroup memory allows), and with 4 channels per workgroup (twice the
-      // workgroups: better balance over the SMs, 16-byte row segments).
-      if (v === 'fused' && (opts.shortForms ?? true) && !opts.options && L <= 2048) {
-        const local = L <= LOCAL_MAX_L_DEFAULT;
-        cases.push(scanCase(v, L, opts.D, opts.N, local ? { localMaxL: 0 } : { localMaxL: L }, local ? '-3pass' : '-local'));
-        cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localThreads: 98304 }, '-local98k'));
-        cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localTile: 8 }, '-local-tt8'));
-        cases.push(scanCase(v, L, opts.D, opts.N, { localMaxL: L, localChannels: 4 }, '-local-cw4'));
+      cases.push(scanCase(`scan/${v}${opts.tag ?? ''}`, L, D, N, (ctx) => new SelectiveScan(ctx, { ...opts.options, D, N, variant: v })));
+      if (v !== 'fused' || opts.options) continue;
+      // The lab's fused forms beside the default, in the same run.
+      if (opts.fusedOnePass ?? true) cases.push(scanCase('scan/fused-onepass', L, D, N, (ctx) => new OnePassScan(ctx, D, N)));
+      // Short L: the one-dispatch kernel, also at ~98k threads (chunks half as long, 512-thread workgroups where the
+      // device allows), with 8-token tiles (where the workgroup memory allows), and with 4 channels per workgroup
+      // (twice the workgroups: better balance over the SMs, 16-byte row segments).
+      if ((opts.shortForms ?? true) && L <= 2048) {
+        cases.push(local('', {})(L), local('98k', { threads: 98304 })(L), local('-tt8', { tile: 8 })(L), local('-cw4', { channels: 4 })(L));
       }
     }
   }

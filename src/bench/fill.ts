@@ -5,7 +5,7 @@
  */
 import type { GpuContext } from '../gpu/context';
 import type { Category } from '../gpu/pool';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { grid2d } from '../kernels/scan';
 
 export class GpuFiller {
@@ -19,7 +19,7 @@ export class GpuFiller {
   fill(buffer: GPUBuffer, n: number, seed: number, scale = 1, offset = 0): void {
     const g = grid2d(n, this.maxDim);
     this.ctx.run((pass) =>
-      this.k.dispatch(pass, packUniforms([['u32', n], ['u32', seed], ['u32', g.stride], ['u32', 0], ['f32', scale], ['f32', offset], ['f32', 0], ['f32', 0]]), [buffer], [g.gx, g.gy]),
+      this.k.dispatch(pass, { n, seed, stride: g.stride, scale, offset }, [buffer], [g.gx, g.gy]),
     );
   }
 

@@ -14,7 +14,19 @@ import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
 import { HubClient, staticSource } from '../hub/hub';
 import { loadModel } from '../models/load';
-import type { AttentionVariant, ScanVariant } from '../models/types';
+import { attentionVariants, DEFAULT_KERNELS, parseKernelChoice, scanVariants } from '../models/kernel-choice';
+import { runGenerate } from '../engine/generate';
+import { slotOf } from '../engine/run';
+
+const USAGE = 'usage: npm run generate -- MODEL_DIR "prompt" [--max N] [--temperature T] [--top-k K] [--top-p P] [--seed S]\n' +
+  `                                  [--scan ${scanVariants.join('|')}] [--attention ${attentionVariants.join('|')}]`;
+
+/** A flag's number, or a clear error naming it. */
+function num(values: Record<string, string | undefined>, flag: string, check: (v: number) => boolean, what: string): number {
+  const v = Number(values[flag]);
+  if (!Number.isFinite(v) || !check(v)) throw new RangeError(`--${flag} ${values[flag]}: must be ${what}`);
+  return v;
+}
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -25,13 +37,27 @@ async function main(): Promise<number> {
       'top-k': { type: 'string', default: '0' },
       'top-p': { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' },
-      scan: { type: 'string', default: 'fused' },
-      attention: { type: 'string', default: 'flash' },
+      scan: { type: 'string', default: DEFAULT_KERNELS.scan },
+      attention: { type: 'string', default: DEFAULT_KERNELS.attention },
     },
   });
   const [dir, prompt] = positionals;
   if (!dir || prompt === undefined) {
-    console.error('usage: npm run generate -- MODEL_DIR "prompt" [--max N] [--temperature T] [--top-k K] [--top-p P]');
+    console.error(USAGE);
+    return 2;
+  }
+  let kernels, params;
+  try {
+    kernels = parseKernelChoice({ scan: values.scan, attention: values.attention });
+    params = {
+      maxNewTokens: num(values, 'max', (v) => Number.isInteger(v) && v >= 1, 'a positive integer'),
+      temperature: num(values, 'temperature', (v) => v >= 0, 'a number ≥ 0'),
+      topK: num(values, 'top-k', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'),
+      topP: num(values, 'top-p', (v) => v > 0 && v <= 1, 'in (0, 1]'),
+      seed: num(values, 'seed', Number.isInteger, 'an integer'),
+    };
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   const root = resolve(dir);
@@ -43,27 +69,25 @@ async function main(): Promise<number> {
   const ctx = new GpuContext(await acquireNodeDevice());
   try {
     const model = await loadModel(ctx, staticSource(server.url), { client: new HubClient({ cache: false }) });
-    model.kernels = { scan: values.scan as ScanVariant, attention: values.attention as AttentionVariant };
-    const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false });
-    if (ids.length === 0) {
+    if (model.tokenizer.encode(prompt, { addSpecialTokens: false }).length === 0) {
       console.error('the prompt encodes to no tokens');
       return 2;
     }
-    const dec = model.tokenizer.streamDecoder();
-    dec.prime(ids);
     process.stdout.write(prompt);
-    const eos = model.tokenizer.eosId;
-    const { stats } = await model.generate(ids, {
-      maxNewTokens: Number(values.max), temperature: Number(values.temperature), topK: Number(values['top-k']),
-      topP: Number(values['top-p']), seed: Number(values.seed), stopIds: eos === null || eos === undefined ? [] : [eos],
-    }, (e) => process.stdout.write(dec.push(e.id)));
-    process.stdout.write(dec.flush() + '\n');
-    const m = model.memory();
-    console.error(
-      `\n[${model.arch}] ${stats.promptTokens} prompt tokens, ${stats.newTokens} new; TTFT ${stats.ttftMs.toFixed(1)} ms; ` +
-      `prefill ${stats.prefillTokPerS.toFixed(1)} tok/s; decode ${stats.decodeTokPerS.toFixed(1)} tok/s; stop: ${stats.stopReason}; ` +
-      `GPU memory: weights ${(m.weights / 2 ** 20).toFixed(1)} MiB, KV ${(m.kvCache / 2 ** 20).toFixed(2)} MiB, SSM state ${(m.ssmState / 2 ** 20).toFixed(2)} MiB`,
-    );
+    // the page's Compare loop (src/engine/generate.ts) with this one model
+    const slot = slotOf(model);
+    await runGenerate({ [slot]: model }, { ...params, prompt, slots: [slot], mode: 'sequential', kernels, addSpecialTokens: false }, (e) => {
+      if (e.type === 'gen-tokens') process.stdout.write(e.text);
+      if (e.type !== 'gen-stats') return;
+      const { stats, memory: m } = e;
+      process.stdout.write('\n');
+      console.error(
+        `\n[${model.arch}, scan ${e.kernels.scan}, attention ${e.kernels.attention}] ${stats.promptTokens} prompt tokens, ${stats.newTokens} new; ` +
+        `TTFT ${stats.ttftMs.toFixed(1)} ms; prefill ${stats.prefillTokPerS.toFixed(1)} tok/s; decode ${stats.decodeTokPerS.toFixed(1)} tok/s ` +
+        `(batches of ${e.trace.batch}); stop: ${stats.stopReason}; GPU memory: weights ${(m.weights / 2 ** 20).toFixed(1)} MiB, ` +
+        `KV ${(m.kvCache / 2 ** 20).toFixed(2)} MiB, SSM state ${(m.ssmState / 2 ** 20).toFixed(2)} MiB`,
+      );
+    }, new AbortController().signal);
     model.dispose();
     return 0;
   } finally {

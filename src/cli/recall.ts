@@ -1,18 +1,19 @@
 /**
  * The recall lab from the command line: passkey, copy-span and multikey (capacity) probes over context lengths, on
- * local model directories (hub layout), with the page's own probe code (src/recall/run.ts) and kernels, on WebGPU
+ * local model directories (hub layout), with the page's own experiment (src/engine/recall.ts) and kernels, on WebGPU
  * through Dawn. Prints a table per probe and writes every probe as JSON.
  *
  *   npm run recall -- public/models/demo-mamba public/models/demo-pythia --lengths 256,512,1024,2048 --trials 4
  *   npm run recall -- DIR [DIR ...] [--probes passkey,copy,multikey] [--lengths L,L] [--depths D,D] [--trials N]
  *                       [--keys K,K] [--key-lengths L,L] [--key-trials N] [--max-seconds S]
- *                       [--doc FILE] [--seed S] [--json OUT.json]
+ *                       [--doc FILE] [--seed S] [--scan fused|unfused|sequential] [--attention flash|reference] [--json OUT.json]
  *
  * passkey / copy: one cell per (model, length), `depths × trials` probes each.
  * multikey: one cell per (model, length in --key-lengths, K in --keys), `--key-trials` probes each (default: as many
  * as a passkey cell); a cell whose K facts and question do not fit in the length is skipped and listed.
  * --max-seconds S: a model starts no new cell after S seconds of its own (load included), so a run over N models ends
  * within about N × S seconds plus one cell; what was measured is still printed and written, the cut is listed.
+ * A model that runs out of memory or past its context limit at some length stops there (listed); the others go on.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
@@ -22,9 +23,10 @@ import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
 import { HubClient, staticSource } from '../hub/hub';
 import { loadModel } from '../models/load';
+import { attentionVariants, DEFAULT_KERNELS, parseKernelChoice, scanVariants } from '../models/kernel-choice';
 import { MULTIKEY_WORDS } from '../recall/multikey';
-import { multikeyCell, probeSeed, runCopyProbe, runMultikeyProbe, runPasskeyProbe } from '../recall/run';
-import type { TextTokenizer } from '../recall/types';
+import { runRecall } from '../engine/recall';
+import { slotOf } from '../engine/run';
 
 type Probe = 'passkey' | 'copy' | 'multikey';
 const PROBES: Probe[] = ['passkey', 'copy', 'multikey'];
@@ -63,13 +65,16 @@ async function main(): Promise<number> {
       'max-seconds': { type: 'string' },
       doc: { type: 'string', default: 'public/docs/harbour-ledger.txt' },
       seed: { type: 'string', default: '1' },
+      scan: { type: 'string', default: DEFAULT_KERNELS.scan },
+      attention: { type: 'string', default: DEFAULT_KERNELS.attention },
       json: { type: 'string' },
     },
   });
   if (positionals.length === 0) {
     console.error(
       'usage: npm run recall -- MODEL_DIR [MODEL_DIR ...] [--probes passkey,copy,multikey] [--lengths 256,512] [--depths 0,0.5,1] [--trials N]\n' +
-      '                          [--keys 1,4,16,64,256] [--key-lengths 1024,4096] [--key-trials N] [--max-seconds S] [--doc FILE] [--seed S] [--json OUT]',
+      '                          [--keys 1,4,16,64,256] [--key-lengths 1024,4096] [--key-trials N] [--max-seconds S] [--doc FILE] [--seed S] [--json OUT]\n' +
+      `                          [--scan ${scanVariants.join('|')}] [--attention ${attentionVariants.join('|')}]`,
     );
     return 2;
   }
@@ -87,6 +92,7 @@ async function main(): Promise<number> {
   const keyTrials = values['key-trials'] ? posInts(values['key-trials'], 'key-trials')[0] : depths.length * trials;
   const maxSeconds = values['max-seconds'] ? Number(values['max-seconds']) : Infinity;
   if (!(maxSeconds > 0)) throw new Error('--max-seconds must be a positive number');
+  const kernels = parseKernelChoice({ scan: values.scan, attention: values.attention });
   const doc = readFileSync(values.doc, 'utf8');
   for (const dir of positionals) {
     if (!existsSync(`${resolve(dir)}/config.json`)) throw new Error(`${dir}/config.json not found: each MODEL_DIR must hold config.json, model.safetensors and tokenizer.json`);
@@ -97,8 +103,6 @@ async function main(): Promise<number> {
   const names = new Set(short).size === short.length ? short : positionals.map((d) => relative(process.cwd(), resolve(d)) || d);
 
   const t0 = Date.now();
-  let tModel = t0;
-  const outOfTime = () => (Date.now() - tModel) / 1e3 > maxSeconds;
   const ctx = new GpuContext(await acquireNodeDevice());
   const rows: Row[] = [];
   const skipped: Skip[] = [];
@@ -115,52 +119,39 @@ async function main(): Promise<number> {
   try {
     for (const [di, dir] of positionals.entries()) {
       const server = await startHubServer({ root: resolve(dir) });
-      tModel = Date.now();
+      const tModel = Date.now();
       try {
         const model = await loadModel(ctx, staticSource(server.url), { client: new HubClient({ cache: false }) });
         const name = names[di];
-        const tok: TextTokenizer = { encode: (s) => model.tokenizer.encode(s, { addSpecialTokens: false }), decode: (ids) => model.tokenizer.decode(ids) };
-        const docIds = tok.encode(doc);
-        const fits = (length: number) => {
-          if (length <= model.maxContext) return true;
-          limits.push(`${name}: L=${length} exceeds its context limit ${model.maxContext}`);
-          return false;
-        };
-        for (const length of lengths) {
-          if (!probes.some((p) => p !== 'multikey') || !fits(length)) continue;
-          for (const probe of probes) {
-            if (probe === 'multikey') continue;
-            if (outOfTime()) break;
-            for (const depth of depths) {
-              for (let trial = 0; trial < trials; trial++) {
-                const r = probe === 'passkey'
-                  ? await runPasskeyProbe(model, tok, docIds, length, depth, probeSeed(seed, length, depth, trial))
-                  : await runCopyProbe(model, tok, docIds, length, depth);
-                rows.push({ model: name, arch: model.arch, probe, length, depth, trial, ...r });
-              }
+        // each cell's line as soon as the next cell starts (a model's probes of a cell come one after another)
+        let current: Row | null = null;
+        const flush = () => current && report(name, current.probe, current.length, current.keys);
+        const slot = slotOf(model);
+        await runRecall(
+          { [slot]: model },
+          {
+            slots: [slot], probes, document: doc, lengths, depths, trials, seed, keys, keyLengths, keyTrials, kernels,
+            // the budget counts the load
+            maxMs: Number.isFinite(maxSeconds) ? maxSeconds * 1e3 - (Date.now() - tModel) : undefined,
+          },
+          (e) => {
+            if (e.type === 'recall-point') {
+              const { probe, length, depth, trial, keys: k, score, correct, expected, output, ms } = e.point;
+              const row: Row = { model: name, arch: model.arch, probe, length, depth, trial, ...(k === undefined ? {} : { keys: k }), score, correct, expected, output, ms };
+              if (current && (current.probe !== row.probe || current.length !== row.length || current.keys !== row.keys)) flush();
+              current = row;
+              rows.push(row);
+            } else if (e.type === 'recall-skip') {
+              skipped.push({ model: name, probe: 'multikey', length: e.skip.length, keys: e.skip.keys, reason: e.skip.message });
+            } else if (e.type === 'limit') {
+              limits.push(e.reason === 'time'
+                ? `${name}: stopped starting new cells after --max-seconds ${maxSeconds} (the cells without numbers were not run)`
+                : e.reason === 'context' ? `${name}: L=${e.length} exceeds its context limit ${model.maxContext}` : `${name}: L=${e.length}: ${e.message}`);
             }
-            report(name, probe, length);
-          }
-        }
-        if (probes.includes('multikey')) {
-          for (const length of keyLengths) {
-            if (!fits(length)) continue;
-            for (const k of keys) {
-              if (outOfTime()) break;
-              const c = multikeyCell(tok, docIds, length, k, seed, keyTrials);
-              if (c.skipped !== null) {
-                skipped.push({ model: name, probe: 'multikey', length, keys: k, reason: c.skipped });
-                continue;
-              }
-              for (const [trial, q] of c.probes.entries()) {
-                const r = await runMultikeyProbe(model, tok, q);
-                rows.push({ model: name, arch: model.arch, probe: 'multikey', trial, ...r, length });
-              }
-              report(name, 'multikey', length, k);
-            }
-          }
-        }
-        if (outOfTime()) limits.push(`${name}: stopped starting new cells after --max-seconds ${maxSeconds} (the cells without numbers were not run)`);
+          },
+          new AbortController().signal,
+        );
+        flush();
         console.error(`${name}: ${((Date.now() - tModel) / 1e3).toFixed(1)} s`);
         model.dispose();
       } finally {
@@ -207,7 +198,7 @@ async function main(): Promise<number> {
     writeFileSync(
       values.json,
       JSON.stringify({
-        format: 'mamba-vs-transformer recall/2', doc: values.doc, lengths, depths, trials, seed, probes,
+        format: 'mamba-vs-transformer recall/2', doc: values.doc, lengths, depths, trials, seed, probes, kernels,
         keys, keyLengths, keyTrials, limits, skipped, seconds: (Date.now() - t0) / 1e3, rows,
       }, null, 1),
     );

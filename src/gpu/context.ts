@@ -4,9 +4,20 @@
  */
 import type { AcquiredDevice, DeviceLimits, OptionalFeature } from './device';
 import { BufferPool, type Category } from './pool';
-import { loadShader } from './shaders';
+import { composeShader, type ShaderOptions } from './shaders';
 import { UniformArena } from './kernel';
 import { GpuError } from './errors';
+
+/** A pipeline: its module's options (includes, consts) plus the entry point and `override` constants. */
+export interface PipelineOptions extends ShaderOptions {
+  entryPoint?: string;
+  /** Values of the shader's `override` declarations. */
+  constants?: Record<string, number>;
+}
+
+function moduleKey(shader: string, opts: ShaderOptions): string {
+  return `${shader}|${JSON.stringify(opts.include ?? {})}|${JSON.stringify(opts.consts ?? {})}`;
+}
 
 export class GpuContext {
   readonly device: GPUDevice;
@@ -22,6 +33,7 @@ export class GpuContext {
   readonly cpuAdapter: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly codes = new Map<string, string>();
 
   constructor(acquired: AcquiredDevice) {
     this.acquired = acquired;
@@ -38,15 +50,24 @@ export class GpuContext {
     return this.features.has(feature);
   }
 
-  /** Compiled pipeline for shaders/<shader>.wgsl, cached per entry point, override constants and prelude. */
-  pipeline(shader: string, entryPoint = 'main', constants: Record<string, number> = {}, prelude = ''): GPUComputePipeline {
-    const key = `${shader}|${entryPoint}|${JSON.stringify(constants)}|${prelude}`;
+  /** The module text of shaders/<shader>.wgsl with these options (see composeShader), cached. */
+  shaderCode(shader: string, opts: ShaderOptions = {}): string {
+    const key = moduleKey(shader, opts);
+    let code = this.codes.get(key);
+    if (code === undefined) this.codes.set(key, (code = composeShader(shader, opts)));
+    return code;
+  }
+
+  /** Compiled pipeline for shaders/<shader>.wgsl, cached per module options, entry point and override constants. */
+  pipeline(shader: string, opts: PipelineOptions = {}): GPUComputePipeline {
+    const { entryPoint = 'main', constants = {} } = opts;
+    const modKey = moduleKey(shader, opts);
+    const key = `${modKey}|${entryPoint}|${JSON.stringify(constants)}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const modKey = `${shader}|${prelude}`;
     let module = this.modules.get(modKey);
     if (!module) {
-      module = this.device.createShaderModule({ code: prelude + loadShader(shader), label: shader });
+      module = this.device.createShaderModule({ code: this.shaderCode(shader, opts), label: shader });
       this.modules.set(modKey, module);
     }
     p = this.device.createComputePipeline({

@@ -4,11 +4,11 @@
  * decode loop that reuses its buffers creates no new bind groups after the first token).
  *
  * Binding convention for every shader in shaders/: `@group(0) @binding(0) var<uniform> params: Params;` when the
- * kernel has uniforms, then its storage buffers at bindings 1, 2, ... in the order the wrapper passes them.
+ * kernel has uniforms, then its storage buffers at bindings 1, 2, ... in the order the wrapper passes them. The
+ * uniforms are given by field name and packed from the WGSL struct (see ./uniforms.ts).
  */
-import type { GpuContext } from './context';
-
-export type Uniforms = ArrayBuffer | ArrayBufferView | null;
+import type { GpuContext, PipelineOptions } from './context';
+import { UniformLayout, type UniformValues } from './uniforms';
 
 let nextBufferId = 1;
 const bufferIds = new WeakMap<GPUBuffer, number>();
@@ -27,20 +27,27 @@ export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: n
 export class ComputeKernel {
   readonly pipeline: GPUComputePipeline;
   readonly label: string;
+  /** The layout of the shader's uniform struct (null when it has none). */
+  readonly params: UniformLayout | null;
   private readonly layout: GPUBindGroupLayout;
   private readonly groups = new Map<string, GPUBindGroup>();
 
+  /** `shader`: a file in shaders/; `opts`: its includes and consts, the entry point, override constants. */
   constructor(
     private readonly ctx: GpuContext,
     shader: string,
-    entryPoint = 'main',
-    constants: Record<string, number> = {},
-    /** Text prepended to the WGSL (e.g. `enable f16;`), part of the cache key. */
-    prelude = '',
+    opts: PipelineOptions = {},
   ) {
-    this.label = `${shader}:${entryPoint}`;
-    this.pipeline = ctx.pipeline(shader, entryPoint, constants, prelude);
+    this.label = `${shader}:${opts.entryPoint ?? 'main'}`;
+    this.pipeline = ctx.pipeline(shader, opts);
     this.layout = this.pipeline.getBindGroupLayout(0);
+    this.params = UniformLayout.fromWgsl(ctx.shaderCode(shader, opts), this.label);
+  }
+
+  /** The uniform block for `values` (every field of the shader's Params struct by name). */
+  uniforms(values: UniformValues): ArrayBuffer {
+    if (!this.params) throw new Error(`${this.label}: the shader has no uniform struct`);
+    return this.params.pack(values);
   }
 
   /**
@@ -69,13 +76,18 @@ export class ComputeKernel {
     }
   }
 
-  /** Records one dispatch into `pass`. `uniforms` (if the shader has a Params struct) goes to binding 0. */
-  dispatch(pass: GPUComputePassEncoder, uniforms: Uniforms, buffers: Binding[], workgroups: [number, number?, number?]): void {
+  /**
+   * Records one dispatch into `pass`. `uniforms`: the values of the shader's Params struct by name (binding 0), null
+   * when the shader has none.
+   */
+  dispatch(pass: GPUComputePassEncoder, uniforms: UniformValues | null, buffers: Binding[], workgroups: [number, number?, number?]): void {
     const entries: GPUBindGroupEntry[] = [];
     const keyParts: (number | string)[] = [];
     let binding = 0;
+    if (uniforms && !this.params) throw new Error(`${this.label}: uniforms given, but the shader has no uniform struct`);
+    if (!uniforms && this.params) throw new Error(`${this.label}: the shader's struct ${this.params.struct} needs uniforms`);
     if (uniforms) {
-      const u = this.ctx.uniforms.write(uniforms);
+      const u = this.ctx.uniforms.write(this.uniforms(uniforms));
       entries.push({ binding: binding++, resource: { buffer: u.buffer, offset: u.offset, size: u.size } });
       keyParts.push(idOf(u.buffer), u.offset, u.size);
     }
@@ -156,19 +168,6 @@ export class UniformArena {
     this.chunks = [];
     this.staging = [];
   }
-}
-
-/** Packs a uniforms struct from a list of [type, value] fields, each 4 bytes, in declaration order. */
-export function packUniforms(fields: ([ 'u32' | 'i32' | 'f32', number ])[]): ArrayBuffer {
-  const n = Math.max(4, Math.ceil(fields.length / 4) * 4);
-  const buf = new ArrayBuffer(n * 4);
-  const dv = new DataView(buf);
-  fields.forEach(([t, v], i) => {
-    if (t === 'u32') dv.setUint32(i * 4, v >>> 0, true);
-    else if (t === 'i32') dv.setInt32(i * 4, v | 0, true);
-    else dv.setFloat32(i * 4, v, true);
-  });
-  return buf;
 }
 
 /**

@@ -27,7 +27,15 @@ export interface MambaConfig {
   useConvBias: boolean;
   layerNormEpsilon: number;
   tieWordEmbeddings: boolean;
+  /** tokens the model knows: logits are computed (and sampled) over these */
   vocabSize: number;
+  /**
+   * Rows of the embedding and head in the checkpoint (≥ vocabSize). mamba_ssm configs give the real vocab_size and
+   * the model pads its embedding to a multiple of pad_vocab_size_multiple (50277 → 50280); the extra rows are never
+   * an input and their logits are never sampled (mamba_ssm's generate cuts logits to vocab_size), so the loader drops
+   * them. transformers configs (the -hf repos) store the padded size as vocab_size: then equal to vocabSize.
+   */
+  paddedVocabSize: number;
   padVocabSizeMultiple: number;
   bosTokenId: number | null;
   eosTokenId: number | null;
@@ -215,37 +223,86 @@ function asObject(json: unknown, what: string): Json {
   return json as Json;
 }
 
+/**
+ * mamba_ssm's per-layer defaults (mamba_ssm/modules/mamba_simple.py: Mamba, mamba2.py: Mamba2), filled in for keys a
+ * mamba_ssm config.json's ssm_cfg leaves out. Mamba2's are listed for the Mamba-2 loader; parseMambaConfig runs
+ * Mamba1 only.
+ */
+export const MAMBA_SSM_DEFAULTS = {
+  Mamba1: { d_state: 16, d_conv: 4, expand: 2, dt_rank: 'auto', conv_bias: true, bias: false },
+  Mamba2: {
+    d_state: 128, d_conv: 4, expand: 2, headdim: 64, ngroups: 1, chunk_size: 256, conv_bias: true, bias: false,
+    rmsnorm: true, norm_before_gate: false, D_has_hdim: false,
+  },
+} as const;
+
+/** ssm_cfg keys that only steer initialisation or which kernel runs (no effect on a loaded model's outputs). */
+const SSM_CFG_INIT_ONLY = ['dt_min', 'dt_max', 'dt_init', 'dt_scale', 'dt_init_floor', 'use_fast_path', 'layer_idx', 'A_init_range'];
+
+/**
+ * The mamba_ssm config.json fields (MambaConfig in mamba_ssm/models/config_mamba.py) that change the model; refuses
+ * what we can't run exactly, naming the field: MLP blocks (d_intermediate > 0), attention layers (attn_layer_idx),
+ * LayerNorm instead of RMSNorm, unknown ssm_cfg keys. residual_in_fp32 / fused_add_norm only change rounding (our
+ * residual stream is f32 anyway) and are accepted.
+ */
+function checkMambaSsmFields(obj: Json, ssmCfg: Json, layer: string, what: string): void {
+  const dInter = obj.d_intermediate;
+  if (dInter !== undefined && dInter !== null && dInter !== 0) {
+    throw new ConfigError(`${what}: field "d_intermediate" is ${show(dInter)}; Mamba blocks with an MLP (mamba_ssm's d_intermediate > 0) are not supported`);
+  }
+  const attn = obj.attn_layer_idx;
+  if (attn !== undefined && attn !== null && !(Array.isArray(attn) && attn.length === 0)) {
+    throw new ConfigError(`${what}: field "attn_layer_idx" is ${show(attn)}; hybrid Mamba + attention models are not supported`);
+  }
+  for (const key of ['residual_in_fp32', 'fused_add_norm']) {
+    const v = obj[key];
+    if (v !== undefined && v !== null && typeof v !== 'boolean') throw new ConfigError(`${what}: field "${key}" must be true or false, got ${show(v)}`);
+  }
+  const known = new Set<string>([...Object.keys(MAMBA_SSM_DEFAULTS[layer as keyof typeof MAMBA_SSM_DEFAULTS] ?? {}), ...SSM_CFG_INIT_ONLY, 'layer']);
+  for (const key of Object.keys(ssmCfg)) {
+    if (!known.has(key)) throw new ConfigError(`${what}: field "ssm_cfg.${key}" (${show(ssmCfg[key])}) is not a ${layer} setting this loader knows`);
+  }
+}
+
 /** Parse a Mamba v1 config (MambaForCausalLM *-hf keys, or the original mamba_ssm keys d_model/n_layer/ssm_cfg). */
 export function parseMambaConfig(json: unknown, what = 'config.json'): MambaConfig {
   const obj = asObject(json, what);
   const r = new Reader(obj, what);
-  const ssmCfg = obj.ssm_cfg && typeof obj.ssm_cfg === 'object' && !Array.isArray(obj.ssm_cfg) ? (obj.ssm_cfg as Json) : {};
-  const ssmLayer = ssmCfg.layer;
-  if (ssmLayer !== undefined && ssmLayer !== 'Mamba1') {
+  const rawSsm = obj.ssm_cfg;
+  if (rawSsm !== undefined && rawSsm !== null && (typeof rawSsm !== 'object' || Array.isArray(rawSsm))) {
+    throw new ConfigError(`${what}: field "ssm_cfg" must be an object, got ${show(rawSsm)}`);
+  }
+  const ssmCfg = (rawSsm ?? {}) as Json;
+  const layer = ssmCfg.layer ?? 'Mamba1';
+  if (layer !== 'Mamba1') {
     throw new ConfigError(
-      `${what}: field "ssm_cfg.layer" is ${show(ssmLayer)}; only Mamba1 (Mamba v1) is supported in mamba_ssm's own format ` +
+      `${what}: field "ssm_cfg.layer" is ${show(layer)}; only Mamba1 (Mamba v1) is supported in mamba_ssm's own format ` +
         '(for Mamba-2 use a transformers Mamba2ForCausalLM checkpoint, e.g. AntonV/mamba2-130m-hf)',
     );
   }
+  // mamba_ssm's config.json (d_model, n_layer, ssm_cfg, no hidden_size): its own defaults and its vocab padding.
+  const mambaSsm = !r.has('hidden_size') && r.has('d_model');
+  if (mambaSsm) checkMambaSsmFields(obj, ssmCfg, layer, what);
   // mamba_ssm keeps d_state / d_conv / expand / dt_rank / bias / conv_bias in ssm_cfg; look there as a fallback.
   const r2 = new Reader({ ...ssmCfg, ...obj }, what);
+  const D1 = MAMBA_SSM_DEFAULTS.Mamba1;
 
   const hiddenSize = r.int(['hidden_size', 'd_model']);
-  const stateSize = r2.int(['state_size', 'd_state'], { default: 16 });
+  const stateSize = r2.int(['state_size', 'd_state'], { default: D1.d_state });
   const numHiddenLayers = r.int(['num_hidden_layers', 'n_layer']);
-  const expand = r2.int(['expand'], { default: 2 });
+  const expand = r2.int(['expand'], { default: D1.expand });
   const intermediateSize = r2.has('intermediate_size') || r2.has('d_inner')
     ? r2.int(['intermediate_size', 'd_inner'])
     : expand * hiddenSize;
-  const convKernel = r2.int(['conv_kernel', 'd_conv'], { default: 4 });
+  const convKernel = r2.int(['conv_kernel', 'd_conv'], { default: D1.d_conv });
 
   let timeStepRank: number;
   const dtr = r2.pick(['time_step_rank', 'dt_rank']);
   if (!dtr || dtr.value === 'auto') timeStepRank = Math.ceil(hiddenSize / 16);
   else timeStepRank = r2.int([dtr.key]);
 
-  const useBias = r2.bool(['use_bias', 'bias'], false);
-  const useConvBias = r2.bool(['use_conv_bias', 'conv_bias'], true);
+  const useBias = r2.bool(['use_bias', 'bias'], D1.bias);
+  const useConvBias = r2.bool(['use_conv_bias', 'conv_bias'], D1.conv_bias);
   const layerNormEpsilon = r.num(['layer_norm_epsilon', 'norm_epsilon', 'rms_norm_eps'], { default: 1e-5, positive: true, max: 1 });
   if (obj.rms_norm === false) {
     throw new ConfigError(`${what}: field "rms_norm" is false; only RMSNorm Mamba models (rms_norm: true) are supported`);
@@ -255,11 +312,11 @@ export function parseMambaConfig(json: unknown, what = 'config.json'): MambaConf
     throw new ConfigError(`${what}: field "hidden_act" is ${show(hiddenAct)}; Mamba supports only "silu"`);
   }
   const padVocabSizeMultiple = r.int(['pad_vocab_size_multiple'], { default: 1 });
-  let vocabSize = r.int(['vocab_size']);
-  // mamba_ssm pads the vocab inside the model; the -hf configs store the padded size already (50280 = 50277→×8).
-  if (!r.has('hidden_size') && vocabSize % padVocabSizeMultiple) {
-    vocabSize += padVocabSizeMultiple - (vocabSize % padVocabSizeMultiple);
-  }
+  const vocabSize = r.int(['vocab_size']);
+  // mamba_ssm pads the embedding inside the model; the -hf configs store the padded size already (50280 = 50277→×8).
+  const paddedVocabSize = mambaSsm && vocabSize % padVocabSizeMultiple
+    ? vocabSize + padVocabSizeMultiple - (vocabSize % padVocabSizeMultiple)
+    : vocabSize;
   if (timeStepRank > intermediateSize) {
     throw new ConfigError(`${what}: field "time_step_rank" is ${timeStepRank}, larger than intermediate_size ${intermediateSize}`);
   }
@@ -278,6 +335,7 @@ export function parseMambaConfig(json: unknown, what = 'config.json'): MambaConf
     layerNormEpsilon,
     tieWordEmbeddings: r.bool(['tie_word_embeddings', 'tie_embeddings'], true),
     vocabSize,
+    paddedVocabSize,
     padVocabSizeMultiple,
     bosTokenId: r.tokenId('bos_token_id'),
     eosTokenId: r.tokenId('eos_token_id'),

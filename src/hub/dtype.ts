@@ -1,8 +1,8 @@
 // Element-type helpers for checkpoint tensors: sizes of safetensors dtypes and the conversions the GPU upload needs
 // (f16 → f32, bf16 → f32, f32 → packed f16 pairs in u32 words, as read by WGSL unpack2x16float). Plain TS, no GPU.
 
-// Scalar conversions and the packed layout come from src/kernels/f16.ts (shared with the kernels and their tests).
-import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits, f32ToF16Packed } from '../kernels/f16';
+// Scalar conversions and the packed layout come from src/math/f16.ts (shared with the kernels and their tests).
+import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits, f32ToF16Packed } from '../math/f16';
 export { bf16BitsToF32, f16BitsToF32, f32ToF16Bits, f32ToF16Packed };
 
 /** Tensor element types a checkpoint may declare (safetensors spelling). */

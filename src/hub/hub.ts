@@ -3,6 +3,7 @@
 // Cache Storage ('hub-v1', keyed by URL) so a second open works offline. Works in a Web Worker and in Node (no
 // caching there: `caches` is undefined).
 
+import { BIN_INDEX_FILE, BIN_SINGLE_FILE } from './torch-bin';
 import { INDEX_FILE, SINGLE_FILE, parseShardIndex, readHeaderLength, parseSafetensorsHeader, type SafetensorsHeader, type ShardIndex } from './safetensors';
 import { parseJson } from './json';
 
@@ -119,9 +120,12 @@ export interface HubClientOptions {
   fetch?: typeof fetch;
 }
 
+/** 'safetensors': model.safetensors (+ index); 'pytorch': torch.save's zip format, pytorch_model.bin (+ index). */
+export type WeightFormat = 'safetensors' | 'pytorch';
+
 export type WeightFiles =
-  | { kind: 'single'; files: string[] }
-  | { kind: 'sharded'; files: string[]; index: ShardIndex };
+  | { kind: 'single'; format: WeightFormat; files: string[] }
+  | { kind: 'sharded'; format: WeightFormat; files: string[]; index: ShardIndex };
 
 function describe(e: unknown): string {
   if (e instanceof Error) {
@@ -473,25 +477,35 @@ export class HubClient {
   }
 
   /**
-   * Which weight files a model has: model.safetensors (checked first), else model.safetensors.index.json and its
-   * shards. Uses the cache first, so it works offline after a complete first load.
+   * Which weight files a model has, safetensors first: model.safetensors, model.safetensors.index.json and its shards,
+   * then PyTorch's pytorch_model.bin, pytorch_model.bin.index.json and its shards. Uses the cache first, so it works
+   * offline after a complete first load.
    */
   async listFiles(srcOrRepo: string | ModelSource, opts: { signal?: AbortSignal } = {}): Promise<WeightFiles> {
     const src = this.resolve(srcOrRepo);
-    const cachedSingle = await this.cached(fileUrl(src, SINGLE_FILE));
-    if (cachedSingle) return { kind: 'single', files: [SINGLE_FILE] };
-    const cachedIndex = await this.cached(fileUrl(src, INDEX_FILE));
-    if (!cachedIndex && (await this.exists(src, SINGLE_FILE, opts))) return { kind: 'single', files: [SINGLE_FILE] };
-    if (cachedIndex || (await this.exists(src, INDEX_FILE, opts))) {
-      const json = await this.fetchJson(src, INDEX_FILE, opts);
-      const index = parseShardIndex(json, `${INDEX_FILE} of ${sourceLabel(src)}`);
-      return { kind: 'sharded', files: index.shards, index };
+    const layouts: { format: WeightFormat; single: string; index: string; ext: string }[] = [
+      { format: 'safetensors', single: SINGLE_FILE, index: INDEX_FILE, ext: '.safetensors' },
+      { format: 'pytorch', single: BIN_SINGLE_FILE, index: BIN_INDEX_FILE, ext: '.bin' },
+    ];
+    // Offline first: whatever a complete earlier load left in the cache.
+    for (const l of layouts) {
+      if (await this.cached(fileUrl(src, l.single))) return { kind: 'single', format: l.format, files: [l.single] };
+      if (await this.cached(fileUrl(src, l.index))) return this.shardList(src, l, opts);
+    }
+    for (const l of layouts) {
+      if (await this.exists(src, l.single, opts)) return { kind: 'single', format: l.format, files: [l.single] };
+      if (await this.exists(src, l.index, opts)) return this.shardList(src, l, opts);
     }
     throw new HubError(
-      `no safetensors weights in ${sourceLabel(src)}: neither ${SINGLE_FILE} nor ${INDEX_FILE} exists at ${fileUrl(src, '')} ` +
-        `(repos with only pytorch_model.bin are not supported)`,
+      `no weights in ${sourceLabel(src)}: none of ${SINGLE_FILE}, ${INDEX_FILE}, ${BIN_SINGLE_FILE}, ${BIN_INDEX_FILE} exists at ${fileUrl(src, '')}`,
       'not-found', fileUrl(src, SINGLE_FILE), 404,
     );
+  }
+
+  private async shardList(src: ModelSource, l: { format: WeightFormat; index: string; ext: string }, opts: { signal?: AbortSignal }): Promise<WeightFiles> {
+    const json = await this.fetchJson(src, l.index, opts);
+    const index = parseShardIndex(json, `${l.index} of ${sourceLabel(src)}`, l.ext);
+    return { kind: 'sharded', format: l.format, files: index.shards, index };
   }
 
   /** Remove a model's files (or everything) from Cache Storage. Returns the number of entries deleted. */

@@ -3,8 +3,9 @@
 // dtype, plus the GPT-NeoX causal-mask buffers old Pythia checkpoints carry); probeDownloadBytes() asks the server
 // for the real size. estimateGpuMemory() sizes weights + KV cache / SSM state from a parsed config.
 
+import { companionTokenizerRepo } from './companion';
 import type { GptNeoxConfig, Mamba2Config, MambaConfig, ModelConfig } from './config';
-import { HubClient, fileUrl, hubSource, staticSource, type ModelSource } from './hub';
+import { HubClient, fileUrl, hubSource, staticSource, type ModelSource, type WeightFormat } from './hub';
 
 export type WeightDtype = 'f32' | 'f16';
 
@@ -20,6 +21,10 @@ export interface RegistryEntry {
   params: number;
   /** dtype of the checkpoint on the hub */
   checkpointDtype: 'f32' | 'f16';
+  /** how the weights are published: model.safetensors or PyTorch's pytorch_model.bin */
+  format: WeightFormat;
+  /** the repo the tokenizer comes from when it is not the model's own (state-spaces/mamba-130m → EleutherAI/gpt-neox-20b) */
+  tokenizerRepo?: string;
   /** approximate bytes to download (model.safetensors + small JSON files); null if unknown (demo models) */
   approxDownloadBytes: number | null;
   approximate: true;
@@ -78,6 +83,11 @@ export function countParams(config: ModelConfig): number {
 
 const SMALL_FILES_BYTES = 2_200_000; // tokenizer.json (~2.1 MB for the GPT-NeoX tokenizer) + config files
 
+/**
+ * A Mamba v1 on the hub: the -hf conversions (transformers' MambaForCausalLM, model.safetensors) or the authors' own
+ * repos (mamba_ssm config.json, pytorch_model.bin, no tokenizer: GPT-NeoX-20B's). Either way 50280 embedding rows:
+ * vocab 50277 padded to a multiple of 8.
+ */
 function mambaEntry(id: string, repo: string, d: number, layers: number): RegistryEntry {
   const D = 2 * d, R = Math.ceil(d / 16), V = 50280;
   const params = mambaParams({
@@ -86,6 +96,8 @@ function mambaEntry(id: string, repo: string, d: number, layers: number): Regist
   });
   return {
     id, label: repo.split('/')[1], arch: 'mamba', source: hubSource(repo), repo, params, checkpointDtype: 'f32',
+    format: repo.endsWith('-hf') ? 'safetensors' : 'pytorch',
+    ...(companionTokenizerRepo(repo) && !repo.endsWith('-hf') ? { tokenizerRepo: companionTokenizerRepo(repo)! } : {}),
     approxDownloadBytes: params * 4 + SMALL_FILES_BYTES, approximate: true,
     shape: { hiddenSize: d, numLayers: layers, vocabSize: V, extra: { intermediateSize: D, stateSize: 16, timeStepRank: R } },
   };
@@ -100,7 +112,7 @@ function mamba2Entry(id: string, repo: string, d: number, layers: number): Regis
     useBias: false, useConvBias: true, tieWordEmbeddings: true,
   });
   return {
-    id, label: repo.split('/')[1], arch: 'mamba2', source: hubSource(repo), repo, params, checkpointDtype: 'f32',
+    id, label: repo.split('/')[1], arch: 'mamba2', source: hubSource(repo), repo, params, checkpointDtype: 'f32', format: 'safetensors',
     approxDownloadBytes: params * 4 + SMALL_FILES_BYTES, approximate: true,
     shape: { hiddenSize: d, numLayers: layers, vocabSize: V, extra: { intermediateSize: dIn, numHeads: h, headDim: 64, stateSize: n, nGroups: 1 } },
   };
@@ -112,7 +124,7 @@ function pythiaEntry(id: string, repo: string, d: number, heads: number, layers:
   // Pythia's safetensors also hold per-layer `attention.bias` causal masks (bool [1,1,2048,2048]) we skip but download.
   const maskBytes = layers * maxPos * maxPos;
   return {
-    id, label: repo.split('/')[1], arch: 'gpt-neox', source: hubSource(repo), repo, params, checkpointDtype: 'f16',
+    id, label: repo.split('/')[1], arch: 'gpt-neox', source: hubSource(repo), repo, params, checkpointDtype: 'f16', format: 'safetensors',
     approxDownloadBytes: params * 2 + maskBytes + SMALL_FILES_BYTES, approximate: true,
     shape: { hiddenSize: d, numLayers: layers, vocabSize: V, extra: { numAttentionHeads: heads, intermediateSize: F, maxPositionEmbeddings: maxPos } },
   };
@@ -128,6 +140,13 @@ export const HUB_MODELS: readonly RegistryEntry[] = [
   pythiaEntry('pythia-1b', 'EleutherAI/pythia-1b', 2048, 8, 16),
   mambaEntry('mamba-1.4b', 'state-spaces/mamba-1.4b-hf', 2048, 48),
   pythiaEntry('pythia-1.4b', 'EleutherAI/pythia-1.4b', 2048, 16, 24),
+  pythiaEntry('pythia-2.8b', 'EleutherAI/pythia-2.8b', 2560, 32, 32),
+  // The authors' checkpoints as they published them (mamba_ssm format; tokenizer from EleutherAI/gpt-neox-20b).
+  mambaEntry('mamba-130m-ssm', 'state-spaces/mamba-130m', 768, 24),
+  mambaEntry('mamba-370m-ssm', 'state-spaces/mamba-370m', 1024, 48),
+  mambaEntry('mamba-790m-ssm', 'state-spaces/mamba-790m', 1536, 48),
+  mambaEntry('mamba-1.4b-ssm', 'state-spaces/mamba-1.4b', 2048, 48),
+  mambaEntry('mamba-2.8b-ssm', 'state-spaces/mamba-2.8b', 2560, 64),
 ];
 
 /** Mamba-2 (the third architecture family), at the Mamba sizes: AntonV's transformers conversions of
@@ -157,6 +176,11 @@ export const HUB_PAIRS: readonly ModelPair[] = [
   pair('370m', 'Mamba 370M vs Pythia 410M', 'mamba-370m', 'pythia-410m'),
   pair('790m', 'Mamba 790M vs Pythia 1B', 'mamba-790m', 'pythia-1b'),
   pair('1.4b', 'Mamba 1.4B vs Pythia 1.4B', 'mamba-1.4b', 'pythia-1.4b'),
+  pair('130m-ssm', "Mamba 130M (authors' .bin) vs Pythia 160M", 'mamba-130m-ssm', 'pythia-160m'),
+  pair('370m-ssm', "Mamba 370M (authors' .bin) vs Pythia 410M", 'mamba-370m-ssm', 'pythia-410m'),
+  pair('790m-ssm', "Mamba 790M (authors' .bin) vs Pythia 1B", 'mamba-790m-ssm', 'pythia-1b'),
+  pair('1.4b-ssm', "Mamba 1.4B (authors' .bin) vs Pythia 1.4B", 'mamba-1.4b-ssm', 'pythia-1.4b'),
+  pair('2.8b-ssm', "Mamba 2.8B (authors' .bin) vs Pythia 2.8B", 'mamba-2.8b-ssm', 'pythia-2.8b'),
 ];
 
 /** Folder names of the built-in demo models under the app's public/models/. */
@@ -166,7 +190,7 @@ export const DEMO_PYTHIA_DIR = 'demo-pythia';
 function demoEntry(id: string, label: string, arch: 'mamba' | 'gpt-neox', dir: string, origin: string): RegistryEntry {
   return {
     id, label, arch, source: staticSource(`${origin.replace(/\/+$/, '')}/models/${dir}`, label), repo: dir,
-    params: 0, checkpointDtype: 'f32', approxDownloadBytes: null, approximate: true,
+    params: 0, checkpointDtype: 'f32', format: 'safetensors', approxDownloadBytes: null, approximate: true,
     shape: { hiddenSize: 0, numLayers: 0, vocabSize: 0, extra: {} },
   };
 }
@@ -191,8 +215,8 @@ export function allPairs(origin: string): ModelPair[] {
 }
 
 /**
- * The real download size of a model's weights: Content-Length of model.safetensors (HEAD), or of each shard of a
- * sharded checkpoint. Null when the server doesn't say.
+ * The real download size of a model's weights: Content-Length of its weight file (HEAD: model.safetensors, else
+ * pytorch_model.bin), or of each shard of a sharded checkpoint. Null when the server doesn't say.
  */
 export async function probeDownloadBytes(client: HubClient, source: ModelSource, opts: { signal?: AbortSignal } = {}): Promise<number | null> {
   const files = await client.listFiles(source, opts);

@@ -370,7 +370,8 @@ export interface ShardIndex {
   totalSize: number | null;
 }
 
-export function parseShardIndex(json: unknown, what = INDEX_FILE): ShardIndex {
+/** Parse a shard index (model.safetensors.index.json, or pytorch_model.bin.index.json with ext '.bin'). */
+export function parseShardIndex(json: unknown, what = INDEX_FILE, ext = '.safetensors'): ShardIndex {
   if (typeof json === 'string') {
     try {
       json = JSON.parse(json);
@@ -384,8 +385,8 @@ export function parseShardIndex(json: unknown, what = INDEX_FILE): ShardIndex {
   }
   const weightMap = new Map<string, string>();
   for (const [name, shard] of Object.entries(obj.weight_map as Record<string, unknown>)) {
-    if (typeof shard !== 'string' || !shard.endsWith('.safetensors') || shard.includes('..') || shard.startsWith('/')) {
-      throw new SafetensorsError(`${what}: weight_map["${name}"] must be a .safetensors file name in the repo, got ${JSON.stringify(shard)}`);
+    if (typeof shard !== 'string' || !shard.endsWith(ext) || shard.includes('..') || shard.startsWith('/')) {
+      throw new SafetensorsError(`${what}: weight_map["${name}"] must be a ${ext} file name in the repo, got ${JSON.stringify(shard)}`);
     }
     weightMap.set(name, shard);
   }

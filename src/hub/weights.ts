@@ -7,8 +7,10 @@
 
 import { parseConfig, type GptNeoxConfig, type Mamba2Config, type MambaConfig, type ModelConfig } from './config';
 import { toF16Packed, toF32, type FloatDtype } from './dtype';
+import { companionTokenizerRepo } from './companion';
 import { HubClient, HubError, sourceLabel, type FileProgress, type ModelSource, type WeightFiles } from './hub';
-import { SafetensorsError, abortError, streamSafetensors, type SafetensorsHeader, type TensorInfo } from './safetensors';
+import { SafetensorsError, abortError, streamSafetensors } from './safetensors';
+import { streamTorchBin } from './torch-bin';
 
 /** Receives each tensor as it streams in, under the model's name (canonicalTensorName). `bytes` is little-endian in the checkpoint's dtype, owned by the sink. */
 export interface WeightSink {
@@ -16,9 +18,15 @@ export interface WeightSink {
 }
 
 export interface TensorSpec {
+  /** the shape in the checkpoint */
   shape: number[];
   /** may be absent (e.g. lm_head.weight when embeddings are tied) */
   optional?: boolean;
+  /**
+   * The model takes only the first keepRows rows (mamba_ssm's padded vocab: the embedding and head hold
+   * paddedVocabSize rows, the model vocabSize); the sink gets shape [keepRows, ...] and those rows' bytes.
+   */
+  keepRows?: number;
 }
 
 export class WeightError extends Error {
@@ -65,8 +73,9 @@ function mamba2Tensors(c: Mamba2Config): Map<string, TensorSpec> {
 
 function mambaTensors(c: MambaConfig): Map<string, TensorSpec> {
   const m = new Map<string, TensorSpec>();
-  const d = c.hiddenSize, D = c.intermediateSize, N = c.stateSize, R = c.timeStepRank, K = c.convKernel, V = c.vocabSize;
-  m.set('backbone.embeddings.weight', { shape: [V, d] });
+  const d = c.hiddenSize, D = c.intermediateSize, N = c.stateSize, R = c.timeStepRank, K = c.convKernel, V = c.paddedVocabSize;
+  const keep = c.paddedVocabSize > c.vocabSize ? { keepRows: c.vocabSize } : {};
+  m.set('backbone.embeddings.weight', { shape: [V, d], ...keep });
   for (let i = 0; i < c.numHiddenLayers; i++) {
     const p = `backbone.layers.${i}`;
     m.set(`${p}.norm.weight`, { shape: [d] });
@@ -83,7 +92,7 @@ function mambaTensors(c: MambaConfig): Map<string, TensorSpec> {
     if (c.useBias) m.set(`${p}.mixer.out_proj.bias`, { shape: [d] });
   }
   m.set('backbone.norm_f.weight', { shape: [d] });
-  if (!c.tieWordEmbeddings) m.set('lm_head.weight', { shape: [V, d] });
+  if (!c.tieWordEmbeddings) m.set('lm_head.weight', { shape: [V, d], ...keep });
   return m;
 }
 
@@ -206,9 +215,20 @@ export class WeightExpectations {
     return true;
   }
 
-  /** Check a whole header up front (before its weights are downloaded). */
-  expectHeader(header: SafetensorsHeader): void {
+  /** Check a whole header (safetensors, or a .bin's tensor list) up front, before its weights are downloaded. */
+  expectHeader(header: { fileName: string; tensors: readonly { name: string; shape: number[] }[] }): void {
     for (const t of header.tensors) this.expectTensor(t.name, t.shape, header.fileName);
+  }
+
+  /**
+   * What the model gets of a checkpoint tensor (model name): the rows it keeps (TensorSpec.keepRows), else the
+   * tensor as it is. The bytes are a view, not a copy.
+   */
+  toModel(canon: string, shape: number[], bytes: Uint8Array): { shape: number[]; bytes: Uint8Array } {
+    const keep = this.expected.get(canon)?.keepRows;
+    if (keep === undefined || keep >= shape[0]) return { shape, bytes };
+    const rowBytes = bytes.byteLength / shape[0];
+    return { shape: [keep, ...shape.slice(1)], bytes: bytes.subarray(0, keep * rowBytes) };
   }
 
   missing(): string[] {
@@ -298,6 +318,10 @@ export interface ModelFiles {
   rawConfig: Record<string, unknown>;
   tokenizerJson: unknown;
   tokenizerConfig: Record<string, unknown> | null;
+  /** where tokenizer.json came from: the model's own source, or a companion repo (see tokenizerFrom) */
+  tokenizerSource: ModelSource;
+  /** the companion repo's label when the model repo has no tokenizer of its own (state-spaces/* → EleutherAI/gpt-neox-20b), else null */
+  tokenizerFrom: string | null;
   weightFiles: WeightFiles;
   /** sizes of the weight files when the server says (HEAD / cache), else null */
   weightBytes: number | null;
@@ -314,6 +338,11 @@ export interface LoadOptions {
 
 export interface LoadModelOptions extends LoadOptions {
   client?: HubClient;
+  /**
+   * Where to take the tokenizer from when the model's source has no tokenizer.json (default: the companion repo
+   * companionTokenizerRepo() names for hub repos, on the same server).
+   */
+  tokenizerSource?: ModelSource;
   /** when given, weights are streamed into it before loadModelFiles resolves */
   sink?: WeightSink;
 }
@@ -328,6 +357,48 @@ async function optionalJson(client: HubClient, source: ModelSource, file: string
 }
 
 /**
+ * tokenizer.json (+ tokenizer_config.json) of the model, or, when its source has none, of opts.tokenizerSource or the
+ * companion repo companionTokenizerRepo() names (a hub repo on the same server, revision main).
+ */
+async function loadTokenizerFiles(
+  client: HubClient, source: ModelSource, opts: LoadModelOptions, onProgress: (p: FileProgress) => void,
+): Promise<{ json: unknown; config: Record<string, unknown> | null; source: ModelSource; from: string | null }> {
+  try {
+    const [json, config] = await Promise.all([
+      client.fetchJson(source, 'tokenizer.json', { signal: opts.signal, onProgress, cacheNotFound: true }),
+      optionalJson(client, source, 'tokenizer_config.json', opts),
+    ]);
+    return { json, config, source, from: null };
+  } catch (e) {
+    if (!(e instanceof HubError && e.code === 'not-found')) throw e;
+    let companion = opts.tokenizerSource ?? null;
+    if (!companion && source.kind === 'hub') {
+      const repo = companionTokenizerRepo(source.repo);
+      if (repo) companion = { kind: 'hub', repo, baseUrl: source.baseUrl };
+    }
+    if (!companion) {
+      throw new HubError(
+        `${sourceLabel(source)} has no tokenizer.json, and no companion repo to take one from is known for it ` +
+          `(${e.message})`, 'not-found', e.url, 404,
+      );
+    }
+    const where = sourceLabel(companion);
+    try {
+      const [json, config] = await Promise.all([
+        client.fetchJson(companion, 'tokenizer.json', { signal: opts.signal, onProgress }),
+        optionalJson(client, companion, 'tokenizer_config.json', opts),
+      ]);
+      return { json, config, source: companion, from: where };
+    } catch (e2) {
+      if (e2 instanceof HubError && e2.code === 'not-found') {
+        throw new HubError(`${sourceLabel(source)} has no tokenizer.json, nor has its tokenizer repo ${where}: ${e2.message}`, 'not-found', e2.url, 404);
+      }
+      throw e2;
+    }
+  }
+}
+
+/**
  * Fetch config.json, tokenizer.json (+ tokenizer_config.json if present) and the weight file list; returns them with
  * loadWeights()/tensors() to stream the weights. With `sink`, also streams the weights before returning.
  */
@@ -337,12 +408,12 @@ export async function loadModelFiles(source: ModelSource, opts: LoadModelOptions
   const small = (phase: LoadPhase) => (p: FileProgress) =>
     opts.onProgress?.({ phase, file: p.file, fileLoaded: p.loaded, fileTotal: p.total, weightsLoaded: 0, weightsTotal: null, fromCache: p.fromCache });
 
-  const [rawConfig, tokenizerJson, tokenizerConfig, weightFiles] = await Promise.all([
+  const [rawConfig, tokenizer, weightFiles] = await Promise.all([
     client.fetchJson<Record<string, unknown>>(source, 'config.json', { signal: opts.signal, onProgress: small('config') }),
-    client.fetchJson(source, 'tokenizer.json', { signal: opts.signal, onProgress: small('tokenizer') }),
-    optionalJson(client, source, 'tokenizer_config.json', opts),
+    loadTokenizerFiles(client, source, opts, small('tokenizer')),
     client.listFiles(source, { signal: opts.signal }),
   ]);
+  const { json: tokenizerJson, config: tokenizerConfig, source: tokenizerSource, from: tokenizerFrom } = tokenizer;
   const config = parseConfig(rawConfig, `config.json of ${label}`);
 
   let weightBytes: number | null = 0;
@@ -377,34 +448,36 @@ export async function loadModelFiles(source: ModelSource, opts: LoadModelOptions
         },
       });
       allCached &&= hf.fromCache;
-      const filter = (t: TensorInfo) => exp.wants(t.name);
-      const res = await streamSafetensors(hf.body, {
-        fileName: `${file} of ${label}`,
+      const fileName = `${file} of ${label}`;
+      const stream = {
+        fileName,
         totalBytes: hf.size,
         signal,
-        filter,
-        onHeader: (h) => {
+        filter: (t: { name: string }) => exp.wants(t.name),
+        onHeader: (h: { tensors: readonly { name: string; shape: number[] }[] }) => {
           if (weightFiles.kind === 'sharded') {
             for (const t of h.tensors) {
               const mapped = weightFiles.index.weightMap.get(t.name);
               if (mapped !== undefined && mapped !== file) {
-                throw new SafetensorsError(`${file} of ${label}: tensor "${t.name}" is here, but the index says it is in ${mapped}`);
+                throw new SafetensorsError(`${fileName}: tensor "${t.name}" is here, but the index says it is in ${mapped}`);
               }
             }
           }
-          exp.expectHeader({ ...h, fileName: `${file} of ${label}` });
+          exp.expectHeader({ fileName, tensors: h.tensors });
         },
-        onTensor: async (name, dtype, shape, bytes) => {
-          const canon = exp.canonical(name); // the sink gets the model's name
-          await sink.accept(canon, dtype, shape, bytes);
+        onTensor: async (name: string, dtype: FloatDtype, shape: number[], bytes: Uint8Array) => {
+          const canon = exp.canonical(name); // the sink gets the model's name (and only the rows it uses)
+          const t = exp.toModel(canon, shape, bytes);
+          await sink.accept(canon, dtype, t.shape, t.bytes);
           tensors.push(canon);
         },
-      });
+      };
+      const res = weightFiles.format === 'pytorch' ? await streamTorchBin(hf.body, stream) : await streamSafetensors(hf.body, stream);
       bytesRead += res.bytesRead;
       done += fileLoaded;
       await hf.cacheWrite;
     }
-    exp.assertComplete(weightFiles.kind === 'sharded' ? `sharded checkpoint of ${label}` : `model.safetensors of ${label}`);
+    exp.assertComplete(weightFiles.kind === 'sharded' ? `sharded checkpoint of ${label}` : `${weightFiles.files[0]} of ${label}`);
     onProgress?.({ phase: 'done', file: '', fileLoaded: 0, fileTotal: null, weightsLoaded: done, weightsTotal: weightBytes ?? done, fromCache: allCached });
     return { files: weightFiles.files, tensors, renamed: exp.renamed, ignored: exp.ignored, unexpected: exp.unexpected, bytesRead, fromCache: allCached };
   };
@@ -416,7 +489,8 @@ export async function loadModelFiles(source: ModelSource, opts: LoadModelOptions
   });
 
   const files: ModelFiles & { report?: WeightLoadReport } = {
-    source, config, rawConfig, tokenizerJson, tokenizerConfig, weightFiles, weightBytes, loadWeights, tensors: tensorsIter,
+    source, config, rawConfig, tokenizerJson, tokenizerConfig, tokenizerSource, tokenizerFrom, weightFiles, weightBytes, loadWeights,
+    tensors: tensorsIter,
   };
   if (opts.sink) files.report = await loadWeights(opts.sink, opts);
   return files;

@@ -19,7 +19,8 @@
  */
 import type { GpuContext } from '../gpu/context';
 import type { AttentionDims, DecodeArgs, PrefillArgs } from './attention_common';
-import { FlashAttention, type FlashOptions } from './attention_flash';
+import { FlashAttention } from './attention_flash';
+import type { FlashOptions } from './attention_flash_plan';
 import { ReferenceAttention } from './attention_reference';
 import { DecodeAttention, type DecodeOptions } from './attention_decode';
 

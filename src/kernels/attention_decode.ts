@@ -7,7 +7,7 @@
  * and grown on demand (outgrown ones are kept until destroy(), since an unsubmitted pass may still bind them).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { resolvePrefill, type AttentionDims, type DecodeArgs } from './attention_common';
 
 export interface DecodeOptions {
@@ -25,9 +25,8 @@ export class DecodeAttention {
     const { hd } = dims;
     if (hd % 4 !== 0 || hd / 4 > 128) throw new Error(`decode attention: head dim ${hd} must be a multiple of 4 and <= 512`);
     if (opts.chunk !== undefined && (!Number.isInteger(opts.chunk) || opts.chunk < 1 || opts.chunk > 512)) throw new Error(`decode attention: chunk ${opts.chunk} not in 1..512`);
-    const prelude = `const HD4: u32 = ${hd / 4}u;\n`;
-    this.split = new ComputeKernel(ctx, 'attention_decode_split', 'main', {}, prelude);
-    this.combine = new ComputeKernel(ctx, 'attention_decode_combine', 'main', {}, prelude);
+    this.split = new ComputeKernel(ctx, 'attention_decode_split', { consts: { HD4: hd / 4 } });
+    this.combine = new ComputeKernel(ctx, 'attention_decode_combine', { consts: { HD4: hd / 4 } });
   }
 
   /** Chunk length and split count used for a query at position pos. */
@@ -50,14 +49,14 @@ export class DecodeAttention {
     }
     this.split.dispatch(
       pass,
-      packUniforms([
-        ['u32', pos], ['u32', maxLen], ['u32', chunk], ['u32', nsplit], ['f32', 1 / Math.sqrt(hd)],
-        ['u32', r.q.offset / 4], ['u32', r.q.headStride / 4],
-      ]),
+      {
+        pos, maxLen, chunk, nsplit, scale: 1 / Math.sqrt(hd), qOffset4: r.q.offset / 4,
+        qHeadStride4: r.q.headStride / 4,
+      },
       [a.q, a.kCache, a.vCache, this.part],
       [nsplit, H],
     );
-    this.combine.dispatch(pass, packUniforms([['u32', nsplit], ['u32', r.out.offset / 4]]), [this.part, a.out], [H]);
+    this.combine.dispatch(pass, { nsplit, oOffset4: r.out.offset / 4 }, [this.part, a.out], [H]);
   }
 
   destroy(): void {

@@ -10,7 +10,6 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel, type Binding } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
 import { DecodeMatvec } from './decode_matvec';
 import { dummyBuffer, type WeightDType } from './matmul';
 
@@ -41,8 +40,7 @@ export class AttentionDecodeSplit {
     if (!(rot % 2 === 0 && rot >= 0 && rot <= hd)) throw new Error(`decode attention: rotary dims ${rot} must be even and ≤ hd = ${hd}`);
     if (H > ctx.limits.maxComputeWorkgroupsPerDimension) throw new Error(`decode attention: ${H} heads exceed the grid limit`);
     this.maxSplits = Math.min(Math.max(1, Math.ceil(TARGET_WORKGROUPS / H)), ctx.limits.maxComputeWorkgroupsPerDimension);
-    this.kernel = new ComputeKernel(ctx, 'attention_decode_rope_split', 'main',
-      { H, HD: hd, ROT: rot, LOG2BASE: Math.log2(base) }, loadShader('rotary_lib') + '\n');
+    this.kernel = new ComputeKernel(ctx, 'attention_decode_rope_split', { constants: { H, HD: hd, ROT: rot, LOG2BASE: Math.log2(base) } });
   }
 
   /** Key chunks per head for the token at position pos. */
@@ -110,9 +108,9 @@ export class AttentionDecodeOut {
     const groups = Math.ceil(d / plan.rows);
     const gx = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
     this.grid = [gx, Math.ceil(groups / gx)];
-    this.kernel = new ComputeKernel(ctx, 'attention_decode_out', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'attention_decode_out', { include: DecodeMatvec.include(plan.sg), constants: {
       ...plan.constants, N: d, H, HD: hd, HAS_BIAS: shape.bias ? 1 : 0, BIAS_OFF: shape.biasOff ?? 0,
-    }, DecodeMatvec.libFor(plan.sg));
+    } });
   }
 
   private buffers(io: OutIO): Binding[] {

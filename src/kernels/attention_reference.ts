@@ -7,7 +7,7 @@
  * recording anything.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
 import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
 
@@ -53,20 +53,17 @@ export class ReferenceAttention {
     const Lk = pos0 + L;
     this.scores.dispatch(
       pass,
-      packUniforms([
-        ['u32', L], ['u32', Lk], ['u32', hd], ['u32', maxLen], ['u32', pos0], ['f32', 1 / Math.sqrt(hd)],
-        ['u32', r.q.offset], ['u32', r.q.rowStride], ['u32', r.q.headStride],
-      ]),
+      {
+        L, Lk, hd, maxLen, pos0, scale: 1 / Math.sqrt(hd), qOffset: r.q.offset, qRowStride: r.q.rowStride,
+        qHeadStride: r.q.headStride,
+      },
       [a.q, a.kCache, s],
       [Math.ceil(Lk / 32), Math.ceil(L / 32), H],
     );
-    this.softmax.dispatch(pass, packUniforms([['u32', L], ['u32', Lk], ['u32', pos0], ['u32', 0]]), [s], [L, H]);
+    this.softmax.dispatch(pass, { L, Lk, pos0 }, [s], [L, H]);
     this.pv.dispatch(
       pass,
-      packUniforms([
-        ['u32', L], ['u32', Lk], ['u32', hd], ['u32', maxLen], ['u32', pos0], ['u32', H],
-        ['u32', r.out.offset], ['u32', r.out.rowStride],
-      ]),
+      { L, Lk, hd, maxLen, pos0, H, outOffset: r.out.offset, outRowStride: r.out.rowStride },
       [s, a.vCache, a.out],
       [Math.ceil(hd / 32), Math.ceil(L / 32), H],
     );

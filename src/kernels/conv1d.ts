@@ -16,7 +16,7 @@
  * encodeStep(): one token; reads and shifts `state` in place.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { checkView, grid2d, type StridedView } from './scan';
 import type { VecView } from './ssm_step';
 
@@ -90,18 +90,14 @@ export class CausalConv1d {
     const g = grid2d(L * D, this.ctx.limits.maxComputeWorkgroupsPerDimension);
     this.prefill.dispatch(
       pass,
-      packUniforms([
-        ['u32', L], ['u32', D], ['u32', K], ['u32', flags],
-        ['u32', xOff], ['u32', xStride], ['u32', outOff], ['u32', outStride],
-        ['u32', g.stride], ['u32', 0], ['u32', 0], ['u32', 0],
-      ]),
+      { L, D, K, flags, xOff, xStride, outOff, outStride, stride: g.stride },
       [io.x.buffer, io.weight, io.bias ?? this.dummy, hasState && state ? state : this.dummy, io.out.buffer],
       [g.gx, g.gy],
     );
     if (state && K > 1) {
       this.stateK.dispatch(
         pass,
-        packUniforms([['u32', L], ['u32', D], ['u32', K], ['u32', hasState ? 1 : 0], ['u32', xOff], ['u32', xStride], ['u32', 0], ['u32', 0]]),
+        { L, D, K, hasState: hasState ? 1 : 0, xOff, xStride },
         [io.x.buffer, state],
         [Math.ceil(D / 256)],
       );
@@ -121,7 +117,7 @@ export class CausalConv1d {
     const flags = (io.bias ? 1 : 0) | ((io.silu ?? true) ? 2 : 0);
     this.step.dispatch(
       pass,
-      packUniforms([['u32', D], ['u32', K], ['u32', flags], ['u32', xOff], ['u32', outOff], ['u32', 0], ['u32', 0], ['u32', 0]]),
+      { D, K, flags, xOff, outOff },
       [io.x.buffer, io.weight, io.bias ?? this.dummy, io.state, io.out.buffer],
       [Math.ceil(D / 256)],
     );

@@ -1,6 +1,6 @@
 /** vec4 copy: the bandwidth reference for benchmarks (shaders/copy_vec4.wgsl). */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 
 export function copyReference(src: Float32Array): Float32Array {
   return src.slice();
@@ -20,6 +20,6 @@ export class CopyKernel {
     const gx = Math.min(groups, 4096);
     const gy = Math.min(Math.ceil(groups / gx), this.ctx.limits.maxComputeWorkgroupsPerDimension);
     const stride = gx * gy * 256;
-    this.k.dispatch(pass, packUniforms([['u32', n4], ['u32', stride]]), [src, dst], [gx, gy]);
+    this.k.dispatch(pass, { n4, stride }, [src, dst], [gx, gy]);
   }
 }

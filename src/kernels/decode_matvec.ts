@@ -9,8 +9,8 @@
  * group once for a DispatchList that replays it every token.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms, type Binding } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
+import { ComputeKernel, type Binding } from '../gpu/kernel';
+import type { UniformValues } from '../gpu/uniforms';
 import { dummyBuffer, type WeightDType } from './matmul';
 
 export type NormKind = 'none' | 'rms' | 'ln';
@@ -126,9 +126,9 @@ export class DecodeMatvec {
     const gx = Math.min(this.groups, max);
     this.grid = [gx, Math.ceil(this.groups / gx)];
     const norm = shape.norm ?? 'none';
-    this.kernel = new ComputeKernel(ctx, 'decode_matvec', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'decode_matvec', { include: DecodeMatvec.include(plan.sg), constants: {
       ...plan.constants, NORM: NORM_CODE[norm], EPS: shape.eps ?? 1e-5, N1: N, N2, G1: this.groups1, ARGMAX: shape.argmax ? 1 : 0, REP: rep,
-    }, DecodeMatvec.libFor(plan.sg));
+    } });
     this.dummy = dummyBuffer(ctx);
   }
 
@@ -165,15 +165,10 @@ export class DecodeMatvec {
     };
   }
 
-  /** The library every decode matvec shader starts with (row sums through workgroup memory). */
-  static lib(): string {
-    return loadShader('decode_matvec_lib') + '\n' + loadShader('decode_matvec_red_shared') + '\n';
-  }
-
-  /** The library for a plan: subgroup row sums when plan.sg > 0 (the module then enables subgroups). */
-  static libFor(sg: number): string {
-    if (!sg) return DecodeMatvec.lib();
-    return 'enable subgroups;\n' + loadShader('decode_matvec_lib') + '\n' + loadShader('decode_matvec_red_subgroup') + '\n';
+  /** Which row-sum snippet the decode matvec shaders include (decode_matvec_red_{RED}.wgsl): subgroup shuffles when
+   * plan.sg > 0, else workgroup memory. */
+  static include(sg: number): { RED: 'subgroup' | 'shared' } {
+    return { RED: sg ? 'subgroup' : 'shared' };
   }
 
   /** Floats of argmax partials this block writes (3 per workgroup). */
@@ -221,14 +216,13 @@ export class DecodeMatvec {
     if (a.x === a.y) throw new Error(`${what}: x and y must be different buffers`);
   }
 
-  private uniforms(a: DecodeMatvecArgs): ArrayBuffer {
+  private uniforms(a: DecodeMatvecArgs): UniformValues {
     const s1 = a.seg1, s2 = a.seg2 ?? a.seg1;
-    return packUniforms([
-      ['u32', a.xOff ?? 0], ['u32', a.rowStart ?? 0], ['u32', a.resOff ?? 0], ['u32', a.partOff ?? 0],
-      ['u32', s1.yOff], ['u32', s1.epi], ['u32', s1.biasOff ?? 0], ['u32', s1.gOff ?? 0],
-      ['u32', s1.bOff ?? 0], ['u32', s2.yOff], ['u32', s2.epi], ['u32', s2.biasOff ?? 0],
-      ['u32', s2.gOff ?? 0], ['u32', s2.bOff ?? 0], ['u32', 0], ['u32', 0],
-    ]);
+    return {
+      xOff: a.xOff ?? 0, rowStart: a.rowStart ?? 0, resOff: a.resOff ?? 0, partOff: a.partOff ?? 0, y1Off: s1.yOff,
+      epi1: s1.epi, bias1Off: s1.biasOff ?? 0, g1Off: s1.gOff ?? 0, nb1Off: s1.bOff ?? 0, y2Off: s2.yOff,
+      epi2: s2.epi, bias2Off: s2.biasOff ?? 0, g2Off: s2.gOff ?? 0, nb2Off: s2.bOff ?? 0,
+    };
   }
 
   private buffers(a: DecodeMatvecArgs): Binding[] {
@@ -243,6 +237,6 @@ export class DecodeMatvec {
   /** Checks the arguments and makes the bind group once (uniforms in `uniforms`), for DispatchList.add. */
   bind(uniforms: { add(data: ArrayBuffer): GPUBufferBinding }, a: DecodeMatvecArgs): { group: GPUBindGroup; grid: [number, number] } {
     this.check(a);
-    return { group: this.kernel.bindGroup(uniforms.add(this.uniforms(a)), this.buffers(a)), grid: this.grid };
+    return { group: this.kernel.bindGroup(uniforms.add(this.kernel.uniforms(this.uniforms(a))), this.buffers(a)), grid: this.grid };
   }
 }

@@ -7,7 +7,7 @@
  * CPU oracles: src/reference/diagnostics.ts.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { asView, checkView, type ViewLike } from './matmul';
 
 export interface VecOut {
@@ -36,10 +36,10 @@ export class DeltaMeanKernel {
     if (bias.size < this.D * 4) throw new Error(`delta_mean: bias holds ${bias.size / 4} floats, expected D = ${this.D}`);
     this.k.dispatch(
       pass,
-      packUniforms([
-        ['u32', L], ['u32', this.D], ['u32', v.offset], ['u32', v.rowStride], ['u32', out.offset],
-        ['u32', limit ? 1 : 0], ['f32', limit?.[0] ?? 0], ['f32', Math.min(limit?.[1] ?? 0, 3.0e38)],
-      ]),
+      {
+        L, D: this.D, xOff: v.offset, xStride: v.rowStride, outOff: out.offset,
+        clampDt: limit ? 1 : 0, lo: limit?.[0] ?? 0, hi: Math.min(limit?.[1] ?? 0, 3.0e38),
+      },
       [v.buffer, bias, out.buffer],
       [Math.min(L, 32768), Math.ceil(L / 32768)],
     );
@@ -73,9 +73,10 @@ export class AttentionRowProbsKernel {
     checkOut('attention_row_probs', a.out, a.n);
     this.k.dispatch(
       pass,
-      packUniforms([
-        ['u32', H], ['u32', hd], ['u32', a.n], ['u32', a.maxLen], ['u32', a.qOffset], ['u32', a.qHeadStride], ['u32', a.out.offset], ['f32', 1 / Math.sqrt(hd)],
-      ]),
+      {
+        H, hd, n: a.n, maxLen: a.maxLen, qOff: a.qOffset, qHeadStride: a.qHeadStride, outOff: a.out.offset,
+        scale: 1 / Math.sqrt(hd),
+      },
       [a.q, a.kCache, a.out.buffer],
       [1],
     );

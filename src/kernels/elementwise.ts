@@ -6,7 +6,7 @@
  * (use the in-place forms instead).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { asView, checkView, dummyBuffer, type MatView, type ViewLike } from './matmul';
 
 export type UnaryOp = 'silu' | 'softplus' | 'gelu';
@@ -22,7 +22,7 @@ export class ElementwiseKernel {
     const key = `${op}|${inPlace}|${nin}`;
     let k = this.kernels.get(key);
     if (!k) {
-      k = new ComputeKernel(this.ctx, 'elementwise', 'main', { OP: op, IN_PLACE: inPlace ? 1 : 0, NIN: nin });
+      k = new ComputeKernel(this.ctx, 'elementwise', { constants: { OP: op, IN_PLACE: inPlace ? 1 : 0, NIN: nin } });
       this.kernels.set(key, k);
     }
     return k;
@@ -45,13 +45,11 @@ export class ElementwiseKernel {
     const groups = Math.ceil(total / 256);
     const gx = Math.min(groups, 4096);
     const gy = Math.min(Math.ceil(groups / gx), this.ctx.limits.maxComputeWorkgroupsPerDimension);
-    const u = packUniforms([
-      ['u32', rows], ['u32', cols], ['u32', total], ['u32', gx * gy * 256],
-      ['u32', views[0].offset], ['u32', views[0].rowStride],
-      ['u32', views[1].offset], ['u32', views[1].rowStride],
-      ['u32', views[2].offset], ['u32', views[2].rowStride],
-      ['u32', ov.offset], ['u32', ov.rowStride],
-    ]);
+    const u = {
+      rows, cols, total, stride: gx * gy * 256, aOff: views[0].offset, aStride: views[0].rowStride,
+      bOff: views[1].offset, bStride: views[1].rowStride, cOff: views[2].offset, cStride: views[2].rowStride,
+      oOff: ov.offset, oStride: ov.rowStride,
+    };
     const nin = Math.max(1, inputs.length);
     this.kernel(op, inPlace, nin).dispatch(pass, u, [views[0].buffer, views[1].buffer, views[2].buffer, ov.buffer], [gx, gy]);
   }

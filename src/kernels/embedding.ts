@@ -5,7 +5,7 @@
  * block). Ids ≥ vocab give a zero row; when the ids are known on the CPU, pass them to have them checked first.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { asView, checkView, checkWeights, type LinearWeights, type ViewLike } from './matmul';
 
 export class EmbeddingKernel {
@@ -13,8 +13,8 @@ export class EmbeddingKernel {
   private readonly f16: ComputeKernel;
 
   constructor(ctx: GpuContext) {
-    this.f32 = new ComputeKernel(ctx, 'embedding', 'main', { W_F16: 0 });
-    this.f16 = new ComputeKernel(ctx, 'embedding', 'main', { W_F16: 1 });
+    this.f32 = new ComputeKernel(ctx, 'embedding', { constants: { W_F16: 0 } });
+    this.f16 = new ComputeKernel(ctx, 'embedding', { constants: { W_F16: 1 } });
   }
 
   /**
@@ -41,10 +41,10 @@ export class EmbeddingKernel {
     const grid: [number, number, number] = [Math.ceil(d / 256), Math.min(L, 32768), Math.ceil(L / 32768)];
     let r0 = 0;
     table.blocks.forEach((b, i) => {
-      const u = packUniforms([
-        ['u32', L], ['u32', d], ['u32', idsOffset], ['u32', r0], ['u32', b.rows], ['u32', vocab],
-        ['u32', ov.offset], ['u32', ov.rowStride], ['u32', i === 0 ? 1 : 0],
-      ]);
+      const u = {
+        L, d, idsOff: idsOffset, rowStart: r0, blockRows: b.rows, vocab, outOff: ov.offset, outStride: ov.rowStride,
+        zeroOOR: i === 0 ? 1 : 0,
+      };
       k.dispatch(pass, u, [ids, b.buffer, ov.buffer], grid);
       r0 += b.rows;
     });
@@ -63,9 +63,9 @@ export class DecodeEmbedding {
     checkWeights('decode embedding', table);
     let r0 = 0;
     this.kernels = table.blocks.map((b, i) => {
-      const k = new ComputeKernel(ctx, 'decode_embed', 'main', {
+      const k = new ComputeKernel(ctx, 'decode_embed', { constants: {
         D: table.cols, ROW_START: r0, BLOCK_ROWS: b.rows, VOCAB: table.rows, ZERO_OOR: i === 0 ? 1 : 0, W_F16: table.dtype === 'f16' ? 1 : 0,
-      });
+      } });
       r0 += b.rows;
       return k;
     });

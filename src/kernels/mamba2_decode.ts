@@ -134,11 +134,11 @@ export class Mamba2DecodeIn {
     const plan = DecodeMatvec.plan(ctx, shape.d, proj, shape.dtype);
     this.grid = gridOf(ctx, Math.ceil(proj / plan.rows));
     const L = this.layout;
-    this.kernel = new ComputeKernel(ctx, 'mamba2_decode_in', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'mamba2_decode_in', { include: DecodeMatvec.include(plan.sg), constants: {
       ...plan.constants, ROWS_ALL: proj, CD: cd, CONV_OFF: dIn, KC: shape.k, EPS: shape.eps,
       HAS_IN_BIAS: shape.inBias ? 1 : 0, HAS_CONV_BIAS: shape.convBias ? 1 : 0,
       NORM_OFF: L.norm, CONVW_OFF: L.convW, CONVB_OFF: L.convB, INB_OFF: L.inBias, HID_OFF: this.acts.hidden, ZX_OFF: this.acts.zxbcdt,
-    }, DecodeMatvec.libFor(plan.sg));
+    } });
   }
 
   private buffers(io: Mamba2InIO): Binding[] {
@@ -185,10 +185,10 @@ export class Mamba2DecodeSsm {
     this.groups = Math.ceil(dIn / cpw);
     if (this.groups > ctx.limits.maxComputeWorkgroupsPerDimension) throw new Error(`mamba2 decode: ${this.groups} workgroups exceed the dispatch limit`);
     if (this.layout.ssd !== 0) throw new Error('internal: the SSD parameters must open the pack');
-    this.kernel = new ComputeKernel(ctx, 'mamba2_decode_ssm', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'mamba2_decode_ssm', { constants: {
       NS: shape.n, HEADS: shape.h, PD: shape.p, HPG: shape.h / shape.g, GR: shape.g, DIN: dIn, LANES: lanes, CPW: cpw,
       ZX_OFF: this.acts.zxbcdt, Y_OFF: this.acts.y, LO: shape.dtLimit[0], HI: f32Limit(shape.dtLimit[1]),
-    });
+    } });
   }
 
   private buffers(io: Mamba2SsmIO): Binding[] {
@@ -230,10 +230,10 @@ export class Mamba2DecodeOut {
     const plan = DecodeMatvec.plan(ctx, dIn, shape.d, shape.outDtype, { reserveShared: 4 * shape.g });
     this.grid = gridOf(ctx, Math.ceil(shape.d / plan.rows));
     const L = this.layout;
-    this.kernel = new ComputeKernel(ctx, 'mamba2_decode_out', 'main', {
+    this.kernel = new ComputeKernel(ctx, 'mamba2_decode_out', { include: DecodeMatvec.include(plan.sg), constants: {
       ...plan.constants, D: shape.d, GR: shape.g, EPS: shape.eps, HAS_OUT_BIAS: shape.outBias ? 1 : 0,
       GN_OFF: L.gnorm, OUTB_OFF: L.outBias, HID_OFF: this.acts.hidden, ZX_OFF: this.acts.zxbcdt, Y_OFF: this.acts.y,
-    }, DecodeMatvec.libFor(plan.sg));
+    } });
   }
 
   private buffers(io: Mamba2OutIO): Binding[] {

@@ -4,8 +4,8 @@
  * when the tensor exceeds maxStorageBufferBindingSize), strided views, and an uploader.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
-import { f32ToF16Packed } from './f16';
+import { ComputeKernel } from '../gpu/kernel';
+import { f32ToF16Packed } from '../math/f16';
 
 export type WeightDType = 'f32' | 'f16';
 
@@ -17,7 +17,7 @@ export interface WeightBlock {
 
 /**
  * A row-major [rows, cols] weight (Linear: rows = N = out features, cols = K = in features; embedding: rows =
- * vocab, cols = d). f32: plain floats. f16: packed pairs (src/kernels/f16.ts: word j holds elements 2j | 2j+1 << 16),
+ * vocab, cols = d). f32: plain floats. f16: packed pairs (src/math/f16.ts: word j holds elements 2j | 2j+1 << 16),
  * packed per block. `blocks` cover rows [0, rows) in order (most tensors have one block).
  */
 export interface LinearWeights {
@@ -173,7 +173,7 @@ export class MatmulKernel {
     const key = `${+f16}${+xVec4}${+wVec}`;
     let k = this.kernels.get(key);
     if (!k) {
-      k = new ComputeKernel(this.ctx, 'matmul', 'main', { W_F16: +f16, X_VEC4: +xVec4, W_VEC: +wVec });
+      k = new ComputeKernel(this.ctx, 'matmul', { constants: { W_F16: +f16, X_VEC4: +xVec4, W_VEC: +wVec } });
       this.kernels.set(key, k);
     }
     return k;
@@ -212,13 +212,10 @@ export class MatmulKernel {
     const gy = Math.ceil(M / MatmulKernel.TILE_M);
     let r0 = 0;
     for (const b of w.blocks) {
-      const u = packUniforms([
-        ['u32', M], ['u32', b.rows], ['u32', K],
-        ['u32', xv.offset], ['u32', xv.rowStride],
-        ['u32', yv.offset + r0], ['u32', yv.rowStride],
-        ['u32', rv.offset + r0], ['u32', rv.rowStride],
-        ['u32', r0], ['u32', flags],
-      ]);
+      const u = {
+        M, N: b.rows, K, xOff: xv.offset, xStride: xv.rowStride, yOff: yv.offset + r0, yStride: yv.rowStride,
+        rOff: rv.offset + r0, rStride: rv.rowStride, biasOff: r0, flags,
+      };
       k.dispatch(pass, u, [xv.buffer, b.buffer, bias, rv.buffer, yv.buffer], [Math.ceil(b.rows / MatmulKernel.TILE_N), gy]);
       r0 += b.rows;
     }

@@ -5,7 +5,8 @@
  * All views are strided ({buffer, offset, rowStride} in floats); y must be a different buffer from x and r.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
+import type { UniformValues } from '../gpu/uniforms';
 import { asView, checkView, dummyBuffer, type MatView, type ViewLike } from './matmul';
 
 function grid(L: number): [number, number] {
@@ -23,17 +24,15 @@ abstract class RowNorm {
   protected readonly fused: ComputeKernel;
   constructor(protected readonly ctx: GpuContext, shader: string, readonly d: number, readonly eps: number, wg?: number) {
     const WG = wgFor(ctx, wg);
-    this.plain = new ComputeKernel(ctx, shader, 'main', { WG, ADD_RESIDUAL: 0 });
-    this.fused = new ComputeKernel(ctx, shader, 'main', { WG, ADD_RESIDUAL: 1 });
+    this.plain = new ComputeKernel(ctx, shader, { constants: { WG, ADD_RESIDUAL: 0 } });
+    this.fused = new ComputeKernel(ctx, shader, { constants: { WG, ADD_RESIDUAL: 1 } });
   }
 
-  protected uniforms(L: number, xv: Required<MatView>, rv: Required<MatView>, yv: Required<MatView>): ArrayBuffer {
-    return packUniforms([
-      ['u32', L], ['u32', this.d], ['f32', this.eps],
-      ['u32', xv.offset], ['u32', xv.rowStride],
-      ['u32', rv.offset], ['u32', rv.rowStride],
-      ['u32', yv.offset], ['u32', yv.rowStride],
-    ]);
+  protected uniforms(L: number, xv: Required<MatView>, rv: Required<MatView>, yv: Required<MatView>): UniformValues {
+    return {
+      L, d: this.d, eps: this.eps, xOff: xv.offset, xStride: xv.rowStride, rOff: rv.offset, rStride: rv.rowStride,
+      yOff: yv.offset, yStride: yv.rowStride,
+    };
   }
 
   protected views(what: string, L: number, x: ViewLike, y: ViewLike, r?: ViewLike) {

@@ -10,9 +10,8 @@
  * Oracle: src/reference/rotary.ts.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
-import { rotaryDims } from '../reference/rotary';
+import { ComputeKernel } from '../gpu/kernel';
+import { rotaryDims } from '../math/rotary';
 import { checkBuffer, headsMajorLayout, type QLayout } from './attention_common';
 
 export { rotaryDims };
@@ -56,9 +55,8 @@ export class RotaryKvKernel {
   constructor(private readonly ctx: GpuContext, readonly cfg: RotaryConfig) {
     this.rot = cfg.rot ?? rotaryDims(cfg.hd, cfg.rotaryPct ?? 1);
     if (this.rot % 2 !== 0 || this.rot < 0 || this.rot > cfg.hd) throw new Error(`rotary: rot ${this.rot} must be even and within 0..hd (${cfg.hd})`);
-    const lib = loadShader('rotary_lib') + '\n';
-    this.separate = new ComputeKernel(ctx, 'rotary_kv_write', 'main', {}, 'const Q_IN_PLACE: bool = false;\n' + lib);
-    this.inPlace = new ComputeKernel(ctx, 'rotary_kv_write', 'main', {}, 'const Q_IN_PLACE: bool = true;\n' + lib);
+    this.separate = new ComputeKernel(ctx, 'rotary_kv_write', { consts: { Q_IN_PLACE: false } });
+    this.inPlace = new ComputeKernel(ctx, 'rotary_kv_write', { consts: { Q_IN_PLACE: true } });
   }
 
   /** Positional form: qkv [L, H, 3, hd] -> qOut [H, L, hd] (or in place when qOut is null), caches rows pos0... */
@@ -92,12 +90,10 @@ export class RotaryKvKernel {
     const groups = Math.ceil(total / 256);
     const gx = Math.min(groups, 4096);
     const gy = Math.min(Math.ceil(groups / gx), this.ctx.limits.maxComputeWorkgroupsPerDimension);
-    const u = packUniforms([
-      ['u32', L], ['u32', H], ['u32', hd], ['u32', this.rot],
-      ['u32', pos0], ['u32', maxLen], ['u32', gx * gy * 256], ['u32', qkvOffset],
-      ['u32', qkvRowStride], ['u32', ql.offset], ['u32', ql.rowStride], ['u32', ql.headStride],
-      ['f32', Math.log2(base)],
-    ]);
+    const u = {
+      L, H, hd, rot: this.rot, pos0, maxLen, stride: gx * gy * 256, qkvOffset, qkvRowStride, qOffset: ql.offset,
+      qRowStride: ql.rowStride, qHeadStride: ql.headStride, log2base: Math.log2(base),
+    };
     (a.qOut ? this.separate : this.inPlace).dispatch(pass, u, [a.qkv, qOut, a.kCache, a.vCache], [gx, gy]);
   }
 

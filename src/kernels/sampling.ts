@@ -16,10 +16,10 @@
  * kernel already wrote the argmax partials (shaders/decode_matvec.wgsl ARGMAX).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, DispatchList, packUniforms, StaticUniforms } from '../gpu/kernel';
-import { loadShader } from '../gpu/shaders';
+import { ComputeKernel, DispatchList, StaticUniforms } from '../gpu/kernel';
+import type { UniformValues } from '../gpu/uniforms';
 import { dummyBuffer } from './matmul';
-import { SAMPLE_KMAX, effectiveK, type SamplingParams } from '../reference/sampling';
+import { SAMPLE_KMAX, effectiveK, type SamplingParams } from '../math/sampling';
 
 export { SAMPLE_KMAX, type SamplingParams };
 
@@ -86,10 +86,9 @@ export class SamplerKernel {
   constructor(private readonly ctx: GpuContext, opts: SamplerOptions = {}) {
     if (ctx.limits.maxComputeInvocationsPerWorkgroup < 256) throw new Error('sampler needs 256 invocations per workgroup');
     this.check = opts.check ?? true;
-    const lib = loadShader('sample_lib') + '\n';
     const modes: Mode[] = ['argmax', 'topk', 'full'];
-    this.partial = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_partial', m, {}, lib)])) as Record<Mode, ComputeKernel>;
-    this.final = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_final', m, {}, lib)])) as Record<Mode, ComputeKernel>;
+    this.partial = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_partial', { entryPoint: m })])) as Record<Mode, ComputeKernel>;
+    this.final = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_final', { entryPoint: m })])) as Record<Mode, ComputeKernel>;
   }
 
   /** How a selection with these parameters runs over V logits. */
@@ -128,13 +127,13 @@ export class SamplerKernel {
     return lv;
   }
 
-  private partialUniforms(p: Plan, lv: { offset: number; rowStride: number }): ArrayBuffer {
-    return packUniforms([
-      ['u32', p.V], ['u32', lv.offset], ['u32', lv.rowStride], ['u32', p.k], ['f32', p.invTemp], ['u32', SAMPLE_SLICE], ['u32', p.G], ['u32', p.KC],
-    ]);
+  private partialUniforms(p: Plan, lv: { offset: number; rowStride: number }): UniformValues {
+    return {
+      V: p.V, off: lv.offset, stride: lv.rowStride, k: p.k, invTemp: p.invTemp, S: SAMPLE_SLICE, G: p.G, KC: p.KC,
+    };
   }
 
-  private finalUniforms(p: Plan, lv: { offset: number; rowStride: number }, o: { outIndex: number; partOff: number; state: boolean; random: RandomSource }): ArrayBuffer {
+  private finalUniforms(p: Plan, lv: { offset: number; rowStride: number }, o: { outIndex: number; partOff: number; state: boolean; random: RandomSource }): UniformValues {
     let u = -1, seed = 0, step = 0;
     if ('u' in o.random) {
       if (!(o.random.u >= 0 && o.random.u < 1)) throw new Error(`sampling: u = ${o.random.u} must be in [0, 1)`);
@@ -143,12 +142,11 @@ export class SamplerKernel {
       seed = o.random.seed >>> 0;
       step = o.random.step >>> 0;
     }
-    return packUniforms([
-      ['u32', p.V], ['u32', lv.offset], ['u32', lv.rowStride], ['u32', p.k],
-      ['f32', p.topP], ['f32', p.invTemp], ['u32', seed], ['u32', step],
-      ['f32', u], ['u32', p.G], ['u32', SAMPLE_SLICE], ['u32', p.KC],
-      ['u32', o.outIndex], ['u32', o.partOff], ['u32', (o.state ? 1 : 0) | (this.check ? 2 : 0)], ['u32', 0],
-    ]);
+    return {
+      V: p.V, off: lv.offset, stride: lv.rowStride, k: p.k, topP: p.topP, invTemp: p.invTemp, seed, step, u, G: p.G,
+      S: SAMPLE_SLICE, KC: p.KC, outIndex: o.outIndex, partOff: o.partOff,
+      flags: (o.state ? 1 : 0) | (this.check ? 2 : 0),
+    };
   }
 
   /** out[outIndex + w] = argmax of logits row w (rows default 1). */
@@ -183,15 +181,15 @@ export class SamplerKernel {
     const lv = { offset: 0, rowStride: io.V };
     const random = { seed, step: 0 };
     if (p.mode === 'argmax') {
-      const u = uniforms.add(this.finalUniforms({ ...p, G: io.headGroups }, lv, { outIndex: 0, partOff: io.headPartials, state: true, random }));
+      const u = uniforms.add(this.final.argmax.uniforms(this.finalUniforms({ ...p, G: io.headGroups }, lv, { outIndex: 0, partOff: io.headPartials, state: true, random })));
       list.add(this.final.argmax, this.final.argmax.bindGroup(u, [io.logits, io.logits, io.history, io.state]), [1]);
       return;
     }
     const part = io.part;
     if (!part || part.size < SamplerKernel.partFloats(p) * 4) throw new Error(`decode sampling: partials need ${SamplerKernel.partFloats(p)} floats`);
-    const u1 = uniforms.add(this.partialUniforms(p, lv));
+    const u1 = uniforms.add(this.partial[p.mode].uniforms(this.partialUniforms(p, lv)));
     list.add(this.partial[p.mode], this.partial[p.mode].bindGroup(u1, [io.logits, part]), [p.G, 1]);
-    const u2 = uniforms.add(this.finalUniforms(p, lv, { outIndex: 0, partOff: 0, state: true, random }));
+    const u2 = uniforms.add(this.final[p.mode].uniforms(this.finalUniforms(p, lv, { outIndex: 0, partOff: 0, state: true, random })));
     list.add(this.final[p.mode], this.final[p.mode].bindGroup(u2, [io.logits, part, io.history, io.state]), [1]);
   }
 

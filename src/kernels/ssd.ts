@@ -22,7 +22,7 @@
  * CPU oracles: src/reference/ssd.ts.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { LimitExceededError } from '../gpu/errors';
 import { checkView, grid2d, type StridedView } from './scan';
 
@@ -179,10 +179,8 @@ export class SsdScan {
     return Math.max(1, Math.min(maxChunks, byGrid)) * this.plan.chunk;
   }
 
-  private prelude(extra: Record<string, number>): string {
-    const nv = Math.ceil(this.N / 4);
-    const c = { NS: this.N, NV: nv, PD: this.P, HEADS: this.H, HPG: this.H / this.G, ...extra };
-    return Object.entries(c).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
+  private consts(extra: Record<string, number>): Record<string, number> {
+    return { NS: this.N, NV: Math.ceil(this.N / 4), PD: this.P, HEADS: this.H, HPG: this.H / this.G, ...extra };
   }
 
   private kernel(name: string): ComputeKernel {
@@ -191,11 +189,11 @@ export class SsdScan {
     const { chunk: q, tile: t, stateTile: ts, wg1 } = this.plan;
     const nv = Math.ceil(this.N / 4);
     if (name === 'ssd_chunk_state') {
-      k = new ComputeKernel(this.ctx, name, 'main', {}, this.prelude({ WG: wg1, TS: ts, QMAX: q, QPT: Math.ceil(q / wg1), OPT: Math.ceil((this.P * nv) / wg1) }));
+      k = new ComputeKernel(this.ctx, name, { consts: this.consts({ WG: wg1, TS: ts, QMAX: q, QPT: Math.ceil(q / wg1), OPT: Math.ceil((this.P * nv) / wg1) }) });
     } else if (name === 'ssd_chunk_out') {
-      k = new ComputeKernel(this.ctx, name, 'main', {}, this.prelude({ T: t, WG: t * t, QMAX: q, QPT: Math.ceil(q / (t * t)), OPT: Math.ceil((t * this.P) / (t * t)) }));
+      k = new ComputeKernel(this.ctx, name, { consts: this.consts({ T: t, WG: t * t, QMAX: q, QPT: Math.ceil(q / (t * t)), OPT: Math.ceil((t * this.P) / (t * t)) }) });
     } else if (name === 'ssd_sequential') {
-      k = new ComputeKernel(this.ctx, name, 'main', {}, this.prelude({ WG: this.seqWg, TT: this.seqTile }));
+      k = new ComputeKernel(this.ctx, name, { consts: this.consts({ WG: this.seqWg, TT: this.seqTile }) });
     } else {
       k = new ComputeKernel(this.ctx, name);
     }
@@ -252,12 +250,10 @@ export class SsdScan {
   private encodeSequential(pass: GPUComputePassEncoder, io: SsdIO, r: Resolved, h0: GPUBuffer | null, hOut: GPUBuffer, initMode: number): void {
     this.kernel('ssd_sequential').dispatch(
       pass,
-      packUniforms([
-        ['u32', r.L], ['u32', r.xOff], ['u32', r.bOff], ['u32', r.cOff],
-        ['u32', r.stride], ['u32', r.dtOff], ['u32', r.dtStride], ['u32', r.yOff],
-        ['u32', r.yStride], ['u32', initMode], ['u32', 0], ['u32', 0],
-        ['f32', r.lo], ['f32', f32Limit(r.hi)], ['u32', 0], ['u32', 0],
-      ]),
+      {
+        L: r.L, xOff: r.xOff, bOff: r.bOff, cOff: r.cOff, xbcStride: r.stride, dtOff: r.dtOff, dtStride: r.dtStride,
+        yOff: r.yOff, yStride: r.yStride, initMode, lo: r.lo, hi: f32Limit(r.hi),
+      },
       [r.xbc, io.dt.buffer, io.params, initMode === 1 && h0 ? h0 : this.dummy, io.y.buffer, hOut],
       [Math.ceil(((this.H / this.G) * this.P) / this.seqWg), this.G],
     );
@@ -280,11 +276,7 @@ export class SsdScan {
       if (nc > maxDim) throw new LimitExceededError('maxComputeWorkgroupsPerDimension', nc, maxDim, 'SSD chunks');
       this.kernel('ssd_chunk_state').dispatch(
         pass,
-        packUniforms([
-          ['u32', L], ['u32', chunk], ['u32', nc], ['u32', xOff],
-          ['u32', bOff], ['u32', r.stride], ['u32', dtOff], ['u32', r.dtStride],
-          ['f32', lo], ['f32', hi], ['u32', 0], ['u32', 0],
-        ]),
+        { L, chunk, nChunks: nc, xOff, bOff, xbcStride: r.stride, dtOff, dtStride: r.dtStride, lo, hi },
         [r.xbc, io.dt.buffer, io.params, E, csum],
         [nc, H],
       );
@@ -292,18 +284,16 @@ export class SsdScan {
       const g = grid2d(hpn, maxDim);
       this.kernel('ssd_state_pass').dispatch(
         pass,
-        packUniforms([['u32', hpn], ['u32', P * N], ['u32', H], ['u32', nc], ['u32', mode], ['u32', 0], ['u32', 0], ['u32', 0]]),
+        { total: hpn, PN: P * N, heads: H, nChunks: nc, initMode: mode },
         [csum, mode === 1 && h0 ? h0 : this.dummy, E, hOut],
         [g.gx, g.gy],
       );
       this.kernel('ssd_chunk_out').dispatch(
         pass,
-        packUniforms([
-          ['u32', L], ['u32', chunk], ['u32', nc], ['u32', xOff],
-          ['u32', bOff], ['u32', cOff], ['u32', r.stride], ['u32', dtOff],
-          ['u32', r.dtStride], ['u32', yOff], ['u32', r.yStride], ['u32', 0],
-          ['f32', lo], ['f32', hi], ['u32', 0], ['u32', 0],
-        ]),
+        {
+          L, chunk, nChunks: nc, xOff, bOff, cOff, xbcStride: r.stride, dtOff, dtStride: r.dtStride, yOff,
+          yStride: r.yStride, lo, hi,
+        },
         [r.xbc, io.dt.buffer, io.params, E, io.y.buffer],
         [nc * (chunk / tile), H],
       );
@@ -333,7 +323,7 @@ export class SsdGatedNorm {
       throw new Error(`ssd gated norm: ${dIn} channels do not split into ${G} groups`);
     }
     this.wg = Math.min(256, ctx.limits.maxComputeInvocationsPerWorkgroup, nextPow2(dIn / G));
-    this.k = new ComputeKernel(ctx, 'ssd_gated_norm', 'main', { WG: this.wg });
+    this.k = new ComputeKernel(ctx, 'ssd_gated_norm', { constants: { WG: this.wg } });
   }
 
   encode(pass: GPUComputePassEncoder, L: number, y: StridedView, z: StridedView, w: GPUBuffer, out: StridedView): void {
@@ -346,11 +336,7 @@ export class SsdGatedNorm {
     if (w.size < dIn * 4) throw new Error(`ssd gated norm: weight holds ${w.size / 4} floats, needs ${dIn}`);
     this.k.dispatch(
       pass,
-      packUniforms([
-        ['u32', L], ['u32', dIn / G], ['f32', this.eps], ['u32', yOff],
-        ['u32', yStride], ['u32', zOff], ['u32', zStride], ['u32', oOff],
-        ['u32', oStride], ['u32', 0], ['u32', 0], ['u32', 0],
-      ]),
+      { L, gs: dIn / G, eps: this.eps, yOff, yStride, zOff, zStride, oOff, oStride },
       [y.buffer, z.buffer, w, out.buffer],
       [Math.min(L, 32768), Math.ceil(L / 32768), G],
     );

@@ -5,7 +5,7 @@
  * (shaders/ssm_pack_params.wgsl).
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 
 /** Number of floats in the packed buffer. */
 export function ssmParamsLength(D: number, N: number): number {
@@ -42,7 +42,7 @@ export class SsmParamsPacker {
     need(deltaBias, D, 'delta_bias');
     need(out, ssmParamsLength(D, N), 'out');
     const total = ssmParamsLength(D, N);
-    this.k.dispatch(pass, packUniforms([['u32', D], ['u32', N]]), [aLog, Dskip, deltaBias, out], [Math.ceil(total / 256)]);
+    this.k.dispatch(pass, { D, N }, [aLog, Dskip, deltaBias, out], [Math.ceil(total / 256)]);
   }
 }
 

@@ -7,7 +7,7 @@
  * output at offset D), params packed [A | Dskip | deltaBias] (./ssm_params.ts). state [D, N] read-write; y [D] output.
  */
 import type { GpuContext } from '../gpu/context';
-import { ComputeKernel, packUniforms } from '../gpu/kernel';
+import { ComputeKernel } from '../gpu/kernel';
 import { ssmParamsLength } from './ssm_params';
 
 export interface VecView {
@@ -38,7 +38,7 @@ export class SsmStep {
     if (!Number.isInteger(N) || N < 1 || N > 256) throw new Error(`SsmStep: N = ${N} must be an integer in [1, 256]`);
     this.D = D;
     this.N = N;
-    this.k = new ComputeKernel(ctx, 'ssm_step', 'main', {}, `const NS: u32 = ${N}u;\n`);
+    this.k = new ComputeKernel(ctx, 'ssm_step', { consts: { NS: N } });
     this.dummy = ctx.buffer(16, 'scratch', 'ssm-step-dummy');
   }
 
@@ -66,10 +66,7 @@ export class SsmStep {
     const cpw = Math.floor(256 / N);
     this.k.dispatch(
       pass,
-      packUniforms([
-        ['u32', D], ['u32', xOff], ['u32', dOff], ['u32', zOff],
-        ['u32', bOff], ['u32', cOff], ['u32', yOff], ['u32', io.z ? 1 : 0],
-      ]),
+      { D, xOff, dOff, zOff, bOff, cOff, yOff, hasZ: io.z ? 1 : 0 },
       [io.x.buffer, io.delta.buffer, io.z?.buffer ?? this.dummy, io.B.buffer, io.params, io.state, io.y.buffer],
       [Math.ceil(D / cpw)],
     );

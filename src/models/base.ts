@@ -7,15 +7,17 @@ import type { GpuContext } from '../gpu/context';
 import { DispatchList, StaticUniforms } from '../gpu/kernel';
 import type { PassTimer } from '../gpu/timing';
 import { decodePartFloats, NON_FINITE_TOKEN } from '../kernels/sampling';
+import { DEFAULT_KERNELS } from './kernel-choice';
 import type { Ops } from './ops';
 import type {
-  GenerateOptions, ModelArch, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, SamplingOptions, TokenEvent,
+  GenerateOptions, ModelArch, GenerateStats, KernelChoice, LanguageModel, ModelDiagnostics, ModelMemory, PrefillInfo, SamplingOptions, TokenEvent,
 } from './types';
 import { view, type View, type Weight } from './tensor';
 import { DecodeMatvec, type NormKind } from '../kernels/decode_matvec';
 import type { LinearWeights } from '../kernels/matmul';
 import type { WeightStore } from './weights';
 import type { Category } from '../gpu/pool';
+import { OutOfMemoryError } from '../gpu/errors';
 
 /** prefill() options: all logits rows, or chunk-by-chunk progress with cancellation. */
 export interface PrefillOptions {
@@ -26,6 +28,11 @@ export interface PrefillOptions {
 }
 
 const now = () => (globalThis.performance ?? Date).now();
+
+/** Default CausalLM.prefillBudget: per-pass activations of a prefill up to 512 MiB (mamba-130m: ~14k tokens a pass). */
+export const PREFILL_BUDGET = 512 * 2 ** 20;
+/** Prefill passes are never shorter than this (what every pass was before they were sized; limits then fail as before). */
+export const PASS_FLOOR = 1024;
 const GREEDY: SamplingOptions = { temperature: 0, topK: 0, topP: 1, seed: 0 };
 
 /** Logits that are NaN or ±Inf (e.g. NaN weights): a clear error naming the model instead of a silent token. */
@@ -72,11 +79,17 @@ export abstract class CausalLM implements LanguageModel {
   abstract readonly arch: ModelArch;
   abstract readonly vocabSize: number;
   abstract readonly maxContext: number;
-  kernels: KernelChoice = { scan: 'fused', attention: 'flash' };
+  kernels: KernelChoice = { ...DEFAULT_KERNELS };
   /** Decode steps recorded per submit in generate() (one readback per batch). */
   stepsPerSubmit = 8;
-  /** Longest chunk of tokens one prefill pass processes; longer prompts run as several chunks. */
-  prefillChunk = 1024;
+  /** Tokens per prefill pass when set (tests force several passes with it); null: sized per prompt (passRows). */
+  prefillChunk: number | null = null;
+  /** Bytes the per-pass activations of a prefill may take; with the device's binding limits it sizes the passes. */
+  prefillBudget = PREFILL_BUDGET;
+  /** Prefill passes are never shorter than this (PASS_FLOOR; tests lower it to exercise long passes on short prompts). */
+  passFloor = PASS_FLOOR;
+  /** How the last prefill() ran: passes, the longest pass, and the activation bytes it held (null before any). */
+  lastPrefill: PrefillInfo | null = null;
 
   /** Tokens consumed so far (the next token's position). */
   protected pos = 0;
@@ -96,6 +109,18 @@ export abstract class CausalLM implements LanguageModel {
   protected abstract encodeForward(pass: GPUComputePassEncoder, n: number, pos: number, logitRows: 'last' | 'all', logits: View): void;
   /** Resets recurrent state / cache buffers (called by reset()). */
   protected abstract clearState(): void;
+  /** Bytes per token of the buffers one prefill pass allocates in reserve() (all of them, and the widest one), or
+   *  null: passes of passFloor tokens. */
+  protected passRowBytes(): { total: number; widest: number } | null {
+    return null;
+  }
+  /** A further bound on the tokens of a pass starting at `pos` (e.g. a score matrix that must fit a binding). */
+  protected passRowLimit(_pos: number): number {
+    return Infinity;
+  }
+  /** Releases the per-pass buffers (a long prefill's activations) so that a model at rest holds no more than passes
+   *  of passFloor tokens need; the next pass allocates again. */
+  protected releasePassBuffers(): void {}
   /** Allocates, before a pass is recorded, whatever a pass of `rows` tokens ending at position `end` needs
    *  (activations, KV cache room). encodeForward itself never allocates: buffers freed while a pass is being
    *  recorded would break it. */
@@ -233,31 +258,82 @@ export abstract class CausalLM implements LanguageModel {
     this.ctx.device.queue.writeBuffer(history, this.pos * 4, new Uint32Array(ids));
     const V = this.vocabSize;
     const out = new Float32Array((all ? ids.length : 1) * V);
-    // With progress wanted for a longer prompt: about 8 reports (chunks of a power of two, 128 up to prefillChunk).
-    const chunk = opts.onProgress && ids.length > 256
-      ? Math.min(this.prefillChunk, Math.max(128, 2 ** Math.ceil(Math.log2(ids.length / 8))))
-      : this.prefillChunk;
-    for (let start = 0; start < ids.length; start += chunk) {
-      const n = Math.min(chunk, ids.length - start);
-      const last = start + n === ids.length;
-      const rows = all ? n : 1;
-      const logits = this.ensureLogits(rows);
-      this.reserve(this.pos + n, n);
-      this.ctx.run((pass) => this.encodeForward(pass, n, this.pos, all ? 'all' : 'last', logits), `${this.name}.prefill`);
-      const p0 = this.pos;
-      this.pos += n;
-      this.use(this.pos, n, rows, false);
-      if (opts.onProgress && !last) {
-        await this.ctx.device.queue.onSubmittedWorkDone();
-        opts.onProgress(start + n, ids.length);
-        aborted();
+    const info: PrefillInfo = { tokens: ids.length, passes: 0, passTokens: 0, activationBytes: 0 };
+    // With progress wanted for a longer prompt: passes of about an eighth of it (a power of two, at least 128 tokens)
+    // while the rest would take more than 2 s at the speed measured; after that, passes as long as they can be.
+    let progressRows = opts.onProgress && ids.length > 256 ? Math.max(128, 2 ** Math.ceil(Math.log2(ids.length / 8))) : Infinity;
+    try {
+      for (let start = 0; start < ids.length; ) {
+        const left = ids.length - start;
+        let n = Math.min(this.passRows(left, this.pos, all), progressRows);
+        let logits: View;
+        // Allocate the pass's buffers (each model allocates all or none); out of memory for a pass longer than
+        // passFloor tokens: try half as many, down to passFloor, below which the error goes on.
+        for (;;) {
+          try {
+            logits = this.ensureLogits(all ? n : 1);
+            this.reserve(this.pos + n, n);
+            break;
+          } catch (e) {
+            const floor = this.prefillChunk ?? Math.min(left, this.passFloor);
+            if (!(e instanceof OutOfMemoryError) || n <= floor) throw e;
+            n = Math.max(floor, Math.floor(n / 2));
+          }
+        }
+        const last = n === left;
+        info.passes++;
+        info.passTokens = Math.max(info.passTokens, n);
+        const t0 = now();
+        this.ctx.run((pass) => this.encodeForward(pass, n, this.pos, all ? 'all' : 'last', logits), `${this.name}.prefill`);
+        const p0 = this.pos;
+        this.pos += n;
+        this.use(this.pos, n, all ? n : 1, false);
+        info.activationBytes = Math.max(info.activationBytes, this.memory().activations);
+        if (opts.onProgress && !last) {
+          await this.ctx.device.queue.onSubmittedWorkDone();
+          if (((now() - t0) * (left - n)) / n < 2000) progressRows = Infinity;
+          opts.onProgress(start + n, ids.length);
+          aborted();
+        }
+        if (all) out.set(await this.ctx.readF32(logits.buffer, n * V), start * V);
+        else if (last) out.set(await this.ctx.readF32(logits.buffer, V));
+        if (all || last) checkFinite(this.name, all ? out.subarray(start * V, (start + n) * V) : out, V, all ? p0 : p0 + n - 1);
+        start += n;
       }
-      if (all) out.set(await this.ctx.readF32(logits.buffer, n * V), start * V);
-      else if (last) out.set(await this.ctx.readF32(logits.buffer, V));
-      if (all || last) checkFinite(this.name, all ? out.subarray(start * V, (start + n) * V) : out, V, all ? p0 : p0 + n - 1);
+    } finally {
+      this.lastPrefill = info;
+      if (info.passTokens > this.passFloor) {
+        this.releasePassBuffers();
+        if (this.logitsRows > this.passFloor) {
+          this.free(this.logits);
+          this.logits = null;
+          this.logitsRows = 0;
+        }
+      }
     }
     opts.onProgress?.(ids.length, ids.length);
     return out;
+  }
+
+  /**
+   * Tokens in the next prefill pass (`left` to go, the pass starting at `pos`): as many as the per-pass buffers fit
+   * in prefillBudget and in one binding (passRowBytes, passRowLimit; all logits rows when allLogits), split evenly
+   * over the passes the prompt needs; never fewer than passFloor (the pass then fails as it would have before).
+   * So a long prompt goes through each layer in one or a few long passes: the long-L scan path (chunked scan with
+   * long chunks) the kernel benchmarks measure, and attention over many queries per call.
+   */
+  passRows(left: number, pos: number, allLogits = false): number {
+    if (this.prefillChunk) return Math.min(this.prefillChunk, left);
+    const b = this.passRowBytes();
+    const floor = this.passFloor;
+    if (!b) return Math.min(floor, left);
+    const lim = this.ctx.limits;
+    const binding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+    const rowBytes = b.total + (allLogits ? this.vocabSize * 4 : 0);
+    const fit = Math.min(Math.floor(binding / b.widest), allLogits ? Math.floor(binding / (this.vocabSize * 4)) : Infinity, this.passRowLimit(pos));
+    const rows = Math.max(floor, Math.min(fit, Math.max(floor, Math.floor(this.prefillBudget / rowBytes))));
+    if (rows <= floor) return Math.min(rows, left);
+    return Math.max(Math.min(floor, left), Math.ceil(left / Math.ceil(left / rows)));
   }
 
   /** One token through the recorded decode step (no sampling), logits [V] read back. */
@@ -289,20 +365,6 @@ export abstract class CausalLM implements LanguageModel {
   readonly decodeStats = { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 };
   /** When set, every decode submit's compute pass is timed with timestamp queries. */
   passTimer: PassTimer | null = null;
-  /**
-   * Record each layer as one pipeline + one bind group (mamba_decode_layer / neox_decode_layer: fewer Dawn calls per
-   * token) or as its separate fused kernels. 'auto': the separate kernels, which were faster in GPU time on the H200
-   * (final run, docs/benchmarks.md: pythia-160m 0.885 vs 1.238 ms per token at 1k, mamba-130m 0.760 vs 0.815) and on
-   * SwiftShader; the saved Dawn calls are CPU time, which the pipelined batches hide. Read when the step is first
-   * recorded.
-   */
-  decodeLayers: 'auto' | 'on' | 'off' = 'auto';
-
-  /** Whether to record the one-pipeline layers (decodeLayers resolved against the adapter). */
-  protected useLayerKernels(): boolean {
-    return this.decodeLayers === 'on';
-  }
-
   /** u32 [pos, nsplit, KV capacity, 0], read and advanced by the recorded step's kernels. */
   private decodeState: GPUBuffer | null = null;
   private decodeProgram: DecodeProgram | null = null;

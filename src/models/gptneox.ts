@@ -18,7 +18,7 @@ import { DispatchList, StaticUniforms } from '../gpu/kernel';
 import { AttentionDecodeOut, AttentionDecodeSplit } from '../kernels/attention_decode_fused';
 import { DecodeMatvec, EPI_ADD, EPI_BIAS, EPI_GELU } from '../kernels/decode_matvec';
 import { DecodeEmbedding } from '../kernels/embedding';
-import { NeoxDecodeLayer, neoxPackLayout, type NeoxDecodeShape } from '../kernels/neox_decode';
+import { neoxPackLayout, type NeoxDecodeShape } from '../kernels/neox_decode';
 import { CausalLM, lw, type DecodeHead } from './base';
 import type { Ops } from './ops';
 import { rowSlice, view, type View } from './tensor';
@@ -57,9 +57,6 @@ interface NeoxDecode {
   packs: GPUBuffer[];
   off: Record<string, number>;
   finalPack: GPUBuffer;
-  // the one-pipeline layer binds one buffer (acts: x | qkv | m | partials); the separate kernels bind these:
-  acts?: GPUBuffer;
-  layer: NeoxDecodeLayer | null;
   x: GPUBuffer;      // (d)        residual stream
   qkvm: GPUBuffer;   // (3d | f)   fused QKV [H, 3, hd], then the MLP hidden at mOff
   mOff: number;
@@ -71,7 +68,7 @@ interface NeoxDecode {
     split: AttentionDecodeSplit;
     out: AttentionDecodeOut;
     down: DecodeMatvec;
-  } | null;
+  };
   head: DecodeMatvec[];
 }
 
@@ -185,20 +182,8 @@ export class GptNeoxModel extends CausalLM {
     const k = this.dec ??= this.makeDecode();
     const M = (i: number, m: string) => W.matrix(`gpt_neox.layers.${i}.${m}.weight`).blocks[0].buffer;
     const has = (i: number, name: string) => W.has(`gpt_neox.layers.${i}.${name}`);
-    if (k.layer) {
-      // one pipeline, one bind group per layer; the grid of each dispatch selects its stage
-      const acts = k.acts!;
-      for (const e of k.embed.bind(io.history, io.state, acts)) list.add(e.kernel, e.group, e.grid);
-      for (let i = 0; i < c.numHiddenLayers; i++) {
-        k.layer.record(list, k.layer.bind({
-          acts, wQkv: M(i, 'attention.query_key_value'), wDense: M(i, 'attention.dense'), wUp: M(i, 'mlp.dense_h_to_4h'),
-          wDown: M(i, 'mlp.dense_4h_to_h'), pack: k.packs[i], kCache: this.kCache[i], vCache: this.vCache[i], state: io.state,
-        }));
-      }
-      return this.recordHead(list, uniforms, k.head, acts, k.finalPack, { gOff: 0, bOff: Math.ceil(d / 4) * 4 }, this.headWeight(), k.layer.acts.x);
-    }
     const { x, qkvm, part, off } = k;
-    const sep = k.sep!;
+    const sep = k.sep;
     for (const e of k.embed.bind(io.history, io.state, x)) list.add(e.kernel, e.group, e.grid);
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const pack = k.packs[i];
@@ -239,8 +224,6 @@ export class GptNeoxModel extends CausalLM {
       d, f, H, hd, rot: c.rotaryDims, base: c.ropeTheta, eps, parallel: c.useParallelResidual, dtype,
       qkvBias: has('attention.query_key_value.bias'), denseBias: has('attention.dense.bias'),
     };
-    const others = ['attention.dense', 'mlp.dense_h_to_4h', 'mlp.dense_4h_to_h'].map((m) => L0(m).dtype);
-    const layer = this.useLayerKernels() && NeoxDecodeLayer.blocker(this.ctx, shape, others) === null ? new NeoxDecodeLayer(this.ctx, shape) : null;
     // per-layer pack: LayerNorm weights and every bias, copied once into one buffer
     const P = neoxPackLayout(shape);
     const parts: [keyof typeof P, string, number][] = [
@@ -250,15 +233,13 @@ export class GptNeoxModel extends CausalLM {
       ['upB', 'mlp.dense_h_to_4h.bias', f], ['downB', 'mlp.dense_4h_to_h.bias', d],
     ];
     const off: Record<string, number> = { ...P };
-    const split = layer ? null : new AttentionDecodeSplit(this.ctx, { H, hd, rot: c.rotaryDims, base: c.ropeTheta });
+    const split = new AttentionDecodeSplit(this.ctx, { H, hd, rot: c.rotaryDims, base: c.ropeTheta });
     const mOff = up4(3 * d);
     // all or none: out of memory here leaves nothing behind
-    const specs: Record<string, [number, Category, string]> = layer
-      ? { acts: [layer.acts.total * 4, 'activations', 'decode.acts'] }
-      : {
-        x: [d * 4, 'activations', 'decode.x'], qkvm: [(mOff + f) * 4, 'activations', 'decode.qkvm'],
-        part: [split!.partFloats * 4, 'activations', 'decode.attention-partials'],
-      };
+    const specs: Record<string, [number, Category, string]> = {
+      x: [d * 4, 'activations', 'decode.x'], qkvm: [(mOff + f) * 4, 'activations', 'decode.qkvm'],
+      part: [split.partFloats * 4, 'activations', 'decode.attention-partials'],
+    };
     specs.finalPack = [2 * up4(d) * 4, 'weights', 'decode_pack.final'];
     for (let i = 0; i < c.numHiddenLayers; i++) specs[`pack${i}`] = [P.total * 4, 'weights', `decode_pack.${i}`];
     const b = this.allocAll(specs);
@@ -277,12 +258,12 @@ export class GptNeoxModel extends CausalLM {
     enc.copyBufferToBuffer(W.param('gpt_neox.final_layer_norm.bias').buffer, 0, finalPack, up4(d) * 4, d * 4);
     this.ctx.submit(enc);
     return {
-      packs, off, finalPack, mOff, x: b.x, qkvm: b.qkvm, part: b.part, acts: b.acts, layer,
+      packs, off, finalPack, mOff, x: b.x, qkvm: b.qkvm, part: b.part,
       embed: new DecodeEmbedding(this.ctx, lw(W.matrix('gpt_neox.embed_in.weight'))),
-      sep: layer ? null : {
+      sep: {
         inK: new DecodeMatvec(this.ctx, { K: d, N: 3 * d, N2: c.useParallelResidual ? f : 0, dtype, norm: 'ln', eps }),
         upK: c.useParallelResidual ? null : new DecodeMatvec(this.ctx, { K: d, N: f, dtype: L0('mlp.dense_h_to_4h').dtype, norm: 'ln', eps }),
-        split: split!,
+        split,
         out: new AttentionDecodeOut(this.ctx, { H, hd, rot: c.rotaryDims, base: c.ropeTheta, dtype: L0('attention.dense').dtype, bias: shape.denseBias, biasOff: off.denseB }),
         down: new DecodeMatvec(this.ctx, { K: f, N: d, dtype: L0('mlp.dense_4h_to_h').dtype }),
       },
@@ -293,6 +274,25 @@ export class GptNeoxModel extends CausalLM {
   protected reserve(end: number, rows: number): void {
     this.ensureCache(end);
     this.ensureActs(rows);
+  }
+
+  /** Per token of a pass: the Acts below (x, h, qkv, att, mlp); the widest is qkv or mlp. */
+  protected passRowBytes(): { total: number; widest: number } {
+    const cols = Object.values(this.actColumns());
+    return { total: this.actBytesPerRow(), widest: Math.max(...cols) * 4 };
+  }
+
+  /** The reference attention materialises [H, n, pos + n] scores, which must fit one binding (and its softmax grid). */
+  protected passRowLimit(pos: number): number {
+    if (this.kernels.attention !== 'reference') return Infinity;
+    const lim = this.ctx.limits;
+    const perHead = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / (4 * this.config.numAttentionHeads);
+    return Math.min(lim.maxComputeWorkgroupsPerDimension, Math.floor((Math.sqrt(pos * pos + 4 * perHead) - pos) / 2));
+  }
+
+  protected releasePassBuffers(): void {
+    if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
+    this.acts = null;
   }
 
   private ensureActs(rows: number): Acts {

@@ -18,7 +18,7 @@ import type { MambaConfig } from '../hub/config';
 import { DispatchList, StaticUniforms } from '../gpu/kernel';
 import { DecodeMatvec, EPI_ADD, EPI_BIAS } from '../kernels/decode_matvec';
 import { DecodeEmbedding } from '../kernels/embedding';
-import { buildMambaPack, MambaDecodeIn, MambaDecodeLayer, MambaDecodeSsm, mambaActsLayout, mambaPackLayout, type MambaDecodeShape, type MambaPackLayout } from '../kernels/mamba_decode';
+import { buildMambaPack, MambaDecodeIn, MambaDecodeSsm, mambaPackLayout, type MambaDecodeShape, type MambaPackLayout } from '../kernels/mamba_decode';
 import { CausalLM, lw, type DecodeHead } from './base';
 import type { Ops } from './ops';
 import { colSlice, rowSlice, view, type View } from './tensor';
@@ -61,16 +61,13 @@ interface MambaDecode {
   layout: MambaPackLayout;
   packs: GPUBuffer[];
   packed: boolean;
-  // separate buffers for the four-kernel form, or one (acts: hidden | uz | dbc | y) for the one-pipeline layer
   hidden: GPUBuffer; // (d)        residual stream
   uz: GPUBuffer;     // (2·dIn)    u = SiLU(conv(x)) | z
   dbc: GPUBuffer;    // (r + 2n)   Δ_low | B | C
   y: GPUBuffer;      // (dIn)      gated SSM output
-  acts?: GPUBuffer;
-  layer: MambaDecodeLayer | null;
   embed: DecodeEmbedding;
-  /** The four separate kernels, when the one-pipeline layer cannot be used. */
-  four: { inK: MambaDecodeIn; xproj: DecodeMatvec; ssm: MambaDecodeSsm; outp: DecodeMatvec } | null;
+  /** The four kernels of a layer. */
+  four: { inK: MambaDecodeIn; xproj: DecodeMatvec; ssm: MambaDecodeSsm; outp: DecodeMatvec };
   head: DecodeMatvec[];
 }
 
@@ -160,20 +157,8 @@ export class MambaModel extends CausalLM {
       this.ctx.submit(enc);
       k.packed = true;
     }
-    if (k.layer) {
-      // one pipeline, one bind group per layer, four dispatches (the stage follows from the grid size)
-      const acts = k.acts!;
-      for (const e of k.embed.bind(io.history, io.state, acts)) list.add(e.kernel, e.group, e.grid);
-      for (let i = 0; i < c.numHiddenLayers; i++) {
-        k.layer.record(list, k.layer.bind({
-          acts, wIn: L(i, 'in_proj').blocks[0].buffer, wX: L(i, 'x_proj').blocks[0].buffer, wDt: L(i, 'dt_proj').blocks[0].buffer,
-          wOut: L(i, 'out_proj').blocks[0].buffer, pack: k.packs[i], convState: this.convState[i], ssmState: this.ssmState[i],
-        }));
-      }
-      return this.recordHead(list, uniforms, k.head, acts, W.param('backbone.norm_f.weight').buffer, { gOff: 0, bOff: 0 }, this.headWeight(), k.layer.acts.hidden);
-    }
     const { hidden, uz, dbc, y } = k;
-    const f = k.four!;
+    const f = k.four;
     for (const e of k.embed.bind(io.history, io.state, hidden)) list.add(e.kernel, e.group, e.grid);
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const pack = k.packs[i];
@@ -202,25 +187,20 @@ export class MambaModel extends CausalLM {
     const W = this.weights;
     const L0 = (m: string) => W.matrix(`backbone.layers.0.mixer.${m}.weight`);
     const layout = mambaPackLayout(shape);
-    const xDtype = L0('in_proj').dtype;
-    const layer = this.useLayerKernels() && MambaDecodeLayer.blocker(this.ctx, shape, xDtype, [L0('x_proj').dtype, L0('out_proj').dtype]) === null
-      ? new MambaDecodeLayer(this.ctx, shape) : null;
     // all or none: out of memory here leaves nothing behind
-    const specs: Record<string, [number, Category, string]> = layer
-      ? { acts: [mambaActsLayout(shape).total * 4, 'activations', 'decode.acts'] }
-      : {
-        hidden: [shape.d * 4, 'activations', 'decode.hidden'], uz: [2 * shape.dIn * 4, 'activations', 'decode.uz'],
-        dbc: [(shape.r + 2 * shape.n) * 4, 'activations', 'decode.dbc'], y: [shape.dIn * 4, 'activations', 'decode.y'],
-      };
+    const specs: Record<string, [number, Category, string]> = {
+      hidden: [shape.d * 4, 'activations', 'decode.hidden'], uz: [2 * shape.dIn * 4, 'activations', 'decode.uz'],
+      dbc: [(shape.r + 2 * shape.n) * 4, 'activations', 'decode.dbc'], y: [shape.dIn * 4, 'activations', 'decode.y'],
+    };
     for (let i = 0; i < c.numHiddenLayers; i++) specs[`pack${i}`] = [layout.total * 4, 'weights', `decode_pack.${i}`];
     const b = this.allocAll(specs);
     const head = this.headWeight();
     return {
       layout, packed: false,
       packs: Array.from({ length: c.numHiddenLayers }, (_, i) => b[`pack${i}`]),
-      hidden: b.hidden, uz: b.uz, dbc: b.dbc, y: b.y, acts: b.acts, layer,
+      hidden: b.hidden, uz: b.uz, dbc: b.dbc, y: b.y,
       embed: new DecodeEmbedding(this.ctx, lw(W.matrix('backbone.embeddings.weight'))),
-      four: layer ? null : {
+      four: {
         inK: new MambaDecodeIn(this.ctx, shape),
         xproj: new DecodeMatvec(this.ctx, { K: shape.dIn, N: shape.r + 2 * shape.n, dtype: L0('x_proj').dtype }),
         ssm: new MambaDecodeSsm(this.ctx, shape),
@@ -232,6 +212,17 @@ export class MambaModel extends CausalLM {
 
   protected reserve(_end: number, rows: number): void {
     this.ensureActs(rows);
+  }
+
+  /** Per token of a pass: the Acts below (hidden, normed, xz, u, dbc, delta, y); the widest is xz. */
+  protected passRowBytes(): { total: number; widest: number } {
+    const cols = Object.values(this.actColumns());
+    return { total: this.actBytesPerRow(), widest: Math.max(...cols) * 4 };
+  }
+
+  protected releasePassBuffers(): void {
+    if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
+    this.acts = null;
   }
 
   private ensureActs(rows: number): Acts {

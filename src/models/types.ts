@@ -2,16 +2,13 @@
  * What the worker, the CLI and the benchmarks need from a language model, whatever its architecture. Both
  * MambaModel (src/models/mamba.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
  */
+import type { GpuContext } from '../gpu/context';
+import type { KernelChoice } from './kernel-choice';
+
 export type Arch = 'mamba' | 'transformer';
 /** A model's architecture: the page's two slots (Arch) plus Mamba-2, which has no slot of its own yet. */
 export type ModelArch = Arch | 'mamba2';
-export type ScanVariant = 'fused' | 'unfused' | 'sequential';
-export type AttentionVariant = 'flash' | 'reference';
-
-export interface KernelChoice {
-  scan: ScanVariant;
-  attention: AttentionVariant;
-}
+export type { AttentionVariant, KernelChoice, ScanVariant } from './kernel-choice';
 
 /** Bytes on the GPU by role. `state` is the SSM state + conv state (Mamba) or the KV cache (Transformer). */
 export interface ModelMemory {
@@ -61,12 +58,26 @@ export interface GenerateStats {
   stopReason: 'length' | 'eos' | 'stop-string' | 'aborted' | 'context';
 }
 
+/** How a prefill() ran: long prompts go through the layers in passes sized from the device (src/models/base.ts). */
+export interface PrefillInfo {
+  tokens: number;
+  passes: number;
+  /** Tokens in the longest pass. */
+  passTokens: number;
+  /** Activation bytes the sequence needed by its longest pass (memory(); after a prefill whose passes were longer
+   *  than the 1024-token floor the buffers are released). */
+  activationBytes: number;
+}
+
 export interface LanguageModel {
   readonly arch: ModelArch;
   readonly name: string;
+  /** The GPU context its buffers live on (error scopes, the buffer pool). */
+  readonly ctx: GpuContext;
   readonly vocabSize: number;
   /** Largest context the model + device can take (positions for GPT-NeoX; device limits for both). */
   readonly maxContext: number;
+  /** The prefill kernels the next forward passes use; an experiment sets it from its run's parameters. */
   kernels: KernelChoice;
 
   /** Clears the recurrent state / KV cache: the next prefill starts a new sequence. */
@@ -75,6 +86,13 @@ export interface LanguageModel {
   prefill(ids: number[], opts?: { allLogits?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<Float32Array>;
   /** One token after the current state; returns logits [V]. */
   step(id: number): Promise<Float32Array>;
+  /** How the last prefill ran (null before any). */
+  readonly lastPrefill: PrefillInfo | null;
+  /** Decode steps per submit it prefers (k). */
+  stepsPerSubmit: number;
+  /** Decodes n tokens, sampling on the GPU, in one submit and one readback; first ≥ 0 is fed first, −1 continues from
+   *  the token the previous batch sampled last. */
+  decodeBatch(first: number, n: number, sampling?: SamplingOptions): Promise<Uint32Array>;
   /** Prompt then sampled tokens, streamed through onToken; state is reset first. */
   generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }>;
   /** Bytes the current sequence needs (since reset()): KV cache for its tokens, state, its activations; the same on a

@@ -6,7 +6,7 @@
  */
 import type { GpuContext } from '../gpu/context';
 import { LimitExceededError } from '../gpu/errors';
-import { f16BitsToF32, bf16BitsToF32, f32ToF16Packed } from '../kernels/f16';
+import { f16BitsToF32, bf16BitsToF32, f32ToF16Packed } from '../math/f16';
 import type { Param, Weight, WeightBlock, WeightDType } from './tensor';
 
 export type FileDType = 'F32' | 'F16' | 'BF16';

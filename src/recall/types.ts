@@ -1,4 +1,5 @@
 /** Result records shared by the worker, the recall/claims logic and the UI. Plain data: they go through postMessage and JSON export. */
+import type { KernelChoice } from '../models/kernel-choice';
 import type { Arch, ModelMemory } from '../models/types';
 
 /** Turns text into token ids and back; the worker adapts the model's tokenizer to this. */
@@ -16,11 +17,16 @@ export interface SweepPoint {
   /** Milliseconds per decoded token after the prefill (mean over the decode steps); null when decode was skipped. */
   decodeMsPerToken: number | null;
   decodeTokPerS: number | null;
-  /** Model memory after the prefill (weights, KV cache / SSM state, activations, scratch). */
+  /** Model memory after the prefill and decode (weights, KV cache / SSM state, activations, scratch); activations:
+   *  what the prefill held at most. */
   memory: ModelMemory;
   /** Bytes that hold the sequence: KV cache (Transformer) or SSM + conv state (Mamba). */
   stateBytes: number;
   totalBytes: number;
+  /** Tokens in the prefill's longest pass (prefills run in passes sized from the device, src/models/base.ts). */
+  prefillPass: number;
+  /** The kernels that produced it (the run's choice). */
+  kernels: KernelChoice;
 }
 
 export type ProbeKind = 'passkey' | 'copy' | 'multikey' | 'loss';
@@ -41,6 +47,8 @@ export interface RecallPoint {
   expected: string;
   output: string;
   ms: number;
+  /** The kernels that produced it (the run's choice). */
+  kernels: KernelChoice;
 }
 
 /** A probe cell that was not run, and why (e.g. K facts and the question do not fit in the length). */
@@ -59,4 +67,6 @@ export interface LossCurve {
   /** Per-position negative log-likelihood (nats) of token t+1 given tokens 0..t; length = tokens - 1. */
   losses: number[];
   meanLoss: number;
+  /** The kernels that produced it (the run's choice). */
+  kernels: KernelChoice;
 }

@@ -18,18 +18,11 @@ export interface RotaryShape {
   L: number;
   H: number;
   hd: number;
-  /** Rotated dims per head: rotaryDims(hd, rotary_pct). */
+  /** Rotated dims per head: rotaryDims(hd, rotary_pct) (src/math/rotary.ts). */
   rot: number;
   pos0: number;
   maxLen: number;
   base: number;
-}
-
-/** rot = floor(hd * rotary_pct); must be even (rotate_half splits it in two). */
-export function rotaryDims(hd: number, rotaryPct: number): number {
-  const rot = Math.floor(hd * rotaryPct);
-  if (rot % 2 !== 0) throw new Error(`rotary: rot = floor(${hd} * ${rotaryPct}) = ${rot} is odd`);
-  return rot;
 }
 
 /** inv_freq_j, j < rot/2, as transformers computes it in float32 (mode 'f32') or exactly ('f64'). */

@@ -5,16 +5,7 @@
  * the same inverse-CDF draw from a uniform u (first candidate whose cumulative mass exceeds u · total), in float64.
  */
 
-export const SAMPLE_KMAX = 256;
-
-export interface SamplingParams {
-  /** > 0 (≤ 0 means greedy argmax). */
-  temperature: number;
-  /** 0 or undefined: no top-k (but top-p alone uses the 256 best). Values above 256 are capped at 256. */
-  topK?: number;
-  /** In (0, 1]; 1 or undefined: no top-p. */
-  topP?: number;
-}
+import { effectiveK, type SamplingParams } from '../math/sampling';
 
 const clean = (v: number) => (Number.isNaN(v) ? -Infinity : v);
 
@@ -23,14 +14,6 @@ export function argmaxRef(logits: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (clean(logits[i]) > clean(logits[best])) best = i;
   return best;
-}
-
-/** The effective k: 0 means the full vocabulary (no truncation). */
-export function effectiveK(p: SamplingParams, V: number): number {
-  const k = p.topK ?? 0;
-  const topP = p.topP ?? 1;
-  if (k <= 0 && topP >= 1) return 0;
-  return Math.min(k > 0 ? k : SAMPLE_KMAX, SAMPLE_KMAX, V);
 }
 
 /** Candidates in draw order with their (unnormalised) probabilities after top-k/top-p. */

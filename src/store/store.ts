@@ -2,6 +2,7 @@
 import { create } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import type { Arch, GenerateStats, ModelMemory } from '../models/types';
+import type { KernelChoice } from '../models/kernel-choice';
 import type { GenerateTrace, GpuInfo, LoadProgress, MemoryReport, ModelInfo, SelectivityResult } from '../worker/protocol';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { DEFAULT_SETTINGS, type Settings } from './url';
@@ -54,6 +55,8 @@ export interface StreamOutput {
   stats?: GenerateStats;
   /** Decode batches and GPU readbacks of the run. */
   trace?: GenerateTrace;
+  /** The kernels that produced it, as the run recorded them. */
+  kernels?: KernelChoice;
   memory?: ModelMemory;
   done: boolean;
   /** Prefill progress (prompt tokens done of the total, ms since the model started), until the first token. */

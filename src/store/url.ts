@@ -3,7 +3,8 @@
  * differ from the defaults). Typed and pasted text (the prompt, a pasted Recall document) stays out of the URL; a
  * share link carries it only when the user ticks the box that says so (shareText).
  */
-import type { Arch, AttentionVariant, ScanVariant } from '../models/types';
+import type { Arch } from '../models/types';
+import { attentionVariants, DEFAULT_KERNELS, scanVariants, type AttentionVariant, type ScanVariant } from '../models/kernel-choice';
 import type { ProbeKind } from '../recall/types';
 
 export type Tab = 'compare' | 'scaling' | 'recall' | 'claims' | 'benchmarks';
@@ -54,8 +55,8 @@ export const DEFAULT_SETTINGS: Settings = {
   transformerRepo: '',
   hub: 'https://huggingface.co',
   arch: 'both',
-  scan: 'fused',
-  attn: 'flash',
+  scan: DEFAULT_KERNELS.scan,
+  attn: DEFAULT_KERNELS.attention,
   prompt: 'The harbour master opened the ledger and wrote',
   maxNew: 48,
   // Sampling that reads well with small models (greedy decoding loops: "the ledge of the ledge of …"); the recall
@@ -96,8 +97,8 @@ const KINDS: Record<keyof Settings, Kind> = {
 const ALLOWED: Partial<Record<keyof Settings, readonly string[]>> = {
   tab: TABS,
   arch: ['both', 'mamba', 'transformer'],
-  scan: ['fused', 'unfused', 'sequential'],
-  attn: ['flash', 'reference'],
+  scan: scanVariants,
+  attn: attentionVariants,
   mode: ['interleaved', 'sequential'],
 };
 

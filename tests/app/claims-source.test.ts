@@ -13,13 +13,14 @@ import type { RunRecord } from '../../src/store/store';
 import type { Arch } from '../../src/models/types';
 import type { RecallPoint, SweepPoint } from '../../src/recall/types';
 
+const K = { scan: 'fused', attention: 'flash' } as const;
 const mem = { weights: 100, kvCache: 0, ssmState: 0, activations: 0, scratch: 0 };
 const sp = (arch: Arch, length: number): SweepPoint => ({
   arch, length, prefillMs: length / 10, prefillTokPerS: 1e4, decodeMsPerToken: 1, decodeTokPerS: 1000, memory: mem,
-  stateBytes: arch === 'mamba' ? 500 : length * 1000, totalBytes: 0,
+  stateBytes: arch === 'mamba' ? 500 : length * 1000, totalBytes: 0, prefillPass: length, kernels: K,
 });
 const sweep = (lengths: number[]) => lengths.flatMap((l) => [sp('mamba', l), sp('transformer', l)]);
-const rp = (arch: Arch, score: number): RecallPoint => ({ arch, probe: 'passkey', length: 128, depth: 1, trial: 0, score, correct: score === 1, expected: '1', output: '1', ms: 1 });
+const rp = (arch: Arch, score: number): RecallPoint => ({ arch, probe: 'passkey', length: 128, depth: 1, trial: 0, score, correct: score === 1, expected: '1', output: '1', ms: 1, kernels: K });
 
 const PAIR = { mamba: 'demo-mamba', transformer: 'demo-pythia' };
 const info = (source: string) => ({ source }) as RunRecord['models']['mamba'];
@@ -78,7 +79,7 @@ describe('load failures in words for users', () => {
     expect(explainLoadError({ code: 'http', message: 'HTTP 403 Forbidden fetching config.json' }, c).kind).toBe('gated');
     expect(explainLoadError({ code: 'http', status: 503, message: 'x' }, c).kind).toBe('server');
     expect(explainLoadError({ name: 'ConfigError', message: 'model_type "llama"' }, c).kind).toBe('unsupported');
-    expect(explainLoadError({ code: 'not-found', message: 'no safetensors weights in x' }, c).kind).toBe('no-weights');
+    expect(explainLoadError({ code: 'not-found', message: 'no weights in x: none of model.safetensors, … exists' }, c).kind).toBe('no-weights');
     expect(explainLoadError({ code: 'out-of-memory', message: 'x' }, c).kind).toBe('memory');
   });
 });

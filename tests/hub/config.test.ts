@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, detectArch, parseConfig, parseGptNeoxConfig, parseMambaConfig } from '../../src/hub/config';
+import { ConfigError, MAMBA_SSM_DEFAULTS, detectArch, parseConfig, parseGptNeoxConfig, parseMambaConfig } from '../../src/hub/config';
 
 const load = (name: string) => JSON.parse(readFileSync(new URL(`./configs/${name}.json`, import.meta.url), 'utf8'));
 
@@ -10,7 +10,7 @@ describe('Mamba configs', () => {
     expect(c).toEqual({
       arch: 'mamba', modelType: 'mamba', hiddenSize: 768, stateSize: 16, numHiddenLayers: 24, expand: 2,
       intermediateSize: 1536, convKernel: 4, timeStepRank: 48, useBias: false, useConvBias: true,
-      layerNormEpsilon: 1e-5, tieWordEmbeddings: true, vocabSize: 50280, padVocabSizeMultiple: 8,
+      layerNormEpsilon: 1e-5, tieWordEmbeddings: true, vocabSize: 50280, paddedVocabSize: 50280, padVocabSizeMultiple: 8,
       bosTokenId: 0, eosTokenId: 0, padTokenId: 0,
     });
   });
@@ -20,15 +20,36 @@ describe('Mamba configs', () => {
     expect([c.hiddenSize, c.numHiddenLayers, c.intermediateSize, c.timeStepRank, c.vocabSize]).toEqual([1024, 48, 2048, 64, 50280]);
   });
 
-  it('accepts the original mamba_ssm keys (d_model, n_layer, ssm_cfg) and pads the vocab', () => {
-    const c = parseConfig(load('mamba_ssm-original-130m'));
+  it('accepts the original mamba_ssm keys (d_model, n_layer, ssm_cfg) with its defaults; the embedding is padded, the vocab is not', () => {
+    const c = parseConfig(load('mamba_ssm-original-130m')); // state-spaces/mamba-130m's config.json
     expect(c.arch).toBe('mamba');
     if (c.arch !== 'mamba') return;
+    // mamba_ssm's Mamba-1 defaults: d_state 16, d_conv 4, expand 2, dt_rank ceil(768/16) = 48, conv bias, no proj bias
     expect([c.hiddenSize, c.numHiddenLayers, c.intermediateSize, c.timeStepRank, c.stateSize, c.convKernel]).toEqual([768, 24, 1536, 48, 16, 4]);
-    expect(c.vocabSize).toBe(50280);
+    expect([c.useConvBias, c.useBias]).toEqual([true, false]);
+    expect([c.vocabSize, c.paddedVocabSize]).toEqual([50277, 50280]);
     expect(c.tieWordEmbeddings).toBe(true);
     const c2 = parseMambaConfig({ d_model: 64, n_layer: 2, vocab_size: 100, ssm_cfg: { d_state: 8, d_conv: 3, expand: 3, dt_rank: 5 } });
     expect([c2.stateSize, c2.convKernel, c2.expand, c2.intermediateSize, c2.timeStepRank]).toEqual([8, 3, 3, 192, 5]);
+  });
+
+  it('mamba_ssm 2.x configs: tie_embeddings, ssm_cfg.layer "Mamba1", padding to 16; unsupported settings named', () => {
+    const v2 = {
+      d_model: 48, d_intermediate: 0, n_layer: 2, vocab_size: 520, ssm_cfg: { layer: 'Mamba1', d_state: 8, d_conv: 3, dt_rank: 3, bias: true, dt_min: 0.001 },
+      attn_layer_idx: [], attn_cfg: {}, rms_norm: true, residual_in_fp32: true, fused_add_norm: true, pad_vocab_size_multiple: 16, tie_embeddings: false,
+    };
+    const c = parseMambaConfig(v2);
+    expect([c.stateSize, c.convKernel, c.timeStepRank, c.intermediateSize, c.useBias, c.useConvBias, c.tieWordEmbeddings]).toEqual([8, 3, 3, 96, true, true, false]);
+    expect([c.vocabSize, c.paddedVocabSize]).toEqual([520, 528]);
+    expect(parseMambaConfig({ ...v2, vocab_size: 512 }).paddedVocabSize).toBe(512);
+    expect(() => parseConfig({ ...v2, d_intermediate: 4096 })).toThrow(/field "d_intermediate" is 4096; Mamba blocks with an MLP/);
+    expect(() => parseConfig({ ...v2, attn_layer_idx: [3, 9] })).toThrow(/field "attn_layer_idx" is \[3,9\]; hybrid Mamba \+ attention/);
+    expect(() => parseConfig({ ...v2, ssm_cfg: { ...v2.ssm_cfg, headdim: 64 } })).toThrow(/field "ssm_cfg.headdim" \(64\) is not a Mamba1 setting/);
+    expect(() => parseConfig({ ...v2, ssm_cfg: { layer: 'Mamba2' } })).toThrow(/field "ssm_cfg.layer" is "Mamba2"/);
+    expect(() => parseConfig({ ...v2, ssm_cfg: 'Mamba1' })).toThrow(/field "ssm_cfg" must be an object/);
+    expect(() => parseConfig({ ...v2, rms_norm: false })).toThrow(/field "rms_norm" is false/);
+    expect(() => parseConfig({ ...v2, fused_add_norm: 'yes' })).toThrow(/field "fused_add_norm" must be true or false/);
+    expect(MAMBA_SSM_DEFAULTS.Mamba2).toMatchObject({ d_state: 128, headdim: 64, ngroups: 1, chunk_size: 256 });
   });
 
   it('derives defaults: intermediate = expand·hidden, time_step_rank "auto" = ceil(hidden/16)', () => {

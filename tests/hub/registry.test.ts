@@ -16,7 +16,18 @@ describe('registry', () => {
       ['state-spaces/mamba-370m-hf', 'EleutherAI/pythia-410m'],
       ['state-spaces/mamba-790m-hf', 'EleutherAI/pythia-1b'],
       ['state-spaces/mamba-1.4b-hf', 'EleutherAI/pythia-1.4b'],
+      ['state-spaces/mamba-130m', 'EleutherAI/pythia-160m'],
+      ['state-spaces/mamba-370m', 'EleutherAI/pythia-410m'],
+      ['state-spaces/mamba-790m', 'EleutherAI/pythia-1b'],
+      ['state-spaces/mamba-1.4b', 'EleutherAI/pythia-1.4b'],
+      ['state-spaces/mamba-2.8b', 'EleutherAI/pythia-2.8b'],
     ]);
+    // the authors' repos: same architecture as the -hf conversions, PyTorch .bin, GPT-NeoX-20B's tokenizer
+    expect(registryEntry('mamba-130m-ssm').params).toBe(registryEntry('mamba-130m').params);
+    expect(registryEntry('state-spaces/mamba-130m')).toMatchObject({ format: 'pytorch', tokenizerRepo: 'EleutherAI/gpt-neox-20b' });
+    expect(registryEntry('mamba-130m')).toMatchObject({ format: 'safetensors' });
+    expect(registryEntry('mamba-130m').tokenizerRepo).toBeUndefined();
+    expect(registryEntry('pythia-2.8b').params).toBe(2_775_208_960); // the Pythia paper's count
     expect(registryEntry('mamba-130m').params).toBe(129_135_360);
     expect(registryEntry('pythia-160m').params).toBe(162_322_944);
     expect(registryEntry('EleutherAI/pythia-410m').params).toBe(405_334_016);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, randArray, relErr } from '../gpu';
 import { AttentionDecodeOut, AttentionDecodeSplit } from '../../src/kernels/attention_decode_fused';
 import { uploadLinear, releaseLinear } from '../../src/kernels/matmul';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import { attentionDecodeRef, decodeMatvecRef } from '../../src/reference/decode';
 
 interface Case { H: number; hd: number; rot: number; pos: number; maxLen: number; dtype: 'f32' | 'f16'; bias: boolean }

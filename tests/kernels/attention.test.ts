@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { gpu, poisoned, randArray, relErr } from '../gpu';
 import type { GpuContext } from '../../src/gpu/context';
 import { Attention, DecodeAttention, FlashAttention, ReferenceAttention, fusedQkvLayout, type PrefillArgs } from '../../src/kernels/attention';
-import { flashPlan, flashTiles, rowwiseTiles, subgroupMinSize, tiledExact, tiledProblem, tiledReductionSlots, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash';
+import { subgroupMinSize } from '../../src/kernels/attention_flash';
+import { flashPlan, flashTiles, rowwiseTiles, tiledExact, tiledProblem, tiledReductionSlots, tiledStorage, SMALL_GRID } from '../../src/kernels/attention_flash_plan';
 import { RotaryKvKernel } from '../../src/kernels/rotary';
-import { KvCache } from '../../src/kernels/kvcache';
+import { KvCache } from './kvcache';
 import { LimitExceededError } from '../../src/gpu/errors';
 import { attentionReference, decodeAttentionReference } from '../../src/reference/attention';
-import { rotaryDims, rotaryKvReference } from '../../src/reference/rotary';
+import { rotaryDims } from '../../src/math/rotary';
+import { rotaryKvReference } from '../../src/reference/rotary';
 
 const TOL = 1e-4;
 
@@ -137,7 +139,7 @@ describe('flash attention, rowwise kernel (the fallback)', () => {
 
 describe('flash attention, tiled kernel (register tiles, online softmax)', () => {
   for (const [n, s] of prefillShapes.entries()) {
-    it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0}: forced tilings, reductions in their own slots or in V, with and without prefetch`, async () => {
+    it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0}: forced tilings, reductions in their own slots or in V`, async () => {
       const ctx = await gpu();
       const maxLen = s.pos0 + s.L + 5;
       const lim = ctx.limits;
@@ -146,14 +148,14 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       for (const [BR, BC] of forcedTilings) {
         if (ran.length >= 3 && exact) break;
         if (ran.length >= 3 && !tiledExact(s.hd, BC)) continue;
-        // Variants rotate over the tilings of a shape: (own slots, no prefetch), (own, prefetch), (in V, prefetch).
-        const prefetch = ran.length > 0;
+        // Variants rotate over the tilings of a shape: own slots, own slots, in V.
         const redInV = ran.length === 2;
         if (tiledProblem(s.hd, BR, BC, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, { redInV })) continue;
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, prefetch, redInV });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, sg: false, pf: prefetch, redInV });
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, redInV });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, sg: false, redInV });
+        expect(tiledReductionSlots({ redInV })).toBe(redInV ? 'v' : 'own');
         const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 20 + n + BR + BC);
-        expect(err, `BR=${BR} BC=${BC} pf=${prefetch} redInV=${redInV}`).toBeLessThan(TOL);
+        expect(err, `BR=${BR} BC=${BC} redInV=${redInV}`).toBeLessThan(TOL);
         ran.push(`${BR}x${BC}`);
         exact ||= tiledExact(s.hd, BC);
       }
@@ -176,9 +178,8 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       const maxLen = s.pos0 + s.L + 5;
       for (const [BR, BC] of tilings) {
         if (tiledProblem(s.hd, BR, BC, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, { sg: true }, sgMin)) continue;
-        const prefetch = n % 2 === 0;
-        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, subgroups: true, prefetch });
-        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, pf: prefetch, BR, BC });
+        const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, subgroups: true });
+        expect(k.tiles).toMatchObject({ kernel: 'tiled', sg: true, BR, BC });
         expect(k.tiles.storage).toBe(tiledStorage(s.hd, BR, BC, false));
         const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 40 + n + BR + BC);
         expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} sg`).toBeLessThan(TOL);
@@ -187,28 +188,6 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
       }
     }
     expect(runs).toBe(everyOtherShape.length);
-  });
-
-  it('V from global memory (vg): every other shape, reduction slots after K^T or in their own space, with and without prefetch', async () => {
-    const ctx = await gpu();
-    const lim = ctx.limits;
-    // 96x16 / 64x16 put the reduction slots after K^T when BR >= 4/3 hd (hd <= 72 / 48), else in their own space.
-    const tilings: [number, number][] = [[128, 32], [96, 16], [64, 16], [32, 16], [16, 8], [8, 4]];
-    const placements = new Set<string>();
-    for (const [n, s] of everyOtherShape) {
-      const maxLen = s.pos0 + s.L + 5;
-      const prefetch = n % 2 === 1;
-      const fit = tilings.find(([BR, BC]) => !tiledProblem(s.hd, BR, BC, lim.maxComputeWorkgroupStorageSize, lim.maxComputeInvocationsPerWorkgroup, { vg: true }));
-      expect(fit, `a vg tiling fits hd ${s.hd}`).toBeDefined();
-      const [BR, BC] = fit!;
-      const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { kernel: 'tiled', BR, BC, vGlobal: true, prefetch });
-      const slots = tiledReductionSlots(s.hd, BR, BC, { vg: true });
-      expect(k.tiles).toMatchObject({ kernel: 'tiled', BR, BC, vg: true, pf: prefetch, storage: tiledStorage(s.hd, BR, BC, slots === 'own', false) });
-      const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 60 + n + BR + BC);
-      expect(err, `hd=${s.hd} L=${s.L} BR=${BR} BC=${BC} vg slots=${slots} pf=${prefetch}`).toBeLessThan(TOL);
-      placements.add(slots);
-    }
-    expect([...placements].sort()).toEqual(['kp', 'own']);
   });
 
   it('default plan on this device: large tiling for big grids, a smaller one for short prompts; both match the oracle', async () => {
@@ -253,8 +232,8 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     // H200 limits (48 KiB, subgroups of 32): 64 x 64 with subgroup reductions at every length (fastest there from
     // 512 to 32k); without subgroups 64 x 64 with the reductions in the V tile; where neither fits, 96 x 32 for long
     // prompts and 64 x 32 for short ones.
-    expect(flashPlan(64, 49152, 1024, {}, 32)).toEqual({ large: { kernel: 'tiled', BR: 64, BC: 64, sg: true, redInV: false, pf: false, vg: false, threads: 256, storage: tiledStorage(64, 64, 64, false) } });
-    expect(flashPlan(64, 49152, 1024)).toEqual({ large: { kernel: 'tiled', BR: 64, BC: 64, sg: false, redInV: true, pf: false, vg: false, threads: 256, storage: 49152 } });
+    expect(flashPlan(64, 49152, 1024, {}, 32)).toEqual({ large: { kernel: 'tiled', BR: 64, BC: 64, sg: true, redInV: false, threads: 256, storage: tiledStorage(64, 64, 64, false) } });
+    expect(flashPlan(64, 49152, 1024)).toEqual({ large: { kernel: 'tiled', BR: 64, BC: 64, sg: false, redInV: true, threads: 256, storage: 49152 } });
     expect(flashPlan(64, 49152, 1024, {}, 8)).toMatchObject({ large: { BR: 64, BC: 64, sg: false, redInV: true } }); // BC/4 = 16 lanes > 8
     expect(flashPlan(64, 49151, 1024)).toMatchObject({ large: { kernel: 'tiled', BR: 96, BC: 32, threads: 192, storage: 48128 }, small: { BR: 64, BC: 32 } });
     // SwiftShader limits (32 KiB, 256 invocations).
@@ -284,13 +263,8 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 64, subgroups: true }, 8)).toThrow(/smallest subgroup size 8/);
     expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, subgroups: true }, 0)).toThrow(/subgroups are not available/);
     expect(() => flashTiles(96, 49152, 1024, { BR: 64, BC: 24, subgroups: true }, 32)).toThrow(/power of two/);
-    // V from global memory: 128 x 32 (256 threads) fits 48 KiB exactly, the reduction slots after K^T.
-    expect(tiledReductionSlots(64, 128, 32, { vg: true })).toBe('kp');
-    expect(flashTiles(64, 49152, 1024, { BR: 128, BC: 32, vGlobal: true })).toMatchObject({ kernel: 'tiled', vg: true, threads: 256, storage: 49152 });
-    expect(tiledReductionSlots(64, 64, 16, { vg: true })).toBe('own');
-    expect(tiledStorage(64, 64, 16, true, false)).toBe(4 * (64 * 64 + 64 * 16 + 64 * 4));
     expect(() => flashTiles(64, 49152, 1024, { BR: 128, BC: 32 })).toThrow(LimitExceededError);
-    expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, vGlobal: true, redInV: true })).toThrow(/vGlobal/);
+    expect(() => flashTiles(64, 49152, 1024, { BR: 64, BC: 32, subgroups: true, redInV: true }, 32)).toThrow(/alternatives/);
   });
 });
 
@@ -352,7 +326,7 @@ describe('rotary + cache + attention chain (Attention wrapper, model data path)'
     const att = new Attention(ctx, { H, hd });
     expect(att.variant).toBe('flash');
     const rowwise = new FlashAttention(ctx, { H, hd }, { kernel: 'rowwise' });
-    const tiled = new FlashAttention(ctx, { H, hd }, { kernel: 'tiled', BR: 16, BC: 16, redInV: true, prefetch: true });
+    const tiled = new FlashAttention(ctx, { H, hd }, { kernel: 'tiled', BR: 16, BC: 16, redInV: true });
     const kRef = new Float32Array(H * maxLen * hd);
     const vRef = new Float32Array(H * maxLen * hd);
     const outRow = H * hd + 8;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { gpu, poisoned, randArray, relErr } from '../gpu';
 import { DecodeMatvec, EPI_ADD, EPI_BIAS, EPI_GELU, EPI_RESIDUAL, type NormKind } from '../../src/kernels/decode_matvec';
 import { uploadLinear, releaseLinear } from '../../src/kernels/matmul';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import { decodeMatvecRef } from '../../src/reference/decode';
 import type { GpuContext } from '../../src/gpu/context';
 

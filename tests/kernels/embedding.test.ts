@@ -3,7 +3,7 @@ import { gpu, randArray, poisoned } from '../gpu';
 import { EmbeddingKernel } from '../../src/kernels/embedding';
 import { uploadLinear, releaseLinear } from '../../src/kernels/matmul';
 import { embeddingRef } from '../../src/reference/embedding';
-import { roundToF16, f32ToF16Bits, f16BitsToF32, bf16BitsToF32, f32ToF16Packed, f16PackedToF32 } from '../../src/kernels/f16';
+import { roundToF16, f32ToF16Bits, f16BitsToF32, bf16BitsToF32, f32ToF16Packed, f16PackedToF32 } from '../../src/math/f16';
 
 describe('f16 helpers', () => {
   it('round to nearest even, bit-exact, incl. subnormals, overflow, inf and NaN', () => {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import { MatmulKernel, releaseLinear, uploadLinear, type WeightDType } from '../../src/kernels/matmul';
 import { LinearKernel } from '../../src/kernels/matvec';
 import { linearRef } from '../../src/reference/matmul';

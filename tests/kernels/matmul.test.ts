@@ -3,7 +3,7 @@ import { gpu, randArray, relErr, poisoned } from '../gpu';
 import { MatmulKernel, uploadLinear, releaseLinear, type LinearWeights } from '../../src/kernels/matmul';
 import { MatvecKernel, LinearKernel } from '../../src/kernels/matvec';
 import { linearRef } from '../../src/reference/matmul';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import type { GpuContext } from '../../src/gpu/context';
 
 const TOL = 1e-4;

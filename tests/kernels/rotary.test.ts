@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, poisoned, randArray, relErr, maxRelErr } from '../gpu';
 import { RotaryKvKernel } from '../../src/kernels/rotary';
-import { rotaryDims, rotaryKvReference } from '../../src/reference/rotary';
+import { rotaryDims } from '../../src/math/rotary';
+import { rotaryKvReference } from '../../src/reference/rotary';
 
 interface Case { H: number; hd: number; L: number; pos0: number; pct: number; maxLen: number }
 

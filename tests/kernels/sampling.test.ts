@@ -3,7 +3,8 @@ import { gpu, randArray } from '../gpu';
 import { NON_FINITE_TOKEN, SamplerKernel } from '../../src/kernels/sampling';
 import { EmbeddingKernel } from '../../src/kernels/embedding';
 import { uploadLinear } from '../../src/kernels/matmul';
-import { argmaxRef, hashUniform, sampleRef, samplingCandidates, samplingProbs, type SamplingParams } from '../../src/reference/sampling';
+import type { SamplingParams } from '../../src/math/sampling';
+import { argmaxRef, hashUniform, sampleRef, samplingCandidates, samplingProbs } from '../../src/reference/sampling';
 import type { GpuContext } from '../../src/gpu/context';
 
 async function draw(ctx: GpuContext, logits: Float32Array, params: SamplingParams, rows: number, seed: number, step = 0): Promise<Uint32Array> {

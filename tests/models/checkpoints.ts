@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig, type ModelConfig } from '../../src/hub/config';
 import { expectedTensors } from '../../src/hub/weights';
-import { roundToF16 } from '../../src/kernels/f16';
+import { roundToF16 } from '../../src/math/f16';
 import type { Weights } from '../../src/reference/models';
 import { rng } from '../gpu';
 import { writeSafetensors, type WTensor } from '../hub/st-writer';

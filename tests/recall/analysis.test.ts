@@ -7,10 +7,12 @@ import {
 } from '../../src/recall/analysis';
 import type { RecallPoint, SweepPoint } from '../../src/recall/types';
 import type { Arch } from '../../src/models/types';
+import { DEFAULT_KERNELS } from '../../src/models/kernel-choice';
 
 const mem = { weights: 100, kvCache: 0, ssmState: 0, activations: 0, scratch: 0 };
+const kernels = DEFAULT_KERNELS;
 function pt(arch: Arch, length: number, prefillMs: number, stateBytes: number, decodeTokPerS: number): SweepPoint {
-  return { arch, length, prefillMs, prefillTokPerS: (length / prefillMs) * 1e3, decodeMsPerToken: 1e3 / decodeTokPerS, decodeTokPerS, memory: mem, stateBytes, totalBytes: stateBytes + 100 };
+  return { arch, length, prefillMs, prefillTokPerS: (length / prefillMs) * 1e3, decodeMsPerToken: 1e3 / decodeTokPerS, decodeTokPerS, memory: mem, stateBytes, totalBytes: stateBytes + 100, prefillPass: length, kernels };
 }
 // Mamba: t = 0.01·L + 20, constant state, flat decode. Transformer: t = 1e-5·L² + 0.002·L + 1, KV ∝ L, falling decode.
 const lengths = [256, 512, 1024, 2048, 4096, 8192];
@@ -80,7 +82,7 @@ describe('scaling analysis', () => {
 
 describe('recall aggregation', () => {
   const rp = (arch: Arch, length: number, depth: number, score: number): RecallPoint => ({
-    arch, probe: 'passkey', length, depth, trial: 0, score, correct: score === 1, expected: '1', output: '1', ms: 1,
+    arch, probe: 'passkey', length, depth, trial: 0, score, correct: score === 1, expected: '1', output: '1', ms: 1, kernels,
   });
   const pts = [rp('mamba', 256, 0, 1), rp('mamba', 256, 0, 0), rp('mamba', 512, 0.5, 0), rp('transformer', 256, 0, 1), rp('transformer', 512, 0.5, 1)];
   it('averages per cell and per length', () => {
@@ -103,10 +105,10 @@ describe('capacity (multikey) aggregation and the "must forget" verdict', () => 
   /** `n` probes of one (arch, length, K) cell with `correct` of them right. */
   const cell = (arch: Arch, length: number, keys: number, correct: number, n = 4): RecallPoint[] =>
     Array.from({ length: n }, (_, i) => ({
-      arch, probe: 'multikey' as const, length, depth: 0.5, keys, trial: i, score: i < correct ? 1 : 0, correct: i < correct, expected: '1234', output: '', ms: 1,
+      arch, probe: 'multikey' as const, length, depth: 0.5, keys, trial: i, score: i < correct ? 1 : 0, correct: i < correct, expected: '1234', output: '', ms: 1, kernels,
     }));
   const passkey = (arch: Arch, length: number, score: number): RecallPoint => ({
-    arch, probe: 'passkey', length, depth: 0.5, trial: 0, score, correct: score === 1, expected: '1', output: '', ms: 1,
+    arch, probe: 'passkey', length, depth: 0.5, trial: 0, score, correct: score === 1, expected: '1', output: '', ms: 1, kernels,
   });
   /** Accuracy (in quarters) per K at L=1024 for Mamba and the Transformer, plus a cell at L=256 with one K only. */
   const sweep = (m: number[], t: number[], ks = [1, 4, 16, 64]) => [

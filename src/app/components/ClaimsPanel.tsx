@@ -44,7 +44,9 @@ function describeRun(run: MeasuredRun<unknown>, kind: 'scaling' | 'recall'): str
     parts.push(`L ${(s.lengths ?? []).map(fmtLen).join(', ')}`, `depths ${(s.depths ?? []).join(', ')}`);
     if (run.from === 'claims' || s.probes?.includes('multikey')) parts.push(`K ${(s.keys ?? []).join(', ')}`);
   }
-  parts.push(`Mamba scan ${s.scan}`, `attention ${s.attn}`);
+  // the kernels the points recorded, else those the run started with
+  const k = (run.points[0] as { kernels?: { scan: string; attention: string } } | undefined)?.kernels ?? { scan: s.scan, attention: s.attn };
+  parts.push(`Mamba scan ${k.scan}`, `attention ${k.attention}`);
   return `From ${FROM[run.from]} that finished at ${new Date(run.finishedAt).toLocaleTimeString()} (${parts.join(' · ')}).`;
 }
 

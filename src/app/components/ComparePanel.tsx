@@ -106,10 +106,12 @@ function PrefillStatus({ arch, out, first }: { arch: Arch; out: StreamOutput; fi
 }
 
 /** The kernel and sampling settings a Compare run used (from what the run recorded when it started). */
-function runLabel(arch: Arch, meta: RunMeta | null): string | null {
+function runLabel(arch: Arch, meta: RunMeta | null, out: StreamOutput | undefined): string | null {
   if (!meta) return null;
   const s = meta.settings;
-  const kernel = arch === 'mamba' ? `${s.scan} scan` : `${s.attn} attention`;
+  // the kernels the result recorded (when it has finished), else those the run started with
+  const k = out?.kernels ?? { scan: s.scan, attention: s.attn };
+  const kernel = arch === 'mamba' ? `${k.scan} scan` : `${k.attention} attention`;
   const sampling = !s.temperature ? 'greedy' : `temperature ${s.temperature}, top-k ${s.topK || 'off'}, top-p ${s.topP === 1 ? 'off' : s.topP}, seed ${s.seed}`;
   return `${kernel} · ${sampling}`;
 }
@@ -122,7 +124,7 @@ function Output({ arch, out, prompt, first }: { arch: Arch; out: StreamOutput | 
   const st = out?.stats;
   const mem = out?.memory ?? info?.memory;
   const scroll = useStickToBottom(`${prompt.length}:${out?.text.length ?? -1}`);
-  const label = out ? runLabel(arch, meta) : null;
+  const label = out ? runLabel(arch, meta, out) : null;
   // the model that made this output (the loaded one may have changed since)
   const madeBy = out ? meta?.models[arch] : undefined;
   const stale = !!madeBy && madeBy !== info?.name;
@@ -171,7 +173,7 @@ function Output({ arch, out, prompt, first }: { arch: Arch; out: StreamOutput | 
         <Stat label="new tok/s" value={fmtRate(st?.decodeTokPerS ?? liveDecodeRate(out))} testId={`decode-${arch}`} title="Tokens generated per second after the first" />
         <Stat label="new tokens" value={out ? `${out.tokens.length}` : '—'} />
       </div>
-      {out?.trace && st && st.newTokens > 1 && (
+      {out?.trace?.readbacks && st && st.newTokens > 1 && (
         <p className="fine" data-testid={`trace-${arch}`}>
           The GPU picked each new token itself and sent them to the page {out.trace.batch} at a time: {out.trace.readbacks.decode} transfer
           {out.trace.readbacks.decode === 1 ? '' : 's'} for the {st.newTokens - 1} tokens after the first.

@@ -1,13 +1,16 @@
 /**
+/**
  * Model pair picker (demo pair, hub pairs with sizes, or any hub repo id per side), load progress and cancel, the
- * size confirmed before a download, load failures in words for users, and the architecture / kernel toggles.
+ * size confirmed before a download, load failures in words for users, and the architecture / kernel toggles (a
+ * setting: each run takes the kernels chosen when it starts, src/app/controller.ts).
  * A new pair loads beside the old one, which stays if the new one fails (controller.loadPair).
  */
 import { useState } from 'react';
 import { useStore, patchSettings, setState } from '../../store/store';
 import type { Arch } from '../../models/types';
 import type { ModelPair, RegistryEntry } from '../../hub/registry';
-import { cancelLoad, checkPair, customPairProblem, findPair, loadPair, pairs, pushKernels, unloadAll, ARCH_LABEL } from '../controller';
+import { ATTENTION_KERNELS, attentionVariants, SCAN_KERNELS, scanVariants } from '../../models/kernel-choice';
+import { cancelLoad, checkPair, customPairProblem, findPair, loadPair, pairs, unloadAll, ARCH_LABEL } from '../controller';
 import type { ModelCheck } from '../inspect';
 import { fmtBytes } from '../format';
 import { ArchDot, Badge, Notice, Progress, Segmented } from './ui';
@@ -55,6 +58,18 @@ function SlotRow({ slot }: { slot: Arch }) {
           </span>
           {' · '}runs up to {info.maxContext.toLocaleString('en-US')} here · weights {fmtBytes(info.memory.weights)}
           {info.trainedContextSource && <span className="sr-only"> (from {info.trainedContextSource})</span>}
+          {info.weights && (
+            <span data-testid={`weights-${slot}`}>
+              {' · '}
+              {info.weights.format === 'pytorch' ? 'PyTorch .bin' : 'safetensors'}
+              {info.weights.files.length > 1 ? ` (${info.weights.files.length} shards)` : ''}
+            </span>
+          )}
+          {info.tokenizerFrom && (
+            <span data-testid={`tokenizer-from-${slot}`} title="This repo has no tokenizer of its own; its authors name this one.">
+              {' · '}tokenizer from {info.tokenizerFrom}
+            </span>
+          )}
         </div>
       )}
       {st.status === 'error' && <div className="slot-error">{st.error}</div>}
@@ -163,6 +178,7 @@ export function ModelsCard() {
                   <span className="pair-label">{p.id === 'demo' ? 'Demo pair (built in)' : p.label}</span>
                   <span className="pair-meta">
                     {p.id === 'demo' ? 'tiny models · 19 MB · works offline' : `↓ ≈ ${fmtBytes(m.download + t.download)} · GPU ≈ ${fmtBytes(m.gpu + t.gpu)}`}
+                    {p.mamba.tokenizerRepo ? ` · tokenizer: ${p.mamba.tokenizerRepo}` : ''}
                   </span>
                 </button>
               );
@@ -281,29 +297,16 @@ export function ModelsCard() {
           value={settings.scan}
           testId="toggle-scan"
           help="How Mamba's prefill runs its selective scan"
-          options={[
-            { value: 'fused', label: 'Fused', title: 'Chunked fused selective scan' },
-            { value: 'unfused', label: 'Unfused', title: 'Separate discretize / scan / output passes' },
-            { value: 'sequential', label: 'Sequential', title: 'One thread walks the sequence per channel' },
-          ]}
-          onChange={(scan) => {
-            patchSettings({ scan });
-            void pushKernels();
-          }}
+          options={scanVariants.map((value) => ({ value, ...SCAN_KERNELS[value] }))}
+          onChange={(scan) => patchSettings({ scan })}
         />
         <Segmented
           label="Attention kernel"
           value={settings.attn}
           testId="toggle-attn"
           help="How the Transformer's prefill runs attention"
-          options={[
-            { value: 'flash', label: 'Flash', title: 'Tiled online-softmax attention' },
-            { value: 'reference', label: 'Reference', title: 'Materialized scores, softmax, then P·V' },
-          ]}
-          onChange={(attn) => {
-            patchSettings({ attn });
-            void pushKernels();
-          }}
+          options={attentionVariants.map((value) => ({ value, ...ATTENTION_KERNELS[value] }))}
+          onChange={(attn) => patchSettings({ attn })}
         />
       </div>
     </section>

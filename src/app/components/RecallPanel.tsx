@@ -245,7 +245,7 @@ export function RecallPanel() {
           {recall.error && <Notice kind="error">{recall.error}</Notice>}
           <LimitNotes limits={recall.limits} />
           <SkipNotes skips={recall.skips} />
-          <RunMetaLine meta={recall.meta} what={recall.running ? 'Being' : 'These results were'} testId="recall-meta" />
+          <RunMetaLine meta={recall.meta} what={recall.running ? 'Being' : 'These results were'} testId="recall-meta" kernels={recall.points[0]?.kernels ?? recall.curves[0]?.kernels} />
         </Card>
       </div>
 

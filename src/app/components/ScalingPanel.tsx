@@ -4,6 +4,7 @@ import type { Arch } from '../../models/types';
 import { crossover, prefillExponent } from '../../recall/analysis';
 import type { SweepPoint } from '../../recall/types';
 import { useShallow } from 'zustand/react/shallow';
+import type { KernelChoice } from '../../models/kernel-choice';
 import { activeSlots, useActiveSlots, patchSettings, useStore, type LimitNote, type RunMeta } from '../../store/store';
 import { ARCH_LABEL, cancelJob, pushMemoryCap, runSweep, sweepLengths } from '../controller';
 import { fmtBytes, fmtLen, fmtMs, fmtRate, fmtTick } from '../format';
@@ -66,12 +67,14 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
 });
 
 /** "Measured with …": the kernels and settings a run recorded when it started; flags kernel toggles changed since. */
-export function RunMetaLine({ meta, what, testId }: { meta: RunMeta | null; what: string; testId?: string }) {
+export function RunMetaLine({ meta, what, testId, kernels }: { meta: RunMeta | null; what: string; testId?: string; kernels?: KernelChoice }) {
   const now = useStore((s) => s.settings);
   const loaded = useStore(useShallow((s) => (['mamba', 'transformer'] as const).map((a) => s.slots[a].info?.name ?? null)));
   if (!meta) return null;
   const s = meta.settings;
-  const parts = [`Mamba scan: ${s.scan}`, `attention: ${s.attn}`];
+  // the kernels the results recorded, else those the run started with
+  const k = kernels ?? { scan: s.scan, attention: s.attn };
+  const parts = [`Mamba scan: ${k.scan}`, `attention: ${k.attention}`];
   if (s.sweepMin !== undefined) {
     parts.push(`L ${fmtLen(s.sweepMin)}–${fmtLen(s.sweepMax ?? s.sweepMin)} (× ${s.sweepFactor})`, `${s.sweepDecode} decode tokens`, `best of ${s.sweepRepeats}`);
     if (s.memCap) parts.push(`memory cap ${s.memCap} MiB`);
@@ -79,7 +82,7 @@ export function RunMetaLine({ meta, what, testId }: { meta: RunMeta | null; what
   if (s.lengths && s.probes) parts.push(`probes ${s.probes.join(', ')}`, `L ${s.lengths.map(fmtLen).join(', ')}`, `depths ${s.depths?.join(', ')}`, `${s.trials} trial(s)`);
   if (s.keys && s.probes?.includes('multikey')) parts.push(`K ${s.keys.join(', ')}`);
   if (s.arch && s.arch !== 'both') parts.push(`${s.arch} only`);
-  const changed = s.scan !== now.scan || s.attn !== now.attn;
+  const changed = k.scan !== now.scan || k.attention !== now.attn;
   const names = Object.values(meta.models ?? {});
   const otherModels = names.some((n) => !loaded.includes(n));
   return (
@@ -153,13 +156,17 @@ export function ScalingPanel() {
           Lengths: {lengths.map(fmtLen).join(' · ') || '—'}. Each point prefills L random tokens (fastest of the repeats), then decodes. A model that runs out of
           memory or hits a device limit stops at the largest length that fit; the other continues.
         </p>
+        <p className="fine" data-testid="prefill-path">
+          The prefill takes each layer over the whole context in one pass (several for contexts whose activations would pass 512 MiB or the GPU's buffer
+          limits), so Mamba runs the long-context scan the Benchmarks tab measures; activations therefore grow with L up to that budget.
+        </p>
         <ContextWarning lengths={lengths} />
         {(sweep.running || sweep.progress) && sweep.progress && (
           <Progress done={sweep.progress.done} total={sweep.progress.total} label={sweep.running ? sweep.progress.label : sweep.cancelled ? 'cancelled' : 'finished'} testId="sweep-progress" />
         )}
         {sweep.error && <Notice kind="error">{sweep.error}</Notice>}
         <LimitNotes limits={sweep.limits} />
-        <RunMetaLine meta={sweep.meta} what={sweep.running ? 'Being' : 'These results were'} testId="sweep-meta" />
+        <RunMetaLine meta={sweep.meta} what={sweep.running ? 'Being' : 'These results were'} testId="sweep-meta" kernels={sweep.points[0]?.kernels} />
       </Card>
       <ScalingCharts points={sweep.points} />
       <SweepTable points={sweep.points} />
