@@ -283,12 +283,12 @@ export abstract class CausalLM implements LanguageModel {
         const last = n === left;
         info.passes++;
         info.passTokens = Math.max(info.passTokens, n);
+        info.activationBytes = Math.max(info.activationBytes, this.memoryHeld().activations);
         const t0 = now();
         this.ctx.run((pass) => this.encodeForward(pass, n, this.pos, all ? 'all' : 'last', logits), `${this.name}.prefill`);
         const p0 = this.pos;
         this.pos += n;
         this.use(this.pos, n, all ? n : 1, false);
-        info.activationBytes = Math.max(info.activationBytes, this.memory().activations);
         if (opts.onProgress && !last) {
           await this.ctx.device.queue.onSubmittedWorkDone();
           if (((now() - t0) * (left - n)) / n < 2000) progressRows = Infinity;

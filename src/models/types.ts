@@ -64,8 +64,8 @@ export interface PrefillInfo {
   passes: number;
   /** Tokens in the longest pass. */
   passTokens: number;
-  /** Activation bytes the sequence needed by its longest pass (memory(); after a prefill whose passes were longer
-   *  than the 1024-token floor the buffers are released). */
+  /** Activation bytes the model held during its longest pass (memoryHeld(); after a prefill whose passes were longer
+   *  than the 1024-token floor they are released; memory() keeps counting what the pass needed). */
   activationBytes: number;
 }
 
