@@ -231,7 +231,7 @@ test.describe.serial('with the demo pair (one page)', () => {
   test('3: Compare shows the prompt being read (tokens done of total, time, estimate); cancel works then', async () => {
     test.setTimeout(400_000);
     await page.getByTestId('tab-compare').click();
-    const prompt = readFileSync('public/docs/harbour-ledger.txt', 'utf8').slice(0, 1500);
+    const prompt = readFileSync('public/docs/harbour-ledger.txt', 'utf8').slice(0, 2500);
     await setText(page, 'prompt', prompt);
     await expect(page.getByTestId('prompt-token-count')).toContainText(/^\d{3} prompt tokens$/);
     const total = Number((await page.getByTestId('prompt-token-count').innerText()).split(' ')[0]);

@@ -135,6 +135,7 @@ export async function generateStreams<K extends string>(streams: GenStream<K>[],
         if (aborted()) { r.stop = 'aborted'; return; }
         throw e;
       }
+      if (aborted()) { r.stop = 'aborted'; return; } // cancelled during the last pass: no token
     }
     const got = await around(key, 'first', () => model.decodeBatch(prompt[prompt.length - 1], 1, opts.sampling));
     r.ttftMs = now() - r.t0;

@@ -137,6 +137,35 @@ export function ModelsCard() {
   const customProblem = settings.pair === 'custom' ? customPairProblem(settings) : null;
   const loadWhy = busy ? 'Wait for the current load to finish' : customProblem;
 
+  // The demo pair and the transformers-format hub pairs in view; the authors' .bin checkpoints folded (fewer rows
+  // above the prompt).
+  const main = list.filter((p) => p.id === 'demo' || p.mamba.format !== 'pytorch');
+  const more = list.filter((p) => !main.includes(p));
+  const chip = (p: ModelPair) => {
+    const m = sizes(p.mamba);
+    const t = sizes(p.transformer);
+    const on = settings.pair === p.id;
+    return (
+      <button
+        type="button"
+        role="radio"
+        aria-checked={on}
+        key={p.id}
+        className={`pair ${on ? 'on' : ''}`}
+        data-testid={`pair-${p.id}`}
+        disabled={busy}
+        title={busy ? 'Wait for the current load to finish' : p.id === 'demo' ? undefined : `Mamba: ≈ ${fmtBytes(m.download)} download, ≈ ${fmtBytes(m.gpu)} GPU · Transformer: ≈ ${fmtBytes(t.download)} download, ≈ ${fmtBytes(t.gpu)} GPU`}
+        onClick={() => pick(p.id)}
+      >
+        <span className="pair-label">{p.id === 'demo' ? 'Demo pair (built in)' : p.label}</span>
+        <span className="pair-meta">
+          {p.id === 'demo' ? 'tiny models · 19 MB · works offline' : `↓ ≈ ${fmtBytes(m.download + t.download)} · GPU ≈ ${fmtBytes(m.gpu + t.gpu)}`}
+          {p.mamba.tokenizerRepo ? ` · tokenizer: ${p.mamba.tokenizerRepo}` : ''}
+        </span>
+      </button>
+    );
+  };
+
   const onLoad = async () => {
     if (!chosen) return;
     setState({ pairNotice: null });
@@ -159,30 +188,7 @@ export function ModelsCard() {
       <div className="models-grid">
         <div>
           <div className="pairs" role="radiogroup" aria-label="Model pair">
-            {list.map((p) => {
-              const m = sizes(p.mamba);
-              const t = sizes(p.transformer);
-              const on = settings.pair === p.id;
-              return (
-                <button
-                  type="button"
-                  role="radio"
-                  aria-checked={on}
-                  key={p.id}
-                  className={`pair ${on ? 'on' : ''}`}
-                  data-testid={`pair-${p.id}`}
-                  disabled={busy}
-                  title={busy ? 'Wait for the current load to finish' : p.id === 'demo' ? undefined : `Mamba: ≈ ${fmtBytes(m.download)} download, ≈ ${fmtBytes(m.gpu)} GPU · Transformer: ≈ ${fmtBytes(t.download)} download, ≈ ${fmtBytes(t.gpu)} GPU`}
-                  onClick={() => pick(p.id)}
-                >
-                  <span className="pair-label">{p.id === 'demo' ? 'Demo pair (built in)' : p.label}</span>
-                  <span className="pair-meta">
-                    {p.id === 'demo' ? 'tiny models · 19 MB · works offline' : `↓ ≈ ${fmtBytes(m.download + t.download)} · GPU ≈ ${fmtBytes(m.gpu + t.gpu)}`}
-                    {p.mamba.tokenizerRepo ? ` · tokenizer: ${p.mamba.tokenizerRepo}` : ''}
-                  </span>
-                </button>
-              );
-            })}
+            {main.map(chip)}
             <button
               type="button"
               role="radio"
@@ -197,6 +203,14 @@ export function ModelsCard() {
               <span className="pair-meta">any Mamba and GPT-NeoX repo on the hub</span>
             </button>
           </div>
+          {more.length > 0 && (
+            <details className="fold more-pairs" open={more.some((p) => p.id === settings.pair)} data-testid="more-pairs">
+              <summary>More pairs: the Mamba authors' original checkpoints ({more.length})</summary>
+              <div className="pairs" role="radiogroup" aria-label="More model pairs">
+                {more.map(chip)}
+              </div>
+            </details>
+          )}
           {settings.pair === 'custom' && (
             <div className="row gap wrap custom-pair">
               <label className="field">
