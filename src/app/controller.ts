@@ -138,11 +138,23 @@ export async function boot(): Promise<void> {
     if (client !== mine) return;
     setState({ gpu: { kind: 'ready', info: ready.info, selftest: { ok: st.maxAbsError === 0, maxAbsError: st.maxAbsError } } });
     await pushMemoryCap();
+    void calibrate(mine); // queued before the demo's load: nothing else runs on the GPU while it measures
     autoloadDemo();
   } catch (e) {
     if (client !== mine) return; // replaced (React StrictMode runs effects twice in development)
     const code = e instanceof WorkerError ? e.code : '';
     setState({ gpu: code === 'no-webgpu' || code === 'no-adapter' ? { kind: 'no-webgpu', message: describe(e) } : { kind: 'error', message: describe(e) } });
+  }
+}
+
+/** The adapter's rates for the rooflines (src/roofline/calibrate.ts), measured once per device by the worker. */
+async function calibrate(c: GpuWorkerClient): Promise<void> {
+  setState({ calibration: null });
+  try {
+    const r = await c.request({ type: 'calibrate' }, ['calibration']);
+    if (client === c) setState({ calibration: r.calibration });
+  } catch {
+    /* no calibration: the pages shows speeds without their floors */
   }
 }
 
@@ -436,6 +448,7 @@ function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, me
     error: job.error,
     settings,
     models,
+    calibration: s.calibration,
     data,
   };
   setState((st) => ({ runs: [...st.runs, run] }));
@@ -526,6 +539,7 @@ export async function runGenerate(): Promise<void> {
           const o = out[e.slot]!;
           out[e.slot] = { ...o, text: o.text + e.text, tokens: [...o.tokens, ...e.ids.map((_, i) => ({ index: e.index + i, ms: e.msEach }))] };
         } else if (e.type === 'gen-stats') out[e.slot] = { ...out[e.slot]!, stats: e.stats, memory: e.memory, text: e.text, trace: e.trace, kernels: e.kernels, done: true };
+        else if (e.type === 'gen-roofline') out[e.slot] = { ...out[e.slot]!, roofline: e.roofline };
       }
       return { compare: { ...st.compare, outputs: out } };
     }),

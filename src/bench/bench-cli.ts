@@ -14,7 +14,11 @@
  *     (timestamp queries on every decode pass), CPU time per token spent encoding and submitting, dispatches per
  *     token, and the bandwidth floor: weight bytes / the copy kernel's GB/s measured in the same run (the tok/s a
  *     decode that only streams its weights once would reach);
- *   GPU memory (weights, KV cache vs SSM state, activations).
+ *   GPU memory (weights, KV cache vs SSM state, activations);
+ *   the roofline of the prefill and of one decode step (src/roofline/, the rates from src/roofline/calibrate.ts measured
+ *     at the start): dispatches, bytes moved, FLOPs, the bandwidth / compute / dispatch floors, the bound (the largest
+ *     floor), the measured time (GPU time from timestamps, else wall) and the gap (measured / bound): the columns the
+ *     page shows for the same work.
  * `--dtype f32,f16` runs every model with f32 and with f16 matrices (default f32). --contexts applies to the 130m
  * pair, --contexts-large to the 370m pair. Before the models: the encode microbench (our JS per dispatch, measured by
  * replaying the recorded decode step into a pass whose methods do nothing, vs the same replay into a real Dawn pass).
@@ -28,13 +32,13 @@ import { GpuContext } from '../gpu/context';
 import { acquireNodeDevice } from '../gpu/node';
 import { PassTimer, timeGpu } from '../gpu/timing';
 import { parseConfig, type ModelConfig } from '../hub/config';
-import { GptNeoxModel, gptNeoxTensorSpecs } from '../models/gptneox';
 import { KernelOps } from '../models/kernel-ops';
-import { MambaModel, mambaTensorSpecs } from '../models/mamba';
-import { Mamba2Model, mamba2TensorSpecs } from '../models/mamba2';
-import { WeightStore } from '../models/weights';
 import type { CausalLM } from '../models/base';
 import { parseKernelChoice } from '../models/kernel-choice';
+import { calibrate, type Calibration } from '../roofline/calibrate';
+import { measuredRooflines, PhaseMeter, type MeasuredRooflines } from '../roofline/meter';
+import { randomModel } from './random-model';
+import { ROOFLINE_HEADER, rooflineColumns, rooflineLines, type RooflineColumns } from './roofline-columns';
 import { CopyKernel } from '../kernels/copy';
 import mamba130m from '../../tests/hub/configs/state-spaces__mamba-130m-hf.json';
 import mamba370m from '../../tests/hub/configs/state-spaces__mamba-370m-hf.json';
@@ -54,37 +58,8 @@ interface Row {
   error?: string;
 }
 
-/** Random weights (uniform, small) through WeightStore, as if streamed from a checkpoint: F32 bytes for f32 runs,
- *  F16 bytes (kept packed as the loader keeps f16 checkpoints) for f16 runs. */
-function randomModel(ctx: GpuContext, ops: KernelOps, cfg: ModelConfig, name: string, dtype: DType): CausalLM {
-  const specs = cfg.arch === 'mamba' ? mambaTensorSpecs(cfg) : cfg.arch === 'mamba2' ? mamba2TensorSpecs(cfg) : gptNeoxTensorSpecs(cfg);
-  const store = new WeightStore(ctx, specs, { matrixDType: dtype });
-  let seed = 12345;
-  const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
-  for (const s of specs) {
-    if (s.optional) continue;
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    const special = s.name.endsWith('A_log') || s.name.includes('norm') || s.name.endsWith('.D') || s.name.endsWith('dt_proj.bias') || s.name.endsWith('dt_bias');
-    if (dtype === 'f16' && s.kind === 'matrix') {
-      // f16 bits of ±(0.5 .. 1) · 2^-5 straight away: no f32 → f16 conversion of hundreds of millions of values
-      const h = new Uint16Array(n);
-      for (let i = 0; i < n; i++) h[i] = ((next() >>> 16) & 0x83ff) | 0x2800;
-      store.accept(s.name, 'F16', s.shape, new Uint8Array(h.buffer));
-      continue;
-    }
-    const data = new Float32Array(n);
-    if (!special) for (let i = 0; i < n; i++) data[i] = (next() / 4294967296 - 0.5) * 0.04;
-    if (s.name.endsWith('A_log')) { const N = s.shape[1] ?? 16; for (let i = 0; i < n; i++) data[i] = Math.log(1 + (i % N)); }
-    if (s.name.includes('norm') && s.name.endsWith('weight')) data.fill(1);
-    if (s.name.endsWith('.D')) data.fill(1);
-    if (s.name.endsWith('dt_proj.bias') || s.name.endsWith('dt_bias')) data.fill(-4);
-    store.accept(s.name, 'F32', s.shape, new Uint8Array(data.buffer));
-  }
-  store.finish();
-  if (cfg.arch === 'mamba') return new MambaModel(ctx, ops, store, cfg, name);
-  if (cfg.arch === 'mamba2') return new Mamba2Model(ctx, ops, store, cfg, name);
-  return new GptNeoxModel(ctx, ops, store, cfg, name);
-}
+/** A row with its roofline: flat columns (CSV) and the full rooflines (JSON). */
+type RoofRow = Row & Partial<RooflineColumns> & { roofline?: MeasuredRooflines | null };
 
 /** The vec4 copy kernel's bandwidth (read + write) in GB/s, best of two sizes (as kernels-cli measures it). */
 async function copyGbps(ctx: GpuContext, quick: boolean): Promise<number> {
@@ -131,21 +106,28 @@ async function decodeRun(model: CausalLM, timer: PassTimer, last: number, n: num
   };
 }
 
-async function measure(ctx: GpuContext, model: CausalLM, timer: PassTimer, context: number, decodeTokens: number, dtype: DType, copyGbps: number): Promise<Row> {
+async function measure(ctx: GpuContext, model: CausalLM & { config: ModelConfig }, timer: PassTimer, context: number, decodeTokens: number, dtype: DType, copyGbps: number, cal: Calibration): Promise<RoofRow> {
   const V = model.vocabSize;
   const ids = Array.from({ length: context }, (_, i) => (i * 7919) % Math.min(V, 50000));
   const mib = (b: number) => b / 2 ** 20;
   model.reset();
   await model.prefill(ids.slice(0, 16)); // warm pipelines for this shape family
   model.reset();
+  // the prefill's passes and dispatches counted, its passes timed (timestamps) for the roofline
+  const meter = new PhaseMeter(model, cal);
+  meter.start();
   const t0 = now();
   await model.prefill(ids.slice(0, context - 1));
   await ctx.finish();
   const prefillMs = now() - t0;
+  const pre = await meter.stop();
+  meter.destroy();
   const pf = model.lastPrefill;
   const d = await decodeRun(model, timer, ids[context - 1], decodeTokens);
   const m = model.memory();
   m.activations = Math.max(m.activations, pf?.activationBytes ?? 0); // what the prefill held (released after a long one)
+  const decode = { tokens: 1, passes: 1, dispatches: d.dispatchesPerToken, gpuMs: Number.isFinite(d.gpuMsPerToken) ? d.gpuMsPerToken : null };
+  const roofline = measuredRooflines(model, { prefill: pre.prefill, decode }, { prefillMs, decodeMsPerToken: 1e3 / d.tokPerS, decodeContext: context + decodeTokens / 2 }, cal);
   return {
     model: model.name, arch: model.arch, dtype, context, prefillMs, prefillTokPerS: (context - 1) / (prefillMs / 1e3),
     decodeTokPerS: d.tokPerS, decodeMsPerToken: 1e3 / d.tokPerS, gpuMsPerToken: d.gpuMsPerToken, cpuMsPerToken: d.cpuMsPerToken,
@@ -153,6 +135,7 @@ async function measure(ctx: GpuContext, model: CausalLM, timer: PassTimer, conte
     dispatchesPerToken: d.dispatchesPerToken, floorTokPerS: (copyGbps * 1e9) / m.weights,
     weightsMiB: mib(m.weights), kvCacheMiB: mib(m.kvCache), ssmStateMiB: mib(m.ssmState), activationsMiB: mib(m.activations),
     passes: pf?.passes ?? 0, passTokens: pf?.passTokens ?? 0,
+    ...rooflineColumns(roofline), roofline,
   };
 }
 
@@ -219,6 +202,8 @@ async function main(): Promise<void> {
   console.log(`device: ${info.vendor} ${info.architecture} ${info.description}; features: ${[...ctx.features].join(', ')}; WEBGPU_DAWN_OPTIONS=${process.env.WEBGPU_DAWN_OPTIONS ?? ''}`);
   const copy = { gbps: await copyGbps(ctx, quick) };
   console.log(`copy kernel: ${copy.gbps.toFixed(1)} GB/s (read + write; the bandwidth floor below divides the weight bytes by it)`);
+  const cal = await calibrate(ctx, { small: quick || ctx.cpuAdapter });
+  console.log(`calibration (the roofline's rates): copy ${cal.copyGBps.toPrecision(3)} GB/s, one dependent dispatch ${cal.dispatchUs.toPrecision(3)} us, matmul ${cal.matmulGflops.toPrecision(3)} GFLOP/s; timestamps ${cal.timestamps.available ? `rounded to ${cal.timestamps.quantumUs?.toFixed(3) ?? '?'} us` : 'unavailable'}; timed by ${JSON.stringify(cal.timing)} in ${cal.ms.toFixed(0)} ms`);
   const tiny = {
     mamba: { model_type: 'mamba', hidden_size: 64, state_size: 16, num_hidden_layers: 2, expand: 2, conv_kernel: 4, vocab_size: 512, time_step_rank: 'auto', use_bias: false, use_conv_bias: true, layer_norm_epsilon: 1e-5, tie_word_embeddings: true },
     neox: { model_type: 'gpt_neox', hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 256, rotary_pct: 0.25, rotary_emb_base: 10000, vocab_size: 512, max_position_embeddings: 2048, use_parallel_residual: true, layer_norm_eps: 1e-5, hidden_act: 'gelu', tie_word_embeddings: false },
@@ -238,7 +223,7 @@ async function main(): Promise<void> {
   };
   const ops = new KernelOps(ctx);
   const timer = new PassTimer(ctx, 1024);
-  const rows: Row[] = [];
+  const rows: RoofRow[] = [];
   const encode: EncodeBench[] = [];
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const header = 'model         dtype    ctx  prefill ms  prefill tok/s  decode tok/s  GPU ms/tok  encode ms/tok  submit ms/tok  disp/tok  floor tok/s  weights MiB   KV MiB  SSM MiB  passes x tokens';
@@ -257,10 +242,11 @@ async function main(): Promise<void> {
         encode.push(e);
         console.log(`\n${name} ${dtype}: loaded in ${((now() - t0) / 1e3).toFixed(1)} s; encode: ${e.dispatchesPerStep} dispatches and ${e.dawnCallsPerStep} Dawn pass calls per token; per dispatch: our JS ${f(e.jsUsPerDispatch, 3)} us, with the Dawn calls ${f(e.dawnUsPerDispatch, 2)} us, whole decodeBatch ${f(e.batchUsPerDispatch, 2)} us + submit ${f(e.submitUsPerDispatch, 2)} us`);
         console.log(header);
+        console.log(ROOFLINE_HEADER);
         for (const c of entry[4]) {
-          let r: Row;
+          let r: RoofRow;
           try {
-            r = await measure(ctx, model, timer, c, decodeTokens, dtype, copy.gbps);
+            r = await measure(ctx, model, timer, c, decodeTokens, dtype, copy.gbps, cal);
           } catch (err) {
             r = {
               model: name, arch: model.arch, dtype, context: c, prefillMs: NaN, prefillTokPerS: NaN, decodeTokPerS: NaN, decodeMsPerToken: NaN,
@@ -270,6 +256,7 @@ async function main(): Promise<void> {
           }
           rows.push(r);
           console.log(`${name.padEnd(13)} ${dtype.padEnd(5)} ${String(c).padStart(6)} ${f(r.prefillMs).padStart(11)} ${f(r.prefillTokPerS, 0).padStart(14)} ${f(r.decodeTokPerS).padStart(13)} ${f(r.gpuMsPerToken, 3).padStart(11)} ${f(r.cpuMsPerToken, 3).padStart(14)} ${f(r.submitMsPerToken, 3).padStart(14)} ${f(r.dispatchesPerToken, 0).padStart(9)} ${f(r.floorTokPerS, 0).padStart(12)} ${f(r.weightsMiB).padStart(12)} ${f(r.kvCacheMiB, 1).padStart(8)} ${f(r.ssmStateMiB, 2).padStart(8)}  ${r.passes} x ${r.passTokens}${r.error ? '  ' + r.error : ''}`);
+          if (!r.error) for (const line of rooflineLines(r.roofline ?? null)) console.log(line);
         }
         model.dispose();
         ctx.pool.trim();
@@ -278,10 +265,10 @@ async function main(): Promise<void> {
   }
   console.log(`\ndone in ${((now() - tStart) / 1e3).toFixed(1)} s`);
   const json = flag('--json');
-  if (json) writeFileSync(json, JSON.stringify({ device: info, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, stepsPerSubmit, decodeTokens, prefillChunk, kernels, encode, rows }, null, 1));
+  if (json) writeFileSync(json, JSON.stringify({ device: info, dawnOptions: process.env.WEBGPU_DAWN_OPTIONS ?? '', copyGbps: copy.gbps, calibration: cal, stepsPerSubmit, decodeTokens, prefillChunk, kernels, encode, rows }, null, 1));
   const csv = flag('--csv');
   if (csv) {
-    const keys = Object.keys(rows[0]) as (keyof Row)[];
+    const keys = [...new Set(rows.flatMap((r) => Object.keys(r) as (keyof RoofRow)[]))].filter((k) => k !== 'roofline');
     writeFileSync(csv, [keys.join(','), ...rows.map((r) => keys.map((k) => r[k] ?? '').join(','))].join('\n') + '\n');
   }
   timer.destroy();

@@ -7,6 +7,7 @@ import type { TextTokenizer } from '../hub/tokenizer';
 import type { KernelChoice } from '../models/kernel-choice';
 import type { Arch, GenerateStats, LanguageModel, ModelMemory } from '../models/types';
 import type { LossCurve, ProbeSkip, RecallPoint, SweepPoint } from '../recall/types';
+import type { MeasuredRooflines } from '../roofline/meter';
 
 /** A model with its tokenizer, as src/models/load.ts returns it. */
 export type TokenizedModel = LanguageModel & { tokenizer: TextTokenizer; config?: { eosTokenId?: number | null } };
@@ -62,6 +63,8 @@ export type EngineEvent =
    */
   | { type: 'gen-tokens'; slot: Arch; ids: number[]; index: number; text: string; msEach: number }
   | { type: 'gen-stats'; slot: Arch; stats: GenerateStats; memory: ModelMemory; text: string; trace: GenerateTrace; kernels: KernelChoice }
+  /** After a model's gen-stats: what bounded its prefill and decode (src/roofline/), null without a calibration. */
+  | { type: 'gen-roofline'; slot: Arch; roofline: MeasuredRooflines | null }
   | { type: 'progress'; done: number; total: number; label: string }
   | { type: 'sweep-point'; point: SweepPoint }
   | { type: 'recall-point'; point: RecallPoint }

@@ -8,6 +8,9 @@ import type { Emit, Models, RunEnd, TokenizedModel } from './events';
 import { generateStreams, type GenPhase, type GenStream } from './generation';
 import { ReadbackCounter } from './readbacks';
 import { runModels, settle } from './run';
+import { calibrationOf } from '../roofline/calibrate';
+import type { GenerateStats } from '../models/types';
+import { measuredRooflines, meterable, PhaseMeter } from '../roofline/meter';
 
 export interface GenerateParams {
   prompt: string;
@@ -67,6 +70,10 @@ export async function runGenerate(models: Models, p: GenerateParams, emit: Emit,
     const label = (slot: Arch, phase: GenPhase) => `generate:${slot}:${phase}`;
     const before = new Map([...counters].map(([slot, c]) => [slot, c?.snapshot() ?? {}] as const));
     const since = (slot: Arch, phase: GenPhase) => counters.get(slot)!.count(label(slot, phase)) - (before.get(slot)![label(slot, phase)] ?? 0);
+    // what bounds each model's prefill and decode: counted (and timed, with timestamps) while it generates
+    const meters = new Map([...chosen].map(([slot, m]) => [slot, meterable(m) ? new PhaseMeter(m, calibrationOf(m.ctx)) : null] as const));
+    for (const m of meters.values()) m?.start();
+    const done = new Map<Arch, GenerateStats>();
     await generateStreams(
       streams,
       { mode: p.mode, sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed }, batch: p.batch || undefined, signal },
@@ -84,6 +91,7 @@ export async function runGenerate(models: Models, p: GenerateParams, emit: Emit,
           const tail = o.decoder.flush();
           if (tail) emit({ type: 'gen-tokens', slot, ids: [], index: stats.newTokens, text: tail, msEach: 0 });
           const readbacks = counters.get(slot) ? { prefill: since(slot, 'prefill'), first: since(slot, 'first'), decode: since(slot, 'decode') } : null;
+          done.set(slot, stats);
           emit({ type: 'gen-stats', slot, stats, memory: o.model.memory(), text: o.decoder.text, trace: { ...trace, readbacks }, kernels: { ...o.model.kernels } });
         },
         around: (slot, phase, fn) => {
@@ -91,6 +99,24 @@ export async function runGenerate(models: Models, p: GenerateParams, emit: Emit,
           return c ? c.during(label(slot, phase), fn) : fn();
         },
       },
-    );
+    ).finally(async () => {
+      for (const [slot, meter] of meters) {
+        if (!meter) continue;
+        try {
+          const observed = await meter.stop();
+          const st = done.get(slot);
+          const model = chosen.get(slot)!;
+          if (!st || !meterable(model)) continue;
+          const roofline = measuredRooflines(model, observed, {
+            prefillMs: st.prefillMs, decodeMsPerToken: st.decodeTokPerS > 0 ? 1e3 / st.decodeTokPerS : null, decodeContext: st.promptTokens + st.newTokens / 2,
+          }, calibrationOf(model.ctx));
+          if (roofline) emit({ type: 'gen-roofline', slot, roofline });
+        } catch {
+          // the roofline is an extra: a failed read (device lost) leaves the run's own result or error as it is
+        } finally {
+          meter.destroy();
+        }
+      }
+    });
   });
 }

@@ -8,6 +8,8 @@ import type { Arch, LanguageModel } from '../models/types';
 import { mulberry32 } from '../recall/rng';
 import type { SweepPoint } from '../recall/types';
 import { CapacityStops } from './capacity';
+import { calibrationOf } from '../roofline/calibrate';
+import { measuredRooflines, metered, meterable, type Observed } from '../roofline/meter';
 import { checkAbort } from './errors';
 import type { Emit, Models, RunEnd } from './events';
 import { ARCH_NAME, runModels, settle } from './run';
@@ -77,21 +79,34 @@ async function warmUp(model: LanguageModel, vocab: number, decode: boolean, sign
 async function measure(slot: Arch, model: LanguageModel, ids: number[], p: SweepParams, signal: AbortSignal): Promise<SweepPoint> {
   let prefillMs = Infinity;
   let decodeTokPerS: number | null = null;
+  // what each phase ran in its fastest repeat (counts and GPU time, for the roofline)
+  const cal = calibrationOf(model.ctx);
+  const best: Partial<Observed> = {};
   for (let r = 0; r < Math.max(1, p.repeats); r++) {
     checkAbort(signal);
     if (p.decodeTokens > 0) {
       // The model's own generate(): prefill, first token (time to first token), then batched GPU-sampled decode.
-      const g = await model.generate(ids, { ...GREEDY, maxNewTokens: p.decodeTokens + 1, signal });
+      const { value: g, observed } = await metered(model, cal, () => model.generate(ids, { ...GREEDY, maxNewTokens: p.decodeTokens + 1, signal }));
       checkAbort(signal);
+      if (observed && g.stats.prefillMs < prefillMs) best.prefill = observed.prefill;
+      if (observed && g.stats.decodeTokPerS > (decodeTokPerS ?? 0)) best.decode = observed.decode;
       prefillMs = Math.min(prefillMs, g.stats.prefillMs);
       decodeTokPerS = Math.max(decodeTokPerS ?? 0, g.stats.decodeTokPerS);
     } else {
       model.reset();
       const t = now();
-      await model.prefill(ids);
-      prefillMs = Math.min(prefillMs, now() - t);
+      const { observed } = await metered(model, cal, () => model.prefill(ids));
+      const ms = now() - t;
+      if (observed && ms < prefillMs) best.prefill = observed.prefill;
+      prefillMs = Math.min(prefillMs, ms);
     }
   }
+  const none = { tokens: 0, passes: 0, dispatches: 0, gpuMs: null };
+  const roofline = meterable(model) && best.prefill
+    ? measuredRooflines(model, { prefill: best.prefill, decode: best.decode ?? none }, {
+      prefillMs, decodeMsPerToken: decodeTokPerS ? 1e3 / decodeTokPerS : null, decodeContext: ids.length + p.decodeTokens / 2,
+    }, cal)
+    : null;
   // What this length needed (the widest prefill pass included, though a long pass's buffers are released after it),
   // not what earlier runs left allocated: the same on a fresh page and after any history.
   const memory = model.memory();
@@ -107,5 +122,6 @@ async function measure(slot: Arch, model: LanguageModel, ids: number[], p: Sweep
     totalBytes: memory.weights + memory.kvCache + memory.ssmState + memory.activations + memory.scratch,
     prefillPass: model.lastPrefill?.passTokens ?? ids.length,
     kernels: { ...model.kernels },
+    roofline,
   };
 }

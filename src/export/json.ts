@@ -10,6 +10,7 @@ export function exportDocument(s: AppState): Record<string, unknown> {
     exportedAt: new Date().toISOString(),
     userAgent: typeof navigator !== 'undefined' ? navigator.userAgent : '',
     gpu,
+    calibration: s.calibration,
     settings: s.settings,
     models: { mamba: s.slots.mamba.info ?? null, transformer: s.slots.transformer.info ?? null },
     runs: s.runs,

@@ -102,6 +102,8 @@ export class PassTimer {
   private readonly resolveBuf: GPUBuffer | null;
   private used = 0;
   private pending = -1;
+  /** The label of each timed pass since the last read (writes(label)). */
+  private labels: string[] = [];
 
   readonly capacity: number;
 
@@ -116,10 +118,11 @@ export class PassTimer {
     return this.querySet !== null;
   }
 
-  /** Timestamp writes for the next pass (undefined when unavailable or full). */
-  writes(): GPUComputePassTimestampWrites | undefined {
+  /** Timestamp writes for the next pass (undefined when unavailable or full), tagged `label` for readLabelled(). */
+  writes(label = ''): GPUComputePassTimestampWrites | undefined {
     if (!this.querySet || this.used >= this.capacity) return undefined;
     this.pending = this.used++;
+    this.labels[this.pending] = label;
     return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * this.pending, endOfPassWriteIndex: 2 * this.pending + 1 };
   }
 
@@ -132,11 +135,19 @@ export class PassTimer {
 
   /** Durations (ms) of the timed passes since the last read, in order. */
   async read(): Promise<number[]> {
+    return (await this.readLabelled()).map((p) => p.ms);
+  }
+
+  /** Durations (ms) of the timed passes since the last read, in order, each with the label its writes() got. */
+  async readLabelled(): Promise<{ label: string; ms: number }[]> {
     if (!this.resolveBuf || this.used === 0) return [];
-    const raw = new BigUint64Array(await this.ctx.read(this.resolveBuf, 256 * this.used));
-    const out: number[] = [];
-    for (let i = 0; i < this.used; i++) out.push(Number(raw[32 * i + 1] - raw[32 * i]) / 1e6);
+    const n = this.used;
+    const labels = this.labels.slice(0, n);
     this.used = 0;
+    this.labels = [];
+    const raw = new BigUint64Array(await this.ctx.read(this.resolveBuf, 256 * n));
+    const out: { label: string; ms: number }[] = [];
+    for (let i = 0; i < n; i++) out.push({ label: labels[i], ms: Number(raw[32 * i + 1] - raw[32 * i]) / 1e6 });
     return out;
   }
 

@@ -6,6 +6,7 @@
 import type { GpuContext } from '../gpu/context';
 import { DispatchList, StaticUniforms } from '../gpu/kernel';
 import type { PassTimer } from '../gpu/timing';
+import { countingPass } from '../gpu/count';
 import { decodePartFloats, NON_FINITE_TOKEN } from '../kernels/sampling';
 import { DEFAULT_KERNELS } from './kernel-choice';
 import type { Ops } from './ops';
@@ -285,7 +286,7 @@ export abstract class CausalLM implements LanguageModel {
         info.passTokens = Math.max(info.passTokens, n);
         info.activationBytes = Math.max(info.activationBytes, this.memoryHeld().activations);
         const t0 = now();
-        this.ctx.run((pass) => this.encodeForward(pass, n, this.pos, all ? 'all' : 'last', logits), `${this.name}.prefill`);
+        this.prefillPass((pass) => this.encodeForward(pass, n, this.pos, all ? 'all' : 'last', logits), n);
         const p0 = this.pos;
         this.pos += n;
         this.use(this.pos, n, all ? n : 1, false);
@@ -313,6 +314,27 @@ export abstract class CausalLM implements LanguageModel {
     }
     opts.onProgress?.(ids.length, ids.length);
     return out;
+  }
+
+  /** Counters of prefill() since resetPrefillStats() (the roofline reads them): tokens, passes, dispatches recorded. */
+  readonly prefillStats = { tokens: 0, passes: 0, dispatches: 0 };
+
+  resetPrefillStats(): void {
+    Object.assign(this.prefillStats, { tokens: 0, passes: 0, dispatches: 0 });
+  }
+
+  /** Records one prefill pass of `n` tokens and submits it: its dispatches counted, timed when passTimer is set. */
+  private prefillPass(encode: (pass: GPUComputePassEncoder) => void, n: number): void {
+    const label = `${this.name}.prefill`;
+    const enc = this.ctx.device.createCommandEncoder({ label });
+    const pass = enc.beginComputePass({ label, timestampWrites: this.passTimer?.writes('prefill') });
+    const st = this.prefillStats;
+    encode(countingPass(pass, st));
+    pass.end();
+    this.passTimer?.resolve(enc);
+    this.ctx.submit(enc);
+    st.tokens += n;
+    st.passes += 1;
   }
 
   /**
@@ -363,7 +385,8 @@ export abstract class CausalLM implements LanguageModel {
   /** Counters of decodeBatch since resetDecodeStats() (the bench reads them): CPU time recording the steps
    *  (encodeMs: uploads, encoder, replay, readback copy) and in queue.submit (submitMs). */
   readonly decodeStats = { tokens: 0, submits: 0, dispatches: 0, encodeMs: 0, submitMs: 0 };
-  /** When set, every decode submit's compute pass is timed with timestamp queries. */
+  /** When set, every decode submit's compute pass and every prefill pass is timed with timestamp queries (labelled
+   *  'decode' and 'prefill'). */
   passTimer: PassTimer | null = null;
   /** u32 [pos, nsplit, KV capacity, 0], read and advanced by the recorded step's kernels. */
   private decodeState: GPUBuffer | null = null;
@@ -532,7 +555,7 @@ export abstract class CausalLM implements LanguageModel {
     this.reserve(pos0 + n, 1);
     const fused = this.fusedDecodeBlocker() === null;
     const enc = this.ctx.device.createCommandEncoder({ label: `${this.name}.decode` });
-    const pass = enc.beginComputePass({ label: `${this.name}.decode`, timestampWrites: this.passTimer?.writes() });
+    const pass = enc.beginComputePass({ label: `${this.name}.decode`, timestampWrites: this.passTimer?.writes('decode') });
     let dispatches = 0;
     if (fused) {
       const p = this.program(s);
@@ -541,10 +564,13 @@ export abstract class CausalLM implements LanguageModel {
       dispatches = n * p.list.length;
     } else {
       const logits = this.ensureLogits(1);
+      const counted = { dispatches: 0 };
+      const cp = countingPass(pass, counted);
       for (let i = 0; i < n; i++) {
-        this.encodeForward(pass, 1, pos0 + i, 'last', logits);
-        this.ops.sample(pass, logits, history, pos0 + i + 1, s, pos0 + i);
+        this.encodeForward(cp, 1, pos0 + i, 'last', logits);
+        this.ops.sample(cp, logits, history, pos0 + i + 1, s, pos0 + i);
       }
+      dispatches = counted.dispatches;
     }
     pass.end();
     this.passTimer?.resolve(enc);

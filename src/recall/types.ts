@@ -1,6 +1,7 @@
 /** Result records shared by the worker, the recall/claims logic and the UI. Plain data: they go through postMessage and JSON export. */
 import type { KernelChoice } from '../models/kernel-choice';
 import type { Arch, ModelMemory } from '../models/types';
+import type { MeasuredRooflines } from '../roofline/meter';
 
 /** Turns text into token ids and back; the worker adapts the model's tokenizer to this. */
 export interface TextTokenizer {
@@ -27,6 +28,8 @@ export interface SweepPoint {
   prefillPass: number;
   /** The kernels that produced it (the run's choice). */
   kernels: KernelChoice;
+  /** What bounds the prefill and the decode (src/roofline/): counts, floors, bound, gap; null without a calibration. */
+  roofline?: MeasuredRooflines | null;
 }
 
 export type ProbeKind = 'passkey' | 'copy' | 'multikey' | 'loss';

@@ -7,6 +7,8 @@ import type { GenerateTrace, GpuInfo, LoadProgress, MemoryReport, ModelInfo, Sel
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import { DEFAULT_SETTINGS, type Settings } from './url';
 import type { ProbeSkip } from '../recall/types';
+import type { Calibration } from '../roofline/calibrate';
+import type { MeasuredRooflines } from '../roofline/meter';
 
 export type GpuStatus =
   | { kind: 'starting' }
@@ -58,6 +60,8 @@ export interface StreamOutput {
   /** The kernels that produced it, as the run recorded them. */
   kernels?: KernelChoice;
   memory?: ModelMemory;
+  /** What bounded this model's prefill and decode (after the run). */
+  roofline?: MeasuredRooflines | null;
   done: boolean;
   /** Prefill progress (prompt tokens done of the total, ms since the model started), until the first token. */
   prefill?: { done: number; total: number; ms: number };
@@ -101,12 +105,16 @@ export interface RunRecord {
   error: string | null;
   settings: Partial<Settings>;
   models: Partial<Record<Arch, ModelInfo>>;
+  /** The adapter's calibration the run's rooflines divide by (src/roofline/calibrate.ts). */
+  calibration?: Calibration | null;
   data: unknown;
 }
 
 export interface AppState {
   settings: Settings;
   gpu: GpuStatus;
+  /** The adapter's measured rates (copy GB/s, dispatch µs, matmul GFLOP/s, timestamps): null until measured. */
+  calibration: Calibration | null;
   slots: Record<Arch, SlotState>;
   pairNotice: PairNotice | null;
   memory: MemoryReport | null;
@@ -125,6 +133,7 @@ const emptySlot: SlotState = { status: 'empty' };
 export const useStore = create<AppState>(() => ({
   settings: DEFAULT_SETTINGS,
   gpu: { kind: 'starting' },
+  calibration: null,
   slots: { mamba: emptySlot, transformer: emptySlot },
   pairNotice: null,
   memory: null,

@@ -8,6 +8,7 @@ import { acquireDevice } from '../gpu/device';
 import { GpuContext } from '../gpu/context';
 import { GpuError } from '../gpu/errors';
 import { CopyKernel } from '../kernels/copy';
+import { calibrated } from '../roofline/calibrate';
 import { loadModel } from '../models/load';
 import { sourceLabel, type ModelSource } from '../hub/hub';
 import type { Arch, ModelMemory } from '../models/types';
@@ -134,6 +135,11 @@ async function handle(req: WorkerRequest): Promise<void> {
     }
     case 'selftest':
       return selftest(id, req.n);
+    case 'calibrate':
+      // queued like a GPU job, so that nothing else runs on the GPU while it measures
+      return enqueue(id, async () => {
+        post({ id, type: 'calibration', calibration: await calibrated(await context()) });
+      });
     case 'lose-device':
       (ctxPromise ? await ctxPromise : null)?.device.destroy();
       post({ id, type: 'done', cancelled: false });

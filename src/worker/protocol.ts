@@ -16,6 +16,7 @@ import type { SweepParams } from '../engine/sweep';
 import type { RecallParams } from '../engine/recall';
 import type { DiagnosticsParams } from '../engine/diagnostics';
 import type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint } from '../recall/types';
+import type { Calibration } from '../roofline/calibrate';
 
 export type { LossCurve, ProbeKind, ProbeSkip, RecallPoint, SweepPoint };
 export type { DiagnosticsParams, EngineEvent, GenerateParams, GenerateTrace, LimitEvent, RecallParams, SelectivityResult, SweepParams };
@@ -66,6 +67,8 @@ export interface LoadProgress {
 export type WorkerRequest =
   | { id: number; type: 'init' }
   | { id: number; type: 'selftest'; n: number }
+  /** Measures the adapter's rates for the rooflines (src/roofline/calibrate.ts), once; queued like a GPU job. */
+  | { id: number; type: 'calibrate' }
   /** stage: load beside the model in the slot (which stays loaded) until `commit` swaps it in or `discard` drops it. */
   | { id: number; type: 'load'; slot: Arch; source: ModelSource; stage?: boolean }
   | { id: number; type: 'commit'; slots: Arch[] }
@@ -98,6 +101,7 @@ export type Tagged<E> = E extends unknown ? E & { id: number } : never;
 export type WorkerEvent =
   | { id: number; type: 'ready'; info: GpuInfo }
   | { id: number; type: 'selftest-result'; n: number; maxAbsError: number; sample: number[] }
+  | { id: number; type: 'calibration'; calibration: Calibration }
   | { id: number; type: 'load-progress'; progress: LoadProgress }
   | { id: number; type: 'loaded'; info: ModelInfo }
   | { id: number; type: 'tokens'; counts: Partial<Record<Arch, number>> }

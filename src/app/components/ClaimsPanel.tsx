@@ -18,6 +18,8 @@ import { ArchLineChart, ChartFigure } from './charts';
 import { ContextWarning, LimitNotes } from './ScalingPanel';
 import { SkipNotes } from './RecallPanel';
 import { Badge, Card, Notice, Progress, RunButton } from './ui';
+import { ClaimBoundLine } from './Roofline';
+import { decodeBound, memoryBound, prefillScalingBound, shortContextBound, type ClaimBound } from '../../roofline/claims';
 
 const STATUS: Record<Verdict['status'] | 'running', { kind: 'ok' | 'bad' | 'warn' | 'muted' | 'info'; label: string }> = {
   supported: { kind: 'ok', label: 'Holds here' },
@@ -28,6 +30,11 @@ const STATUS: Record<Verdict['status'] | 'running', { kind: 'ok' | 'bad' | 'warn
 };
 
 const FROM: Record<MeasuredRun<unknown>['from'], string> = { scaling: 'the Scaling tab’s sweep', recall: 'the Recall lab’s probes', claims: 'this tab’s run' };
+/** Recall claims are about accuracy: no floor decides them. */
+const RECALL_BOUND: ClaimBound = {
+  decider: null,
+  text: 'Not a speed claim: no floor decides it. Accuracy follows the architecture (what the state or cache can hold) and what these models were trained on.',
+};
 
 function sweepSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null) {
   return (['mamba', 'transformer'] as const)
@@ -73,6 +80,9 @@ function Claim<T>(props: {
   kind: 'scaling' | 'recall';
   chart: (points: T[]) => ReactNode;
   points: (points: T[]) => number;
+  /** What decides it: the architecture, the implementation or model size (src/roofline/claims.ts), from the points
+   *  the verdict read. */
+  bound?: (points: T[]) => ClaimBound | null;
 }) {
   const claims = useStore((s) => s.claims);
   const canRun = useActiveSlots().length === 2;
@@ -102,6 +112,7 @@ function Claim<T>(props: {
           {describeRun(judged.run as MeasuredRun<unknown>, props.kind)}
         </p>
       )}
+      {!judged.running && <ClaimBoundLine id={props.id} b={props.bound?.(judged.points) ?? null} />}
       <ChartFigure title={judged.running ? 'Measuring (live)' : 'Measured'} name={`claim-${props.id}`} points={props.points(judged.points)} height={190}>
         {props.chart(judged.points)}
       </ChartFigure>
@@ -191,6 +202,7 @@ export function ClaimsPanel() {
           who="For SSMs: linear-time sequence modeling"
           how="prefill L random tokens for each L; fit time ∝ L^k over the longer half of the lengths."
           judged={jPrefill}
+          bound={prefillScalingBound}
           kind="scaling"
           points={(p) => p.length}
           chart={(p) => <ArchLineChart series={sweepSeries(p, (x) => x.prefillMs)} xLabel="context length L" yLabel="prefill time, log scale" yQuantity="time" logX logY />}
@@ -201,6 +213,7 @@ export function ClaimsPanel() {
           who="For SSMs: a fixed-size state"
           how="the GPU bytes each length needed for the sequence (SSM + conv state vs KV cache for its tokens)."
           judged={jMemory}
+          bound={memoryBound}
           kind="scaling"
           points={(p) => p.length}
           chart={(p) => <ArchLineChart series={sweepSeries(p, (x) => x.stateBytes)} xLabel="context length L" yLabel="KV cache / state" yQuantity="bytes" logX />}
@@ -211,6 +224,7 @@ export function ClaimsPanel() {
           who="For SSMs: constant-time decoding"
           how="after each prefill, generate tokens and measure new tokens per second."
           judged={jDecode}
+          bound={decodeBound}
           kind="scaling"
           points={(p) => p.filter((x) => x.decodeTokPerS).length}
           chart={(p) => <ArchLineChart series={sweepSeries(p, (x) => x.decodeTokPerS)} xLabel="context length L" yLabel="new tokens per second" logX yFormat={fmtTick} />}
@@ -221,6 +235,7 @@ export function ClaimsPanel() {
           who="For Transformers: exact retrieval"
           how="passkey probes: a random key at several depths, asked at the end; exact-match accuracy per length."
           judged={jRecall}
+          bound={(rc) => (rc.length ? RECALL_BOUND : null)}
           kind="recall"
           points={(p) => p.filter((x) => x.probe === 'passkey').length}
           chart={(rc) => (
@@ -240,6 +255,7 @@ export function ClaimsPanel() {
           who="For Transformers: a KV cache keeps every fact; an SSM compresses them into a fixed state"
           how={`multikey probes: K = ${settings.keys.join(', ')} facts (“The code for word is 1234.”) at random depths, one asked at the end; exact-match accuracy vs K at one length, beside passkey (one fact, forgetting by distance).`}
           judged={jForget}
+          bound={(rc) => (rc.length ? RECALL_BOUND : null)}
           kind="recall"
           points={(rc) => {
             const at = mkAt(rc);
@@ -266,6 +282,7 @@ export function ClaimsPanel() {
           who="For Transformers: well-optimized attention at everyday lengths"
           how="compare prefill times at each length and find where the faster model changes."
           judged={jCross}
+          bound={shortContextBound}
           kind="scaling"
           points={(p) => p.length}
           chart={(p) => {

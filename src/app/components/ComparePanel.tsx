@@ -7,6 +7,7 @@ import { ARCH_LABEL, cancelJob, countTokens, runGenerate } from '../controller';
 import { AXIS, GRID, axisUnit, fmtBytes, fmtMs, fmtRate, fmtTick } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
 import { ArchDot, Card, Notice, NumberField, Progress, RunButton, Segmented, Stat } from './ui';
+import { BoundLine } from './Roofline';
 
 const STOP_LABEL: Record<GenerateStats['stopReason'], string> = {
   length: 'token limit',
@@ -179,6 +180,8 @@ function Output({ arch, out, prompt, first }: { arch: Arch; out: StreamOutput | 
           {out.trace.readbacks.decode === 1 ? '' : 's'} for the {st.newTokens - 1} tokens after the first.
         </p>
       )}
+      <BoundLine r={out?.roofline?.prefill} phase="prefill" testId={`bound-prefill-${arch}`} />
+      <BoundLine r={out?.roofline?.decode} phase="decode" testId={`bound-decode-${arch}`} />
       {mem && (
         <div className="membar" title="GPU memory this model needed for this prompt and output" data-testid={`membar-${arch}`}>
           <div className="membar-bar">

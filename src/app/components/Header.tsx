@@ -5,6 +5,7 @@ import { runsToCsv } from '../../export/csv';
 import { downloadText, stamp } from '../../export/download';
 import { getState, toast, useStore } from '../../store/store';
 import { serializeSettings } from '../../store/url';
+import { CalibrationTag } from './Roofline';
 import type { GpuInfo } from '../../worker/protocol';
 
 /** Links longer than this are refused (servers and chat apps cut long URLs); export JSON instead. */
@@ -106,6 +107,7 @@ export function Header() {
                 {t}
               </span>
             ))}
+            <CalibrationTag />
             <span data-testid="selftest" data-ok={String(gpu.selftest.ok)} className="sr-only">
               Self-test (copy kernel): {gpu.selftest.ok ? 'ok' : `max error ${gpu.selftest.maxAbsError}`}
             </span>

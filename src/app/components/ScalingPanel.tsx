@@ -10,6 +10,7 @@ import { ARCH_LABEL, cancelJob, pushMemoryCap, runSweep, sweepLengths } from '..
 import { fmtBytes, fmtLen, fmtMs, fmtRate, fmtTick } from '../format';
 import { ArchLineChart, ChartFigure, type Series } from './charts';
 import { ArchDot, Card, Notice, NumberField, Progress, RunButton } from './ui';
+import { ScalingBounds } from './Roofline';
 
 const ARCHS: Arch[] = ['mamba', 'transformer'];
 
@@ -18,6 +19,11 @@ function series(points: SweepPoint[], y: (p: SweepPoint) => number | null): Seri
     arch,
     points: points.filter((p) => p.arch === arch).map((p) => ({ x: p.length, y: y(p) })),
   })).filter((s) => s.points.length);
+}
+
+/** Each model's floor (its largest: src/roofline/) at the lengths measured, as dashed series. */
+function floorSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null): Series[] {
+  return series(points.filter((p) => p.roofline), y).map((s) => ({ ...s, floor: true }));
 }
 
 /** Memoized: re-renders only when the points change (not on progress events). */
@@ -36,6 +42,7 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
         points={n}
         note={
           <>
+            {points.some((p) => p.roofline?.prefill) && <span>Dashed: each model’s largest floor. </span>}
             {mExp && <span>Mamba ∝ L<sup>{mExp.exponent.toFixed(2)}</sup> </span>}
             {tExp && <span>· Transformer ∝ L<sup>{tExp.exponent.toFixed(2)}</sup> </span>}
             {x && (
@@ -46,10 +53,29 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
           </>
         }
       >
-        <ArchLineChart series={series(points, (p) => p.prefillMs)} xLabel={L} yLabel="prefill time, log scale" yQuantity="time" logX logY marker={marker} />
+        <ArchLineChart
+          series={[...series(points, (p) => p.prefillMs), ...floorSeries(points, (p) => p.roofline?.prefill?.boundMs ?? null)]}
+          xLabel={L}
+          yLabel="prefill time, log scale"
+          yQuantity="time"
+          logX
+          logY
+          marker={marker}
+        />
       </ChartFigure>
-      <ChartFigure title="Decode speed vs context length" name={`${prefix}-decode`} points={points.filter((p) => p.decodeTokPerS).length}>
-        <ArchLineChart series={series(points, (p) => p.decodeTokPerS)} xLabel={L} yLabel="new tokens per second" logX yFormat={fmtTick} />
+      <ChartFigure
+        title="Decode speed vs context length"
+        name={`${prefix}-decode`}
+        points={points.filter((p) => p.decodeTokPerS).length}
+        note={points.some((p) => p.roofline?.decode) ? 'Dashed: the tokens/s each model’s largest floor allows on this GPU.' : undefined}
+      >
+        <ArchLineChart
+          series={[...series(points, (p) => p.decodeTokPerS), ...floorSeries(points, (p) => (p.roofline?.decode ? 1e3 / p.roofline.decode.boundMs : null))]}
+          xLabel={L}
+          yLabel="new tokens per second"
+          logX
+          yFormat={fmtTick}
+        />
       </ChartFigure>
       <ChartFigure
         title="Sequence memory vs context length (KV cache / SSM state)"
@@ -169,6 +195,7 @@ export function ScalingPanel() {
         <RunMetaLine meta={sweep.meta} what={sweep.running ? 'Being' : 'These results were'} testId="sweep-meta" kernels={sweep.points[0]?.kernels} />
       </Card>
       <ScalingCharts points={sweep.points} />
+      <ScalingBounds points={sweep.points} />
       <SweepTable points={sweep.points} />
     </div>
   );
@@ -190,6 +217,7 @@ const SweepTable = memo(function SweepTable({ points }: { points: SweepPoint[] }
                   <th title="KV cache for the tokens of this length (Transformer) or the fixed state (Mamba)">KV / state</th>
                   <th title="Activations of the widest pass at this length">Activations</th>
                   <th title="Weights + KV / state + activations">Total</th>
+                  <th title="The largest of the bandwidth, compute and dispatch floors (prefill / decode)">Bound</th>
                 </tr>
               </thead>
               <tbody>
@@ -205,6 +233,7 @@ const SweepTable = memo(function SweepTable({ points }: { points: SweepPoint[] }
                     <td>{fmtBytes(p.stateBytes)}</td>
                     <td>{fmtBytes(p.memory.activations)}</td>
                     <td>{fmtBytes(p.totalBytes)}</td>
+                    <td data-testid="sweep-bound">{[p.roofline?.prefill?.bound, p.roofline?.decode?.bound].filter(Boolean).join(' / ') || '—'}</td>
                   </tr>
                 ))}
               </tbody>

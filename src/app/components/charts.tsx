@@ -51,7 +51,10 @@ export function ChartFigure(props: { title: string; name: string; points: number
   );
 }
 
-export type Series = { arch: Arch; points: { x: number; y: number | null }[] };
+/** One model's line; `floor` draws it dashed as that model's floor (src/roofline/), keyed `<arch>-floor`. */
+export type Series = { arch: Arch; points: { x: number; y: number | null }[]; floor?: boolean };
+
+const seriesKey = (s: Series) => (s.floor ? `${s.arch}-floor` : s.arch);
 
 /** Rows keyed by x with one column per model, as recharts wants them. */
 export function mergeSeries(series: Series[]): Record<string, number | null>[] {
@@ -59,14 +62,14 @@ export function mergeSeries(series: Series[]): Record<string, number | null>[] {
   for (const s of series) {
     for (const p of s.points) {
       const r = rows.get(p.x) ?? { x: p.x };
-      r[s.arch] = p.y;
+      r[seriesKey(s)] = p.y;
       rows.set(p.x, r);
     }
   }
   return [...rows.values()].sort((a, b) => (a.x as number) - (b.x as number));
 }
 
-const archName = (a: string) => (a === 'mamba' ? 'Mamba' : a === 'transformer' ? 'Transformer' : a);
+const archName = (a: string): string => (a.endsWith('-floor') ? `${archName(a.slice(0, -6))} floor` : a === 'mamba' ? 'Mamba' : a === 'transformer' ? 'Transformer' : a);
 
 /**
  * One line per model over x. Axis titles and the legend are HTML around the plot (never drawn over tick labels); a
@@ -108,9 +111,11 @@ export function ArchLineChart(props: {
         <span className="axis-title axis-title-y" data-testid="y-title">{yTitle}</span>
         <span className="xy-legend">
           {props.series.map((s) => (
-            <span key={s.arch} className="xy-legend-item recharts-legend-item">
-              <svg width="14" height="8" aria-hidden><line x1="0" y1="4" x2="14" y2="4" stroke={COLORS[s.arch]} strokeWidth="2" /></svg>
-              {archName(s.arch)}
+            <span key={seriesKey(s)} className="xy-legend-item recharts-legend-item">
+              <svg width="14" height="8" aria-hidden>
+                <line x1="0" y1="4" x2="14" y2="4" stroke={COLORS[s.arch]} strokeWidth={s.floor ? 1.5 : 2} strokeDasharray={s.floor ? '4 3' : undefined} />
+              </svg>
+              {archName(seriesKey(s))}
             </span>
           ))}
         </span>
@@ -146,12 +151,14 @@ export function ArchLineChart(props: {
             />
             {props.series.map((s) => (
               <Line
-                key={s.arch}
-                dataKey={s.arch}
-                name={s.arch}
+                key={seriesKey(s)}
+                dataKey={seriesKey(s)}
+                name={seriesKey(s)}
                 stroke={COLORS[s.arch]}
-                strokeWidth={2}
-                dot={props.dots === false ? false : { r: 3, fill: COLORS[s.arch], className: `pt pt-${s.arch}` }}
+                strokeWidth={s.floor ? 1.5 : 2}
+                strokeDasharray={s.floor ? '6 4' : undefined}
+                className={s.floor ? `floor floor-${s.arch}` : undefined}
+                dot={s.floor || props.dots === false ? false : { r: 3, fill: COLORS[s.arch], className: `pt pt-${s.arch}` }}
                 isAnimationActive={false}
                 connectNulls
               />
