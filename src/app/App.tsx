@@ -13,7 +13,7 @@ import { BenchmarksPanel } from './components/BenchmarksPanel';
 import { Notice } from './components/ui';
 
 const TABS: { id: Tab; label: string; hint: string }[] = [
-  { id: 'compare', label: 'Compare', hint: 'One prompt, both models side by side' },
+  { id: 'compare', label: 'Compare', hint: 'One prompt, the models side by side' },
   { id: 'scaling', label: 'Scaling', hint: 'Speed and memory vs context length' },
   { id: 'recall', label: 'Recall lab', hint: 'Passkey, copy-span and loss-by-position probes' },
   { id: 'claims', label: 'Claims check', hint: 'The debate, measured on your GPU' },

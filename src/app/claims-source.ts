@@ -5,7 +5,7 @@
  */
 import type { Verdict } from '../recall/analysis';
 import type { RecallPoint, SweepPoint } from '../recall/types';
-import type { Arch } from '../models/types';
+import { ARCHS, type Arch } from '../models/types';
 import type { RunRecord } from '../store/store';
 
 export interface MeasuredRun<T> {
@@ -17,11 +17,11 @@ export interface MeasuredRun<T> {
   settings: RunRecord['settings'];
 }
 
-/** The loaded pair, as the sources of its two models (ModelInfo.source). */
+/** The loaded models (a pair, or three), as the sources of each slot's model (ModelInfo.source). */
 export type PairKey = Partial<Record<Arch, string>>;
 
 function samePair(r: RunRecord, pair: PairKey): boolean {
-  return (['mamba', 'transformer'] as Arch[]).every((a) => (r.models[a]?.source ?? null) === (pair[a] ?? null));
+  return ARCHS.every((a) => (r.models[a]?.source ?? null) === (pair[a] ?? null));
 }
 
 function finished(r: RunRecord): boolean {

@@ -4,16 +4,17 @@
  */
 import { GpuWorkerClient, WorkerError } from '../worker/client';
 import type { MemoryReport, WorkerEvent } from '../worker/protocol';
-import type { Arch } from '../models/types';
+import { ARCHS, type Arch } from '../models/types';
 import type { KernelChoice } from '../models/kernel-choice';
-import { allPairs, HUB_MODELS, type ModelPair, type RegistryEntry } from '../hub/registry';
+import { allPairs, HUB_MAMBA2_MODELS, HUB_MODELS, modelPair, type ModelPair, type RegistryEntry } from '../hub/registry';
 import { hubSource, type ModelSource } from '../hub/hub';
 import { contextLengths } from '../recall/haystack';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
 import {
-  activeSlots, getState, idleJob, patchSlot, setState, toast, type AppState, type JobState, type LimitNote, type PairNotice, type RunKind, type RunMeta, type SlotModel,
+  activeSlots, getState, idleJob, patchSlot, setState, toast, type AppState, type JobState, type LimitNote, type PairNotice, type RunKind, type RunMeta,
+  type SlotModel,
 } from '../store/store';
-import type { Settings } from '../store/url';
+import { choiceArchs, type Settings } from '../store/url';
 import { explainLoadError } from './load-errors';
 import { inspectModel, type ModelCheck } from './inspect';
 
@@ -22,7 +23,22 @@ const loadJobs = new Map<Arch, number>();
 /** The pair last loaded, to reload after a device loss. */
 let lastPair: ModelPair | null = null;
 
-export const ARCH_LABEL: Record<Arch, string> = { mamba: 'Mamba', transformer: 'Transformer' };
+export const ARCH_LABEL: Record<Arch, string> = { mamba: 'Mamba', mamba2: 'Mamba-2', transformer: 'Transformer' };
+
+/** The slot a registry entry loads into: the one of its architecture (GPT-NeoX: the Transformer's). */
+export function entrySlot(e: RegistryEntry): Arch {
+  return e.arch === 'gpt-neox' ? 'transformer' : e.arch;
+}
+
+/** A pair's (or three-way set's) models with their slots, in ARCHS order. */
+export function pairSlots(pair: ModelPair): [Arch, RegistryEntry][] {
+  return pair.entries.map((e) => [entrySlot(e), e]);
+}
+
+/** "A and B", "A, B and C". */
+export function listWords(items: string[]): string {
+  return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
 /** The largest context this page offers when no model is loaded to say better. */
 export const DEFAULT_MAX_TOKENS = 131_072;
 
@@ -43,7 +59,7 @@ export function pairs(): ModelPair[] {
 export const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 
 function customEntry(repo: string, arch: RegistryEntry['arch']): RegistryEntry {
-  const known = HUB_MODELS.find((m) => m.repo === repo);
+  const known = [...HUB_MODELS, ...HUB_MAMBA2_MODELS].find((m) => m.repo === repo);
   if (known) return known;
   return {
     id: repo, label: repo, arch, source: hubSource(repo), repo, params: 0, checkpointDtype: 'f32', format: 'safetensors', approxDownloadBytes: null, approximate: true,
@@ -51,22 +67,38 @@ function customEntry(repo: string, arch: RegistryEntry['arch']): RegistryEntry {
   };
 }
 
-/** The pair with this id: the demo pair, a hub pair, or 'custom' (the repo ids typed in the settings); null if unknown. */
+/** The custom pair's fields: one repo id per architecture, in the order of a custom id (custom:mamba|transformer|mamba2). */
+const CUSTOM_FIELDS = [
+  { key: 'mambaRepo', arch: 'mamba', label: 'Mamba', example: 'state-spaces/mamba-130m-hf' },
+  { key: 'transformerRepo', arch: 'gpt-neox', label: 'Transformer', example: 'EleutherAI/pythia-160m' },
+  { key: 'mamba2Repo', arch: 'mamba2', label: 'Mamba-2', example: 'AntonV/mamba2-130m-hf' },
+] as const;
+
+/**
+ * The pair with this id: the demo pair, a hub pair or three-way set, or 'custom' (the repo ids typed in the settings:
+ * two or three of Mamba, Transformer, Mamba-2; as an id custom:<mamba>|<transformer>[|<mamba2>], an empty field for a
+ * missing one); null if unknown.
+ */
 export function findPair(id: string, s: Settings = getState().settings): ModelPair | null {
   if (id === 'custom' || id.startsWith('custom:')) {
-    const [m, t] = id === 'custom' ? [s.mambaRepo.trim(), s.transformerRepo.trim()] : id.slice(7).split('|');
-    if (!REPO_ID.test(m) || !REPO_ID.test(t)) return null;
-    return { id: `custom:${m}|${t}`, label: `${m} vs ${t}`, mamba: customEntry(m, 'mamba'), transformer: customEntry(t, 'gpt-neox') };
+    const repos = id === 'custom' ? CUSTOM_FIELDS.map((f) => s[f.key].trim()) : id.slice(7).split('|').map((r) => r.trim());
+    if (repos.length > CUSTOM_FIELDS.length) return null;
+    const given = CUSTOM_FIELDS.map((f, i) => ({ ...f, repo: repos[i] ?? '' })).filter((f) => f.repo);
+    if (given.length < 2 || given.some((f) => !REPO_ID.test(f.repo))) return null;
+    const [m = '', t = '', m2 = ''] = repos;
+    const pair = modelPair(m2 ? `custom:${m}|${t}|${m2}` : `custom:${m}|${t}`, '', given.map((f) => customEntry(f.repo, f.arch)));
+    return { ...pair, label: pair.entries.map((e) => e.repo).join(pair.entries.length === 2 ? ' vs ' : ' · ') };
   }
   return pairs().find((p) => p.id === id) ?? null;
 }
 
-/** What is wrong with a custom pair's repo ids (null when both look like owner/name). */
+/** What is wrong with a custom pair's repo ids (null when two or three of them are given and look like owner/name). */
 export function customPairProblem(s: Settings): string | null {
-  const m = s.mambaRepo.trim(), t = s.transformerRepo.trim();
-  if (!m || !t) return 'Type a hub repo id for each side (owner/name).';
-  for (const [v, side] of [[m, 'Mamba'], [t, 'Transformer']]) {
-    if (!REPO_ID.test(v)) return `The ${side} id “${v}” is not a hub repo id: it should look like owner/name (e.g. ${side === 'Mamba' ? 'state-spaces/mamba-130m-hf' : 'EleutherAI/pythia-160m'}).`;
+  const given = CUSTOM_FIELDS.filter((f) => s[f.key].trim());
+  if (given.length < 2) return 'Type a hub repo id (owner/name) for each side: Mamba and Transformer, or any two of Mamba, Mamba-2 and Transformer, or all three.';
+  for (const f of given) {
+    const v = s[f.key].trim();
+    if (!REPO_ID.test(v)) return `The ${f.label} id “${v}” is not a hub repo id: it should look like owner/name (e.g. ${f.example}).`;
   }
   return null;
 }
@@ -106,6 +138,10 @@ async function trainedContext(pairId: string, entry: RegistryEntry, info: SlotMo
   // The Mamba paper's Pile models (state-spaces/mamba-*-hf) were trained on 2,048-token sequences.
   if (entry.arch === 'mamba' && HUB_MODELS.some((m) => m.repo === entry.repo && m.arch === 'mamba')) {
     return { trainedContext: 2048, trainedContextSource: 'the Mamba paper (2,048-token training sequences)' };
+  }
+  // So were the Mamba-2 paper's Pile models (state-spaces/mamba2-*, converted as AntonV/mamba2-*-hf).
+  if (entry.arch === 'mamba2' && HUB_MAMBA2_MODELS.some((m) => m.repo === entry.repo)) {
+    return { trainedContext: 2048, trainedContextSource: 'the Mamba-2 paper (2,048-token training sequences)' };
   }
   return { trainedContext: null, trainedContextSource: undefined };
 }
@@ -164,7 +200,7 @@ let autoloaded = false;
 function autoloadDemo(): void {
   const s = getState();
   if (autoloaded || !s.settings.autoload || s.settings.pair !== 'demo') return;
-  if (s.slots.mamba.status !== 'empty' || s.slots.transformer.status !== 'empty') return;
+  if (ARCHS.some((a) => s.slots[a].status !== 'empty')) return;
   autoloaded = true;
   void loadPair('demo');
 }
@@ -191,7 +227,7 @@ function onDeviceLost(message: string): void {
   const stop = (j: JobState) => (j.running ? { ...j, running: false, jobId: null, error: 'The GPU device was lost during this run.' } : j);
   setState({
     gpu: { kind: 'lost', message, info },
-    slots: { mamba: { status: 'empty' }, transformer: { status: 'empty' } },
+    slots: { mamba: { status: 'empty' }, mamba2: { status: 'empty' }, transformer: { status: 'empty' } },
     compare: { ...s.compare, ...stop(s.compare) },
     sweep: { ...s.sweep, ...stop(s.sweep) },
     recall: { ...s.recall, ...stop(s.recall) },
@@ -260,32 +296,54 @@ function failureNotice(r: SlotResult, what: string, after: string): PairNotice {
 
 /** The slots back as they were before a staged load (the previous models never left the worker). */
 function restoreSlots(before: AppState['slots']): void {
-  setState((s) => ({ slots: { ...s.slots, mamba: { ...before.mamba, previous: undefined }, transformer: { ...before.transformer, previous: undefined } } }));
+  setState({ slots: Object.fromEntries(ARCHS.map((a) => [a, { ...before[a], previous: undefined }])) as AppState['slots'] });
 }
 
-async function loadInPlace(pair: ModelPair): Promise<SlotResult> {
-  const m = await loadSlot('mamba', pair.mamba, pair.id, false);
-  if (m.cancelled) {
-    patchSlot('mamba', { status: 'empty', error: 'Loading cancelled' }, true);
-    return m;
+/** Frees the models in slots the pair has no model for (a three-way set replaced by a pair). */
+async function unloadOthers(pair: ModelPair): Promise<void> {
+  const keep = new Set(pairSlots(pair).map(([slot]) => slot));
+  for (const slot of ARCHS) {
+    if (keep.has(slot)) continue;
+    if (getState().slots[slot].status === 'ready') await need().request({ type: 'unload', slot }, ['done']);
+    patchSlot(slot, {}, true);
   }
-  // After a failure the other model still loads (one working model beats none).
-  const t = await loadSlot('transformer', pair.transformer, pair.id, false);
-  for (const [slot, r, e] of [['mamba', m, pair.mamba], ['transformer', t, pair.transformer]] as const) {
+}
+
+/** Loads each model of the pair into its slot in turn; after a failure the others still load (one working model
+ *  beats none). Returns the first failure, else ok. */
+async function loadInPlace(pair: ModelPair): Promise<SlotResult> {
+  await unloadOthers(pair);
+  const results: [Arch, SlotResult, RegistryEntry][] = [];
+  for (const [slot, entry] of pairSlots(pair)) {
+    const r = await loadSlot(slot, entry, pair.id, false);
+    results.push([slot, r, entry]);
+    if (r.cancelled) break;
+  }
+  for (const [slot, r, e] of results) {
     if (r.cancelled) patchSlot(slot, { status: 'empty', error: 'Loading cancelled' }, true);
     else if (!r.ok) {
       const f = explainLoadError(r.error!, { what: e.repo, hub: getState().settings.hub, online: navigator.onLine });
       patchSlot(slot, { status: 'error', error: `${f.title} ${f.advice}`, sourceId: pair.id }, true);
     }
   }
-  return !m.ok ? m : t;
+  return results.find(([, r]) => !r.ok)?.[1] ?? { ok: true };
+}
+
+/** After a load: an architecture choice that names a model the new pair does not have falls back to all of them. */
+function fitChoice(): void {
+  const s = getState();
+  const ready = ARCHS.filter((a) => s.slots[a].status === 'ready');
+  if (s.settings.arch !== 'both' && !choiceArchs(s.settings.arch).every((a) => ready.includes(a))) {
+    setState({ settings: { ...s.settings, arch: 'both' } });
+  }
 }
 
 /**
- * Loads both models of a pair (Mamba first), with progress; cancel with cancelLoad(). With a pair already loaded,
- * the new one loads beside it and replaces it only once both models are in: if loading fails or is cancelled, the
- * previous pair stays. When the GPU cannot hold both pairs at once, the previous pair is freed first, and reloaded
- * (from the browser cache) if the new one then fails. Returns whether the pair loaded.
+ * Loads the models of a pair or three-way set (in ARCHS order), with progress; cancel with cancelLoad(). With models
+ * already loaded, the new ones load beside them and replace them only once all are in (the slots the new pair does
+ * not fill are then freed): if loading fails or is cancelled, the previous models stay. When the GPU cannot hold both
+ * at once, the previous models are freed first, and reloaded (from the browser cache) if the new ones then fail.
+ * Returns whether the pair loaded.
  */
 export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
   const pair = typeof pairId === 'string' ? findPair(pairId) : pairId;
@@ -296,10 +354,11 @@ export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
   setState({ pairNotice: null });
   const before = getState().slots;
   const previous = lastPair;
-  const held = (['mamba', 'transformer'] as Arch[]).filter((a) => before[a].status === 'ready');
+  const held = ARCHS.filter((a) => before[a].status === 'ready');
   if (!held.length || !previous) {
     lastPair = pair;
     const r = await loadInPlace(pair);
+    fitChoice();
     await refreshMemory();
     if (!r.ok && !r.cancelled) setState({ pairNotice: failureNotice(r, pair.label, '') });
     return r.ok;
@@ -307,9 +366,8 @@ export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
   const c = need();
   const staged: Arch[] = [];
   let failed: SlotResult | null = null;
-  let failedEntry: RegistryEntry = pair.mamba;
-  for (const slot of ['mamba', 'transformer'] as Arch[]) {
-    const entry = slot === 'mamba' ? pair.mamba : pair.transformer;
+  let failedEntry: RegistryEntry = pair.entries[0];
+  for (const [slot, entry] of pairSlots(pair)) {
     const r = await loadSlot(slot, entry, pair.id, true);
     if (!r.ok) {
       failed = r;
@@ -320,17 +378,14 @@ export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
   }
   if (!failed) {
     await c.request({ type: 'commit', slots: staged }, ['done']);
-    setState((s) => ({
-      slots: {
-        mamba: { ...s.slots.mamba, status: 'ready', previous: undefined },
-        transformer: { ...s.slots.transformer, status: 'ready', previous: undefined },
-      },
-    }));
+    setState((s) => ({ slots: { ...s.slots, ...Object.fromEntries(staged.map((a) => [a, { ...s.slots[a], status: 'ready', previous: undefined }])) } }));
+    await unloadOthers(pair);
     lastPair = pair;
+    fitChoice();
     await refreshMemory();
     return true;
   }
-  await c.request({ type: 'discard', slots: ['mamba', 'transformer'] }, ['done']);
+  await c.request({ type: 'discard', slots: pairSlots(pair).map(([slot]) => slot) }, ['done']);
   restoreSlots(before);
   if (failed.cancelled) {
     setState({ pairNotice: { kind: 'info', title: 'Loading cancelled.', advice: `${previous.label} is still loaded.` } });
@@ -342,11 +397,12 @@ export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
     await refreshMemory();
     return false;
   }
-  // Not enough GPU memory for both pairs at once: free the previous pair, then load the new one on its own.
+  // Not enough GPU memory for both at once: free the previous models, then load the new ones on their own.
   await unloadAll();
   lastPair = pair;
   const r = await loadInPlace(pair);
   if (r.ok) {
+    fitChoice();
     await refreshMemory();
     return true;
   }
@@ -359,13 +415,13 @@ export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
 }
 
 /** Sizes and checks a pair before anything large is downloaded: each model's config.json (a supported architecture
- *  on the right side), the download size, and whether its files are cached already. */
-export async function checkPair(pairId: string): Promise<{ ok: true; checks: Record<Arch, ModelCheck> } | { ok: false; notice: PairNotice }> {
+ *  in the right slot), the download size, and whether its files are cached already. */
+export async function checkPair(pairId: string): Promise<{ ok: true; checks: Partial<Record<Arch, ModelCheck>> } | { ok: false; notice: PairNotice }> {
   const pair = findPair(pairId);
   if (!pair) return { ok: false, notice: { kind: 'error', title: 'Choose a model pair first.', advice: customPairProblem(getState().settings) ?? '' } };
   const hub = getState().settings.hub;
   const out: Partial<Record<Arch, ModelCheck>> = {};
-  for (const [slot, entry] of [['mamba', pair.mamba], ['transformer', pair.transformer]] as const) {
+  for (const [slot, entry] of pairSlots(pair)) {
     try {
       out[slot] = await inspectModel(sourceFor(entry, hub), slot);
     } catch (e) {
@@ -374,7 +430,7 @@ export async function checkPair(pairId: string): Promise<{ ok: true; checks: Rec
       return { ok: false, notice: { kind: 'error', title: f.title, advice: `${f.advice}${keep}`, detail: f.detail } };
     }
   }
-  return { ok: true, checks: out as Record<Arch, ModelCheck> };
+  return { ok: true, checks: out };
 }
 
 export function cancelLoad(): void {
@@ -383,7 +439,7 @@ export function cancelLoad(): void {
 
 export async function unloadAll(): Promise<void> {
   const c = need();
-  for (const slot of ['mamba', 'transformer'] as Arch[]) {
+  for (const slot of ARCHS) {
     await c.request({ type: 'unload', slot }, ['done']);
     patchSlot(slot, {}, true);
   }
@@ -404,7 +460,7 @@ export async function refreshMemory(): Promise<void> {
 export async function countTokens(text: string): Promise<Partial<Record<Arch, number>>> {
   if (!client) return {};
   const s = getState();
-  if (s.slots.mamba.status !== 'ready' && s.slots.transformer.status !== 'ready') return {};
+  if (!ARCHS.some((a) => s.slots[a].status === 'ready')) return {};
   const r = await client.request({ type: 'tokenize', text }, ['tokens']);
   return r.counts;
 }
@@ -438,7 +494,7 @@ function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, me
   const s = getState();
   const settings = { ...meta.settings };
   const models: Partial<Record<Arch, NonNullable<AppState['slots']['mamba']['info']>>> = {};
-  for (const a of ['mamba', 'transformer'] as Arch[]) if (s.slots[a].info) models[a] = s.slots[a].info;
+  for (const a of ARCHS) if (s.slots[a].info) models[a] = s.slots[a].info;
   const run = {
     id: `${kind}-${startedAt.getTime().toString(36)}`,
     kind,
@@ -614,7 +670,7 @@ export async function runRecall(): Promise<void> {
 export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<void> {
   const slots = activeSlots(getState());
   if (slots.length < 2) {
-    toast('The claims compare both models: load a pair and choose "both" architectures.', 'error');
+    toast('The claims compare the architectures: load two or three models and choose them all ("Both" / "All three").', 'error');
     return;
   }
   const started = new Date();

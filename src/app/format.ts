@@ -35,7 +35,7 @@ export function fmtPct(x: number): string {
   return Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—';
 }
 
-export const COLORS = { mamba: '#0ea5a4', transformer: '#7c5cff' } as const;
+export const COLORS = { mamba: '#0ea5a4', mamba2: '#e8770e', transformer: '#7c5cff' } as const;
 export const AXIS = '#8a8fa3';
 export const GRID = 'rgba(138,143,163,0.25)';
 

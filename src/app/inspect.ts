@@ -1,6 +1,6 @@
 /**
- * Before a hub model is loaded: its config.json is read and checked (a supported architecture, on the right side of
- * the pair), and the download is sized (the weight files' Content-Length, else parameters × bytes per parameter) and
+ * Before a hub model is loaded: its config.json is read and checked (a supported architecture, in the slot of its
+ * architecture), and the download is sized (the weight files' Content-Length, else parameters × bytes per parameter) and
  * looked up in the browser's cache, so the page can ask before it downloads anything large. Runs on the page (the
  * worker reads the same cached config.json when it loads).
  */
@@ -23,17 +23,20 @@ export interface ModelCheck {
   gpuBytes: number;
   /** Every weight file is in the browser's cache already (no download). */
   cached: boolean;
-  /** max_position_embeddings for GPT-NeoX; null for Mamba (its config does not record a training length). */
+  /** max_position_embeddings for GPT-NeoX; null for Mamba and Mamba-2 (their configs do not record a training length). */
   trainedContext: number | null;
 }
 
 const SMALL_FILES_BYTES = 2_200_000; // tokenizer.json + config files
 
-/** An error for a model given on the wrong side of the pair (a code explainLoadError knows). */
+/** The slot a config's architecture loads into. */
+const SLOT_OF: Record<ModelConfig['arch'], Arch> = { mamba: 'mamba', mamba2: 'mamba2', 'gpt-neox': 'transformer' };
+const IS: Record<ModelConfig['arch'], string> = { mamba: 'a Mamba model', mamba2: 'a Mamba-2 model', 'gpt-neox': 'a GPT-NeoX (Transformer) model' };
+const SIDE: Record<Arch, string> = { mamba: 'the Mamba side', mamba2: 'the Mamba-2 side', transformer: 'the Transformer side' };
+
+/** An error for a model given in the slot of another architecture (a code explainLoadError knows). */
 function wrongSide(label: string, arch: ModelConfig['arch'], side: Arch): Error {
-  const is = arch === 'mamba' ? 'a Mamba model' : 'a GPT-NeoX (Transformer) model';
-  const want = side === 'mamba' ? 'the Mamba side' : 'the Transformer side';
-  return Object.assign(new Error(`${label} is ${is}, not a model for ${want}.`), { code: 'wrong-side' });
+  return Object.assign(new Error(`${label} is ${IS[arch]}, not a model for ${SIDE[side]}.`), { code: 'wrong-side' });
 }
 
 async function inCache(urls: string[]): Promise<boolean> {
@@ -53,10 +56,7 @@ export async function inspectModel(source: ModelSource, side: Arch, opts: { sign
   const label = sourceLabel(source);
   const json = await client.fetchJson<Record<string, unknown>>(source, 'config.json', { signal: opts.signal });
   const config = parseConfig(json, `config.json of ${label}`);
-  if (config.arch === 'mamba2') {
-    throw Object.assign(new Error(`${label} is a Mamba-2 model; the pairs on this page take Mamba (v1) and GPT-NeoX models.`), { code: 'config' });
-  }
-  if ((config.arch === 'mamba') !== (side === 'mamba')) throw wrongSide(label, config.arch, side);
+  if (SLOT_OF[config.arch] !== side) throw wrongSide(label, config.arch, side);
   const params = countParams(config);
   const dtype = typeof json.torch_dtype === 'string' ? json.torch_dtype : typeof json.dtype === 'string' ? json.dtype : null;
   const bytesPer = dtype === 'float16' || dtype === 'bfloat16' ? 2 : 4;

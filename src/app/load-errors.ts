@@ -87,13 +87,15 @@ export function explainLoadError(e: { code?: string; status?: number; message?: 
     return { kind: 'server', detail, title: `${server} had a server error (HTTP ${status}).`, advice: 'Try again in a few minutes.' };
   }
   if (code === 'wrong-side') {
-    return { kind: 'wrong-side', detail, title: detail, advice: 'Put each model in the field of its architecture: Mamba on the left, GPT-NeoX (Pythia) on the right.' };
+    return { kind: 'wrong-side', detail, title: detail, advice: 'Put each model in the field of its architecture: Mamba, Mamba-2, or GPT-NeoX (Pythia) for the Transformer.' };
   }
   if (code === 'config' || code === 'bad-json') {
     return {
       kind: 'unsupported', detail,
       title: `${c.what} is not a model this page can run.`,
-      advice: 'Supported: Mamba (MambaForCausalLM, e.g. state-spaces/mamba-130m-hf) and GPT-NeoX (GPTNeoXForCausalLM, e.g. EleutherAI/pythia-160m).',
+      advice:
+        'Supported: Mamba (MambaForCausalLM, e.g. state-spaces/mamba-130m-hf), Mamba-2 (Mamba2ForCausalLM, e.g. AntonV/mamba2-130m-hf) and GPT-NeoX ' +
+        '(GPTNeoXForCausalLM, e.g. EleutherAI/pythia-160m).',
     };
   }
   if (code === 'out-of-memory' || code === 'limit-exceeded') {

@@ -1,13 +1,18 @@
 /**
- * What the worker, the CLI and the benchmarks need from a language model, whatever its architecture. Both
- * MambaModel (src/models/mamba.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
+ * What the worker, the CLI and the benchmarks need from a language model, whatever its architecture. MambaModel
+ * (src/models/mamba.ts), Mamba2Model (src/models/mamba2.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
  */
 import type { GpuContext } from '../gpu/context';
 import type { KernelChoice } from './kernel-choice';
 
-export type Arch = 'mamba' | 'transformer';
-/** A model's architecture: the page's two slots (Arch) plus Mamba-2, which has no slot of its own yet. */
-export type ModelArch = Arch | 'mamba2';
+/** A model's architecture, and the page's slot for it: one loaded model per architecture. */
+export type Arch = 'mamba' | 'mamba2' | 'transformer';
+/** The architectures in the order the page shows them (Mamba, Mamba-2, the Transformer). */
+export const ARCHS: readonly Arch[] = ['mamba', 'mamba2', 'transformer'];
+/** The recurrent ones (a fixed-size state instead of a KV cache). */
+export const RECURRENT: readonly Arch[] = ['mamba', 'mamba2'];
+/** Same as Arch (the name model files use for their own architecture). */
+export type ModelArch = Arch;
 export type { AttentionVariant, KernelChoice, ScanVariant } from './kernel-choice';
 
 /** Bytes on the GPU by role. `state` is the SSM state + conv state (Mamba) or the KV cache (Transformer). */

@@ -1,11 +1,12 @@
-/** App state (zustand): GPU status, model slots, each tool's live results, and the log of finished runs for export. */
+/** App state (zustand): GPU status, model slots (one per architecture: Mamba, Mamba-2, the Transformer), each tool's
+ *  live results, and the log of finished runs for export. */
 import { create } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
-import type { Arch, GenerateStats, ModelMemory } from '../models/types';
+import { ARCHS, type Arch, type GenerateStats, type ModelMemory } from '../models/types';
 import type { KernelChoice } from '../models/kernel-choice';
 import type { GenerateTrace, GpuInfo, LoadProgress, MemoryReport, ModelInfo, SelectivityResult } from '../worker/protocol';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
-import { DEFAULT_SETTINGS, type Settings } from './url';
+import { choiceArchs, DEFAULT_SETTINGS, type Settings } from './url';
 import type { ProbeSkip } from '../recall/types';
 import type { Calibration } from '../roofline/calibrate';
 import type { MeasuredRooflines } from '../roofline/meter';
@@ -28,13 +29,13 @@ export interface SlotState {
   progress?: LoadProgress;
   info?: SlotModel;
   error?: string;
-  /** Which pair / source the slot holds or is loading. */
+  /** Which pair / set the slot holds or is loading. */
   sourceId?: string;
   /** While a new model loads beside it: the model still in the slot (it stays if the new one fails). */
   previous?: SlotModel;
 }
 
-/** A message about the model pair (a failed load, an unknown ?pair=), in words for users. */
+/** A message about the model pair or set (a failed load, an unknown ?pair=), in words for users. */
 export interface PairNotice {
   kind: 'error' | 'warn' | 'info';
   title: string;
@@ -134,7 +135,7 @@ export const useStore = create<AppState>(() => ({
   settings: DEFAULT_SETTINGS,
   gpu: { kind: 'starting' },
   calibration: null,
-  slots: { mamba: emptySlot, transformer: emptySlot },
+  slots: { mamba: emptySlot, mamba2: emptySlot, transformer: emptySlot },
   pairNotice: null,
   memory: null,
   compare: { ...idleJob, outputs: {}, prompt: '', meta: null },
@@ -165,10 +166,14 @@ export function toast(text: string, kind: 'info' | 'error' = 'info', ms = 5000):
   setTimeout(() => setState((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })), ms);
 }
 
-/** Models the current architecture choice runs, among those loaded. */
+/** Models the current architecture choice runs, among those loaded (ARCHS order). */
 export function activeSlots(s: AppState): Arch[] {
-  const want: Arch[] = s.settings.arch === 'both' ? ['mamba', 'transformer'] : [s.settings.arch];
-  return want.filter((a) => s.slots[a].status === 'ready');
+  return choiceArchs(s.settings.arch).filter((a) => s.slots[a].status === 'ready');
+}
+
+/** The slots in use: loaded, loading or failed (an empty slot is not shown), in ARCHS order. */
+export function usedSlots(s: Pick<AppState, 'slots'>): Arch[] {
+  return ARCHS.filter((a) => s.slots[a].status !== 'empty' || s.slots[a].error !== undefined);
 }
 
 /** activeSlots() as a React hook (shallow-compared, so components re-render only when the list changes). */

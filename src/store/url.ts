@@ -3,20 +3,37 @@
  * differ from the defaults). Typed and pasted text (the prompt, a pasted Recall document) stays out of the URL; a
  * share link carries it only when the user ticks the box that says so (shareText).
  */
-import type { Arch } from '../models/types';
+import { ARCHS, type Arch } from '../models/types';
 import { attentionVariants, DEFAULT_KERNELS, scanVariants, type AttentionVariant, type ScanVariant } from '../models/kernel-choice';
 import type { ProbeKind } from '../recall/types';
 
 export type Tab = 'compare' | 'scaling' | 'recall' | 'claims' | 'benchmarks';
-export type ArchChoice = 'both' | Arch;
+/** Which loaded models the tools run: 'both' = every loaded model (two, or all three), one architecture, or two of
+ *  three ('mamba2+transformer', in ARCHS order). */
+export type ArchChoice = 'both' | Arch | 'mamba+mamba2' | 'mamba+transformer' | 'mamba2+transformer';
+
+/** Every choice a link may name: 'both', each architecture, each two of them. */
+export const ARCH_CHOICES: readonly ArchChoice[] = [
+  'both',
+  ...ARCHS,
+  ...ARCHS.flatMap((a, i) => ARCHS.slice(i + 1).map((b) => `${a}+${b}` as ArchChoice)),
+];
+
+/** The architectures a choice names, in ARCHS order ('both': all of them; the page runs those loaded). */
+export function choiceArchs(c: ArchChoice): Arch[] {
+  if (c === 'both') return [...ARCHS];
+  const names = c.split('+');
+  return ARCHS.filter((a) => names.includes(a));
+}
 
 export interface Settings {
   tab: Tab;
-  /** A pair id (demo, 130m, …) or 'custom' (mambaRepo + transformerRepo). */
+  /** A pair or three-way set id (demo, 130m, 130m-3way, …) or 'custom' (mambaRepo, mamba2Repo, transformerRepo). */
   pair: string;
-  /** Custom pair: any supported hub repo id per side. */
+  /** Custom pair: any supported hub repo id per architecture (two or three of them). */
   mambaRepo: string;
   transformerRepo: string;
+  mamba2Repo: string;
   hub: string;
   arch: ArchChoice;
   scan: ScanVariant;
@@ -53,6 +70,7 @@ export const DEFAULT_SETTINGS: Settings = {
   pair: 'demo',
   mambaRepo: '',
   transformerRepo: '',
+  mamba2Repo: '',
   hub: 'https://huggingface.co',
   arch: 'both',
   scan: DEFAULT_KERNELS.scan,
@@ -87,7 +105,7 @@ const PROBES: ProbeKind[] = ['passkey', 'copy', 'multikey', 'loss'];
 
 type Kind = 'string' | 'number' | 'numbers' | 'probes';
 const KINDS: Record<keyof Settings, Kind> = {
-  tab: 'string', pair: 'string', mambaRepo: 'string', transformerRepo: 'string', hub: 'string', arch: 'string', scan: 'string', attn: 'string', prompt: 'string',
+  tab: 'string', pair: 'string', mambaRepo: 'string', transformerRepo: 'string', mamba2Repo: 'string', hub: 'string', arch: 'string', scan: 'string', attn: 'string', prompt: 'string',
   maxNew: 'number', temperature: 'number', topK: 'number', topP: 'number', seed: 'number', mode: 'string', batch: 'number',
   sweepMin: 'number', sweepMax: 'number', sweepFactor: 'number', sweepDecode: 'number', sweepRepeats: 'number',
   probes: 'probes', lengths: 'numbers', depths: 'numbers', trials: 'number', keys: 'numbers', doc: 'string',
@@ -96,7 +114,7 @@ const KINDS: Record<keyof Settings, Kind> = {
 
 const ALLOWED: Partial<Record<keyof Settings, readonly string[]>> = {
   tab: TABS,
-  arch: ['both', 'mamba', 'transformer'],
+  arch: ARCH_CHOICES,
   scan: scanVariants,
   attn: attentionVariants,
   mode: ['interleaved', 'sequential'],

@@ -6,20 +6,19 @@
  */
 import { acquireDevice } from '../gpu/device';
 import { GpuContext } from '../gpu/context';
-import { GpuError } from '../gpu/errors';
 import { CopyKernel } from '../kernels/copy';
 import { calibrated } from '../roofline/calibrate';
-import { loadModel } from '../models/load';
-import { sourceLabel, type ModelSource } from '../hub/hub';
+import type { ModelSource } from '../hub/hub';
 import type { Arch, ModelMemory } from '../models/types';
 import { Cancelled, errorCode, errorMessage, httpStatus, isAbort } from '../engine/errors';
 import type { EngineEvent, Models, RunEnd, TokenizedModel } from '../engine/events';
-import { eosOf, runGenerate } from '../engine/generate';
+import { runGenerate } from '../engine/generate';
 import { runSweep } from '../engine/sweep';
 import { runRecall } from '../engine/recall';
 import { runDiagnostics } from '../engine/diagnostics';
 import { ReadbackCounter } from '../engine/readbacks';
-import type { LoadProgress, ModelInfo, WorkerEvent, WorkerRequest } from './protocol';
+import type { WorkerEvent, WorkerRequest } from './protocol';
+import { loadSlot } from './load';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -31,7 +30,6 @@ let ctxPromise: Promise<GpuContext> | null = null;
 let queue: Promise<void> = Promise.resolve();
 
 const post = (e: WorkerEvent) => self.postMessage(e);
-const now = () => performance.now();
 
 function context(): Promise<GpuContext> {
   ctxPromise ??= acquireDevice(navigator.gpu).then((a) => {
@@ -70,44 +68,15 @@ function enqueue(id: number, job: (signal: AbortSignal, emit: (e: EngineEvent) =
     .finally(() => aborts.delete(id));
 }
 
-/** Loads a model into `slot` (replacing what was there), with byte progress summed over its files; with `stage`,
- *  beside the model in the slot, which stays until `commit`. */
+/** Loads a model into `slot` (replacing what was there); with `stage`, beside the model in the slot, which stays
+ *  until `commit`. */
 async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSignal, stage = false): Promise<void> {
   const ctx = await context();
   const into = stage ? staged : models;
   drop(slot, true, into);
-  const files = new Map<string, { loaded: number; total: number | null; fromCache: boolean }>();
-  let lastPost = 0;
-  const t0 = now();
-  const onProgress = (q: { file: string; loaded: number; total: number | null; fromCache: boolean; done: boolean }) => {
-    files.set(q.file, { loaded: q.loaded, total: q.total, fromCache: q.fromCache });
-    if (now() - lastPost < 100 && !q.done) return;
-    lastPost = now();
-    const all = [...files.values()];
-    const total = all.reduce<number | null>((t, f) => (t === null || f.total === null ? null : t + f.total), 0);
-    const progress: LoadProgress = { slot, file: q.file, loaded: all.reduce((t, f) => t + f.loaded, 0), total, fromCache: all.every((f) => f.fromCache) };
-    post({ id, type: 'load-progress', progress });
-  };
-  const model: TokenizedModel & { tokenizerFrom?: string | null; weightFiles?: ModelInfo['weights'] } = await loadModel(ctx, source, { signal, onProgress });
-  if (signal.aborted || model.arch !== slot) {
-    model.dispose();
-    if (signal.aborted) throw new Cancelled();
-    throw new GpuError('validation', `${sourceLabel(source)} is a ${model.arch} model, not a ${slot} model`);
-  }
-  const info: ModelInfo = {
-    arch: model.arch, name: model.name, source: sourceLabel(source),
-    tokenizerFrom: model.tokenizerFrom ?? null, weights: model.weightFiles, vocabSize: model.vocabSize, maxContext: model.maxContext,
-    memory: model.memory(), eosId: eosOf(model), loadMs: now() - t0, fromCache: files.size > 0 && [...files.values()].every((f) => f.fromCache),
-    trainedContext: trainedContextOf(model),
-  };
+  const { model, info } = await loadSlot(ctx, slot, source, signal, (progress) => post({ id, type: 'load-progress', progress }));
   into[slot] = model;
   post({ id, type: 'loaded', info });
-}
-
-/** The context a model was trained on, where its config records it (GPT-NeoX max_position_embeddings). */
-function trainedContextOf(m: TokenizedModel): number | null {
-  const c = (m as { config?: { arch?: string; maxPositionEmbeddings?: number } }).config;
-  return c?.arch === 'gpt-neox' && c.maxPositionEmbeddings ? c.maxPositionEmbeddings : null;
 }
 
 /** Runs the copy kernel on n floats and checks the result: proves the page reaches a working GPU pipeline. */

@@ -22,15 +22,15 @@ const sp = (arch: Arch, length: number): SweepPoint => ({
 const sweep = (lengths: number[]) => lengths.flatMap((l) => [sp('mamba', l), sp('transformer', l)]);
 const rp = (arch: Arch, score: number): RecallPoint => ({ arch, probe: 'passkey', length: 128, depth: 1, trial: 0, score, correct: score === 1, expected: '1', output: '1', ms: 1, kernels: K });
 
-const PAIR = { mamba: 'demo-mamba', transformer: 'demo-pythia' };
+const PAIR: Partial<Record<Arch, string>> = { mamba: 'demo-mamba', transformer: 'demo-pythia' };
 const info = (source: string) => ({ source }) as RunRecord['models']['mamba'];
 let n = 0;
-function run(kind: RunRecord['kind'], data: unknown, o: { pair?: typeof PAIR; cancelled?: boolean; error?: string } = {}): RunRecord {
+function run(kind: RunRecord['kind'], data: unknown, o: { pair?: Partial<Record<Arch, string>>; cancelled?: boolean; error?: string } = {}): RunRecord {
   const p = o.pair ?? PAIR;
   n++;
   return {
     id: `${kind}-${n}`, kind, startedAt: `2024-01-01T00:00:0${n}Z`, finishedAt: `2024-01-01T00:01:0${n}Z`, cancelled: o.cancelled ?? false, error: o.error ?? null,
-    settings: { scan: 'fused', attn: 'flash' }, models: { mamba: info(p.mamba), transformer: info(p.transformer) }, data,
+    settings: { scan: 'fused', attn: 'flash' }, models: Object.fromEntries(Object.entries(p).map(([a, src]) => [a, info(src)])), data,
   };
 }
 
@@ -62,6 +62,20 @@ describe('claims read the measurements already taken', () => {
     expect(pickRun(rc, verdictRecall)!.verdict.status).toBe('supported');
     expect(sweepRuns(runs, PAIR).map((r) => r.from)).toEqual(['claims']);
     expect(pickRun(recallRuns([], PAIR), verdictRecall)).toBeNull();
+  });
+
+  it('three models loaded: only runs made with the same three count, not the pair\'s before', () => {
+    const THREE = { ...PAIR, mamba2: 'tiny-random/mamba2' };
+    const sp2 = (l: number): SweepPoint => ({ ...sp('mamba', l), arch: 'mamba2' });
+    const runs = [
+      run('sweep', { points: sweep([64, 128, 256]) }), // the pair, before Mamba-2 was loaded
+      run('sweep', { points: [...sweep([64, 128]), sp2(64), sp2(128)] }, { pair: THREE }),
+    ];
+    expect(sweepRuns(runs, THREE).map((r) => r.id)).toEqual([runs[1].id]);
+    expect(sweepRuns(runs, PAIR).map((r) => r.id)).toEqual([runs[0].id]);
+    const v = pickRun(sweepRuns(runs, THREE), verdictMemory)!.verdict;
+    expect(v.status).toBe('supported');
+    expect(v.summary.split('\n')).toHaveLength(2); // Mamba and Mamba-2, each against the Transformer
   });
 });
 

@@ -9,7 +9,9 @@ import kernels from '../../../docs/benchmarks/kernels.json';
 import torch from '../../../docs/benchmarks/torch.json';
 import models from '../../../docs/benchmarks/models.json';
 import type { SweepPoint } from '../../recall/types';
+import { ARCHS } from '../../models/types';
 import { useStore } from '../../store/store';
+import { ARCH_LABEL } from '../controller';
 import { AXIS, COLORS, GRID, axisUnit, fmtBytes, fmtLen, fmtMs, fmtTick, type AxisQuantity } from '../format';
 import { ChartFigure } from './charts';
 import { RunMetaLine } from './ScalingPanel';
@@ -125,9 +127,9 @@ function modelSeries(y: (r: ModelRow) => number | null | undefined, dtype: 'f32'
 
 /** The user's own sweep (Scaling tab), one dashed line per architecture. */
 function yourSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null): BenchSeries[] {
-  return (['mamba', 'transformer'] as const).map((arch) => ({
+  return ARCHS.filter((arch) => arch !== 'mamba2' || points.some((p) => p.arch === arch)).map((arch) => ({
     key: `you-${arch}`,
-    label: `your GPU · ${arch === 'mamba' ? 'Mamba' : 'Transformer'}`,
+    label: `your GPU · ${ARCH_LABEL[arch]}`,
     color: COLORS[arch],
     dashed: true,
     points: points.filter((p) => p.arch === arch).map((p) => ({ x: p.length, y: y(p) })),

@@ -1,6 +1,7 @@
 /**
- * Claims check: each claim from the debate with a verdict measured on this GPU. A verdict reads the newest finished
- * measurements of the loaded pair that cover the claim, from the Scaling tab, the Recall lab or this tab's own runs
+ * Claims check: each claim from the debate with a verdict measured on this GPU. With Mamba-2 loaded beside Mamba and
+ * the Transformer, each recurrent model is judged against the Transformer (src/recall/analysis.ts) and every chart has
+ * a series per model. A verdict reads the newest finished measurements of the loaded models that cover the claim, from the Scaling tab, the Recall lab or this tab's own runs
  * (claims-source), says which run it used, and shows no verdict while the run it depends on is still going.
  */
 import type { ReactNode } from 'react';
@@ -9,12 +10,12 @@ import {
   type Verdict,
 } from '../../recall/analysis';
 import type { RecallPoint, SweepPoint } from '../../recall/types';
-import type { Arch } from '../../models/types';
-import { useActiveSlots, useStore, type RunRecord } from '../../store/store';
-import { cancelJob, runClaims, sweepLengths } from '../controller';
+import { ARCHS, RECURRENT, type Arch } from '../../models/types';
+import { useActiveSlots, useStore, type AppState, type RunRecord } from '../../store/store';
+import { ARCH_LABEL, cancelJob, runClaims, sweepLengths } from '../controller';
 import { pickRun, recallRuns, sweepRuns, type MeasuredRun, type PairKey } from '../claims-source';
-import { fmtLen, fmtPct, fmtTick } from '../format';
-import { ArchLineChart, ChartFigure } from './charts';
+import { COLORS, fmtBytes, fmtLen, fmtPct, fmtTick } from '../format';
+import { ArchLineChart, ChartFigure, type Marker } from './charts';
 import { ContextWarning, LimitNotes } from './ScalingPanel';
 import { SkipNotes } from './RecallPanel';
 import { Badge, Card, Notice, Progress, RunButton } from './ui';
@@ -37,9 +38,36 @@ const RECALL_BOUND: ClaimBound = {
 };
 
 function sweepSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null) {
-  return (['mamba', 'transformer'] as const)
+  return ARCHS
     .map((arch) => ({ arch, points: points.filter((p) => p.arch === arch).map((p) => ({ x: p.length, y: y(p) })) }))
     .filter((s) => s.points.length);
+}
+
+/** The models with recall points of a probe (ARCHS order). */
+function recallArchs(points: RecallPoint[], probe: RecallPoint['probe']): Arch[] {
+  return ARCHS.filter((a) => points.some((p) => p.arch === a && p.probe === probe));
+}
+
+/** The length the capacity chart compares at: one all models share, else one the first recurrent model shares with
+ *  the Transformer. */
+function capacityAt(rc: RecallPoint[]): { length: number; keys: number[] } | null {
+  const archs = recallArchs(rc, 'multikey');
+  return capacityLength(rc, archs) ?? (archs.length > 2 ? capacityLength(rc, [archs[0], 'transformer']) : null);
+}
+
+/** A crossover marker per recurrent model (colored by model when there are two). */
+function crossoverMarkers(p: SweepPoint[]): Marker[] {
+  const ssms = RECURRENT.filter((a) => p.some((q) => q.arch === a));
+  return ssms.flatMap((a) => {
+    const x = crossover(p, undefined, a);
+    return x ? [{ x: x.length, label: `${ssms.length > 1 ? `${ARCH_LABEL[a]} ` : ''}≈ ${fmtLen(x.length)}`, color: ssms.length > 1 ? COLORS[a] : undefined }] : [];
+  });
+}
+
+/** "State each recurrent model carries: Mamba 2.4 MB, Mamba-2 19.4 MB": from the loaded models (null when none). */
+function stateSizes(slots: AppState['slots']): string | null {
+  const parts = RECURRENT.flatMap((a) => (slots[a].info ? [`${ARCH_LABEL[a]} ${fmtBytes(slots[a].info!.memory.ssmState)}`] : []));
+  return parts.length ? parts.join(', ') : null;
 }
 
 /** Which run a verdict used: where, when, and its settings (kernels, lengths, …). */
@@ -83,9 +111,11 @@ function Claim<T>(props: {
   /** What decides it: the architecture, the implementation or model size (src/roofline/claims.ts), from the points
    *  the verdict read. */
   bound?: (points: T[]) => ClaimBound | null;
+  /** A line under the verdict (e.g. the state sizes). */
+  extra?: ReactNode;
 }) {
   const claims = useStore((s) => s.claims);
-  const canRun = useActiveSlots().length === 2;
+  const canRun = useActiveSlots().length >= 2;
   const { judged } = props;
   const st = STATUS[judged.running ? 'running' : judged.verdict.status];
   return (
@@ -107,6 +137,7 @@ function Claim<T>(props: {
             ? `${judged.verdict.summary} Run it here, or in the ${props.kind === 'scaling' ? 'Scaling tab' : 'Recall lab'}: finished runs of the loaded pair count here.`
             : judged.verdict.summary}
       </p>
+      {props.extra}
       {judged.run && (
         <p className="fine" data-testid={`claim-source-${props.id}`}>
           {describeRun(judged.run as MeasuredRun<unknown>, props.kind)}
@@ -124,7 +155,7 @@ function Claim<T>(props: {
           onRun={() => void runClaims(props.kind)}
           onCancel={() => cancelJob('claims')}
           disabled={!canRun}
-          why={canRun ? null : 'Load a pair and choose Both architectures'}
+          why={canRun ? null : CHOOSE_WHY}
           testId={`run-claim-${props.id}`}
         />
       </div>
@@ -132,8 +163,10 @@ function Claim<T>(props: {
   );
 }
 
-function pairKey(slots: { mamba: { info?: { source: string } }; transformer: { info?: { source: string } } }): PairKey {
-  return { mamba: slots.mamba.info?.source, transformer: slots.transformer.info?.source };
+const CHOOSE_WHY = 'Load a pair (or three models) and choose them all: Both / All three';
+
+function pairKey(slots: AppState['slots']): PairKey {
+  return Object.fromEntries(ARCHS.map((a) => [a, slots[a].info?.source]));
 }
 
 export function ClaimsPanel() {
@@ -143,8 +176,9 @@ export function ClaimsPanel() {
   const runs: RunRecord[] = useStore((s) => s.runs);
   const sweepJob = useStore((s) => s.sweep);
   const recallJob = useStore((s) => s.recall);
-  const canRun = useActiveSlots().length === 2;
+  const canRun = useActiveSlots().length >= 2;
   const pair = pairKey(slots);
+  const states = stateSizes(slots);
   const sweeps = sweepRuns(runs, pair);
   const recalls = recallRuns(runs, pair);
   // A run in progress of the kind a claim reads: no verdict until it has finished.
@@ -159,7 +193,7 @@ export function ClaimsPanel() {
   const jRecall = judge(recalls, liveRecall, recallBusy, verdictRecall);
   const jForget = judge(recalls, liveRecall, recallBusy, verdictForget);
   const lengths = sweepLengths(settings).map(fmtLen).join(', ');
-  const mkAt = (rc: RecallPoint[]) => capacityLength(rc, ['mamba', 'transformer'] as Arch[]);
+  const mkAt = capacityAt;
   return (
     <div className="panel" data-testid="panel-claims">
       <Card
@@ -171,14 +205,14 @@ export function ClaimsPanel() {
             onRun={() => void runClaims('all')}
             onCancel={() => cancelJob('claims')}
             disabled={!canRun}
-            why={canRun ? null : 'Load a pair and choose Both architectures'}
+            why={canRun ? null : CHOOSE_WHY}
             testId="run-claims"
           />
         }
       >
         <p>
-          The public debate in six claims, each judged on <b>your</b> GPU with the loaded pair. A verdict reads the newest finished measurements of this pair that
-          cover its claim: a sweep from the Scaling tab, probes from the Recall lab, or the experiments run here (a context sweep over L = {lengths || '—'}, set in
+          The public debate in six claims, each judged on <b>your</b> GPU with the loaded models (with Mamba-2 loaded beside Mamba, each recurrent model is
+          judged against the Transformer, and every chart draws all three). A verdict reads the newest finished measurements of these models that cover its claim: a sweep from the Scaling tab, probes from the Recall lab, or the experiments run here (a context sweep over L = {lengths || '—'}, set in
           the Scaling tab; passkey and multikey probes over the Recall lab's lengths, depths and numbers of facts K). Each card says which run it used. Verdicts are
           about these models, this device and these lengths — small models and short contexts can hide asymptotic effects.
         </p>
@@ -240,7 +274,7 @@ export function ClaimsPanel() {
           points={(p) => p.filter((x) => x.probe === 'passkey').length}
           chart={(rc) => (
             <ArchLineChart
-              series={(['mamba', 'transformer'] as const).map((arch) => ({ arch, points: recallByLength(rc, arch, 'passkey').map((r) => ({ x: r.length, y: r.score })) }))}
+              series={recallArchs(rc, 'passkey').map((arch) => ({ arch, points: recallByLength(rc, arch, 'passkey').map((r) => ({ x: r.length, y: r.score })) }))}
               xLabel="context length L"
               yLabel="accuracy"
               logX
@@ -256,6 +290,13 @@ export function ClaimsPanel() {
           how={`multikey probes: K = ${settings.keys.join(', ')} facts (“The code for word is 1234.”) at random depths, one asked at the end; exact-match accuracy vs K at one length, beside passkey (one fact, forgetting by distance).`}
           judged={jForget}
           bound={(rc) => (rc.length ? RECALL_BOUND : null)}
+          extra={
+            states && (
+              <p className="fine" data-testid="claim-state-forget">
+                The fixed state each recurrent model carries, whatever the length: {states} (the Transformer's KV cache grows with every token instead).
+              </p>
+            )
+          }
           kind="recall"
           points={(rc) => {
             const at = mkAt(rc);
@@ -265,7 +306,7 @@ export function ClaimsPanel() {
             const at = mkAt(rc);
             return (
               <ArchLineChart
-                series={(['mamba', 'transformer'] as const).map((arch) => ({ arch, points: at ? capacityByKeys(rc, arch, at.length).map((r) => ({ x: r.keys, y: r.score })) : [] }))}
+                series={recallArchs(rc, 'multikey').map((arch) => ({ arch, points: at ? capacityByKeys(rc, arch, at.length).map((r) => ({ x: r.keys, y: r.score })) : [] }))}
                 xLabel={at ? `facts K (L = ${fmtLen(at.length)})` : 'facts K'}
                 yLabel="accuracy"
                 logX
@@ -285,20 +326,17 @@ export function ClaimsPanel() {
           bound={shortContextBound}
           kind="scaling"
           points={(p) => p.length}
-          chart={(p) => {
-            const x = crossover(p);
-            return (
-              <ArchLineChart
-                series={sweepSeries(p, (q) => q.prefillMs)}
-                xLabel="context length L"
-                yLabel="prefill time, log scale"
-                yQuantity="time"
-                logX
-                logY
-                marker={x ? { x: x.length, label: `≈ ${fmtLen(x.length)}` } : null}
-              />
-            );
-          }}
+          chart={(p) => (
+            <ArchLineChart
+              series={sweepSeries(p, (q) => q.prefillMs)}
+              xLabel="context length L"
+              yLabel="prefill time, log scale"
+              yQuantity="time"
+              logX
+              logY
+              markers={crossoverMarkers(p)}
+            />
+          )}
         />
       </div>
     </div>

@@ -1,9 +1,13 @@
-/** Compare: one prompt, both models streaming side by side, with live speed and memory numbers and charts. */
+/** Compare: one prompt, the chosen models (two, or all three) streaming side by side, with live speed and memory
+ *  numbers and charts. */
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Arch, GenerateStats, ModelMemory } from '../../models/types';
-import { useActiveSlots, patchSettings, useStore, type RunMeta, type StreamOutput } from '../../store/store';
-import { ARCH_LABEL, cancelJob, countTokens, runGenerate } from '../controller';
+import { useShallow } from 'zustand/react/shallow';
+import { ARCHS } from '../../models/types';
+import { useActiveSlots, patchSettings, usedSlots, useStore, type AppState, type RunMeta, type StreamOutput } from '../../store/store';
+import { choiceArchs } from '../../store/url';
+import { ARCH_LABEL, cancelJob, countTokens, findPair, listWords, pairSlots, runGenerate } from '../controller';
 import { AXIS, GRID, axisUnit, fmtBytes, fmtMs, fmtRate, fmtTick } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
 import { ArchDot, Card, Notice, NumberField, Progress, RunButton, Segmented, Stat } from './ui';
@@ -112,7 +116,7 @@ function runLabel(arch: Arch, meta: RunMeta | null, out: StreamOutput | undefine
   const s = meta.settings;
   // the kernels the result recorded (when it has finished), else those the run started with
   const k = out?.kernels ?? { scan: s.scan, attention: s.attn };
-  const kernel = arch === 'mamba' ? `${k.scan} scan` : `${k.attention} attention`;
+  const kernel = arch === 'transformer' ? `${k.attention} attention` : `${k.scan} scan`;
   const sampling = !s.temperature ? 'greedy' : `temperature ${s.temperature}, top-k ${s.topK || 'off'}, top-p ${s.topP === 1 ? 'off' : s.topP}, seed ${s.seed}`;
   return `${kernel} · ${sampling}`;
 }
@@ -217,7 +221,7 @@ function liveDecodeRate(out: StreamOutput | undefined): number | null {
 /** The prompt's token count (from the loaded tokenizers, debounced) and the trained-context warning. */
 function usePromptTokens(prompt: string): number | null {
   const [count, setCount] = useState<number | null>(null);
-  const slotsKey = useStore((s) => `${s.slots.mamba.status}:${s.slots.transformer.status}`);
+  const slotsKey = useStore((s) => ARCHS.map((a) => s.slots[a].status).join(':'));
   useEffect(() => {
     let live = true;
     const t = setTimeout(() => {
@@ -236,13 +240,24 @@ function usePromptTokens(prompt: string): number | null {
   return count;
 }
 
+/** The columns Compare shows: the chosen architectures among the slots in use or with an output (before anything is
+ *  loaded: the chosen pair's, else Mamba and the Transformer). */
+function shownSlots(s: AppState): Arch[] {
+  let base = ARCHS.filter((a) => usedSlots(s).includes(a) || s.compare.outputs[a]);
+  if (!base.length) {
+    const pair = findPair(s.settings.pair, s.settings);
+    base = pair ? pairSlots(pair).map(([a]) => a) : ['mamba', 'transformer'];
+  }
+  return choiceArchs(s.settings.arch).filter((a) => base.includes(a));
+}
+
 export function ComparePanel() {
   const settings = useStore((s) => s.settings);
   const compare = useStore((s) => s.compare);
   const ready = useActiveSlots();
   const slots = useStore((s) => s.slots);
   const tokens = usePromptTokens(settings.prompt);
-  const shown: Arch[] = settings.arch === 'both' ? ['mamba', 'transformer'] : [settings.arch];
+  const shown = useStore(useShallow(shownSlots));
   // Token 1 includes reading the prompt (time to first token, in the stats above): the chart is the tokens after it.
   const series = shown
     .filter((a) => compare.outputs[a])
@@ -262,7 +277,7 @@ export function ComparePanel() {
     .map((a) => slots[a].info!)
     .filter((i) => i.trainedContext && tokens !== null && tokens + settings.maxNew > i.trainedContext);
   const generateWhy = !ready.length
-    ? slots.mamba.status === 'loading' || slots.transformer.status === 'loading' ? 'Wait for the models to load' : 'Load a model pair first (above)'
+    ? ARCHS.some((a) => slots[a].status === 'loading') ? 'Wait for the models to load' : 'Load a model pair first (above)'
     : !settings.prompt.trim() ? 'Type a prompt first' : null;
   const first = compare.running ? (shown.find((a) => compare.outputs[a]) ?? null) : null;
 
@@ -285,7 +300,7 @@ export function ComparePanel() {
           {over.length > 0 && tokens !== null && (
             <span className="context-warning" data-testid="context-warning" role="status">
               ⚠ {tokens.toLocaleString('en-US')} prompt tokens + up to {settings.maxNew} new go past what{' '}
-              {over.map((i) => `${i.name} (${i.trainedContext!.toLocaleString('en-US')})`).join(' and ')} {over.length > 1 ? 'were' : 'was'} trained on: expect the
+              {listWords(over.map((i) => `${i.name} (${i.trainedContext!.toLocaleString('en-US')})`))} {over.length > 1 ? 'were' : 'was'} trained on: expect the
               output to degrade past that point. It still runs.
             </span>
           )}
@@ -318,10 +333,10 @@ export function ComparePanel() {
           <Segmented
             label="Streaming"
             value={settings.mode}
-            help="Both together, or one model after the other"
+            help="All together, or one model after the other"
             options={[
-              { value: 'interleaved', label: 'Side by side', title: 'Both models stream together: a batch of tokens of each in turn, each batch timed alone' },
-              { value: 'sequential', label: 'One then the other', title: 'The first model generates everything, then the second' },
+              { value: 'interleaved', label: 'Side by side', title: 'The models stream together: a batch of tokens of each in turn, each batch timed alone' },
+              { value: 'sequential', label: 'One then the other', title: 'The first model generates everything, then the next' },
             ]}
             onChange={(mode) => patchSettings({ mode })}
           />
@@ -338,7 +353,7 @@ export function ComparePanel() {
         </div>
         {compare.error && <Notice kind="error" testId="compare-error">{compare.error}</Notice>}
       </Card>
-      <div className={`columns ${shown.length === 1 ? 'one' : ''}`}>
+      <div className={`columns ${shown.length === 1 ? 'one' : shown.length === 3 ? 'three' : ''}`} data-testid="compare-columns" data-columns={shown.length}>
         {shown.map((a) => (
           <Output key={a} arch={a} out={compare.outputs[a]} prompt={compare.prompt} first={first} />
         ))}
@@ -352,7 +367,21 @@ export function ComparePanel() {
         >
           <ArchLineChart series={series} xLabel="new token" yLabel="time per token" yQuantity="time" xFormat={(v) => String(v)} dots={nPoints < 80} />
         </ChartFigure>
-        <ChartFigure title="GPU memory this run needed, by role" name="memory" points={memRows.length} note="Weights, plus what this prompt and output needed: KV cache for its tokens (Transformer), the fixed state (Mamba), activations.">
+        <ChartFigure
+          title="GPU memory this run needed, by role"
+          name="memory"
+          points={memRows.length}
+          note={
+            <>
+              Weights, plus what this prompt and output needed: KV cache for its tokens (Transformer), the fixed state (Mamba, Mamba-2), activations.
+              {memShown.some((a) => a !== 'transformer') && (
+                <span data-testid="compare-state-bytes">
+                  {' '}State: {memShown.map((a) => `${ARCH_LABEL[a]} ${fmtBytes(a === 'transformer' ? compare.outputs[a]!.memory!.kvCache : compare.outputs[a]!.memory!.ssmState)}${a === 'transformer' ? ' (KV cache)' : ''}`).join(' · ')}.
+                </span>
+              )}
+            </>
+          }
+        >
           <div className="xy">
             <div className="xy-top">
               <span className="axis-title axis-title-y">GPU memory ({memUnit.unit})</span>

@@ -1,16 +1,17 @@
 /**
 /**
- * Model pair picker (demo pair, hub pairs with sizes, or any hub repo id per side), load progress and cancel, the
- * size confirmed before a download, load failures in words for users, and the architecture / kernel toggles (a
- * setting: each run takes the kernels chosen when it starts, src/app/controller.ts).
- * A new pair loads beside the old one, which stays if the new one fails (controller.loadPair).
+ * Model pair picker (demo pair, hub pairs and three-way sets with sizes, or any hub repo id per architecture), one row
+ * per slot with load progress and cancel, the size confirmed before a download, load failures in words for users, and
+ * the architecture / kernel toggles (a setting: each run takes the kernels chosen when it starts,
+ * src/app/controller.ts). A new pair loads beside the old one, which stays if the new one fails (controller.loadPair).
  */
 import { useState } from 'react';
 import { useStore, patchSettings, setState } from '../../store/store';
-import type { Arch } from '../../models/types';
+import { ARCHS, type Arch } from '../../models/types';
 import type { ModelPair, RegistryEntry } from '../../hub/registry';
 import { ATTENTION_KERNELS, attentionVariants, SCAN_KERNELS, scanVariants } from '../../models/kernel-choice';
-import { cancelLoad, checkPair, customPairProblem, findPair, loadPair, pairs, unloadAll, ARCH_LABEL } from '../controller';
+import type { ArchChoice } from '../../store/url';
+import { cancelLoad, checkPair, customPairProblem, findPair, loadPair, pairs, pairSlots, unloadAll, ARCH_LABEL } from '../controller';
 import type { ModelCheck } from '../inspect';
 import { fmtBytes } from '../format';
 import { ArchDot, Badge, Notice, Progress, Segmented } from './ui';
@@ -97,18 +98,21 @@ function PairNoticeView() {
   );
 }
 
+type Checks = Partial<Record<Arch, ModelCheck>>;
+
 /** "Download ≈ 896 MB?" before a hub pair loads (skipped when its files are all in the browser's cache). */
-function ConfirmDownload({ pair, checks, onYes, onNo }: { pair: ModelPair; checks: Record<Arch, ModelCheck>; onYes: () => void; onNo: () => void }) {
-  const m = checks.mamba, t = checks.transformer;
+function ConfirmDownload({ pair, checks, onYes, onNo }: { pair: ModelPair; checks: Checks; onYes: () => void; onNo: () => void }) {
   const dl = (c: ModelCheck) => (c.cached ? 'in your browser’s cache' : `${c.sizeExact ? '' : '≈ '}${fmtBytes(c.downloadBytes)}`);
-  const total = (m.cached ? 0 : m.downloadBytes) + (t.cached ? 0 : t.downloadBytes);
+  const all = pairSlots(pair).flatMap(([slot]) => (checks[slot] ? [[slot, checks[slot]] as const] : []));
+  const total = all.reduce((t, [, c]) => t + (c.cached ? 0 : c.downloadBytes), 0);
+  const gpu = all.reduce((t, [, c]) => t + c.gpuBytes, 0);
   return (
     <div className="confirm" role="dialog" aria-label="Confirm download" data-testid="confirm-download">
       <div>
         <b>Download {fmtBytes(total)} for {pair.label}?</b>
         <div className="fine">
-          Mamba {m.label}: {dl(m)} · {ARCH_LABEL.transformer} {t.label}: {dl(t)} · GPU memory for the weights ≈ {fmtBytes(m.gpuBytes + t.gpuBytes)}. Your browser keeps
-          the files, so the next load works offline. The loaded pair stays loaded until the new one is in, and stays if loading fails.
+          {all.map(([slot, c]) => `${ARCH_LABEL[slot]} ${c.label}: ${dl(c)}`).join(' · ')} · GPU memory for the weights ≈ {fmtBytes(gpu)}. Your browser keeps
+          the files, so the next load works offline. The loaded models stay loaded until the new ones are in, and stay if loading fails.
         </div>
       </div>
       <div className="row gap">
@@ -123,27 +127,49 @@ function ConfirmDownload({ pair, checks, onYes, onNo }: { pair: ModelPair; check
   );
 }
 
+/** The architecture toggle's choices: all the loaded models, each alone, and (three loaded) each two of them. */
+function archOptions(archs: Arch[]): { value: ArchChoice; label: string }[] {
+  const pairsOf = archs.length === 3 ? archs.flatMap((a, i) => archs.slice(i + 1).map((b) => [a, b] as const)) : [];
+  return [
+    { value: 'both', label: archs.length === 3 ? 'All three' : 'Both' },
+    ...archs.map((a) => ({ value: a as ArchChoice, label: ARCH_LABEL[a] })),
+    ...pairsOf.map(([a, b]) => ({ value: `${a}+${b}` as ArchChoice, label: `${ARCH_LABEL[a]} + ${ARCH_LABEL[b]}` })),
+  ];
+}
+
 export function ModelsCard() {
   const settings = useStore((s) => s.settings);
   const slots = useStore((s) => s.slots);
   const [checking, setChecking] = useState(false);
-  const [confirm, setConfirm] = useState<{ pair: ModelPair; checks: Record<Arch, ModelCheck> } | null>(null);
-  const loading = slots.mamba.status === 'loading' || slots.transformer.status === 'loading';
-  const loaded = slots.mamba.status === 'ready' || slots.transformer.status === 'ready';
+  const [confirm, setConfirm] = useState<{ pair: ModelPair; checks: Checks } | null>(null);
+  const loading = ARCHS.some((a) => slots[a].status === 'loading');
+  const loaded = ARCHS.some((a) => slots[a].status === 'ready');
   const list = pairs();
   const chosen = findPair(settings.pair);
-  const isLoaded = !!chosen && (slots.mamba.sourceId === chosen.id || slots.transformer.sourceId === chosen.id) && loaded;
+  const isLoaded = !!chosen && ARCHS.some((a) => slots[a].sourceId === chosen.id) && loaded;
   const busy = loading || checking;
   const customProblem = settings.pair === 'custom' ? customPairProblem(settings) : null;
   const loadWhy = busy ? 'Wait for the current load to finish' : customProblem;
+  const trio = !!chosen && chosen.entries.length === 3;
+  // A row per slot the chosen pair fills or that holds something (Mamba and Transformer when neither says).
+  const inChosen = new Set(chosen ? pairSlots(chosen).map(([a]) => a) : []);
+  let rows = ARCHS.filter((a) => inChosen.has(a) || slots[a].status !== 'empty' || slots[a].error !== undefined);
+  if (!rows.length) rows = ['mamba', 'transformer'];
+  // The toggle offers the loaded models (the rows, until something is loaded).
+  const readyArchs = ARCHS.filter((a) => slots[a].status === 'ready');
+  const options = archOptions(readyArchs.length ? readyArchs : rows);
 
-  // The demo pair and the transformers-format hub pairs in view; the authors' .bin checkpoints folded (fewer rows
-  // above the prompt).
-  const main = list.filter((p) => p.id === 'demo' || p.mamba.format !== 'pytorch');
-  const more = list.filter((p) => !main.includes(p));
+  // The demo pair and the transformers-format hub pairs in view; the authors' .bin checkpoints and the three-way sets
+  // folded (fewer rows above the prompt).
+  const isBin = (p: ModelPair) => p.entries.some((e) => e.format === 'pytorch');
+  const main = list.filter((p) => p.id === 'demo' || (p.entries.length === 2 && !isBin(p)));
+  const three = list.filter((p) => !main.includes(p) && p.entries.length === 3);
+  const more = list.filter((p) => !main.includes(p) && !three.includes(p));
   const chip = (p: ModelPair) => {
-    const m = sizes(p.mamba);
-    const t = sizes(p.transformer);
+    const each = pairSlots(p).map(([slot, e]) => ({ slot, ...sizes(e) }));
+    const download = each.reduce((t, x) => t + x.download, 0);
+    const gpu = each.reduce((t, x) => t + x.gpu, 0);
+    const tokenizerRepo = p.entries.find((e) => e.tokenizerRepo)?.tokenizerRepo;
     const on = settings.pair === p.id;
     return (
       <button
@@ -154,13 +180,17 @@ export function ModelsCard() {
         className={`pair ${on ? 'on' : ''}`}
         data-testid={`pair-${p.id}`}
         disabled={busy}
-        title={busy ? 'Wait for the current load to finish' : p.id === 'demo' ? undefined : `Mamba: ≈ ${fmtBytes(m.download)} download, ≈ ${fmtBytes(m.gpu)} GPU · Transformer: ≈ ${fmtBytes(t.download)} download, ≈ ${fmtBytes(t.gpu)} GPU`}
+        title={
+          busy
+            ? 'Wait for the current load to finish'
+            : p.id === 'demo' ? undefined : each.map((x) => `${ARCH_LABEL[x.slot]}: ≈ ${fmtBytes(x.download)} download, ≈ ${fmtBytes(x.gpu)} GPU`).join(' · ')
+        }
         onClick={() => pick(p.id)}
       >
         <span className="pair-label">{p.id === 'demo' ? 'Demo pair (built in)' : p.label}</span>
         <span className="pair-meta">
-          {p.id === 'demo' ? 'tiny models · 19 MB · works offline' : `↓ ≈ ${fmtBytes(m.download + t.download)} · GPU ≈ ${fmtBytes(m.gpu + t.gpu)}`}
-          {p.mamba.tokenizerRepo ? ` · tokenizer: ${p.mamba.tokenizerRepo}` : ''}
+          {p.id === 'demo' ? 'tiny models · 19 MB · works offline' : `↓ ≈ ${fmtBytes(download)} · GPU ≈ ${fmtBytes(gpu)}`}
+          {tokenizerRepo ? ` · tokenizer: ${tokenizerRepo}` : ''}
         </span>
       </button>
     );
@@ -175,7 +205,7 @@ export function ModelsCard() {
     const r = await checkPair(settings.pair);
     setChecking(false);
     if (!r.ok) return setState({ pairNotice: r.notice });
-    if (r.checks.mamba.cached && r.checks.transformer.cached) return void loadPair(chosen);
+    if (Object.values(r.checks).every((c) => c.cached)) return void loadPair(chosen);
     setConfirm({ pair: chosen, checks: r.checks });
   };
   const pick = (pair: string) => {
@@ -200,9 +230,17 @@ export function ModelsCard() {
               onClick={() => pick('custom')}
             >
               <span className="pair-label">Your own pair</span>
-              <span className="pair-meta">any Mamba and GPT-NeoX repo on the hub</span>
+              <span className="pair-meta">any Mamba and GPT-NeoX repo on the hub (Mamba-2 too)</span>
             </button>
           </div>
+          {three.length > 0 && (
+            <details className="fold more-pairs" open={three.some((p) => p.id === settings.pair)} data-testid="three-way-pairs">
+              <summary>Three-way: Mamba, Mamba-2 and Pythia side by side ({three.length})</summary>
+              <div className="pairs" role="radiogroup" aria-label="Three-way sets">
+                {three.map(chip)}
+              </div>
+            </details>
+          )}
           {more.length > 0 && (
             <details className="fold more-pairs" open={more.some((p) => p.id === settings.pair)} data-testid="more-pairs">
               <summary>More pairs: the Mamba authors' original checkpoints ({more.length})</summary>
@@ -237,7 +275,19 @@ export function ModelsCard() {
                 />
                 <span className="field-help">owner/name of a GPT-NeoX model, e.g. a Pythia</span>
               </label>
-              <span className="fine">Each is checked from its config.json before any weights are downloaded.</span>
+              <label className="field">
+                <span className="field-label">Mamba-2 repo (optional)</span>
+                <input
+                  type="text"
+                  value={settings.mamba2Repo}
+                  placeholder="AntonV/mamba2-130m-hf"
+                  spellCheck={false}
+                  data-testid="repo-mamba2"
+                  onChange={(e) => { setConfirm(null); patchSettings({ mamba2Repo: e.target.value.trim() }); }}
+                />
+                <span className="field-help">owner/name of a Mamba-2 model (Mamba2ForCausalLM): a third column, or in place of one side</span>
+              </label>
+              <span className="fine">Two or three models. Each is checked from its config.json before any weights are downloaded.</span>
             </div>
           )}
           <div className="row gap load-row">
@@ -256,7 +306,7 @@ export function ModelsCard() {
                   title={loadWhy ?? undefined}
                   data-testid="load-models"
                 >
-                  {checking ? 'Checking…' : isLoaded ? 'Reload pair' : loaded ? 'Load this pair' : 'Load pair'}
+                  {checking ? 'Checking…' : trio ? (isLoaded ? 'Reload the three' : 'Load the three') : isLoaded ? 'Reload pair' : loaded ? 'Load this pair' : 'Load pair'}
                 </button>
               </span>
             )}
@@ -280,8 +330,9 @@ export function ModelsCard() {
           <PairNoticeView />
         </div>
         <div className="slots">
-          <SlotRow slot="mamba" />
-          <SlotRow slot="transformer" />
+          {rows.map((a) => (
+            <SlotRow key={a} slot={a} />
+          ))}
         </div>
       </div>
       <details className="fold" data-testid="models-more">
@@ -299,18 +350,14 @@ export function ModelsCard() {
           value={settings.arch}
           testId="toggle-arch"
           help="Which models the tools run"
-          options={[
-            { value: 'both', label: 'Both' },
-            { value: 'mamba', label: 'Mamba' },
-            { value: 'transformer', label: 'Transformer' },
-          ]}
+          options={options}
           onChange={(arch) => patchSettings({ arch })}
         />
         <Segmented
           label="Scan kernel"
           value={settings.scan}
           testId="toggle-scan"
-          help="How Mamba's prefill runs its selective scan"
+          help="How Mamba's (and Mamba-2's) prefill runs its scan"
           options={scanVariants.map((value) => ({ value, ...SCAN_KERNELS[value] }))}
           onChange={(scan) => patchSettings({ scan })}
         />

@@ -1,6 +1,6 @@
 /** Recall lab: a document (pasted or bundled), passkey / copy-span / loss-by-position probes, heatmaps and curves. */
 import { useEffect, useMemo, useState } from 'react';
-import type { Arch } from '../../models/types';
+import { ARCHS } from '../../models/types';
 import { capacityByKeys, capacityGrid, capacityLength, recallByLength, recallGrid } from '../../recall/analysis';
 import { checkDocument } from '../../recall/document';
 import { MULTIKEY_WORDS } from '../../recall/multikey';
@@ -17,7 +17,6 @@ import { ArchDot, Card, ListField, Notice, NumberField, Progress, RunButton } fr
 
 /** Paste larger than this is refused outright (kept out of the page). */
 const MAX_PASTE_CHARS = 8_000_000;
-const ARCHS: Arch[] = ['mamba', 'transformer'];
 const PROBE_LABEL: Record<ProbeKind, string> = { passkey: 'Passkey (needle)', copy: 'Copy span', multikey: 'Multikey (capacity)', loss: 'Loss by position' };
 
 export interface BundledDoc {
@@ -56,7 +55,7 @@ export function DocumentCard() {
   const docs = useBundledDocs();
   const doc = useStore((s) => s.document);
   const docId = useStore((s) => s.settings.doc);
-  const slotsKey = useStore((s) => `${s.slots.mamba.status}:${s.slots.transformer.status}`);
+  const slotsKey = useStore((s) => ARCHS.map((a) => s.slots[a].status).join(':'));
   const [tooBig, setTooBig] = useState<number | null>(null);
 
   // Exact token counts from the loaded tokenizers (debounced; the tokenizer runs in the worker).

@@ -1,18 +1,17 @@
-/** Scaling: prefill time, decode speed and memory vs context length for both models, live as the sweep runs. */
+/** Scaling: prefill time, decode speed and memory vs context length, one series per model (two, or all three), live as
+ *  the sweep runs. */
 import { memo } from 'react';
-import type { Arch } from '../../models/types';
+import { ARCHS, RECURRENT } from '../../models/types';
 import { crossover, prefillExponent } from '../../recall/analysis';
 import type { SweepPoint } from '../../recall/types';
 import { useShallow } from 'zustand/react/shallow';
 import type { KernelChoice } from '../../models/kernel-choice';
 import { activeSlots, useActiveSlots, patchSettings, useStore, type LimitNote, type RunMeta } from '../../store/store';
-import { ARCH_LABEL, cancelJob, pushMemoryCap, runSweep, sweepLengths } from '../controller';
-import { fmtBytes, fmtLen, fmtMs, fmtRate, fmtTick } from '../format';
-import { ArchLineChart, ChartFigure, type Series } from './charts';
+import { ARCH_LABEL, cancelJob, listWords, pushMemoryCap, runSweep, sweepLengths } from '../controller';
+import { COLORS, fmtBytes, fmtLen, fmtMs, fmtRate, fmtTick } from '../format';
+import { ArchLineChart, ChartFigure, type Marker, type Series } from './charts';
 import { ArchDot, Card, Notice, NumberField, Progress, RunButton } from './ui';
 import { ScalingBounds } from './Roofline';
-
-const ARCHS: Arch[] = ['mamba', 'transformer'];
 
 function series(points: SweepPoint[], y: (p: SweepPoint) => number | null): Series[] {
   return ARCHS.map((arch) => ({
@@ -26,12 +25,37 @@ function floorSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null):
   return series(points.filter((p) => p.roofline), y).map((s) => ({ ...s, floor: true }));
 }
 
+/** The state each length needed, per architecture: a recurrent model's fixed state (its largest over the lengths), the
+ *  Transformer's KV cache per token of context (its growth between the shortest and the longest length). */
+export function statePerArch(points: SweepPoint[]): { arch: SweepPoint['arch']; text: string }[] {
+  return ARCHS.flatMap((a): { arch: SweepPoint['arch']; text: string }[] => {
+    const ps = points.filter((p) => p.arch === a).sort((x, y) => x.length - y.length);
+    if (!ps.length) return [];
+    if (a !== 'transformer') return [{ arch: a, text: `${ARCH_LABEL[a]} ${fmtBytes(Math.max(...ps.map((p) => p.stateBytes)))} at any length` }];
+    const first = ps[0], last = ps[ps.length - 1];
+    const perToken = last.length > first.length ? (last.stateBytes - first.stateBytes) / (last.length - first.length) : null;
+    return [{ arch: a, text: `Transformer ${fmtBytes(last.stateBytes)} at L = ${fmtLen(last.length)}${perToken ? ` (${fmtBytes(perToken)} per token)` : ''}` }];
+  });
+}
+
 /** Memoized: re-renders only when the points change (not on progress events). */
 export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'scaling' }: { points: SweepPoint[]; prefix?: string }) {
-  const x = crossover(points);
-  const marker = x ? { x: x.length, label: `crossover ≈ ${fmtLen(x.length)}` } : null;
-  const mExp = prefillExponent(points, 'mamba');
-  const tExp = prefillExponent(points, 'transformer');
+  // a crossover per recurrent model measured (Mamba, Mamba-2) with the Transformer
+  const ssms = RECURRENT.filter((a) => points.some((p) => p.arch === a));
+  const crossings = ssms.flatMap((a) => {
+    const x = crossover(points, undefined, a);
+    return x ? [{ arch: a, ...x }] : [];
+  });
+  const markers: Marker[] = crossings.map((x) => ({
+    x: x.length,
+    label: `${ssms.length > 1 ? `${ARCH_LABEL[x.arch]} ` : ''}crossover ≈ ${fmtLen(x.length)}`,
+    color: ssms.length > 1 ? COLORS[x.arch] : undefined,
+  }));
+  const exps = ARCHS.flatMap((a) => {
+    const e = prefillExponent(points, a);
+    return e ? [{ arch: a, exponent: e.exponent }] : [];
+  });
+  const states = statePerArch(points);
   const n = points.length;
   const L = 'context length (tokens)';
   return (
@@ -43,13 +67,18 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
         note={
           <>
             {points.some((p) => p.roofline?.prefill) && <span>Dashed: each model’s largest floor. </span>}
-            {mExp && <span>Mamba ∝ L<sup>{mExp.exponent.toFixed(2)}</sup> </span>}
-            {tExp && <span>· Transformer ∝ L<sup>{tExp.exponent.toFixed(2)}</sup> </span>}
-            {x && (
-              <span data-testid="crossover">
-                · crossover at L ≈ {fmtLen(x.length)} ({x.transformerFasterBelow ? 'attention faster below' : 'Mamba faster below'})
+            {exps.map((e, i) => (
+              <span key={e.arch} data-testid={`exponent-${e.arch}`}>
+                {i > 0 && '· '}
+                {ARCH_LABEL[e.arch]} ∝ L<sup>{e.exponent.toFixed(2)}</sup>{' '}
               </span>
-            )}
+            ))}
+            {crossings.map((x) => (
+              <span key={x.arch} data-testid={ssms.length > 1 ? `crossover-${x.arch}` : 'crossover'}>
+                · {ssms.length > 1 ? `${ARCH_LABEL[x.arch]} ` : ''}crossover at L ≈ {fmtLen(x.length)} (
+                {x.transformerFasterBelow ? 'attention faster below' : `${ARCH_LABEL[x.arch]} faster below`}){' '}
+              </span>
+            ))}
           </>
         }
       >
@@ -60,7 +89,7 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
           yQuantity="time"
           logX
           logY
-          marker={marker}
+          markers={markers}
         />
       </ChartFigure>
       <ChartFigure
@@ -81,7 +110,12 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
         title="Sequence memory vs context length (KV cache / SSM state)"
         name={`${prefix}-state-memory`}
         points={n}
-        note="What each length needed: the KV cache for its tokens, or Mamba's fixed state. The same on a fresh page and after longer runs."
+        note={
+          <>
+            What each length needed: the KV cache for its tokens, or a recurrent model's fixed state. The same on a fresh page and after longer runs.
+            {states.length > 0 && <span data-testid="state-per-arch"> State: {states.map((s) => s.text).join(' · ')}.</span>}
+          </>
+        }
       >
         <ArchLineChart series={series(points, (p) => p.stateBytes)} xLabel={L} yLabel="KV cache / state" yQuantity="bytes" logX />
       </ChartFigure>
@@ -95,7 +129,7 @@ export const ScalingCharts = memo(function ScalingCharts({ points, prefix = 'sca
 /** "Measured with …": the kernels and settings a run recorded when it started; flags kernel toggles changed since. */
 export function RunMetaLine({ meta, what, testId, kernels }: { meta: RunMeta | null; what: string; testId?: string; kernels?: KernelChoice }) {
   const now = useStore((s) => s.settings);
-  const loaded = useStore(useShallow((s) => (['mamba', 'transformer'] as const).map((a) => s.slots[a].info?.name ?? null)));
+  const loaded = useStore(useShallow((s) => ARCHS.map((a) => s.slots[a].info?.name ?? null)));
   if (!meta) return null;
   const s = meta.settings;
   // the kernels the results recorded, else those the run started with
@@ -113,7 +147,7 @@ export function RunMetaLine({ meta, what, testId, kernels }: { meta: RunMeta | n
   const otherModels = names.some((n) => !loaded.includes(n));
   return (
     <p className="fine run-meta" data-testid={testId}>
-      {what} measured{names.length ? ` on ${names.join(' and ')}` : ''} with {parts.join(' · ')} · started {new Date(meta.startedAt).toLocaleTimeString()}.
+      {what} measured{names.length ? ` on ${listWords(names)}` : ''} with {parts.join(' · ')} · started {new Date(meta.startedAt).toLocaleTimeString()}.
       {changed && <b> The kernel toggles have changed since: run again to measure the new choice.</b>}
       {otherModels && <b> The loaded models have changed since.</b>}
     </p>
@@ -180,7 +214,7 @@ export function ScalingPanel() {
         </div>
         <p className="fine">
           Lengths: {lengths.map(fmtLen).join(' · ') || '—'}. Each point prefills L random tokens (fastest of the repeats), then decodes. A model that runs out of
-          memory or hits a device limit stops at the largest length that fit; the other continues.
+          memory or hits a device limit stops at the largest length that fit; the others continue.
         </p>
         <p className="fine" data-testid="prefill-path">
           The prefill takes each layer over the whole context in one pass (several for contexts whose activations would pass 512 MiB or the GPU's buffer

@@ -56,6 +56,9 @@ export type Series = { arch: Arch; points: { x: number; y: number | null }[]; fl
 
 const seriesKey = (s: Series) => (s.floor ? `${s.arch}-floor` : s.arch);
 
+/** A dashed vertical line at x with a label (red unless a color is given). */
+export type Marker = { x: number; label: string; color?: string };
+
 /** Rows keyed by x with one column per model, as recharts wants them. */
 export function mergeSeries(series: Series[]): Record<string, number | null>[] {
   const rows = new Map<number, Record<string, number | null>>();
@@ -69,10 +72,11 @@ export function mergeSeries(series: Series[]): Record<string, number | null>[] {
   return [...rows.values()].sort((a, b) => (a.x as number) - (b.x as number));
 }
 
-const archName = (a: string): string => (a.endsWith('-floor') ? `${archName(a.slice(0, -6))} floor` : a === 'mamba' ? 'Mamba' : a === 'transformer' ? 'Transformer' : a);
+const NAMES: Record<string, string> = { mamba: 'Mamba', mamba2: 'Mamba-2', transformer: 'Transformer' };
+const archName = (a: string): string => (a.endsWith('-floor') ? `${archName(a.slice(0, -6))} floor` : NAMES[a] ?? a);
 
 /**
- * One line per model over x. Axis titles and the legend are HTML around the plot (never drawn over tick labels); a
+ * One line per model over x (two or three models: Mamba, Mamba-2, the Transformer; each in its color). Axis titles and the legend are HTML around the plot (never drawn over tick labels); a
  * time or byte axis (`yQuantity`) gets one unit for all its ticks, named in its title.
  */
 export function ArchLineChart(props: {
@@ -86,7 +90,9 @@ export function ArchLineChart(props: {
   /** Ticks of a y axis without yQuantity (rates, fractions). */
   yFormat?: (v: number) => string;
   xFormat?: (v: number) => string;
-  marker?: { x: number; label: string } | null;
+  marker?: Marker | null;
+  /** More than one marker (e.g. a crossover per recurrent model). */
+  markers?: Marker[];
   dots?: boolean;
   yDomain?: [number, number];
 }) {
@@ -104,7 +110,8 @@ export function ArchLineChart(props: {
     if (!(hi > lo)) return 0.5;
     return props.logX && lo > 0 ? Math.log(x / lo) / Math.log(hi / lo) : (x - lo) / (hi - lo);
   };
-  const markerSide = props.marker && frac(props.marker.x) < 0.5 ? 'insideTopLeft' : 'insideTopRight';
+  const markers = [...(props.marker ? [props.marker] : []), ...(props.markers ?? [])];
+  const side = (m: Marker) => (frac(m.x) < 0.5 ? 'insideTopLeft' : 'insideTopRight');
   return (
     <div className="xy">
       <div className="xy-top">
@@ -163,14 +170,15 @@ export function ArchLineChart(props: {
                 connectNulls
               />
             ))}
-            {props.marker && (
+            {markers.map((m, i) => (
               <ReferenceLine
-                x={props.marker.x}
-                stroke="#e5484d"
+                key={i}
+                x={m.x}
+                stroke={m.color ?? '#e5484d'}
                 strokeDasharray="5 4"
-                label={{ value: props.marker.label, position: markerSide, fill: '#e5484d', fontSize: 11 }}
+                label={{ value: m.label, position: side(m), fill: m.color ?? '#e5484d', fontSize: 11, dy: i * 14 }}
               />
-            )}
+            ))}
           </LineChart>
         </ResponsiveContainer>
       </div>

@@ -1,5 +1,6 @@
 /** Small presentational pieces shared by the panels. */
 import type { ReactNode } from 'react';
+import type { Arch } from '../../models/types';
 
 export function Card(props: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; testId?: string }) {
   return (
@@ -172,6 +173,6 @@ export function RunButton(props: { running: boolean; onRun: () => void; onCancel
   );
 }
 
-export function ArchDot(props: { arch: 'mamba' | 'transformer' }) {
+export function ArchDot(props: { arch: Arch }) {
   return <span className={`dot dot-${props.arch}`} aria-hidden />;
 }
