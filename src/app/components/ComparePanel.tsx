@@ -240,10 +240,11 @@ function usePromptTokens(prompt: string): number | null {
   return count;
 }
 
-/** The columns Compare shows: the chosen architectures among the slots in use or with an output (before anything is
- *  loaded: the chosen pair's, else Mamba and the Transformer). */
+/** The columns Compare shows: the chosen architectures among the slots in use (with nothing loaded: those with an
+ *  output, else the chosen pair's, else Mamba and the Transformer). */
 function shownSlots(s: AppState): Arch[] {
-  let base = ARCHS.filter((a) => usedSlots(s).includes(a) || s.compare.outputs[a]);
+  let base = usedSlots(s);
+  if (!base.length) base = ARCHS.filter((a) => s.compare.outputs[a]);
   if (!base.length) {
     const pair = findPair(s.settings.pair, s.settings);
     base = pair ? pairSlots(pair).map(([a]) => a) : ['mamba', 'transformer'];
