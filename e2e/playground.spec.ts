@@ -288,7 +288,7 @@ test.describe('with the demo models', () => {
     const finalLen = growth[growth.length - 1];
     expect(new Set(growth.map((g) => g[0])).size, 'distinct lengths of the Mamba output while streaming').toBeGreaterThanOrEqual(3);
     expect(growth.some(([m, t]) => m > 0 && t > 0 && (m < finalLen[0] || t < finalLen[1])), 'both outputs growing together').toBe(true);
-    await expect(page.getByTestId('trace-mamba')).toContainText('Decoded in batches of 4 tokens sampled on the GPU: 2 GPU readbacks for 8 tokens');
+    await expect(page.getByTestId('trace-mamba')).toContainText('sent them to the page 4 at a time: 2 transfers for the 8 tokens after the first');
     await page.getByTestId('max-new').fill(String(N));
 
     // Side by side, then each model alone, twice over (interleaved, so a busy moment of the machine hits all).

@@ -86,6 +86,7 @@ test('the demo card shows the capacity sweep when demo-results.json has one', as
   };
   await page.route('**/models/demo-results.json', (route) => route.fulfill({ json: { ...base, multikey } }));
   await open(page, '/?autoload=0');
+  await page.getByTestId('models-more').locator('summary').first().click(); // the demo card is folded away
   const card = page.getByTestId('demo-multikey');
   await expect(card).toContainText('Multikey at 4k');
   await expect(page.getByTestId('demo-multikey-mamba').locator('td')).toHaveText(['Mamba', '85%', '70%', '40%', '10%', '3%'].map((t) => new RegExp(t)));

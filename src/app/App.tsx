@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
 import { setState, useStore } from '../store/store';
-import { parseSettings, serializeSettings, type Tab } from '../store/url';
-import { boot, recover, shutdown } from './controller';
+import { parseSettings, parseSharedDocument, serializeSettings, type Tab } from '../store/url';
+import { boot, checkLinkedPair, recover, shutdown } from './controller';
 import { Header } from './components/Header';
 import { NoWebGPU } from './components/NoWebGPU';
 import { ModelsCard } from './components/ModelsCard';
@@ -13,7 +13,7 @@ import { BenchmarksPanel } from './components/BenchmarksPanel';
 import { Notice } from './components/ui';
 
 const TABS: { id: Tab; label: string; hint: string }[] = [
-  { id: 'compare', label: 'Compare', hint: 'One prompt, both models side by side' },
+  { id: 'compare', label: 'Compare', hint: 'One prompt, the models side by side' },
   { id: 'scaling', label: 'Scaling', hint: 'Speed and memory vs context length' },
   { id: 'recall', label: 'Recall lab', hint: 'Passkey, copy-span and loss-by-position probes' },
   { id: 'claims', label: 'Claims check', hint: 'The debate, measured on your GPU' },
@@ -23,13 +23,21 @@ const TABS: { id: Tab; label: string; hint: string }[] = [
 /** Settings ↔ query string: read once at start, then every change is written back (replaceState). */
 function useUrlState(): void {
   useEffect(() => {
-    setState({ settings: parseSettings(location.search) });
-    return useStore.subscribe((s, prev) => {
+    const search = location.search;
+    // The address bar then shows the settings only: text a link carried moves into the page.
+    const stop = useStore.subscribe((s, prev) => {
       if (s.settings === prev.settings) return;
       const q = serializeSettings(s.settings);
       const url = `${location.pathname}${q ? `?${q}` : ''}${location.hash}`;
       if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', url);
     });
+    const settings = parseSettings(search);
+    // a pasted document travels in a link only when its author ticked the share box
+    const doc = parseSharedDocument(search);
+    if (doc !== null) setState({ settings: { ...settings, doc: 'pasted' }, document: { text: doc, source: 'pasted', tokens: {} } });
+    else setState({ settings });
+    checkLinkedPair();
+    return stop;
   }, []);
 }
 
@@ -110,7 +118,8 @@ export function App() {
         )}
       </main>
       <footer className="foot">
-        All GPU work runs in a Web Worker with this project's own WGSL kernels. Pasted text stays in your browser.
+        All GPU work runs in a Web Worker with this project's own WGSL kernels. Text you type or paste stays in your browser: a share link carries it only
+        if you tick the box that says so.
       </footer>
       <Toasts />
     </div>

@@ -4,21 +4,41 @@
  */
 import { GpuWorkerClient, WorkerError } from '../worker/client';
 import type { MemoryReport, WorkerEvent } from '../worker/protocol';
-import type { Arch } from '../models/types';
+import { ARCHS, type Arch } from '../models/types';
 import type { KernelChoice } from '../models/kernel-choice';
-import { allPairs, type ModelPair, type RegistryEntry } from '../hub/registry';
-import type { ModelSource } from '../hub/hub';
+import { allPairs, HUB_MAMBA2_MODELS, HUB_MODELS, modelPair, type ModelPair, type RegistryEntry } from '../hub/registry';
+import { hubSource, type ModelSource } from '../hub/hub';
 import { contextLengths } from '../recall/haystack';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
-import { activeSlots, getState, idleJob, patchSlot, setState, toast, type AppState, type JobState, type LimitNote, type RunKind } from '../store/store';
-import type { Settings } from '../store/url';
+import {
+  activeSlots, getState, idleJob, patchSlot, setState, toast, type AppState, type JobState, type LimitNote, type PairNotice, type RunKind, type RunMeta,
+  type SlotModel,
+} from '../store/store';
+import { choiceArchs, type Settings } from '../store/url';
+import { explainLoadError } from './load-errors';
+import { inspectModel, type ModelCheck } from './inspect';
 
 let client: GpuWorkerClient | null = null;
 const loadJobs = new Map<Arch, number>();
 /** The pair last loaded, to reload after a device loss. */
 let lastPair: ModelPair | null = null;
 
-export const ARCH_LABEL: Record<Arch, string> = { mamba: 'Mamba', transformer: 'Transformer' };
+export const ARCH_LABEL: Record<Arch, string> = { mamba: 'Mamba', mamba2: 'Mamba-2', transformer: 'Transformer' };
+
+/** The slot a registry entry loads into: the one of its architecture (GPT-NeoX: the Transformer's). */
+export function entrySlot(e: RegistryEntry): Arch {
+  return e.arch === 'gpt-neox' ? 'transformer' : e.arch;
+}
+
+/** A pair's (or three-way set's) models with their slots, in ARCHS order. */
+export function pairSlots(pair: ModelPair): [Arch, RegistryEntry][] {
+  return pair.entries.map((e) => [entrySlot(e), e]);
+}
+
+/** "A and B", "A, B and C". */
+export function listWords(items: string[]): string {
+  return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
 /** The largest context this page offers when no model is loaded to say better. */
 export const DEFAULT_MAX_TOKENS = 131_072;
 
@@ -35,8 +55,95 @@ export function pairs(): ModelPair[] {
   return allPairs(appBase());
 }
 
-export function findPair(id: string): ModelPair {
-  return pairs().find((p) => p.id === id) ?? pairs()[0];
+/** A hub repo id: owner/name (letters, digits, - _ .), as the hub spells them. */
+export const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
+
+function customEntry(repo: string, arch: RegistryEntry['arch']): RegistryEntry {
+  const known = [...HUB_MODELS, ...HUB_MAMBA2_MODELS].find((m) => m.repo === repo);
+  if (known) return known;
+  return {
+    id: repo, label: repo, arch, source: hubSource(repo), repo, params: 0, checkpointDtype: 'f32', format: 'safetensors', approxDownloadBytes: null, approximate: true,
+    shape: { hiddenSize: 0, numLayers: 0, vocabSize: 0, extra: {} },
+  };
+}
+
+/** The custom pair's fields: one repo id per architecture, in the order of a custom id (custom:mamba|transformer|mamba2). */
+const CUSTOM_FIELDS = [
+  { key: 'mambaRepo', arch: 'mamba', label: 'Mamba', example: 'state-spaces/mamba-130m-hf' },
+  { key: 'transformerRepo', arch: 'gpt-neox', label: 'Transformer', example: 'EleutherAI/pythia-160m' },
+  { key: 'mamba2Repo', arch: 'mamba2', label: 'Mamba-2', example: 'AntonV/mamba2-130m-hf' },
+] as const;
+
+/**
+ * The pair with this id: the demo pair, a hub pair or three-way set, or 'custom' (the repo ids typed in the settings:
+ * two or three of Mamba, Transformer, Mamba-2; as an id custom:<mamba>|<transformer>[|<mamba2>], an empty field for a
+ * missing one); null if unknown.
+ */
+export function findPair(id: string, s: Settings = getState().settings): ModelPair | null {
+  if (id === 'custom' || id.startsWith('custom:')) {
+    const repos = id === 'custom' ? CUSTOM_FIELDS.map((f) => s[f.key].trim()) : id.slice(7).split('|').map((r) => r.trim());
+    if (repos.length > CUSTOM_FIELDS.length) return null;
+    const given = CUSTOM_FIELDS.map((f, i) => ({ ...f, repo: repos[i] ?? '' })).filter((f) => f.repo);
+    if (given.length < 2 || given.some((f) => !REPO_ID.test(f.repo))) return null;
+    const [m = '', t = '', m2 = ''] = repos;
+    const pair = modelPair(m2 ? `custom:${m}|${t}|${m2}` : `custom:${m}|${t}`, '', given.map((f) => customEntry(f.repo, f.arch)));
+    return { ...pair, label: pair.entries.map((e) => e.repo).join(pair.entries.length === 2 ? ' vs ' : ' · ') };
+  }
+  return pairs().find((p) => p.id === id) ?? null;
+}
+
+/** What is wrong with a custom pair's repo ids (null when two or three of them are given and look like owner/name). */
+export function customPairProblem(s: Settings): string | null {
+  const given = CUSTOM_FIELDS.filter((f) => s[f.key].trim());
+  if (given.length < 2) return 'Type a hub repo id (owner/name) for each side: Mamba and Transformer, or any two of Mamba, Mamba-2 and Transformer, or all three.';
+  for (const f of given) {
+    const v = s[f.key].trim();
+    if (!REPO_ID.test(v)) return `The ${f.label} id “${v}” is not a hub repo id: it should look like owner/name (e.g. ${f.example}).`;
+  }
+  return null;
+}
+
+/** Checks the ?pair= of a link: an unknown pair says so and the demo pair stands in. */
+export function checkLinkedPair(): void {
+  const s = getState().settings;
+  if (s.pair === 'demo' || findPair(s.pair)) return;
+  const what = s.pair === 'custom' ? `a custom pair with ${customPairProblem(s) ? 'incomplete repo ids' : 'these repo ids'}` : `the model pair “${s.pair}”`;
+  setState((st) => ({
+    settings: { ...st.settings, pair: 'demo' },
+    pairNotice: {
+      kind: 'warn',
+      title: `This link asks for ${what}, which this page does not know.`,
+      advice: 'The demo pair is shown instead. Pick a listed pair, or type hub repo ids under “Your own pair”.',
+    },
+  }));
+}
+
+/** The demo pair's card (public/models/demo-results.json): what it can do, and the context it was trained on. */
+let demoCardPromise: Promise<{ trainLength?: number } & Record<string, unknown> | null> | null = null;
+export function demoCard(): Promise<{ trainLength?: number } & Record<string, unknown> | null> {
+  demoCardPromise ??= fetch(demoResultsUrl())
+    .then((r) => (r.ok ? r.json() : null))
+    .then((j) => (j && typeof j.format === 'string' && j.format.startsWith('mamba-vs-transformer demo results') ? j : null))
+    .catch(() => null);
+  return demoCardPromise;
+}
+
+/** The context a model was trained on, and where that figure comes from. */
+async function trainedContext(pairId: string, entry: RegistryEntry, info: SlotModel): Promise<Pick<SlotModel, 'trainedContext' | 'trainedContextSource'>> {
+  if (pairId === 'demo') {
+    const card = await demoCard();
+    if (card?.trainLength) return { trainedContext: card.trainLength, trainedContextSource: 'the demo card' };
+  }
+  if (info.trainedContext) return { trainedContext: info.trainedContext, trainedContextSource: 'max_position_embeddings in its config' };
+  // The Mamba paper's Pile models (state-spaces/mamba-*-hf) were trained on 2,048-token sequences.
+  if (entry.arch === 'mamba' && HUB_MODELS.some((m) => m.repo === entry.repo && m.arch === 'mamba')) {
+    return { trainedContext: 2048, trainedContextSource: 'the Mamba paper (2,048-token training sequences)' };
+  }
+  // So were the Mamba-2 paper's Pile models (state-spaces/mamba2-*, converted as AntonV/mamba2-*-hf).
+  if (entry.arch === 'mamba2' && HUB_MAMBA2_MODELS.some((m) => m.repo === entry.repo)) {
+    return { trainedContext: 2048, trainedContextSource: 'the Mamba-2 paper (2,048-token training sequences)' };
+  }
+  return { trainedContext: null, trainedContextSource: undefined };
 }
 
 function sourceFor(e: RegistryEntry, hub: string): ModelSource {
@@ -93,7 +200,7 @@ let autoloaded = false;
 function autoloadDemo(): void {
   const s = getState();
   if (autoloaded || !s.settings.autoload || s.settings.pair !== 'demo') return;
-  if (s.slots.mamba.status !== 'empty' || s.slots.transformer.status !== 'empty') return;
+  if (ARCHS.some((a) => s.slots[a].status !== 'empty')) return;
   autoloaded = true;
   void loadPair('demo');
 }
@@ -120,7 +227,7 @@ function onDeviceLost(message: string): void {
   const stop = (j: JobState) => (j.running ? { ...j, running: false, jobId: null, error: 'The GPU device was lost during this run.' } : j);
   setState({
     gpu: { kind: 'lost', message, info },
-    slots: { mamba: { status: 'empty' }, transformer: { status: 'empty' } },
+    slots: { mamba: { status: 'empty' }, mamba2: { status: 'empty' }, transformer: { status: 'empty' } },
     compare: { ...s.compare, ...stop(s.compare) },
     sweep: { ...s.sweep, ...stop(s.sweep) },
     recall: { ...s.recall, ...stop(s.recall) },
@@ -133,7 +240,7 @@ function onDeviceLost(message: string): void {
 export async function recover(): Promise<void> {
   setState({ gpu: { kind: 'starting' } });
   await boot();
-  if (getState().gpu.kind === 'ready' && lastPair) await loadPair(lastPair.id);
+  if (getState().gpu.kind === 'ready' && lastPair) await loadPair(lastPair);
 }
 
 function need(): GpuWorkerClient {
@@ -150,38 +257,180 @@ export async function pushMemoryCap(): Promise<void> {
   if (client) await client.request({ type: 'memory-cap', bytes: mib > 0 ? mib * 2 ** 20 : null }, ['done']);
 }
 
-async function loadSlot(slot: Arch, entry: RegistryEntry, pairId: string): Promise<boolean> {
+interface SlotResult {
+  ok: boolean;
+  cancelled?: boolean;
+  error?: { code: string; message: string; status?: number };
+}
+
+/** Loads one model into its slot (stage: beside the model there, which stays usable until commit). */
+async function loadSlot(slot: Arch, entry: RegistryEntry, pairId: string, stage: boolean): Promise<SlotResult> {
   const c = need();
   const source = sourceFor(entry, getState().settings.hub);
-  patchSlot(slot, { status: 'loading', sourceId: pairId, progress: undefined, error: undefined }, true);
-  const job = c.start({ type: 'load', slot, source }, ['loaded', 'done'], (e) => {
+  const prev = getState().slots[slot];
+  const previous = stage && prev.status === 'ready' ? prev.info : undefined;
+  patchSlot(slot, { status: 'loading', sourceId: pairId, progress: undefined, error: undefined, previous }, true);
+  const job = c.start({ type: 'load', slot, source, stage }, ['loaded', 'done'], (e) => {
     if (e.type === 'load-progress') patchSlot(slot, { progress: e.progress });
   });
   loadJobs.set(slot, job.id);
   try {
     const r = await job.result;
-    if (r.type === 'done') {
-      patchSlot(slot, { status: 'empty', error: 'Loading cancelled' }, true);
-      return false;
-    }
-    patchSlot(slot, { status: 'ready', info: r.info, progress: undefined, sourceId: pairId });
-    return true;
+    if (r.type === 'done') return { ok: false, cancelled: true };
+    const info: SlotModel = { ...r.info };
+    Object.assign(info, await trainedContext(pairId, entry, info));
+    patchSlot(slot, { status: stage ? 'loading' : 'ready', info, progress: undefined, sourceId: pairId, previous });
+    return { ok: true };
   } catch (e) {
-    patchSlot(slot, { status: 'error', error: describe(e), sourceId: pairId });
-    return false;
+    const w = e as WorkerError;
+    return { ok: false, error: { code: w.code ?? 'internal', message: describe(e), status: w.status } };
   } finally {
     loadJobs.delete(slot);
   }
 }
 
-/** Loads both models of a pair (Mamba first), with progress; cancel with cancelLoad(). */
-export async function loadPair(pairId: string): Promise<void> {
-  const pair = findPair(pairId);
+function failureNotice(r: SlotResult, what: string, after: string): PairNotice {
+  const f = explainLoadError(r.error ?? { code: 'internal', message: 'unknown error' }, { what, hub: getState().settings.hub, online: navigator.onLine });
+  return { kind: 'error', title: f.title, advice: `${f.advice} ${after}`.trim(), detail: f.detail };
+}
+
+/** The slots back as they were before a staged load (the previous models never left the worker). */
+function restoreSlots(before: AppState['slots']): void {
+  setState({ slots: Object.fromEntries(ARCHS.map((a) => [a, { ...before[a], previous: undefined }])) as AppState['slots'] });
+}
+
+/** Frees the models in slots the pair has no model for (a three-way set replaced by a pair). */
+async function unloadOthers(pair: ModelPair): Promise<void> {
+  const keep = new Set(pairSlots(pair).map(([slot]) => slot));
+  for (const slot of ARCHS) {
+    if (keep.has(slot)) continue;
+    if (getState().slots[slot].status === 'ready') await need().request({ type: 'unload', slot }, ['done']);
+    patchSlot(slot, {}, true);
+  }
+}
+
+/** Loads each model of the pair into its slot in turn; after a failure the others still load (one working model
+ *  beats none). Returns the first failure, else ok. */
+async function loadInPlace(pair: ModelPair): Promise<SlotResult> {
+  await unloadOthers(pair);
+  const results: [Arch, SlotResult, RegistryEntry][] = [];
+  for (const [slot, entry] of pairSlots(pair)) {
+    const r = await loadSlot(slot, entry, pair.id, false);
+    results.push([slot, r, entry]);
+    if (r.cancelled) break;
+  }
+  for (const [slot, r, e] of results) {
+    if (r.cancelled) patchSlot(slot, { status: 'empty', error: 'Loading cancelled' }, true);
+    else if (!r.ok) {
+      const f = explainLoadError(r.error!, { what: e.repo, hub: getState().settings.hub, online: navigator.onLine });
+      patchSlot(slot, { status: 'error', error: `${f.title} ${f.advice}`, sourceId: pair.id }, true);
+    }
+  }
+  return results.find(([, r]) => !r.ok)?.[1] ?? { ok: true };
+}
+
+/** After a load: an architecture choice that names a model the new pair does not have falls back to all of them. */
+function fitChoice(): void {
+  const s = getState();
+  const ready = ARCHS.filter((a) => s.slots[a].status === 'ready');
+  if (s.settings.arch !== 'both' && !choiceArchs(s.settings.arch).every((a) => ready.includes(a))) {
+    setState({ settings: { ...s.settings, arch: 'both' } });
+  }
+}
+
+/**
+ * Loads the models of a pair or three-way set (in ARCHS order), with progress; cancel with cancelLoad(). With models
+ * already loaded, the new ones load beside them and replace them only once all are in (the slots the new pair does
+ * not fill are then freed): if loading fails or is cancelled, the previous models stay. When the GPU cannot hold both
+ * at once, the previous models are freed first, and reloaded (from the browser cache) if the new ones then fail.
+ * Returns whether the pair loaded.
+ */
+export async function loadPair(pairId: string | ModelPair): Promise<boolean> {
+  const pair = typeof pairId === 'string' ? findPair(pairId) : pairId;
+  if (!pair) {
+    setState({ pairNotice: { kind: 'error', title: 'Choose a model pair first.', advice: customPairProblem(getState().settings) ?? '' } });
+    return false;
+  }
+  setState({ pairNotice: null });
+  const before = getState().slots;
+  const previous = lastPair;
+  const held = ARCHS.filter((a) => before[a].status === 'ready');
+  if (!held.length || !previous) {
+    lastPair = pair;
+    const r = await loadInPlace(pair);
+    fitChoice();
+    await refreshMemory();
+    if (!r.ok && !r.cancelled) setState({ pairNotice: failureNotice(r, pair.label, '') });
+    return r.ok;
+  }
+  const c = need();
+  const staged: Arch[] = [];
+  let failed: SlotResult | null = null;
+  let failedEntry: RegistryEntry = pair.entries[0];
+  for (const [slot, entry] of pairSlots(pair)) {
+    const r = await loadSlot(slot, entry, pair.id, true);
+    if (!r.ok) {
+      failed = r;
+      failedEntry = entry;
+      break;
+    }
+    staged.push(slot);
+  }
+  if (!failed) {
+    await c.request({ type: 'commit', slots: staged }, ['done']);
+    setState((s) => ({ slots: { ...s.slots, ...Object.fromEntries(staged.map((a) => [a, { ...s.slots[a], status: 'ready', previous: undefined }])) } }));
+    await unloadOthers(pair);
+    lastPair = pair;
+    fitChoice();
+    await refreshMemory();
+    return true;
+  }
+  await c.request({ type: 'discard', slots: pairSlots(pair).map(([slot]) => slot) }, ['done']);
+  restoreSlots(before);
+  if (failed.cancelled) {
+    setState({ pairNotice: { kind: 'info', title: 'Loading cancelled.', advice: `${previous.label} is still loaded.` } });
+    await refreshMemory();
+    return false;
+  }
+  if (failed.error?.code !== 'out-of-memory') {
+    setState({ pairNotice: failureNotice(failed, failedEntry.repo, `Nothing was changed: ${previous.label} is still loaded.`) });
+    await refreshMemory();
+    return false;
+  }
+  // Not enough GPU memory for both at once: free the previous models, then load the new ones on their own.
+  await unloadAll();
   lastPair = pair;
-  await loadSlot('mamba', pair.mamba, pair.id);
-  // After a failure the other model still loads (one working model beats none); after a cancel, stop.
-  if (getState().slots.mamba.error !== 'Loading cancelled') await loadSlot('transformer', pair.transformer, pair.id);
+  const r = await loadInPlace(pair);
+  if (r.ok) {
+    fitChoice();
+    await refreshMemory();
+    return true;
+  }
+  await unloadAll();
+  lastPair = previous;
+  await loadInPlace(previous);
   await refreshMemory();
+  setState({ pairNotice: failureNotice(r.cancelled ? { ok: false, error: { code: 'out-of-memory', message: 'cancelled' } } : r, failedEntry.repo, `${previous.label} was loaded again.`) });
+  return false;
+}
+
+/** Sizes and checks a pair before anything large is downloaded: each model's config.json (a supported architecture
+ *  in the right slot), the download size, and whether its files are cached already. */
+export async function checkPair(pairId: string): Promise<{ ok: true; checks: Partial<Record<Arch, ModelCheck>> } | { ok: false; notice: PairNotice }> {
+  const pair = findPair(pairId);
+  if (!pair) return { ok: false, notice: { kind: 'error', title: 'Choose a model pair first.', advice: customPairProblem(getState().settings) ?? '' } };
+  const hub = getState().settings.hub;
+  const out: Partial<Record<Arch, ModelCheck>> = {};
+  for (const [slot, entry] of pairSlots(pair)) {
+    try {
+      out[slot] = await inspectModel(sourceFor(entry, hub), slot);
+    } catch (e) {
+      const f = explainLoadError(e as { code?: string; status?: number; message?: string; name?: string }, { what: entry.repo, hub, online: navigator.onLine });
+      const keep = activeSlots(getState()).length ? ' Nothing was changed: the loaded models stay.' : '';
+      return { ok: false, notice: { kind: 'error', title: f.title, advice: `${f.advice}${keep}`, detail: f.detail } };
+    }
+  }
+  return { ok: true, checks: out };
 }
 
 export function cancelLoad(): void {
@@ -190,7 +439,7 @@ export function cancelLoad(): void {
 
 export async function unloadAll(): Promise<void> {
   const c = need();
-  for (const slot of ['mamba', 'transformer'] as Arch[]) {
+  for (const slot of ARCHS) {
     await c.request({ type: 'unload', slot }, ['done']);
     patchSlot(slot, {}, true);
   }
@@ -211,7 +460,7 @@ export async function refreshMemory(): Promise<void> {
 export async function countTokens(text: string): Promise<Partial<Record<Arch, number>>> {
   if (!client) return {};
   const s = getState();
-  if (s.slots.mamba.status !== 'ready' && s.slots.transformer.status !== 'ready') return {};
+  if (!ARCHS.some((a) => s.slots[a].status === 'ready')) return {};
   const r = await client.request({ type: 'tokenize', text }, ['tokens']);
   return r.counts;
 }
@@ -230,17 +479,22 @@ export function runKernels(s: Settings): KernelChoice {
   return { scan: s.scan, attention: s.attn };
 }
 
-/** Records a finished run with the settings it started with (`at`) and the kernels it ran. */
-function record(kind: RunKind, startedAt: Date, at: Settings, job: JobState, data: unknown, settingsKeys: (keyof Settings)[]): void {
-  const s = getState();
+/** The settings a run starts with (these keys, the architecture choice and the kernels), to label its results. */
+function runMeta(settingsKeys: (keyof Settings)[]): RunMeta {
+  const s = getState().settings;
   const settings: Record<string, unknown> = {};
-  for (const k of settingsKeys) settings[k] = at[k];
-  const kernels = runKernels(at);
-  settings.arch = at.arch;
-  settings.scan = kernels.scan;
-  settings.attn = kernels.attention;
+  for (const k of [...settingsKeys, 'arch', 'scan', 'attn'] as (keyof Settings)[]) settings[k] = s[k];
+  const models: RunMeta['models'] = {};
+  for (const a of activeSlots(getState())) models[a] = getState().slots[a].info!.name;
+  return { startedAt: new Date().toISOString(), settings: settings as Partial<Settings>, models };
+}
+
+/** Records a finished run with the settings it started with (its meta: the kernels it ran among them). */
+function record(kind: RunKind, startedAt: Date, job: JobState, data: unknown, meta: RunMeta): void {
+  const s = getState();
+  const settings = { ...meta.settings };
   const models: Partial<Record<Arch, NonNullable<AppState['slots']['mamba']['info']>>> = {};
-  for (const a of ['mamba', 'transformer'] as Arch[]) if (s.slots[a].info) models[a] = s.slots[a].info;
+  for (const a of ARCHS) if (s.slots[a].info) models[a] = s.slots[a].info;
   const run = {
     id: `${kind}-${startedAt.getTime().toString(36)}`,
     kind,
@@ -328,17 +582,19 @@ export async function runGenerate(): Promise<void> {
   if (!slots) return;
   const s = getState().settings;
   const started = new Date();
+  const meta = runMeta(GENERATE_KEYS);
   const outputs = Object.fromEntries(slots.map((a) => [a, { promptTokens: 0, text: '', tokens: [], done: false }]));
-  patchJob('compare', { outputs, prompt: s.prompt });
+  patchJob('compare', { outputs, prompt: s.prompt, meta });
   const batch = frameBatcher<WorkerEvent>((events) =>
     setState((st) => {
       const out = { ...st.compare.outputs };
       for (const e of events) {
-        if (e.type === 'gen-start') out[e.slot] = { ...out[e.slot]!, promptTokens: e.promptTokens };
+        if (e.type === 'gen-start') out[e.slot] = { ...out[e.slot]!, promptTokens: e.promptTokens, startedAt: performance.now() };
+        else if (e.type === 'gen-prefill') out[e.slot] = { ...out[e.slot]!, prefill: { done: e.done, total: e.total, ms: e.ms } };
         else if (e.type === 'gen-tokens') {
           const o = out[e.slot]!;
           out[e.slot] = { ...o, text: o.text + e.text, tokens: [...o.tokens, ...e.ids.map((_, i) => ({ index: e.index + i, ms: e.msEach }))] };
-        } else if (e.type === 'gen-stats') out[e.slot] = { ...out[e.slot]!, stats: e.stats, memory: e.memory, text: e.text, trace: e.trace, done: true };
+        } else if (e.type === 'gen-stats') out[e.slot] = { ...out[e.slot]!, stats: e.stats, memory: e.memory, text: e.text, trace: e.trace, kernels: e.kernels, done: true };
         else if (e.type === 'gen-roofline') out[e.slot] = { ...out[e.slot]!, roofline: e.roofline };
       }
       return { compare: { ...st.compare, outputs: out } };
@@ -356,8 +612,12 @@ export async function runGenerate(): Promise<void> {
     (e) => batch.push(e),
   );
   batch.flush();
-  record('generate', started, s, job, { prompt: s.prompt, outputs: getState().compare.outputs }, ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode', 'batch']);
+  record('generate', started, job, { prompt: s.prompt, outputs: getState().compare.outputs }, meta);
 }
+
+const GENERATE_KEYS: (keyof Settings)[] = ['prompt', 'maxNew', 'temperature', 'topK', 'topP', 'seed', 'mode', 'batch'];
+const SWEEP_KEYS: (keyof Settings)[] = ['sweepMin', 'sweepMax', 'sweepFactor', 'sweepDecode', 'sweepRepeats', 'seed', 'memCap'];
+const RECALL_KEYS: (keyof Settings)[] = ['probes', 'lengths', 'depths', 'trials', 'keys', 'seed', 'doc'];
 
 export function sweepLengths(s: AppState['settings']): number[] {
   return contextLengths(Math.max(1, Math.round(s.sweepMin)), Math.max(1, Math.round(s.sweepMax)), Math.max(1.1, s.sweepFactor));
@@ -373,13 +633,14 @@ export async function runSweep(): Promise<void> {
   const s = getState().settings;
   const lengths = sweepLengths(s);
   const started = new Date();
-  patchJob('sweep', { points: [], limits: [] });
+  const meta = runMeta(SWEEP_KEYS);
+  patchJob('sweep', { points: [], limits: [], meta });
   const job = await runJob('sweep', { type: 'sweep', params: { slots, lengths, decodeTokens: s.sweepDecode, repeats: s.sweepRepeats, seed: s.seed, kernels: runKernels(s) } }, (e) => {
     if (e.type === 'sweep-point') setState((st) => ({ sweep: { ...st.sweep, points: [...st.sweep.points, e.point] } }));
     else if (e.type === 'limit') setState((st) => ({ sweep: { ...st.sweep, limits: [...st.sweep.limits, limitNote(e)] } }));
   });
   const st = getState().sweep;
-  record('sweep', started, s, job, { lengths, points: st.points, limits: st.limits }, ['sweepMin', 'sweepMax', 'sweepFactor', 'sweepDecode', 'sweepRepeats', 'seed']);
+  record('sweep', started, job, { lengths, points: st.points, limits: st.limits }, meta);
 }
 
 export async function runRecall(): Promise<void> {
@@ -388,10 +649,12 @@ export async function runRecall(): Promise<void> {
   const s = getState();
   const started = new Date();
   const p = s.settings;
-  patchJob('recall', { points: [], curves: [], limits: [], skips: [] });
+  const meta = runMeta(RECALL_KEYS);
+  patchJob('recall', { points: [], curves: [], limits: [], skips: [], meta });
   const job = await runJob(
     'recall',
-    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, kernels: runKernels(p) } },
+    // multikey's facts fall at random depths: a (length, K) cell runs `trials` probes, whatever the depths
+    { type: 'recall', params: { slots, probes: p.probes, document: s.document.text, lengths: p.lengths, depths: p.depths, trials: p.trials, seed: p.seed, keys: p.keys, keyTrials: p.trials, kernels: runKernels(p) } },
     (e) => {
       if (e.type === 'recall-point') setState((st) => ({ recall: { ...st.recall, points: [...st.recall.points, e.point] } }));
       else if (e.type === 'recall-skip') setState((st) => ({ recall: { ...st.recall, skips: [...st.recall.skips, e.skip] } }));
@@ -400,16 +663,14 @@ export async function runRecall(): Promise<void> {
     },
   );
   const r = getState().recall;
-  record('recall', started, p, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits, skips: r.skips }, [
-    'probes', 'lengths', 'depths', 'trials', 'keys', 'seed', 'doc',
-  ]);
+  record('recall', started, job, { document: { source: s.document.source, chars: s.document.text.length }, points: r.points, lossCurves: r.curves, limits: r.limits, skips: r.skips }, meta);
 }
 
 /** Claims: 'scaling' runs a context sweep (prefill, memory, decode, crossover); 'recall' runs passkey and multikey probes. */
 export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<void> {
   const slots = activeSlots(getState());
   if (slots.length < 2) {
-    toast('The claims compare both models: load a pair and choose "both" architectures.', 'error');
+    toast('The claims compare the architectures: load two or three models and choose them all ("Both" / "All three").', 'error');
     return;
   }
   const started = new Date();
@@ -417,7 +678,10 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   const p = s.settings;
   const sweep: SweepPoint[] = which === 'recall' ? s.claims.sweep : [];
   const recall: RecallPoint[] = which === 'scaling' ? s.claims.recall : [];
-  patchJob('claims', { sweep, recall, limits: [], skips: [] });
+  const meta = runMeta([...SWEEP_KEYS, 'lengths', 'depths', 'trials', 'keys', 'doc']);
+  // the claims' sweep always decodes (the decode claim needs it)
+  meta.settings.sweepDecode = Math.max(4, p.sweepDecode);
+  patchJob('claims', { sweep, recall, limits: [], skips: [], which });
   let job: JobState = idleJob;
   const onLimit = (e: WorkerEvent) => {
     if (e.type === 'limit') setState((st) => ({ claims: { ...st.claims, limits: [...st.claims.limits, limitNote(e)] } }));
@@ -446,7 +710,8 @@ export async function runClaims(which: 'scaling' | 'recall' | 'all'): Promise<vo
   }
   patchJob('claims', { stage: null });
   const c = getState().claims;
-  record('claims', started, p, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits, skips: c.skips }, ['sweepMin', 'sweepMax', 'sweepFactor', 'lengths', 'depths', 'trials', 'keys', 'seed']);
+  patchJob('claims', { which: null });
+  record('claims', started, job, { which, sweep: c.sweep, recall: c.recall, limits: c.limits, skips: c.skips }, meta);
 }
 
 export async function runSelectivity(length: number, depth: number): Promise<void> {
@@ -454,11 +719,12 @@ export async function runSelectivity(length: number, depth: number): Promise<voi
   if (!slots) return;
   const s = getState();
   const started = new Date();
+  const meta = runMeta(['seed', 'doc']);
   patchJob('selectivity', { results: [] });
   const job = await runJob('selectivity', { type: 'diagnostics', params: { slots, document: s.document.text, length, depth, seed: s.settings.seed, kernels: runKernels(s.settings) } }, (e) => {
     if (e.type === 'selectivity') setState((st) => ({ selectivity: { ...st.selectivity, results: [...st.selectivity.results, e.result] } }));
   });
-  record('selectivity', started, s.settings, job, { length, depth, results: getState().selectivity.results }, ['seed']);
+  record('selectivity', started, job, { length, depth, results: getState().selectivity.results }, meta);
 }
 
 export type { LossCurve };

@@ -22,7 +22,14 @@ export function errorCode(e: unknown): string {
   if (e instanceof GpuError) return e.code;
   if (e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string') return (e as { code: string }).code;
   if (e instanceof RangeError) return 'range';
+  if (e instanceof Error && e.name === 'ConfigError') return 'config';
   return 'internal';
+}
+
+/** The HTTP status of a failed download (HubError), when there was one. */
+export function httpStatus(e: unknown): number | undefined {
+  const st = e && typeof e === 'object' ? (e as { status?: unknown }).status : undefined;
+  return typeof st === 'number' ? st : undefined;
 }
 
 export function errorMessage(e: unknown): string {

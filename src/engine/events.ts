@@ -54,6 +54,8 @@ export interface LimitEvent {
 
 export type EngineEvent =
   | { type: 'gen-start'; slot: Arch; promptTokens: number }
+  /** Prefill progress: prompt tokens done of the total, ms since the model started; after each pass (./generation). */
+  | { type: 'gen-prefill'; slot: Arch; done: number; total: number; ms: number }
   /**
    * Generated tokens as a batch lands: `ids` from token `index` on, `text` the text they add (a multi-byte character
    * split across batches shows with the later one; the last event of a stream may carry only text), `msEach` each

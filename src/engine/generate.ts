@@ -79,6 +79,7 @@ export async function runGenerate(models: Models, p: GenerateParams, emit: Emit,
       { mode: p.mode, sampling: { temperature: p.temperature, topK: p.topK, topP: p.topP, seed: p.seed }, batch: p.batch || undefined, signal },
       {
         onStart: (slot) => emit({ type: 'gen-start', slot, promptTokens: outputs.get(slot)!.promptTokens }),
+        onPrefill: (slot, done, total, ms) => emit({ type: 'gen-prefill', slot, done, total, ms }),
         onTokens: (slot, ids, index, ms) => {
           const o = outputs.get(slot)!;
           // One event per batch: the text grows as the batch lands.

@@ -21,7 +21,8 @@ export interface BatchDecoder {
   /** Decode steps per submit the model prefers (k); the loop uses it unless told otherwise. */
   stepsPerSubmit?: number;
   reset(): void;
-  prefill(ids: number[]): Promise<Float32Array>;
+  /** With onProgress: each chunk awaited and reported; signal checked between chunks (an abort throws). */
+  prefill(ids: number[], opts?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<Float32Array>;
   /** Decodes n tokens, sampling on the GPU, in one submit and one readback; first ≥ 0 is fed first, −1 continues
    *  from the token the previous batch sampled last. */
   decodeBatch(first: number, n: number, sampling: SamplingOptions): Promise<Uint32Array>;
@@ -41,6 +42,8 @@ export interface GenStream<K extends string = string> {
 export interface GenHooks<K extends string = string> {
   /** Before a model starts (prefill). */
   onStart?(key: K): void;
+  /** Prefill progress: prompt tokens done of the prompt's total, ms since the model started (after each chunk). */
+  onPrefill?(key: K, done: number, total: number, ms: number): void;
   /** Tokens as a batch lands: ids in order, `index` of the first, each credited an equal share of the batch's time. */
   onTokens(key: K, ids: number[], index: number, msEach: number): void;
   /** After a model stopped, with its stats (and how its decode ran). */
@@ -123,7 +126,17 @@ export async function generateStreams<K extends string>(streams: GenStream<K>[],
     restartSampling(model);
     r.t0 = now();
     // Prefill all but the last prompt token; the last one goes in with the first sample (as model.generate() does).
-    if (prompt.length > 1) await around(key, 'prefill', () => model.prefill(prompt.slice(0, -1)));
+    // A cancel between prefill chunks stops the model there (no tokens).
+    if (prompt.length > 1) {
+      const onProgress = hooks.onPrefill ? (done: number) => hooks.onPrefill!(key, done, prompt.length, now() - r.t0) : undefined;
+      try {
+        await around(key, 'prefill', () => model.prefill(prompt.slice(0, -1), { onProgress, signal: opts.signal }));
+      } catch (e) {
+        if (aborted()) { r.stop = 'aborted'; return; }
+        throw e;
+      }
+      if (aborted()) { r.stop = 'aborted'; return; } // cancelled during the last pass: no token
+    }
     const got = await around(key, 'first', () => model.decodeBatch(prompt[prompt.length - 1], 1, opts.sampling));
     r.ttftMs = now() - r.t0;
     take(r, got, r.ttftMs);

@@ -6,7 +6,7 @@ import { isAbort } from './errors';
 import type { TextTokenizer as ProbeTokenizer } from '../recall/types';
 import type { Models, RunEnd, TokenizedModel } from './events';
 
-export const ARCH_NAME: Record<Arch, string> = { mamba: 'Mamba', transformer: 'Transformer' };
+export const ARCH_NAME: Record<Arch, string> = { mamba: 'Mamba', mamba2: 'Mamba-2', transformer: 'Transformer' };
 
 /**
  * The models of `slots`, in that order, each set to run with `kernels` for the whole run (the choice is checked
@@ -42,7 +42,7 @@ export function probeTokenizer(m: TokenizedModel): ProbeTokenizer {
   return { encode: (s) => m.tokenizer.encode(s, { addSpecialTokens: false }), decode: (ids) => m.tokenizer.decode(ids) };
 }
 
-/** The slot a model runs in: the Transformer's, or the recurrent one (Mamba, and Mamba-2 until it has its own). */
+/** The slot a model runs in: one per architecture (Mamba, Mamba-2, the Transformer). */
 export function slotOf(m: LanguageModel): Arch {
-  return m.arch === 'transformer' ? 'transformer' : 'mamba';
+  return m.arch;
 }

@@ -107,10 +107,9 @@ async function measure(slot: Arch, model: LanguageModel, ids: number[], p: Sweep
       prefillMs, decodeMsPerToken: decodeTokPerS ? 1e3 / decodeTokPerS : null, decodeContext: ids.length + p.decodeTokens / 2,
     }, cal)
     : null;
+  // What this length needed (the widest prefill pass included, though a long pass's buffers are released after it),
+  // not what earlier runs left allocated: the same on a fresh page and after any history.
   const memory = model.memory();
-  // The activations a long prefill held are released after it: count what the prefill needed.
-  const pass = model.lastPrefill;
-  if (pass) memory.activations = Math.max(memory.activations, pass.activationBytes);
   return {
     arch: slot,
     length: ids.length,
@@ -121,7 +120,7 @@ async function measure(slot: Arch, model: LanguageModel, ids: number[], p: Sweep
     memory,
     stateBytes: model.arch === 'transformer' ? memory.kvCache : memory.ssmState,
     totalBytes: memory.weights + memory.kvCache + memory.ssmState + memory.activations + memory.scratch,
-    prefillPass: pass?.passTokens ?? ids.length,
+    prefillPass: model.lastPrefill?.passTokens ?? ids.length,
     kernels: { ...model.kernels },
     roofline,
   };

@@ -12,7 +12,7 @@ export function exportDocument(s: AppState): Record<string, unknown> {
     gpu,
     calibration: s.calibration,
     settings: s.settings,
-    models: { mamba: s.slots.mamba.info ?? null, transformer: s.slots.transformer.info ?? null },
+    models: { mamba: s.slots.mamba.info ?? null, mamba2: s.slots.mamba2.info ?? null, transformer: s.slots.transformer.info ?? null },
     runs: s.runs,
   };
 }

@@ -3,12 +3,16 @@
  * over the page background, and returns a PNG Blob. Charts use explicit colours (no stylesheet lookups) so the
  * serialized SVG looks like what is on screen.
  */
-export async function svgToPng(svg: SVGSVGElement, opts: { scale?: number; background?: string; title?: string; legend?: { label: string; color: string }[] } = {}): Promise<Blob> {
+export async function svgToPng(
+  svg: SVGSVGElement,
+  opts: { scale?: number; background?: string; title?: string; legend?: { label: string; color: string }[]; axes?: { x?: string; y?: string } } = {},
+): Promise<Blob> {
   const scale = opts.scale ?? 2;
   const rect = svg.getBoundingClientRect();
   const w = Math.max(1, Math.round(rect.width));
   const h = Math.max(1, Math.round(rect.height));
-  const titleH = opts.title || opts.legend?.length ? 28 : 0;
+  const titleH = (opts.title || opts.legend?.length ? 28 : 0) + (opts.axes?.y ? 16 : 0);
+  const footH = opts.axes?.x ? 18 : 0;
   const clone = svg.cloneNode(true) as SVGSVGElement;
   clone.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   clone.setAttribute('width', String(w));
@@ -27,11 +31,23 @@ export async function svgToPng(svg: SVGSVGElement, opts: { scale?: number; backg
     });
     const canvas = document.createElement('canvas');
     canvas.width = w * scale;
-    canvas.height = (h + titleH) * scale;
+    canvas.height = (h + titleH + footH) * scale;
     const g = canvas.getContext('2d')!;
     g.scale(scale, scale);
     g.fillStyle = opts.background ?? '#ffffff';
-    g.fillRect(0, 0, w, h + titleH);
+    g.fillRect(0, 0, w, h + titleH + footH);
+    const muted = '#8a8fa3';
+    if (opts.axes?.y) {
+      g.fillStyle = muted;
+      g.font = `11px ${fontFamily}`;
+      g.fillText(opts.axes.y, 12, titleH - 4);
+    }
+    if (opts.axes?.x) {
+      g.fillStyle = muted;
+      g.font = `11px ${fontFamily}`;
+      const tw = g.measureText(opts.axes.x).width;
+      g.fillText(opts.axes.x, (w - tw) / 2, titleH + h + 13);
+    }
     if (opts.title) {
       g.fillStyle = getComputedStyle(document.body).color || '#111';
       g.font = `600 14px ${fontFamily}`;

@@ -1,5 +1,5 @@
-// The supported models: hub pairs (Mamba vs a Pythia of similar size) and the built-in demo pair served from the
-// app's own origin. Sizes are approximate (computed from the architecture: exact parameter counts, the checkpoint's
+// The supported models: hub pairs (Mamba vs a Pythia of similar size), three-way sets (Mamba, Mamba-2 and a Pythia
+// of similar size) and the built-in demo pair served from the app's own origin. Sizes are approximate (computed from the architecture: exact parameter counts, the checkpoint's
 // dtype, plus the GPT-NeoX causal-mask buffers old Pythia checkpoints carry); probeDownloadBytes() asks the server
 // for the real size. estimateGpuMemory() sizes weights + KV cache / SSM state from a parsed config.
 
@@ -32,11 +32,30 @@ export interface RegistryEntry {
   shape: { hiddenSize: number; numLayers: number; vocabSize: number; extra: Record<string, number> };
 }
 
+/** Models the page loads together, one per architecture: a pair (two) or a three-way set (Mamba, Mamba-2 and a
+ *  GPT-NeoX). The page puts each entry in the slot of its architecture. */
 export interface ModelPair {
   id: string;
   label: string;
-  mamba: RegistryEntry;
-  transformer: RegistryEntry;
+  /** Two or three entries, each of another architecture, in ARCH_ORDER. */
+  entries: RegistryEntry[];
+}
+
+/** The order the page shows architectures in. */
+export const ARCH_ORDER: readonly RegistryEntry['arch'][] = ['mamba', 'mamba2', 'gpt-neox'];
+
+/** A pair or set from its entries (any order): sorted into ARCH_ORDER; two to three, each of another architecture. */
+export function modelPair(id: string, label: string, entries: RegistryEntry[]): ModelPair {
+  const archs = entries.map((e) => e.arch);
+  if (entries.length < 2 || entries.length > 3 || new Set(archs).size !== archs.length) {
+    throw new Error(`a model pair takes two or three models of different architectures, not ${archs.join(', ')}`);
+  }
+  return { id, label, entries: [...entries].sort((a, b) => ARCH_ORDER.indexOf(a.arch) - ARCH_ORDER.indexOf(b.arch)) };
+}
+
+/** The pair's entry of an architecture, if it has one. */
+export function pairEntry(pair: ModelPair, arch: RegistryEntry['arch']): RegistryEntry | undefined {
+  return pair.entries.find((e) => e.arch === arch);
 }
 
 /** Mamba v1 parameter count from the architecture (tied embeddings: lm_head not counted). */
@@ -166,8 +185,8 @@ export function registryEntry(id: string): RegistryEntry {
   return e;
 }
 
-function pair(id: string, label: string, mamba: string, transformer: string): ModelPair {
-  return { id, label, mamba: registryEntry(mamba), transformer: registryEntry(transformer) };
+function pair(id: string, label: string, ...ids: string[]): ModelPair {
+  return modelPair(id, label, ids.map(registryEntry));
 }
 
 /** Hub pairs of comparable size. */
@@ -181,6 +200,12 @@ export const HUB_PAIRS: readonly ModelPair[] = [
   pair('790m-ssm', "Mamba 790M (authors' .bin) vs Pythia 1B", 'mamba-790m-ssm', 'pythia-1b'),
   pair('1.4b-ssm', "Mamba 1.4B (authors' .bin) vs Pythia 1.4B", 'mamba-1.4b-ssm', 'pythia-1.4b'),
   pair('2.8b-ssm', "Mamba 2.8B (authors' .bin) vs Pythia 2.8B", 'mamba-2.8b-ssm', 'pythia-2.8b'),
+  // Three-way: Mamba-2 at the Mamba sizes beside the same two.
+  pair('130m-3way', 'Mamba 130M · Mamba-2 130M · Pythia 160M', 'mamba-130m', 'mamba2-130m', 'pythia-160m'),
+  pair('370m-3way', 'Mamba 370M · Mamba-2 370M · Pythia 410M', 'mamba-370m', 'mamba2-370m', 'pythia-410m'),
+  pair('790m-3way', 'Mamba 790M · Mamba-2 780M · Pythia 1B', 'mamba-790m', 'mamba2-780m', 'pythia-1b'),
+  pair('1.4b-3way', 'Mamba 1.4B · Mamba-2 1.3B · Pythia 1.4B', 'mamba-1.4b', 'mamba2-1.3b', 'pythia-1.4b'),
+  pair('2.8b-3way', "Mamba 2.8B (authors' .bin) · Mamba-2 2.7B · Pythia 2.8B", 'mamba-2.8b-ssm', 'mamba2-2.7b', 'pythia-2.8b'),
 ];
 
 /** Folder names of the built-in demo models under the app's public/models/. */
@@ -201,12 +226,10 @@ function demoEntry(id: string, label: string, arch: 'mamba' | 'gpt-neox', dir: s
  * Sizes are unknown until probed.
  */
 export function demoPair(origin: string): ModelPair {
-  return {
-    id: 'demo',
-    label: 'Demo (built-in tiny models)',
-    mamba: demoEntry('demo-mamba', 'demo-mamba', 'mamba', DEMO_MAMBA_DIR, origin),
-    transformer: demoEntry('demo-pythia', 'demo-pythia', 'gpt-neox', DEMO_PYTHIA_DIR, origin),
-  };
+  return modelPair('demo', 'Demo (built-in tiny models)', [
+    demoEntry('demo-mamba', 'demo-mamba', 'mamba', DEMO_MAMBA_DIR, origin),
+    demoEntry('demo-pythia', 'demo-pythia', 'gpt-neox', DEMO_PYTHIA_DIR, origin),
+  ]);
 }
 
 /** All pairs: the demo pair first, then the hub pairs. */

@@ -20,6 +20,14 @@ import type { WeightStore } from './weights';
 import type { Category } from '../gpu/pool';
 import { OutOfMemoryError } from '../gpu/errors';
 
+/** prefill() options: all logits rows, or chunk-by-chunk progress with cancellation. */
+export interface PrefillOptions {
+  allLogits?: boolean;
+  /** Called after each chunk has run on the GPU (tokens done, total) and once at the end. */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
 const now = () => (globalThis.performance ?? Date).now();
 
 /** Default CausalLM.prefillBudget: per-pass activations of a prefill up to 512 MiB (mamba-130m: ~14k tokens a pass). */
@@ -143,12 +151,34 @@ export abstract class CausalLM implements LanguageModel {
     }
   }
 
-  /** Buffers this model allocated, by category (several models share one pool, so each counts its own). */
-  private readonly own = new Map<GPUBuffer, Category>();
+  /** Buffers this model allocated, by category (several models share one pool, so each counts its own); `decode`:
+   *  made while recording the decode step (sized by the model, not by the sequence). */
+  private readonly own = new Map<GPUBuffer, { category: Category; decode: boolean }>();
+  private recordingDecode = false;
 
-  protected alloc(bytes: number, category: Category, label: string): GPUBuffer {
+  /**
+   * What the current sequence has used since reset(): its length in tokens, the widest forward pass (rows), the
+   * logits rows of a prefill, and whether it decoded. memory() reports the bytes these need, so a figure depends on
+   * the run alone, not on what ran before (buffers grown by a longer run stay held for reuse: memoryHeld()).
+   */
+  private used = { tokens: 0, rows: 0, logitRows: 0, decode: false };
+
+  /** Bytes of KV cache one token of context takes (0 for a model with a fixed-size state). */
+  protected abstract kvBytesPerToken(): number;
+  /** Bytes of the prefill activation buffers per token row of a forward pass. */
+  protected abstract actBytesPerRow(): number;
+
+  private use(tokens: number, rows: number, logitRows: number, decode: boolean): void {
+    const u = this.used;
+    u.tokens = Math.max(u.tokens, tokens);
+    u.rows = Math.max(u.rows, rows);
+    u.logitRows = Math.max(u.logitRows, logitRows);
+    u.decode ||= decode;
+  }
+
+  protected alloc(bytes: number, category: Category, label: string, decode = this.recordingDecode): GPUBuffer {
     const b = this.ctx.buffer(bytes, category, `${this.name}.${label}`);
-    this.own.set(b, category);
+    this.own.set(b, { category, decode });
     return b;
   }
 
@@ -182,7 +212,7 @@ export abstract class CausalLM implements LanguageModel {
   }
 
   protected ensureHistory(): GPUBuffer {
-    this.history ??= this.alloc((this.maxContext + 1) * 4, 'activations', 'history');
+    this.history ??= this.alloc((this.maxContext + 1) * 4, 'activations', 'history', false);
     return this.history;
   }
 
@@ -191,7 +221,7 @@ export abstract class CausalLM implements LanguageModel {
       this.free(this.logits);
       this.logits = null;
       this.logitsRows = 0;
-      this.logits = this.alloc(Math.max(rows, 1) * this.vocabSize * 4, 'activations', 'logits');
+      this.logits = this.alloc(Math.max(rows, 1) * this.vocabSize * 4, 'activations', 'logits', false);
       this.logitsRows = Math.max(rows, 1);
     }
     return view(this.logits, rows, this.vocabSize);
@@ -199,6 +229,7 @@ export abstract class CausalLM implements LanguageModel {
 
   reset(): void {
     this.pos = 0;
+    this.used = { tokens: 0, rows: 0, logitRows: 0, decode: false };
     this.clearState();
   }
 
@@ -208,7 +239,11 @@ export abstract class CausalLM implements LanguageModel {
     }
   }
 
-  async prefill(ids: number[], opts: { allLogits?: boolean } = {}): Promise<Float32Array> {
+  /**
+   * Runs `ids` after what is already in the state / cache. With `onProgress`, each chunk is awaited on the GPU and
+   * reported (tokens done of the total), and `signal` is checked between chunks (an abort throws an AbortError).
+   */
+  async prefill(ids: number[], opts: PrefillOptions = {}): Promise<Float32Array> {
     if (ids.length === 0) throw new Error('prefill needs at least one token');
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new RangeError(`token id ${id} outside the vocabulary [0, ${this.vocabSize})`);
@@ -217,14 +252,21 @@ export abstract class CausalLM implements LanguageModel {
     const all = opts.allLogits === true;
     if (ids.length === 1 && !all && !this.diag && this.fusedDecodeBlocker() === null) return this.stepFused(ids[0]);
     const history = this.ensureHistory();
+    const aborted = () => {
+      if (opts.signal?.aborted) throw Object.assign(new Error(`${this.name}: prefill cancelled`), { name: 'AbortError' });
+    };
+    aborted();
     this.ctx.device.queue.writeBuffer(history, this.pos * 4, new Uint32Array(ids));
     const V = this.vocabSize;
     const out = new Float32Array((all ? ids.length : 1) * V);
     const info: PrefillInfo = { tokens: ids.length, passes: 0, passTokens: 0, activationBytes: 0 };
+    // With progress wanted for a longer prompt: passes of about an eighth of it (a power of two, at least 128 tokens)
+    // while the rest would take more than 2 s at the speed measured; after that, passes as long as they can be.
+    let progressRows = opts.onProgress && ids.length > 256 ? Math.max(128, 2 ** Math.ceil(Math.log2(ids.length / 8))) : Infinity;
     try {
       for (let start = 0; start < ids.length; ) {
         const left = ids.length - start;
-        let n = this.passRows(left, this.pos, all);
+        let n = Math.min(this.passRows(left, this.pos, all), progressRows);
         let logits: View;
         // Allocate the pass's buffers (each model allocates all or none); out of memory for a pass longer than
         // passFloor tokens: try half as many, down to passFloor, below which the error goes on.
@@ -242,10 +284,18 @@ export abstract class CausalLM implements LanguageModel {
         const last = n === left;
         info.passes++;
         info.passTokens = Math.max(info.passTokens, n);
-        info.activationBytes = Math.max(info.activationBytes, this.memory().activations);
+        info.activationBytes = Math.max(info.activationBytes, this.memoryHeld().activations);
+        const t0 = now();
         this.prefillPass((pass) => this.encodeForward(pass, n, this.pos, all ? 'all' : 'last', logits), n);
         const p0 = this.pos;
         this.pos += n;
+        this.use(this.pos, n, all ? n : 1, false);
+        if (opts.onProgress && !last) {
+          await this.ctx.device.queue.onSubmittedWorkDone();
+          if (((now() - t0) * (left - n)) / n < 2000) progressRows = Infinity;
+          opts.onProgress(start + n, ids.length);
+          aborted();
+        }
         if (all) out.set(await this.ctx.readF32(logits.buffer, n * V), start * V);
         else if (last) out.set(await this.ctx.readF32(logits.buffer, V));
         if (all || last) checkFinite(this.name, all ? out.subarray(start * V, (start + n) * V) : out, V, all ? p0 : p0 + n - 1);
@@ -262,6 +312,7 @@ export abstract class CausalLM implements LanguageModel {
         }
       }
     }
+    opts.onProgress?.(ids.length, ids.length);
     return out;
   }
 
@@ -316,6 +367,7 @@ export abstract class CausalLM implements LanguageModel {
     this.ctx.device.queue.writeBuffer(this.ensureDecodeState(), 0, new Uint32Array([pos, 0, this.decodeCapacity(), 0]));
     this.ctx.run((pass) => p.step.replay(pass, pos), `${this.name}.step`);
     this.pos += 1;
+    this.use(this.pos, 1, 0, true);
     const logits = await this.ctx.readF32(p.head.logits, this.vocabSize);
     checkFinite(this.name, logits, this.vocabSize, pos);
     return logits;
@@ -388,6 +440,15 @@ export abstract class CausalLM implements LanguageModel {
   private lastSampling: SamplingOptions = GREEDY;
 
   private program(s: SamplingOptions): DecodeProgram {
+    this.recordingDecode = true;
+    try {
+      return this.recordProgram(s);
+    } finally {
+      this.recordingDecode = false;
+    }
+  }
+
+  private recordProgram(s: SamplingOptions): DecodeProgram {
     this.lastSampling = s;
     const key = this.decodeKey();
     const skey = `${s.temperature}|${s.topK}|${s.topP}|${s.seed}`;
@@ -518,6 +579,7 @@ export abstract class CausalLM implements LanguageModel {
     const t1 = now();
     this.ctx.submit(enc);
     this.pos += n;
+    this.use(this.pos, 1, fused ? 0 : 1, fused);
     const st = this.decodeStats;
     st.tokens += n;
     st.submits += 1;
@@ -609,9 +671,35 @@ export abstract class CausalLM implements LanguageModel {
     };
   }
 
+  /**
+   * Bytes on the GPU that the current sequence needs (since the last reset()), by role: the weights (and, once it
+   * decoded, the decode step's parameter packs); the KV cache for the tokens it holds; the recurrent state; the
+   * activations of its widest pass, its logits rows, its token history and (once it decoded) the decode step's
+   * buffers; scratch in use. The same run gives the same figures on a fresh page and after any history: buffers
+   * grown by an earlier, longer run stay allocated for reuse and are counted by memoryHeld(), not here. Kernel
+   * workspaces shared by the models (scan chunk states, attention partials) are not included.
+   */
   memory(): ModelMemory {
+    const u = this.used;
+    const m: ModelMemory = { weights: this.weights.bytes(), kvCache: u.tokens * this.kvBytesPerToken(), ssmState: 0, activations: 0, scratch: 0 };
+    for (const [b, e] of this.own) {
+      if (e.category === 'ssm-state') m.ssmState += b.size;
+      else if (e.category === 'scratch' && !e.decode) m.scratch += b.size;
+      else if (e.decode && u.decode) {
+        if (e.category === 'weights') m.weights += b.size;
+        else if (e.category === 'activations') m.activations += b.size;
+        else if (e.category === 'scratch') m.scratch += b.size;
+      }
+    }
+    if (u.tokens > 0) m.activations += u.rows * this.actBytesPerRow() + u.logitRows * this.vocabSize * 4 + (u.tokens + 1) * 4;
+    return m;
+  }
+
+  /** Bytes of the GPU buffers this model holds now, by role: what memory() needs plus capacity kept from earlier,
+   *  longer runs (a KV cache grown by doubling, activations for a wider pass, the token history for the whole context). */
+  memoryHeld(): ModelMemory {
     const m: ModelMemory = { weights: this.weights.bytes(), kvCache: 0, ssmState: 0, activations: 0, scratch: 0 };
-    for (const [b, cat] of this.own) {
+    for (const [b, { category: cat }] of this.own) {
       if (cat === 'weights') m.weights += b.size; // decode parameter packs
       else if (cat === 'kv-cache') m.kvCache += b.size;
       else if (cat === 'ssm-state') m.ssmState += b.size;

@@ -278,8 +278,8 @@ export class GptNeoxModel extends CausalLM {
 
   /** Per token of a pass: the Acts below (x, h, qkv, att, mlp); the widest is qkv or mlp. */
   protected passRowBytes(): { total: number; widest: number } {
-    const d = this.config.hiddenSize, f = this.config.intermediateSize;
-    return { total: (6 * d + f) * 4, widest: Math.max(3 * d, f) * 4 };
+    const cols = Object.values(this.actColumns());
+    return { total: this.actBytesPerRow(), widest: Math.max(...cols) * 4 };
   }
 
   /** The reference attention materialises [H, n, pos + n] scores, which must fit one binding (and its softmax grid). */
@@ -299,10 +299,26 @@ export class GptNeoxModel extends CausalLM {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
     this.acts = null;
-    const d = this.config.hiddenSize, f = this.config.intermediateSize;
-    const g = (cols: number, label: string): [number, 'activations', string] => [rows * cols * 4, 'activations', label];
-    this.acts = { rows, ...this.allocAll({ x: g(d, 'x'), h: g(d, 'h'), qkv: g(3 * d, 'qkv'), att: g(d, 'att'), mlp: g(f, 'mlp') }) };
+    const cols = this.actColumns();
+    const g = (k: keyof typeof cols): [number, 'activations', string] => [rows * cols[k] * 4, 'activations', k];
+    this.acts = { rows, ...this.allocAll({ x: g('x'), h: g('h'), qkv: g('qkv'), att: g('att'), mlp: g('mlp') }) };
     return this.acts;
+  }
+
+  /** Floats per token row of each prefill activation buffer (Acts). */
+  private actColumns() {
+    const d = this.config.hiddenSize, f = this.config.intermediateSize;
+    return { x: d, h: d, qkv: 3 * d, att: d, mlp: f };
+  }
+
+  protected actBytesPerRow(): number {
+    return Object.values(this.actColumns()).reduce((a, b) => a + b, 0) * 4;
+  }
+
+  /** K and V, each (H, ·, hd) f32, in every layer. */
+  protected kvBytesPerToken(): number {
+    const c = this.config;
+    return 2 * c.numHiddenLayers * c.numAttentionHeads * c.headDim * 4;
   }
 
   protected encodeForward(pass: GPUComputePassEncoder, l: number, pos: number, logitRows: 'last' | 'all', logits: View): void {

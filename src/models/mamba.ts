@@ -216,9 +216,8 @@ export class MambaModel extends CausalLM {
 
   /** Per token of a pass: the Acts below (hidden, normed, xz, u, dbc, delta, y); the widest is xz. */
   protected passRowBytes(): { total: number; widest: number } {
-    const c = this.config;
-    const d = c.hiddenSize, dIn = c.intermediateSize;
-    return { total: (2 * d + 5 * dIn + c.timeStepRank + 2 * c.stateSize) * 4, widest: 2 * dIn * 4 };
+    const cols = Object.values(this.actColumns());
+    return { total: this.actBytesPerRow(), widest: Math.max(...cols) * 4 };
   }
 
   protected releasePassBuffers(): void {
@@ -230,17 +229,31 @@ export class MambaModel extends CausalLM {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
     this.acts = null;
-    const c = this.config;
-    const d = c.hiddenSize, dIn = c.intermediateSize, w = c.timeStepRank + 2 * c.stateSize;
-    const f = (cols: number, label: string): [number, 'activations', string] => [rows * cols * 4, 'activations', label];
+    const cols = this.actColumns();
+    const f = (k: keyof typeof cols): [number, 'activations', string] => [rows * cols[k] * 4, 'activations', k];
     this.acts = {
       rows,
       ...this.allocAll({
-        hidden: f(d, 'hidden'), normed: f(d, 'normed'), xz: f(2 * dIn, 'xz'), u: f(dIn, 'u'),
-        dbc: f(w, 'dbc'), delta: f(dIn, 'delta'), y: f(dIn, 'y'),
+        hidden: f('hidden'), normed: f('normed'), xz: f('xz'), u: f('u'), dbc: f('dbc'), delta: f('delta'), y: f('y'),
       }),
     };
     return this.acts;
+  }
+
+  /** Floats per token row of each prefill activation buffer (Acts). */
+  private actColumns() {
+    const c = this.config;
+    const d = c.hiddenSize, dIn = c.intermediateSize, w = c.timeStepRank + 2 * c.stateSize;
+    return { hidden: d, normed: d, xz: 2 * dIn, u: dIn, dbc: w, delta: dIn, y: dIn };
+  }
+
+  protected actBytesPerRow(): number {
+    return Object.values(this.actColumns()).reduce((a, b) => a + b, 0) * 4;
+  }
+
+  /** No KV cache: the state has a fixed size. */
+  protected kvBytesPerToken(): number {
+    return 0;
   }
 
   /** Figure 3, one pass over l tokens whose ids sit in history[pos .. pos+l). */

@@ -213,17 +213,31 @@ export class Mamba2Model extends CausalLM {
     if (this.acts && this.acts.rows >= rows) return this.acts;
     if (this.acts) for (const [k, b] of Object.entries(this.acts)) if (k !== 'rows') this.free(b as GPUBuffer);
     this.acts = null;
-    const c = this.config;
-    const d = c.hiddenSize, dIn = c.intermediateSize, cd = c.convDim, h = c.numHeads;
-    const f = (cols: number, label: string): [number, 'activations', string] => [rows * cols * 4, 'activations', label];
+    const cols = this.actColumns();
+    const f = (k: keyof typeof cols): [number, 'activations', string] => [rows * cols[k] * 4, 'activations', k];
     this.acts = {
       rows,
       ...this.allocAll({
-        hidden: f(d, 'hidden'), normed: f(d, 'normed'), zxbcdt: f(dIn + cd + h, 'zxbcdt'), xbc: f(cd, 'xbc'),
-        y: f(dIn, 'y'), yn: f(dIn, 'yn'),
+        hidden: f('hidden'), normed: f('normed'), zxbcdt: f('zxbcdt'), xbc: f('xbc'), y: f('y'), yn: f('yn'),
       }),
     };
     return this.acts;
+  }
+
+  /** Floats per token row of each prefill activation buffer (Acts). */
+  private actColumns() {
+    const c = this.config;
+    const d = c.hiddenSize, dIn = c.intermediateSize, cd = c.convDim, h = c.numHeads;
+    return { hidden: d, normed: d, zxbcdt: dIn + cd + h, xbc: cd, y: dIn, yn: dIn };
+  }
+
+  protected actBytesPerRow(): number {
+    return Object.values(this.actColumns()).reduce((a, b) => a + b, 0) * 4;
+  }
+
+  /** No KV cache: the state has a fixed size. */
+  protected kvBytesPerToken(): number {
+    return 0;
   }
 
   /** Figure 6, one pass over l tokens whose ids sit in history[pos .. pos+l). */

@@ -1,13 +1,18 @@
 /**
- * What the worker, the CLI and the benchmarks need from a language model, whatever its architecture. Both
- * MambaModel (src/models/mamba.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
+ * What the worker, the CLI and the benchmarks need from a language model, whatever its architecture. MambaModel
+ * (src/models/mamba.ts), Mamba2Model (src/models/mamba2.ts) and GptNeoxModel (src/models/gptneox.ts) implement it.
  */
 import type { GpuContext } from '../gpu/context';
 import type { KernelChoice } from './kernel-choice';
 
-export type Arch = 'mamba' | 'transformer';
-/** A model's architecture: the page's two slots (Arch) plus Mamba-2, which has no slot of its own yet. */
-export type ModelArch = Arch | 'mamba2';
+/** A model's architecture, and the page's slot for it: one loaded model per architecture. */
+export type Arch = 'mamba' | 'mamba2' | 'transformer';
+/** The architectures in the order the page shows them (Mamba, Mamba-2, the Transformer). */
+export const ARCHS: readonly Arch[] = ['mamba', 'mamba2', 'transformer'];
+/** The recurrent ones (a fixed-size state instead of a KV cache). */
+export const RECURRENT: readonly Arch[] = ['mamba', 'mamba2'];
+/** Same as Arch (the name model files use for their own architecture). */
+export type ModelArch = Arch;
 export type { AttentionVariant, KernelChoice, ScanVariant } from './kernel-choice';
 
 /** Bytes on the GPU by role. `state` is the SSM state + conv state (Mamba) or the KV cache (Transformer). */
@@ -64,8 +69,8 @@ export interface PrefillInfo {
   passes: number;
   /** Tokens in the longest pass. */
   passTokens: number;
-  /** Activation bytes the model held during its longest pass (after a prefill whose passes were longer than the
-   *  1024-token floor they are released). */
+  /** Activation bytes the model held during its longest pass (memoryHeld(); after a prefill whose passes were longer
+   *  than the 1024-token floor they are released; memory() keeps counting what the pass needed). */
   activationBytes: number;
 }
 
@@ -83,7 +88,7 @@ export interface LanguageModel {
   /** Clears the recurrent state / KV cache: the next prefill starts a new sequence. */
   reset(): void;
   /** Runs `ids` after what is already in the state/cache; returns logits [ids.length, V] if allLogits else [V] of the last. */
-  prefill(ids: number[], opts?: { allLogits?: boolean }): Promise<Float32Array>;
+  prefill(ids: number[], opts?: { allLogits?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<Float32Array>;
   /** One token after the current state; returns logits [V]. */
   step(id: number): Promise<Float32Array>;
   /** How the last prefill ran (null before any). */
@@ -95,7 +100,11 @@ export interface LanguageModel {
   decodeBatch(first: number, n: number, sampling?: SamplingOptions): Promise<Uint32Array>;
   /** Prompt then sampled tokens, streamed through onToken; state is reset first. */
   generate(ids: number[], opts: GenerateOptions, onToken?: (e: TokenEvent) => void): Promise<{ ids: number[]; stats: GenerateStats }>;
+  /** Bytes the current sequence needs (since reset()): KV cache for its tokens, state, its activations; the same on a
+   *  fresh page and after any history. */
   memory(): ModelMemory;
+  /** Bytes of the buffers the model holds now, including capacity kept from earlier, longer runs for reuse. */
+  memoryHeld(): ModelMemory;
   /** Per-token diagnostics for the selectivity view (state is reset first): Mamba's mean Δ per token per layer, or
    *  the attention weights from the last position to every token per layer. */
   diagnostics(ids: number[]): Promise<ModelDiagnostics>;

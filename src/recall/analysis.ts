@@ -1,8 +1,9 @@
 /**
- * Turning measurements into numbers and verdicts: power-law fits (time ∝ L^k), the crossover length where Mamba's
- * prefill becomes faster than attention, recall accuracy grids, and the claims-check verdicts.
+ * Turning measurements into numbers and verdicts: power-law fits (time ∝ L^k), the crossover length where a recurrent
+ * model's prefill (Mamba, Mamba-2) becomes faster than attention, recall accuracy grids, and the claims-check verdicts
+ * (each recurrent model measured judged against the Transformer).
  */
-import type { Arch } from '../models/types';
+import { RECURRENT, type Arch } from '../models/types';
 import type { RecallPoint, SweepPoint } from './types';
 
 /** Least-squares slope k and intercept of log(y) = k·log(x) + c over positive points. */
@@ -43,14 +44,15 @@ export function prefillExponent(points: SweepPoint[], arch: Arch): { exponent: n
 }
 
 /**
- * Crossover: the context length where Mamba's prefill time drops below the Transformer's. Interpolated in log space
- * between the two measured lengths where the sign of log(tMamba/tTransformer) changes. null when there is no change.
+ * Crossover: the context length where a recurrent model's prefill time (Mamba, or `ssm`) drops below the
+ * Transformer's. Interpolated in log space between the two measured lengths where the sign of
+ * log(tSsm/tTransformer) changes. null when there is no change.
  */
-export function crossover(points: SweepPoint[], metric: (p: SweepPoint) => number = (p) => p.prefillMs): {
+export function crossover(points: SweepPoint[], metric: (p: SweepPoint) => number = (p) => p.prefillMs, ssm: Arch = 'mamba'): {
   length: number;
   transformerFasterBelow: boolean;
 } | null {
-  const m = new Map(byArch(points, 'mamba').map((p) => [p.length, metric(p)]));
+  const m = new Map(byArch(points, ssm).map((p) => [p.length, metric(p)]));
   const t = new Map(byArch(points, 'transformer').map((p) => [p.length, metric(p)]));
   const common = [...m.keys()].filter((l) => t.has(l)).sort((a, b) => a - b);
   let prev: { l: number; r: number } | null = null;
@@ -154,143 +156,200 @@ export type VerdictStatus = 'supported' | 'contradicted' | 'inconclusive' | 'no-
 
 export interface Verdict {
   status: VerdictStatus;
+  /** One or more sentences; with several recurrent models, one line per model (separated by '\n'). */
   summary: string;
   numbers: Record<string, number | null>;
 }
 
 const fmt = (x: number | null | undefined, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
 const noData = (what: string): Verdict => ({ status: 'no-data', summary: `Not enough data: ${what}`, numbers: {} });
+const LABEL: Record<Arch, string> = { mamba: 'Mamba', mamba2: 'Mamba-2', transformer: 'Transformer' };
 
-/** "Mamba's prefill is linear in context length; attention's is quadratic." */
+/** The recurrent models (Mamba, Mamba-2) with points, in ARCHS order; Mamba when neither has any. */
+export function recurrentIn(points: { arch: Arch }[]): Arch[] {
+  const present = RECURRENT.filter((a) => points.some((p) => p.arch === a));
+  return present.length ? present : ['mamba'];
+}
+
+const ARCH_KEY = /^(mamba2|mamba|transformer)[A-Z]/;
+
+/**
+ * A claim about the recurrent models vs attention, judged for each recurrent model measured (Mamba, Mamba-2) against
+ * the Transformer. One model judged: its verdict as it is. Several: the same status when they agree, else
+ * inconclusive with a line saying for which the claim holds; each model's summary on a line of its own; numbers keyed
+ * by model (`mamba2Exponent`; keys naming no model prefixed, `mamba2.crossoverLength`).
+ */
+function perRecurrent(points: { arch: Arch }[], judge: (ssm: Arch) => Verdict): Verdict {
+  const all = recurrentIn(points).map((a) => [a, judge(a)] as const);
+  const judged = all.filter(([, v]) => v.status !== 'no-data');
+  if (judged.length <= 1) return (judged[0] ?? all[0])[1];
+  const statuses = new Set(judged.map(([, v]) => v.status));
+  const agree = statuses.size === 1;
+  const who = (st: VerdictStatus) => judged.filter(([, v]) => v.status === st).map(([a]) => LABEL[a]).join(' and ');
+  const mixed = [
+    who('supported') && `holds for ${who('supported')}`,
+    who('contradicted') && `does not hold for ${who('contradicted')}`,
+    who('inconclusive') && `is inconclusive for ${who('inconclusive')}`,
+  ].filter(Boolean).join('; ');
+  const numbers: Record<string, number | null> = {};
+  for (const [a, v] of judged) for (const [k, x] of Object.entries(v.numbers)) numbers[ARCH_KEY.test(k) ? k : `${a}.${k}`] = x;
+  return {
+    status: agree ? judged[0][1].status : 'inconclusive',
+    summary: [...(agree ? [] : [`The claim ${mixed}.`]), ...judged.map(([, v]) => v.summary)].join('\n'),
+    numbers,
+  };
+}
+
+/** "Mamba's prefill is linear in context length; attention's is quadratic" (each recurrent model vs the Transformer). */
 export function verdictPrefillScaling(points: SweepPoint[]): Verdict {
-  const m = prefillExponent(points, 'mamba');
-  const t = prefillExponent(points, 'transformer');
-  if (!m || !t) return noData('needs at least 3 context lengths measured for both models.');
-  const numbers = { mambaExponent: m.exponent, transformerExponent: t.exponent };
-  const s = `Prefill time grows as L^${fmt(m.exponent)} for Mamba and L^${fmt(t.exponent)} for the Transformer over the longer half of the lengths measured.`;
-  if (m.exponent <= 1.25 && t.exponent >= 1.2 && t.exponent >= m.exponent + 0.15) return { status: 'supported', summary: `${s} Mamba is near-linear; attention grows faster.`, numbers };
-  if (t.exponent <= m.exponent + 0.05) return { status: 'contradicted', summary: `${s} At these lengths attention does not grow faster than Mamba.`, numbers };
-  return { status: 'inconclusive', summary: `${s} The gap is small at these lengths; try longer contexts.`, numbers };
+  return perRecurrent(points, (s) => {
+    const m = prefillExponent(points, s);
+    const t = prefillExponent(points, 'transformer');
+    if (!m || !t) return noData('needs at least 3 context lengths measured for both models.');
+    const N = LABEL[s];
+    const numbers = { [`${s}Exponent`]: m.exponent, transformerExponent: t.exponent };
+    const str = `Prefill time grows as L^${fmt(m.exponent)} for ${N} and L^${fmt(t.exponent)} for the Transformer over the longer half of the lengths measured.`;
+    if (m.exponent <= 1.25 && t.exponent >= 1.2 && t.exponent >= m.exponent + 0.15) return { status: 'supported', summary: `${str} ${N} is near-linear; attention grows faster.`, numbers };
+    if (t.exponent <= m.exponent + 0.05) return { status: 'contradicted', summary: `${str} At these lengths attention does not grow faster than ${N}.`, numbers };
+    return { status: 'inconclusive', summary: `${str} The gap is small at these lengths; try longer contexts.`, numbers };
+  });
 }
 
-/** "Mamba's memory is constant in context length; the KV cache grows." */
+/** "Mamba's memory is constant in context length; the KV cache grows" (each recurrent model's state vs the KV cache). */
 export function verdictMemory(points: SweepPoint[]): Verdict {
-  const m = byArch(points, 'mamba').sort((a, b) => a.length - b.length);
-  const t = byArch(points, 'transformer').sort((a, b) => a.length - b.length);
-  if (m.length < 2 || t.length < 2) return noData('needs at least 2 context lengths for both models.');
-  const mRatio = m[m.length - 1].stateBytes / Math.max(1, m[0].stateBytes);
-  const tFit = fitPowerLaw(t.map((p) => p.length), t.map((p) => p.stateBytes));
-  const tRatio = t[t.length - 1].stateBytes / Math.max(1, t[0].stateBytes);
-  const lenRatio = t[t.length - 1].length / t[0].length;
-  const numbers = { mambaStateGrowth: mRatio, transformerStateGrowth: tRatio, transformerExponent: tFit?.exponent ?? null, lengthGrowth: lenRatio };
-  const s = `From L=${m[0].length} to ${m[m.length - 1].length}: Mamba's state memory changed ×${fmt(mRatio)}, the Transformer's KV cache ×${fmt(tRatio)} (length ×${fmt(lenRatio, 0)}).`;
-  if (mRatio < 1.05 && (tFit?.exponent ?? 0) > 0.8) return { status: 'supported', summary: `${s} Constant vs linear growth.`, numbers };
-  if (mRatio >= 1.05 && tRatio <= mRatio) return { status: 'contradicted', summary: s, numbers };
-  return { status: 'inconclusive', summary: s, numbers };
+  return perRecurrent(points, (s) => {
+    const m = byArch(points, s).sort((a, b) => a.length - b.length);
+    const t = byArch(points, 'transformer').sort((a, b) => a.length - b.length);
+    if (m.length < 2 || t.length < 2) return noData('needs at least 2 context lengths for both models.');
+    const N = LABEL[s];
+    const mRatio = m[m.length - 1].stateBytes / Math.max(1, m[0].stateBytes);
+    const tFit = fitPowerLaw(t.map((p) => p.length), t.map((p) => p.stateBytes));
+    const tRatio = t[t.length - 1].stateBytes / Math.max(1, t[0].stateBytes);
+    const lenRatio = t[t.length - 1].length / t[0].length;
+    const numbers = { [`${s}StateGrowth`]: mRatio, [`${s}StateBytes`]: m[m.length - 1].stateBytes, transformerStateGrowth: tRatio, transformerExponent: tFit?.exponent ?? null, lengthGrowth: lenRatio };
+    const str = `From L=${m[0].length} to ${m[m.length - 1].length}: ${N}'s state memory changed ×${fmt(mRatio)}, the Transformer's KV cache ×${fmt(tRatio)} (length ×${fmt(lenRatio, 0)}).`;
+    if (mRatio < 1.05 && (tFit?.exponent ?? 0) > 0.8) return { status: 'supported', summary: `${str} Constant vs linear growth.`, numbers };
+    if (mRatio >= 1.05 && tRatio <= mRatio) return { status: 'contradicted', summary: str, numbers };
+    return { status: 'inconclusive', summary: str, numbers };
+  });
 }
 
-/** "Mamba's decode speed is flat in context length; attention's falls." */
+/** "Mamba's decode speed is flat in context length; attention's falls" (each recurrent model vs the Transformer). */
 export function verdictDecode(points: SweepPoint[]): Verdict {
-  const m = byArch(points, 'mamba').filter((p) => p.decodeTokPerS).sort((a, b) => a.length - b.length);
-  const t = byArch(points, 'transformer').filter((p) => p.decodeTokPerS).sort((a, b) => a.length - b.length);
-  if (m.length < 2 || t.length < 2) return noData('needs decode measured at 2 or more lengths for both models.');
-  const mRatio = m[m.length - 1].decodeTokPerS! / m[0].decodeTokPerS!;
-  const tRatio = t[t.length - 1].decodeTokPerS! / t[0].decodeTokPerS!;
-  const numbers = { mambaSpeedRatio: mRatio, transformerSpeedRatio: tRatio };
-  const s = `Decode tokens/s at the longest vs the shortest length: Mamba ×${fmt(mRatio)}, Transformer ×${fmt(tRatio)}.`;
-  if (mRatio >= 0.8 && tRatio <= mRatio - 0.1) return { status: 'supported', summary: `${s} Mamba stays flat; attention slows as the cache grows.`, numbers };
-  if (tRatio >= mRatio - 0.02) return { status: 'contradicted', summary: `${s} Attention's decode did not slow more than Mamba's at these lengths.`, numbers };
-  return { status: 'inconclusive', summary: s, numbers };
+  return perRecurrent(points, (s) => {
+    const m = byArch(points, s).filter((p) => p.decodeTokPerS).sort((a, b) => a.length - b.length);
+    const t = byArch(points, 'transformer').filter((p) => p.decodeTokPerS).sort((a, b) => a.length - b.length);
+    if (m.length < 2 || t.length < 2) return noData('needs decode measured at 2 or more lengths for both models.');
+    const N = LABEL[s];
+    const mRatio = m[m.length - 1].decodeTokPerS! / m[0].decodeTokPerS!;
+    const tRatio = t[t.length - 1].decodeTokPerS! / t[0].decodeTokPerS!;
+    const numbers = { [`${s}SpeedRatio`]: mRatio, transformerSpeedRatio: tRatio };
+    const str = `Decode tokens/s at the longest vs the shortest length: ${N} ×${fmt(mRatio)}, Transformer ×${fmt(tRatio)}.`;
+    if (mRatio >= 0.8 && tRatio <= mRatio - 0.1) return { status: 'supported', summary: `${str} ${N} stays flat; attention slows as the cache grows.`, numbers };
+    if (tRatio >= mRatio - 0.02) return { status: 'contradicted', summary: `${str} Attention's decode did not slow more than ${N}'s at these lengths.`, numbers };
+    return { status: 'inconclusive', summary: str, numbers };
+  });
 }
 
-/** "Attention is cheaper for short contexts" (the crossover). */
+/** "Attention is cheaper for short contexts" (the crossover of each recurrent model with the Transformer). */
 export function verdictCrossover(points: SweepPoint[]): Verdict {
-  const m = byArch(points, 'mamba');
-  const t = byArch(points, 'transformer');
-  if (m.length < 2 || t.length < 2) return noData('needs at least 2 context lengths for both models.');
-  const lengths = m.map((p) => p.length).filter((l) => t.some((q) => q.length === l)).sort((a, b) => a - b);
-  if (!lengths.length) return noData('no context length measured for both models.');
-  const at = (arch: Arch, l: number) => points.find((p) => p.arch === arch && p.length === l)!.prefillMs;
-  const shortest = lengths[0];
-  const tFasterShort = at('transformer', shortest) < at('mamba', shortest);
-  const x = crossover(points);
-  const numbers = { crossoverLength: x?.length ?? null, shortest, mambaMsShort: at('mamba', shortest), transformerMsShort: at('transformer', shortest) };
-  if (tFasterShort && x && x.transformerFasterBelow) {
-    return { status: 'supported', summary: `The Transformer prefills faster below about L=${x.length}; Mamba is faster above it.`, numbers };
-  }
-  if (tFasterShort) {
-    return { status: 'supported', summary: `The Transformer is faster at every length measured (up to L=${lengths[lengths.length - 1]}); no crossover yet.`, numbers };
-  }
-  if (x && !x.transformerFasterBelow) {
-    return { status: 'contradicted', summary: `Mamba is faster at short lengths; the Transformer overtakes it near L=${x.length}.`, numbers };
-  }
-  return { status: 'contradicted', summary: `Mamba prefills faster at every length measured, including the shortest (L=${shortest}).`, numbers };
+  return perRecurrent(points, (s) => {
+    const m = byArch(points, s);
+    const t = byArch(points, 'transformer');
+    if (m.length < 2 || t.length < 2) return noData('needs at least 2 context lengths for both models.');
+    const lengths = m.map((p) => p.length).filter((l) => t.some((q) => q.length === l)).sort((a, b) => a - b);
+    if (!lengths.length) return noData('no context length measured for both models.');
+    const N = LABEL[s];
+    const at = (arch: Arch, l: number) => points.find((p) => p.arch === arch && p.length === l)!.prefillMs;
+    const shortest = lengths[0];
+    const tFasterShort = at('transformer', shortest) < at(s, shortest);
+    const x = crossover(points, undefined, s);
+    const numbers = { crossoverLength: x?.length ?? null, shortest, [`${s}MsShort`]: at(s, shortest), transformerMsShort: at('transformer', shortest) };
+    if (tFasterShort && x && x.transformerFasterBelow) {
+      return { status: 'supported', summary: `The Transformer prefills faster than ${N} below about L=${x.length}; ${N} is faster above it.`, numbers };
+    }
+    if (tFasterShort) {
+      return { status: 'supported', summary: `The Transformer is faster than ${N} at every length measured (up to L=${lengths[lengths.length - 1]}); no crossover yet.`, numbers };
+    }
+    if (x && !x.transformerFasterBelow) {
+      return { status: 'contradicted', summary: `${N} is faster at short lengths; the Transformer overtakes it near L=${x.length}.`, numbers };
+    }
+    return { status: 'contradicted', summary: `${N} prefills faster at every length measured, including the shortest (L=${shortest}).`, numbers };
+  });
 }
 
-/** "Attention recalls any detail; a fixed state forgets" (passkey accuracy). */
+/** "Attention recalls any detail; a fixed state forgets" (passkey accuracy of each recurrent model vs the Transformer). */
 export function verdictRecall(all: RecallPoint[]): Verdict {
   const points = all.filter((p) => p.probe === 'passkey');
-  const m = points.filter((p) => p.arch === 'mamba');
-  const t = points.filter((p) => p.arch === 'transformer');
-  if (!m.length || !t.length) return noData('run the passkey probes for both models.');
-  const maxL = Math.max(...points.map((p) => p.length));
-  const accAt = (ps: RecallPoint[]) => {
-    const q = ps.filter((p) => p.length === maxL);
-    return q.length ? q.reduce((s, p) => s + p.score, 0) / q.length : NaN;
-  };
-  const mAcc = m.reduce((s, p) => s + p.score, 0) / m.length;
-  const tAcc = t.reduce((s, p) => s + p.score, 0) / t.length;
-  const mLong = accAt(m);
-  const tLong = accAt(t);
-  const numbers = { mambaAccuracy: mAcc, transformerAccuracy: tAcc, mambaAccuracyLongest: mLong, transformerAccuracyLongest: tLong, longest: maxL };
-  const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
-  const s = `Recall accuracy: Transformer ${pct(tAcc)}, Mamba ${pct(mAcc)} overall; at L=${maxL}: ${pct(tLong)} vs ${pct(mLong)}.`;
-  if (tAcc >= mAcc + 0.15 || (Number.isFinite(tLong) && tLong >= mLong + 0.2)) return { status: 'supported', summary: `${s} Attention recalls more.`, numbers };
-  if (mAcc >= tAcc - 0.05) return { status: 'contradicted', summary: `${s} The fixed state recalled as well as attention here.`, numbers };
-  return { status: 'inconclusive', summary: s, numbers };
+  return perRecurrent(points, (s) => {
+    const m = points.filter((p) => p.arch === s);
+    const t = points.filter((p) => p.arch === 'transformer');
+    if (!m.length || !t.length) return noData('run the passkey probes for both models.');
+    const N = LABEL[s];
+    const maxL = Math.max(...points.map((p) => p.length));
+    const accAt = (ps: RecallPoint[]) => {
+      const q = ps.filter((p) => p.length === maxL);
+      return q.length ? q.reduce((sum, p) => sum + p.score, 0) / q.length : NaN;
+    };
+    const mAcc = m.reduce((sum, p) => sum + p.score, 0) / m.length;
+    const tAcc = t.reduce((sum, p) => sum + p.score, 0) / t.length;
+    const mLong = accAt(m);
+    const tLong = accAt(t);
+    const numbers = { [`${s}Accuracy`]: mAcc, transformerAccuracy: tAcc, [`${s}AccuracyLongest`]: mLong, transformerAccuracyLongest: tLong, longest: maxL };
+    const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
+    const str = `Recall accuracy: Transformer ${pct(tAcc)}, ${N} ${pct(mAcc)} overall; at L=${maxL}: ${pct(tLong)} vs ${pct(mLong)}.`;
+    if (tAcc >= mAcc + 0.15 || (Number.isFinite(tLong) && tLong >= mLong + 0.2)) return { status: 'supported', summary: `${str} Attention recalls more.`, numbers };
+    if (mAcc >= tAcc - 0.05) return { status: 'contradicted', summary: `${str} The fixed state recalled as well as attention here.`, numbers };
+    return { status: 'inconclusive', summary: str, numbers };
+  });
 }
 
 /**
  * "A fixed-size state must forget" (multikey capacity, beside passkey): as the number of facts K to hold grows, does
- * Mamba's recall fall while attention's holds? Compared at one length (capacityLength) between the smallest and the
- * largest K measured there for both models; passkey at the longest length is reported beside it (forgetting by distance).
+ * the recurrent model's recall fall while attention's holds? Compared at one length (capacityLength) between the
+ * smallest and the largest K measured there for both models; passkey at the longest length is reported beside it
+ * (forgetting by distance). Each recurrent model (Mamba, Mamba-2: 8× Mamba's state per channel at the AntonV sizes) is
+ * judged against the Transformer.
  */
 export function verdictForget(points: RecallPoint[]): Verdict {
-  const at = capacityLength(points, ['mamba', 'transformer']);
-  if (!at) return noData('run the multikey probes for both models at 2 or more K values at one length.');
-  const kMin = at.keys[0];
-  const kMax = at.keys[at.keys.length - 1];
-  const acc = (arch: Arch, k: number) => capacityByKeys(points, arch, at.length).find((c) => c.keys === k)!.score;
-  const mLo = acc('mamba', kMin);
-  const mHi = acc('mamba', kMax);
-  const tLo = acc('transformer', kMin);
-  const tHi = acc('transformer', kMax);
-  const pk = points.filter((p) => p.probe === 'passkey');
-  const pkL = pk.length ? Math.max(...pk.map((p) => p.length)) : null;
-  const pkAt = (arch: Arch) => (pkL === null ? null : recallByLength(pk, arch, 'passkey').find((r) => r.length === pkL)?.score ?? null);
-  const pm = pkAt('mamba');
-  const pt = pkAt('transformer');
-  const numbers = {
-    length: at.length, kMin, kMax, mambaAtKMin: mLo, mambaAtKMax: mHi, transformerAtKMin: tLo, transformerAtKMax: tHi,
-    passkeyLength: pkL, mambaPasskey: pm, transformerPasskey: pt,
-  };
-  const pct = (x: number | null) => (x !== null && Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
-  const facts = (k: number) => `${k} fact${k === 1 ? '' : 's'}`;
-  let s = `At L=${at.length}, from ${facts(kMin)} to ${facts(kMax)}: Mamba ${pct(mLo)} → ${pct(mHi)}, Transformer ${pct(tLo)} → ${pct(tHi)}.`;
-  if (pkL !== null && (pm !== null || pt !== null)) s += ` Passkey (one fact) at L=${pkL}: Mamba ${pct(pm)}, Transformer ${pct(pt)}.`;
-  if (Math.max(mLo, tLo) < 0.5) {
-    return { status: 'inconclusive', summary: `${s} Neither model recalls even ${facts(kMin)} reliably here, so capacity cannot be judged.`, numbers };
-  }
-  if (mLo < 0.5) {
-    return { status: 'inconclusive', summary: `${s} Mamba does not recall even ${facts(kMin)} here: a failure to retrieve at all, not a capacity limit.`, numbers };
-  }
-  const mDrop = mLo - mHi;
-  if (mDrop >= 0.25 && tHi >= mHi + 0.2) {
-    return { status: 'supported', summary: `${s} The fixed-size state loses facts as K grows; attention keeps more of them.`, numbers };
-  }
-  if (mHi >= tHi - 0.05) {
-    if (mDrop >= 0.25) return { status: 'inconclusive', summary: `${s} Both models lose facts as K grows: attention forgets as much at this size.`, numbers };
-    return { status: 'contradicted', summary: `${s} The fixed-size state held ${facts(kMax)} as well as attention did.`, numbers };
-  }
-  return { status: 'inconclusive', summary: s, numbers };
+  return perRecurrent(points, (s) => {
+    const at = capacityLength(points, [s, 'transformer']);
+    if (!at) return noData('run the multikey probes for both models at 2 or more K values at one length.');
+    const N = LABEL[s];
+    const kMin = at.keys[0];
+    const kMax = at.keys[at.keys.length - 1];
+    const acc = (arch: Arch, k: number) => capacityByKeys(points, arch, at.length).find((c) => c.keys === k)!.score;
+    const mLo = acc(s, kMin);
+    const mHi = acc(s, kMax);
+    const tLo = acc('transformer', kMin);
+    const tHi = acc('transformer', kMax);
+    const pk = points.filter((p) => p.probe === 'passkey');
+    const pkL = pk.length ? Math.max(...pk.map((p) => p.length)) : null;
+    const pkAt = (arch: Arch) => (pkL === null ? null : recallByLength(pk, arch, 'passkey').find((r) => r.length === pkL)?.score ?? null);
+    const pm = pkAt(s);
+    const pt = pkAt('transformer');
+    const numbers = {
+      length: at.length, kMin, kMax, [`${s}AtKMin`]: mLo, [`${s}AtKMax`]: mHi, transformerAtKMin: tLo, transformerAtKMax: tHi,
+      passkeyLength: pkL, [`${s}Passkey`]: pm, transformerPasskey: pt,
+    };
+    const pct = (x: number | null) => (x !== null && Number.isFinite(x) ? `${Math.round(x * 100)}%` : '—');
+    const facts = (k: number) => `${k} fact${k === 1 ? '' : 's'}`;
+    let str = `At L=${at.length}, from ${facts(kMin)} to ${facts(kMax)}: ${N} ${pct(mLo)} → ${pct(mHi)}, Transformer ${pct(tLo)} → ${pct(tHi)}.`;
+    if (pkL !== null && (pm !== null || pt !== null)) str += ` Passkey (one fact) at L=${pkL}: ${N} ${pct(pm)}, Transformer ${pct(pt)}.`;
+    if (Math.max(mLo, tLo) < 0.5) {
+      return { status: 'inconclusive', summary: `${str} Neither model recalls even ${facts(kMin)} reliably here, so capacity cannot be judged.`, numbers };
+    }
+    if (mLo < 0.5) {
+      return { status: 'inconclusive', summary: `${str} ${N} does not recall even ${facts(kMin)} here: a failure to retrieve at all, not a capacity limit.`, numbers };
+    }
+    const mDrop = mLo - mHi;
+    if (mDrop >= 0.25 && tHi >= mHi + 0.2) {
+      return { status: 'supported', summary: `${str} The fixed-size state loses facts as K grows; attention keeps more of them.`, numbers };
+    }
+    if (mHi >= tHi - 0.05) {
+      if (mDrop >= 0.25) return { status: 'inconclusive', summary: `${str} Both models lose facts as K grows: attention forgets as much at this size.`, numbers };
+      return { status: 'contradicted', summary: `${str} The fixed-size state held ${facts(kMax)} as well as attention did.`, numbers };
+    }
+    return { status: 'inconclusive', summary: str, numbers };
+  });
 }

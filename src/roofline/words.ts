@@ -125,36 +125,54 @@ export interface PairVerdict {
   sentence: string;
 }
 
+/** A model's roofline for one piece of work, with the name a sentence calls it by ("Mamba", "the Transformer"). */
+export interface Named {
+  name: string;
+  r: Roofline;
+}
+
 /**
- * What decides a comparison of the two models on the same work (same phase and length): the architecture when
- * either is bound by a floor that differs by design, else the implementation when either is set by dispatches or
- * kernel efficiency, else model size. The sentence names each model's bound.
+ * What decides a comparison of two or three models on the same work (same phase and length): the architecture when
+ * any is bound by a floor that differs by design, else the implementation when any is set by dispatches or kernel
+ * efficiency, else model size. The sentence names each model's bound.
  */
+export function decideAll(models: Named[]): PairVerdict {
+  const as = models.map((m) => attribute(m.r));
+  const decider: Decider = as.some((a) => a.decider === 'architecture') ? 'architecture'
+    : as.some((a) => a.decider === 'implementation') ? 'implementation' : 'size';
+  const one = (m: Named, a: Attribution) => `${m.name} is ${BOUND_LABEL[m.r.bound]}, set by ${a.because}`;
+  return { decider, sentence: `Decided by ${DECIDER_LABEL[decider]}: ${models.map((m, i) => one(m, as[i])).join('; ')}.` };
+}
+
+/** decideAll for two models. */
 export function decidePair(m: Roofline, t: Roofline, names = { m: 'Mamba', t: 'the Transformer' }): PairVerdict {
-  const am = attribute(m), at = attribute(t);
-  const decider: Decider = am.decider === 'architecture' || at.decider === 'architecture' ? 'architecture'
-    : am.decider === 'implementation' || at.decider === 'implementation' ? 'implementation' : 'size';
-  const one = (name: string, r: Roofline, a: Attribution) => `${name} is ${BOUND_LABEL[r.bound]}, set by ${a.because}`;
-  return { decider, sentence: `Decided by ${DECIDER_LABEL[decider]}: ${one(names.m, m, am)}; ${one(names.t, t, at)}.` };
+  return decideAll([{ name: names.m, r: m }, { name: names.t, r: t }]);
 }
 
 /**
  * The counterfactual the short-context claim needs: which model would win if bytes were the bound (each at its
- * bandwidth floor), and whether that flips the measured winner.
+ * bandwidth floor), and whether that flips the measured winner (of two, "faster"; of three, "fastest"; a tie goes to
+ * the later model).
  */
-export function ifBytesBound(m: Roofline, t: Roofline, names = { m: 'Mamba', t: 'the Transformer' }): { flips: boolean; sentence: string } | null {
-  if (m.measuredMs === null || t.measuredMs === null) return null;
-  const measuredWinner = m.measuredMs < t.measuredMs ? 'm' : 't';
-  const bytesWinner = m.floors.bandwidthMs < t.floors.bandwidthMs ? 'm' : 't';
+export function ifBytesBoundAll(models: Named[]): { flips: boolean; sentence: string } | null {
+  if (models.length < 2 || models.some((m) => m.r.measuredMs === null)) return null;
+  const best = (f: (m: Named) => number) => models.reduce((b, m) => (f(m) <= f(b) ? m : b));
+  const measuredWinner = best((m) => m.r.measuredMs!);
+  const bytesWinner = best((m) => m.r.floors.bandwidthMs);
   const flips = measuredWinner !== bytesWinner;
-  const name = (k: 'm' | 't') => names[k];
-  const moved = `${name('m')} moves ${fmtBytes(m.bytes.total)}, ${name('t')} ${fmtBytes(t.bytes.total)}`;
+  const moved = models.map((m, i) => (i === 0 ? `${m.name} moves ${fmtBytes(m.r.bytes.total)}` : `${m.name} ${fmtBytes(m.r.bytes.total)}`)).join(', ');
+  const faster = models.length === 2 ? 'faster' : 'fastest';
   return {
     flips,
     sentence: flips
-      ? `If bytes were the bound, the verdict would flip: ${moved}, so ${name(bytesWinner)} would be faster.`
-      : `If bytes were the bound, the verdict would stand: ${moved}, so ${name(bytesWinner)} would still be faster.`,
+      ? `If bytes were the bound, the verdict would flip: ${moved}, so ${bytesWinner.name} would be ${faster}.`
+      : `If bytes were the bound, the verdict would stand: ${moved}, so ${bytesWinner.name} would still be ${faster}.`,
   };
+}
+
+/** ifBytesBoundAll for two models. */
+export function ifBytesBound(m: Roofline, t: Roofline, names = { m: 'Mamba', t: 'the Transformer' }): { flips: boolean; sentence: string } | null {
+  return ifBytesBoundAll([{ name: names.m, r: m }, { name: names.t, r: t }]);
 }
 
 // --- along the lengths -----------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-/** App state (zustand): GPU status, model slots, each tool's live results, and the log of finished runs for export. */
+/** App state (zustand): GPU status, model slots (one per architecture: Mamba, Mamba-2, the Transformer), each tool's
+ *  live results, and the log of finished runs for export. */
 import { create } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
-import type { Arch, GenerateStats, ModelMemory } from '../models/types';
+import { ARCHS, type Arch, type GenerateStats, type ModelMemory } from '../models/types';
+import type { KernelChoice } from '../models/kernel-choice';
 import type { GenerateTrace, GpuInfo, LoadProgress, MemoryReport, ModelInfo, SelectivityResult } from '../worker/protocol';
 import type { LossCurve, RecallPoint, SweepPoint } from '../recall/types';
-import { DEFAULT_SETTINGS, type Settings } from './url';
+import { choiceArchs, DEFAULT_SETTINGS, type Settings } from './url';
 import type { ProbeSkip } from '../recall/types';
 import type { Calibration } from '../roofline/calibrate';
 import type { MeasuredRooflines } from '../roofline/meter';
@@ -16,13 +18,37 @@ export type GpuStatus =
   | { kind: 'lost'; message: string; info?: GpuInfo }
   | { kind: 'error'; message: string };
 
+/** The model a slot holds, as the page shows it: the worker's info plus what the page knows about its training. */
+export interface SlotModel extends ModelInfo {
+  /** Where trainedContext comes from, for display (e.g. "max_position_embeddings"). */
+  trainedContextSource?: string;
+}
+
 export interface SlotState {
   status: 'empty' | 'loading' | 'ready' | 'error';
   progress?: LoadProgress;
-  info?: ModelInfo;
+  info?: SlotModel;
   error?: string;
-  /** Which pair / source the slot holds or is loading. */
+  /** Which pair / set the slot holds or is loading. */
   sourceId?: string;
+  /** While a new model loads beside it: the model still in the slot (it stays if the new one fails). */
+  previous?: SlotModel;
+}
+
+/** A message about the model pair or set (a failed load, an unknown ?pair=), in words for users. */
+export interface PairNotice {
+  kind: 'error' | 'warn' | 'info';
+  title: string;
+  advice?: string;
+  detail?: string;
+}
+
+/** The settings a run started with (kernels, lengths, sampling, …), to label its results. */
+export interface RunMeta {
+  startedAt: string;
+  settings: Partial<Settings>;
+  /** The models it ran on (their names). */
+  models: Partial<Record<Arch, string>>;
 }
 
 export interface StreamOutput {
@@ -32,10 +58,16 @@ export interface StreamOutput {
   stats?: GenerateStats;
   /** Decode batches and GPU readbacks of the run. */
   trace?: GenerateTrace;
+  /** The kernels that produced it, as the run recorded them. */
+  kernels?: KernelChoice;
   memory?: ModelMemory;
   /** What bounded this model's prefill and decode (after the run). */
   roofline?: MeasuredRooflines | null;
   done: boolean;
+  /** Prefill progress (prompt tokens done of the total, ms since the model started), until the first token. */
+  prefill?: { done: number; total: number; ms: number };
+  /** performance.now() on the page when the model started (its prefill). */
+  startedAt?: number;
 }
 
 export interface LimitNote {
@@ -85,11 +117,12 @@ export interface AppState {
   /** The adapter's measured rates (copy GB/s, dispatch µs, matmul GFLOP/s, timestamps): null until measured. */
   calibration: Calibration | null;
   slots: Record<Arch, SlotState>;
+  pairNotice: PairNotice | null;
   memory: MemoryReport | null;
-  compare: JobState & { outputs: Partial<Record<Arch, StreamOutput>>; prompt: string };
-  sweep: JobState & { points: SweepPoint[]; limits: LimitNote[] };
-  recall: JobState & { points: RecallPoint[]; curves: LossCurve[]; limits: LimitNote[]; skips: ProbeSkip[] };
-  claims: JobState & { sweep: SweepPoint[]; recall: RecallPoint[]; limits: LimitNote[]; skips: ProbeSkip[]; stage: string | null };
+  compare: JobState & { outputs: Partial<Record<Arch, StreamOutput>>; prompt: string; meta: RunMeta | null };
+  sweep: JobState & { points: SweepPoint[]; limits: LimitNote[]; meta: RunMeta | null };
+  recall: JobState & { points: RecallPoint[]; curves: LossCurve[]; limits: LimitNote[]; skips: ProbeSkip[]; meta: RunMeta | null };
+  claims: JobState & { sweep: SweepPoint[]; recall: RecallPoint[]; limits: LimitNote[]; skips: ProbeSkip[]; stage: string | null; which: 'scaling' | 'recall' | 'all' | null };
   selectivity: JobState & { results: SelectivityResult[] };
   document: { text: string; source: string; tokens: Partial<Record<Arch, number>> };
   runs: RunRecord[];
@@ -102,12 +135,13 @@ export const useStore = create<AppState>(() => ({
   settings: DEFAULT_SETTINGS,
   gpu: { kind: 'starting' },
   calibration: null,
-  slots: { mamba: emptySlot, transformer: emptySlot },
+  slots: { mamba: emptySlot, mamba2: emptySlot, transformer: emptySlot },
+  pairNotice: null,
   memory: null,
-  compare: { ...idleJob, outputs: {}, prompt: '' },
-  sweep: { ...idleJob, points: [], limits: [] },
-  recall: { ...idleJob, points: [], curves: [], limits: [], skips: [] },
-  claims: { ...idleJob, sweep: [], recall: [], limits: [], skips: [], stage: null },
+  compare: { ...idleJob, outputs: {}, prompt: '', meta: null },
+  sweep: { ...idleJob, points: [], limits: [], meta: null },
+  recall: { ...idleJob, points: [], curves: [], limits: [], skips: [], meta: null },
+  claims: { ...idleJob, sweep: [], recall: [], limits: [], skips: [], stage: null, which: null },
   selectivity: { ...idleJob, results: [] },
   document: { text: '', source: '', tokens: {} },
   runs: [],
@@ -132,10 +166,14 @@ export function toast(text: string, kind: 'info' | 'error' = 'info', ms = 5000):
   setTimeout(() => setState((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })), ms);
 }
 
-/** Models the current architecture choice runs, among those loaded. */
+/** Models the current architecture choice runs, among those loaded (ARCHS order). */
 export function activeSlots(s: AppState): Arch[] {
-  const want: Arch[] = s.settings.arch === 'both' ? ['mamba', 'transformer'] : [s.settings.arch];
-  return want.filter((a) => s.slots[a].status === 'ready');
+  return choiceArchs(s.settings.arch).filter((a) => s.slots[a].status === 'ready');
+}
+
+/** The slots in use: loaded, loading or failed (an empty slot is not shown), in ARCHS order. */
+export function usedSlots(s: Pick<AppState, 'slots'>): Arch[] {
+  return ARCHS.filter((a) => s.slots[a].status !== 'empty' || s.slots[a].error !== undefined);
 }
 
 /** activeSlots() as a React hook (shallow-compared, so components re-render only when the list changes). */

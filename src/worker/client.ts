@@ -4,7 +4,8 @@ import type { WorkerEvent, WorkerRequest } from './protocol';
 type Pending = { onEvent: (e: WorkerEvent) => void; resolve: (e: WorkerEvent) => void; reject: (e: Error) => void; final: WorkerEvent['type'][] };
 
 export class WorkerError extends Error {
-  constructor(readonly code: string, message: string) {
+  /** status: the HTTP status of a failed download, when there was one. */
+  constructor(readonly code: string, message: string, readonly status?: number) {
     super(message);
     this.name = 'WorkerError';
   }
@@ -50,7 +51,7 @@ export class GpuWorkerClient {
     if (!p) return;
     if (e.type === 'error') {
       this.pending.delete(e.id);
-      p.reject(new WorkerError(e.code, e.message));
+      p.reject(new WorkerError(e.code, e.message, e.status));
     } else if (p.final.includes(e.type)) {
       this.pending.delete(e.id);
       p.resolve(e);

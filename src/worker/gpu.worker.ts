@@ -6,30 +6,30 @@
  */
 import { acquireDevice } from '../gpu/device';
 import { GpuContext } from '../gpu/context';
-import { GpuError } from '../gpu/errors';
 import { CopyKernel } from '../kernels/copy';
 import { calibrated } from '../roofline/calibrate';
-import { loadModel } from '../models/load';
-import { sourceLabel, type ModelSource } from '../hub/hub';
+import type { ModelSource } from '../hub/hub';
 import type { Arch, ModelMemory } from '../models/types';
-import { Cancelled, errorCode, errorMessage, isAbort } from '../engine/errors';
+import { Cancelled, errorCode, errorMessage, httpStatus, isAbort } from '../engine/errors';
 import type { EngineEvent, Models, RunEnd, TokenizedModel } from '../engine/events';
-import { eosOf, runGenerate } from '../engine/generate';
+import { runGenerate } from '../engine/generate';
 import { runSweep } from '../engine/sweep';
 import { runRecall } from '../engine/recall';
 import { runDiagnostics } from '../engine/diagnostics';
 import { ReadbackCounter } from '../engine/readbacks';
-import type { LoadProgress, ModelInfo, WorkerEvent, WorkerRequest } from './protocol';
+import type { WorkerEvent, WorkerRequest } from './protocol';
+import { loadSlot } from './load';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 const models: Models = {};
+/** Models loaded beside the live ones (a pair switch), swapped in by `commit`. */
+const staged: Models = {};
 const aborts = new Map<number, AbortController>();
 let ctxPromise: Promise<GpuContext> | null = null;
 let queue: Promise<void> = Promise.resolve();
 
 const post = (e: WorkerEvent) => self.postMessage(e);
-const now = () => performance.now();
 
 function context(): Promise<GpuContext> {
   ctxPromise ??= acquireDevice(navigator.gpu).then((a) => {
@@ -39,6 +39,7 @@ function context(): Promise<GpuContext> {
       if (ctxPromise !== mine) return; // an old device we replaced on purpose
       ctxPromise = null;
       for (const slot of Object.keys(models) as Arch[]) drop(slot, false);
+      for (const slot of Object.keys(staged) as Arch[]) delete staged[slot];
       post({ id: 0, type: 'device-lost', message: err.message });
     });
     return new GpuContext(a);
@@ -47,9 +48,9 @@ function context(): Promise<GpuContext> {
   return ctxPromise;
 }
 
-function drop(slot: Arch, dispose = true): void {
-  const m = models[slot];
-  delete models[slot];
+function drop(slot: Arch, dispose = true, from: Models = models): void {
+  const m = from[slot];
+  delete from[slot];
   if (dispose) m?.dispose();
 }
 
@@ -62,38 +63,19 @@ function enqueue(id: number, job: (signal: AbortSignal, emit: (e: EngineEvent) =
     .then((end) => {
       if (end) post({ id, type: 'done', cancelled: end.cancelled });
     })
-    .catch((e: unknown) => post(isAbort(e) ? { id, type: 'done', cancelled: true } : { id, type: 'error', code: errorCode(e), message: errorMessage(e) }))
+    .catch((e: unknown) =>
+      post(isAbort(e) ? { id, type: 'done', cancelled: true } : { id, type: 'error', code: errorCode(e), message: errorMessage(e), status: httpStatus(e) }))
     .finally(() => aborts.delete(id));
 }
 
-/** Loads a model into `slot` (replacing what was there), with byte progress summed over its files. */
-async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSignal): Promise<void> {
+/** Loads a model into `slot` (replacing what was there); with `stage`, beside the model in the slot, which stays
+ *  until `commit`. */
+async function load(id: number, slot: Arch, source: ModelSource, signal: AbortSignal, stage = false): Promise<void> {
   const ctx = await context();
-  drop(slot);
-  const files = new Map<string, { loaded: number; total: number | null; fromCache: boolean }>();
-  let lastPost = 0;
-  const t0 = now();
-  const onProgress = (q: { file: string; loaded: number; total: number | null; fromCache: boolean; done: boolean }) => {
-    files.set(q.file, { loaded: q.loaded, total: q.total, fromCache: q.fromCache });
-    if (now() - lastPost < 100 && !q.done) return;
-    lastPost = now();
-    const all = [...files.values()];
-    const total = all.reduce<number | null>((t, f) => (t === null || f.total === null ? null : t + f.total), 0);
-    const progress: LoadProgress = { slot, file: q.file, loaded: all.reduce((t, f) => t + f.loaded, 0), total, fromCache: all.every((f) => f.fromCache) };
-    post({ id, type: 'load-progress', progress });
-  };
-  const model: TokenizedModel & { tokenizerFrom?: string | null; weightFiles?: ModelInfo['weights'] } = await loadModel(ctx, source, { signal, onProgress });
-  if (signal.aborted || model.arch !== slot) {
-    model.dispose();
-    if (signal.aborted) throw new Cancelled();
-    throw new GpuError('validation', `${sourceLabel(source)} is a ${model.arch} model, not a ${slot} model`);
-  }
-  const info: ModelInfo = {
-    arch: model.arch, name: model.name, source: sourceLabel(source),
-    tokenizerFrom: model.tokenizerFrom ?? null, weights: model.weightFiles, vocabSize: model.vocabSize, maxContext: model.maxContext,
-    memory: model.memory(), eosId: eosOf(model), loadMs: now() - t0, fromCache: files.size > 0 && [...files.values()].every((f) => f.fromCache),
-  };
-  models[slot] = model;
+  const into = stage ? staged : models;
+  drop(slot, true, into);
+  const { model, info } = await loadSlot(ctx, slot, source, signal, (progress) => post({ id, type: 'load-progress', progress }));
+  into[slot] = model;
   post({ id, type: 'loaded', info });
 }
 
@@ -149,8 +131,12 @@ async function handle(req: WorkerRequest): Promise<void> {
       const ctx = ctxPromise ? await ctxPromise : null;
       const pool: Record<string, number> = { ...(ctx?.pool.bytesByCategory() ?? {}), cachedFree: ctx?.pool.cachedFreeBytes() ?? 0 };
       const ms: Partial<Record<Arch, ModelMemory>> = {};
-      for (const [slot, m] of Object.entries(models) as [Arch, TokenizedModel][]) ms[slot] = m.memory();
-      post({ id, type: 'memory-report', report: { models: ms, pool } });
+      const held: Partial<Record<Arch, ModelMemory>> = {};
+      for (const [slot, m] of Object.entries(models) as [Arch, TokenizedModel][]) {
+        ms[slot] = m.memory();
+        held[slot] = m.memoryHeld();
+      }
+      post({ id, type: 'memory-report', report: { models: ms, held, pool } });
       return;
     }
     case 'unload':
@@ -159,7 +145,23 @@ async function handle(req: WorkerRequest): Promise<void> {
         return { cancelled: false };
       });
     case 'load':
-      return enqueue(id, (signal) => load(id, req.slot, req.source, signal));
+      return enqueue(id, (signal) => load(id, req.slot, req.source, signal, req.stage));
+    case 'commit':
+    case 'discard':
+      // commit: the staged models replace the live ones (which are freed); discard: the staged ones are freed
+      return enqueue(id, async () => {
+        for (const slot of req.slots) {
+          const s = staged[slot];
+          if (!s) continue;
+          delete staged[slot];
+          if (req.type === 'discard') s.dispose();
+          else {
+            drop(slot);
+            models[slot] = s;
+          }
+        }
+        return { cancelled: false };
+      });
     case 'generate':
       return enqueue(id, (signal, emit) => runGenerate(models, req.params, emit, signal));
     case 'sweep':
@@ -173,5 +175,5 @@ async function handle(req: WorkerRequest): Promise<void> {
 
 self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
   const req = ev.data;
-  handle(req).catch((e: unknown) => post({ id: req.id, type: 'error', code: errorCode(e), message: errorMessage(e) }));
+  handle(req).catch((e: unknown) => post({ id: req.id, type: 'error', code: errorCode(e), message: errorMessage(e), status: httpStatus(e) }));
 };

@@ -43,7 +43,11 @@ export interface ModelInfo {
   weights?: { format: 'safetensors' | 'pytorch'; files: string[] };
   vocabSize: number;
   maxContext: number;
+  /** Bytes the model needs with no sequence (weights, state). */
   memory: ModelMemory;
+  /** The longest context the model was trained on, where its config records it (GPT-NeoX max_position_embeddings);
+   *  null when it does not (Mamba configs). */
+  trainedContext: number | null;
   eosId: number | null;
   loadMs: number;
   /** Every file came from the browser cache (a cached reopen). */
@@ -65,7 +69,10 @@ export type WorkerRequest =
   | { id: number; type: 'selftest'; n: number }
   /** Measures the adapter's rates for the rooflines (src/roofline/calibrate.ts), once; queued like a GPU job. */
   | { id: number; type: 'calibrate' }
-  | { id: number; type: 'load'; slot: Arch; source: ModelSource }
+  /** stage: load beside the model in the slot (which stays loaded) until `commit` swaps it in or `discard` drops it. */
+  | { id: number; type: 'load'; slot: Arch; source: ModelSource; stage?: boolean }
+  | { id: number; type: 'commit'; slots: Arch[] }
+  | { id: number; type: 'discard'; slots: Arch[] }
   | { id: number; type: 'unload'; slot: Arch }
   /** Makes the buffer pool act like a GPU with this many bytes (null: no cap); allocations past it fail as out of memory. */
   | { id: number; type: 'memory-cap'; bytes: number | null }
@@ -80,7 +87,10 @@ export type WorkerRequest =
   | { id: number; type: 'lose-device' };
 
 export interface MemoryReport {
+  /** What each model's current sequence needs (see LanguageModel.memory). */
   models: Partial<Record<Arch, ModelMemory>>;
+  /** What each model's buffers hold now, including capacity kept for reuse from earlier, longer runs. */
+  held?: Partial<Record<Arch, ModelMemory>>;
   /** Live bytes in the shared buffer pool by category, and cached free bytes. */
   pool: Record<string, number>;
 }
@@ -100,4 +110,5 @@ export type WorkerEvent =
   | Tagged<EngineEvent>
   | { id: number; type: 'done'; cancelled: boolean }
   | { id: number; type: 'device-lost'; message: string }
-  | { id: number; type: 'error'; code: string; message: string };
+  /** status: the HTTP status of a failed download, when there was one. */
+  | { id: number; type: 'error'; code: string; message: string; status?: number };

@@ -1,6 +1,6 @@
 /**
- * The experiments of src/engine (what the worker and the CLIs run) on the tiny random fixtures (Mamba and GPT-NeoX,
- * WebGPU/Dawn): each runs the slots and the kernels its parameters name, records the kernels with every result,
+ * The experiments of src/engine (what the worker and the CLIs run) on the tiny random fixtures (Mamba, Mamba-2 and
+ * GPT-NeoX, WebGPU/Dawn): each runs the slots and the kernels its parameters name (any two or all three models), records the kernels with every result,
  * stops a model at capacity while the other goes on, and ends with cancelled: true when aborted, emitting nothing
  * after the abort.
  */
@@ -15,17 +15,22 @@ import { DEFAULT_KERNELS, parseKernelChoice, type KernelChoice } from '../../src
 import type { LoadedModel } from '../../src/models/load';
 import type { Arch } from '../../src/models/types';
 import { tokenNll } from '../../src/recall/loss';
+import { slotOf } from '../../src/engine/run';
+import { hubSource } from '../../src/hub/hub';
+import { loadSlot } from '../../src/worker/load';
+import type { LoadProgress } from '../../src/worker/protocol';
 import { gpu } from '../gpu';
 import { tinyHub } from '../models/tiny';
 
 const hub = tinyHub();
-const ARCHS: Arch[] = ['mamba', 'transformer'];
+type Two = 'mamba' | 'transformer';
+const ARCHS: Two[] = ['mamba', 'transformer'];
 const DOC = 'The harbour master opened the ledger and wrote the names of the ships that came in with the tide. '.repeat(4);
 const NOT_DEFAULT: KernelChoice = { scan: 'sequential', attention: 'reference' };
 
-let loaded: Promise<Record<Arch, LoadedModel>> | null = null;
+let loaded: Promise<Record<Two, LoadedModel>> | null = null;
 /** Both tiny models, loaded once for the file. */
-function pair(): Promise<Record<Arch, LoadedModel>> {
+function pair(): Promise<Record<Two, LoadedModel>> {
   loaded ??= (async () => ({ mamba: await hub.load('mamba'), transformer: await hub.load('pythia') }))();
   return loaded;
 }
@@ -61,7 +66,7 @@ describe('sweep', { timeout: 300_000 }, () => {
     const end = await runSweep(models, p, (e) => {
       c.emit(e);
       if (e.type === 'sweep-point') {
-        during.push({ ...models[e.point.arch].kernels });
+        during.push({ ...models[e.point.arch as Two].kernels });
         p.kernels = { scan: 'unfused', attention: 'flash' }; // what a toggle during the run would change
       }
     }, never());
@@ -266,5 +271,82 @@ describe('loss by position, diagnostics, generate', { timeout: 300_000 }, () => 
     expect(stopped).toEqual({ cancelled: true });
     expect(cut.of('gen-stats')[0].stats.stopReason).toBe('aborted');
     expect(cut.of('gen-stats')[0].stats.newTokens).toBeLessThan(10);
+  });
+});
+
+describe('three models: Mamba, Mamba-2 and the Transformer in their own slots', { timeout: 400_000 }, () => {
+  const THREE: Arch[] = ['mamba', 'mamba2', 'transformer'];
+  let mamba2: Promise<LoadedModel> | null = null;
+  /** The pair plus the tiny Mamba-2 (tests/fixtures/hub/tiny-random/mamba2), loaded once. */
+  async function three(): Promise<Record<Arch, LoadedModel>> {
+    mamba2 ??= hub.load('mamba2');
+    return { ...(await pair()), mamba2: await mamba2 };
+  }
+
+  it('a Mamba-2 model is its own slot: slotOf says mamba2, and the worker\'s load refuses it for the Mamba slot', async () => {
+    const m2 = (await three()).mamba2;
+    expect(m2.arch).toBe('mamba2');
+    expect(slotOf(m2)).toBe('mamba2');
+    expect(slotOf((await pair()).mamba)).toBe('mamba');
+    const progress: LoadProgress[] = [];
+    const source = hubSource('tiny-random/mamba2', { baseUrl: hub.url() });
+    await expect(loadSlot(await gpu(), 'mamba', source, never(), () => {})).rejects.toThrow('tiny-random/mamba2 is a Mamba-2 model, not a Mamba model');
+    const { model, info } = await loadSlot(await gpu(), 'mamba2', source, never(), (p) => progress.push(p));
+    try {
+      expect(info).toMatchObject({ arch: 'mamba2', source: 'tiny-random/mamba2', trainedContext: null, vocabSize: 512 });
+      // h·p·n + (k−1)·conv_dim floats per layer: 2 × (8·16·16 + 3·(128 + 2·16)) × 4 B
+      expect(info.memory.ssmState).toBe(2 * (8 * 16 * 16 + 3 * (128 + 2 * 16)) * 4);
+      expect(progress.every((p) => p.slot === 'mamba2')).toBe(true);
+      expect(progress.at(-1)!.loaded).toBeGreaterThan(358_000); // model.safetensors and the small files
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('sweep: a point per model and length in slot order; Mamba-2\'s state is fixed and larger than Mamba\'s, the KV cache grows', async () => {
+    const models = await three();
+    const c = collect();
+    const end = await runSweep(models, { slots: THREE, lengths: [8, 40], decodeTokens: 2, repeats: 1, seed: 3, kernels: DEFAULT_KERNELS }, c.emit, never());
+    expect(end).toEqual({ cancelled: false });
+    const pts = c.of('sweep-point').map((e) => e.point);
+    expect(pts.map((x) => [x.arch, x.length])).toEqual([8, 40].flatMap((l) => THREE.map((a) => [a, l])));
+    const state = (a: Arch, l: number) => pts.find((x) => x.arch === a && x.length === l)!.stateBytes;
+    expect(state('mamba2', 8)).toBe(models.mamba2.memory().ssmState);
+    expect(state('mamba2', 40)).toBe(state('mamba2', 8));
+    expect(state('mamba', 40)).toBe(state('mamba', 8));
+    expect(state('mamba2', 8)).toBeGreaterThan(state('mamba', 8)); // N 16 per head channel vs Mamba's 8
+    expect(state('transformer', 40)).toBeGreaterThanOrEqual(state('transformer', 8));
+    for (const x of pts) {
+      expect(x.prefillMs).toBeGreaterThan(0);
+      expect(x.decodeTokPerS).toBeGreaterThan(0);
+      expect(x.stateBytes).toBe(x.arch === 'transformer' ? x.memory.kvCache : x.memory.ssmState);
+    }
+    expect(c.of('progress').at(-1)).toMatchObject({ done: 6, total: 6 });
+    // any two of the three
+    const two = collect();
+    await runSweep(models, { slots: ['mamba2', 'transformer'], lengths: [8], decodeTokens: 0, repeats: 1, seed: 3, kernels: DEFAULT_KERNELS }, two.emit, never());
+    expect(two.of('sweep-point').map((e) => e.point.arch)).toEqual(['mamba2', 'transformer']);
+  });
+
+  it('recall and generate run all three; each model streams its own generate()\'s tokens', async () => {
+    const models = await three();
+    const r = collect();
+    await runRecall(models, {
+      slots: THREE, probes: ['passkey', 'multikey'], document: DOC, lengths: [96], depths: [0.5], trials: 1, seed: 1, keys: [1], kernels: DEFAULT_KERNELS,
+    }, r.emit, never());
+    expect(r.of('recall-point').map((e) => `${e.point.probe}:${e.point.arch}`).sort()).toEqual(
+      THREE.flatMap((a) => [`multikey:${a}`, `passkey:${a}`]).sort(),
+    );
+    const g = collect();
+    const prompt = 'The harbour master opened the ledger';
+    await runGenerate(models, {
+      prompt, slots: THREE, maxNewTokens: 5, temperature: 0, topK: 0, topP: 1, seed: 0, mode: 'interleaved', batch: 2, kernels: DEFAULT_KERNELS,
+    }, g.emit, never());
+    expect(g.of('gen-stats').map((e) => e.slot)).toEqual(expect.arrayContaining(THREE));
+    for (const a of THREE) {
+      const ids = g.of('gen-tokens').filter((e) => e.slot === a).flatMap((e) => e.ids);
+      const own = await models[a].generate(models[a].tokenizer.encode(prompt), { temperature: 0, topK: 0, topP: 1, seed: 0, maxNewTokens: 5 });
+      expect(ids, a).toEqual(own.ids);
+    }
   });
 });

@@ -149,6 +149,34 @@ describe('generateStreams on a Mamba / GPT-NeoX pair', { timeout: 300_000 }, () 
     }
   });
 
+  it('reports prefill progress, and a cancel during the prefill stops the run there with no tokens', async () => {
+    const m = models.transformer as unknown as { prefillChunk: number };
+    const chunk = m.prefillChunk;
+    m.prefillChunk = 128;
+    try {
+      const ac = new AbortController();
+      const progress: [string, number, number][] = [];
+      const prompt = Array.from({ length: 400 }, (_, i) => 1 + ((i * 37) % 200));
+      const stats = await generateStreams(
+        (['transformer', 'mamba'] as Arch[]).map((slot) => ({ key: slot, model: models[slot] as unknown as BatchDecoder, prompt, maxNew: 8, stopIds: [] })),
+        { mode: 'interleaved', sampling: { temperature: 0, topK: 0, topP: 1, seed: 0 }, signal: ac.signal },
+        {
+          onTokens: () => { throw new Error('no token may come after a cancel during the prefill'); },
+          onPrefill: (slot, done, total) => {
+            progress.push([slot, done, total]);
+            if (done >= 128) ac.abort();
+          },
+        },
+      );
+      // the first chunk (128 tokens) reported with the prompt's length, then the run stopped before the next
+      expect(progress).toEqual([['transformer', 128, 400]]);
+      expect(stats.get('transformer')).toMatchObject({ stopReason: 'aborted', newTokens: 0 });
+      expect(stats.has('mamba')).toBe(false); // never started
+    } finally {
+      m.prefillChunk = chunk;
+    }
+  });
+
   it('refuses an empty prompt and a model without decodeBatch', async () => {
     const noop = { onTokens: () => {} };
     const o: GenOptions = { mode: 'interleaved', sampling: { temperature: 0, topK: 0, topP: 1, seed: 0 } };

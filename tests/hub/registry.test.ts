@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/hub/config';
 import { fileUrl } from '../../src/hub/hub';
 import {
-  HUB_MODELS, HUB_PAIRS, allPairs, countParams, demoPair, estimateGpuMemory, formatBytes, registryEntry,
+  HUB_MAMBA2_MODELS, HUB_MODELS, HUB_PAIRS, allPairs, countParams, demoPair, estimateGpuMemory, formatBytes, modelPair, pairEntry, registryEntry,
 } from '../../src/hub/registry';
 import { expectedTensors } from '../../src/hub/weights';
 
@@ -11,7 +11,7 @@ const load = (name: string) => parseConfig(JSON.parse(readFileSync(new URL(`./co
 
 describe('registry', () => {
   it('lists the hub pairs with repos and known parameter counts', () => {
-    expect(HUB_PAIRS.map((p) => [p.mamba.repo, p.transformer.repo])).toEqual([
+    expect(HUB_PAIRS.map((p) => p.entries.map((e) => e.repo))).toEqual([
       ['state-spaces/mamba-130m-hf', 'EleutherAI/pythia-160m'],
       ['state-spaces/mamba-370m-hf', 'EleutherAI/pythia-410m'],
       ['state-spaces/mamba-790m-hf', 'EleutherAI/pythia-1b'],
@@ -21,6 +21,11 @@ describe('registry', () => {
       ['state-spaces/mamba-790m', 'EleutherAI/pythia-1b'],
       ['state-spaces/mamba-1.4b', 'EleutherAI/pythia-1.4b'],
       ['state-spaces/mamba-2.8b', 'EleutherAI/pythia-2.8b'],
+      ['state-spaces/mamba-130m-hf', 'AntonV/mamba2-130m-hf', 'EleutherAI/pythia-160m'],
+      ['state-spaces/mamba-370m-hf', 'AntonV/mamba2-370m-hf', 'EleutherAI/pythia-410m'],
+      ['state-spaces/mamba-790m-hf', 'AntonV/mamba2-780m-hf', 'EleutherAI/pythia-1b'],
+      ['state-spaces/mamba-1.4b-hf', 'AntonV/mamba2-1.3b-hf', 'EleutherAI/pythia-1.4b'],
+      ['state-spaces/mamba-2.8b', 'AntonV/mamba2-2.7b-hf', 'EleutherAI/pythia-2.8b'],
     ]);
     // the authors' repos: same architecture as the -hf conversions, PyTorch .bin, GPT-NeoX-20B's tokenizer
     expect(registryEntry('mamba-130m-ssm').params).toBe(registryEntry('mamba-130m').params);
@@ -50,10 +55,30 @@ describe('registry', () => {
     expect(countParams(load('state-spaces__mamba-370m-hf'))).toBe(registryEntry('mamba-370m').params);
   });
 
+  it('three-way sets put Mamba-2 at the Mamba size beside the pair: every Mamba-2 entry is in one, within 15% of its Mamba', () => {
+    const sets = HUB_PAIRS.filter((p) => p.entries.length === 3);
+    expect(sets.map((p) => pairEntry(p, 'mamba2')!.id).sort()).toEqual(HUB_MAMBA2_MODELS.map((m) => m.id).sort());
+    for (const p of sets) {
+      expect(p.entries.map((e) => e.arch)).toEqual(['mamba', 'mamba2', 'gpt-neox']);
+      const ratio = pairEntry(p, 'mamba2')!.params / pairEntry(p, 'mamba')!.params;
+      expect(ratio, p.id).toBeGreaterThan(0.85);
+      expect(ratio, p.id).toBeLessThan(1.15);
+    }
+  });
+
+  it('a pair or set takes two or three models of different architectures, in the page order', () => {
+    const [m, m2, t] = ['mamba-130m', 'mamba2-130m', 'pythia-160m'].map(registryEntry);
+    expect(modelPair('x', 'x', [t, m2]).entries.map((e) => e.arch)).toEqual(['mamba2', 'gpt-neox']);
+    expect(modelPair('x', 'x', [t, m, m2]).entries.map((e) => e.arch)).toEqual(['mamba', 'mamba2', 'gpt-neox']);
+    expect(() => modelPair('x', 'x', [m])).toThrow(/two or three models/);
+    expect(() => modelPair('x', 'x', [m, registryEntry('mamba-370m')])).toThrow(/different architectures, not mamba, mamba/);
+  });
+
   it('builds the static demo pair under the app origin', () => {
     const p = demoPair('https://app.example/base/');
-    expect(fileUrl(p.mamba.source, 'config.json')).toBe('https://app.example/base/models/demo-mamba/config.json');
-    expect(fileUrl(p.transformer.source, 'model.safetensors')).toBe('https://app.example/base/models/demo-pythia/model.safetensors');
+    expect(fileUrl(pairEntry(p, 'mamba')!.source, 'config.json')).toBe('https://app.example/base/models/demo-mamba/config.json');
+    expect(fileUrl(pairEntry(p, 'gpt-neox')!.source, 'model.safetensors')).toBe('https://app.example/base/models/demo-pythia/model.safetensors');
+    expect(p.entries).toHaveLength(2);
     expect(allPairs('http://localhost:5173')[0].id).toBe('demo');
   });
 

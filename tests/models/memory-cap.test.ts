@@ -17,12 +17,12 @@ describe.each(['pythia', 'mamba'])('memory cap: tiny-random/%s', (name) => {
     try {
       await m.prefill(g.long_ids.slice(0, 16)); // small buffers in place
       ctx.pool.trim();
-      const before = m.memory();
+      const before = m.memoryHeld();
       ctx.pool.memoryCap = ctx.pool.totalLiveBytes() + 8192; // room for almost nothing more
       m.reset();
       await expect(m.prefill(g.long_ids)).rejects.toMatchObject({ code: 'out-of-memory' });
       // no half-grown cache or activations left behind (the old, smaller activations may have been released)
-      const after = m.memory();
+      const after = m.memoryHeld();
       expect(after.kvCache).toBe(before.kvCache);
       expect(after.ssmState).toBe(before.ssmState);
       expect(after.weights).toBe(before.weights);

@@ -20,7 +20,7 @@ export function tinyGolden<T = Record<string, never>>(name: string): T {
 }
 
 /** Starts the hub server for this test file; load(name) loads tiny-random/<name> onto the file's GPU context. */
-export function tinyHub(): { load(name: string): Promise<LoadedModel> } {
+export function tinyHub(): { load(name: string): Promise<LoadedModel>; url(): string } {
   let server: Awaited<ReturnType<typeof startHubServer>>;
   let client: HubClient;
   beforeAll(async () => {
@@ -30,5 +30,6 @@ export function tinyHub(): { load(name: string): Promise<LoadedModel> } {
   afterAll(() => server?.close());
   return {
     load: async (name) => loadModel(await gpu(), hubSource(`tiny-random/${name}`, { baseUrl: server.url }), { client }),
+    url: () => server.url,
   };
 }

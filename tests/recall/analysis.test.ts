@@ -80,6 +80,53 @@ describe('scaling analysis', () => {
   });
 });
 
+describe('three models: each recurrent model judged against the Transformer', () => {
+  // Mamba-2: t = 0.004·L + 30 (linear), a larger fixed state, flat decode
+  const m2 = (f: (L: number) => number) => lengths.map((L) => pt('mamba2', L, f(L), 40_000, 150));
+  const three = [...sweep, ...m2((L) => 0.004 * L + 30)];
+
+  it('agreeing verdicts keep their status, with a line per recurrent model and numbers keyed by model', () => {
+    const v = verdictPrefillScaling(three);
+    expect(v.status).toBe('supported');
+    const lines = v.summary.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^Prefill time grows as L\^[\d.]+ for Mamba and L\^[\d.]+ for the Transformer .* Mamba is near-linear/);
+    expect(lines[1]).toMatch(/^Prefill time grows as L\^[\d.]+ for Mamba-2 and L\^[\d.]+ for the Transformer .* Mamba-2 is near-linear/);
+    expect(Object.keys(v.numbers).sort()).toEqual(['mamba2Exponent', 'mambaExponent', 'transformerExponent']);
+    expect(v.numbers.mamba2Exponent!).toBeLessThan(1.1);
+    const mem = verdictMemory(three);
+    expect(mem.status).toBe('supported');
+    expect(mem.numbers).toMatchObject({ mambaStateBytes: 5000, mamba2StateBytes: 40_000, mamba2StateGrowth: 1 });
+    expect(mem.summary).toContain("Mamba-2's state memory changed ×1.00");
+    expect(verdictDecode(three).status).toBe('supported');
+    const c = verdictCrossover(three);
+    expect(c.status).toBe('supported');
+    // keys naming no model are kept per model
+    expect(c.numbers['mamba.crossoverLength']).toBe(crossover(sweep)!.length);
+    expect(c.numbers['mamba2.crossoverLength']).toBe(crossover(three, undefined, 'mamba2')!.length);
+    expect(crossover(three, undefined, 'mamba2')!.length).toBeLessThan(crossover(three)!.length); // the faster Mamba-2 crosses earlier
+  });
+
+  it('mixed verdicts are inconclusive and say for which model the claim holds', () => {
+    const v = verdictPrefillScaling([...sweep, ...m2((L) => 2e-5 * L * L)]);
+    expect(v.status).toBe('inconclusive');
+    expect(v.summary.split('\n')[0]).toBe('The claim holds for Mamba; does not hold for Mamba-2.');
+  });
+
+  it('Mamba-2 against the Transformer alone is judged as Mamba was, by name; a model without data is left out', () => {
+    const pair = three.filter((p) => p.arch !== 'mamba');
+    const v = verdictPrefillScaling(pair);
+    expect(v.status).toBe('supported');
+    expect(v.summary).toMatch(/for Mamba-2 and L\^[\d.]+ for the Transformer .* Mamba-2 is near-linear; attention grows faster\.$/);
+    expect(Object.keys(v.numbers).sort()).toEqual(['mamba2Exponent', 'transformerExponent']);
+    // Mamba-2 at one length only: no verdict of its own, Mamba's stands as it is
+    const short = [...sweep, pt('mamba2', 256, 31, 40_000, 150)];
+    expect(verdictPrefillScaling(short)).toEqual(verdictPrefillScaling(sweep));
+    // no Transformer: nothing to compare with
+    expect(verdictPrefillScaling(three.filter((p) => p.arch !== 'transformer')).status).toBe('no-data');
+  });
+});
+
 describe('recall aggregation', () => {
   const rp = (arch: Arch, length: number, depth: number, score: number): RecallPoint => ({
     arch, probe: 'passkey', length, depth, trial: 0, score, correct: score === 1, expected: '1', output: '1', ms: 1, kernels,
@@ -155,6 +202,29 @@ describe('capacity (multikey) aggregation and the "must forget" verdict', () => 
     const both = verdictForget(sweep([4, 2, 0, 0], [4, 2, 0, 0]));
     expect(both.status).toBe('inconclusive');
     expect(both.summary).toContain('Both models lose facts');
+  });
+
+  it('with Mamba-2: each recurrent model against the Transformer at the length they share', () => {
+    const mk2 = (m: number[]) => [1, 4, 16, 64].flatMap((k, i) => cell('mamba2', 1024, k, m[i]));
+    // Mamba forgets as K grows; Mamba-2's larger state holds the facts as well as attention
+    const v = verdictForget([...sweep([4, 3, 1, 0], [4, 4, 4, 3]), ...mk2([4, 4, 4, 4])]);
+    expect(v.status).toBe('inconclusive');
+    const lines = v.summary.split('\n');
+    expect(lines[0]).toBe('The claim holds for Mamba; does not hold for Mamba-2.');
+    expect(lines[1]).toContain('Mamba 100% → 0%, Transformer 100% → 75%');
+    expect(lines[2]).toContain('Mamba-2 100% → 100%, Transformer 100% → 75%');
+    expect(lines[2]).toContain('The fixed-size state held 64 facts as well as attention did.');
+    expect(v.numbers).toMatchObject({ mambaAtKMax: 0, mamba2AtKMax: 1, transformerAtKMax: 0.75, 'mamba.length': 1024, 'mamba2.length': 1024 });
+    // both forget: supported for both
+    expect(verdictForget([...sweep([4, 3, 1, 0], [4, 4, 4, 3]), ...mk2([4, 2, 0, 0])]).status).toBe('supported');
+    // the passkey claim with three
+    const pk = [passkey('mamba', 512, 0), passkey('mamba2', 512, 0), passkey('transformer', 512, 1)];
+    const r = verdictRecall(pk);
+    expect(r.status).toBe('supported');
+    expect(r.summary.split('\n')).toEqual([
+      'Recall accuracy: Transformer 100%, Mamba 0% overall; at L=512: 100% vs 0%. Attention recalls more.',
+      'Recall accuracy: Transformer 100%, Mamba-2 0% overall; at L=512: 100% vs 0%. Attention recalls more.',
+    ]);
   });
 
   it('needs two K values at one length for both models', () => {

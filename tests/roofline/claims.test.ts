@@ -5,16 +5,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { parseConfig } from '../../src/hub/config';
+import { parseConfig, type ModelConfig } from '../../src/hub/config';
+import { parseJson } from '../../src/hub/json';
 import type { Arch } from '../../src/models/types';
 import { DEFAULT_KERNELS } from '../../src/models/kernel-choice';
 import type { SweepPoint } from '../../src/recall/types';
 import { changesSentence, decodeBound, memoryBound, prefillScalingBound, shortContextBound } from '../../src/roofline/claims';
 import { decodeWork, outlook, prefillWork, roofline, type Rates } from '../../src/roofline';
 
-const load = (p: string) => parseConfig(JSON.parse(readFileSync(p, 'utf8')));
-const pairs = {
-  '130m': { mamba: load('tests/hub/configs/state-spaces__mamba-130m-hf.json'), transformer: load('tests/hub/configs/EleutherAI__pythia-160m.json'), perPass: { mamba: 290, transformer: 120 } },
+const load = (p: string) => parseConfig(parseJson(readFileSync(p, 'utf8')) as Record<string, unknown>);
+type Set = { mamba: ModelConfig; mamba2?: ModelConfig; transformer: ModelConfig; perPass: Partial<Record<Arch, number>> };
+const pairs: Record<'130m' | 'demo', Set> = {
+  // 130m: with Mamba-2 130M (24 heads × 64, N 128) beside them for the three-way tests
+  '130m': {
+    mamba: load('tests/hub/configs/state-spaces__mamba-130m-hf.json'), mamba2: load('tests/hub/configs/mamba2-130m-style.json'),
+    transformer: load('tests/hub/configs/EleutherAI__pythia-160m.json'), perPass: { mamba: 290, mamba2: 220, transformer: 120 },
+  },
   demo: { mamba: load('public/models/demo-mamba/config.json'), transformer: load('public/models/demo-pythia/config.json'), perPass: { mamba: 75, transformer: 39 } },
 };
 type Pair = keyof typeof pairs;
@@ -22,17 +28,20 @@ const rates: Rates = { copyGBps: 2000, matmulGflops: 20_000, dispatchUs: 6.6 };
 
 /** A sweep point at L whose prefill and decode took `slow`× their floors (prefill dispatches: per pass, as counted). */
 function point(pair: Pair, arch: Arch, length: number, slow = 1.2): SweepPoint {
-  const c = pairs[pair][arch];
-  const perPass = pairs[pair].perPass[arch];
+  const c = pairs[pair][arch]!;
+  const perPass = pairs[pair].perPass[arch]!;
   const passes = Math.ceil(length / 1024);
   const p = prefillWork(c, length, { passes, dispatches: perPass * passes });
   const d = decodeWork(c, length + 4);
   const pr = roofline(p, rates), dr = roofline(d, rates);
   const L = c.numHiddenLayers, hd = c.hiddenSize;
-  const state = c.arch === 'mamba' ? L * 4 * c.intermediateSize * (c.stateSize + c.convKernel - 1) : L * 2 * hd * 4 * Math.max(256, 2 ** Math.ceil(Math.log2(length + 9)));
+  const state = c.arch === 'mamba' ? L * 4 * c.intermediateSize * (c.stateSize + c.convKernel - 1)
+    : c.arch === 'mamba2' ? L * 4 * (c.numHeads * c.headDim * c.stateSize + (c.convKernel - 1) * c.convDim)
+    : L * 2 * hd * 4 * Math.max(256, 2 ** Math.ceil(Math.log2(length + 9)));
+  const kv = arch === 'transformer';
   return {
     arch, length, prefillMs: pr.boundMs * slow, prefillTokPerS: 0, decodeMsPerToken: dr.boundMs * slow, decodeTokPerS: 1e3 / (dr.boundMs * slow),
-    memory: { weights: 0, kvCache: arch === 'mamba' ? 0 : state, ssmState: arch === 'mamba' ? state : 0, activations: 0, scratch: 0 },
+    memory: { weights: 0, kvCache: kv ? state : 0, ssmState: kv ? 0 : state, activations: 0, scratch: 0 },
     stateBytes: state, totalBytes: state, prefillPass: 1024, kernels: { ...DEFAULT_KERNELS },
     roofline: {
       prefill: roofline(p, rates, { ms: pr.boundMs * slow, timing: 'gpu' }),
@@ -94,6 +103,30 @@ describe('claims: what decides them', () => {
     // 12 layers × K and V × 768 floats × 4 bytes = 73,728 B per position
     expect(b.text).toBe("Decided by the architecture: the KV cache keeps every token (73.7 kB more per token of context); Mamba's state is 2.80 MB at any length.");
     expect(memoryBound(sweep([256]))).toBeNull();
+  });
+
+  test('three models: every verdict line names Mamba, Mamba-2 and the Transformer', () => {
+    const three = (lengths: number[]) => lengths.flatMap((l) => [point('130m', 'mamba', l), point('130m', 'mamba2', l), point('130m', 'transformer', l)]);
+    const pts = three([256, 1024, 4096]);
+    const s = shortContextBound(pts)!;
+    expect(s.text).toMatch(/^At L = 256: Decided by (the architecture|the implementation|model size): Mamba is [a-z]+-bound, set by [^;]+; Mamba-2 is [a-z]+-bound, set by [^;]+; the Transformer is [a-z]+-bound, set by [^.]+\./);
+    // of three: which would be fastest if bytes were the bound (here: the Transformer, measured fastest too)
+    expect(s.text).toMatch(/If bytes were the bound, the verdict would stand: Mamba moves [\d.]+ [MG]B, Mamba-2 [\d.]+ [MG]B, the Transformer [\d.]+ [MG]B, so the Transformer would still be fastest\./);
+    expect(changesSentence(pts, 'prefill')).toMatch(/^Mamba: .*; Mamba-2: .*; the Transformer: .*\.$/);
+    expect(prefillScalingBound(pts)!.text).toContain('At L = 4k: Decided by');
+    expect(decodeBound(pts)!.text).toMatch(/Mamba-2 is [a-z]+-bound/);
+    // the memory claim: each recurrent model's fixed state (Mamba-2 130M: 24 × (24·64·128 + 3·1792) × 4 B)
+    expect(memoryBound(pts)!.text).toBe("Decided by the architecture: the KV cache keeps every token (73.7 kB more per token of context); Mamba's state is 2.80 MB, Mamba-2's 19.4 MB at any length.");
+    // Mamba-2 stopped before the others' shortest length: the lengths all three share decide
+    const late = pts.filter((p) => p.arch !== 'mamba2' || p.length === 4096);
+    expect(shortContextBound(late)!.text).toMatch(/^At L = 4k: .*Mamba-2 is/);
+    // no length in common for all three: Mamba against the Transformer
+    const apart = pts.filter((p) => p.arch !== 'mamba2' || p.length === 4096).filter((p) => p.arch === 'mamba2' || p.length < 4096);
+    expect(shortContextBound(apart)!.text).toMatch(/^At L = 256: Decided by [a-z ]+: Mamba is [^;]+; the Transformer is/);
+    // Mamba-2 with the Transformer only (a pair without Mamba)
+    const m2 = pts.filter((p) => p.arch !== 'mamba');
+    expect(shortContextBound(m2)!.text).toMatch(/^At L = 256: Decided by [a-z ]+: Mamba-2 is [^;]+; the Transformer is/);
+    expect(memoryBound(m2)!.text).toContain("Mamba-2's state is 19.4 MB at any length.");
   });
 
   test('no rooflines: no line', () => {

@@ -35,7 +35,7 @@ describe('rooflines in the engine\'s results', { timeout: 600_000 }, () => {
     expect(points).toHaveLength(4);
     for (const p of points) {
       const r = p.roofline!;
-      const m = models[p.arch as Arch];
+      const m = models[p.arch as 'mamba' | 'transformer'];
       // the prefill of the L tokens but the last (generate() feeds that one to the first decode step)
       expect(r.prefill!.tokens).toBe(p.length - 1);
       expect(r.prefill!.dispatches).toBeGreaterThan(0);

@@ -9,9 +9,12 @@ import kernels from '../../../docs/benchmarks/kernels.json';
 import torch from '../../../docs/benchmarks/torch.json';
 import models from '../../../docs/benchmarks/models.json';
 import type { SweepPoint } from '../../recall/types';
+import { ARCHS } from '../../models/types';
 import { useStore } from '../../store/store';
-import { AXIS, COLORS, GRID, fmtBytes, fmtLen, fmtMs, fmtRate } from '../format';
+import { ARCH_LABEL } from '../controller';
+import { AXIS, COLORS, GRID, axisUnit, fmtBytes, fmtLen, fmtMs, fmtTick, type AxisQuantity } from '../format';
 import { ChartFigure } from './charts';
+import { RunMetaLine } from './ScalingPanel';
 import { Card } from './ui';
 
 type Pt = { x: number; y: number | null | undefined };
@@ -43,58 +46,67 @@ function merge(series: BenchSeries[]): Record<string, number>[] {
   return [...rows.values()].sort((a, b) => a.x - b.x);
 }
 
-function BenchLineChart(props: { series: BenchSeries[]; xLabel: string; yLabel: string; logY?: boolean; yFormat?: (v: number) => string }) {
+function BenchLineChart(props: { series: BenchSeries[]; xLabel: string; yLabel: string; logY?: boolean; yQuantity?: AxisQuantity; yFormat?: (v: number) => string }) {
   const series = props.series.filter((s) => s.points.some((p) => p.y !== null && p.y !== undefined && p.y > 0));
   const data = merge(series);
-  const yf = props.yFormat ?? ((v: number) => String(+v.toPrecision(3)));
+  const ys = series.flatMap((s) => s.points.map((p) => p.y).filter((v): v is number => typeof v === 'number'));
+  const unit = props.yQuantity ? axisUnit(props.yQuantity, ys, props.logY) : null;
+  const yTick = unit ? unit.tick : (props.yFormat ?? fmtTick);
+  const yFull = props.yQuantity === 'time' ? fmtMs : props.yQuantity === 'bytes' ? fmtBytes : yTick;
   const label = new Map(series.map((s) => [s.key, s.label]));
   return (
-    <ResponsiveContainer width="100%" height="100%">
-      <LineChart data={data} margin={{ top: 8, right: 16, bottom: 18, left: 8 }}>
-        <CartesianGrid stroke={GRID} strokeDasharray="3 3" />
-        <XAxis
-          dataKey="x"
-          type="number"
-          scale="log"
-          domain={['dataMin', 'dataMax']}
-          tickFormatter={fmtLen}
-          stroke={AXIS}
-          tick={{ fill: AXIS, fontSize: 11 }}
-          allowDataOverflow
-          label={{ value: props.xLabel, position: 'insideBottom', offset: -10, fill: AXIS, fontSize: 11 }}
-        />
-        <YAxis
-          type="number"
-          scale={props.logY ? 'log' : 'linear'}
-          domain={props.logY ? ['auto', 'auto'] : [0, 'auto']}
-          tickFormatter={yf}
-          stroke={AXIS}
-          tick={{ fill: AXIS, fontSize: 11 }}
-          width={64}
-          allowDataOverflow
-          label={{ value: props.yLabel, angle: -90, position: 'insideLeft', fill: AXIS, fontSize: 11, style: { textAnchor: 'middle' } }}
-        />
-        <Tooltip
-          formatter={(v, name) => [typeof v === 'number' ? yf(v) : String(v), label.get(String(name)) ?? String(name)]}
-          labelFormatter={(l) => `${props.xLabel}: ${fmtLen(Number(l))}`}
-          contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 8, color: 'var(--text)' }}
-        />
-        <Legend verticalAlign="top" align="right" iconType="plainline" formatter={(v) => label.get(String(v)) ?? String(v)} wrapperStyle={{ fontSize: 12 }} />
-        {series.map((s) => (
-          <Line
-            key={s.key}
-            dataKey={s.key}
-            name={s.key}
-            stroke={s.color}
-            strokeWidth={2}
-            strokeDasharray={s.dashed ? '6 4' : undefined}
-            dot={{ r: 3, fill: s.color }}
-            isAnimationActive={false}
-            connectNulls
-          />
-        ))}
-      </LineChart>
-    </ResponsiveContainer>
+    <div className="xy">
+      <div className="xy-top">
+        <span className="axis-title axis-title-y">{unit ? `${props.yLabel} (${unit.unit})` : props.yLabel}</span>
+      </div>
+      <div className="xy-plot">
+        <ResponsiveContainer width="100%" height="100%">
+          <LineChart data={data} margin={{ top: 4, right: 16, bottom: 0, left: 4 }}>
+            <CartesianGrid stroke={GRID} strokeDasharray="3 3" />
+            <XAxis
+              dataKey="x"
+              type="number"
+              scale="log"
+              domain={['dataMin', 'dataMax']}
+              tickFormatter={fmtLen}
+              stroke={AXIS}
+              tick={{ fill: AXIS, fontSize: 11 }}
+              allowDataOverflow
+            />
+            <YAxis
+              type="number"
+              scale={props.logY ? 'log' : 'linear'}
+              domain={props.logY ? ['auto', 'auto'] : [0, 'auto']}
+              tickFormatter={yTick}
+              stroke={AXIS}
+              tick={{ fill: AXIS, fontSize: 11 }}
+              width={56}
+              allowDataOverflow
+            />
+            <Tooltip
+              formatter={(v, name) => [typeof v === 'number' ? yFull(v) : String(v), label.get(String(name)) ?? String(name)]}
+              labelFormatter={(l) => `${props.xLabel}: ${fmtLen(Number(l))}`}
+              contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 8, color: 'var(--text)' }}
+            />
+            <Legend verticalAlign="top" align="right" iconType="plainline" formatter={(v) => label.get(String(v)) ?? String(v)} wrapperStyle={{ fontSize: 12 }} />
+            {series.map((s) => (
+              <Line
+                key={s.key}
+                dataKey={s.key}
+                name={s.key}
+                stroke={s.color}
+                strokeWidth={2}
+                strokeDasharray={s.dashed ? '6 4' : undefined}
+                dot={{ r: 3, fill: s.color }}
+                isAnimationActive={false}
+                connectNulls
+              />
+            ))}
+          </LineChart>
+        </ResponsiveContainer>
+      </div>
+      <div className="axis-title axis-title-x">{props.xLabel}</div>
+    </div>
   );
 }
 
@@ -115,9 +127,9 @@ function modelSeries(y: (r: ModelRow) => number | null | undefined, dtype: 'f32'
 
 /** The user's own sweep (Scaling tab), one dashed line per architecture. */
 function yourSeries(points: SweepPoint[], y: (p: SweepPoint) => number | null): BenchSeries[] {
-  return (['mamba', 'transformer'] as const).map((arch) => ({
+  return ARCHS.filter((arch) => arch !== 'mamba2' || points.some((p) => p.arch === arch)).map((arch) => ({
     key: `you-${arch}`,
-    label: `your GPU · ${arch === 'mamba' ? 'Mamba' : 'Transformer'}`,
+    label: `your GPU · ${ARCH_LABEL[arch]}`,
     color: COLORS[arch],
     dashed: true,
     points: points.filter((p) => p.arch === arch).map((p) => ({ x: p.length, y: y(p) })),
@@ -177,10 +189,10 @@ const ModelCharts = memo(function ModelCharts({ points }: { points: SweepPoint[]
   return (
     <div className="chart-grid">
       <ChartFigure title="Prefill time vs context (whole model)" name="bench-models-prefill" testId="bench-chart-models-prefill" points={count(prefill)}>
-        <BenchLineChart series={prefill} xLabel="context length (tokens)" yLabel="prefill ms" logY yFormat={fmtMs} />
+        <BenchLineChart series={prefill} xLabel="context length (tokens)" yLabel="prefill time" logY yQuantity="time" />
       </ChartFigure>
       <ChartFigure title="Decode speed vs context (whole model)" name="bench-models-decode" testId="bench-chart-models-decode" points={count(decode)}>
-        <BenchLineChart series={decode} xLabel="context length (tokens)" yLabel="tokens/s" yFormat={fmtRate} />
+        <BenchLineChart series={decode} xLabel="context length (tokens)" yLabel="decode tokens/s" />
       </ChartFigure>
       <ChartFigure
         title="Sequence memory vs context (KV cache / SSM state)"
@@ -189,7 +201,7 @@ const ModelCharts = memo(function ModelCharts({ points }: { points: SweepPoint[]
         points={count(memory)}
         note="Pythia: KV cache, grows with L. Mamba: SSM + conv state, constant."
       >
-        <BenchLineChart series={memory} xLabel="context length (tokens)" yLabel="bytes" logY yFormat={fmtBytes} />
+        <BenchLineChart series={memory} xLabel="context length (tokens)" yLabel="KV cache / state" logY yQuantity="bytes" />
       </ChartFigure>
     </div>
   );
@@ -197,6 +209,7 @@ const ModelCharts = memo(function ModelCharts({ points }: { points: SweepPoint[]
 
 export function BenchmarksPanel() {
   const points = useStore((s) => s.sweep.points);
+  const meta = useStore((s) => s.sweep.meta);
   return (
     <div className="panel" data-testid="panel-benchmarks">
       <div className="panel" data-testid="bench-tab">
@@ -210,6 +223,7 @@ export function BenchmarksPanel() {
           </p>
         </Card>
         <div className="section-title">Whole models: mamba-130m/370m vs pythia-160m/410m</div>
+        {points.length > 0 && <RunMetaLine meta={meta} what='"Your GPU" was' testId="bench-your-meta" />}
         <ModelCharts points={points} />
         <div className="section-title">Kernels</div>
         <div className="chart-grid">

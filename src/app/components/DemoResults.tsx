@@ -4,7 +4,7 @@
  * picker while the demo pair is chosen.
  */
 import { useEffect, useState } from 'react';
-import { demoResultsUrl } from '../controller';
+import { demoCard } from '../controller';
 import { fmtLen, fmtPct } from '../format';
 import { ArchDot } from './ui';
 
@@ -48,10 +48,8 @@ export function DemoResults() {
   const [data, setData] = useState<DemoResultsFile | null>(null);
   useEffect(() => {
     let live = true;
-    fetch(demoResultsUrl())
-      .then((r) => (r.ok ? r.json() : null))
-      .then((j: DemoResultsFile | null) => { if (live && j?.format?.startsWith('mamba-vs-transformer demo results')) setData(j); })
-      .catch(() => { /* the card is optional: without the file the picker shows nothing extra */ });
+    // the card is optional: without the file the picker shows nothing extra
+    void demoCard().then((j) => { if (live && j) setData(j as unknown as DemoResultsFile); });
     return () => { live = false; };
   }, []);
   if (!data) return null;
@@ -64,8 +62,8 @@ export function DemoResults() {
           <thead>
             <tr>
               <th>Model</th>
-              <th title="nats per token on held-out text">Loss @512</th>
-              <th>Loss @2k</th>
+              <th title="Average loss per token on held-out text, in nats: lower is better">Loss at 512 tokens</th>
+              <th title="Average loss per token on held-out text, in nats: lower is better">Loss at 2k</th>
               {data.lengths.map((l) => (
                 <th key={l} className={l > data.trainLength ? 'beyond' : ''} title={l > data.trainLength ? 'longer than any training sequence' : ''}>
                   Passkey {fmtLen(l)}
@@ -90,7 +88,7 @@ export function DemoResults() {
         </table>
       </div>
       <p className="fine">
-        Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of{' '}
+        Loss: nats per token on held-out text (lower is better). Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of{' '}
         {data.trainLengths && data.trainLengths.length > 1 ? `${data.trainLengths.map(fmtLen).join(' / ')}-token` : `${data.trainLength}-token`} sequences,{' '}
         {fmtPct(data.synthFrac)} of them synthetic recall tasks). Passkey: exact match over {data.probesPerCell} probes per length ({data.depths.length} depths), measured with this page's recall lab on an {data.device};
         lengths past {data.trainLength} were never seen in training. Run the Recall lab to measure it on your GPU.

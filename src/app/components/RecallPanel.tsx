@@ -1,6 +1,6 @@
 /** Recall lab: a document (pasted or bundled), passkey / copy-span / loss-by-position probes, heatmaps and curves. */
 import { useEffect, useMemo, useState } from 'react';
-import type { Arch } from '../../models/types';
+import { ARCHS } from '../../models/types';
 import { capacityByKeys, capacityGrid, capacityLength, recallByLength, recallGrid } from '../../recall/analysis';
 import { checkDocument } from '../../recall/document';
 import { MULTIKEY_WORDS } from '../../recall/multikey';
@@ -11,13 +11,12 @@ import { ARCH_LABEL, cancelJob, countTokens, maxTokens, runRecall } from '../con
 import { fmtLen, fmtPct } from '../format';
 import { ArchLineChart, ChartFigure } from './charts';
 import { Heatmap } from './Heatmap';
-import { LimitNotes } from './ScalingPanel';
+import { ContextWarning, LimitNotes, RunMetaLine } from './ScalingPanel';
 import { SelectivityView } from './SelectivityView';
 import { ArchDot, Card, ListField, Notice, NumberField, Progress, RunButton } from './ui';
 
 /** Paste larger than this is refused outright (kept out of the page). */
 const MAX_PASTE_CHARS = 8_000_000;
-const ARCHS: Arch[] = ['mamba', 'transformer'];
 const PROBE_LABEL: Record<ProbeKind, string> = { passkey: 'Passkey (needle)', copy: 'Copy span', multikey: 'Multikey (capacity)', loss: 'Loss by position' };
 
 export interface BundledDoc {
@@ -56,7 +55,7 @@ export function DocumentCard() {
   const docs = useBundledDocs();
   const doc = useStore((s) => s.document);
   const docId = useStore((s) => s.settings.doc);
-  const slotsKey = useStore((s) => `${s.slots.mamba.status}:${s.slots.transformer.status}`);
+  const slotsKey = useStore((s) => ARCHS.map((a) => s.slots[a].status).join(':'));
   const [tooBig, setTooBig] = useState<number | null>(null);
 
   // Exact token counts from the loaded tokenizers (debounced; the tokenizer runs in the worker).
@@ -146,6 +145,10 @@ export function RecallPanel() {
   const ready = useActiveSlots();
   const docText = useStore((s) => s.document.text);
   const docOk = checkDocument(docText, { maxTokens: Number.MAX_SAFE_INTEGER }).ok;
+  const usesDepths = settings.probes.includes('passkey') || settings.probes.includes('copy');
+  const why = !ready.length
+    ? 'Load a model pair first (above)'
+    : !docOk ? 'The document needs fixing (see its card)' : !settings.probes.length ? 'Tick at least one probe' : null;
   const toggleProbe = (p: ProbeKind) =>
     patchSettings({ probes: settings.probes.includes(p) ? settings.probes.filter((x) => x !== p) : [...settings.probes, p] });
   const archs = ARCHS.filter((a) => recall.points.some((p) => p.arch === a) || recall.curves.some((c) => c.arch === a));
@@ -170,7 +173,8 @@ export function RecallPanel() {
               label="Run probes"
               onRun={() => void runRecall()}
               onCancel={() => cancelJob('recall')}
-              disabled={!ready.length || !docOk || !settings.probes.length}
+              disabled={!!why}
+              why={why}
               testId="run-recall"
             />
           }
@@ -183,14 +187,37 @@ export function RecallPanel() {
             ))}
           </div>
           <div className="row gap wrap">
-            <ListField label="Context lengths" value={settings.lengths} onChange={(lengths) => patchSettings({ lengths: lengths.map(Math.round).filter((x) => x > 0) })} testId="recall-lengths" />
-            <ListField label="Depths (0–1)" value={settings.depths} onChange={(depths) => patchSettings({ depths: depths.filter((d) => d <= 1) })} testId="recall-depths" />
-            <NumberField label="Trials" value={settings.trials} min={1} max={20} onChange={(trials) => patchSettings({ trials: Math.max(1, Math.round(trials)) })} />
+            <ListField
+              label="Context lengths"
+              value={settings.lengths}
+              onChange={(lengths) => patchSettings({ lengths: lengths.map(Math.round).filter((x) => x > 0) })}
+              testId="recall-lengths"
+              help="Tokens per probe, comma-separated"
+            />
+            <ListField
+              label="Depths (0–1)"
+              value={settings.depths}
+              onChange={(depths) => patchSettings({ depths: depths.filter((d) => d <= 1) })}
+              testId="recall-depths"
+              help="Where passkey and copy put the fact: 0 = start, 1 = end (multikey: random)"
+              disabledWhy={usesDepths ? null : 'Multikey places its K facts at random depths: no depth to set'}
+            />
+            <NumberField
+              label="Trials"
+              value={settings.trials}
+              min={1}
+              max={20}
+              onChange={(trials) => patchSettings({ trials: Math.max(1, Math.round(trials)) })}
+              testId="recall-trials"
+              help="Probes per cell (length × depth, or length × K)"
+            />
             <ListField
               label="Facts K (multikey)"
               value={settings.keys}
               onChange={(keys) => patchSettings({ keys: [...new Set(keys.map(Math.round).filter((k) => k >= 1 && k <= MULTIKEY_WORDS.length))].sort((a, b) => a - b) })}
               testId="recall-keys"
+              help="How many facts a multikey document holds"
+              disabledWhy={settings.probes.includes('multikey') ? null : 'Tick Multikey to set K'}
             />
           </div>
           <ul className="fine probe-help">
@@ -203,20 +230,21 @@ export function RecallPanel() {
             </li>
             <li>
               <b>Multikey</b>: K facts “The code for <i>word</i> is <i>1234</i>.” at random depths; the question asks for one of them. Score: exact match. A cell per
-              length and K, with depths × trials probes; a cell whose facts do not fit in the length is skipped. Passkey tests forgetting by distance, this tests
+              length and K, with Trials probes; a cell whose facts do not fit in the length is skipped. Passkey tests forgetting by distance, this tests
               forgetting by capacity.
             </li>
             <li>
               <b>Loss by position</b>: per-token loss over the document; a model that uses long context keeps lowering it as it reads.
             </li>
           </ul>
-          {!ready.length && <p className="fine">Load a model pair above to run the probes.</p>}
+          <ContextWarning lengths={settings.lengths} />
           {recall.progress && (
             <Progress done={recall.progress.done} total={recall.progress.total} label={recall.running ? recall.progress.label : recall.cancelled ? 'cancelled' : 'finished'} testId="recall-progress" />
           )}
           {recall.error && <Notice kind="error">{recall.error}</Notice>}
           <LimitNotes limits={recall.limits} />
           <SkipNotes skips={recall.skips} />
+          <RunMetaLine meta={recall.meta} what={recall.running ? 'Being' : 'These results were'} testId="recall-meta" kernels={recall.points[0]?.kernels ?? recall.curves[0]?.kernels} />
         </Card>
       </div>
 

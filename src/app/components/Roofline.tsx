@@ -4,7 +4,7 @@
  */
 import type { ReactNode } from 'react';
 import type { Calibration } from '../../roofline/calibrate';
-import type { Arch } from '../../models/types';
+import { ARCHS, type Arch } from '../../models/types';
 import type { SweepPoint } from '../../recall/types';
 import type { ClaimBound, RooflinePhase } from '../../roofline/claims';
 import { boundSeries, changesSentence } from '../../roofline/claims';
@@ -78,7 +78,7 @@ export function CalibrationTag() {
 export function ScalingBounds({ points }: { points: SweepPoint[] }) {
   const with_ = points.filter((p) => p.roofline);
   if (!with_.length) return null;
-  const archs = (['mamba', 'transformer'] as Arch[]).filter((a) => with_.some((p) => p.arch === a));
+  const archs = ARCHS.filter((a) => with_.some((p) => p.arch === a));
   const line = (arch: Arch, phase: RooflinePhase): ReactNode => {
     const s = boundSeries(with_, arch, phase);
     if (!s.length) return null;

@@ -91,7 +91,7 @@ export function SelectivityView() {
               </option>
             ))}
           </select>
-          <RunButton running={sel.running} label="Inspect" onRun={() => void runSelectivity(length, depth)} onCancel={() => cancelJob('selectivity')} disabled={!docOk || !ready} testId="run-selectivity" />
+          <RunButton running={sel.running} label="Inspect" onRun={() => void runSelectivity(length, depth)} onCancel={() => cancelJob('selectivity')} disabled={!docOk || !ready} why={!ready ? 'Load a model pair first (above)' : !docOk ? 'The document needs fixing (see its card)' : null} testId="run-selectivity" />
         </div>
       }
     >

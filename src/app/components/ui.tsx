@@ -1,5 +1,6 @@
 /** Small presentational pieces shared by the panels. */
 import type { ReactNode } from 'react';
+import type { Arch } from '../../models/types';
 
 export function Card(props: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; testId?: string }) {
   return (
@@ -15,6 +16,11 @@ export function Card(props: { title?: ReactNode; actions?: ReactNode; children: 
   );
 }
 
+/** One line under a setting saying what it does (in place, not only in a tooltip). */
+function Help({ text }: { text?: ReactNode }) {
+  return text ? <span className="field-help">{text}</span> : null;
+}
+
 export function Segmented<T extends string>(props: {
   label: string;
   value: T;
@@ -22,6 +28,9 @@ export function Segmented<T extends string>(props: {
   onChange: (v: T) => void;
   testId?: string;
   disabled?: boolean;
+  /** Why the choice is disabled (shown as its tooltip). */
+  why?: string;
+  help?: ReactNode;
 }) {
   return (
     <div className="field">
@@ -34,7 +43,7 @@ export function Segmented<T extends string>(props: {
             role="radio"
             aria-checked={props.value === o.value}
             className={props.value === o.value ? 'on' : ''}
-            title={o.title}
+            title={props.disabled && props.why ? props.why : o.title}
             disabled={props.disabled}
             onClick={() => props.onChange(o.value)}
           >
@@ -42,11 +51,16 @@ export function Segmented<T extends string>(props: {
           </button>
         ))}
       </div>
+      <Help text={props.help} />
     </div>
   );
 }
 
-export function NumberField(props: { label: string; value: number; onChange: (v: number) => void; min?: number; max?: number; step?: number; testId?: string; title?: string }) {
+export function NumberField(props: {
+  label: string; value: number; onChange: (v: number) => void; min?: number; max?: number; step?: number; testId?: string; title?: string;
+  /** One line under the field: what the setting does (units, what 0 means). */
+  help?: ReactNode;
+}) {
   return (
     <label className="field" title={props.title}>
       <span className="field-label">{props.label}</span>
@@ -62,26 +76,33 @@ export function NumberField(props: { label: string; value: number; onChange: (v:
           if (Number.isFinite(v)) props.onChange(v);
         }}
       />
+      <Help text={props.help} />
     </label>
   );
 }
 
 /** A comma-separated list of numbers (e.g. context lengths). */
-export function ListField(props: { label: string; value: number[]; onChange: (v: number[]) => void; testId?: string; hint?: string }) {
+export function ListField(props: {
+  label: string; value: number[]; onChange: (v: number[]) => void; testId?: string; hint?: string; help?: ReactNode;
+  /** Disabled, with the reason shown in place of the help. */
+  disabledWhy?: string | null;
+}) {
   return (
-    <label className="field">
+    <label className="field" title={props.disabledWhy ?? undefined}>
       <span className="field-label">{props.label}</span>
       <input
         type="text"
         defaultValue={props.value.join(', ')}
         data-testid={props.testId}
         placeholder={props.hint}
+        disabled={!!props.disabledWhy}
         onBlur={(e) => {
           const v = e.target.value.split(/[,\s]+/).filter(Boolean).map(Number).filter((x) => Number.isFinite(x) && x >= 0);
           if (v.length) props.onChange(v);
           e.target.value = (v.length ? v : props.value).join(', ');
         }}
       />
+      <Help text={props.disabledWhy ?? props.help} />
     </label>
   );
 }
@@ -126,18 +147,32 @@ export function Notice(props: { kind: 'error' | 'warn' | 'info'; children: React
   );
 }
 
-export function RunButton(props: { running: boolean; onRun: () => void; onCancel: () => void; label: string; disabled?: boolean; testId?: string }) {
-  return props.running ? (
-    <button type="button" className="btn btn-danger" onClick={props.onCancel} data-testid={props.testId ? `${props.testId}-cancel` : undefined}>
-      Cancel
-    </button>
-  ) : (
-    <button type="button" className="btn btn-primary" onClick={props.onRun} disabled={props.disabled} data-testid={props.testId}>
-      {props.label}
-    </button>
+/**
+ * A run button (Cancel while running). When disabled it says why: as its tooltip and in a line beside it.
+ */
+export function RunButton(props: { running: boolean; onRun: () => void; onCancel: () => void; label: string; disabled?: boolean; why?: string | null; testId?: string }) {
+  if (props.running) {
+    return (
+      <button type="button" className="btn btn-danger" onClick={props.onCancel} data-testid={props.testId ? `${props.testId}-cancel` : undefined}>
+        Cancel
+      </button>
+    );
+  }
+  const why = props.disabled ? (props.why ?? 'Not available right now') : null;
+  return (
+    <span className="run-button">
+      {why && (
+        <span className="why" data-testid={props.testId ? `${props.testId}-why` : undefined}>
+          {why}
+        </span>
+      )}
+      <button type="button" className="btn btn-primary" onClick={props.onRun} disabled={props.disabled} title={why ?? undefined} data-testid={props.testId}>
+        {props.label}
+      </button>
+    </span>
   );
 }
 
-export function ArchDot(props: { arch: 'mamba' | 'transformer' }) {
+export function ArchDot(props: { arch: Arch }) {
   return <span className={`dot dot-${props.arch}`} aria-hidden />;
 }
