@@ -193,6 +193,8 @@ test.describe.serial('with the demo pair (one page)', () => {
     await expect(page.getByTestId('claim-source-memory')).toContainText('the Scaling tab’s sweep');
     await expect(page.getByTestId('claim-source-memory')).toContainText('L 16–32');
     await expect(page.getByTestId('claim-verdict-prefill')).toHaveText('Not measured yet'); // needs 3 lengths
+    await expect(page.getByTestId('claim-source-prefill')).toContainText('Newest measurements, not enough for a verdict: the Scaling tab’s sweep');
+    await expect(page.getByTestId('claim-source-prefill')).toContainText('L 300–300');
     await shot(page, 'new-user-claims');
     await sweep(16, 32); // after the longer run
     await finished();
