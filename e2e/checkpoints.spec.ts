@@ -9,7 +9,7 @@
  *   EleutherAI/pythia-410m    → pythia-bin's pytorch_model.bin cut short (a truncated download: refused)
  * The bad pair is loaded first: both slots say what is wrong, and the good pair then loads and generates.
  */
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,6 +52,13 @@ test.afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
+/** Load the chosen pair: its configs are checked and its download sized first, then confirmed (nothing is cached). */
+async function loadConfirmed(page: Page) {
+  await page.getByTestId('load-models').click();
+  await expect(page.getByTestId('confirm-download')).toContainText('Download');
+  await page.getByTestId('confirm-load').click();
+}
+
 test("bad .bin files are refused with clear errors; then the authors' .bin checkpoints load and generate, the companion tokenizer named", async ({ page }) => {
   test.skip(!existsSync(path.join(FIX, 'mamba-ssm/resolve/main/pytorch_model.bin')), 'tools/make_bin_fixtures.py output is not in tests/fixtures/hub');
   test.setTimeout(360_000); // a pair loaded and generating on SwiftShader (pipeline compiles), on a shared CPU
@@ -61,16 +68,18 @@ test("bad .bin files are refused with clear errors; then the authors' .bin check
   await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
 
   // The bad pair: a pickle that names os.system, a truncated file. Each slot says what is wrong; nothing ran.
-  await page.getByTestId('load-models').click();
+  await loadConfirmed(page);
   for (const slot of ['slot-mamba', 'slot-transformer']) await expect(page.getByTestId(slot)).toHaveAttribute('data-status', 'error', { timeout: 120_000 });
   await expect(page.getByTestId('slot-mamba')).toContainText('pytorch_model.bin of state-spaces/mamba-370m: data.pkl: refusing to load: the pickle names the global os.system');
   await expect(page.getByTestId('slot-transformer')).toContainText('pytorch_model.bin of EleutherAI/pythia-410m: truncated');
+  await expect(page.getByTestId('slot-mamba')).toContainText('(a pickle that could run code), so it was not loaded. Nothing from it ran.');
+  await expect(page.getByTestId('slot-transformer')).toContainText('incomplete or damaged');
   expect(existsSync('/tmp/pwned-by-e2e')).toBe(false);
 
   // The good pair, in the same page.
   await page.getByTestId('pair-130m-ssm').click();
   await expect(page.getByTestId('pair-130m-ssm')).toContainText('tokenizer: EleutherAI/gpt-neox-20b');
-  await page.getByTestId('load-models').click();
+  await loadConfirmed(page);
   for (const slot of ['slot-mamba', 'slot-transformer']) {
     await expect(page.getByTestId(slot)).toHaveAttribute('data-status', /ready|error/, { timeout: 120_000 });
     expect(await page.getByTestId(slot).getAttribute('data-status'), await page.getByTestId(slot).innerText()).toBe('ready');

@@ -193,6 +193,8 @@ test.describe.serial('with the demo pair (one page)', () => {
     await expect(page.getByTestId('claim-source-memory')).toContainText('the Scaling tab’s sweep');
     await expect(page.getByTestId('claim-source-memory')).toContainText('L 16–32');
     await expect(page.getByTestId('claim-verdict-prefill')).toHaveText('Not measured yet'); // needs 3 lengths
+    await expect(page.getByTestId('claim-source-prefill')).toContainText('Newest measurements, not enough for a verdict: the Scaling tab’s sweep');
+    await expect(page.getByTestId('claim-source-prefill')).toContainText('L 300–300');
     await shot(page, 'new-user-claims');
     await sweep(16, 32); // after the longer run
     await finished();
@@ -248,6 +250,16 @@ test.describe.serial('with the demo pair (one page)', () => {
     await expect(page.getByTestId('gen-text-mamba')).toHaveText('');
     await expect(page.getByTestId('compare-error')).toHaveCount(0);
     await setText(page, 'prompt', 'The harbour master opened the ledger and wrote');
+    // A whole run: labelled with its kernel and sampling (readable defaults, not greedy); the time-per-token chart
+    // keeps the first token (which includes reading the prompt) apart, in one unit.
+    await page.getByTestId('generate').click();
+    for (const a of ['mamba', 'transformer']) await expect(page.getByTestId(`output-${a}`)).toHaveAttribute('data-done', 'true', { timeout: 240_000 });
+    await expect(page.getByTestId('output-label-mamba')).toHaveText('fused scan · temperature 0.8, top-k 40, top-p 0.95, seed 1');
+    await expect(page.getByTestId('output-label-transformer')).toContainText('flash attention · temperature 0.8');
+    const perModel = await Promise.all(['mamba', 'transformer'].map(async (a) => Number(await page.getByTestId(`new-tokens-${a}`).locator('.stat-value').innerText())));
+    const chart = page.getByTestId('chart-token-latency');
+    await expect(chart).toHaveAttribute('data-points', String(perModel.reduce((s, n) => s + Math.max(0, n - 1), 0)));
+    await expect(chart.getByTestId('y-title')).toHaveText(/^time per token \((µs|ms|s)\)$/);
   });
 
   test('4: a new pair loads beside the old one; failures say what happened and leave the old pair loaded', async () => {

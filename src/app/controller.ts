@@ -323,7 +323,7 @@ async function loadInPlace(pair: ModelPair): Promise<SlotResult> {
     if (r.cancelled) patchSlot(slot, { status: 'empty', error: 'Loading cancelled' }, true);
     else if (!r.ok) {
       const f = explainLoadError(r.error!, { what: e.repo, hub: getState().settings.hub, online: navigator.onLine });
-      patchSlot(slot, { status: 'error', error: `${f.title} ${f.advice}`, sourceId: pair.id }, true);
+      patchSlot(slot, { status: 'error', error: `${f.title} ${f.advice}`, errorDetail: f.detail, sourceId: pair.id }, true);
     }
   }
   return results.find(([, r]) => !r.ok)?.[1] ?? { ok: true };

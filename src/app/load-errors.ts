@@ -11,7 +11,7 @@ export interface LoadFailure {
   advice: string;
   /** The technical message. */
   detail: string;
-  kind: 'offline' | 'unreachable' | 'interrupted' | 'not-found' | 'no-weights' | 'gated' | 'busy' | 'server' | 'unsupported' | 'wrong-side' | 'memory' | 'other';
+  kind: 'offline' | 'unreachable' | 'interrupted' | 'not-found' | 'no-weights' | 'gated' | 'busy' | 'server' | 'unsupported' | 'wrong-side' | 'memory' | 'unsafe' | 'damaged' | 'other';
 }
 
 export interface FailureContext {
@@ -103,6 +103,21 @@ export function explainLoadError(e: { code?: string; status?: number; message?: 
       kind: 'memory', detail,
       title: `${c.what} does not fit in this GPU’s memory.`,
       advice: 'Pick a smaller pair, or close other tabs that use the GPU.',
+    };
+  }
+  // a weights file the readers refuse (src/hub/torch-pickle.ts, torch-bin.ts, safetensors.ts): nothing of it ran
+  if (/refusing to load/.test(detail)) {
+    return {
+      kind: 'unsafe', detail,
+      title: `A weights file of ${c.what} holds more than tensors (a pickle that could run code), so it was not loaded.`,
+      advice: 'Nothing from it ran. Pick another repo, or one with model.safetensors.',
+    };
+  }
+  if (/\btruncated\b|\bcorrupt\b/.test(detail)) {
+    return {
+      kind: 'damaged', detail,
+      title: `A weights file of ${c.what} is incomplete or damaged, so it was not loaded.`,
+      advice: 'If the download was cut short, try again; if it keeps failing, the file on the server is broken: pick another repo.',
     };
   }
   return { kind: 'other', detail, title: `${c.what} could not be loaded.`, advice: 'Try again; if it keeps failing, the detail below says where it stopped.' };

@@ -29,7 +29,9 @@ export interface SlotState {
   progress?: LoadProgress;
   info?: SlotModel;
   error?: string;
-  /** Which pair / set the slot holds or is loading. */
+  /** The technical message behind `error` (shown folded under it). */
+  errorDetail?: string;
+  /** Which pair / source the slot holds or is loading. */
   sourceId?: string;
   /** While a new model loads beside it: the model still in the slot (it stays if the new one fails). */
   previous?: SlotModel;

@@ -95,6 +95,10 @@ describe('load failures in words for users', () => {
     expect(explainLoadError({ name: 'ConfigError', message: 'model_type "llama"' }, c).kind).toBe('unsupported');
     expect(explainLoadError({ code: 'not-found', message: 'no weights in x: none of model.safetensors, … exists' }, c).kind).toBe('no-weights');
     expect(explainLoadError({ code: 'out-of-memory', message: 'x' }, c).kind).toBe('memory');
+    const unsafe = explainLoadError({ code: 'internal', message: 'pytorch_model.bin of a/b: data.pkl: refusing to load: the pickle names the global os.system' }, c);
+    expect([unsafe.kind, unsafe.detail]).toEqual(['unsafe', 'pytorch_model.bin of a/b: data.pkl: refusing to load: the pickle names the global os.system']);
+    expect(explainLoadError({ code: 'internal', message: 'pytorch_model.bin of a/b: truncated: the file ends after 10 bytes' }, c).kind).toBe('damaged');
+    expect(explainLoadError({ code: 'internal', message: 'something else' }, c).kind).toBe('other');
   });
 });
 

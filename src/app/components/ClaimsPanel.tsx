@@ -70,8 +70,8 @@ function stateSizes(slots: AppState['slots']): string | null {
   return parts.length ? parts.join(', ') : null;
 }
 
-/** Which run a verdict used: where, when, and its settings (kernels, lengths, …). */
-function describeRun(run: MeasuredRun<unknown>, kind: 'scaling' | 'recall'): string {
+/** Which run a verdict used (with no verdict, the newest run): where, when, and its settings (kernels, lengths, …). */
+function describeRun(run: MeasuredRun<unknown>, kind: 'scaling' | 'recall', covers: boolean): string {
   const s = run.settings;
   const parts: string[] = [];
   if (kind === 'scaling') parts.push(`L ${fmtLen(s.sweepMin ?? 0)}–${fmtLen(s.sweepMax ?? 0)}`, `${s.sweepDecode ?? 0} decode tokens`);
@@ -82,12 +82,14 @@ function describeRun(run: MeasuredRun<unknown>, kind: 'scaling' | 'recall'): str
   // the kernels the points recorded, else those the run started with
   const k = (run.points[0] as { kernels?: { scan: string; attention: string } } | undefined)?.kernels ?? { scan: s.scan, attention: s.attn };
   parts.push(`Mamba scan ${k.scan}`, `attention ${k.attention}`);
-  return `From ${FROM[run.from]} that finished at ${new Date(run.finishedAt).toLocaleTimeString()} (${parts.join(' · ')}).`;
+  const when = `${FROM[run.from]} that finished at ${new Date(run.finishedAt).toLocaleTimeString()} (${parts.join(' · ')})`;
+  return covers ? `From ${when}.` : `Newest measurements, not enough for a verdict: ${when}.`;
 }
 
 interface Judged<T> {
   verdict: Verdict;
   points: T[];
+  /** The run the verdict read; with no verdict, the newest run (its points lack what the claim needs). */
   run: MeasuredRun<T> | null;
   running: boolean;
 }
@@ -96,7 +98,10 @@ function judge<T>(runs: MeasuredRun<T>[], live: T[], running: boolean, verdict: 
   if (running) return { verdict: { status: 'no-data', summary: '', numbers: {} }, points: live, run: null, running: true };
   const pick = pickRun(runs, verdict);
   if (pick) return { verdict: pick.verdict, points: pick.run.points, run: pick.run, running: false };
-  return { verdict: verdict([]), points: [], run: null, running: false };
+  // No run covers the claim: no verdict, but the newest run's points still show (chart, what bounds them), and the
+  // verdict says what they lack.
+  const latest = runs[0] ?? null;
+  return { verdict: verdict(latest?.points ?? []), points: latest?.points ?? [], run: latest, running: false };
 }
 
 function Claim<T>(props: {
@@ -140,7 +145,7 @@ function Claim<T>(props: {
       {props.extra}
       {judged.run && (
         <p className="fine" data-testid={`claim-source-${props.id}`}>
-          {describeRun(judged.run as MeasuredRun<unknown>, props.kind)}
+          {describeRun(judged.run as MeasuredRun<unknown>, props.kind, judged.verdict.status !== 'no-data')}
         </p>
       )}
       {!judged.running && <ClaimBoundLine id={props.id} b={props.bound?.(judged.points) ?? null} />}

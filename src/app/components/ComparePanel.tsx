@@ -176,7 +176,7 @@ function Output({ arch, out, prompt, first }: { arch: Arch; out: StreamOutput | 
         <Stat label="time to first token" value={fmtMs(st ? (st.newTokens > 0 ? st.ttftMs : null) : (out?.tokens[0]?.ms ?? null))} testId={`ttft-${arch}`} title="Reading the prompt and picking the first new token" />
         <Stat label="prompt tok/s" value={fmtRate(st?.prefillTokPerS)} testId={`prefill-rate-${arch}`} title={st ? `${st.promptTokens} prompt tokens in ${fmtMs(st.prefillMs)}` : undefined} />
         <Stat label="new tok/s" value={fmtRate(st?.decodeTokPerS ?? liveDecodeRate(out))} testId={`decode-${arch}`} title="Tokens generated per second after the first" />
-        <Stat label="new tokens" value={out ? `${out.tokens.length}` : '—'} />
+        <Stat label="new tokens" value={out ? `${out.tokens.length}` : '—'} testId={`new-tokens-${arch}`} />
       </div>
       {out?.trace?.readbacks && st && st.newTokens > 1 && (
         <p className="fine" data-testid={`trace-${arch}`}>

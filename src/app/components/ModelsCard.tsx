@@ -57,7 +57,7 @@ function SlotRow({ slot }: { slot: Arch }) {
               ? <>trained on ≤ <b>{info.trainedContext.toLocaleString('en-US')}</b> tokens</>
               : 'training length unknown'}
           </span>
-          {' · '}runs up to {info.maxContext.toLocaleString('en-US')} here · weights {fmtBytes(info.memory.weights)}
+          {' · '}runs up to {info.maxContext.toLocaleString('en-US')} here · vocab {info.vocabSize.toLocaleString('en-US')} · weights {fmtBytes(info.memory.weights)}
           {info.trainedContextSource && <span className="sr-only"> (from {info.trainedContextSource})</span>}
           {info.weights && (
             <span data-testid={`weights-${slot}`}>
@@ -73,7 +73,17 @@ function SlotRow({ slot }: { slot: Arch }) {
           )}
         </div>
       )}
-      {st.status === 'error' && <div className="slot-error">{st.error}</div>}
+      {st.status === 'error' && (
+        <div className="slot-error">
+          {st.error}
+          {st.errorDetail && (
+            <details className="fine">
+              <summary>Details</summary>
+              <span className="mono">{st.errorDetail}</span>
+            </details>
+          )}
+        </div>
+      )}
       {st.status === 'empty' && <div className="muted small slot-info">{st.error ?? 'Pick a pair and press Load.'}</div>}
     </div>
   );
