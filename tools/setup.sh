@@ -10,7 +10,11 @@ if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/lib/chromium/vk_swiftshader_icd.jso
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
 stamp=node_modules/.setup-stamp
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+if [ -L node_modules ]; then
+  # A link to a shared install (a git worktree using another checkout's packages): npm ci would empty the folder it
+  # points to under every checkout that shares it. Left alone; install in the checkout that owns it.
+  :
+elif [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
