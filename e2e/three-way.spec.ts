@@ -53,7 +53,7 @@ test('three models side by side: three columns, three series, Mamba-2 in the cla
   page.on('pageerror', (e) => errors.push(e.message));
   const t0 = Date.now();
   const lap = (what: string) => console.log(`${what}: ${((Date.now() - t0) / 1e3).toFixed(0)} s`);
-  const q = 'maxNew=6&batch=3&sweepMin=16&sweepMax=32&sweepDecode=2&probes=passkey,multikey&lengths=192&depths=0.5&trials=1&keys=1,2';
+  const q = 'maxNew=6&batch=3&sweepMin=16&sweepMax=32&sweepDecode=8&probes=passkey,multikey&lengths=192&depths=0.5&trials=1&keys=1,2';
   await page.goto(`/?autoload=0&hub=${encodeURIComponent(server.url)}&pair=130m-3way&${q}`);
   await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
 

@@ -6,8 +6,10 @@
 // Layout: dbc = x_proj output [R + 2·NS] (Δ_low | B | C); W_dt [DIN, R] (f32 or packed f16, element e at half e & 1
 // of word e >> 1; any R); pack (f32) holds A = −exp(A_log) [DIN, NS] at A_OFF, D [DIN] at D_OFF and dt_bias [DIN] at
 // DTB_OFF; uz = (u | z) [2·DIN]; state [DIN, NS]; y [DIN].
-// Tiling: 256 threads = CPW = floor(256 / NS) channels × NS states (thread c·NS + n; coalesced state rows). The NS
-// threads of a channel split the dt_proj dot (j ≡ n mod NS) and the C·h sum, both reduced in workgroup memory.
+// Tiling: WG threads = CPW channels × TPC threads per channel, each thread SPT = NS / TPC states n ≡ lane (mod TPC).
+// On a GPU TPC = NS (one state per thread, coalesced state rows; WG 256); on a CPU adapter TPC = 1 (one thread per
+// channel, WG 64: a software rasteriser pays per invocation at every barrier). The TPC threads of a channel split the
+// dt_proj dot (j ≡ lane mod TPC) and the C·h sum, both reduced in workgroup memory.
 
 #include "activations_lib.wgsl"
 
@@ -19,6 +21,9 @@ override A_OFF: u32 = 0u;
 override D_OFF: u32 = 0u;
 override DTB_OFF: u32 = 0u;
 override CPW: u32 = 16u;
+override TPC: u32 = 16u;
+override WG: u32 = 256u;
+const SPT: u32 = 16u; // the most states per thread (their registers): TPC ≥ NS / 16
 
 @group(0) @binding(0) var<storage, read> dbc: array<f32>;
 @group(0) @binding(1) var<storage, read> wdt: array<vec4<u32>>;
@@ -27,7 +32,7 @@ override CPW: u32 = 16u;
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-var<workgroup> part: array<f32, 256>;
+var<workgroup> part: array<f32, WG>;
 var<workgroup> dts: array<f32, CPW>;
 
 fn welem(e: u32) -> f32 {
@@ -39,30 +44,36 @@ fn welem(e: u32) -> f32 {
   return bitcast<f32>(wdt[e >> 2u][e & 3u]);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let c = t / NS;
-  let n = t % NS;
+  let c = t / TPC;
+  let lane = t % TPC;
   let d = wid.x * CPW + c;
   let live = c < CPW && d < DIN;
+  let spt = (NS + TPC - 1u) / TPC; // states of this thread: n = lane + i·TPC, i < spt, n < NS
   // Every operand that does not depend on Δ is loaded first, so the kernel waits on one round of global loads
   // instead of four (dt_proj dot, dt_bias, the state step's inputs, the gate's).
-  let k = d * NS + n;
+  var a: array<f32, SPT>;
+  var h0: array<f32, SPT>;
+  var bn: array<f32, SPT>;
+  var cn: array<f32, SPT>;
   var dtb = 0.0;
   var u = 0.0;
-  var a = 0.0;
-  var h0 = 0.0;
-  var bn = 0.0;
-  var cn = 0.0;
   var dd = 0.0;
   var z = 0.0;
   if (live) {
     u = uz[d];
-    a = pack[A_OFF + k];
-    h0 = state[k];
-    bn = dbc[R + n];
-    cn = dbc[R + NS + n];
-    if (n == 0u) {
+    for (var i = 0u; i < spt; i++) {
+      let n = lane + i * TPC;
+      if (n < NS) {
+        let k = d * NS + n;
+        a[i] = pack[A_OFF + k];
+        h0[i] = state[k];
+        bn[i] = dbc[R + n];
+        cn[i] = dbc[R + NS + n];
+      }
+    }
+    if (lane == 0u) {
       dtb = pack[DTB_OFF + d];
       dd = pack[D_OFF + d];
       z = uz[DIN + d];
@@ -70,28 +81,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   var acc = 0.0;
   if (live) {
-    for (var j = n; j < R; j += NS) { acc += welem(d * R + j) * dbc[j]; }
+    for (var j = lane; j < R; j += TPC) { acc += welem(d * R + j) * dbc[j]; }
   }
   part[t] = acc;
   workgroupBarrier();
-  if (live && n == 0u) {
+  if (live && lane == 0u) {
     var s = dtb;
-    for (var i = 0u; i < NS; i++) { s += part[t + i]; }
+    for (var i = 0u; i < TPC; i++) { s += part[t + i]; }
     dts[c] = softplus(s);
   }
   workgroupBarrier();
   var contrib = 0.0;
   if (live) {
     let dt = dts[c];
-    let h = exp(dt * a) * h0 + dt * bn * u;
-    state[k] = h;
-    contrib = cn * h;
+    for (var i = 0u; i < spt; i++) {
+      let n = lane + i * TPC;
+      if (n < NS) {
+        let h = exp(dt * a[i]) * h0[i] + dt * bn[i] * u;
+        state[d * NS + n] = h;
+        contrib += cn[i] * h;
+      }
+    }
   }
   part[t] = contrib;
   workgroupBarrier();
-  if (live && n == 0u) {
+  if (live && lane == 0u) {
     var s = 0.0;
-    for (var i = 0u; i < NS; i++) { s += part[t + i]; }
+    for (var i = 0u; i < TPC; i++) { s += part[t + i]; }
     y[d] = (s + dd * u) * silu(z);
   }
 }

@@ -11,11 +11,14 @@
 // tx·4..). K is walked in steps of BK = 16: the X and W tiles are staged transposed ([k][m], [k][n]) in 8 KiB of
 // workgroup memory so the inner loop reads one vec4 of X rows and one vec4 of W rows per k. Tails in M, N and K
 // are masked (zeros loaded, stores skipped).
+// DIRECT (a CPU adapter: a software rasteriser pays per invocation at every barrier): the same 64×64 tiles and 4×4
+// register blocks, each thread reading its X rows and W rows straight from memory (no staging, no barriers).
 // Epilogue flags: 1 = add bias[biasOff + n], 2 = accumulate (Y += result), 4 = add residual r[rOff + m·rStride + n].
 
 override W_F16: bool = false;
 override X_VEC4: bool = true;
 override W_VEC: bool = true;
+override DIRECT: bool = false;
 
 struct Params {
   M: u32,
@@ -54,6 +57,40 @@ fn unpack8(q: vec4<u32>, lo: ptr<function, vec4<f32>>, hi: ptr<function, vec4<f3
   *hi = vec4<f32>(c, d);
 }
 
+// DIRECT loads: X[m, k .. k + 4) and W[n, k .. k + 4) (zeros past M, N or K).
+fn xq(m: u32, k: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (m >= params.M) { return v; }
+  let r = params.xOff + m * params.xStride;
+  if (X_VEC4 && k + 3u < params.K) { return x[(r + k) >> 2u]; }
+  for (var j = 0u; j < 4u; j++) {
+    if (k + j < params.K) {
+      let i = r + k + j;
+      v[j] = x[i >> 2u][i & 3u];
+    }
+  }
+  return v;
+}
+
+fn wq(n: u32, k: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (n >= params.N) { return v; }
+  let K = params.K;
+  if (W_VEC && !W_F16 && k + 3u < K) { return bitcast<vec4<f32>>(w[(n * K + k) >> 2u]); }
+  for (var j = 0u; j < 4u; j++) {
+    if (k + j < K) {
+      let e = n * K + k + j;
+      if (W_F16) {
+        let word = e >> 1u;
+        v[j] = unpack2x16float(w[word >> 2u][word & 3u])[e & 1u];
+      } else {
+        v[j] = bitcast<f32>(w[e >> 2u][e & 3u]);
+      }
+    }
+  }
+  return v;
+}
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
@@ -81,7 +118,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
 
-  for (var k0 = 0u; k0 < K; k0 += BK) {
+  if (DIRECT && W_F16 && W_VEC && X_VEC4) {
+    // 8 k per step: one 16-byte load of each W row holds 8 halves
+    let mr = m0 + ty * 4u;
+    let nc0 = n0 + tx * 4u;
+    let nn = array<u32, 4>(min(nc0, N - 1u), min(nc0 + 1u, N - 1u), min(nc0 + 2u, N - 1u), min(nc0 + 3u, N - 1u));
+    let mm = array<u32, 4>(min(mr, M - 1u), min(mr + 1u, M - 1u), min(mr + 2u, M - 1u), min(mr + 3u, M - 1u));
+    for (var k = 0u; k < select(K, 0u, mr >= M); k += 8u) { // (rows past M: nothing to compute)
+      var blo: array<vec4<f32>, 4>;
+      var bhi: array<vec4<f32>, 4>;
+      for (var j = 0u; j < 4u; j++) {
+        var lo: vec4<f32>;
+        var hi: vec4<f32>;
+        unpack8(w[(nn[j] * K + k) >> 3u], &lo, &hi);
+        blo[j] = lo;
+        bhi[j] = hi;
+      }
+      var r: array<vec4<f32>, 4>;
+      for (var i = 0u; i < 4u; i++) {
+        let xb = (params.xOff + mm[i] * params.xStride + k) >> 2u;
+        let a = x[xb];
+        let b = x[xb + 1u];
+        r[i] = vec4<f32>(dot(a, blo[0]) + dot(b, bhi[0]), dot(a, blo[1]) + dot(b, bhi[1]),
+                         dot(a, blo[2]) + dot(b, bhi[2]), dot(a, blo[3]) + dot(b, bhi[3]));
+      }
+      acc0 += r[0];
+      acc1 += r[1];
+      acc2 += r[2];
+      acc3 += r[3];
+    }
+  } else if (DIRECT) {
+    let mr = m0 + ty * 4u;
+    let nc0 = n0 + tx * 4u;
+    for (var k = 0u; k < select(K, 0u, mr >= M); k += 4u) {
+      let b0 = wq(nc0, k);
+      let b1 = wq(nc0 + 1u, k);
+      let b2 = wq(nc0 + 2u, k);
+      let b3 = wq(nc0 + 3u, k);
+      let a0 = xq(mr, k);
+      let a1 = xq(mr + 1u, k);
+      let a2 = xq(mr + 2u, k);
+      let a3 = xq(mr + 3u, k);
+      acc0 += vec4<f32>(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
+      acc1 += vec4<f32>(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
+      acc2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
+      acc3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
+    }
+  }
+  for (var k0 = 0u; k0 < select(K, 0u, DIRECT); k0 += BK) {
     // Stage X transposed: xs[k][m].
     var xv = vec4<f32>(0.0);
     let kx = k0 + lc * 4u;

@@ -3,19 +3,27 @@ import { afterAll } from 'vitest';
 import { GpuContext } from '../src/gpu/context';
 import { acquireNodeDevice } from '../src/gpu/node';
 
-let ctxPromise: Promise<GpuContext> | null = null;
+const contexts = new Map<string, Promise<GpuContext>>();
 
-/** The test file's GpuContext (created on first use, destroyed after the file's tests). */
-export function gpu(): Promise<GpuContext> {
-  if (!ctxPromise) {
-    ctxPromise = acquireNodeDevice().then((a) => new GpuContext(a));
+/**
+ * The test file's GpuContext (created on first use, destroyed after the file's tests). `tiling` picks the kernel
+ * plans: the adapter's own by default (CPU plans on SwiftShader: few threads, few barriers), 'gpu' for the plans a
+ * GPU runs (the kernel tests of the planned kernels use these, so the production tilings stay tested here), 'cpu'
+ * for the CPU plans.
+ */
+export function gpu(tiling?: 'gpu' | 'cpu'): Promise<GpuContext> {
+  const key = tiling ?? 'adapter';
+  let p = contexts.get(key);
+  if (!p) {
+    p = acquireNodeDevice().then((a) => new GpuContext(a, { tiling }));
+    contexts.set(key, p);
     afterAll(async () => {
-      const ctx = await ctxPromise;
+      const ctx = await p;
       ctx?.destroy();
-      ctxPromise = null;
+      contexts.delete(key);
     });
   }
-  return ctxPromise;
+  return p;
 }
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */

@@ -31,11 +31,17 @@ export class GpuContext {
    * only pay off against per-call overhead on a real GPU (e.g. one pipeline per decode layer) are slower there.
    */
   readonly cpuAdapter: boolean;
+  /**
+   * Kernel plans for a CPU: a software rasteriser runs a workgroup's invocations as fibers and pays per invocation
+   * at every barrier, so there the plans pick few threads and few barriers (matmul without staging, one thread per
+   * decode matrix row, 32-thread norms, one thread per Mamba channel). Defaults to cpuAdapter; tests force either.
+   */
+  readonly cpuTiling: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly codes = new Map<string, string>();
 
-  constructor(acquired: AcquiredDevice) {
+  constructor(acquired: AcquiredDevice, opts: { tiling?: 'gpu' | 'cpu' } = {}) {
     this.acquired = acquired;
     this.device = acquired.device;
     this.limits = acquired.limits;
@@ -44,6 +50,7 @@ export class GpuContext {
     this.uniforms = new UniformArena(this.device);
     const info = acquired.adapterInfo;
     this.cpuAdapter = /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+    this.cpuTiling = opts.tiling === undefined ? this.cpuAdapter : opts.tiling === 'cpu';
   }
 
   has(feature: OptionalFeature): boolean {

@@ -165,10 +165,14 @@ export class MambaDecodeSsm {
   constructor(ctx: GpuContext, readonly shape: MambaDecodeShape) {
     checkShape(shape);
     this.layout = mambaPackLayout(shape);
-    const cpw = Math.floor(256 / shape.n);
+    // threads per channel: one per state on a GPU; on a CPU adapter as few as the 16 state registers allow
+    const tpc = ctx.cpuTiling ? Math.ceil(shape.n / 16) : shape.n;
+    const wg = ctx.cpuTiling ? 64 : 256;
+    const cpw = Math.floor(wg / tpc);
+    if (cpw < 1) throw new Error(`mamba_decode_ssm: state size ${shape.n} > ${wg} threads per workgroup`);
     this.groups = Math.ceil(shape.dIn / cpw);
     this.kernel = new ComputeKernel(ctx, 'mamba_decode_ssm', { constants: {
-      DIN: shape.dIn, NS: shape.n, R: shape.r, W_F16: shape.dtDtype === 'f16' ? 1 : 0, CPW: cpw,
+      DIN: shape.dIn, NS: shape.n, R: shape.r, W_F16: shape.dtDtype === 'f16' ? 1 : 0, CPW: cpw, TPC: tpc, WG: wg,
       A_OFF: this.layout.A, D_OFF: this.layout.D, DTB_OFF: this.layout.dtBias,
     } });
   }

@@ -173,7 +173,7 @@ export class MatmulKernel {
     const key = `${+f16}${+xVec4}${+wVec}`;
     let k = this.kernels.get(key);
     if (!k) {
-      k = new ComputeKernel(this.ctx, 'matmul', { constants: { W_F16: +f16, X_VEC4: +xVec4, W_VEC: +wVec } });
+      k = new ComputeKernel(this.ctx, 'matmul', { constants: { W_F16: +f16, X_VEC4: +xVec4, W_VEC: +wVec, DIRECT: +this.ctx.cpuTiling } });
       this.kernels.set(key, k);
     }
     return k;

@@ -14,7 +14,8 @@ function grid(L: number): [number, number] {
 }
 
 function wgFor(ctx: GpuContext, wg?: number): number {
-  const w = Math.min(wg ?? 256, ctx.limits.maxComputeInvocationsPerWorkgroup);
+  // a CPU adapter pays per invocation at each of the reduction's barriers: 32 threads per row there
+  const w = Math.min(wg ?? (ctx.cpuTiling ? 32 : 256), ctx.limits.maxComputeInvocationsPerWorkgroup);
   if (w & (w - 1)) throw new Error(`norm: workgroup size ${w} must be a power of two`);
   return w;
 }

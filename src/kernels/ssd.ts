@@ -150,7 +150,7 @@ export class SsdScan {
     if (N > 256) throw new Error(`SsdScan: N = ${N} > 256 is not supported (a channel's state lives in registers)`);
     this.H = H; this.P = P; this.N = N; this.G = G;
     const lim = ctx.limits;
-    this.plan = planSsd(opts, opts, { maxInvocations: lim.maxComputeInvocationsPerWorkgroup, maxWgStorage: lim.maxComputeWorkgroupStorageSize, cpu: ctx.cpuAdapter });
+    this.plan = planSsd(opts, opts, { maxInvocations: lim.maxComputeInvocationsPerWorkgroup, maxWgStorage: lim.maxComputeWorkgroupStorageSize, cpu: ctx.cpuTiling });
     const nv = Math.ceil(N / 4);
     this.seqWg = Math.min(opts.seqWorkgroup ?? 64, lim.maxComputeInvocationsPerWorkgroup, nextPow2((H / G) * P));
     let tt = opts.seqTile ?? 8;

@@ -664,7 +664,8 @@ export abstract class CausalLM implements LanguageModel {
         prefillMs,
         decodeMs,
         prefillTokPerS: ids.length / (prefillMs / 1e3),
-        decodeTokPerS: out.length > 1 ? (out.length - 1) / (decodeMs / 1e3) : 0,
+        // 0 when unmeasured: one token, or the later batches read back in the same tick as the first (no time passed)
+        decodeTokPerS: out.length > 1 && decodeMs > 0 ? (out.length - 1) / (decodeMs / 1e3) : 0,
         ttftMs: prefillMs,
         stopReason,
       },

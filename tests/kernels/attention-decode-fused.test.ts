@@ -22,7 +22,7 @@ const CASES: Case[] = [
 
 describe('fused decode attention (rotary + KV append + split-K, then merge + dense + residual)', () => {
   it.each(CASES.map((c) => [`H=${c.H} hd=${c.hd} rot=${c.rot} pos=${c.pos} ${c.dtype}`, c] as const))('%s', async (_, c) => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const { H, hd, rot, pos, maxLen } = c;
     const d = H * hd;
     const qkv = randArray(3 * d, pos + 1, -1.5, 1.5);
@@ -54,7 +54,7 @@ describe('fused decode attention (rotary + KV append + split-K, then merge + den
   });
 
   it('plans more key chunks as the context grows, up to a cap', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const s = new AttentionDecodeSplit(ctx, { H: 12, hd: 64, rot: 16, base: 10000 });
     expect(s.splitsFor(0)).toBe(1);
     expect(s.splitsFor(63)).toBe(1);

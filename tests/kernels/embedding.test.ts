@@ -32,7 +32,7 @@ describe('f16 helpers', () => {
 
 describe('embedding gather', () => {
   it('gathers rows from f32 and f16 tables split into blocks; out-of-range ids give zeros', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const k = new EmbeddingKernel(ctx);
     for (const [dtype, d] of [['f32', 48], ['f16', 37], ['f16', 300]] as const) {
       const vocab = 1000;
@@ -50,7 +50,7 @@ describe('embedding gather', () => {
   });
 
   it('writes into a strided view and validates known ids', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const k = new EmbeddingKernel(ctx);
     const vocab = 50, d = 8, L = 3;
     const E = randArray(vocab * d, 3);

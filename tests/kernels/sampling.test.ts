@@ -20,7 +20,7 @@ async function draw(ctx: GpuContext, logits: Float32Array, params: SamplingParam
 
 describe('argmax', () => {
   it('matches the oracle exactly, ties to the lowest index, NaN ignored when not checking, batched rows', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const k = new SamplerKernel(ctx, { check: false });
     const rows: Float32Array[] = [];
     for (const V of [1, 10, 257, 50280]) rows.push(randArray(V, V, -5, 5));
@@ -51,7 +51,7 @@ describe('argmax', () => {
 
 describe('sampling', () => {
   it('greedy limits equal argmax: temperature 0, top_k 1, and a tiny temperature in both kernels', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const x = randArray(5000, 1, -3, 3);
     x[1234] = 4;
     const am = argmaxRef(x);
@@ -62,7 +62,7 @@ describe('sampling', () => {
   });
 
   it('every draw lies in the top-k / top-p set and agrees with the oracle drawing with the same uniforms', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const V = 3001;
     const x = randArray(V, 2, -4, 4);
     for (let i = 0; i < 40; i++) x[(i * 97) % V] = 3.9; // ties at the top
@@ -88,7 +88,7 @@ describe('sampling', () => {
   });
 
   it('top-k ties at the threshold take the lowest indices', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const x = new Float32Array(600).fill(-1);
     for (const i of [50, 10, 590, 300]) x[i] = 2;
     x[400] = 5;
@@ -98,7 +98,7 @@ describe('sampling', () => {
   });
 
   it('frequencies match the oracle distribution (chi-square, V = 10, 500–1000 draws in one dispatch)', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const x = new Float32Array([1.0, 0.5, 2.0, -1.0, 0.0, 1.5, 0.2, -0.5, 1.8, 0.9]);
     for (const p of [{ temperature: 1 }, { temperature: 0.7, topK: 5 }, { temperature: 1.2, topP: 0.8 }, { temperature: 1, topK: 6, topP: 0.9 }] as SamplingParams[]) {
       const n = p.topK || p.topP ? 500 : 1000;
@@ -121,7 +121,7 @@ describe('sampling', () => {
   });
 
   it('writes into the token history so the embedding gather can read it in the same pass', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const V = 100, d = 8;
     const x = randArray(V, 5);
     const E = randArray(V * d, 6);
@@ -141,7 +141,7 @@ describe('sampling', () => {
   });
 
   it('top-k ties across first-pass slices still take the lowest indices', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const x = new Float32Array(7000).fill(-1);
     for (const i of [6500, 2100, 50, 4100, 2047]) x[i] = 2;
     x[4000] = 5;
@@ -150,7 +150,7 @@ describe('sampling', () => {
   });
 
   it('non-finite logits give NON_FINITE_TOKEN in every mode (the model turns it into an error)', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const k = new SamplerKernel(ctx);
     for (const bad of [NaN, Infinity, -Infinity]) {
       const x = randArray(5000, 9);
@@ -172,7 +172,7 @@ describe('sampling', () => {
   });
 
   it('fixed-u draws match the oracle', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const x = randArray(777, 8, -2, 2);
     const k = new SamplerKernel(ctx);
     const lb = ctx.upload(x);

@@ -81,6 +81,31 @@ describe.each(REPOS)('tiny-random/%s', (name) => {
   });
 });
 
+// The tests above run on the adapter's kernel plans (CPU plans on SwiftShader: GpuContext.cpuTiling); these run one
+// golden model per architecture and weight type on the plans a GPU takes (256-thread decode rows, tiled matmul).
+const gpuPlans = tinyHub('gpu');
+describe.each(['mamba', 'mamba-f16', 'pythia', 'pythia-f16', 'mamba2'])('tiny-random/%s on the GPU plans', (name) => {
+  it('prefill logits and step-by-step decode match transformers; greedy generate() gives the golden tokens', async () => {
+    const g = golden(name);
+    const m = await gpuPlans.load(name);
+    try {
+      const V = g.vocab_size;
+      const logits = await m.prefill(g.prompt_ids, { allLogits: true });
+      for (let t = 0; t < g.prompt_ids.length; t++) expect(relErr(row(logits, t, V), row(g.logits, t, V))).toBeLessThan(1e-3);
+      m.reset();
+      let last = await m.prefill(g.prompt_ids);
+      for (let i = 0; i < g.greedy_ids.length; i++) {
+        expect(relErr(last, row(g.greedy_logits, i, V))).toBeLessThan(1e-3);
+        last = await m.step(g.greedy_ids[i]);
+      }
+      const out = await m.generate(g.prompt_ids, { maxNewTokens: g.greedy_ids.length, temperature: 0, topK: 0, topP: 1, seed: 1 });
+      expect(out.ids).toEqual(g.greedy_ids);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
 describe('longer sequences and kernel variants', () => {
   it.each([
     ['mamba', 'fused'], ['mamba', 'unfused'], ['mamba', 'sequential'], ['pythia', 'flash'], ['pythia', 'reference'],

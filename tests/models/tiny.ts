@@ -19,8 +19,9 @@ export function tinyGolden<T = Record<string, never>>(name: string): T {
   return JSON.parse(readFileSync(`${tinyDir(name)}/golden.json`, 'utf8')) as T;
 }
 
-/** Starts the hub server for this test file; load(name) loads tiny-random/<name> onto the file's GPU context. */
-export function tinyHub(): { load(name: string): Promise<LoadedModel>; url(): string } {
+/** Starts the hub server for this test file; load(name) loads tiny-random/<name> onto the file's GPU context (the
+ *  adapter's kernel plans, or `tiling`'s: tests/gpu.ts). */
+export function tinyHub(tiling?: 'gpu' | 'cpu'): { load(name: string): Promise<LoadedModel>; url(): string } {
   let server: Awaited<ReturnType<typeof startHubServer>>;
   let client: HubClient;
   beforeAll(async () => {
@@ -29,7 +30,7 @@ export function tinyHub(): { load(name: string): Promise<LoadedModel>; url(): st
   });
   afterAll(() => server?.close());
   return {
-    load: async (name) => loadModel(await gpu(), hubSource(`tiny-random/${name}`, { baseUrl: server.url }), { client }),
+    load: async (name) => loadModel(await gpu(tiling), hubSource(`tiny-random/${name}`, { baseUrl: server.url }), { client }),
     url: () => server.url,
   };
 }

@@ -65,7 +65,7 @@ export function mergeSeries(series: Series[]): Record<string, number | null>[] {
   for (const s of series) {
     for (const p of s.points) {
       const r = rows.get(p.x) ?? { x: p.x };
-      r[seriesKey(s)] = p.y;
+      r[seriesKey(s)] = p.y !== null && Number.isFinite(p.y) ? p.y : null; // an infinite value would stretch the axis to nothing
       rows.set(p.x, r);
     }
   }
