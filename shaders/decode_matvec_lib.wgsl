@@ -1,5 +1,5 @@
-// decode_matvec_lib: the code the decode matrix-vector kernels share (decode_matvec, mamba_decode_in,
-// attention_decode_out). Not a kernel: those shaders `#include` it.
+// decode_matvec_lib: the code the decode matrix-vector kernels share (decode_matvec, mamba_decode_in and
+// mamba2_decode_in through decode_in_lib, attention_decode_out). Not a kernel: those shaders `#include` it.
 // Tiling: a workgroup of WG threads computes ROWS output rows of one weight block W [N, K] (PyTorch Linear layout,
 // f32, or packed f16 pairs read with unpack2x16float: element e of the block is half e & 1 of word e >> 1);
 // LANES = WG / ROWS threads per row stride over the row's 16-byte chunks (4 f32 or 8 f16), four chunks in flight per
