@@ -12,7 +12,7 @@
 import type { GpuContext } from '../gpu/context';
 import { ComputeKernel } from '../gpu/kernel';
 import { resolvePrefill, type AttentionDims, type PrefillArgs } from './attention_common';
-import { flashPlan, headVec4s, SMALL_GRID, type FlashOptions, type FlashPlan, type FlashTiles } from './attention_flash_plan';
+import { flashPlan, headVec4s, SMALL_GRID, tiledProblem, type FlashOptions, type FlashPlan, type FlashTiles } from './attention_flash_plan';
 
 /** The adapter's smallest subgroup size when the device has the subgroups feature, else 0. */
 export function subgroupMinSize(ctx: GpuContext): number {
@@ -42,7 +42,11 @@ export class FlashAttention {
 
   constructor(private readonly ctx: GpuContext, readonly dims: AttentionDims, opts: FlashOptions = {}) {
     const maxStorage = Math.min(opts.maxWorkgroupStorage ?? Infinity, ctx.limits.maxComputeWorkgroupStorageSize);
-    this.plan = flashPlan(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, opts, subgroupMinSize(ctx));
+    // CPU plans (GpuContext.cpuTiling): one 32 x 32 tiling (64 threads) for every length unless the caller picks one:
+    // one pipeline to compile instead of two, and a quarter of the invocations waiting at each barrier
+    const cpu = ctx.cpuTiling && opts.BR === undefined && opts.BC === undefined && opts.kernel !== 'rowwise';
+    const cpuTiles = cpu && !tiledProblem(dims.hd, 32, 32, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup);
+    this.plan = flashPlan(dims.hd, maxStorage, ctx.limits.maxComputeInvocationsPerWorkgroup, cpuTiles ? { ...opts, BR: 32, BC: 32 } : opts, subgroupMinSize(ctx));
     // Compile the usual kernel now (shader errors surface at construction).
     this.kernel(this.plan.large, dims.hd % 4 === 0 ? 'vec4' : 'scalar');
   }

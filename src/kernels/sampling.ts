@@ -77,8 +77,8 @@ export function decodePartFloats(V: number, params: SamplingParams): number {
 }
 
 export class SamplerKernel {
-  private readonly partial: Record<Mode, ComputeKernel>;
-  private readonly final: Record<Mode, ComputeKernel>;
+  // one pipeline per selection mode and stage, compiled on first use (a greedy run never compiles top-k's)
+  private readonly kernels = new Map<string, ComputeKernel>();
   private scratch: GPUBuffer | null = null;
   private retired: GPUBuffer[] = [];
   private readonly check: boolean;
@@ -86,9 +86,13 @@ export class SamplerKernel {
   constructor(private readonly ctx: GpuContext, opts: SamplerOptions = {}) {
     if (ctx.limits.maxComputeInvocationsPerWorkgroup < 256) throw new Error('sampler needs 256 invocations per workgroup');
     this.check = opts.check ?? true;
-    const modes: Mode[] = ['argmax', 'topk', 'full'];
-    this.partial = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_partial', { entryPoint: m })])) as Record<Mode, ComputeKernel>;
-    this.final = Object.fromEntries(modes.map((m) => [m, new ComputeKernel(ctx, 'sample_final', { entryPoint: m })])) as Record<Mode, ComputeKernel>;
+  }
+
+  private kernel(stage: 'sample_partial' | 'sample_final', mode: Mode): ComputeKernel {
+    const key = `${stage}:${mode}`;
+    let k = this.kernels.get(key);
+    if (!k) this.kernels.set(key, (k = new ComputeKernel(this.ctx, stage, { entryPoint: mode })));
+    return k;
   }
 
   /** How a selection with these parameters runs over V logits. */
@@ -167,8 +171,8 @@ export class SamplerKernel {
     if ((outIndex + rows) * 4 > out.size) throw new Error(`${what}: output index ${outIndex + rows - 1} is past the end of the id buffer (${out.size / 4} entries)`);
     if (lv.buffer === out) throw new Error(`${what}: logits and output must be different buffers`);
     const part = this.ensureScratch(rows * SamplerKernel.partFloats(p));
-    this.partial[p.mode].dispatch(pass, this.partialUniforms(p, lv), [lv.buffer, part], [p.G, rows]);
-    this.final[p.mode].dispatch(pass, this.finalUniforms(p, lv, { outIndex, partOff: 0, state: false, random }), [lv.buffer, part, out, dummyBuffer(this.ctx)], [rows]);
+    this.kernel('sample_partial', p.mode).dispatch(pass, this.partialUniforms(p, lv), [lv.buffer, part], [p.G, rows]);
+    this.kernel('sample_final', p.mode).dispatch(pass, this.finalUniforms(p, lv, { outIndex, partOff: 0, state: false, random }), [lv.buffer, part, out, dummyBuffer(this.ctx)], [rows]);
   }
 
   /**
@@ -181,16 +185,18 @@ export class SamplerKernel {
     const lv = { offset: 0, rowStride: io.V };
     const random = { seed, step: 0 };
     if (p.mode === 'argmax') {
-      const u = uniforms.add(this.final.argmax.uniforms(this.finalUniforms({ ...p, G: io.headGroups }, lv, { outIndex: 0, partOff: io.headPartials, state: true, random })));
-      list.add(this.final.argmax, this.final.argmax.bindGroup(u, [io.logits, io.logits, io.history, io.state]), [1]);
+      const fin = this.kernel('sample_final', 'argmax');
+      const u = uniforms.add(fin.uniforms(this.finalUniforms({ ...p, G: io.headGroups }, lv, { outIndex: 0, partOff: io.headPartials, state: true, random })));
+      list.add(fin, fin.bindGroup(u, [io.logits, io.logits, io.history, io.state]), [1]);
       return;
     }
     const part = io.part;
     if (!part || part.size < SamplerKernel.partFloats(p) * 4) throw new Error(`decode sampling: partials need ${SamplerKernel.partFloats(p)} floats`);
-    const u1 = uniforms.add(this.partial[p.mode].uniforms(this.partialUniforms(p, lv)));
-    list.add(this.partial[p.mode], this.partial[p.mode].bindGroup(u1, [io.logits, part]), [p.G, 1]);
-    const u2 = uniforms.add(this.final[p.mode].uniforms(this.finalUniforms(p, lv, { outIndex: 0, partOff: 0, state: true, random })));
-    list.add(this.final[p.mode], this.final[p.mode].bindGroup(u2, [io.logits, part, io.history, io.state]), [1]);
+    const [partial, fin] = [this.kernel('sample_partial', p.mode), this.kernel('sample_final', p.mode)];
+    const u1 = uniforms.add(partial.uniforms(this.partialUniforms(p, lv)));
+    list.add(partial, partial.bindGroup(u1, [io.logits, part]), [p.G, 1]);
+    const u2 = uniforms.add(fin.uniforms(this.finalUniforms(p, lv, { outIndex: 0, partOff: 0, state: true, random })));
+    list.add(fin, fin.bindGroup(u2, [io.logits, part, io.history, io.state]), [1]);
   }
 
   destroy(): void {

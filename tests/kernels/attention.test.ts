@@ -81,7 +81,7 @@ const everyOtherShape = [...prefillShapes.entries()].filter(([n]) => n % 2 === 0
 describe('reference attention (materialised scores)', () => {
   for (const [n, s] of prefillShapes.entries()) {
     it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0}`, async () => {
-      const ctx = await gpu();
+      const ctx = await gpu('gpu');
       const maxLen = s.pos0 + s.L + 5;
       const k = new ReferenceAttention(ctx, { H: s.H, hd: s.hd, maxLen });
       const err = await runPrefill(ctx, k, s.H, s.hd, s.L, s.pos0, maxLen, 10 + n);
@@ -91,7 +91,7 @@ describe('reference attention (materialised scores)', () => {
   }
 
   it('throws LimitExceededError when the score buffer does not fit', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const H = 16;
     const L = Math.ceil(Math.sqrt(ctx.limits.maxStorageBufferBindingSize / (4 * H))) + 1;
     const k = new ReferenceAttention(ctx, { H, hd: 64, maxLen: L });
@@ -106,7 +106,7 @@ describe('reference attention (materialised scores)', () => {
 describe('flash attention, rowwise kernel (the fallback)', () => {
   for (const [n, s] of prefillShapes.entries()) {
     it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0} (16 KiB tiles)`, async () => {
-      const ctx = await gpu();
+      const ctx = await gpu('gpu');
       const maxLen = s.pos0 + s.L + 5;
       const k = new FlashAttention(ctx, { H: s.H, hd: s.hd, maxLen }, { maxWorkgroupStorage: 16384, kernel: 'rowwise' });
       expect(k.tiles.kernel).toBe('rowwise');
@@ -117,7 +117,7 @@ describe('flash attention, rowwise kernel (the fallback)', () => {
   }
 
   it('device-limit tiles and odd forced tiles (BR=16, BC=12) on L=131 pos0=17', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const H = 2, hd = 64, L = 131, pos0 = 17, maxLen = 160;
     const big = new FlashAttention(ctx, { H, hd, maxLen }, { kernel: 'rowwise' });
     expect(await runPrefill(ctx, big, H, hd, L, pos0, maxLen, 3)).toBeLessThan(TOL);
@@ -140,7 +140,7 @@ describe('flash attention, rowwise kernel (the fallback)', () => {
 describe('flash attention, tiled kernel (register tiles, online softmax)', () => {
   for (const [n, s] of prefillShapes.entries()) {
     it(`H=${s.H} hd=${s.hd} L=${s.L} pos0=${s.pos0}: forced tilings, reductions in their own slots or in V`, async () => {
-      const ctx = await gpu();
+      const ctx = await gpu('gpu');
       const maxLen = s.pos0 + s.L + 5;
       const lim = ctx.limits;
       const ran: string[] = [];
@@ -165,7 +165,7 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
   }
 
   it('subgroup row reductions: every other shape, the first tiling with BC/4 <= the smallest subgroup size that fits', async (t) => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const sgMin = subgroupMinSize(ctx);
     if (!sgMin) {
       t.skip('this device has no subgroups feature');
@@ -191,7 +191,7 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
   });
 
   it('default plan on this device: large tiling for big grids, a smaller one for short prompts; both match the oracle', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const H = 3, hd = 64, maxLen = 240;
     const k = new FlashAttention(ctx, { H, hd, maxLen });
     const lim = ctx.limits;
@@ -212,8 +212,20 @@ describe('flash attention, tiled kernel (register tiles, online softmax)', () =>
     expect(await runPrefill(ctx, k, H, hd, 1, 0, maxLen, 78)).toBeLessThan(TOL);
   });
 
+  it('CPU plans (GpuContext.cpuTiling): one 32 x 32 tiling for every length unless the caller picks one; matches the oracle', async () => {
+    const ctx = await gpu('cpu');
+    const H = 3, hd = 64, maxLen = 240;
+    const k = new FlashAttention(ctx, { H, hd, maxLen });
+    expect(k.plan.small).toBeUndefined();
+    expect(k.tiles).toMatchObject({ kernel: 'tiled', BR: 32, BC: 32 });
+    expect(k.tilesFor(1)).toBe(k.tiles);
+    expect(new FlashAttention(ctx, { H, hd, maxLen }, { kernel: 'tiled', BR: 64, BC: 16 }).tiles).toMatchObject({ BR: 64, BC: 16 });
+    expect(await runPrefill(ctx, k, H, hd, 200, 33, maxLen, 79)).toBeLessThan(TOL);
+    expect(await runPrefill(ctx, k, H, hd, 1, 0, maxLen, 80)).toBeLessThan(TOL);
+  });
+
   it('large scores (|s| ~ 1e3): online softmax stays finite and exact', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const H = 2, hd = 64, L = 150, pos0 = 0, maxLen = 150;
     const { q, k, v } = makeInputs(H, hd, L, pos0, maxLen, 5);
     for (let i = 0; i < q.length; i++) q[i] *= 30;
@@ -272,7 +284,7 @@ describe('decode attention (split-K over the KV cache)', () => {
   const H = 4, hd = 64, maxLen = 1001;
   for (const pos of [0, 1, 130, 1000]) {
     it(`H=${H} hd=${hd} pos=${pos}`, async () => {
-      const ctx = await gpu();
+      const ctx = await gpu('gpu');
       const { q, k, v } = makeInputs(H, hd, 1, pos, maxLen, 50 + pos);
       const ref = decodeAttentionReference(q, k, v, { H, hd, pos, maxLen });
       const qb = ctx.upload(q);
@@ -292,7 +304,7 @@ describe('decode attention (split-K over the KV cache)', () => {
   }
 
   it('hd=128 and hd=256 at pos=300', async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     for (const hd2 of [128, 256]) {
       const H2 = 2, pos = 300, ml = 320;
       const { q, k, v } = makeInputs(H2, hd2, 1, pos, ml, 7);
@@ -318,7 +330,7 @@ describe('rotary + cache + attention chain (Attention wrapper, model data path)'
     { H: 5, hd: 10, outOffset: 4, decode: false },
   ];
   for (const { H, hd, outOffset, decode } of chainCases) it(`H=${H} hd=${hd} out offset ${outOffset}: prefill 40, chunk of 23 at pos0=40 (flash tiled and rowwise, reference)${decode ? ', decode at 63' : ''}`, async () => {
-    const ctx = await gpu();
+    const ctx = await gpu('gpu');
     const pct = 0.25, base = 10000, maxLen = 70;
     const rot = rotaryDims(hd, pct);
     const rotary = new RotaryKvKernel(ctx, { H, hd, rot, base });
