@@ -11,8 +11,9 @@
 // tx·4..). K is walked in steps of BK = 16: the X and W tiles are staged transposed ([k][m], [k][n]) in 8 KiB of
 // workgroup memory so the inner loop reads one vec4 of X rows and one vec4 of W rows per k. Tails in M, N and K
 // are masked (zeros loaded, stores skipped).
-// DIRECT (a CPU adapter: a software rasteriser pays per invocation at every barrier): the same 64×64 tiles and 4×4
-// register blocks, each thread reading its X rows and W rows straight from memory (no staging, no barriers).
+// DIRECT (a CPU adapter: a software rasteriser pays per invocation at every barrier): the same 64×64 tiles, each
+// thread reading its X rows and W rows straight from memory (no staging, no barriers): with aligned loads 64 threads
+// of 8×8 blocks (direct8), otherwise the 4×4 blocks with per-element loads.
 // Epilogue flags: 1 = add bias[biasOff + n], 2 = accumulate (Y += result), 4 = add residual r[rOff + m·rStride + n].
 
 override W_F16: bool = false;
@@ -91,6 +92,58 @@ fn wq(n: u32, k: u32) -> vec4<f32> {
   return v;
 }
 
+// DIRECT, aligned loads: Y[m0 .. m0 + 8, n0 .. n0 + 8) with the epilogue, loads clamped to the last row / column.
+fn direct8(m0: u32, n0: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  if (m0 >= M || n0 >= N) { return; }
+  var acc: array<vec4<f32>, 16>; // row i: cols 0..3 at 2i, cols 4..7 at 2i + 1
+  for (var k = 0u; k < K; k += 8u) {
+    var blo: array<vec4<f32>, 8>;
+    var bhi: array<vec4<f32>, 8>;
+    for (var j = 0u; j < 8u; j++) {
+      let n = min(n0 + j, N - 1u);
+      if (W_F16) {
+        var lo: vec4<f32>;
+        var hi: vec4<f32>;
+        unpack8(w[(n * K + k) >> 3u], &lo, &hi);
+        blo[j] = lo;
+        bhi[j] = hi;
+      } else {
+        blo[j] = bitcast<vec4<f32>>(w[(n * K + k) >> 2u]);
+        if (k + 4u < K) { bhi[j] = bitcast<vec4<f32>>(w[(n * K + k + 4u) >> 2u]); } else { bhi[j] = vec4<f32>(0.0); }
+      }
+    }
+    for (var i = 0u; i < 8u; i++) {
+      let xb = (params.xOff + min(m0 + i, M - 1u) * params.xStride + k) >> 2u;
+      let a = x[xb];
+      var b = vec4<f32>(0.0);
+      if (k + 4u < K) { b = x[xb + 1u]; }
+      acc[2u * i] += vec4<f32>(dot(a, blo[0]) + dot(b, bhi[0]), dot(a, blo[1]) + dot(b, bhi[1]),
+                               dot(a, blo[2]) + dot(b, bhi[2]), dot(a, blo[3]) + dot(b, bhi[3]));
+      acc[2u * i + 1u] += vec4<f32>(dot(a, blo[4]) + dot(b, bhi[4]), dot(a, blo[5]) + dot(b, bhi[5]),
+                                    dot(a, blo[6]) + dot(b, bhi[6]), dot(a, blo[7]) + dot(b, bhi[7]));
+    }
+  }
+  let flags = params.flags;
+  for (var i = 0u; i < 8u; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    let yRow = params.yOff + m * params.yStride;
+    let rRow = params.rOff + m * params.rStride;
+    for (var j = 0u; j < 8u; j++) {
+      let n = n0 + j;
+      if (n >= N) { break; }
+      var o = acc[2u * i + (j >> 2u)][j & 3u];
+      if ((flags & 1u) != 0u) { o += bias[params.biasOff + n]; }
+      if ((flags & 4u) != 0u) { o += res[rRow + n]; }
+      if ((flags & 2u) != 0u) { o += y[yRow + n]; }
+      y[yRow + n] = o;
+    }
+  }
+}
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) t: u32) {
@@ -118,36 +171,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
 
-  if (DIRECT && W_F16 && W_VEC && X_VEC4) {
-    // 8 k per step: one 16-byte load of each W row holds 8 halves
-    let mr = m0 + ty * 4u;
-    let nc0 = n0 + tx * 4u;
-    let nn = array<u32, 4>(min(nc0, N - 1u), min(nc0 + 1u, N - 1u), min(nc0 + 2u, N - 1u), min(nc0 + 3u, N - 1u));
-    let mm = array<u32, 4>(min(mr, M - 1u), min(mr + 1u, M - 1u), min(mr + 2u, M - 1u), min(mr + 3u, M - 1u));
-    for (var k = 0u; k < select(K, 0u, mr >= M); k += 8u) { // (rows past M: nothing to compute)
-      var blo: array<vec4<f32>, 4>;
-      var bhi: array<vec4<f32>, 4>;
-      for (var j = 0u; j < 4u; j++) {
-        var lo: vec4<f32>;
-        var hi: vec4<f32>;
-        unpack8(w[(nn[j] * K + k) >> 3u], &lo, &hi);
-        blo[j] = lo;
-        bhi[j] = hi;
-      }
-      var r: array<vec4<f32>, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        let xb = (params.xOff + mm[i] * params.xStride + k) >> 2u;
-        let a = x[xb];
-        let b = x[xb + 1u];
-        r[i] = vec4<f32>(dot(a, blo[0]) + dot(b, bhi[0]), dot(a, blo[1]) + dot(b, bhi[1]),
-                         dot(a, blo[2]) + dot(b, bhi[2]), dot(a, blo[3]) + dot(b, bhi[3]));
-      }
-      acc0 += r[0];
-      acc1 += r[1];
-      acc2 += r[2];
-      acc3 += r[3];
+  if (DIRECT && W_VEC && X_VEC4) {
+    // aligned loads: threads t < 64 each own an 8×8 block of the tile (half the loads per multiply-add of 4×4
+    // blocks), 8 k per step (f16: one 16-byte load of a W row holds 8 halves; f32: two)
+    if (t < 64u) {
+      direct8(m0 + (t >> 3u) * 8u, n0 + (t & 7u) * 8u);
     }
-  } else if (DIRECT) {
+    return;
+  }
+  if (DIRECT) {
     let mr = m0 + ty * 4u;
     let nc0 = n0 + tx * 4u;
     for (var k = 0u; k < select(K, 0u, mr >= M); k += 4u) {
