@@ -11,9 +11,9 @@
 // tx·4..). K is walked in steps of BK = 16: the X and W tiles are staged transposed ([k][m], [k][n]) in 8 KiB of
 // workgroup memory so the inner loop reads one vec4 of X rows and one vec4 of W rows per k. Tails in M, N and K
 // are masked (zeros loaded, stores skipped).
-// DIRECT (a CPU adapter: a software rasteriser pays per invocation at every barrier): the same 64×64 tiles, each
-// thread reading its X rows and W rows straight from memory (no staging, no barriers): with aligned loads 64 threads
-// of 8×8 blocks (direct8), otherwise the 4×4 blocks with per-element loads.
+// DIRECT (a CPU adapter: a software rasteriser pays per invocation at every barrier): the same 64×64 tiles, 64
+// threads of 8×8 blocks (direct8), each reading its X rows and W rows straight from memory (no staging, no barriers),
+// vec4 where the layout allows, else per element with the tails masked.
 // Epilogue flags: 1 = add bias[biasOff + n], 2 = accumulate (Y += result), 4 = add residual r[rOff + m·rStride + n].
 
 override W_F16: bool = false;
@@ -58,7 +58,7 @@ fn unpack8(q: vec4<u32>, lo: ptr<function, vec4<f32>>, hi: ptr<function, vec4<f3
   *hi = vec4<f32>(c, d);
 }
 
-// DIRECT loads: X[m, k .. k + 4) and W[n, k .. k + 4) (zeros past M, N or K).
+// DIRECT loads: X[m, k .. k + 4) and W[n, k .. k + 4) (zeros past M, N or K; vec4 loads when aligned).
 fn xq(m: u32, k: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (m >= params.M) { return v; }
@@ -92,7 +92,21 @@ fn wq(n: u32, k: u32) -> vec4<f32> {
   return v;
 }
 
-// DIRECT, aligned loads: Y[m0 .. m0 + 8, n0 .. n0 + 8) with the epilogue, loads clamped to the last row / column.
+// The same with the aligned layouts read as one vec4, rows clamped to the last (rows past M or N are never stored):
+// no per-element path in the loop (SwiftShader runs the aligned loop twice as fast without it).
+fn x4(m: u32, k: u32) -> vec4<f32> {
+  if (!X_VEC4) { return xq(m, k); }
+  if (k >= params.K) { return vec4<f32>(0.0); }
+  return x[(params.xOff + min(m, params.M - 1u) * params.xStride + k) >> 2u];
+}
+
+fn w4(n: u32, k: u32) -> vec4<f32> {
+  if (!W_VEC || W_F16) { return wq(n, k); }
+  if (k >= params.K) { return vec4<f32>(0.0); }
+  return bitcast<vec4<f32>>(w[(min(n, params.N - 1u) * params.K + k) >> 2u]);
+}
+
+// DIRECT: Y[m0 .. m0 + 8, n0 .. n0 + 8) with the epilogue, 8 k per step (xq / wq: zeros past M, N and K).
 fn direct8(m0: u32, n0: u32) {
   let M = params.M;
   let N = params.N;
@@ -103,23 +117,21 @@ fn direct8(m0: u32, n0: u32) {
     var blo: array<vec4<f32>, 8>;
     var bhi: array<vec4<f32>, 8>;
     for (var j = 0u; j < 8u; j++) {
-      let n = min(n0 + j, N - 1u);
-      if (W_F16) {
+      if (W_F16 && W_VEC) {
+        // one 16-byte load holds 8 halves of the row (rows past N: the last row's, never stored)
         var lo: vec4<f32>;
         var hi: vec4<f32>;
-        unpack8(w[(n * K + k) >> 3u], &lo, &hi);
+        unpack8(w[(min(n0 + j, N - 1u) * K + k) >> 3u], &lo, &hi);
         blo[j] = lo;
         bhi[j] = hi;
       } else {
-        blo[j] = bitcast<vec4<f32>>(w[(n * K + k) >> 2u]);
-        if (k + 4u < K) { bhi[j] = bitcast<vec4<f32>>(w[(n * K + k + 4u) >> 2u]); } else { bhi[j] = vec4<f32>(0.0); }
+        blo[j] = w4(n0 + j, k);
+        bhi[j] = w4(n0 + j, k + 4u);
       }
     }
     for (var i = 0u; i < 8u; i++) {
-      let xb = (params.xOff + min(m0 + i, M - 1u) * params.xStride + k) >> 2u;
-      let a = x[xb];
-      var b = vec4<f32>(0.0);
-      if (k + 4u < K) { b = x[xb + 1u]; }
+      let a = x4(m0 + i, k);
+      let b = x4(m0 + i, k + 4u);
       acc[2u * i] += vec4<f32>(dot(a, blo[0]) + dot(b, bhi[0]), dot(a, blo[1]) + dot(b, bhi[1]),
                                dot(a, blo[2]) + dot(b, bhi[2]), dot(a, blo[3]) + dot(b, bhi[3]));
       acc[2u * i + 1u] += vec4<f32>(dot(a, blo[4]) + dot(b, bhi[4]), dot(a, blo[5]) + dot(b, bhi[5]),
@@ -171,33 +183,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
 
-  if (DIRECT && W_VEC && X_VEC4) {
-    // aligned loads: threads t < 64 each own an 8×8 block of the tile (half the loads per multiply-add of 4×4
-    // blocks), 8 k per step (f16: one 16-byte load of a W row holds 8 halves; f32: two)
+  if (DIRECT) {
+    // threads t < 64 each own an 8×8 block of the tile (half the loads per multiply-add of 4×4 blocks)
     if (t < 64u) {
       direct8(m0 + (t >> 3u) * 8u, n0 + (t & 7u) * 8u);
     }
     return;
   }
-  if (DIRECT) {
-    let mr = m0 + ty * 4u;
-    let nc0 = n0 + tx * 4u;
-    for (var k = 0u; k < select(K, 0u, mr >= M); k += 4u) {
-      let b0 = wq(nc0, k);
-      let b1 = wq(nc0 + 1u, k);
-      let b2 = wq(nc0 + 2u, k);
-      let b3 = wq(nc0 + 3u, k);
-      let a0 = xq(mr, k);
-      let a1 = xq(mr + 1u, k);
-      let a2 = xq(mr + 2u, k);
-      let a3 = xq(mr + 3u, k);
-      acc0 += vec4<f32>(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
-      acc1 += vec4<f32>(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
-      acc2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
-      acc3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
-    }
-  }
-  for (var k0 = 0u; k0 < select(K, 0u, DIRECT); k0 += BK) {
+  for (var k0 = 0u; k0 < K; k0 += BK) {
     // Stage X transposed: xs[k][m].
     var xv = vec4<f32>(0.0);
     let kx = k0 + lc * 4u;
