@@ -91,8 +91,8 @@ async function measure(slot: Arch, model: LanguageModel, ids: number[], p: Sweep
       if (observed && g.stats.prefillMs < prefillMs) best.prefill = observed.prefill;
       if (observed && g.stats.decodeTokPerS > (decodeTokPerS ?? 0)) best.decode = observed.decode;
       prefillMs = Math.min(prefillMs, g.stats.prefillMs);
-      // a repeat whose decode took no measurable time (0) leaves the figure unmeasured (null), never infinite
-      if (g.stats.decodeTokPerS > 0 && Number.isFinite(g.stats.decodeTokPerS)) decodeTokPerS = Math.max(decodeTokPerS ?? 0, g.stats.decodeTokPerS);
+      // a repeat whose decode took no measurable time (generate() reports 0) leaves the figure unmeasured (null)
+      if (g.stats.decodeTokPerS > 0) decodeTokPerS = Math.max(decodeTokPerS ?? 0, g.stats.decodeTokPerS);
     } else {
       model.reset();
       const t = now();

@@ -151,7 +151,7 @@ export class DecodeMatvec {
     const most = Math.min(WG, Math.max(8, nextPow2(chunks)));
     let lanes = opts.lanes ?? (cpu ? 1 : Math.min(most, Math.max(8, nextPow2(Math.ceil(chunks / 4)))));
     // (on a CPU adapter every workgroup re-runs the prologue on a handful of cores: keep them few there)
-    if (opts.lanes === undefined && !ctx.cpuTiling) while (lanes < most && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
+    if (opts.lanes === undefined && !cpu) while (lanes < most && Math.ceil(rows / (WG / lanes)) < 256) lanes *= 2;
     if (!(lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) throw new Error(`decode matvec K=${K}: lanes = ${lanes} must be a power of two ≤ ${WG}`);
     const rowsPer = WG / lanes;
     const shared = Math.ceil(K / 4) * 16 + 2 * WG * 4 + 3 * rowsPer * 4 + 64 + (opts.reserveShared ?? 0);
