@@ -43,18 +43,38 @@ const REPOS = [
   'mamba2', 'mamba2-f16', 'mamba2-bf16', 'mamba2-g2', 'mamba2-chunk',
 ];
 
+/** Prefill of the golden prompt: every position's logits within 1e-3 of transformers' (float64). */
+async function expectPrefill(m: LoadedModel, g: Golden): Promise<void> {
+  const V = g.vocab_size;
+  const logits = await m.prefill(g.prompt_ids, { allLogits: true });
+  expect(logits.length).toBe(g.prompt_ids.length * V);
+  expect(relErr(logits, g.logits)).toBeLessThan(1e-3);
+  // per position too, so one bad row cannot hide in the norm
+  for (let t = 0; t < g.prompt_ids.length; t++) expect(relErr(row(logits, t, V), row(g.logits, t, V))).toBeLessThan(1e-3);
+}
+
+/** Step-by-step decode of the golden greedy tokens follows their logits; greedy generate() gives those tokens. */
+async function expectDecode(m: LoadedModel, g: Golden): Promise<void> {
+  const V = g.vocab_size;
+  // decode: prefill the prompt, then feed the golden greedy tokens one at a time
+  let last = await m.prefill(g.prompt_ids);
+  for (let i = 0; i < g.greedy_ids.length; i++) {
+    expect(relErr(last, row(g.greedy_logits, i, V))).toBeLessThan(1e-3);
+    last = await m.step(g.greedy_ids[i]);
+  }
+  // generate() samples on the GPU (argmax at temperature 0), several steps per submit
+  const out = await m.generate(g.prompt_ids, { maxNewTokens: g.greedy_ids.length, temperature: 0, topK: 0, topP: 1, seed: 1 });
+  expect(out.ids).toEqual(g.greedy_ids);
+  expect(out.stats.newTokens).toBe(g.greedy_ids.length);
+}
+
 describe.each(REPOS)('tiny-random/%s', (name) => {
   it('prefill logits match transformers (float64) within 1e-3 relative; tokenizer ids match Python', async () => {
     const g = golden(name);
     const m = await load(name);
     try {
       expect(m.tokenizer.encode(g.prompt_text, { addSpecialTokens: false })).toEqual(g.prompt_ids);
-      const V = g.vocab_size;
-      const logits = await m.prefill(g.prompt_ids, { allLogits: true });
-      expect(logits.length).toBe(g.prompt_ids.length * V);
-      expect(relErr(logits, g.logits)).toBeLessThan(1e-3);
-      // per position too, so one bad row cannot hide in the norm
-      for (let t = 0; t < g.prompt_ids.length; t++) expect(relErr(row(logits, t, V), row(g.logits, t, V))).toBeLessThan(1e-3);
+      await expectPrefill(m, g);
     } finally {
       m.dispose();
     }
@@ -64,17 +84,7 @@ describe.each(REPOS)('tiny-random/%s', (name) => {
     const g = golden(name);
     const m = await load(name);
     try {
-      const V = g.vocab_size;
-      // decode: prefill the prompt, then feed the golden greedy tokens one at a time
-      let last = await m.prefill(g.prompt_ids);
-      for (let i = 0; i < g.greedy_ids.length; i++) {
-        expect(relErr(last, row(g.greedy_logits, i, V))).toBeLessThan(1e-3);
-        last = await m.step(g.greedy_ids[i]);
-      }
-      // generate() samples on the GPU (argmax at temperature 0), several steps per submit
-      const out = await m.generate(g.prompt_ids, { maxNewTokens: g.greedy_ids.length, temperature: 0, topK: 0, topP: 1, seed: 1 });
-      expect(out.ids).toEqual(g.greedy_ids);
-      expect(out.stats.newTokens).toBe(g.greedy_ids.length);
+      await expectDecode(m, g);
     } finally {
       m.dispose();
     }
@@ -83,23 +93,14 @@ describe.each(REPOS)('tiny-random/%s', (name) => {
 
 // The tests above run on the adapter's kernel plans (CPU plans on SwiftShader: GpuContext.cpuTiling); these run one
 // golden model per architecture and weight type on the plans a GPU takes (256-thread decode rows, tiled matmul).
-const gpuPlans = tinyHub('gpu');
 describe.each(['mamba', 'mamba-f16', 'pythia', 'pythia-f16', 'mamba2'])('tiny-random/%s on the GPU plans', (name) => {
   it('prefill logits and step-by-step decode match transformers; greedy generate() gives the golden tokens', async () => {
     const g = golden(name);
-    const m = await gpuPlans.load(name);
+    const m = await hub.load(name, 'gpu');
     try {
-      const V = g.vocab_size;
-      const logits = await m.prefill(g.prompt_ids, { allLogits: true });
-      for (let t = 0; t < g.prompt_ids.length; t++) expect(relErr(row(logits, t, V), row(g.logits, t, V))).toBeLessThan(1e-3);
+      await expectPrefill(m, g);
       m.reset();
-      let last = await m.prefill(g.prompt_ids);
-      for (let i = 0; i < g.greedy_ids.length; i++) {
-        expect(relErr(last, row(g.greedy_logits, i, V))).toBeLessThan(1e-3);
-        last = await m.step(g.greedy_ids[i]);
-      }
-      const out = await m.generate(g.prompt_ids, { maxNewTokens: g.greedy_ids.length, temperature: 0, topK: 0, topP: 1, seed: 1 });
-      expect(out.ids).toEqual(g.greedy_ids);
+      await expectDecode(m, g);
     } finally {
       m.dispose();
     }

@@ -21,7 +21,7 @@ export function tinyGolden<T = Record<string, never>>(name: string): T {
 
 /** Starts the hub server for this test file; load(name) loads tiny-random/<name> onto the file's GPU context (the
  *  adapter's kernel plans, or `tiling`'s: tests/gpu.ts). */
-export function tinyHub(tiling?: 'gpu' | 'cpu'): { load(name: string): Promise<LoadedModel>; url(): string } {
+export function tinyHub(): { load(name: string, tiling?: 'gpu' | 'cpu'): Promise<LoadedModel>; url(): string } {
   let server: Awaited<ReturnType<typeof startHubServer>>;
   let client: HubClient;
   beforeAll(async () => {
@@ -30,7 +30,7 @@ export function tinyHub(tiling?: 'gpu' | 'cpu'): { load(name: string): Promise<L
   });
   afterAll(() => server?.close());
   return {
-    load: async (name) => loadModel(await gpu(tiling), hubSource(`tiny-random/${name}`, { baseUrl: server.url }), { client }),
+    load: async (name, tiling) => loadModel(await gpu(tiling), hubSource(`tiny-random/${name}`, { baseUrl: server.url }), { client }),
     url: () => server.url,
   };
 }
