@@ -10,26 +10,18 @@
  * The bad pair is loaded first: both slots say what is wrong, and the good pair then loads and generates.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startHubServer, type HubServer } from '../tools/hub-server.mjs';
 import { PickleWriter, torchSaveDense } from '../tests/hub/torch-writer';
+import { FIX, linkedHubRoot } from './fixture-hub';
 
-const FIX = path.resolve('tests/fixtures/hub/tiny-random');
 let root: string;
 let server: HubServer;
 
 test.beforeAll(async () => {
   test.skip(!existsSync('dist/index.html'), 'run `npx vite build` first');
-  root = mkdtempSync(path.join(tmpdir(), 'e2e-hub-'));
-  const link = (repo: string, fixture: string) => {
-    mkdirSync(path.dirname(path.join(root, repo)), { recursive: true });
-    symlinkSync(path.join(FIX, fixture, 'resolve/main'), path.join(root, repo), 'dir');
-  };
-  link('state-spaces/mamba-130m', 'mamba-ssm');
-  link('EleutherAI/gpt-neox-20b', 'mamba');
-  link('EleutherAI/pythia-160m', 'pythia-bin');
+  root = linkedHubRoot({ 'state-spaces/mamba-130m': 'mamba-ssm', 'EleutherAI/gpt-neox-20b': 'mamba', 'EleutherAI/pythia-160m': 'pythia-bin' });
   const bad = (repo: string, fixture: string, bin: Uint8Array) => {
     const dir = path.join(root, repo);
     mkdirSync(dir, { recursive: true });

@@ -10,12 +10,10 @@
  * Then a pair replaces the set: the Mamba-2 slot is freed and Compare is back to two columns.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { startHubServer, type HubServer } from '../tools/hub-server.mjs';
+import { linkedHubRoot } from './fixture-hub';
 
-const FIX = path.resolve('tests/fixtures/hub/tiny-random');
 const THREE = ['mamba', 'mamba2', 'transformer'] as const;
 let root: string;
 let server: HubServer;
@@ -24,14 +22,7 @@ const shot = (page: Page, name: string) => page.screenshot({ path: `test-results
 
 test.beforeAll(async () => {
   test.skip(!existsSync('dist/index.html'), 'run `npx vite build` first');
-  root = mkdtempSync(path.join(tmpdir(), 'e2e-hub-'));
-  const link = (repo: string, fixture: string) => {
-    mkdirSync(path.dirname(path.join(root, repo)), { recursive: true });
-    symlinkSync(path.join(FIX, fixture, 'resolve/main'), path.join(root, repo), 'dir');
-  };
-  link('state-spaces/mamba-130m-hf', 'mamba');
-  link('AntonV/mamba2-130m-hf', 'mamba2');
-  link('EleutherAI/pythia-160m', 'pythia');
+  root = linkedHubRoot({ 'state-spaces/mamba-130m-hf': 'mamba', 'AntonV/mamba2-130m-hf': 'mamba2', 'EleutherAI/pythia-160m': 'pythia' });
   server = await startHubServer({ root });
 });
 test.afterAll(async () => {

@@ -106,7 +106,7 @@ fn w4(n: u32, k: u32) -> vec4<f32> {
   return bitcast<vec4<f32>>(w[(min(n, params.N - 1u) * params.K + k) >> 2u]);
 }
 
-// DIRECT: Y[m0 .. m0 + 8, n0 .. n0 + 8) with the epilogue, 8 k per step (xq / wq: zeros past M, N and K).
+// DIRECT: Y[m0 .. m0 + 8, n0 .. n0 + 8) with the epilogue, 8 k per step (x4 / w4: zeros past K).
 fn direct8(m0: u32, n0: u32) {
   let M = params.M;
   let N = params.N;
