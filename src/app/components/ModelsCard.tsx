@@ -147,6 +147,24 @@ function archOptions(archs: Arch[]): { value: ArchChoice; label: string }[] {
   ];
 }
 
+/** One repo of a custom pair: a hub repo id, trimmed as typed. */
+function RepoField(props: { label: string; value: string; placeholder: string; testId: string; help: string; onChange: (repo: string) => void }) {
+  return (
+    <label className="field">
+      <span className="field-label">{props.label}</span>
+      <input
+        type="text"
+        value={props.value}
+        placeholder={props.placeholder}
+        spellCheck={false}
+        data-testid={props.testId}
+        onChange={(e) => props.onChange(e.target.value.trim())}
+      />
+      <span className="field-help">{props.help}</span>
+    </label>
+  );
+}
+
 export function ModelsCard() {
   const settings = useStore((s) => s.settings);
   const slots = useStore((s) => s.slots);
@@ -218,9 +236,14 @@ export function ModelsCard() {
     if (Object.values(r.checks).every((c) => c.cached)) return void loadPair(chosen);
     setConfirm({ pair: chosen, checks: r.checks });
   };
+  // a new choice drops a pending download confirmation (it was sized for the old one)
   const pick = (pair: string) => {
     setConfirm(null);
     patchSettings({ pair });
+  };
+  const editRepo = (repo: Partial<Pick<typeof settings, 'mambaRepo' | 'transformerRepo' | 'mamba2Repo'>>) => {
+    setConfirm(null);
+    patchSettings(repo);
   };
 
   return (
@@ -261,42 +284,13 @@ export function ModelsCard() {
           )}
           {settings.pair === 'custom' && (
             <div className="row gap wrap custom-pair">
-              <label className="field">
-                <span className="field-label">Mamba repo</span>
-                <input
-                  type="text"
-                  value={settings.mambaRepo}
-                  placeholder="state-spaces/mamba-130m-hf"
-                  spellCheck={false}
-                  data-testid="repo-mamba"
-                  onChange={(e) => { setConfirm(null); patchSettings({ mambaRepo: e.target.value.trim() }); }}
-                />
-                <span className="field-help">owner/name of a Mamba model (MambaForCausalLM)</span>
-              </label>
-              <label className="field">
-                <span className="field-label">Transformer repo</span>
-                <input
-                  type="text"
-                  value={settings.transformerRepo}
-                  placeholder="EleutherAI/pythia-160m"
-                  spellCheck={false}
-                  data-testid="repo-transformer"
-                  onChange={(e) => { setConfirm(null); patchSettings({ transformerRepo: e.target.value.trim() }); }}
-                />
-                <span className="field-help">owner/name of a GPT-NeoX model, e.g. a Pythia</span>
-              </label>
-              <label className="field">
-                <span className="field-label">Mamba-2 repo (optional)</span>
-                <input
-                  type="text"
-                  value={settings.mamba2Repo}
-                  placeholder="AntonV/mamba2-130m-hf"
-                  spellCheck={false}
-                  data-testid="repo-mamba2"
-                  onChange={(e) => { setConfirm(null); patchSettings({ mamba2Repo: e.target.value.trim() }); }}
-                />
-                <span className="field-help">owner/name of a Mamba-2 model (Mamba2ForCausalLM): a third column, or in place of one side</span>
-              </label>
+              <RepoField label="Mamba repo" value={settings.mambaRepo} placeholder="state-spaces/mamba-130m-hf" testId="repo-mamba"
+                help="owner/name of a Mamba model (MambaForCausalLM)" onChange={(mambaRepo) => editRepo({ mambaRepo })} />
+              <RepoField label="Transformer repo" value={settings.transformerRepo} placeholder="EleutherAI/pythia-160m" testId="repo-transformer"
+                help="owner/name of a GPT-NeoX model, e.g. a Pythia" onChange={(transformerRepo) => editRepo({ transformerRepo })} />
+              <RepoField label="Mamba-2 repo (optional)" value={settings.mamba2Repo} placeholder="AntonV/mamba2-130m-hf" testId="repo-mamba2"
+                help="owner/name of a Mamba-2 model (Mamba2ForCausalLM): a third column, or in place of one side"
+                onChange={(mamba2Repo) => editRepo({ mamba2Repo })} />
               <span className="fine">Two or three models. Each is checked from its config.json before any weights are downloaded.</span>
             </div>
           )}
