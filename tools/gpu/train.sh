@@ -78,7 +78,7 @@ pack() {
       continue
     fi
     [ -d "public/models/demo-$arch" ] && files+=("public/models/demo-$arch")
-    for f in .ckpt/plan.json .ckpt/tokenizer.json ".ckpt/state-$arch.json"; do [ -f "$f" ] && files+=("$f"); done
+    for f in .ckpt/plan.json .ckpt/tokenizer.json .ckpt/gate.json ".ckpt/state-$arch.json"; do [ -f "$f" ] && files+=("$f"); done
     [ ${#files[@]} -gt 0 ] || continue
     tar czf - "${files[@]}" | split -b 15m -d -a 2 - "$OUT/$arch.tgz."
   done

@@ -277,8 +277,13 @@ class Pipeline(unittest.TestCase):
                 with self.assertRaises(SystemExit):  # call 1 must say --fresh
                     T.main(["train", "--arch", arch, *common])
                 T.main(["train", "--arch", arch, "--fresh", *common])
+            # the smoke settings' skill stage: nothing passes the gate (no passkey fits the tiny gate probes), so it
+            # ends at its max_steps (4) and every call target counts main steps after it
+            G = T.SMOKE["skill"]["max_steps"]
+            gate = C.read_json(os.path.join(tmp, "ckpt", "gate.json"))
+            self.assertEqual((gate["end"], gate["reason"], [c["step"] for c in gate["checks"]]), (G, "max_steps", [2, 4]))
             st = C.read_json(os.path.join(tmp, "ckpt", "state-mamba.json"))
-            self.assertEqual(st["step"], 5)
+            self.assertEqual(st["step"], G + 5)
             files = sorted(os.listdir(os.path.join(tmp, "models", "demo-mamba")))
             self.assertEqual(files, ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_check.json",
                                      "tokenizer_config.json", "train_log.json"])
@@ -289,7 +294,7 @@ class Pipeline(unittest.TestCase):
             for arch in T.PAIR:
                 T.main(["train", "--arch", arch, *common])
             st = C.read_json(os.path.join(tmp, "ckpt", "state-pythia.json"))
-            self.assertEqual(st["step"], 10)
+            self.assertEqual(st["step"], G + 10)
             self.assertEqual([s["resume"] for s in st["stages"]], ["fresh", "full"])
             # call 3, cold: no full checkpoint; f16 weights + state json, optimizer re-warmed
             shutil.rmtree(os.path.join(tmp, "full"))
@@ -297,16 +302,19 @@ class Pipeline(unittest.TestCase):
                 T.main(["train", "--arch", arch, *common])
             for arch in T.PAIR:
                 lg = C.read_json(os.path.join(tmp, "models", f"demo-{arch}", "train_log.json"))
-                self.assertEqual(lg["settings"]["steps"], 14)
+                self.assertEqual(lg["settings"]["steps"], G + 14)
                 self.assertEqual([s["resume"] for s in lg["stages"]], ["fresh", "full", "compact"])
-                self.assertEqual([s["to"] for s in lg["stages"]], [5, 10, 14])
-                self.assertEqual(lg["curve"][-1]["step"], 14)
-                self.assertEqual(sorted({e["step"] for e in lg["curve"]})[-3:], [12, 13, 14])
+                self.assertEqual([s["to"] for s in lg["stages"]], [G + 5, G + 10, G + 14])
+                self.assertEqual(lg["curve"][-1]["step"], G + 14)
+                self.assertEqual(sorted({e["step"] for e in lg["curve"]})[-3:], [G + 12, G + 13, G + 14])
+                self.assertEqual({e["stage"] for e in lg["curve"] if e["step"] <= G}, {"skill"})
+                self.assertEqual({e["stage"] for e in lg["curve"] if e["step"] > G}, {"main"})
+                self.assertEqual(lg["skill_stage"]["end"], G)
                 self.assertIn("passkey", lg["eval"])
                 self.assertIn("heldout_loss_128", lg["eval"])
                 # the re-warm after the cold resume starts low
-                lr11 = next(e["lr"] for e in lg["curve"] if e["step"] == 11)
-                self.assertLess(lr11, T.lr_at(plan["settings"], 10, 14))
+                lr11 = next(e["lr"] for e in lg["curve"] if e["step"] == G + 11)
+                self.assertLess(lr11, T.lr_at(plan["settings"], G + 10, G + 14))
             T.main(["finalize", *common, "--summary", os.path.join(tmp, "summary.json")])
             lg = C.read_json(os.path.join(tmp, "models", "demo-mamba", "train_log.json"))
             self.assertIn("other_model_eval", lg)
@@ -453,7 +461,9 @@ class Mamba2JoinsThePlan(unittest.TestCase):
                 T.main(["train", "--arch", arch, *common])
             logs = {a: C.read_json(os.path.join(models, f"demo-{a}", "train_log.json")) for a in ("mamba", "mamba2")}
             lg = logs["mamba2"]
-            self.assertEqual(lg["settings"]["steps"], 9)
+            G = T.SMOKE["skill"]["max_steps"]  # the skill stage (led by mamba) comes before the plan's 9 steps
+            self.assertEqual(lg["skill_stage"]["end"], G)
+            self.assertEqual(lg["settings"]["steps"], G + 9)
             self.assertEqual([s["resume"] for s in lg["stages"]], ["fresh", "compact"])
             self.assertEqual([s["scan"] for s in lg["stages"]], ["ssd_chunked", "ssd_chunked"])
             self.assertEqual(lg["params"], plan["params"]["mamba2"])
@@ -462,7 +472,7 @@ class Mamba2JoinsThePlan(unittest.TestCase):
             self.assertIn("dt_bias", lg["eval"]["drift"])
             # the same batches: the length of every step's batch, step by step
             lengths = {a: {e["step"]: e["L"] for e in logs[a]["curve"]} for a in logs}
-            self.assertEqual(sorted(lengths["mamba2"]), list(range(1, 10)))
+            self.assertEqual(sorted(lengths["mamba2"]), list(range(1, G + 10)))
             self.assertEqual(lengths["mamba2"], lengths["mamba"])
             self.assertGreater(len(set(lengths["mamba2"].values())), 1)  # the curriculum switched length mid-run
             T.main(["finalize", *common])
