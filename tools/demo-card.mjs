@@ -57,6 +57,8 @@ const out = {
   steps: m.settings.steps,
   trainTokens: m.settings.train_tokens,
   synthFrac: m.settings.synth_frac,
+  // the skill stage (v6): the run's first steps were short synthetic recall rows only (tools/skill_gate.py)
+  ...(m.skill_stage?.end ? { skillStage: { steps: m.skill_stage.end, lengths: m.skill_stage.settings.lengths } } : {}),
   device: m.settings.device,
   lengths: recall.lengths,
   depths: recall.depths,

@@ -33,8 +33,10 @@ interface DemoResultsFile {
   trainLengths?: number[];
   steps: number;
   trainTokens: number;
-  /** Share of the training sequences that were synthetic recall tasks. */
+  /** Share of the training sequences that were synthetic recall tasks (after the skill stage). */
   synthFrac: number;
+  /** The run's opening steps of short synthetic recall rows only (the skill stage), when it had one. */
+  skillStage?: { steps: number; lengths: number[] };
   device: string;
   lengths: number[];
   depths: number[];
@@ -90,7 +92,10 @@ export function DemoResults() {
       <p className="fine">
         Loss: nats per token on held-out text (lower is better). Both trained on the same {(data.trainTokens / 1e6).toFixed(1)}M tokens ({data.steps.toLocaleString('en-US')} steps of{' '}
         {data.trainLengths && data.trainLengths.length > 1 ? `${data.trainLengths.map(fmtLen).join(' / ')}-token` : `${data.trainLength}-token`} sequences,{' '}
-        {fmtPct(data.synthFrac)} of them synthetic recall tasks). Passkey: exact match over {data.probesPerCell} probes per length ({data.depths.length} depths), measured with this page's recall lab on an {data.device};
+        {fmtPct(data.synthFrac)} of them synthetic recall tasks
+        {data.skillStage
+          ? `; the first ${data.skillStage.steps.toLocaleString('en-US')} steps were short recall tasks only, ${data.skillStage.lengths.map(fmtLen).join(' / ')} tokens, until Mamba answered the passkey`
+          : ''}). Passkey: exact match over {data.probesPerCell} probes per length ({data.depths.length} depths), measured with this page's recall lab on an {data.device};
         lengths past {data.trainLength} were never seen in training. Run the Recall lab to measure it on your GPU.
       </p>
       {data.multikey && <Capacity mk={data.multikey} trainLength={data.trainLength} />}
