@@ -30,16 +30,21 @@ class Gate:
 
     # ------------------------------------------------------------------ the shared file
     def read(self):
-        """The current decisions (a fresh read unless the stage already ended: an end never changes)."""
-        if self._cache is not None and self._cache["end"] is not None:
-            return self._cache
+        """The decisions as this process knows them: read from gate.json once, then kept. The leader's own writes
+        keep it current; a follower looks at the file again only when a step's stage is not in what it knows
+        (stage()), so the training loop does no file I/O per step."""
+        if self._cache is None:
+            self._cache = self.load()
+        return self._cache
+
+    def load(self):
+        """gate.json as it is now (the first folder that has it), or the undecided start."""
         for d in self.dirs:
             p = os.path.join(d, "gate.json")
             if os.path.exists(p):
                 try:
                     with open(p) as f:
-                        self._cache = json.load(f)
-                    return self._cache
+                        return json.load(f)
                 except (OSError, ValueError):  # a reader never sees a partial file (rename), but be safe
                     pass
         return {"checked": 0, "end": None, "checks": []}
@@ -60,13 +65,20 @@ class Gate:
 
     def stage(self, step):
         """'skill' or 'main' for `step`, or None while the leader has not decided it."""
-        g = self.read()
+        s = self._stage_in(self.read(), step)
+        if s is None and not self.leader:  # the leader may have decided since this process last looked
+            self._cache = self.load()
+            s = self._stage_in(self._cache, step)
+        return s
+
+    def _stage_in(self, g, step):
         if g["end"] is not None:
             return "skill" if step < g["end"] else "main"
         return "skill" if step < g["checked"] + self.skill["every"] else None
 
     def total(self, main_steps):
-        """Steps of the whole run: G + the main stage's; before G is known, its upper bound."""
+        """Steps of the whole run: G + the main stage's; before G is known, its upper bound. (A follower learns G
+        no later than it reaches a main step: until then its schedule is the same either way.)"""
         e = self.end()
         return (self.skill["max_steps"] if e is None else e) + main_steps
 

@@ -1158,7 +1158,6 @@ class Trainer:
         exact = {L: score_probes(self.model, pr)["exact"] for L, pr in probes.gate.items() if pr}
         self.model.train()
         end = self.gate.decide(step, exact)
-        self.state.setdefault("gate_checks", []).append({"step": step, "exact": exact, "end": end})
         if end is not None:
             log(f"{self.arch}: the skill stage ends at step {end} ({self.gate.read().get('reason')}; passkey exact {exact})")
         elif step % (10 * self.gate.skill["every"]) == 0:
@@ -1733,28 +1732,25 @@ def cmd_train(a):
             ev["parity_vs_transformers"] = {"error": repr(e)[:500]}
     ev["drift"] = tr.drift() if arch in SSM else None
     ev["step"] = st["step"]
-    if gate is not None:
-        st["gate_file"] = gate.read()
     info["eval"] = ev
     log(f"{arch} eval @{st['step']}: {json.dumps({k: v for k, v in ev.items() if k != 'parity_vs_transformers'})}")
-    export_model(tr.model, cfg, arch, tok, tok_path, model_dir, train_log(plan, st, arch, ev, device), golden=not a.no_hf)
+    export_model(tr.model, cfg, arch, tok, tok_path, model_dir, train_log(plan, st, arch, ev, device, gate), golden=not a.no_hf)
     write_json(st, state_path)
     tr.model.load_state_dict(fp32)
     save_full(full, tr.model, tr.opt, st)
     log(f"{arch}: saved {full}, {state_path}, {model_dir} ({round(time.time() - t, 1)}s for eval + export)")
 
 
-def gate_record(plan, st):
+def gate_record(plan, gate):
     """The skill stage as the run's train_log shows it: its settings, the leader's checks and G (None: no stage)."""
-    sk = plan["settings"].get("skill")
-    if not sk:
+    if gate is None:
         return None
-    g = st.get("gate_file") or {}
-    return {"settings": sk, "end": g.get("end"), "reason": g.get("reason"), "checks": g.get("checks", []),
+    g = gate.load()  # as the leader left it (a follower stopped early may not have looked at the latest checks)
+    return {"settings": gate.skill, "end": g["end"], "reason": g.get("reason"), "checks": g["checks"],
             "main_steps": plan["total_steps"]}
 
 
-def train_log(plan, st, arch, ev, device):
+def train_log(plan, st, arch, ev, device, gate=None):
     cfg = plan["settings"]
     lengths = sorted({L for _, ls, _ in cfg["curriculum"] for L in ls})
     return {
@@ -1779,7 +1775,7 @@ def train_log(plan, st, arch, ev, device):
         "plan": {**{k: plan[k] for k in ("total_steps", "targets", "timing", "pair_step_s", "budget_s", "checks_init", "made_at")},
                  **{k: plan[k] for k in ("archs", "arch_targets", "joined") if k in plan}},
         "stages": st["stages"],
-        "skill_stage": gate_record(plan, st),
+        "skill_stage": gate_record(plan, gate),
         "eval": ev,
         "evals": st["evals"],
         "curve": st["curve"],

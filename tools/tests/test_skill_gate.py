@@ -75,6 +75,15 @@ class GateTest(unittest.TestCase):
         os.remove(os.path.join(self.dirs[0], "gate.json"))  # a cold machine: no full folder
         self.assertEqual(Gate(SKILL, self.dirs, leader=False).end(), 100)
 
+    def test_a_follower_reads_the_file_only_when_it_must(self):
+        lead, follow = self.gates()
+        lead.decide(100, {256: 0.2})
+        self.assertEqual(follow.stage(150), "skill")  # not in what it knew (checked 0): it read the file
+        for d in self.dirs:
+            os.remove(os.path.join(d, "gate.json"))
+        self.assertEqual(follow.stage(199), "skill")  # known now: answered without the file
+        self.assertEqual(follow.total(1000), 1300)
+
     def test_only_the_leader_decides_and_bad_settings(self):
         _, follow = self.gates()
         with self.assertRaises(RuntimeError):
