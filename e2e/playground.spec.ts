@@ -197,19 +197,44 @@ test.describe('page structure (no models needed)', () => {
   });
 });
 
-test.describe('with the demo models', () => {
-  test.beforeEach(async ({ request }) => {
-    test.skip(!(await demoModelsServed(request)), 'demo models are not in public/models yet');
-  });
+/** Sets toolbar and panel fields as a user would (number fields commit on input, list fields on blur). */
+async function fields(page: Page, values: Record<string, string | number>) {
+  for (const [id, v] of Object.entries(values)) {
+    const el = page.getByTestId(id);
+    await el.fill(String(v));
+    await el.blur();
+  }
+}
 
-  test('first open loads the demo pair by itself, offline, and generates side by side', async ({ page }) => {
+const arch = (page: Page, name: string) => page.getByTestId('toggle-arch').getByRole('radio', { name, exact: true }).click();
+
+/**
+ * The tests that need models share one page: it opens offline with the demo pair loading by itself, as a first visit
+ * does. SwiftShader compiles every pipeline on a page's first run of it (~25 s for the demo pair's first generate on
+ * the 2-core CI machine), so one page instead of seven saves minutes. Each test sets the fields it depends on through
+ * the page's own controls and leaves the arch toggle, kernels and memory cap as it found them.
+ */
+test.describe.serial('with the demo models (one page)', () => {
+  let page: Page;
+  /** Requests that left the page's own server during the whole session (all of them fail). */
+  const outside: string[] = [];
+
+  test.beforeAll(async ({ browser, request }) => {
+    test.skip(!(await demoModelsServed(request)), 'demo models are not in public/models yet');
+    test.setTimeout(300_000);
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     // Offline: any request that leaves this page's own server fails (and is counted).
-    const outside: string[] = [];
     await page.route((u) => !['127.0.0.1', 'localhost'].includes(u.hostname), (route) => {
       outside.push(route.request().url());
       return route.abort('internetdisconnected');
     });
     await ready(page, '/', true);
+  });
+  test.afterAll(async () => {
+    await page?.close();
+  });
+
+  test('first open loads the demo pair by itself, offline, and generates side by side', async () => {
     await loadDemo(page);
     await expect(page.getByTestId('pair-demo')).toHaveAttribute('aria-checked', 'true');
     expect(outside, 'requests outside the page').toEqual([]);
@@ -236,9 +261,8 @@ test.describe('with the demo models', () => {
     expect(json.runs[0].data.outputs.mamba.stats.newTokens).toBeGreaterThan(0);
   });
 
-  test('a long pasted prompt: the continuation is in view, the prompt collapsed to its end', async ({ page }) => {
-    await ready(page, '/?maxNew=6', true);
-    await loadDemo(page);
+  test('a long pasted prompt: the continuation is in view, the prompt collapsed to its end', async () => {
+    await fields(page, { 'max-new': 6 });
     const doc = readFileSync('public/docs/harbour-ledger.txt', 'utf8').slice(0, 2500);
     await page.getByTestId('prompt').fill(doc);
     await page.getByTestId('generate').click();
@@ -261,15 +285,14 @@ test.describe('with the demo models', () => {
     await expect(page.getByTestId('output-mamba')).toContainText(doc.slice(0, 80));
   });
 
-  test('side by side decodes in batches (one readback per k tokens per model) as fast as each model alone', async ({ page }) => {
+  test('side by side decodes in batches (one readback per k tokens per model) as fast as each model alone', async () => {
     // SwiftShader decodes the demo pair at ~0.3-3 tok/s on this shared 2-core machine: few tokens, best batch of 2 rounds.
     test.setTimeout(1_500_000);
     // 4 tokens per readback: more batches to time than with the models' own 8, each still one submit and one readback.
     const N = 17; // 1 first token + 16 decoded: 4 batches of 4 (fewer made the best-batch rate too noisy)
-    await ready(page, '/?temperature=0&maxNew=9&batch=4', true);
-    await loadDemo(page);
+    await fields(page, { temperature: 0, 'max-new': 9, batch: 4 });
+    await arch(page, 'Both');
     await page.getByTestId('prompt').fill('The harbour master opened the ledger and wrote');
-    const arch = (name: string) => page.getByTestId('toggle-arch').getByRole('radio', { name, exact: true }).click();
     const generate = async (slots: string[]) => {
       await page.getByTestId('generate').click();
       for (const a of slots) await expect(page.getByTestId(`output-${a}`)).toHaveAttribute('data-done', 'true', { timeout: 300_000 });
@@ -277,14 +300,19 @@ test.describe('with the demo models', () => {
     };
     // Warm-up (pipelines compile on first use), with a watch on how the outputs grow.
     await page.evaluate(() => {
-      const w = window as unknown as { __growth: [number, number][] };
+      const w = window as unknown as { __growth: [number, number][]; __watch: MutationObserver };
       w.__growth = [];
       const len = (a: string) => document.querySelector(`[data-testid="gen-text-${a}"]`)?.textContent?.length ?? 0;
-      new MutationObserver(() => w.__growth.push([len('mamba'), len('transformer')])).observe(document.body, { subtree: true, childList: true, characterData: true });
+      w.__watch = new MutationObserver(() => w.__growth.push([len('mamba'), len('transformer')]));
+      w.__watch.observe(document.body, { subtree: true, childList: true, characterData: true });
     });
     await generate(['mamba', 'transformer']); // 1 + 4 + 4 tokens each
     // Streaming: the outputs grew batch by batch, and both were partly there at once (side by side, not one then the other).
-    const growth = await page.evaluate(() => (window as unknown as { __growth: [number, number][] }).__growth);
+    const growth = await page.evaluate(() => {
+      const w = window as unknown as { __growth: [number, number][]; __watch: MutationObserver };
+      w.__watch.disconnect();
+      return w.__growth;
+    });
     const finalLen = growth[growth.length - 1];
     expect(new Set(growth.map((g) => g[0])).size, 'distinct lengths of the Mamba output while streaming').toBeGreaterThanOrEqual(3);
     expect(growth.some(([m, t]) => m > 0 && t > 0 && (m < finalLen[0] || t < finalLen[1])), 'both outputs growing together').toBe(true);
@@ -294,11 +322,11 @@ test.describe('with the demo models', () => {
     // Side by side, then each model alone, twice over (interleaved, so a busy moment of the machine hits all).
     for (let r = 0; r < 2; r++) {
       const t = Date.now();
-      await arch('Both');
+      await arch(page, 'Both');
       await generate(['mamba', 'transformer']);
-      await arch('Mamba');
+      await arch(page, 'Mamba');
       await generate(['mamba']);
-      await arch('Transformer');
+      await arch(page, 'Transformer');
       await generate(['transformer']);
       console.log(`round ${r + 1}: ${((Date.now() - t) / 1e3).toFixed(0)} s`);
     }
@@ -309,8 +337,13 @@ test.describe('with the demo models', () => {
       /** Per token: its batch's time divided by the batch size. */
       tokens: { index: number; ms: number }[];
     };
-    const runs = (JSON.parse(readFileSync((await dl.path())!, 'utf8')).runs as { settings: { arch: string }; data: { outputs: Record<string, Out> } }[]).slice(1);
-    expect(runs.length).toBe(6);
+    // The page's earlier runs come first; the last six are this test's rounds (after its warm-up).
+    const all = JSON.parse(readFileSync((await dl.path())!, 'utf8')).runs as { settings: { arch: string }; data: { outputs: Record<string, Out> } }[];
+    expect(all.length).toBeGreaterThanOrEqual(7);
+    const runs = all.slice(-6);
+    expect(runs.map((x) => x.settings.arch)).toEqual(['both', 'mamba', 'transformer', 'both', 'mamba', 'transformer']);
+    await arch(page, 'Both');
+    await fields(page, { temperature: 0.8, batch: 0 });
     const outs = (arch: string, slot: string) => runs.filter((x) => x.settings.arch === arch).map((x) => x.data.outputs[slot]);
     // Decode tok/s of each run, and of each batch (k / its time): the best batch is the figure least touched by other
     // work on this shared machine, and the same decode path runs in both modes.
@@ -335,14 +368,14 @@ test.describe('with the demo models', () => {
       console.log(
         `${slot}: decode tok/s side by side vs alone: best batch ${sideBySide.toFixed(2)} vs ${own.toFixed(2)}, best run ${bestRun('both', slot).toFixed(2)} vs ${bestRun(slot, slot).toFixed(2)}`,
       );
-      expect(Math.abs(sideBySide / own - 1), `${slot}: side by side ${sideBySide.toFixed(2)} vs alone ${own.toFixed(2)} tok/s`).toBeLessThanOrEqual(0.2);
+      // As fast as alone: not slower by more than 20%. Faster is no fault (CI saw side by side 23% ahead of alone: the
+      // machine's other load moves these figures both ways), so the check is one-sided.
+      expect(sideBySide / own, `${slot}: side by side ${sideBySide.toFixed(2)} vs alone ${own.toFixed(2)} tok/s`).toBeGreaterThanOrEqual(0.8);
     }
   });
 
-  test('toggle kernels and generate with each', async ({ page }) => {
-    await ready(page, '/', true);
-    await loadDemo(page);
-    await page.getByTestId('max-new').fill('4');
+  test('toggle kernels and generate with each', async () => {
+    await fields(page, { 'max-new': 4 });
     for (const [scan, attn] of [['Unfused', 'Reference'], ['Sequential', 'Flash']]) {
       await page.getByTestId('toggle-scan').getByRole('radio', { name: scan }).click();
       await page.getByTestId('toggle-attn').getByRole('radio', { name: attn }).click();
@@ -350,11 +383,13 @@ test.describe('with the demo models', () => {
       for (const a of ['mamba', 'transformer']) await expect(page.getByTestId(`output-${a}`)).toHaveAttribute('data-done', 'true', { timeout: 120_000 });
       await expect(page.getByTestId('compare-error')).toHaveCount(0);
     }
+    await page.getByTestId('toggle-scan').getByRole('radio', { name: 'Fused', exact: true }).click();
+    await page.getByTestId('toggle-attn').getByRole('radio', { name: 'Flash' }).click();
   });
 
-  test('a short sweep draws chart points as it runs', async ({ page }) => {
-    await ready(page, '/?tab=scaling&sweepMin=16&sweepMax=128&sweepDecode=2', true);
-    await loadDemo(page);
+  test('a short sweep draws chart points as it runs', async () => {
+    await page.getByTestId('tab-scaling').click();
+    await fields(page, { 'sweep-min': 16, 'sweep-max': 128, 'sweep-decode': 2 });
     // Watch the main thread: the GPU work runs in the worker, so no long tasks while the sweep runs.
     await page.evaluate(() => {
       const w = window as unknown as { __long: number[] };
@@ -388,11 +423,12 @@ test.describe('with the demo models', () => {
     expect(rows.length).toBeGreaterThanOrEqual(9);
   });
 
-  test('out of memory as a sweep grows: the model stops at the largest length that fit and the page says so', async ({ page }) => {
+  test('out of memory as a sweep grows: the model stops at the largest length that fit and the page says so', async () => {
     test.setTimeout(300_000);
     // A 64 MiB "GPU" (the page's memory cap): both demo models fit (~45 MiB with their buffers), the Transformer's KV cache outgrows it.
-    await ready(page, '/?tab=scaling&arch=transformer&sweepMin=256&sweepMax=2048&sweepDecode=1&memCap=64', true);
-    await loadDemo(page);
+    await page.getByTestId('tab-scaling').click();
+    await arch(page, 'Transformer');
+    await fields(page, { 'sweep-min': 256, 'sweep-max': 2048, 'sweep-decode': 1, 'mem-cap': 64 });
     await expect(page.getByTestId('mem-cap')).toHaveValue('64');
     await page.getByTestId('run-sweep').click();
     const note = page.getByTestId('limit-note');
@@ -409,12 +445,14 @@ test.describe('with the demo models', () => {
     expect(rows).toBeLessThan(4);
     await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
     await shot(page, 'sweep-oom');
+    await fields(page, { 'mem-cap': 0 });
+    await arch(page, 'Both');
   });
 
-  test('the recall lab scores a pasted document', async ({ page }) => {
+  test('the recall lab scores a pasted document', async () => {
     test.setTimeout(420_000); // SwiftShader on 2 cores: every probe is a prefill + decode of both models
-    await ready(page, '/?tab=recall&lengths=128&depths=1&trials=1', true);
-    await loadDemo(page);
+    await page.getByTestId('tab-recall').click();
+    await fields(page, { 'recall-lengths': 128, 'recall-depths': 1, 'recall-trials': 1 });
     await page.getByTestId('doc-select').selectOption('pasted');
     const text = readFileSync('public/docs/harbour-ledger.txt', 'utf8').slice(0, 3000);
     await page.getByTestId('doc-text').fill(text);
@@ -428,6 +466,7 @@ test.describe('with the demo models', () => {
     await expect(page.getByTestId('chart-loss-by-position')).not.toHaveAttribute('data-points', '0');
     await shot(page, 'recall');
     // The selectivity view: Mamba's Δ per token beside the Transformer's attention from the answer position.
+    await page.getByLabel('probe length').selectOption('128'); // its own selector, set when the tab first opened
     await page.getByTestId('run-selectivity').click();
     for (const a of ['mamba', 'transformer']) {
       const strip = page.getByTestId(`selectivity-${a}`);
