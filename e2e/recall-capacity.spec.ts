@@ -25,52 +25,67 @@ async function demoLoaded(page: Page) {
 // L = 128: K = 1 and 4 fit (a fact is about a dozen tokens), K = 16 does not and must be skipped with its reason.
 const SIZES = 'lengths=128&depths=0&trials=1&keys=1,4,16';
 
-test('the recall lab measures capacity: K × length heatmap, accuracy vs K, skipped cells', async ({ page }) => {
-  test.setTimeout(900_000); // SwiftShader on 2 shared cores: a probe can take a minute when the machine is busy
-  await open(page, `/?tab=recall&probes=multikey&${SIZES}`);
-  await demoLoaded(page);
-  await expect(page.getByTestId('probe-multikey')).toBeChecked();
-  await expect(page.getByTestId('probe-passkey')).not.toBeChecked();
-  await page.getByTestId('run-recall').click();
-  await expect(page.getByTestId('results-multikey')).toBeVisible({ timeout: 840_000 });
-  await expect(page.getByTestId('run-recall')).toBeVisible({ timeout: 840_000 }); // the run is over (no cancel button)
-  // 2 cells (K = 1, 4) × 1 probe (depths × trials) × 2 models; every row is a multikey probe with a 4-digit expected value
-  await expect(page.getByTestId('recall-row')).toHaveCount(4);
-  for (const row of await page.getByTestId('recall-row').all()) {
-    await expect(row.locator('td').nth(1)).toHaveText(/^multikey K=(1|4)$/);
-    await expect(row.locator('td').nth(5)).toHaveText(/^\d{4}$/);
-  }
-  for (const arch of ['mamba', 'transformer']) {
-    const hm = page.getByTestId(`heatmap-multikey-${arch}`);
-    await expect(hm.locator('.hm-cell.filled')).toHaveCount(2);
-    await expect(hm.locator('.hm-cell')).toHaveCount(3); // K = 16 shown, not measured
-    await expect(hm).toContainText('K=16');
-  }
-  await expect(page.getByTestId('chart-recall-multikey')).toHaveAttribute('data-points', '4');
-  const skip = page.getByTestId('skip-note');
-  await expect(skip).toHaveCount(1);
-  await expect(skip).toContainText('K=16 facts and the question need up to');
-  await expect(skip).toContainText('L=128 is too short');
-  await shot(page, 'recall-multikey');
-});
+/**
+ * The two tests with models share one page (SwiftShader compiles the pair's pipelines once): the claims check first,
+ * on a page with nothing measured yet, then the recall lab.
+ */
+test.describe.serial('with the demo pair (one page)', () => {
+  let page: Page;
 
-test('the claims check judges "a fixed-size state must forget" from multikey beside passkey', async ({ page }) => {
-  test.setTimeout(900_000); // SwiftShader on 2 shared cores: a probe can take a minute when the machine is busy
-  await open(page, `/?tab=claims&${SIZES}`);
-  await demoLoaded(page);
-  await expect(page.getByTestId('claim-verdict-forget')).toContainText('Not measured yet');
-  await page.getByTestId('run-claim-forget').click();
-  const summary = page.getByTestId('claim-forget').locator('.claim-summary');
-  await expect(summary).not.toHaveAttribute('data-status', 'no-data', { timeout: 840_000 });
-  await expect(page.getByTestId('run-claim-forget')).toBeVisible({ timeout: 840_000 });
-  await expect(summary).toContainText('At L=128, from 1 fact to 4 facts: Mamba');
-  await expect(summary).toContainText('Passkey (one fact) at L=128');
-  await expect(page.getByTestId('claim-verdict-forget')).not.toContainText('Not measured yet');
-  await expect(page.getByTestId('chart-claim-forget')).toHaveAttribute('data-points', '4');
-  // the passkey claim got its own probes from the same run
-  await expect(page.getByTestId('chart-claim-recall')).toHaveAttribute('data-points', '2');
-  await expect(page.getByTestId('skip-note')).toContainText('K=16');
-  await shot(page, 'claims-forget');
+  test.beforeAll(async ({ browser }) => {
+    test.setTimeout(300_000);
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await open(page, `/?tab=claims&probes=multikey&${SIZES}`);
+    await demoLoaded(page);
+  });
+  test.afterAll(async () => {
+    await page?.close();
+  });
+
+  test('the claims check judges "a fixed-size state must forget" from multikey beside passkey', async () => {
+    test.setTimeout(900_000); // SwiftShader on 2 shared cores: a probe can take a minute when the machine is busy
+    await expect(page.getByTestId('claim-verdict-forget')).toContainText('Not measured yet');
+    await page.getByTestId('run-claim-forget').click();
+    const summary = page.getByTestId('claim-forget').locator('.claim-summary');
+    await expect(summary).not.toHaveAttribute('data-status', 'no-data', { timeout: 840_000 });
+    await expect(page.getByTestId('run-claim-forget')).toBeVisible({ timeout: 840_000 });
+    await expect(summary).toContainText('At L=128, from 1 fact to 4 facts: Mamba');
+    await expect(summary).toContainText('Passkey (one fact) at L=128');
+    await expect(page.getByTestId('claim-verdict-forget')).not.toContainText('Not measured yet');
+    await expect(page.getByTestId('chart-claim-forget')).toHaveAttribute('data-points', '4');
+    // the passkey claim got its own probes from the same run
+    await expect(page.getByTestId('chart-claim-recall')).toHaveAttribute('data-points', '2');
+    await expect(page.getByTestId('skip-note')).toContainText('K=16');
+    await shot(page, 'claims-forget');
+  });
+
+  test('the recall lab measures capacity: K × length heatmap, accuracy vs K, skipped cells', async () => {
+    test.setTimeout(900_000); // SwiftShader on 2 shared cores: a probe can take a minute when the machine is busy
+    await page.getByTestId('tab-recall').click();
+    await expect(page.getByTestId('probe-multikey')).toBeChecked();
+    await expect(page.getByTestId('probe-passkey')).not.toBeChecked();
+    await page.getByTestId('run-recall').click();
+    await expect(page.getByTestId('results-multikey')).toBeVisible({ timeout: 840_000 });
+    await expect(page.getByTestId('run-recall')).toBeVisible({ timeout: 840_000 }); // the run is over (no cancel button)
+    // 2 cells (K = 1, 4) × 1 probe (depths × trials) × 2 models; every row is a multikey probe with a 4-digit expected value
+    await expect(page.getByTestId('recall-row')).toHaveCount(4);
+    for (const row of await page.getByTestId('recall-row').all()) {
+      await expect(row.locator('td').nth(1)).toHaveText(/^multikey K=(1|4)$/);
+      await expect(row.locator('td').nth(5)).toHaveText(/^\d{4}$/);
+    }
+    for (const arch of ['mamba', 'transformer']) {
+      const hm = page.getByTestId(`heatmap-multikey-${arch}`);
+      await expect(hm.locator('.hm-cell.filled')).toHaveCount(2);
+      await expect(hm.locator('.hm-cell')).toHaveCount(3); // K = 16 shown, not measured
+      await expect(hm).toContainText('K=16');
+    }
+    await expect(page.getByTestId('chart-recall-multikey')).toHaveAttribute('data-points', '4');
+    const skip = page.getByTestId('skip-note');
+    await expect(skip).toHaveCount(1);
+    await expect(skip).toContainText('K=16 facts and the question need up to');
+    await expect(skip).toContainText('L=128 is too short');
+    await shot(page, 'recall-multikey');
+  });
 });
 
 test('the demo card shows the capacity sweep when demo-results.json has one', async ({ page }) => {
