@@ -212,9 +212,11 @@ const arch = (page: Page, name: string) => page.getByTestId('toggle-arch').getBy
  * The tests that need models share one page: it opens offline with the demo pair loading by itself, as a first visit
  * does. SwiftShader compiles every pipeline on a page's first run of it (~25 s for the demo pair's first generate on
  * the 2-core CI machine), so one page instead of seven saves minutes. Each test sets the fields it depends on through
- * the page's own controls and leaves the arch toggle, kernels and memory cap as it found them.
+ * the page's own controls and leaves the arch toggle, kernels and memory cap as it found them. Tagged @alone: two of
+ * them time the page (decode side by side vs alone, main-thread long tasks), so `npm test` runs them after the rest,
+ * with nothing else on the machine (tools/test.sh).
  */
-test.describe.serial('with the demo models (one page)', () => {
+test.describe.serial('with the demo models (one page)', { tag: '@alone' }, () => {
   let page: Page;
   /** Requests that left the page's own server during the whole session (all of them fail). */
   const outside: string[] = [];

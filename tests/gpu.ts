@@ -1,29 +1,44 @@
-/** Shared test helpers: one GpuContext per test file on Dawn, seeded random data, and error metrics. */
-import { afterAll } from 'vitest';
+/** Shared test helpers: a GpuContext per test file on a Dawn device shared by the files of a worker, seeded random
+ *  data, and error metrics. */
+import { afterAll, expect } from 'vitest';
 import { GpuContext } from '../src/gpu/context';
+import type { AcquiredDevice } from '../src/gpu/device';
 import { acquireNodeDevice } from '../src/gpu/node';
 
-const contexts = new Map<string, Promise<GpuContext>>();
+/** The context of each tiling and the test file it belongs to. */
+const contexts = new Map<string, { file: string; ctx: Promise<GpuContext> }>();
+/** One device for the whole worker process: the files a worker runs one after another (vitest.config: isolate off)
+ *  share it, and with it the compiled pipelines (GpuContext caches them per device). SwiftShader spends most of the
+ *  suite compiling pipelines, and the model tests compile the same ones. Never destroyed: the process ends with it. */
+let device: Promise<AcquiredDevice> | null = null;
 
 /**
- * The test file's GpuContext (created on first use, destroyed after the file's tests). `tiling` picks the kernel
- * plans: the adapter's own by default (CPU plans on SwiftShader: few threads, few barriers), 'gpu' for the plans a
- * GPU runs (the kernel tests of the planned kernels use these, so the production tilings stay tested here), 'cpu'
- * for the CPU plans.
+ * The test file's GpuContext (created on first use, its buffers freed after the file's tests). `tiling` picks the
+ * kernel plans: the adapter's own by default (CPU plans on SwiftShader: few threads, few barriers), 'gpu' for the
+ * plans a GPU runs (the kernel tests of the planned kernels use these, so the production tilings stay tested here),
+ * 'cpu' for the CPU plans. Contexts of different tilings share the device; a pipeline's cache key names its plan.
  */
 export function gpu(tiling?: 'gpu' | 'cpu'): Promise<GpuContext> {
+  const file = expect.getState().testPath ?? '';
   const key = tiling ?? 'adapter';
-  let p = contexts.get(key);
-  if (!p) {
-    p = acquireNodeDevice().then((a) => new GpuContext(a, { tiling }));
-    contexts.set(key, p);
+  const held = contexts.get(key);
+  if (held?.file === file) return held.ctx;
+  // First use in this file. A context left by an earlier file of this worker (its afterAll could not be registered
+  // when its first gpu() call ran inside a test) is freed now.
+  if (held) void held.ctx.then((c) => c.release());
+  device ??= acquireNodeDevice();
+  const ctx = device.then((a) => new GpuContext(a, { tiling }));
+  contexts.set(key, { file, ctx });
+  try {
     afterAll(async () => {
-      const ctx = await p;
-      ctx?.destroy();
+      if (contexts.get(key)?.ctx !== ctx) return;
       contexts.delete(key);
+      (await ctx).release();
     });
+  } catch {
+    // called inside a test: the next file frees it (above)
   }
-  return p;
+  return ctx;
 }
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */

@@ -15,6 +15,20 @@ export interface PipelineOptions extends ShaderOptions {
   constants?: Record<string, number>;
 }
 
+/** Compiled modules and pipelines, per device: every GpuContext on one device shares them (compiles are slow on a
+ *  software adapter: SwiftShader spends seconds on a large kernel). */
+interface DeviceCompiles {
+  pipelines: Map<string, GPUComputePipeline>;
+  modules: Map<string, GPUShaderModule>;
+}
+const compiled = new WeakMap<GPUDevice, DeviceCompiles>();
+
+function compilesOf(device: GPUDevice): DeviceCompiles {
+  let c = compiled.get(device);
+  if (!c) compiled.set(device, (c = { pipelines: new Map(), modules: new Map() }));
+  return c;
+}
+
 function moduleKey(shader: string, opts: ShaderOptions): string {
   return `${shader}|${JSON.stringify(opts.include ?? {})}|${JSON.stringify(opts.consts ?? {})}`;
 }
@@ -37,8 +51,8 @@ export class GpuContext {
    * decode matrix row, 32-thread norms, one thread per Mamba channel). Defaults to cpuAdapter; tests force either.
    */
   readonly cpuTiling: boolean;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines: Map<string, GPUComputePipeline>;
+  private readonly modules: Map<string, GPUShaderModule>;
   private readonly codes = new Map<string, string>();
 
   constructor(acquired: AcquiredDevice, opts: { tiling?: 'gpu' | 'cpu' } = {}) {
@@ -46,6 +60,7 @@ export class GpuContext {
     this.device = acquired.device;
     this.limits = acquired.limits;
     this.features = acquired.features;
+    ({ pipelines: this.pipelines, modules: this.modules } = compilesOf(this.device));
     this.pool = new BufferPool(this.device, this.limits);
     this.uniforms = new UniformArena(this.device);
     const info = acquired.adapterInfo;
@@ -65,7 +80,8 @@ export class GpuContext {
     return code;
   }
 
-  /** Compiled pipeline for shaders/<shader>.wgsl, cached per module options, entry point and override constants. */
+  /** Compiled pipeline for shaders/<shader>.wgsl, cached per module options, entry point and override constants
+   *  (per device: contexts on one device share the cache). */
   pipeline(shader: string, opts: PipelineOptions = {}): GPUComputePipeline {
     const { entryPoint = 'main', constants = {} } = opts;
     const modKey = moduleKey(shader, opts);
@@ -156,9 +172,14 @@ export class GpuContext {
     return result;
   }
 
-  destroy(): void {
+  /** Frees this context's buffers and leaves the device (and its compiled pipelines) to other contexts on it. */
+  release(): void {
     this.pool.destroyAll();
     this.uniforms.destroy();
+  }
+
+  destroy(): void {
+    this.release();
     this.device.destroy();
   }
 }
