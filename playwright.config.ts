@@ -25,6 +25,12 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list']],
+  // The soak (the longest file, ~2-3 min) is its own project, listed first, so that with two workers it starts at
+  // once instead of last (files are handed out in order; a late soak leaves the other worker idle at the end).
+  projects: [
+    { name: 'soak', testMatch: /soak\.spec\.ts$/ },
+    { name: 'e2e', testIgnore: /soak\.spec\.ts$/ },
+  ],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     browserName: 'chromium',
