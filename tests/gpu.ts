@@ -23,21 +23,18 @@ export function gpu(tiling?: 'gpu' | 'cpu'): Promise<GpuContext> {
   const key = tiling ?? 'adapter';
   const held = contexts.get(key);
   if (held?.file === file) return held.ctx;
-  // First use in this file. A context left by an earlier file of this worker (its afterAll could not be registered
-  // when its first gpu() call ran inside a test) is freed now.
+  // First use in this file. A context left by an earlier file of this worker is freed now: when that file's first
+  // gpu() call ran inside a test, its afterAll below was accepted but never runs (Vitest runs only hooks registered
+  // while the file is collected).
   if (held) void held.ctx.then((c) => c.release());
   device ??= acquireNodeDevice();
   const ctx = device.then((a) => new GpuContext(a, { tiling }));
   contexts.set(key, { file, ctx });
-  try {
-    afterAll(async () => {
-      if (contexts.get(key)?.ctx !== ctx) return;
-      contexts.delete(key);
-      (await ctx).release();
-    });
-  } catch {
-    // called inside a test: the next file frees it (above)
-  }
+  afterAll(async () => {
+    if (contexts.get(key)?.ctx !== ctx) return;
+    contexts.delete(key);
+    (await ctx).release();
+  });
   return ctx;
 }
 
